@@ -1,0 +1,3 @@
+//! `volfit`: command-line front end.
+
+fn main() {}

@@ -1,0 +1,20 @@
+//! # volfit-optim: robust loss minimisation, no finance inside
+//!
+//! ## Brief overview
+//! A problem is either least-squares [`Residuals`] (m residuals in n parameters) or a scalar
+//! [`Objective`]. A robust [`Loss`] ρ(s) on squared residuals, per-residual weights and
+//! penalties turn residuals into one cost `½ Σ wᵢ ρ(rᵢ²) + penalties`, defined once in
+//! `robust`. First-order, quasi-Newton and global [`Solver`]s see its value and gradient;
+//! Levenberg–Marquardt sees the Triggs-corrected residuals and Jacobian. Every solver returns
+//! a [`Minimum`] whose [`Stop`] says why it stopped; an [`Observer`] sees each iterate and a
+//! [`Trace`] feeds `diagnose`.
+
+pub mod loss;
+pub mod observe;
+pub mod problem;
+pub mod solver;
+
+pub use loss::Loss;
+pub use observe::{Iterate, Observer, Trace};
+pub use problem::{Counted, Evals, FnObjective, FnResiduals, Objective, Residuals, SumOfSquares};
+pub use solver::{Minimum, Solver, Stop};

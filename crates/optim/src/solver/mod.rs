@@ -1,0 +1,74 @@
+//! Solvers: one trait, immutable settings, all iteration state inside the call.
+
+use crate::observe::Observer;
+use crate::problem::{Evals, Objective};
+
+/// Why a solver stopped. Stopping is a result, not an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Stop {
+    /// The gradient norm fell below its tolerance.
+    GradientTolerance,
+    /// The relative cost decrease fell below its tolerance.
+    CostTolerance,
+    /// The step fell below its tolerance.
+    StepTolerance,
+    /// The iteration limit was reached.
+    MaxIters,
+    /// The evaluation limit was reached.
+    MaxEvals,
+    /// The time budget ran out.
+    TimeBudget,
+    /// No progress over the stall window (or the line search could not find a decrease).
+    Stalled,
+    /// No feasible point could be evaluated (the start, or every trial point, was outside
+    /// the domain).
+    Infeasible,
+}
+
+impl Stop {
+    /// True for the reasons that indicate convergence (tolerances met).
+    pub fn converged(self) -> bool {
+        matches!(self, Stop::GradientTolerance | Stop::CostTolerance | Stop::StepTolerance)
+    }
+}
+
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = match self {
+            Stop::GradientTolerance => "gradient_tolerance",
+            Stop::CostTolerance => "cost_tolerance",
+            Stop::StepTolerance => "step_tolerance",
+            Stop::MaxIters => "max_iters",
+            Stop::MaxEvals => "max_evals",
+            Stop::TimeBudget => "time_budget",
+            Stop::Stalled => "stalled",
+            Stop::Infeasible => "infeasible",
+        };
+        f.write_str(s)
+    }
+}
+
+/// What came out of a minimisation: best point, its cost, why we stopped, what it cost.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Minimum {
+    /// Best point found.
+    pub x: Vec<f64>,
+    /// Cost at `x`.
+    pub cost: f64,
+    /// Why the solver stopped.
+    pub stop: Stop,
+    /// Iterations performed.
+    pub iters: u32,
+    /// Evaluations of the problem.
+    pub evals: Evals,
+}
+
+/// A minimiser of scalar objectives: first-order, quasi-Newton, derivative-free and
+/// global methods all implement it.
+pub trait Solver {
+    /// Minimises `problem` from `x0`, pushing iterates to `obs`. All iteration state lives
+    /// inside this call, so a solver value is `Sync` and reusable across problems and threads.
+    fn minimize<P: Objective>(&self, problem: &P, x0: &[f64], obs: &mut dyn Observer) -> Minimum;
+}
