@@ -16,5 +16,8 @@ pub mod solver;
 
 pub use loss::Loss;
 pub use observe::{Iterate, Observer, Trace};
-pub use problem::{Counted, Evals, FnObjective, FnResiduals, Objective, Residuals, SumOfSquares};
-pub use solver::{Minimum, Solver, Stop};
+pub use problem::{
+    Bounds, BoundsError, Counted, Evals, FnObjective, FnResiduals, LeastSquares, Objective,
+    Residuals, SumOfSquares,
+};
+pub use solver::{Limits, Minimum, Solver, Stop};

@@ -214,3 +214,121 @@ impl<R: Residuals> Objective for SumOfSquares<R> {
         Some(0.5 * r.iter().map(|v| v * v).sum::<f64>())
     }
 }
+
+/// What Levenberg–Marquardt needs: the true cost at `x`, and a local Gauss–Newton model —
+/// residuals `r̃` and Jacobian `J̃` with `J̃ᵀr̃ = ∇cost(x)`.
+///
+/// Every plain [`Residuals`] problem is one (`cost = ½‖r‖²`, no correction). The robust,
+/// weighted, penalised cost implements it with Triggs-corrected residuals (Ceres' corrector),
+/// and may append penalty rows, so `num_rows() ≥` the problem's residual count.
+pub trait LeastSquares {
+    /// Number of rows of the Gauss–Newton model.
+    fn num_rows(&self) -> usize;
+    /// Number of parameters `n`.
+    fn num_params(&self) -> usize;
+    /// The cost at `x`; `rows` (length `num_rows()`) is scratch space.
+    fn cost(&self, x: &[f64], rows: &mut [f64]) -> Option<f64>;
+    /// Writes the model's residuals `r̃` and row-major Jacobian `J̃` at `x`, and returns
+    /// the cost there.
+    fn linearize(&self, x: &[f64], rows: &mut [f64], jac: &mut [f64]) -> Option<f64>;
+}
+
+impl<R: Residuals> LeastSquares for R {
+    fn num_rows(&self) -> usize {
+        self.num_residuals()
+    }
+    fn num_params(&self) -> usize {
+        Residuals::num_params(self)
+    }
+    fn cost(&self, x: &[f64], rows: &mut [f64]) -> Option<f64> {
+        self.eval(x, rows, None)?;
+        Some(0.5 * rows.iter().map(|v| v * v).sum::<f64>())
+    }
+    fn linearize(&self, x: &[f64], rows: &mut [f64], jac: &mut [f64]) -> Option<f64> {
+        self.eval(x, rows, Some(jac))?;
+        Some(0.5 * rows.iter().map(|v| v * v).sum::<f64>())
+    }
+}
+
+/// A box `lower ≤ x ≤ upper` (infinite ends allowed).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Bounds {
+    lower: Vec<f64>,
+    upper: Vec<f64>,
+}
+
+/// Why a [`Bounds`] could not be built.
+#[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BoundsError {
+    /// `lower` and `upper` differ in length.
+    #[error("bounds have {lower} lower and {upper} upper ends")]
+    Length {
+        /// Length of `lower`.
+        lower: usize,
+        /// Length of `upper`.
+        upper: usize,
+    },
+    /// `lower[i] > upper[i]` or an end is NaN.
+    #[error("bound {index} is empty or NaN: [{lower}, {upper}]")]
+    Empty {
+        /// Parameter index.
+        index: usize,
+        /// Lower end.
+        lower: f64,
+        /// Upper end.
+        upper: f64,
+    },
+}
+
+impl Bounds {
+    /// A box from its ends.
+    ///
+    /// # Errors
+    /// [`BoundsError`] when the lengths differ, an end is NaN or `lower > upper`.
+    pub fn new(lower: Vec<f64>, upper: Vec<f64>) -> Result<Self, BoundsError> {
+        if lower.len() != upper.len() {
+            return Err(BoundsError::Length { lower: lower.len(), upper: upper.len() });
+        }
+        for (i, (&l, &u)) in lower.iter().zip(&upper).enumerate() {
+            if l.is_nan() || u.is_nan() || l > u {
+                return Err(BoundsError::Empty { index: i, lower: l, upper: u });
+            }
+        }
+        Ok(Bounds { lower, upper })
+    }
+    /// No bounds in `n` dimensions.
+    pub fn unbounded(n: usize) -> Self {
+        Bounds { lower: vec![f64::NEG_INFINITY; n], upper: vec![f64::INFINITY; n] }
+    }
+    /// Lower ends.
+    pub fn lower(&self) -> &[f64] {
+        &self.lower
+    }
+    /// Upper ends.
+    pub fn upper(&self) -> &[f64] {
+        &self.upper
+    }
+    /// Dimension.
+    pub fn len(&self) -> usize {
+        self.lower.len()
+    }
+    /// True in zero dimensions.
+    pub fn is_empty(&self) -> bool {
+        self.lower.is_empty()
+    }
+    /// True when every end is finite (a search box for global solvers).
+    pub fn is_finite(&self) -> bool {
+        self.lower.iter().chain(&self.upper).all(|v| v.is_finite())
+    }
+    /// Projects `x` onto the box in place.
+    pub fn project(&self, x: &mut [f64]) {
+        for ((v, &l), &u) in x.iter_mut().zip(&self.lower).zip(&self.upper) {
+            *v = v.clamp(l, u);
+        }
+    }
+    /// True when `x` lies in the box.
+    pub fn contains(&self, x: &[f64]) -> bool {
+        x.iter().zip(&self.lower).zip(&self.upper).all(|((&v, &l), &u)| v >= l && v <= u)
+    }
+}

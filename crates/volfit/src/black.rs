@@ -31,6 +31,68 @@ pub fn price(kind: OptionType, f: f64, k: f64, t: f64, sigma: f64) -> f64 {
     }
 }
 
+/// Why no implied volatility exists for a price.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum IvError {
+    /// Price below the intrinsic value `max(±(F − K), 0)`.
+    #[error("price below intrinsic value")]
+    BelowIntrinsic,
+    /// Price at or above the upper bound (F for calls, K for puts).
+    #[error("price at or above the upper bound")]
+    AboveUpperBound,
+    /// A non-finite or non-positive input (price, forward, strike or time).
+    #[error("non-finite or non-positive input")]
+    NonFinite,
+}
+
+/// Implied Black-76 volatility of an undiscounted price.
+///
+/// # Errors
+/// [`IvError`] when no volatility reproduces the price.
+pub fn implied_vol(kind: OptionType, price_: f64, f: f64, k: f64, t: f64) -> Result<f64, IvError> {
+    if !(price_.is_finite() && f.is_finite() && k.is_finite() && t.is_finite())
+        || f <= 0.0
+        || k <= 0.0
+        || t <= 0.0
+        || price_ < 0.0
+    {
+        return Err(IvError::NonFinite);
+    }
+    let intrinsic = (kind.sign() * (f - k)).max(0.0);
+    let upper = match kind {
+        OptionType::Call => f,
+        OptionType::Put => k,
+    };
+    if price_ <= intrinsic {
+        return Err(IvError::BelowIntrinsic);
+    }
+    if price_ >= upper {
+        return Err(IvError::AboveUpperBound);
+    }
+    // Bracketed bisection on total vol s = σ√t (monotone price); replaced by the
+    // rational-guess + Householder method of Jäckel (2015) in its own module.
+    let (mut lo, mut hi) = (0.0_f64, 1.0_f64);
+    while price(kind, f, k, 1.0, hi) < price_ && hi < 1e3 {
+        hi *= 2.0;
+    }
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if price(kind, f, k, 1.0, mid) < price_ {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+        if hi - lo <= 1e-16 * hi {
+            break;
+        }
+    }
+    Ok(0.5 * (lo + hi) / t.sqrt())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,8 @@
 //! Solvers: one trait, immutable settings, all iteration state inside the call.
 
 use crate::observe::Observer;
-use crate::problem::{Evals, Objective};
+use crate::problem::{Bounds, Evals, Objective};
+use std::time::Duration;
 
 /// Why a solver stopped. Stopping is a result, not an error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -65,10 +66,52 @@ pub struct Minimum {
     pub evals: Evals,
 }
 
+/// Stopping limits and tolerances shared by every solver.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Limits {
+    /// Maximum iterations (generations for population methods).
+    pub max_iters: u32,
+    /// Maximum evaluations of the problem (value or gradient).
+    pub max_evals: u64,
+    /// Wall-clock budget; `None` for no limit.
+    pub max_time: Option<Duration>,
+    /// Stop when the (projected) gradient's max-norm falls below this.
+    pub grad_tol: f64,
+    /// Stop when the relative cost decrease `(f_old − f_new)/max(|f_old|, tiny)` falls below this.
+    pub cost_tol: f64,
+    /// Stop when `‖Δx‖ ≤ step_tol·(‖x‖ + step_tol)`.
+    pub step_tol: f64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_iters: 1000,
+            max_evals: 100_000,
+            max_time: None,
+            grad_tol: 1e-10,
+            cost_tol: 1e-12,
+            step_tol: 1e-12,
+        }
+    }
+}
+
 /// A minimiser of scalar objectives: first-order, quasi-Newton, derivative-free and
 /// global methods all implement it.
 pub trait Solver {
-    /// Minimises `problem` from `x0`, pushing iterates to `obs`. All iteration state lives
-    /// inside this call, so a solver value is `Sync` and reusable across problems and threads.
-    fn minimize<P: Objective>(&self, problem: &P, x0: &[f64], obs: &mut dyn Observer) -> Minimum;
+    /// Minimises `problem` from `x0` within `bounds` (when given), pushing iterates to `obs`.
+    /// No iterate ever leaves `bounds`. All iteration state lives inside this call, so a solver
+    /// value is `Sync` and reusable across problems and threads.
+    fn minimize_bounded<P: Objective>(
+        &self,
+        problem: &P,
+        x0: &[f64],
+        bounds: Option<&Bounds>,
+        obs: &mut dyn Observer,
+    ) -> Minimum;
+
+    /// Minimises `problem` from `x0` without bounds.
+    fn minimize<P: Objective>(&self, problem: &P, x0: &[f64], obs: &mut dyn Observer) -> Minimum {
+        self.minimize_bounded(problem, x0, None, obs)
+    }
 }
