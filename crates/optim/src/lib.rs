@@ -9,10 +9,12 @@
 //! a [`Minimum`] whose [`Stop`] says why it stopped; an [`Observer`] sees each iterate and a
 //! [`Trace`] feeds `diagnose`.
 
+pub mod linalg;
 pub mod loss;
 pub mod observe;
 pub mod problem;
 pub mod solver;
+pub mod transform;
 
 pub use loss::Loss;
 pub use observe::{Iterate, Observer, Trace};
@@ -21,3 +23,4 @@ pub use problem::{
     Residuals, SumOfSquares,
 };
 pub use solver::{Limits, Minimum, Solver, Stop};
+pub use transform::Domain;
