@@ -1,0 +1,3 @@
+//! Outputs: atomic files (and, later, JSON/CSV/Parquet tables and HTML reports).
+
+pub mod atomic;
