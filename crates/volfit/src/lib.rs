@@ -13,4 +13,5 @@
 
 pub mod black;
 pub mod market;
+pub mod objective;
 pub mod report;
