@@ -234,7 +234,7 @@ impl<R: Residuals, L: Loss> RobustSum<R, L> {
         let [_, d1, d2] = self.loss.rho(s);
         let w = self.weight(i);
         let (rho1, rho2) = (w * d1, w * d2);
-        if !(rho1 > 0.0) {
+        if rho1.is_nan() || rho1 <= 0.0 {
             // Fully down-weighted (Tukey beyond its scale, zero weight): no information.
             *row = 0.0;
             jac_row.iter_mut().for_each(|v| *v = 0.0);
