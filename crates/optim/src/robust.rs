@@ -22,7 +22,8 @@
 use crate::loss::{Loss, ResidualScale};
 use crate::penalty::Penalty;
 use crate::problem::{LeastSquares, Objective, Residuals};
-use std::cell::RefCell;
+use std::ops::{Deref, DerefMut};
+use std::sync::{Mutex, MutexGuard, TryLockError};
 
 /// Why a [`RobustSum`] could not be configured.
 #[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
@@ -57,6 +58,68 @@ pub enum RobustError {
 /// A boxed penalty that can cross threads with its problem.
 pub type BoxedPenalty = Box<dyn Penalty + Send + Sync>;
 
+/// Scratch buffers owned by a problem, so evaluation through `&self` does not allocate.
+///
+/// The traits take `&self` and the caller does not pass the `m×n` buffers that, say,
+/// [`Objective::value_grad`] needs, so the problem keeps them. A `Mutex` (not a `RefCell`)
+/// keeps the problem `Sync`: the uncontended `try_lock` costs a few nanoseconds, and if
+/// another thread (or a re-entrant call) holds the buffers, this call falls back to fresh
+/// ones instead of blocking. Contents never carry information between calls, so a
+/// poisoned lock is simply reused.
+pub(crate) struct ScratchCell<T> {
+    cell: Mutex<T>,
+    fresh: Box<dyn Fn() -> T + Send + Sync>,
+}
+
+impl<T> ScratchCell<T> {
+    /// Buffers built by `fresh` now and on contention.
+    pub(crate) fn new(fresh: impl Fn() -> T + Send + Sync + 'static) -> Self {
+        ScratchCell { cell: Mutex::new(fresh()), fresh: Box::new(fresh) }
+    }
+
+    /// The shared buffers, or fresh ones when they are in use.
+    pub(crate) fn borrow_mut(&self) -> ScratchGuard<'_, T> {
+        match self.cell.try_lock() {
+            Ok(g) => ScratchGuard::Shared(g),
+            Err(TryLockError::Poisoned(p)) => ScratchGuard::Shared(p.into_inner()),
+            Err(TryLockError::WouldBlock) => ScratchGuard::Own((self.fresh)()),
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for ScratchCell<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ScratchCell")
+    }
+}
+
+/// Access to scratch from [`ScratchCell::borrow_mut`].
+pub(crate) enum ScratchGuard<'a, T> {
+    /// The problem's own buffers.
+    Shared(MutexGuard<'a, T>),
+    /// Fresh buffers (contention fallback).
+    Own(T),
+}
+
+impl<T> Deref for ScratchGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        match self {
+            ScratchGuard::Shared(g) => g,
+            ScratchGuard::Own(t) => t,
+        }
+    }
+}
+
+impl<T> DerefMut for ScratchGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        match self {
+            ScratchGuard::Shared(g) => g,
+            ScratchGuard::Own(t) => t,
+        }
+    }
+}
+
 /// Scratch buffers sized once at construction.
 #[derive(Debug)]
 struct Scratch {
@@ -68,10 +131,9 @@ struct Scratch {
 /// The robust, weighted, penalised least-squares cost (see the module docs).
 ///
 /// Evaluation does not allocate: the residual and Jacobian buffers that the [`Objective`]
-/// view needs are sized at construction and kept in a `RefCell`, because `Objective`
-/// takes `&self` and the caller does not pass an `m×n` buffer. Consequently a `RobustSum`
-/// is `Send` (when its parts are) but not `Sync`: build one per thread; solvers themselves
-/// are stateless and shareable.
+/// view needs are sized at construction and kept inside (see `ScratchCell` in the source:
+/// a `Mutex` with a fresh-buffer fallback, so a `RobustSum` is `Send + Sync` when its parts
+/// are, and parallel evaluation never blocks).
 pub struct RobustSum<R, L> {
     residuals: R,
     loss: L,
@@ -81,7 +143,7 @@ pub struct RobustSum<R, L> {
     penalty_rows: usize,
     m: usize,
     n: usize,
-    scratch: RefCell<Scratch>,
+    scratch: ScratchCell<Scratch>,
 }
 
 impl<R: Residuals, L: Loss> RobustSum<R, L> {
@@ -97,7 +159,7 @@ impl<R: Residuals, L: Loss> RobustSum<R, L> {
             penalty_rows: 0,
             m,
             n,
-            scratch: RefCell::new(Scratch {
+            scratch: ScratchCell::new(move || Scratch {
                 r: vec![0.0; m],
                 jac: vec![0.0; m * n],
                 grad: vec![0.0; n],

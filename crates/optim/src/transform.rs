@@ -18,9 +18,8 @@
 //! do not go there because `dx/dy → 0` there.
 
 use crate::problem::{LeastSquares, Objective, Residuals};
-use crate::robust::RobustSum;
+use crate::robust::{RobustSum, ScratchCell};
 use crate::Loss;
-use std::cell::RefCell;
 
 /// Where one parameter may live.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -162,13 +161,13 @@ struct TScratch {
 /// `x = T(y)` and derivatives follow the chain rule (`∂/∂yⱼ = ∂/∂xⱼ · dxⱼ/dyⱼ`).
 ///
 /// Implements [`Objective`] when `P` does, [`Residuals`] (hence [`LeastSquares`]) when `P`
-/// does, and [`LeastSquares`] for a wrapped [`RobustSum`]. Scratch for `x` lives in a
-/// `RefCell` sized at construction (the traits take `&self`), so it is not `Sync`.
+/// does, and [`LeastSquares`] for a wrapped [`RobustSum`]. Scratch for `x` is sized at
+/// construction and kept inside (the traits take `&self`), as in [`RobustSum`].
 #[derive(Debug)]
 pub struct Transformed<P> {
     inner: P,
     domains: Vec<Domain>,
-    scratch: RefCell<TScratch>,
+    scratch: ScratchCell<TScratch>,
 }
 
 impl<P> Transformed<P> {
@@ -182,7 +181,7 @@ impl<P> Transformed<P> {
         Ok(Transformed {
             inner,
             domains,
-            scratch: RefCell::new(TScratch { x: vec![0.0; n], dx: vec![0.0; n] }),
+            scratch: ScratchCell::new(move || TScratch { x: vec![0.0; n], dx: vec![0.0; n] }),
         })
     }
 
@@ -307,14 +306,14 @@ struct FScratch {
 /// A problem with some parameters held fixed: the solver sees only the free ones.
 ///
 /// Implements [`Objective`] when `P` does, [`Residuals`] (hence [`LeastSquares`]) when `P`
-/// does, and [`LeastSquares`] for a wrapped [`RobustSum`]. Full-length scratch lives in a
-/// `RefCell` (the traits take `&self`); the Jacobian scratch is sized on first use.
+/// does, and [`LeastSquares`] for a wrapped [`RobustSum`]. Full-length scratch is kept
+/// inside, as in [`RobustSum`]; the Jacobian scratch is sized on first use.
 #[derive(Debug)]
 pub struct Frozen<P> {
     inner: P,
     template: Vec<f64>,
     free: Vec<usize>,
-    scratch: RefCell<FScratch>,
+    scratch: ScratchCell<FScratch>,
 }
 
 impl<P> Frozen<P> {
@@ -342,7 +341,11 @@ impl<P> Frozen<P> {
             inner,
             template: values,
             free,
-            scratch: RefCell::new(FScratch { x: vec![0.0; n], g: vec![0.0; n], jac: Vec::new() }),
+            scratch: ScratchCell::new(move || FScratch {
+                x: vec![0.0; n],
+                g: vec![0.0; n],
+                jac: Vec::new(),
+            }),
         })
     }
 
