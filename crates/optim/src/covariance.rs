@@ -85,6 +85,25 @@ impl Covariance {
     pub fn std_errors(&self) -> Vec<f64> {
         (0..self.n).map(|j| self.get(j, j).max(0.0).sqrt()).collect()
     }
+    /// The covariance of `x = T(y)` for an elementwise map with derivatives `dx` (delta
+    /// method: `Σₓ = D·Σ_y·D`, `D = diag(dx)`), e.g. from free coordinates of a
+    /// [`Transformed`](crate::transform::Transformed) fit back to model parameters via
+    /// [`Domain::from_free`](crate::transform::Domain::from_free).
+    ///
+    /// # Panics
+    /// When `dx.len()` differs from the number of parameters.
+    pub fn mapped(&self, dx: &[f64]) -> Covariance {
+        assert_eq!(dx.len(), self.n, "one derivative per parameter");
+        let n = self.n;
+        let mut matrix = self.matrix.clone();
+        for i in 0..n {
+            for j in 0..n {
+                matrix[i * n + j] *= dx[i] * dx[j];
+            }
+        }
+        Covariance { matrix, ..self.clone() }
+    }
+
     /// The correlation matrix (row-major).
     pub fn correlation(&self) -> Vec<f64> {
         let se = self.std_errors();
@@ -313,6 +332,12 @@ mod tests {
         }
         assert!((c.residual_variance() - s2).abs() <= 1e-13 * s2);
         assert!((c.std_errors()[1] - (s2 * inv[3]).sqrt()).abs() <= 1e-12);
+        // Delta method, closed form: scaling parameter 1 by 3 scales its variance by 9 and
+        // the covariance by 3; correlations are unchanged.
+        let d = c.mapped(&[1.0, 3.0]);
+        assert!((d.get(1, 1) - 9.0 * c.get(1, 1)).abs() <= 1e-15 * d.get(1, 1));
+        assert!((d.get(0, 1) - 3.0 * c.get(0, 1)).abs() <= 1e-15 * d.get(0, 1).abs());
+        assert!((d.correlation()[1] - c.correlation()[1]).abs() <= 1e-15);
     }
 
     #[test]

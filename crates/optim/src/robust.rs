@@ -130,6 +130,33 @@ struct Scratch {
 
 /// The robust, weighted, penalised least-squares cost (see the module docs).
 ///
+/// # Examples
+/// ```
+/// use volfit_optim::{FnResiduals, LeastSquares, LossKind, Objective, Ridge, RobustSum};
+/// // r(x) = x − y for three observations, the last one an outlier.
+/// let y = [1.0, 1.2, 9.0];
+/// let res = FnResiduals::new(3, 1, move |x: &[f64], r: &mut [f64], j: Option<&mut [f64]>| {
+///     for i in 0..3 {
+///         r[i] = x[0] - y[i];
+///     }
+///     if let Some(j) = j {
+///         j.iter_mut().for_each(|v| *v = 1.0);
+///     }
+///     Some(())
+/// });
+/// let loss: LossKind = "huber:0.5".parse().unwrap();
+/// let p = RobustSum::new(res, loss).with_penalty(Ridge::new(1e-3, 1).unwrap()).unwrap();
+/// let mut g = [0.0];
+/// let f = p.value_grad(&[1.1], &mut g).unwrap();
+/// // ½(0.01 + 0.01 + (2·0.5·7.9 − 0.25)) + ½·1e-3·1.21, Huber (1964) in Ceres' form.
+/// assert!((f - (0.5 * (0.02 + 7.65) + 0.5e-3 * 1.21)).abs() < 1e-12);
+/// // LM sees corrected rows whose J̃ᵀr̃ is the same gradient.
+/// let (mut rows, mut jac) = (vec![0.0; p.num_rows()], vec![0.0; p.num_rows()]);
+/// p.linearize(&[1.1], &mut rows, &mut jac).unwrap();
+/// let jr: f64 = rows.iter().zip(&jac).map(|(r, j)| r * j).sum();
+/// assert!((jr - g[0]).abs() < 1e-12);
+/// ```
+///
 /// Evaluation does not allocate: the residual and Jacobian buffers that the [`Objective`]
 /// view needs are sized at construction and kept inside (see `ScratchCell` in the source:
 /// a `Mutex` with a fresh-buffer fallback, so a `RobustSum` is `Send + Sync` when its parts

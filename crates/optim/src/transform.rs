@@ -511,6 +511,37 @@ mod tests {
         assert!(Transformed::new((), vec![Domain::Interval(1.0, 1.0)]).is_err());
     }
 
+    use proptest::prelude::{prop_assert, proptest, TestCaseError};
+
+    proptest! {
+        #[test]
+        fn round_trip_property(u in 0.0f64..1.0, scale in -6.0f64..6.0, y in -30.0f64..30.0) {
+            // Round trips. x → y → x across magnitudes 1e-6..1e6, to 1e-12 relative to
+            // max(|x|, 5) (5 bounds the magnitudes of the test domains' edges). y → x → y
+            // where the map is not saturated (dx/dy > 1e-12); inverting loses about
+            // ε·max(|x|, 5)/(dx/dy) in y.
+            let mag = 10f64.powf(scale);
+            for d in DOMAINS {
+                let x = match d {
+                    Domain::Free => (u - 0.5) * mag,
+                    Domain::Positive => u * mag + f64::MIN_POSITIVE,
+                    Domain::Lower(lo) => lo + (u + 1e-9) * mag,
+                    Domain::Upper(hi) => hi - (u + 1e-9) * mag,
+                    Domain::Interval(lo, hi) => lo + (hi - lo) * (0.001 + 0.998 * u),
+                };
+                let inside = || TestCaseError::fail(format!("{d:?}: x = {x} rejected"));
+                let back = d.from_free(d.to_free(x).ok_or_else(inside)?)[0];
+                prop_assert!((back - x).abs() <= 1e-12 * x.abs().max(5.0), "{:?}: {} vs {}", d, back, x);
+                let [xv, dx] = d.from_free(y);
+                if dx > 1e-12 && d.contains(xv) {
+                    let again = d.to_free(xv).ok_or_else(inside)?;
+                    let tol = 1e-12 * (1.0 + y.abs()) + 4.0 * f64::EPSILON * xv.abs().max(5.0) / dx;
+                    prop_assert!((again - y).abs() <= tol, "{:?}: {} vs {}", d, again, y);
+                }
+            }
+        }
+    }
+
     /// Five residuals in five parameters, nonlinear in each.
     fn problem() -> impl Residuals {
         FnResiduals::new(5, 5, |x: &[f64], r: &mut [f64], jac: Option<&mut [f64]>| {

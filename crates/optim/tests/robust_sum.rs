@@ -238,3 +238,26 @@ fn rejects_bad_configuration() {
         .with_penalty(Ridge::new(1.0, N + 1).expect("valid"))
         .is_err());
 }
+
+#[test]
+fn shared_across_threads_gives_identical_results() {
+    // RobustSum is Sync: four threads evaluate one problem concurrently (contended scratch
+    // falls back to fresh buffers) and must reproduce the single-thread value bit for bit.
+    fn assert_sync<T: Sync + Send>(_: &T) {}
+    let p = problem(Box::new(LossKind::Cauchy { scale: 0.3 }), ResidualScale::None);
+    assert_sync(&p);
+    let x = [2.0, 0.7, 0.3];
+    let mut g0 = [0.0; N];
+    let f0 = p.value_grad(&x, &mut g0).expect("evaluates");
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for _ in 0..200 {
+                    let mut g = [0.0; N];
+                    let f = p.value_grad(&x, &mut g).expect("evaluates");
+                    assert_eq!((f, g), (f0, g0));
+                }
+            });
+        }
+    });
+}
