@@ -9,18 +9,24 @@
 //! a [`Minimum`] whose [`Stop`] says why it stopped; an [`Observer`] sees each iterate and a
 //! [`Trace`] feeds `diagnose`.
 
+pub mod check;
+pub mod covariance;
 pub mod linalg;
 pub mod loss;
 pub mod observe;
+pub mod penalty;
 pub mod problem;
+pub mod robust;
 pub mod solver;
 pub mod transform;
 
-pub use loss::Loss;
+pub use loss::{Loss, LossKind, ResidualScale, ScaleAnnealing};
 pub use observe::{Iterate, Observer, Trace};
+pub use penalty::{Penalty, Ridge};
 pub use problem::{
     Bounds, BoundsError, Counted, Evals, FnObjective, FnResiduals, LeastSquares, Objective,
     Residuals, SumOfSquares,
 };
+pub use robust::RobustSum;
 pub use solver::{Limits, Minimum, Solver, Stop};
-pub use transform::Domain;
+pub use transform::{Domain, Frozen, Transformed};
