@@ -22,5 +22,8 @@ pub use problem::{
     Bounds, BoundsError, Counted, Evals, FnObjective, FnResiduals, LeastSquares, Objective,
     Residuals, SumOfSquares,
 };
+pub use solver::lbfgs::Lbfgs;
+pub use solver::lbfgsb::LbfgsB;
+pub use solver::levenberg_marquardt::LevenbergMarquardt;
 pub use solver::{Limits, Minimum, Solver, Stop};
 pub use transform::Domain;
