@@ -3,7 +3,7 @@
 //! Given bounds, it runs the L-BFGS-B iteration ([`LbfgsB`](super::lbfgsb::LbfgsB)) so
 //! every iterate stays in the box.
 
-use super::lbfgsb::{self, dot};
+use super::lbfgsb::{self, dot, LbfgsB};
 use super::line_search::{strong_wolfe, Wolfe};
 use super::{Limits, Minimum, Solver, Stop};
 use crate::observe::{Iterate, Observer};
@@ -123,9 +123,7 @@ impl Solver for Lbfgs {
                 x0,
                 b.lower(),
                 b.upper(),
-                self.memory,
-                &self.limits,
-                &self.wolfe,
+                &LbfgsB { memory: self.memory, limits: self.limits, wolfe: self.wolfe },
                 obs,
             );
         }
@@ -183,7 +181,7 @@ impl Solver for Lbfgs {
             }
             w.direction(n, mem);
             let mut slope = dot(&w.g, &w.d);
-            if !(slope < 0.0) {
+            if slope.is_nan() || slope >= 0.0 {
                 w.pairs = 0;
                 w.direction(n, mem);
                 slope = dot(&w.g, &w.d);
@@ -212,7 +210,7 @@ impl Solver for Lbfgs {
                 f64::INFINITY,
                 &ws,
             );
-            if step.alpha <= 0.0 || !(step.value < f) {
+            if step.alpha <= 0.0 || step.value.is_nan() || step.value >= f {
                 if w.pairs > 0 && !retried {
                     w.pairs = 0;
                     retried = true;

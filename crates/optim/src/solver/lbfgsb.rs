@@ -50,8 +50,9 @@ pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
 pub(crate) fn projected_grad_norm(x: &[f64], g: &[f64], lo: &[f64], hi: &[f64]) -> f64 {
     let mut m = 0.0f64;
     for i in 0..x.len() {
-        let v = (x[i] - g[i]).clamp(lo[i], hi[i]) - x[i];
-        m = m.max(v.abs());
+        // |P(x − g) − x| without the cancellation of forming x − g.
+        let v = if g[i] > 0.0 { g[i].min(x[i] - lo[i]) } else { (-g[i]).min(hi[i] - x[i]) };
+        m = m.max(v);
     }
     m
 }
@@ -317,11 +318,10 @@ pub(crate) fn run<P: Objective>(
     x0: &[f64],
     lo: &[f64],
     hi: &[f64],
-    memory: usize,
-    limits: &Limits,
-    wolfe: &Wolfe,
+    settings: &LbfgsB,
     obs: &mut dyn Observer,
 ) -> Minimum {
+    let (memory, limits, wolfe) = (settings.memory, &settings.limits, &settings.wolfe);
     let start = limits.max_time.map(|_| Instant::now());
     let n = problem.num_params();
     let p = Counted::new(problem);
@@ -368,13 +368,13 @@ pub(crate) fn run<P: Objective>(
         w.build_b();
         w.direction(lo, hi);
         let mut slope = dot(&w.g, &w.d);
-        if !(slope < 0.0) {
+        if slope.is_nan() || slope >= 0.0 {
             // Not a descent direction (stale memory): restart from projected steepest descent.
             w.pairs = 0;
             w.build_b();
             w.direction(lo, hi);
             slope = dot(&w.g, &w.d);
-            if !(slope < 0.0) {
+            if slope.is_nan() || slope >= 0.0 {
                 return finish(&w, f, Stop::Stalled, iters, &p);
             }
         }
@@ -408,7 +408,7 @@ pub(crate) fn run<P: Objective>(
             amax,
             &ws,
         );
-        if step.alpha <= 0.0 || !(step.value < f) {
+        if step.alpha <= 0.0 || step.value.is_nan() || step.value >= f {
             if w.pairs > 0 && !retried {
                 w.pairs = 0;
                 retried = true;
@@ -466,12 +466,10 @@ impl Solver for LbfgsB {
     ) -> Minimum {
         let n = problem.num_params();
         match bounds {
-            Some(b) => {
-                run(problem, x0, b.lower(), b.upper(), self.memory, &self.limits, &self.wolfe, obs)
-            }
+            Some(b) => run(problem, x0, b.lower(), b.upper(), self, obs),
             None => {
                 let b = Bounds::unbounded(n);
-                run(problem, x0, b.lower(), b.upper(), self.memory, &self.limits, &self.wolfe, obs)
+                run(problem, x0, b.lower(), b.upper(), self, obs)
             }
         }
     }

@@ -103,7 +103,7 @@ where
     let mut best = origin;
     let mut first = true;
     loop {
-        if evals >= p.max_evals || !(a > prev.a) {
+        if evals >= p.max_evals || a.is_nan() || a <= prev.a {
             return Step { alpha: best.a, value: best.f, slope: best.g, evals, ok: false, last };
         }
         evals += 1;
