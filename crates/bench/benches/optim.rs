@@ -23,9 +23,9 @@ use volfit_optim::{Lbfgs, LevenbergMarquardt, Limits, Minimum, Residuals, Solver
 /// LM tolerance for both LM implementations: MINPACK's `ftol = xtol = 1e-10, gtol = 0`
 /// (`with_tol`), ours `cost_tol = step_tol = 1e-10, grad_tol = 0`.
 const LM_TOL: f64 = 1e-10;
-/// L-BFGS tolerances for both: gradient 1e-8 (argmin: 2-norm, ours: max-norm), cost 1e-12.
+/// L-BFGS tolerances for both: gradient 1e-8 (argmin: 2-norm, ours: max-norm), cost 1e-15 (argmin: absolute change, ours: relative).
 const GRAD_TOL: f64 = 1e-8;
-const COST_TOL: f64 = 1e-12;
+const COST_TOL: f64 = 1e-15;
 
 fn our_lm() -> LevenbergMarquardt {
     LevenbergMarquardt::new(Limits {

@@ -65,6 +65,8 @@ pub fn svi(p: &[f64], k: f64, grad: &mut [f64]) -> f64 {
 }
 
 /// A smile: log-moneyness points and observed total variances; residuals `w(k; p) − w_obs`.
+/// Evaluated for every parameter vector (the formula is defined everywhere), so peers that
+/// cannot handle "outside the domain" compete on equal terms.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Smile {
     /// Log-moneyness.
@@ -105,9 +107,6 @@ impl Residuals for Smile {
         5
     }
     fn eval(&self, x: &[f64], r: &mut [f64], jac: Option<&mut [f64]>) -> Option<()> {
-        if x[4] <= 0.0 || x[1] < 0.0 {
-            return None;
-        }
         let mut g = [0.0; 5];
         match jac {
             Some(j) => {

@@ -7,7 +7,9 @@
 //! on success `λ ← λ·max(⅓, 1 − (2ρ − 1)³)`, on failure `λ ← λ·ν, ν ← 2ν`. A failed
 //! factorisation or a trial point outside the domain also counts as a failure.
 //!
-//! Acceptance uses the problem's true `cost()`; the model comes from `linearize()`. Bounds are
+//! Acceptance uses the problem's true cost — from `cost()`, or from `linearize()` (which returns
+//! the same true cost) when the trial follows an accepted step and is therefore linearized
+//! directly, saving one evaluation per accepted step; the model comes from `linearize()`. Bounds are
 //! handled by projection: variables on a bound whose gradient points outward are frozen for
 //! the step, the trial point is projected onto the box, and the gain ratio is computed for the
 //! projected step. All buffers are allocated once per call.
@@ -76,6 +78,7 @@ impl LevenbergMarquardt {
         let mut r = vec![0.0; m];
         let mut rt = vec![0.0; m];
         let mut jac = vec![0.0; m * n];
+        let mut jt = vec![0.0; m * n];
         let mut jtj = vec![0.0; n * n];
         let mut a = vec![0.0; n * n];
         let mut g = vec![0.0; n];
@@ -106,6 +109,7 @@ impl LevenbergMarquardt {
         let mut iters = 0u32;
         let mut last_step = 0.0;
         let mut cost_converged = false;
+        let mut optimistic = true;
         loop {
             // Gauss–Newton model at x: JᵀJ (upper and lower) and g = Jᵀr.
             jtj.iter_mut().for_each(|v| *v = 0.0);
@@ -215,13 +219,23 @@ impl LevenbergMarquardt {
                     quad += delta[j] * s;
                 }
                 let pred = -(lin + 0.5 * quad);
-                evals.values += 1;
-                let trial = problem.cost(&xt, &mut rt).filter(|c| c.is_finite());
+                // After an accepted step the next trial is likely accepted too: linearize there
+                // directly (one call instead of cost() then linearize()); after a rejection
+                // only the cost is evaluated.
+                let trial = if optimistic {
+                    evals.gradients += 1;
+                    problem.linearize(&xt, &mut rt, &mut jt)
+                } else {
+                    evals.values += 1;
+                    problem.cost(&xt, &mut rt)
+                };
+                let trial = trial.filter(|c| c.is_finite());
                 let gain = match trial {
                     Some(c) if pred > 0.0 => (cost - c) / pred,
                     _ => f64::NEG_INFINITY,
                 };
                 let Some(c_new) = trial.filter(|_| gain > self.min_gain) else {
+                    optimistic = false;
                     lambda *= nu;
                     nu *= 2.0;
                     continue;
@@ -235,11 +249,18 @@ impl LevenbergMarquardt {
                 std::mem::swap(&mut x, &mut xt);
                 iters += 1;
                 last_step = dn;
-                evals.gradients += 1;
-                match problem.linearize(&x, &mut r, &mut jac) {
-                    Some(c) if c.is_finite() => cost = c,
-                    _ => return done(x, c_new, Stop::Stalled, iters, evals),
+                if optimistic {
+                    std::mem::swap(&mut r, &mut rt);
+                    std::mem::swap(&mut jac, &mut jt);
+                    cost = c_new;
+                } else {
+                    evals.gradients += 1;
+                    match problem.linearize(&x, &mut r, &mut jac) {
+                        Some(c) if c.is_finite() => cost = c,
+                        _ => return done(x, c_new, Stop::Stalled, iters, evals),
+                    }
                 }
+                optimistic = true;
                 cost_converged = cost_conv;
                 break;
             }
