@@ -1,1 +1,2 @@
 //! Benchmark helpers.
+pub mod problems;

@@ -28,5 +28,8 @@ pub use problem::{
     Residuals, SumOfSquares,
 };
 pub use robust::RobustSum;
+pub use solver::lbfgs::Lbfgs;
+pub use solver::lbfgsb::LbfgsB;
+pub use solver::levenberg_marquardt::LevenbergMarquardt;
 pub use solver::{Limits, Minimum, Solver, Stop};
 pub use transform::{Domain, Frozen, Transformed};

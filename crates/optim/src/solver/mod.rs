@@ -1,5 +1,10 @@
 //! Solvers: one trait, immutable settings, all iteration state inside the call.
 
+pub mod lbfgs;
+pub mod lbfgsb;
+pub mod levenberg_marquardt;
+pub mod line_search;
+
 use crate::observe::Observer;
 use crate::problem::{Bounds, Evals, Objective};
 use std::time::Duration;

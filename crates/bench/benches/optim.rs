@@ -1,0 +1,241 @@
+//! volfit-optim's solvers side by side with their peers, on the same problems and tolerances:
+//! our Levenberg–Marquardt vs the `levenberg-marquardt` crate (MINPACK port, nalgebra), and our
+//! L-BFGS vs `argmin`'s L-BFGS (More–Thuente line search, `Vec<f64>` backend). Problems: the
+//! NIST StRD set (both starts for LM, start 2 for L-BFGS) and a 60-quote raw-SVI smile.
+//!
+//! Before timing, a table of final costs and evaluation counts is printed: the comparison is
+//! only meaningful where the final costs agree. Run: `cargo bench -p volfit-bench --bench optim`.
+
+use argmin::core::{CostFunction, Error, Executor, Gradient, State};
+use argmin::solver::linesearch::MoreThuenteLineSearch;
+use argmin::solver::quasinewton::LBFGS;
+use criterion::{criterion_group, criterion_main, Criterion};
+use levenberg_marquardt::{LeastSquaresProblem, LevenbergMarquardt as PeerLm};
+use nalgebra::{storage::Owned, DMatrix, DVector, Dyn};
+use std::hint::black_box;
+use std::time::Duration;
+use volfit_bench::problems::standard::NIST;
+use volfit_bench::problems::{
+    HuberLs, Smile, HUBER_SCALE, OUTLIER_JUMP, SMILE_NOISE, SMILE_SEED, SVI_START,
+};
+use volfit_optim::{Lbfgs, LevenbergMarquardt, Limits, Minimum, Residuals, Solver, SumOfSquares};
+
+/// LM tolerance for both LM implementations: MINPACK's `ftol = xtol = 1e-10, gtol = 0`
+/// (`with_tol`), ours `cost_tol = step_tol = 1e-10, grad_tol = 0`.
+const LM_TOL: f64 = 1e-10;
+/// L-BFGS tolerances for both: gradient 1e-8 (argmin: 2-norm, ours: max-norm), cost 1e-15 (argmin: absolute change, ours: relative).
+const GRAD_TOL: f64 = 1e-8;
+const COST_TOL: f64 = 1e-15;
+
+fn our_lm() -> LevenbergMarquardt {
+    LevenbergMarquardt::new(Limits {
+        grad_tol: 0.0,
+        cost_tol: LM_TOL,
+        step_tol: LM_TOL,
+        ..Limits::default()
+    })
+}
+
+fn our_lbfgs() -> Lbfgs {
+    Lbfgs::new(
+        10,
+        Limits { grad_tol: GRAD_TOL, cost_tol: COST_TOL, step_tol: 0.0, ..Limits::default() },
+    )
+}
+
+/// A residual problem as the `levenberg-marquardt` crate wants it.
+struct LmPeer<'a> {
+    p: &'a dyn Residuals,
+    x: DVector<f64>,
+}
+
+impl LeastSquaresProblem<f64, Dyn, Dyn> for LmPeer<'_> {
+    type ResidualStorage = Owned<f64, Dyn>;
+    type JacobianStorage = Owned<f64, Dyn, Dyn>;
+    type ParameterStorage = Owned<f64, Dyn>;
+    fn set_params(&mut self, x: &DVector<f64>) {
+        self.x.copy_from(x);
+    }
+    fn params(&self) -> DVector<f64> {
+        self.x.clone()
+    }
+    fn residuals(&self) -> Option<DVector<f64>> {
+        let mut r = DVector::zeros(self.p.num_residuals());
+        self.p.eval(self.x.as_slice(), r.as_mut_slice(), None)?;
+        Some(r)
+    }
+    fn jacobian(&self) -> Option<DMatrix<f64>> {
+        let (m, n) = (self.p.num_residuals(), self.p.num_params());
+        let mut r = vec![0.0; m];
+        let mut j = vec![0.0; m * n];
+        self.p.eval(self.x.as_slice(), &mut r, Some(&mut j))?;
+        Some(DMatrix::from_row_slice(m, n, &j))
+    }
+}
+
+/// Runs the peer LM; returns (x, cost, evaluations).
+fn peer_lm(p: &dyn Residuals, x0: &[f64]) -> (Vec<f64>, f64, usize) {
+    let problem = LmPeer { p, x: DVector::from_column_slice(x0) };
+    let (out, report) = PeerLm::new().with_tol(LM_TOL).minimize(problem);
+    (out.x.as_slice().to_vec(), report.objective_function, report.number_of_evaluations)
+}
+
+/// ½‖r‖² as argmin wants it.
+struct ArgPeer<'a> {
+    p: &'a dyn Residuals,
+}
+
+impl CostFunction for ArgPeer<'_> {
+    type Param = Vec<f64>;
+    type Output = f64;
+    fn cost(&self, x: &Vec<f64>) -> Result<f64, Error> {
+        let mut r = vec![0.0; self.p.num_residuals()];
+        match self.p.eval(x, &mut r, None) {
+            Some(()) => Ok(0.5 * r.iter().map(|v| v * v).sum::<f64>()),
+            None => Ok(f64::INFINITY),
+        }
+    }
+}
+
+impl Gradient for ArgPeer<'_> {
+    type Param = Vec<f64>;
+    type Gradient = Vec<f64>;
+    fn gradient(&self, x: &Vec<f64>) -> Result<Vec<f64>, Error> {
+        let (m, n) = (self.p.num_residuals(), self.p.num_params());
+        let mut r = vec![0.0; m];
+        let mut j = vec![0.0; m * n];
+        let mut g = vec![0.0; n];
+        if self.p.eval(x, &mut r, Some(&mut j)).is_none() {
+            return Ok(vec![f64::NAN; n]);
+        }
+        for i in 0..m {
+            for k in 0..n {
+                g[k] += j[i * n + k] * r[i];
+            }
+        }
+        Ok(g)
+    }
+}
+
+/// Runs argmin's L-BFGS; returns (cost, iterations, cost + gradient evaluations).
+fn peer_lbfgs(p: &dyn Residuals, x0: &[f64]) -> (f64, u64, u64) {
+    let solver = LBFGS::new(MoreThuenteLineSearch::new(), 10)
+        .with_tolerance_grad(GRAD_TOL)
+        .and_then(|s| s.with_tolerance_cost(COST_TOL))
+        .expect("valid tolerances");
+    let res = Executor::new(ArgPeer { p }, solver)
+        .configure(|s| s.param(x0.to_vec()).max_iters(1000))
+        .run()
+        .expect("argmin run");
+    let st = res.state();
+    let evals = st.get_func_counts().values().sum();
+    (st.get_best_cost(), st.get_iter(), evals)
+}
+
+fn lm_min(p: &dyn Residuals, x0: &[f64]) -> Minimum {
+    our_lm().minimize(&p, x0, None, &mut ())
+}
+
+fn lbfgs_min(p: &dyn Residuals, x0: &[f64]) -> Minimum {
+    our_lbfgs().minimize(&SumOfSquares::new(p), x0, &mut ())
+}
+
+/// The cases: (name, problem, start).
+fn cases(smile: &Smile) -> Vec<(String, &dyn Residuals, Vec<f64>, bool)> {
+    let mut v: Vec<(String, &dyn Residuals, Vec<f64>, bool)> = Vec::new();
+    for p in &NIST {
+        for s in [1u8, 2] {
+            // L-BFGS rows use start 2 only (see the conformance test for start 1).
+            v.push((format!("{}-s{s}", p.name), p, p.start(s).to_vec(), s == 2));
+        }
+    }
+    v.push(("smile60".to_string(), smile, SVI_START.to_vec(), true));
+    v
+}
+
+fn report(smile: &Smile, outliers: &Smile) {
+    eprintln!(
+        "\n{:<14} {:>22} {:>22} {:>9} {:>6} {:>6}",
+        "LM case", "ours cost", "peer cost", "rel.diff", "ours#", "peer#"
+    );
+    for (name, p, x0, _) in cases(smile) {
+        let m = lm_min(p, &x0);
+        let (_, c, e) = peer_lm(p, &x0);
+        let rel = (m.cost - c).abs() / c.abs().max(f64::MIN_POSITIVE);
+        eprintln!(
+            "{name:<14} {:>22.15e} {c:>22.15e} {rel:>9.1e} {:>6} {e:>6}",
+            m.cost,
+            m.evals.total()
+        );
+    }
+    eprintln!(
+        "\n{:<14} {:>22} {:>22} {:>9} {:>6} {:>6}",
+        "L-BFGS case", "ours cost", "argmin cost", "rel.diff", "ours#", "peer#"
+    );
+    for (name, p, x0, lb) in cases(smile) {
+        if !lb {
+            continue;
+        }
+        let m = lbfgs_min(p, &x0);
+        let (c, _, e) = peer_lbfgs(p, &x0);
+        let rel = (m.cost - c).abs() / c.abs().max(f64::MIN_POSITIVE);
+        eprintln!(
+            "{name:<14} {:>22.15e} {c:>22.15e} {rel:>9.1e} {:>6} {e:>6}",
+            m.cost,
+            m.evals.total()
+        );
+    }
+    let h = HuberLs { inner: outliers, scale: HUBER_SCALE };
+    let m = our_lm().minimize(&h, &SVI_START, None, &mut ());
+    eprintln!(
+        "\nHuber LM smile60-outliers: cost {:.15e}, evals {} ({} cost + {} linearize), x {:?}\n",
+        m.cost,
+        m.evals.total(),
+        m.evals.values,
+        m.evals.gradients,
+        m.x
+    );
+}
+
+fn bench(c: &mut Criterion) {
+    let smile = Smile::noisy(SMILE_SEED, SMILE_NOISE);
+    let outliers = Smile::with_outliers(SMILE_SEED, SMILE_NOISE, OUTLIER_JUMP);
+    report(&smile, &outliers);
+    let mut g = c.benchmark_group("lm");
+    for (name, p, x0, _) in cases(&smile) {
+        g.bench_function(format!("volfit/{name}"), |b| {
+            b.iter(|| lm_min(black_box(p), black_box(&x0)))
+        });
+        g.bench_function(format!("levenberg-marquardt/{name}"), |b| {
+            b.iter(|| peer_lm(black_box(p), black_box(&x0)))
+        });
+    }
+    let h = HuberLs { inner: &outliers, scale: HUBER_SCALE };
+    g.bench_function("volfit/smile60-huber", |b| {
+        b.iter(|| our_lm().minimize(black_box(&h), &SVI_START, None, &mut ()))
+    });
+    g.finish();
+    let mut g = c.benchmark_group("lbfgs");
+    for (name, p, x0, lb) in cases(&smile) {
+        if !lb {
+            continue;
+        }
+        g.bench_function(format!("volfit/{name}"), |b| {
+            b.iter(|| lbfgs_min(black_box(p), black_box(&x0)))
+        });
+        g.bench_function(format!("argmin/{name}"), |b| {
+            b.iter(|| peer_lbfgs(black_box(p), black_box(&x0)))
+        });
+    }
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(1));
+    targets = bench
+}
+criterion_main!(benches);
