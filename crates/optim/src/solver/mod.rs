@@ -1,5 +1,17 @@
 //! Solvers: one trait, immutable settings, all iteration state inside the call.
 
+pub mod adam;
+pub mod cma_es;
+pub mod differential_evolution;
+pub mod gradient_descent;
+pub mod lowdisc;
+pub mod momentum;
+pub mod multi_start;
+pub mod nelder_mead;
+pub mod nesterov;
+pub mod rmsprop;
+pub mod schedule;
+
 use crate::observe::Observer;
 use crate::problem::{Bounds, Evals, Objective};
 use std::time::Duration;
