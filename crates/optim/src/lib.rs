@@ -9,6 +9,7 @@
 //! a [`Minimum`] whose [`Stop`] says why it stopped; an [`Observer`] sees each iterate and a
 //! [`Trace`] feeds `diagnose`.
 
+pub mod diagnose;
 pub mod linalg;
 pub mod loss;
 pub mod observe;
@@ -16,11 +17,23 @@ pub mod problem;
 pub mod solver;
 pub mod transform;
 
+pub use diagnose::{diagnose, Diagnosis, Thresholds, Warning};
 pub use loss::Loss;
 pub use observe::{Iterate, Observer, Trace};
 pub use problem::{
     Bounds, BoundsError, Counted, Evals, FnObjective, FnResiduals, LeastSquares, Objective,
     Residuals, SumOfSquares,
 };
+pub use solver::adam::Adam;
+pub use solver::cma_es::CmaEs;
+pub use solver::differential_evolution::{DifferentialEvolution, Strategy};
+pub use solver::gradient_descent::GradientDescent;
+pub use solver::lowdisc::{Halton, SequenceKind, Sobol};
+pub use solver::momentum::Momentum;
+pub use solver::multi_start::{MultiStart, Polish};
+pub use solver::nelder_mead::NelderMead;
+pub use solver::nesterov::Nesterov;
+pub use solver::rmsprop::RmsProp;
+pub use solver::schedule::{Clip, Control, Schedule};
 pub use solver::{Limits, Minimum, Solver, Stop};
 pub use transform::Domain;

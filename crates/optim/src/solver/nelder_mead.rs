@@ -119,12 +119,8 @@ impl Solver for NelderMead {
         if let Some(b) = bounds {
             b.project(&mut x);
         }
-        let mut s = Simplex {
-            n,
-            v: vec![0.0; (n + 1) * n],
-            f: vec![0.0; n + 1],
-            order: (0..=n).collect(),
-        };
+        let mut s =
+            Simplex { n, v: vec![0.0; (n + 1) * n], f: vec![0.0; n + 1], order: (0..=n).collect() };
         let mut c = vec![0.0; n];
         let mut xr = vec![0.0; n];
         let mut xe = vec![0.0; n];
