@@ -1,6 +1,6 @@
 //! Low-discrepancy sequences on the unit cube: Sobol (Joe & Kuo 2008 direction numbers,
-//! `new-joe-kuo-6.21201`, dimensions 1–32) and Halton (optionally with seeded random digit
-//! permutations, Braaten & Weller 1979 style). Used by [`MultiStart`](super::multi_start)
+//! `new-joe-kuo-6.21201`, dimensions 1–32) and Halton (optionally with seeded random
+//! permutations of all digits, carried to double precision). Used by [`MultiStart`](super::multi_start)
 //! to spread starting points over a search box.
 
 use rand::{RngExt, SeedableRng};
@@ -139,7 +139,7 @@ impl Sobol {
 }
 
 /// The Halton sequence in the first `dim` primes, starting at index 1 (the origin is
-/// skipped), optionally with seeded digit permutations fixing 0.
+/// skipped), optionally with a seeded random permutation of the digits of each base.
 #[derive(Clone, Debug)]
 pub struct Halton {
     bases: Vec<u32>,
@@ -147,6 +147,7 @@ pub struct Halton {
     perm: Vec<u32>,
     offsets: Vec<usize>,
     index: u64,
+    scrambled: bool,
 }
 
 impl Halton {
@@ -178,15 +179,16 @@ impl Halton {
             let start = perm.len();
             perm.extend(0..b);
             if let Some(r) = rng.as_mut() {
-                // Fisher–Yates on digits 1..b (0 stays 0 so expansions stay finite).
+                // Fisher–Yates over all digits, 0 included; the expansion is then carried
+                // to full double precision (see `next_into`).
                 let d = &mut perm[start..];
-                for i in (2..b as usize).rev() {
-                    let j = r.random_range(1..=i);
+                for i in (1..b as usize).rev() {
+                    let j = r.random_range(0..=i);
                     d.swap(i, j);
                 }
             }
         }
-        Ok(Halton { bases, perm, offsets, index: 1 })
+        Ok(Halton { bases, perm, offsets, index: 1, scrambled: scramble.is_some() })
     }
 
     /// Dimension.
@@ -203,12 +205,14 @@ impl Halton {
             let mut k = self.index;
             let mut scale = inv_b;
             let mut acc = 0.0;
-            while k > 0 {
+            // Scrambled: permute every digit down to 2⁻⁵³ (leading zeros of the index
+            // included), so a permuted 0 does not leave a finite pattern.
+            while k > 0 || (self.scrambled && scale > f64::EPSILON * 0.5) {
                 acc += f64::from(perm[(k % b) as usize]) * scale;
                 k /= b;
                 scale *= inv_b;
             }
-            *o = acc;
+            *o = acc.min(1.0 - f64::EPSILON / 2.0);
         }
         self.index += 1;
     }
