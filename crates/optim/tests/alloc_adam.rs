@@ -26,7 +26,7 @@ fn allocations(iters: u32) -> (usize, usize) {
                 max_iters: iters,
                 grad_tol: -1.0,
                 cost_tol: -1.0,
-                step_tol: -1.0,
+                step_tol: 0.0,
                 ..Limits::default()
             },
             patience: u32::MAX,
