@@ -14,6 +14,9 @@
 //! - **oscillation**: in some `window` of consecutive cost differences, at least
 //!   `oscillation_frac` of the neighbouring pairs have opposite signs (up, down, up, ...).
 
+// Index loops mirror the formulas (several arrays indexed together).
+#![allow(clippy::needless_range_loop)]
+
 use crate::observe::Trace;
 use std::fmt;
 

@@ -6,6 +6,9 @@
 //! shrinks `x` directly instead of entering `g`, so it is not rescaled by `√v̂`. `λ = 0`
 //! is plain Adam.
 
+// Index loops mirror the formulas (several arrays indexed together).
+#![allow(clippy::needless_range_loop)]
+
 use super::schedule::{run_rule, Control, Rule};
 use crate::observe::Observer;
 use crate::problem::{Bounds, Objective};

@@ -11,6 +11,9 @@
 //! bounds the initial step is `init_radius`; with them, `0.3 ×` the mean box width. All
 //! randomness comes from a ChaCha8 generator seeded with `seed`.
 
+// Index loops mirror the formulas (several arrays indexed together).
+#![allow(clippy::needless_range_loop)]
+
 use super::multi_start::search_box;
 use super::schedule::{dist, norm2};
 use crate::linalg::symmetric_eigen;

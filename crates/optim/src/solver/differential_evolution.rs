@@ -8,10 +8,13 @@
 //!
 //! DE needs a finite search box: `bounds` where they are finite, and otherwise the box
 //! `x0 ± init_radius` (intersected with any finite end); see
-//! [`search_box`](super::multi_start::search_box). The initial population is uniform in the
+//! [`super::multi_start::search_box`]. The initial population is uniform in the
 //! box plus `x0` itself; trial coordinates that leave the box are redrawn uniformly inside
 //! it, so no evaluated point ever leaves the box. All randomness comes from a ChaCha8
 //! generator seeded with `seed`: the same seed gives a bit-identical [`Minimum`].
+
+// Index loops mirror the formulas (several arrays indexed together).
+#![allow(clippy::needless_range_loop)]
 
 use super::multi_start::search_box;
 use super::schedule::dist;

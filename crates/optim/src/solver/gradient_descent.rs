@@ -5,6 +5,9 @@
 //! condition `f(x_t) ≤ f(x) + c₁·∇f(x)ᵀ(x_t − x)` holds (Bertsekas 1976). With
 //! `line_search = false` it takes the fixed step `t = η_k` (useful to study step sizes).
 
+// Index loops mirror the formulas (several arrays indexed together).
+#![allow(clippy::needless_range_loop)]
+
 use super::schedule::{dist, norm2, projected_grad_norm, Control, Progress};
 use crate::observe::{Iterate, Observer};
 use crate::problem::{Bounds, Counted, Objective};

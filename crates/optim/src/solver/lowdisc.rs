@@ -3,6 +3,9 @@
 //! permutations of all digits, carried to double precision). Used by [`MultiStart`](super::multi_start)
 //! to spread starting points over a search box.
 
+// Index loops mirror the formulas (several arrays indexed together).
+#![allow(clippy::needless_range_loop)]
+
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

@@ -1,5 +1,8 @@
 //! Heavy-ball momentum (Polyak 1964): `v ← μ·v − η_k·g(x)`, `x ← P(x + v)`.
 
+// Index loops mirror the formulas (several arrays indexed together).
+#![allow(clippy::needless_range_loop)]
+
 use super::schedule::{run_rule, Control, Rule};
 use crate::observe::Observer;
 use crate::problem::{Bounds, Objective};

@@ -6,6 +6,9 @@
 //! local minimum; it is deterministic (the only randomness, Halton scrambling, is seeded).
 //! [`Polish`] runs a global solver and refines its answer with a local one.
 
+// Index loops mirror the formulas (several arrays indexed together).
+#![allow(clippy::needless_range_loop)]
+
 use super::lowdisc::{Points, SequenceKind};
 use crate::observe::{Iterate, Observer};
 use crate::problem::{Bounds, Evals, Objective};

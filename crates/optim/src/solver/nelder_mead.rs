@@ -8,6 +8,9 @@
 //! or simplex diameter below tolerance) the search may restart from a fresh simplex
 //! around the best vertex, which repairs the degenerate simplices NM is known for.
 
+// Index loops mirror the formulas (several arrays indexed together).
+#![allow(clippy::needless_range_loop)]
+
 use super::schedule::{dist, norm2};
 use crate::observe::{Iterate, Observer};
 use crate::problem::{Bounds, Counted, Objective};

@@ -1,6 +1,9 @@
 //! Nesterov's accelerated gradient in the Sutskever et al. (2013) form, which needs the
 //! gradient at the current point only: `v ← μ·v − η_k·g(x)`, `x ← P(x + μ·v − η_k·g(x))`.
 
+// Index loops mirror the formulas (several arrays indexed together).
+#![allow(clippy::needless_range_loop)]
+
 use super::schedule::{run_rule, Control, Rule};
 use crate::observe::Observer;
 use crate::problem::{Bounds, Objective};

@@ -1,5 +1,8 @@
 //! RMSProp (Tieleman & Hinton 2012): `s ← ρ·s + (1 − ρ)·g²`, `x ← P(x − η_k·g/(√s + ε))`.
 
+// Index loops mirror the formulas (several arrays indexed together).
+#![allow(clippy::needless_range_loop)]
+
 use super::schedule::{run_rule, Control, Rule};
 use crate::observe::Observer;
 use crate::problem::{Bounds, Objective};
