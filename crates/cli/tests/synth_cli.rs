@@ -12,7 +12,8 @@ fn synth_writes_chain_and_truth_deterministically() {
     let a = dir.path().join("a.csv");
     let b = dir.path().join("b.csv");
     for p in [&a, &b] {
-        let out = volfit().args(["synth", "--seed", "7", "--quiet", "--out"]).arg(p).output().unwrap();
+        let out =
+            volfit().args(["synth", "--seed", "7", "--quiet", "--out"]).arg(p).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
     let (ta, tb) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
