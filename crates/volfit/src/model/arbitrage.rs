@@ -105,7 +105,11 @@ pub fn check_smiles<S: Smile>(slices: &[(f64, S)], ks: &[f64]) -> ArbitrageRepor
         fly = worse(fly, check_butterfly(s, *t, ks));
     }
     let cal = check_calendar(slices, ks);
-    ArbitrageReport { butterfly_ok: fly.is_none(), calendar_ok: cal.is_none(), worst: worse(fly, cal) }
+    ArbitrageReport {
+        butterfly_ok: fly.is_none(),
+        calendar_ok: cal.is_none(),
+        worst: worse(fly, cal),
+    }
 }
 
 /// Checks of a surface at the given expiries (sorted) on the grid `ks`; calendar is also
@@ -125,8 +129,13 @@ pub fn check_surface<Su: Surface>(surface: &Su, expiries: &[f64], ks: &[f64]) ->
 /// A smile that also exposes the parameter gradients of `w`, `w'`, `w''`.
 pub trait SmileDkGrad: Smile {
     /// Writes `∂w/∂x`, `∂w'/∂x`, `∂w''/∂x` and returns `[w, w', w'']`.
-    fn total_variance_dk_grad(&self, k: f64, gw: &mut [f64], gw1: &mut [f64], gw2: &mut [f64])
-        -> [f64; 3];
+    fn total_variance_dk_grad(
+        &self,
+        k: f64,
+        gw: &mut [f64],
+        gw1: &mut [f64],
+        gw2: &mut [f64],
+    ) -> [f64; 3];
 }
 
 impl SmileDkGrad for Svi {

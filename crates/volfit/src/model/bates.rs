@@ -86,7 +86,10 @@ impl Bates {
             std::array::from_fn(|i| Dual::var(Complex64::from(all[i]), i));
         let mut acc = [Dual::constant(Complex64::from(0.0))];
         lewis_integrals(
-            |u| heston_log_cf(u, t, [p[0], p[1], p[2], p[3], p[4]]) + jump_log_cf(u, t, p[5], p[6], p[7]),
+            |u| {
+                heston_log_cf(u, t, [p[0], p[1], p[2], p[3], p[4]])
+                    + jump_log_cf(u, t, p[5], p[6], p[7])
+            },
             &[k],
             &mut acc,
             |z| z.v.norm(),

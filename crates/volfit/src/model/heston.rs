@@ -154,7 +154,13 @@ impl Heston {
     ///
     /// # Errors
     /// [`HestonError`] naming the violated constraint.
-    pub fn new(v0: f64, kappa: f64, theta: f64, sigma: f64, rho: f64) -> Result<Heston, HestonError> {
+    pub fn new(
+        v0: f64,
+        kappa: f64,
+        theta: f64,
+        sigma: f64,
+        rho: f64,
+    ) -> Result<Heston, HestonError> {
         for (n, v) in [("v0", v0), ("kappa", kappa), ("theta", theta), ("sigma", sigma)] {
             if !v.is_finite() {
                 return Err(HestonError::NonFinite(n));
@@ -211,7 +217,11 @@ impl Heston {
 }
 
 /// Price and gradient from a complex-dual Lewis integral.
-pub(crate) fn finish_price<const N: usize>(k: f64, a: &Dual<Complex64, N>, grad: &mut [f64]) -> f64 {
+pub(crate) fn finish_price<const N: usize>(
+    k: f64,
+    a: &Dual<Complex64, N>,
+    grad: &mut [f64],
+) -> f64 {
     let c = (0.5 * k).exp() / std::f64::consts::PI;
     for (g, d) in grad.iter_mut().zip(&a.d) {
         *g = -c * d.re;
@@ -223,11 +233,8 @@ pub(crate) fn finish_price<const N: usize>(k: f64, a: &Dual<Complex64, N>, grad:
 /// gradient through Black's vega in `w`. Returns NaN when no implied vol exists.
 pub(crate) fn total_variance_from_call(k: f64, t: f64, call: f64, grad: Option<&mut [f64]>) -> f64 {
     let strike = k.exp();
-    let (kind, price) = if k >= 0.0 {
-        (OptionType::Call, call)
-    } else {
-        (OptionType::Put, call - 1.0 + strike)
-    };
+    let (kind, price) =
+        if k >= 0.0 { (OptionType::Call, call) } else { (OptionType::Put, call - 1.0 + strike) };
     let Ok(iv) = black::implied_vol(kind, price, 1.0, strike, t) else {
         if let Some(g) = grad {
             g.iter_mut().for_each(|x| *x = f64::NAN);

@@ -30,6 +30,14 @@ pub trait Scalar:
     fn ln(self) -> Self;
     /// Square root (principal branch for complex values).
     fn sqrt(self) -> Self;
+    /// `ln(1 + x)`, accurate near 0 for real values.
+    fn ln_1p(self) -> Self {
+        (self + 1.0).ln()
+    }
+    /// `eˣ − 1`, accurate near 0 for real values.
+    fn exp_m1(self) -> Self {
+        self.exp() - 1.0
+    }
 }
 
 /// A real scalar: also exposes its value for branching.
@@ -50,6 +58,12 @@ impl Scalar for f64 {
     }
     fn sqrt(self) -> Self {
         f64::sqrt(self)
+    }
+    fn ln_1p(self) -> Self {
+        f64::ln_1p(self)
+    }
+    fn exp_m1(self) -> Self {
+        f64::exp_m1(self)
     }
 }
 
@@ -226,6 +240,12 @@ impl<T: Scalar, const N: usize> Scalar for Dual<T, N> {
         let s = self.v.sqrt();
         self.chain(s, T::cst(0.5) / s)
     }
+    fn ln_1p(self) -> Self {
+        self.chain(self.v.ln_1p(), T::cst(1.0) / (self.v + 1.0))
+    }
+    fn exp_m1(self) -> Self {
+        self.chain(self.v.exp_m1(), self.v.exp())
+    }
 }
 
 impl<const N: usize> Real for Dual<f64, N> {
@@ -236,7 +256,9 @@ impl<const N: usize> Real for Dual<f64, N> {
 
 /// A complex scalar (plain or dual) that can absorb complex constants; used by the
 /// Fourier pricers.
-pub trait ComplexScalar: Scalar + Mul<Complex64, Output = Self> + Add<Complex64, Output = Self> {
+pub trait ComplexScalar:
+    Scalar + Mul<Complex64, Output = Self> + Add<Complex64, Output = Self>
+{
     /// A complex constant.
     fn from_c(c: Complex64) -> Self;
 }

@@ -181,7 +181,7 @@ impl Smile for SabrSmile {
 
 /// `z / x(z)` with a Taylor series near 0.
 fn z_over_x<R: Real>(z: R, rho: R) -> R {
-    if z.value().abs() < 1e-5 {
+    if z.value().abs() < 1e-6 {
         // x(z) = z + ρz²/2 + (3ρ²−1)z³/6 + (5ρ³−3ρ)z⁴/8 + O(z⁵).
         let r2 = rho * rho;
         let s = R::cst(1.0)
@@ -190,23 +190,25 @@ fn z_over_x<R: Real>(z: R, rho: R) -> R {
             + (r2 * rho * 5.0 - rho * 3.0) * z * z * z / 8.0;
         return R::cst(1.0) / s;
     }
-    let root = (z * z - rho * z * 2.0 + 1.0).sqrt();
-    let zr = z - rho;
-    let x = if zr.value() >= 0.0 {
-        ((root + zr) / (-rho + 1.0)).ln()
+    let q = z * z - rho * z * 2.0;
+    let root = (q + 1.0).sqrt();
+    // √(1 + q) − 1 without cancellation.
+    let root_m1 = q / (root + 1.0);
+    let x = if (z - rho).value() >= 0.0 {
+        ((root_m1 + z) / (-rho + 1.0)).ln_1p()
     } else {
         // (√· + z − ρ)(√· − z + ρ) = 1 − ρ²: avoids cancellation for z ≪ 0.
-        ((rho + 1.0) / (root - zr)).ln()
+        -((root_m1 - z) / (rho + 1.0)).ln_1p()
     };
     z / x
 }
 
 /// `(eʸ − 1)/y` with a series near 0.
 fn expm1_over<R: Real>(y: R) -> R {
-    if y.value().abs() < 1e-5 {
+    if y.value().abs() < 1e-8 {
         R::cst(1.0) + y * 0.5 + y * y / 6.0
     } else {
-        (y.exp() - 1.0) / y
+        y.exp_m1() / y
     }
 }
 

@@ -53,7 +53,9 @@ pub enum SsviError {
     #[error("SSVI ATM total variances must be positive and strictly increasing (index {0})")]
     Thetas(usize),
     /// eSSVI node violating the butterfly bound.
-    #[error("eSSVI node {0}: psi must satisfy 0 < psi < min(4/(1+|rho|), 2*sqrt(theta/(1+|rho|)))")]
+    #[error(
+        "eSSVI node {0}: psi must satisfy 0 < psi < min(4/(1+|rho|), 2*sqrt(theta/(1+|rho|)))"
+    )]
     PsiBound(usize),
     /// Flat vector of the wrong length.
     #[error("SSVI expects {expected} parameters, got {got}")]
@@ -101,7 +103,12 @@ impl SsviSlice {
         let u = p * k + r;
         let s = (u * u + 1.0 - r * r).sqrt();
         let w = 0.5 * th * (1.0 + r * p * k + s);
-        [w, 0.5 * (1.0 + r * p * k + s), 0.5 * th * (p * k + p * k / s), 0.5 * th * (r * k + u * k / s)]
+        [
+            w,
+            0.5 * (1.0 + r * p * k + s),
+            0.5 * th * (p * k + p * k / s),
+            0.5 * th * (r * k + u * k / s),
+        ]
     }
 }
 

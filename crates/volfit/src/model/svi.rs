@@ -165,13 +165,8 @@ pub struct SviJw {
     pub v_min: f64,
 }
 
-const SVI_DOMAIN: [Domain; 5] = [
-    Domain::Free,
-    Domain::Positive,
-    Domain::Interval(-1.0, 1.0),
-    Domain::Free,
-    Domain::Positive,
-];
+const SVI_DOMAIN: [Domain; 5] =
+    [Domain::Free, Domain::Positive, Domain::Interval(-1.0, 1.0), Domain::Free, Domain::Positive];
 
 impl Params for Svi {
     const NAMES: &'static [&'static str] = &["a", "b", "rho", "m", "sigma"];
@@ -235,9 +230,8 @@ impl Smile for Svi {
 /// constructor error if the search found no admissible point.
 pub fn quasi_explicit_fit(ks: &[f64], ws: &[f64], weights: &[f64]) -> Result<Svi, SviError> {
     let n = ks.len().min(ws.len()).min(weights.len());
-    let usable = (0..n)
-        .filter(|&i| weights[i] > 0.0 && ks[i].is_finite() && ws[i].is_finite())
-        .count();
+    let usable =
+        (0..n).filter(|&i| weights[i] > 0.0 && ks[i].is_finite() && ws[i].is_finite()).count();
     if usable < 5 {
         return Err(SviError::TooFewQuotes(usable));
     }
@@ -346,7 +340,8 @@ fn inner_fit(
         (q - 2.0 * (g[0] * x[0] + g[1] * x[1] + g[2] * x[2]) + vv).max(0.0)
     };
     let feasible = |x: &[f64; 3]| {
-        cons.iter().all(|(a, q)| a[0] * x[0] + a[1] * x[1] + a[2] * x[2] <= q + 1e-12 * (1.0 + q.abs()))
+        cons.iter()
+            .all(|(a, q)| a[0] * x[0] + a[1] * x[1] + a[2] * x[2] <= q + 1e-12 * (1.0 + q.abs()))
     };
     let mut l = h;
     // Regularise slightly so a degenerate design (all y equal) still factors.
@@ -425,7 +420,8 @@ fn nelder_mead_2d<F: Fn([f64; 2]) -> f64>(
 ) -> [f64; 2] {
     let mut p = [x0, [x0[0] + step[0], x0[1]], [x0[0], x0[1] + step[1]]];
     let mut v = [f(p[0]), f(p[1]), f(p[2])];
-    let lerp = |a: [f64; 2], b: [f64; 2], t: f64| [a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])];
+    let lerp =
+        |a: [f64; 2], b: [f64; 2], t: f64| [a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])];
     for _ in 0..max_iter {
         // Order: p[0] best, p[2] worst.
         let mut idx = [0, 1, 2];
