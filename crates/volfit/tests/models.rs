@@ -82,7 +82,7 @@ fn svi_rejects_out_of_domain() {
 fn quasi_explicit_fits_noisy_smile() {
     // Recovery from seeded noise (deterministic LCG, ±2e-4 in w) around known parameters.
     let truth = Svi::new(0.015, 0.12, -0.55, 0.03, 0.12).expect("valid");
-    let ks: Vec<f64> = (0..40).map(|i| -0.6 + 0.03 * i as f64).collect();
+    let ks: Vec<f64> = (0..40).map(|i| -0.6 + 0.03 * f64::from(i)).collect();
     let mut state = 12345u64;
     let ws: Vec<f64> = ks
         .iter()
@@ -330,6 +330,7 @@ fn sabr_atm_limit_is_smooth_and_gradient_matches_fd() {
 /// Alan Lewis' reference prices, QuantLib test-suite hestonmodel.cpp
 /// `testAlanLewisReferencePrices` (S = 100, r = 1 %, q = 2 %, T = 1, v0 = 0.04, κ = 4,
 /// θ = 0.25, σ = 1, ρ = −0.5); rows K = 80..120, columns (put, call).
+#[allow(clippy::excessive_precision)] // quoted to the source's 50 digits
 const LEWIS: [(f64, f64, f64); 5] = [
     (
         80.0,
@@ -447,9 +448,9 @@ fn bates_with_tiny_vol_of_vol_matches_merton() {
         let mut pn = (-lam * t).exp();
         for n in 0..60 {
             if n > 0 {
-                pn *= lam * t / n as f64;
+                pn *= lam * t / f64::from(n);
             }
-            let nf = n as f64;
+            let nf = f64::from(n);
             let fnn = (nf * (mu + 0.5 * sj * sj) - lam * kap * t).exp();
             let vol = (sig * sig + nf * sj * sj / t).sqrt();
             merton += pn * black::price(OptionType::Call, fnn, strike, t, vol);

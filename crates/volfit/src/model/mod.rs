@@ -13,6 +13,9 @@
 //!   can depend on the number of expiries, so the parametrisation is per value.
 //! * [`arbitrage`]: butterfly and calendar diagnostics and a smooth penalty.
 
+// `!(x > 0.0)` is used on purpose in validations: it also rejects NaN.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 pub mod arbitrage;
 pub mod bates;
 pub mod heston;

@@ -493,10 +493,10 @@ impl Essvi {
         }
         // Node partials: dψ_i/d(δ_j, ρ_i, s_i) and ρ_i.
         let mut dpsi = vec![[0.0; 3]; n]; // [∂ψ/∂θ_i, ∂ψ/∂ρ_i, ∂ψ/∂s_i]
-        for i in 0..n {
+        for (i, dp) in dpsi.iter_mut().enumerate() {
             let (cap, dc_dth, dc_dr) = psi_cap(self.thetas[i], self.rhos[i]);
             let s = self.psis[i] / cap;
-            dpsi[i] = [s * dc_dth, s * dc_dr, cap];
+            *dp = [s * dc_dth, s * dc_dr, cap];
         }
         let scale = 1e-3;
         let mut total = 0.0;

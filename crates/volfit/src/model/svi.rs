@@ -481,7 +481,7 @@ mod tests {
     fn quasi_explicit_recovers_exact_svi() {
         // Round trip: noiseless quotes from known parameters are fitted back.
         let truth = Svi::new(0.02, 0.3, -0.4, 0.05, 0.15).expect("valid");
-        let ks: Vec<f64> = (0..41).map(|i| -0.8 + 0.04 * i as f64).collect();
+        let ks: Vec<f64> = (0..41).map(|i| -0.8 + 0.04 * f64::from(i)).collect();
         let ws: Vec<f64> = ks.iter().map(|&k| truth.total_variance(k)).collect();
         let fit = quasi_explicit_fit(&ks, &ws, &vec![1.0; ks.len()]).expect("fit");
         for (p, q) in fit.params().iter().zip(truth.params()) {
