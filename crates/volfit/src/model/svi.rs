@@ -364,8 +364,9 @@ fn inner_fit(
         linalg::cholesky_solve(&l, 3, &mut v);
         hg[j] = v;
     }
-    let mut best = (f64::INFINITY, [0.0; 3]);
-    let mut try_set = |set: &[usize]| {
+    // A feasible point with non-negative multipliers is a KKT point of this convex QP,
+    // hence its global minimum: the first one found (smallest active sets first) is it.
+    let try_set = |set: &[usize]| -> Option<[f64; 3]> {
         // λ solves (G H⁻¹ Gᵀ) λ = G x0 − q;  x = x0 − H⁻¹ Gᵀ λ.
         let r = set.len();
         let mut s = [0.0; 9];
@@ -378,12 +379,11 @@ fn inner_fit(
             }
         }
         if !linalg::cholesky(&mut s[..r * r], r) {
-            return;
+            return None;
         }
         linalg::cholesky_solve(&s[..r * r], r, &mut rhs[..r]);
-        // Inequality multipliers must be non-negative at a KKT point.
         if rhs[..r].iter().any(|&lam| lam < -1e-14) {
-            return;
+            return None;
         }
         let mut x = x0;
         for (p, &j) in set.iter().enumerate() {
@@ -391,23 +391,30 @@ fn inner_fit(
                 x[c] -= hg[j][c] * rhs[p];
             }
         }
-        if feasible(&x) {
-            let c = cost(&x);
-            if c < best.0 {
-                best = (c, x);
-            }
-        }
+        feasible(&x).then_some(x)
     };
     for i in 0..7 {
-        try_set(&[i]);
+        if let Some(x) = try_set(&[i]) {
+            return (cost(&x), x);
+        }
+    }
+    for i in 0..7 {
         for j in i + 1..7 {
-            try_set(&[i, j]);
-            for k in j + 1..7 {
-                try_set(&[i, j, k]);
+            if let Some(x) = try_set(&[i, j]) {
+                return (cost(&x), x);
             }
         }
     }
-    best
+    for i in 0..7 {
+        for j in i + 1..7 {
+            for k in j + 1..7 {
+                if let Some(x) = try_set(&[i, j, k]) {
+                    return (cost(&x), x);
+                }
+            }
+        }
+    }
+    (f64::INFINITY, [0.0; 3])
 }
 
 /// Minimal Nelder–Mead in two dimensions (standard coefficients 1, 2, ½, ½).
