@@ -13,5 +13,6 @@
 
 pub mod black;
 pub mod market;
+pub mod model;
 pub mod objective;
 pub mod report;
