@@ -26,7 +26,7 @@ pub trait VolModel {
 }
 
 /// Converts `w` and `∂w` (in place) into `σ = √(w/t)` and `∂σ = ∂w/(2σt)`.
-fn vol_from_variance(w: f64, t: f64, grad: Option<&mut [f64]>) -> Option<f64> {
+pub(crate) fn vol_from_variance(w: f64, t: f64, grad: Option<&mut [f64]>) -> Option<f64> {
     if !(w > 0.0 && w.is_finite()) {
         return None;
     }
