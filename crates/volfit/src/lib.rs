@@ -13,3 +13,4 @@
 
 pub mod black;
 pub mod market;
+pub mod report;
