@@ -18,6 +18,7 @@ mod optionsdx;
 pub mod perp;
 pub mod read;
 mod tardis;
+pub mod tardis_gen;
 
 pub use build::{build, forward, quote_vega, Cleaned};
 pub use chain::{
