@@ -74,14 +74,7 @@ pub(crate) struct BookSummary {
 
 impl BookSummary {
     pub(crate) const NAME: &'static str = "deribit-summary";
-    pub(crate) const SIGNATURE: &'static [&'static str] = &[
-        "timestamp",
-        "instrument_name",
-        "underlying",
-        "bid_price",
-        "ask_price",
-        "expiry_datetime",
-    ];
+    pub(crate) const SIGNATURE: &'static [&'static str] = &["instrument_name", "expiry_datetime"];
 
     pub(crate) fn new(c: &Columns, path: &Path) -> Result<Self, Error> {
         let r = |n| c.req(n, path, Self::NAME);
@@ -167,7 +160,7 @@ pub(crate) struct OrderBook {
 impl OrderBook {
     pub(crate) const NAME: &'static str = "deribit-book";
     pub(crate) const SIGNATURE: &'static [&'static str] =
-        &["expiration_timestamp", "instrument_name", "best_bid_price", "best_ask_price"];
+        &["expiration_timestamp", "instrument_name"];
 
     pub(crate) fn new(c: &Columns, path: &Path) -> Result<Self, Error> {
         let r = |n| c.req(n, path, Self::NAME);

@@ -28,8 +28,7 @@ pub(crate) struct OptionsDx {
 
 impl OptionsDx {
     pub(crate) const NAME: &'static str = "optionsdx";
-    pub(crate) const SIGNATURE: &'static [&'static str] =
-        &["quote_unixtime", "instrument_name", "expiry_unix", "bid_price", "ask_price"];
+    pub(crate) const SIGNATURE: &'static [&'static str] = &["quote_unixtime", "instrument_name"];
 
     pub(crate) fn new(c: &Columns, path: &Path) -> Result<Self, Error> {
         let r = |n| c.req(n, path, Self::NAME);

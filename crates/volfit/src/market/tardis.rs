@@ -24,8 +24,7 @@ use super::fields::{parse_i64, Columns, Row};
 use super::read::{FileReport, RawSnapshot, ReadOptions, Schedule};
 
 pub(crate) const NAME: &str = "tardis";
-pub(crate) const SIGNATURE: &[&str] =
-    &["exchange", "symbol", "local_timestamp", "strike_price", "expiration"];
+pub(crate) const SIGNATURE: &[&str] = &["exchange", "symbol", "local_timestamp"];
 
 struct Cols {
     symbol: usize,
