@@ -193,7 +193,7 @@ fn optionsdx_eod_file() {
 
     // No mark price in this format, so check the mark IV against our inverted band: the
     // fraction of two-sided quotes whose mark IV lies inside [bid_iv, ask_iv].
-    let (mut inside, mut n, mut d) = (0, 0, Vec::new());
+    let (mut inside, mut n, mut d) = (0_usize, 0_usize, Vec::new());
     for c in &cleaned {
         for e in &c.snapshot.expiries {
             for q in &e.quotes {
