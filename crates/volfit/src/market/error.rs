@@ -170,7 +170,8 @@ impl Error {
     pub(crate) fn field(path: &Path, line: u64, field: &str, reason: FieldReason) -> Error {
         Error::new(ErrorKind::Field { path: path.to_path_buf(), line, field: field.into(), reason })
     }
-    pub(crate) fn io(path: &Path, source: std::io::Error) -> Error {
+    /// An I/O error on `path` (also used for output failures).
+    pub fn io(path: &Path, source: std::io::Error) -> Error {
         Error::new(ErrorKind::Io { path: path.to_path_buf(), source })
     }
     pub(crate) fn config(reason: impl Into<String>) -> Error {
@@ -255,8 +256,13 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+/// The message already includes the underlying I/O error's text, so no `source()` is
+/// reported (it would print twice under `{:#}`); use [`Error::io_error`] to inspect it.
+impl std::error::Error for Error {}
+
+impl Error {
+    /// The underlying I/O error, for `Io` and `Gzip` kinds.
+    pub fn io_error(&self) -> Option<&std::io::Error> {
         match &*self.0 {
             ErrorKind::Io { source, .. } | ErrorKind::Gzip { source, .. } => Some(source),
             _ => None,
