@@ -1,3 +1,4 @@
 //! One module per subcommand, each a clap `Args` struct and a `run` function.
 
+pub mod quotes;
 pub mod synth;

@@ -162,17 +162,13 @@ fn local<R: Residuals>(
             Nesterov { lr: 0.02, control, ..Nesterov::default() }.minimize(free, y0, trace)
         }
         SolverKind::Adam => Adam { lr: 0.02, control, ..Adam::default() }.minimize(free, y0, trace),
-        SolverKind::Adamw => {
-            Adam { lr: 0.02, weight_decay: 1e-4, control, ..Adam::default() }
-                .minimize(free, y0, trace)
-        }
+        SolverKind::Adamw => Adam { lr: 0.02, weight_decay: 1e-4, control, ..Adam::default() }
+            .minimize(free, y0, trace),
         SolverKind::Rmsprop => {
             RmsProp { lr: 0.01, control, ..RmsProp::default() }.minimize(free, y0, trace)
         }
-        SolverKind::NelderMead => {
-            NelderMead { limits, initial_step: 0.2, ..NelderMead::default() }
-                .minimize(free, y0, trace)
-        }
+        SolverKind::NelderMead => NelderMead { limits, initial_step: 0.2, ..NelderMead::default() }
+            .minimize(free, y0, trace),
     }
 }
 
@@ -247,11 +243,19 @@ pub fn calibrate<V: VolModel>(
             let hi: Vec<f64> = y0.iter().map(|v| v + radius).collect();
             let search = Bounds::new(lo, hi).map_err(|e| FitError::Setup(e.to_string()))?;
             let global = if spec.solver == SolverKind::De {
-                DifferentialEvolution { seed: spec.seed, limits, ..DifferentialEvolution::default() }
-                    .minimize_bounded(&free, &y0, Some(&search), &mut ())
+                DifferentialEvolution {
+                    seed: spec.seed,
+                    limits,
+                    ..DifferentialEvolution::default()
+                }
+                .minimize_bounded(&free, &y0, Some(&search), &mut ())
             } else {
-                CmaEs { seed: spec.seed, limits, ..CmaEs::default() }
-                    .minimize_bounded(&free, &y0, Some(&search), &mut ())
+                CmaEs { seed: spec.seed, limits, ..CmaEs::default() }.minimize_bounded(
+                    &free,
+                    &y0,
+                    Some(&search),
+                    &mut (),
+                )
             };
             let start = if global.cost.is_finite() { global.x.clone() } else { y0.clone() };
             let mut polished = local(SolverKind::Lm, spec, &free, &bounds, &start, &mut trace);

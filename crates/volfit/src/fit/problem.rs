@@ -21,8 +21,13 @@ pub trait VolModel {
     /// Writes the model vol `σᵢ(x)` of every target and, when asked, the row-major
     /// Jacobian `∂σᵢ/∂xⱼ`. `None` when `x` is outside the model's domain or a vol does not
     /// exist there.
-    fn vols(&self, x: &[f64], targets: &[Target], sigma: &mut [f64], jac: Option<&mut [f64]>)
-        -> Option<()>;
+    fn vols(
+        &self,
+        x: &[f64],
+        targets: &[Target],
+        sigma: &mut [f64],
+        jac: Option<&mut [f64]>,
+    ) -> Option<()>;
 }
 
 /// Converts `w` and `∂w` (in place) into `σ = √(w/t)` and `∂σ = ∂w/(2σt)`.

@@ -160,7 +160,9 @@ fn verdict(r: crate::model::arbitrage::ArbitrageReport) -> ArbitrageVerdict {
     ArbitrageVerdict {
         butterfly_ok: r.butterfly_ok,
         calendar_ok: r.calendar_ok,
-        worst: r.worst.map(|v| format!("{:?} at t={:.4}, k={:.3}: {:.3e}", v.kind, v.t, v.k, v.value)),
+        worst: r
+            .worst
+            .map(|v| format!("{:?} at t={:.4}, k={:.3}: {:.3e}", v.kind, v.t, v.k, v.value)),
     }
 }
 
@@ -415,10 +417,11 @@ fn fit_surface(snap: &Snapshot, spec: &FitSpec, warm: Option<&WarmStart>) -> Sna
                 targets.extend(sel);
                 used.push((e, start..targets.len(), atm));
             }
-            _ => result
-                .fit
-                .skipped
-                .push(format!("{}: {} usable quotes", iso8601(e.expiry_ms), sel.len())),
+            _ => result.fit.skipped.push(format!(
+                "{}: {} usable quotes",
+                iso8601(e.expiry_ms),
+                sel.len()
+            )),
         }
     }
     if used.is_empty() {
@@ -485,8 +488,8 @@ fn fit_surface(snap: &Snapshot, spec: &FitSpec, warm: Option<&WarmStart>) -> Sna
                         let fly = check_butterfly(&slice, e.t, &grid);
                         let atm_w = slice.total_variance(0.0);
                         let h = 1e-4;
-                        let skew = (slice.implied_vol(h, e.t) - slice.implied_vol(-h, e.t))
-                            / (2.0 * h);
+                        let skew =
+                            (slice.implied_vol(h, e.t) - slice.implied_vol(-h, e.t)) / (2.0 * h);
                         let params = BTreeMap::from([
                             ("atm_vol".to_string(), (atm_w / e.t).sqrt()),
                             ("atm_skew".to_string(), skew),
@@ -495,7 +498,8 @@ fn fit_surface(snap: &Snapshot, spec: &FitSpec, warm: Option<&WarmStart>) -> Sna
                         let arbitrage = ArbitrageVerdict {
                             butterfly_ok: fly.is_none(),
                             calendar_ok: report.calendar_ok,
-                            worst: fly.map(|v| format!("Butterfly at k={:.3}: {:.3e}", v.k, v.value)),
+                            worst: fly
+                                .map(|v| format!("Butterfly at k={:.3}: {:.3e}", v.k, v.value)),
                         };
                         let (fit, rows) = expiry_outputs(
                             snap,
@@ -514,7 +518,9 @@ fn fit_surface(snap: &Snapshot, spec: &FitSpec, warm: Option<&WarmStart>) -> Sna
                     result.warm.surface = Some((layout.clone(), cal.x.clone()));
                     result.traces.push(("surface".into(), cal.trace.clone()));
                 }
-                Ok((_, _, None)) => result.fit.skipped.push("surface: fitted vector invalid".into()),
+                Ok((_, _, None)) => {
+                    result.fit.skipped.push("surface: fitted vector invalid".into())
+                }
                 Err(reason) => result.fit.skipped.push(format!("surface: {reason}")),
             }
         }};

@@ -132,12 +132,10 @@ macro_rules! named_enum {
         impl FromStr for $t {
             type Err = ParseKindError;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                <$t>::ALL.into_iter().find(|k| k.name() == s.trim()).ok_or_else(|| {
-                    ParseKindError {
-                        what: $what,
-                        got: s.to_string(),
-                        expected: <$t>::ALL.map(|k| k.name()).join("|"),
-                    }
+                <$t>::ALL.into_iter().find(|k| k.name() == s.trim()).ok_or_else(|| ParseKindError {
+                    what: $what,
+                    got: s.to_string(),
+                    expected: <$t>::ALL.map(|k| k.name()).join("|"),
                 })
             }
         }

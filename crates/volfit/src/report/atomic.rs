@@ -1,48 +1,50 @@
-//! Atomic output: write to a temporary file beside the target, flush, fsync, rename.
-//!
-//! A reader never sees a half-written file, and a failed run leaves the previous output
-//! in place. The path `-` means standard output (written directly).
+//! Atomic file output: write to a temporary file in the destination's directory, flush,
+//! fsync, then rename over the destination, so readers never see a half-written file.
+//! `-` writes to stdout.
 
-use std::fs::File;
+use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// Writes `path` atomically with `fill`, or standard output when `path` is `-`.
+/// Writes `path` atomically with `body` (`-` = stdout, unbuffered by us, locked).
+///
+/// On any error from `body` or the file system the temporary file is removed and the
+/// destination is left untouched.
 ///
 /// # Errors
-/// Any I/O error of creating, writing, syncing or renaming; the temporary file is removed
-/// on failure.
-pub fn write_atomic<F>(path: &Path, fill: F) -> io::Result<()>
+/// The I/O error, or whatever `body` returns.
+pub fn write_atomic<E, F>(path: &Path, body: F) -> Result<(), E>
 where
-    F: FnOnce(&mut dyn Write) -> io::Result<()>,
+    E: From<io::Error>,
+    F: FnOnce(&mut dyn Write) -> Result<(), E>,
 {
     if path.as_os_str() == "-" {
         let stdout = io::stdout();
-        let mut lock = stdout.lock();
-        fill(&mut lock)?;
-        return lock.flush();
+        let mut w = BufWriter::new(stdout.lock());
+        body(&mut w)?;
+        w.flush()?;
+        return Ok(());
     }
     let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
     };
-    let name = path.file_name().ok_or_else(|| {
-        io::Error::new(io::ErrorKind::InvalidInput, format!("{} names no file", path.display()))
-    })?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".{}.tmp", std::process::id()));
-    let tmp = dir.join(tmp_name);
+    let name = path.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
     let result = (|| {
         let file = File::create(&tmp)?;
         let mut w = BufWriter::new(file);
-        fill(&mut w)?;
-        let file = w.into_inner().map_err(|e| e.into_error())?;
+        body(&mut w)?;
+        let file = w.into_inner().map_err(io::IntoInnerError::into_error)?;
         file.sync_all()?;
-        std::fs::rename(&tmp, path)
+        fs::rename(&tmp, path)?;
+        Ok::<(), E>(())
     })();
     if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+        let _ = fs::remove_file(&tmp);
+    } else if let Ok(d) = File::open(&dir) {
+        // Persist the rename itself; not all platforms allow fsync on a directory.
+        let _ = d.sync_all();
     }
     result
 }
@@ -52,25 +54,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn writes_whole_file_and_leaves_no_temp() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("out.csv");
-        write_atomic(&path, |w| w.write_all(b"a,b\n1,2\n")).unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "a,b\n1,2\n");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-    }
-
-    #[test]
-    fn failure_keeps_previous_output() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("out.csv");
-        std::fs::write(&path, "old").unwrap();
-        let err = write_atomic(&path, |w| {
+    fn failed_body_leaves_destination_untouched() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let p = dir.path().join("out.csv");
+        write_atomic::<io::Error, _>(&p, |w| w.write_all(b"old")).expect("first write");
+        let r = write_atomic::<io::Error, _>(&p, |w| {
             w.write_all(b"partial")?;
             Err(io::Error::other("boom"))
         });
-        assert!(err.is_err());
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "temp file removed");
+        assert!(r.is_err());
+        assert_eq!(fs::read(&p).expect("read back"), b"old");
+        assert_eq!(fs::read_dir(dir.path()).expect("list").count(), 1, "temp file removed");
     }
 }

@@ -1,3 +1,3 @@
-//! Outputs: atomic files (and, later, JSON/CSV/Parquet tables and HTML reports).
+//! Outputs: files written atomically.
 
 pub mod atomic;
