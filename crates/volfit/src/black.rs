@@ -206,13 +206,14 @@ pub fn implied_vol(kind: OptionType, price_: f64, f: f64, k: f64, t: f64) -> Res
     }
     let x = -log_moneyness(f, k).abs();
     let beta = (price_ - intrinsic) / (f.sqrt() * k.sqrt());
-    if beta >= (0.5 * x).exp() {
+    let b_max = (0.5 * x).exp();
+    if beta >= b_max {
         return Err(IvError::AboveUpperBound);
     }
     if !(beta > 0.0) {
         return Err(IvError::BelowIntrinsic);
     }
-    Ok(lbr::implied_total_vol(beta, x) / t.sqrt())
+    Ok(lbr::implied_total_vol(beta, x, b_max) / t.sqrt())
 }
 
 /// One inversion request of the batch API.

@@ -37,7 +37,7 @@
 //! `ln((b_max − β)/(b_max − b))` (upper): two steps, a third only if the second still moved
 //! `s` by more than 1e-6 relative.
 
-use super::special::{erfcx, norm_cdf, upper_tail_point, FRAC_1_SQRT_2PI};
+use super::special::{erfcx, two_prod, two_square, upper_tail_point, FRAC_1_SQRT_2PI};
 use std::f64::consts::{FRAC_1_SQRT_2, SQRT_2};
 
 const FRAC_1_SQRT_PI: f64 = 0.564_189_583_547_756_3;
@@ -50,22 +50,55 @@ const ASYMPTOTIC_H_PLUS_T: f64 = -10.0;
 /// Below this `t = s/2`, the small-t region.
 const SMALL_T: f64 = 0.21;
 
-/// `b(x, s)` for `x ≤ 0`, `s > 0`, as `(exponent, factor)` with `b = factor·exp(exponent)`.
+/// `b(x, s)` for `x ≤ 0`, `s > 0`, as `(exponent, factor)` with `b = factor·exp(exponent)`,
+/// a few ulp everywhere: `h = x/s` and the exponent are carried to twice the precision
+/// (the exponent reaches ~700) and the series are used wherever the erfcx difference
+/// cancels.
+///
+/// The inversion uses the cheaper [`black_ht`]: an exponent error `δ` moves the implied `s`
+/// by `δ/(s·∂ln b/∂s) ≈ δ/h²` (at most ε/2 relative), and a relative error
+/// ε·Y(a)/(Y(a) − Y(c)) ≈ ε/(2t·max(|h|, 1)) in `b` moves it by `κ_b = b/(s·b') ≈
+/// 1/max(h², 1)` times that, so the series are needed there only when
+/// `t·max(|h|, 1) < 0.005` (then ≤ 100ε).
 #[inline]
 pub(crate) fn black_scaled(x: f64, s: f64) -> (f64, f64) {
     let h = x / s;
     let t = 0.5 * s;
     let (e, e_lo) = half_sq_sum(x, s, h, t);
+    let corr = 1.0 + e_lo;
     if h + t < ASYMPTOTIC_H_PLUS_T {
-        return (e, asymptotic_factor(h, t) * (1.0 + e_lo));
+        return (e, asymptotic_factor(h, t) * corr);
     }
     if t < SMALL_T {
-        return (e, small_t_factor(h, t) * (1.0 + e_lo));
+        return (e, small_t_factor(h, t) * corr);
     }
     let a = -(h + t) * FRAC_1_SQRT_2;
     let c = (t - h) * FRAC_1_SQRT_2;
     if a >= 0.0 {
-        (e, 0.5 * (erfcx(a) - erfcx(c)) * (1.0 + e_lo))
+        (e, 0.5 * (erfcx(a) - erfcx(c)) * corr)
+    } else {
+        (0.0, (0.5 * x).exp() - 0.5 * e.exp() * (erfcx(-a) + erfcx(c)))
+    }
+}
+
+/// `b` for the inversion, from `h = x/s` and `t = s/2`, as `(exponent, factor)`: the
+/// series only where the erfcx difference would cancel enough for the implied vol to
+/// feel it (see [`black_scaled`]).
+#[inline]
+fn black_ht(x: f64, h: f64, t: f64) -> (f64, f64) {
+    let e = -0.5 * (h * h + t * t);
+    if t * h.abs().max(1.0) < 0.005 {
+        if h + t < ASYMPTOTIC_H_PLUS_T {
+            return (e, asymptotic_factor(h, t));
+        }
+        if t < SMALL_T {
+            return (e, small_t_factor(h, t));
+        }
+    }
+    let a = -(h + t) * FRAC_1_SQRT_2;
+    let c = (t - h) * FRAC_1_SQRT_2;
+    if a >= 0.0 {
+        (e, 0.5 * (erfcx(a) - erfcx(c)))
     } else {
         (0.0, (0.5 * x).exp() - 0.5 * e.exp() * (erfcx(-a) + erfcx(c)))
     }
@@ -75,11 +108,11 @@ pub(crate) fn black_scaled(x: f64, s: f64) -> (f64, f64) {
 /// precision: the exponent reaches ~700 where plain rounding would cost ~1e-13 in `b`.
 #[inline]
 fn half_sq_sum(x: f64, s: f64, h: f64, t: f64) -> (f64, f64) {
-    let h_lo = (-h).mul_add(s, x) / s;
-    let hh = h * h;
-    let hh_lo = h.mul_add(h, -hh) + 2.0 * h * h_lo;
-    let tt = t * t;
-    let tt_lo = t.mul_add(t, -tt);
+    let (hs, hs_lo) = two_prod(h, s);
+    let h_lo = ((x - hs) - hs_lo) / s;
+    let (hh, hh_err) = two_square(h);
+    let hh_lo = hh_err + 2.0 * h * h_lo;
+    let (tt, tt_lo) = two_square(t);
     let sum = hh + tt;
     let bb = sum - hh;
     let err = (hh - (sum - bb)) + (tt - bb);
@@ -113,6 +146,18 @@ fn asymptotic_factor(h: f64, t: f64) -> f64 {
     0.5 * sum * inv_a * FRAC_1_SQRT_PI
 }
 
+/// `1/((j + 1)(j + 2))` for odd `j = 1, 3, …, 41`, indexed by `j/2`.
+const INV_PAIR: [f64; 21] = {
+    let mut a = [0.0; 21];
+    let mut i = 0;
+    while i < 21 {
+        let j = (2 * i + 1) as f64;
+        a[i] = 1.0 / ((j + 1.0) * (j + 2.0));
+        i += 1;
+    }
+    a
+};
+
 /// `b/E` from the Taylor series in `t` (`t < 0.21`).
 #[inline]
 fn small_t_factor(h: f64, t: f64) -> f64 {
@@ -130,8 +175,8 @@ fn small_t_factor(h: f64, t: f64) -> f64 {
         let y2 = 2.0 * m * y1 + 2.0 * (j + 1.0) * y;
         ym1 = y1;
         y = y2;
+        pw *= d2 * INV_PAIR[(j as usize) / 2];
         j += 2.0;
-        pw *= d2 / ((j - 1.0) * j);
         let term = y * pw;
         sum += term;
         if term.abs() <= 1e-17 * sum.abs() {
@@ -155,7 +200,7 @@ pub(crate) fn black(x: f64, s: f64) -> f64 {
 /// `(b, ∂b/∂s)` at `(x, s)` for `x ≤ 0`, `s > 0`, sharing one exponential.
 #[inline]
 fn black_and_vega(x: f64, s: f64) -> (f64, f64) {
-    let (e, fac) = black_scaled(x, s);
+    let (e, fac) = black_ht(x, x / s, 0.5 * s);
     if e == 0.0 {
         // Large region: `fac` is `b` itself.
         (fac, vega(x, s))
@@ -282,8 +327,10 @@ fn curvature(x: f64, s: f64) -> (f64, f64) {
 fn lower_map(x: f64, s: f64, v: f64) -> (f64, f64, f64) {
     let ax = -x;
     let z = ax / (SQRT_3 * s);
-    let phi_cdf = norm_cdf(-z);
-    let dens = FRAC_1_SQRT_2PI * (-0.5 * z * z).exp();
+    let ez = (-0.5 * z * z).exp();
+    let dens = FRAC_1_SQRT_2PI * ez;
+    // Φ(−z) = ½·e^{−z²/2}·erfcx(z/√2), z > 0.
+    let phi_cdf = 0.5 * ez * erfcx(z * FRAC_1_SQRT_2);
     let f = LOWER_MAP_C * ax * phi_cdf * phi_cdf * phi_cdf;
     let fs = 3.0 * LOWER_MAP_C * ax * phi_cdf * phi_cdf * dens * z / s;
     let fss = fs * (2.0 * dens * z / (s * phi_cdf) + z * z / s - 2.0 / s);
@@ -306,8 +353,9 @@ fn inverse_lower_map(x: f64, f: f64) -> f64 {
 /// Upper map `f_u(s) = Φ(−s/2)` with `df/db` and `d²f/db²` along the Black curve.
 #[inline]
 fn upper_map(x: f64, s: f64, v: f64) -> (f64, f64, f64) {
-    let f = norm_cdf(-0.5 * s);
-    let dens = FRAC_1_SQRT_2PI * (-0.125 * s * s).exp();
+    let es = (-0.125 * s * s).exp();
+    let f = 0.5 * es * erfcx(0.5 * s * FRAC_1_SQRT_2);
+    let dens = FRAC_1_SQRT_2PI * es;
     let fs = -0.5 * dens;
     let fss = 0.125 * s * dens;
     let (b2, _) = curvature(x, s);
@@ -323,7 +371,14 @@ fn initial_guess(beta: f64, x: f64, b_max: f64) -> (f64, Objective) {
         (0.0, 0.0, FRAC_1_SQRT_2PI)
     } else {
         let s_c = (-2.0 * x).sqrt();
-        (s_c, black(x, s_c), b_max * FRAC_1_SQRT_2PI)
+        // At s_c, h + t = 0 and E = e^{x/2}: b_c = ½·b_max·(1 − erfcx(√|x|)), which
+        // cancels only for tiny |x| (there the general evaluation is used).
+        let b_c = if x < -1e-4 {
+            0.5 * b_max * (1.0 - erfcx((-x).sqrt()))
+        } else {
+            black_and_vega(x, s_c).0
+        };
+        (s_c, b_c, b_max * FRAC_1_SQRT_2PI)
     };
     if beta < b_c {
         let s_l = s_c - b_c / v_c;
@@ -372,41 +427,50 @@ fn initial_guess(beta: f64, x: f64, b_max: f64) -> (f64, Objective) {
 
 /// One Householder(3) step; returns the new `s`.
 #[inline]
-fn householder_step(beta: f64, ln_beta: f64, x: f64, b_max: f64, s: f64, obj: Objective) -> f64 {
-    let (b2, b3) = curvature(x, s);
+fn householder_step(it: &Inversion, s: f64, obj: Objective) -> f64 {
+    let x = it.x;
+    let inv_s = 1.0 / s;
+    let h = x * inv_s;
+    let t = 0.5 * s;
+    let b2 = (h - t) * (h + t) * inv_s;
+    let b3 = b2 * b2 - 3.0 * (h * inv_s) * (h * inv_s) - 0.25;
     let (nu, h2, h3) = match obj {
         Objective::Lower => {
-            let (e, fac) = black_scaled(x, s);
+            let (e, fac) = black_ht(x, h, t);
             let l = e + fac.ln();
-            let lam = 1.0 / (SQRT_2PI * fac); // b'/b
-            let l1 = lam;
-            let l2 = lam * (b2 - lam);
-            let l3 = lam * b3 - 3.0 * lam * lam * b2 + 2.0 * lam * lam * lam;
+            let inv_fac = 1.0 / fac;
+            let lam = FRAC_1_SQRT_2PI * inv_fac; // L1 = b'/b
             let inv_l = 1.0 / l;
-            // g = 1/L − 1/Lβ, g' = −L'/L², g'' = −L''/L² + 2L'²/L³,
-            // g''' = −L'''/L² + 6L'L''/L³ − 6L'³/L⁴.
-            let g1 = -l1 * inv_l * inv_l;
-            let g2 = (-l2 + 2.0 * l1 * l1 * inv_l) * inv_l * inv_l;
-            let g3 =
-                (-l3 + 6.0 * l1 * l2 * inv_l - 6.0 * l1 * l1 * l1 * inv_l * inv_l) * inv_l * inv_l;
-            // −g/g' = (Lβ − L)·(L/Lβ)/L'
-            let nu = (ln_beta - l) * (l / ln_beta) / l1;
-            (nu, g2 / g1, g3 / g1)
+            // g = 1/L − 1/Lβ; with L2 = λ(b2 − λ), L3 = λ(b3 − 3λ·b2 + 2λ²) the derivatives
+            // of L = ln b: g2/g1 = L2/L1 − 2L1/L, g3/g1 = L3/L1 − 6L2/L + 6L1²/L².
+            let l2_over_l1 = b2 - lam;
+            let l3_over_l1 = b3 - 3.0 * lam * b2 + 2.0 * lam * lam;
+            let h2 = l2_over_l1 - 2.0 * lam * inv_l;
+            let h3 = l3_over_l1 - 6.0 * lam * l2_over_l1 * inv_l + 6.0 * lam * lam * inv_l * inv_l;
+            // −g/g1 = (Lβ − L)·(L/Lβ)/L1.
+            let nu = (it.ln_beta - l) * l * it.inv_ln_beta * SQRT_2PI * fac;
+            (nu, h2, h3)
         }
         Objective::Middle => {
-            let (b, v) = black_and_vega(x, s);
-            ((beta - b) / v, b2, b3)
+            let (e, fac) = black_ht(x, h, t);
+            let (b, v) = if e == 0.0 {
+                (fac, FRAC_1_SQRT_2PI * (-0.5 * (h * h + t * t)).exp())
+            } else {
+                let ee = e.exp();
+                (fac * ee, FRAC_1_SQRT_2PI * ee)
+            };
+            ((it.beta - b) / v, b2, b3)
         }
         Objective::Upper => {
             let (d, v) = black_complement_and_vega(x, s);
             let mu = v / d;
-            let g = ((b_max - beta) / d).ln();
+            let g = (it.b_max_minus_beta / d).ln();
             (-g / mu, b2 + mu, b3 + 3.0 * mu * b2 + 2.0 * mu * mu)
         }
     };
-    let den = 1.0 + nu * (h2 + h3 * nu / 6.0);
-    let fac = (1.0 + 0.5 * h2 * nu) / den;
-    let step = if fac.is_finite() && fac > 0.0 { nu * fac } else { nu };
+    let num = 1.0 + 0.5 * h2 * nu;
+    let den = 1.0 + nu * (h2 + h3 * nu * (1.0 / 6.0));
+    let step = if num > 0.0 && den > 0.0 { nu * num / den } else { nu };
     let s_new = s + step;
     if s_new.is_finite() && s_new > 0.0 {
         s_new
@@ -417,17 +481,27 @@ fn householder_step(beta: f64, ln_beta: f64, x: f64, b_max: f64, s: f64, obj: Ob
     }
 }
 
+/// Per-inversion constants.
+struct Inversion {
+    beta: f64,
+    x: f64,
+    ln_beta: f64,
+    inv_ln_beta: f64,
+    b_max_minus_beta: f64,
+}
+
 /// Total implied vol `s` of the normalised out-of-the-money call price `beta`
 /// (`x ≤ 0`, `0 < beta < e^{x/2}`). NaN only if the safeguards fail.
-pub(crate) fn implied_total_vol(beta: f64, x: f64) -> f64 {
-    let b_max = (0.5 * x).exp();
+pub(crate) fn implied_total_vol(beta: f64, x: f64, b_max: f64) -> f64 {
     let (mut s, obj) = initial_guess(beta, x, b_max);
     if !(s.is_finite() && s > 0.0) {
         return bisect(beta, x);
     }
-    let ln_beta = beta.ln();
+    let ln_beta = if let Objective::Lower = obj { beta.ln() } else { 0.0 };
+    let it =
+        Inversion { beta, x, ln_beta, inv_ln_beta: 1.0 / ln_beta, b_max_minus_beta: b_max - beta };
     for i in 0..3 {
-        let s_new = householder_step(beta, ln_beta, x, b_max, s, obj);
+        let s_new = householder_step(&it, s, obj);
         let moved = (s_new - s).abs();
         s = s_new;
         if i >= 1 && moved <= 1e-6 * s {
