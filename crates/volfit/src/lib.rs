@@ -15,3 +15,4 @@ pub mod black;
 pub mod market;
 pub mod objective;
 pub mod report;
+pub mod risk;
