@@ -23,11 +23,15 @@ struct Cli {
 enum Command {
     /// Write the built-in synthetic Deribit-like chain (and its truth).
     Synth(cmd::synth::SynthArgs),
+    /// Risk measures (VaR, ES, spectral, EVaR, entropic, OCE, drawdown) of a P&L sample.
+    /// Losses are negative P&L; results are in loss units, larger = riskier.
+    Risk(cmd::risk::RiskArgs),
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Synth(a) => cmd::synth::run(a, cli.quiet),
+        Command::Risk(a) => cmd::risk::run(a, cli.quiet),
     }
 }
 

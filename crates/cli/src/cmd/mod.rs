@@ -1,3 +1,4 @@
 //! One module per subcommand, each a clap `Args` struct and a `run` function.
 
+pub mod risk;
 pub mod synth;

@@ -480,7 +480,7 @@ pub fn evar(sample: &Sample, alpha: f64) -> Evar {
         } else {
             4.0 * t
         };
-        if (next - t).abs() <= 1e-15 * t || hi - lo <= 1e-15 * hi {
+        if (next - t).abs() <= 1e-15 * t || (hi.is_finite() && hi - lo <= 1e-15 * hi) {
             break;
         }
         t = next;
