@@ -27,12 +27,16 @@ enum Command {
     Quotes(cmd::quotes::Args),
     /// Write the built-in synthetic Deribit-like chain (and its truth).
     Synth(cmd::synth::SynthArgs),
+    /// Risk measures (VaR, ES, spectral, EVaR, entropic, OCE, drawdown) of a P&L sample.
+    /// Losses are negative P&L; results are in loss units, larger = riskier.
+    Risk(cmd::risk::RiskArgs),
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Quotes(a) => cmd::quotes::run(a, cli.quiet),
         Command::Synth(a) => cmd::synth::run(a, cli.quiet),
+        Command::Risk(a) => cmd::risk::run(a, cli.quiet),
     }
 }
 

@@ -17,3 +17,4 @@ pub mod market;
 pub mod model;
 pub mod objective;
 pub mod report;
+pub mod risk;
