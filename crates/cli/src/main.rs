@@ -25,6 +25,9 @@ enum Command {
     /// Read option chains (Deribit, Tardis, OptionsDX, JSON, mapped CSV) and write cleaned
     /// quotes with implied vols plus a rejection summary.
     Quotes(cmd::quotes::Args),
+    /// Calibrate a volatility model to every snapshot (robust loss, any solver); writes
+    /// DIR/fit.json and DIR/residuals.csv.
+    Fit(cmd::fit::FitArgs),
     /// Write the built-in synthetic Deribit-like chain (and its truth).
     Synth(cmd::synth::SynthArgs),
     /// Risk measures (VaR, ES, spectral, EVaR, entropic, OCE, drawdown) of a P&L sample.
@@ -35,6 +38,7 @@ enum Command {
 fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Quotes(a) => cmd::quotes::run(a, cli.quiet),
+        Command::Fit(a) => cmd::fit::run(a, cli.quiet),
         Command::Synth(a) => cmd::synth::run(a, cli.quiet),
         Command::Risk(a) => cmd::risk::run(a, cli.quiet),
     }

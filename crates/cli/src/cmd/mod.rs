@@ -1,5 +1,7 @@
 //! One module per subcommand, each a clap `Args` struct and a `run` function.
 
+pub mod fit;
+pub mod input;
 pub mod quotes;
 pub mod risk;
 pub mod synth;

@@ -68,14 +68,14 @@ pub struct Args {
     pub strict: bool,
 }
 
-fn parse_format(s: &str) -> Result<Format, String> {
+pub(crate) fn parse_format(s: &str) -> Result<Format, String> {
     Format::from_name(s).ok_or_else(|| {
         format!("unknown format {s:?}; expected deribit-summary, deribit-book, optionsdx, tardis, deribit-json or mapped")
     })
 }
 
 /// `500ms`, `30s`, `15m`, `1h`, `1d` → milliseconds.
-fn parse_duration_ms(s: &str) -> Result<i64, String> {
+pub(crate) fn parse_duration_ms(s: &str) -> Result<i64, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
@@ -91,7 +91,7 @@ fn parse_duration_ms(s: &str) -> Result<i64, String> {
     Ok((v * scale).round() as i64)
 }
 
-fn parse_instant_ms(s: &str) -> Result<i64, String> {
+pub(crate) fn parse_instant_ms(s: &str) -> Result<i64, String> {
     market::parse_time_ms(s, false)
         .ok_or_else(|| format!("invalid time {s:?} (ISO-8601 UTC, e.g. 2026-01-05T12:00:00Z)"))
 }
@@ -213,7 +213,7 @@ fn options(a: &Args) -> anyhow::Result<ReadOptions> {
 
 /// Shows a byte-based progress bar on stderr while `f` runs, when stderr is a terminal and
 /// the inputs are large enough to be worth it.
-fn with_progress<T>(
+pub(crate) fn with_progress<T>(
     files: &[PathBuf],
     quiet: bool,
     opts: &mut ReadOptions,
