@@ -379,6 +379,22 @@ fn heston_matches_lewis_reference_prices() {
 }
 
 #[test]
+fn heston_matches_quantlib_cached_value() {
+    // QuantLib hestonmodel.cpp testAnalyticVsCached: S = 1, K = 1.05 call, r = 2.25 %,
+    // q = 2 %, 2004-12-27 → 2005-03-28 ActualActual(ISDA) = 5/366 + 86/365, v0 = 0.1,
+    // κ = 3.16, θ = 0.09, σ = 0.4, ρ = −0.2 → 0.0404774515 (QuantLib tolerance 1e-8).
+    let t = 5.0 / 366.0 + 86.0 / 365.0;
+    let (r, q) = (0.0225_f64, 0.02_f64);
+    let f = ((r - q) * t).exp();
+    let h = Heston::new(0.1, 3.16, 0.09, 0.4, -0.2).expect("valid");
+    let mut out = [0.0];
+    let mut work = [num_complex::Complex64::from(0.0)];
+    h.call_prices(t, &[(1.05 / f).ln()], &mut out, &mut work);
+    let price = (-r * t).exp() * f * out[0];
+    assert!((price - 0.0404774515).abs() < 1e-8, "{price}");
+}
+
+#[test]
 fn heston_gradients_match_fd() {
     let h = Heston::new(0.05, 2.0, 0.07, 0.6, -0.7).expect("valid");
     let x = h.params();
