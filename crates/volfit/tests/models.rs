@@ -412,6 +412,15 @@ fn heston_gradients_match_fd() {
             o[0]
         };
         assert_grad_matches_fd(&f, &x, &g, 1e-6, 1e-7);
+        // Batched version agrees with the single-strike one.
+        let mut ob = [0.0; 2];
+        let mut gb = [0.0; 10];
+        let mut wb = [volfit::model::real::Dual::constant(num_complex::Complex64::from(0.0)); 2];
+        h.call_prices_grad(t, &[k, k + 0.1], &mut ob, &mut gb, &mut wb);
+        assert!((ob[0] - c).abs() < 1e-15);
+        for i in 0..5 {
+            assert!((gb[i] - g[i]).abs() < 1e-14);
+        }
         let smile = h.smile(t);
         let mut gw = [0.0; 5];
         smile.total_variance_grad(k, &mut gw);

@@ -210,6 +210,25 @@ impl Heston {
         finish_price(k, &acc[0], grad)
     }
 
+    /// Batched prices and gradients for all strikes of one expiry (one characteristic
+    /// function per node, shared by the strikes): `out[j]` the call price at `ks[j]`,
+    /// `grads[5j..5j+5]` its gradient; `work.len() ≥ ks.len()` (caller-owned).
+    pub fn call_prices_grad(
+        &self,
+        t: f64,
+        ks: &[f64],
+        out: &mut [f64],
+        grads: &mut [f64],
+        work: &mut [Dual<Complex64, 5>],
+    ) {
+        let p: [Dual<Complex64, 5>; 5] =
+            std::array::from_fn(|i| Dual::var(Complex64::from(self.params()[i]), i));
+        lewis_integrals(|u| heston_log_cf(u, t, p), ks, work, |z| z.v.norm());
+        for (j, &k) in ks.iter().enumerate() {
+            out[j] = finish_price(k, &work[j], &mut grads[5 * j..5 * j + 5]);
+        }
+    }
+
     /// The smile at expiry `t`.
     pub fn smile(&self, t: f64) -> HestonSmile {
         HestonSmile { model: *self, t }
