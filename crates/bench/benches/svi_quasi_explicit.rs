@@ -44,7 +44,13 @@ fn load_slices() -> Option<Vec<Slice>> {
         };
         let call = &rec[c_type] == "call";
         // Out-of-the-money side only.
-        if (call && k < f) || (!call && k >= f) || iv.is_nan() || iv <= 0.0 || t.is_nan() || t <= 0.0 {
+        if (call && k < f)
+            || (!call && k >= f)
+            || iv.is_nan()
+            || iv <= 0.0
+            || t.is_nan()
+            || t <= 0.0
+        {
             continue;
         }
         let e = by_t.entry(t.to_bits()).or_insert((t, Vec::new(), Vec::new()));

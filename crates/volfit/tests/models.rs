@@ -436,6 +436,27 @@ fn heston_short_expiry_matches_adaptive_quadrature() {
 }
 
 #[test]
+fn heston_quadrature_is_stable_across_strike_ranges() {
+    // Panel widths depend on max|k| of the batch; prices must not (agreement to 1e-13),
+    // and deep-wing prices stay within the model-free bounds max(1 − K, 0) ≤ C ≤ 1.
+    let h = Heston::new(0.5, 1.5, 0.6, 1.8, -0.2).expect("valid");
+    let ks = [-2.0, -1.0, -0.1, 0.0, 0.2, 1.2, 2.5];
+    for t in [0.01, 0.3, 2.0] {
+        let mut batch = [0.0; 7];
+        let mut work = [num_complex::Complex64::from(0.0); 7];
+        h.call_prices(t, &ks, &mut batch, &mut work);
+        for (j, &k) in ks.iter().enumerate() {
+            let mut one = [0.0];
+            let mut w1 = [num_complex::Complex64::from(0.0)];
+            h.call_prices(t, &[k], &mut one, &mut w1);
+            assert!((one[0] - batch[j]).abs() < 1e-13, "t={t} k={k}: {} vs {}", one[0], batch[j]);
+            let strike = f64::exp(k);
+            assert!(batch[j] >= (1.0 - strike).max(0.0) - 1e-13 && batch[j] <= 1.0);
+        }
+    }
+}
+
+#[test]
 fn heston_gradients_match_fd() {
     let h = Heston::new(0.05, 2.0, 0.07, 0.6, -0.7).expect("valid");
     let x = h.params();
