@@ -238,6 +238,23 @@ fn essvi_gradients_match_fd() {
     }
 }
 
+#[test]
+fn ssvi_initial_guess_and_essvi_from_ssvi_are_arbitrage_free() {
+    // Non-monotone ATM input is repaired to a strictly increasing θ.
+    let ts = [0.01, 0.05, 0.2, 0.6];
+    let s = Ssvi::initial_guess(&ts, &[0.002, 0.0019, 0.01, 0.03], false).expect("valid");
+    assert!(s.thetas().windows(2).all(|p| p[1] > p[0]));
+    let mut ks = vec![0.0; 201];
+    fill_grid(-2.0, 2.0, &mut ks);
+    let r = arbitrage::check_surface(&s, &ts, &ks);
+    assert!(r.butterfly_ok && r.calendar_ok, "{r:?}");
+    // eSSVI with SSVI nodes: same surface at the nodes, arbitrage-free on the grid.
+    let e = Essvi::from_ssvi(&s).expect("valid");
+    let r = arbitrage::check_surface(&e, &ts, &ks);
+    assert!(r.butterfly_ok && r.calendar_ok, "{r:?}");
+    assert!(Ssvi::initial_guess(&ts, &[0.002, f64::NAN, 0.01, 0.03], true).is_err());
+}
+
 fn free_to_ssvi(heston_like: bool, rho: f64, z: f64, gamma: f64, d: [f64; 4]) -> Ssvi {
     let ts = [0.02, 0.1, 0.5, 2.0];
     let proto = if heston_like {

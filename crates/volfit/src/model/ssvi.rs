@@ -244,6 +244,40 @@ impl Ssvi {
         Ok(Ssvi { rho, phi, expiries: expiries.to_vec(), thetas: thetas.to_vec() })
     }
 
+    /// A starting surface from per-expiry ATM total variances (e.g. interpolated market
+    /// ATM vols): θ is made strictly increasing (running maximum plus a relative 1e-6
+    /// floor on each increment), ρ = −0.3 and φ mid-domain (`ζ = ½, γ = ¼` or `ξ = ½`).
+    ///
+    /// # Errors
+    /// [`SsviError`] on invalid expiries or non-finite / non-positive ATM variances.
+    pub fn initial_guess(
+        expiries: &[f64],
+        atm_w: &[f64],
+        heston_like: bool,
+    ) -> Result<Ssvi, SsviError> {
+        if atm_w.len() != expiries.len() {
+            return Err(SsviError::Length { expected: expiries.len(), got: atm_w.len() });
+        }
+        let mut thetas = Vec::with_capacity(atm_w.len());
+        let mut prev = 0.0_f64;
+        for (i, &w) in atm_w.iter().enumerate() {
+            if !(w > 0.0 && w.is_finite()) {
+                return Err(SsviError::Thetas(i));
+            }
+            let th = w.max(prev * (1.0 + 1e-6)).max(prev + 1e-12);
+            thetas.push(th);
+            prev = th;
+        }
+        let rho: f64 = -0.3;
+        let ar = 1.0 + rho.abs();
+        let phi = if heston_like {
+            Phi::HestonLike { lambda: ar / 4.0 + 0.5 }
+        } else {
+            Phi::PowerLaw { eta: 1.0 / ar, gamma: 0.25 }
+        };
+        Ssvi::new(expiries, &thetas, rho, phi)
+    }
+
     /// Expiries (years).
     pub fn expiries(&self) -> &[f64] {
         &self.expiries
