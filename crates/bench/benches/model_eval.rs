@@ -23,6 +23,12 @@ fn bench(c: &mut Criterion) {
         let mut g = [0.0; 5];
         bn.iter(|| h.call_price_grad(black_box(0.1), 0.25, &mut g))
     });
+    c.bench_function("heston_40_strikes_w_grad_batch_t0.25", |bn| {
+        let mut w = vec![0.0; 40];
+        let mut g = vec![0.0; 200];
+        let mut work = vec![volfit::model::real::Dual::constant(Complex64::from(0.0)); 40];
+        bn.iter(|| h.total_variance_grad_batch(black_box(0.25), &ks, &mut w, &mut g, &mut work))
+    });
     c.bench_function("bates_price_grad_t0.25", |bn| {
         let mut g = [0.0; 8];
         bn.iter(|| b.call_price_grad(black_box(0.1), 0.25, &mut g))

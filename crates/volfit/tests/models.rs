@@ -524,6 +524,30 @@ fn bates_gradients_match_fd_and_tend_to_heston() {
         };
         assert_grad_matches_fd(&f, &x, &g, 1e-6, 1e-7);
     }
+    // Batched w and gradients agree with the per-quote smile API.
+    let ks = [-0.3, 0.0, 0.25];
+    let mut wb = [0.0; 3];
+    let mut gb = [0.0; 24];
+    let mut work = [volfit::model::real::Dual::constant(num_complex::Complex64::from(0.0)); 3];
+    b.total_variance_grad_batch(0.4, &ks, &mut wb, &mut gb, &mut work);
+    let mut wh = [0.0; 3];
+    let mut gh = [0.0; 15];
+    let mut workh = [volfit::model::real::Dual::constant(num_complex::Complex64::from(0.0)); 3];
+    h.total_variance_grad_batch(0.4, &ks, &mut wh, &mut gh, &mut workh);
+    for (j, &k) in ks.iter().enumerate() {
+        let mut g = [0.0; 8];
+        let w = b.smile(0.4).total_variance_grad(k, &mut g);
+        assert!((w - wb[j]).abs() < 1e-13 * w);
+        for i in 0..8 {
+            assert!((g[i] - gb[8 * j + i]).abs() < 1e-10 * (1.0 + g[i].abs()));
+        }
+        let mut g5 = [0.0; 5];
+        let w5 = h.smile(0.4).total_variance_grad(k, &mut g5);
+        assert!((w5 - wh[j]).abs() < 1e-13 * w5);
+        for i in 0..5 {
+            assert!((g5[i] - gh[5 * j + i]).abs() < 1e-10 * (1.0 + g5[i].abs()));
+        }
+    }
     // λ → 0: Bates price → Heston price (difference O(λ)).
     let b0 = Bates::new(h, 1e-12, -0.1, 0.2).expect("valid");
     let ks = [-0.2, 0.0, 0.3];

@@ -262,6 +262,23 @@ impl Heston {
         }
     }
 
+    /// Batched model total variances and their gradients for all strikes of one expiry
+    /// (what a surface calibrator needs per expiry): `w[j]` at `ks[j]` (NaN if the price
+    /// admits no implied vol), `grads[5j..5j+5] = ∂w_j/∂x`; `work.len() ≥ ks.len()`.
+    pub fn total_variance_grad_batch(
+        &self,
+        t: f64,
+        ks: &[f64],
+        w: &mut [f64],
+        grads: &mut [f64],
+        work: &mut [Dual<Complex64, 5>],
+    ) {
+        self.call_prices_grad(t, ks, w, grads, work);
+        for (j, &k) in ks.iter().enumerate() {
+            w[j] = total_variance_from_call(k, t, w[j], Some(&mut grads[5 * j..5 * j + 5]));
+        }
+    }
+
     /// The smile at expiry `t`.
     pub fn smile(&self, t: f64) -> HestonSmile {
         HestonSmile { model: *self, t }
