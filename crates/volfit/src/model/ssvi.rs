@@ -525,13 +525,12 @@ impl Essvi {
         for g in grad[..3 * n].iter_mut() {
             *g = 0.0;
         }
-        // Node partials: dψ_i/d(δ_j, ρ_i, s_i) and ρ_i.
-        let mut dpsi = vec![[0.0; 3]; n]; // [∂ψ/∂θ_i, ∂ψ/∂ρ_i, ∂ψ/∂s_i]
-        for (i, dp) in dpsi.iter_mut().enumerate() {
+        // Node partials [∂ψ/∂θ_i, ∂ψ/∂ρ_i, ∂ψ/∂s_i].
+        let dpsi = |i: usize| {
             let (cap, dc_dth, dc_dr) = psi_cap(self.thetas[i], self.rhos[i]);
             let s = self.psis[i] / cap;
-            *dp = [s * dc_dth, s * dc_dr, cap];
-        }
+            [s * dc_dth, s * dc_dr, cap]
+        };
         let scale = 1e-3;
         let mut total = 0.0;
         for i in 0..n.saturating_sub(1) {
@@ -550,7 +549,7 @@ impl Essvi {
             for (node, dm_dpsi, dm_drho) in
                 [(i, -1.0 + sd * r0, sd * p0), (i + 1, 1.0 - sd * r1, -sd * p1)]
             {
-                let [dth, dr, ds] = dpsi[node];
+                let [dth, dr, ds] = dpsi(node);
                 grad[3 * node + 1] += dm * (dm_dpsi * dr + dm_drho);
                 grad[3 * node + 2] += dm * dm_dpsi * ds;
                 for j in 0..=node {
