@@ -546,7 +546,7 @@ impl Essvi {
         }
         let scale = 1e-3;
         // Adds dm·∂m/∂x given ∂m/∂(θ_j, ψ_j, ρ_j) of node j (ψ_j moves with θ_j via its cap).
-        let mut push = |grad: &mut [f64], dm: f64, j: usize, [d_th, d_psi, d_rho]: [f64; 3]| {
+        let push = |grad: &mut [f64], dm: f64, j: usize, [d_th, d_psi, d_rho]: [f64; 3]| {
             let (cap, dc_dth, dc_dr) = psi_cap(self.thetas[j], self.rhos[j]);
             let s = self.psis[j] / cap;
             grad[3 * j + 1] += dm * (d_psi * s * dc_dr + d_rho);
