@@ -514,6 +514,23 @@ fn heston_quadrature_is_stable_across_strike_ranges() {
 }
 
 #[test]
+fn heston_small_vol_of_vol_matches_black() {
+    // QuantLib hestonmodel.cpp testAnalyticVsBlack: S = 32, K = 30 put, r = 10 %, q = 4 %,
+    // v0 = θ = 0.05, κ = 5, σ = 1e-4, ρ = 0 equals Black with vol √0.05 (QuantLib tolerance
+    // 2e-7 absolute); we use t = 0.5.
+    let (t, r, q) = (0.5_f64, 0.1_f64, 0.04_f64);
+    let f = 32.0 * ((r - q) * t).exp();
+    let df = (-r * t).exp();
+    let h = Heston::new(0.05, 5.0, 0.05, 1e-4, 0.0).expect("valid");
+    let mut out = [0.0];
+    let mut work = [num_complex::Complex64::from(0.0)];
+    h.call_prices(t, &[(30.0 / f).ln()], &mut out, &mut work);
+    let put = df * (f * out[0] - (f - 30.0));
+    let black = df * black::price(OptionType::Put, f, 30.0, t, 0.05_f64.sqrt());
+    assert!((put - black).abs() < 2e-7, "{put} vs {black}");
+}
+
+#[test]
 fn heston_gradients_match_fd() {
     let h = Heston::new(0.05, 2.0, 0.07, 0.6, -0.7).expect("valid");
     let x = h.params();

@@ -91,9 +91,12 @@ pub(crate) fn heston_log_cf<Z: ComplexScalar>(u: Complex64, t: f64, p: [Z; 5]) -
     let [v0, kappa, theta, sigma, rho] = p;
     let iu = Complex64::new(0.0, 1.0) * u;
     let xi = kappa - sigma * rho * iu;
-    let d = (xi * xi + sigma * sigma * (u * u + iu)).sqrt();
-    let xm = xi - d;
-    let g = xm / (xi + d);
+    let s2q = sigma * sigma * (u * u + iu);
+    let d = (xi * xi + s2q).sqrt();
+    // ξ − d = (ξ² − d²)/(ξ + d) = −σ²(u² + iu)/(ξ + d): no cancellation for small σ.
+    let xp = xi + d;
+    let xm = -s2q / xp;
+    let g = xm / xp;
     let e = (-(d * t)).exp();
     let one = Z::cst(1.0);
     let ge = one - g * e;
