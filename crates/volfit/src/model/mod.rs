@@ -111,7 +111,7 @@ pub trait Surface: Sized {
     fn slice(&self, t: f64) -> Self::Slice;
 }
 
-/// Shared check: all values finite and the length as expected.
+/// Shared check: the flat vector has the expected length (`Err((expected, got))`).
 pub(crate) fn check_len(x: &[f64], n: usize) -> Result<(), (usize, usize)> {
     if x.len() == n {
         Ok(())
