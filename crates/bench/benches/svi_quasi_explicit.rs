@@ -44,7 +44,13 @@ fn load_slices() -> Option<Vec<Slice>> {
         };
         let call = &rec[c_type] == "call";
         // Out-of-the-money side only.
-        if (call && k < f) || (!call && k >= f) || !(iv > 0.0) || !(t > 0.0) {
+        if (call && k < f)
+            || (!call && k >= f)
+            || iv.is_nan()
+            || iv <= 0.0
+            || t.is_nan()
+            || t <= 0.0
+        {
             continue;
         }
         let e = by_t.entry(t.to_bits()).or_insert((t, Vec::new(), Vec::new()));
@@ -72,7 +78,15 @@ fn bench(c: &mut Criterion) {
                     .sum::<f64>()
                     / ks.len() as f64)
                     .sqrt();
-                eprintln!("t={t:.4} n={} rmse_vol_pts={:.3}", ks.len(), 100.0 * rmse);
+                let mut grid = [0.0; 301];
+                volfit::model::arbitrage::fill_grid(-3.0, 3.0, &mut grid);
+                let fly = volfit::model::arbitrage::check_butterfly(&fit, *t, &grid);
+                eprintln!(
+                    "t={t:.4} n={} rmse_vol_pts={:.3} butterfly_ok={}",
+                    ks.len(),
+                    100.0 * rmse,
+                    fly.is_none()
+                );
             }
             Err(e) => eprintln!("t={t:.4}: {e}"),
         }

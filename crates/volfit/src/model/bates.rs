@@ -97,6 +97,49 @@ impl Bates {
         finish_price(k, &acc[0], grad)
     }
 
+    /// Batched prices and gradients for all strikes of one expiry: `out[j]` the call price
+    /// at `ks[j]`, `grads[8j..8j+8]` its gradient; `work.len() ≥ ks.len()`.
+    pub fn call_prices_grad(
+        &self,
+        t: f64,
+        ks: &[f64],
+        out: &mut [f64],
+        grads: &mut [f64],
+        work: &mut [Dual<Complex64, 8>],
+    ) {
+        let all = self.params();
+        let p: [Dual<Complex64, 8>; 8] =
+            std::array::from_fn(|i| Dual::var(Complex64::from(all[i]), i));
+        lewis_integrals(
+            |u| {
+                heston_log_cf(u, t, [p[0], p[1], p[2], p[3], p[4]])
+                    + jump_log_cf(u, t, p[5], p[6], p[7])
+            },
+            ks,
+            work,
+            |z| z.v.norm(),
+        );
+        for (j, &k) in ks.iter().enumerate() {
+            out[j] = finish_price(k, &work[j], &mut grads[8 * j..8 * j + 8]);
+        }
+    }
+
+    /// Batched model total variances and gradients for one expiry (NaN where no implied
+    /// vol exists): `grads[8j..8j+8] = ∂w_j/∂x`; `work.len() ≥ ks.len()`.
+    pub fn total_variance_grad_batch(
+        &self,
+        t: f64,
+        ks: &[f64],
+        w: &mut [f64],
+        grads: &mut [f64],
+        work: &mut [Dual<Complex64, 8>],
+    ) {
+        self.call_prices_grad(t, ks, w, grads, work);
+        for (j, &k) in ks.iter().enumerate() {
+            w[j] = total_variance_from_call(k, t, w[j], Some(&mut grads[8 * j..8 * j + 8]));
+        }
+    }
+
     /// The smile at expiry `t`.
     pub fn smile(&self, t: f64) -> BatesSmile {
         BatesSmile { model: *self, t }

@@ -91,9 +91,12 @@ pub(crate) fn heston_log_cf<Z: ComplexScalar>(u: Complex64, t: f64, p: [Z; 5]) -
     let [v0, kappa, theta, sigma, rho] = p;
     let iu = Complex64::new(0.0, 1.0) * u;
     let xi = kappa - sigma * rho * iu;
-    let d = (xi * xi + sigma * sigma * (u * u + iu)).sqrt();
-    let xm = xi - d;
-    let g = xm / (xi + d);
+    let s2q = sigma * sigma * (u * u + iu);
+    let d = (xi * xi + s2q).sqrt();
+    // ξ − d = (ξ² − d²)/(ξ + d) = −σ²(u² + iu)/(ξ + d): no cancellation for small σ.
+    let xp = xi + d;
+    let xm = -s2q / xp;
+    let g = xm / xp;
     let e = (-(d * t)).exp();
     let one = Z::cst(1.0);
     let ge = one - g * e;
@@ -106,41 +109,74 @@ pub(crate) fn heston_log_cf<Z: ComplexScalar>(u: Complex64, t: f64, p: [Z; 5]) -
 /// Integrates Lewis' formula for all strikes `ks` of one expiry. `log_cf(u)` is the log
 /// characteristic function at complex `u`; `acc[j]` receives the complex-dual integral for
 /// strike `ks[j]` (caller-owned, `acc.len() ≥ ks.len()`).
+///
+/// Panel widths grow with the distance from the poles of `1/(u² + ¼)` at `±i/2`
+/// (`h ≤ lo/2`, from 1 up to 8) and are capped by the fastest strike oscillation
+/// (`h·max|k| ≤ 8`, which keeps 16-point Gauss–Legendre at ~1e-15 on `e^(−iuk)`). Widths are
+/// powers of two, so the nodes of a panel are `mid ± δ_i` with only four sets of offsets `δ_i`: the rotations `e^(−iδ_i k)` are tabulated once per strike (one
+/// workspace per call; on the stack for up to 4 strikes) and each panel costs one
+/// `sin_cos` per strike for `e^(−i·mid·k)`.
 pub(crate) fn lewis_integrals<Z: ComplexScalar, F: Fn(Complex64) -> Z>(
     log_cf: F,
     ks: &[f64],
     acc: &mut [Z],
     magnitude: impl Fn(&Z) -> f64,
 ) {
-    for a in acc[..ks.len()].iter_mut() {
+    const WIDTHS: [f64; 4] = [1.0, 2.0, 4.0, 8.0];
+    const R: usize = 4 * 8;
+    let nk = ks.len();
+    let mut stack = [Complex64::from(0.0); 4 * R];
+    let mut heap = Vec::new();
+    let rot: &mut [Complex64] = if nk <= 4 {
+        &mut stack[..nk * R]
+    } else {
+        heap.resize(nk * R, Complex64::from(0.0));
+        &mut heap
+    };
+    for (j, &k) in ks.iter().enumerate() {
+        for (wi, &h) in WIDTHS.iter().enumerate() {
+            for (i, &x) in GL_X.iter().enumerate() {
+                let (sn, cs) = (0.5 * h * x * k).sin_cos();
+                rot[j * R + wi * 8 + i] = Complex64::new(cs, -sn);
+            }
+        }
+    }
+    for a in acc[..nk].iter_mut() {
         *a = Z::cst(0.0);
     }
+    let zero = Z::cst(0.0);
+    let kmax = ks.iter().fold(0.0_f64, |m, k| m.max(k.abs()));
     let mut lo = 0.0;
-    for panel in 0..MAX_PANELS {
-        let h = if panel < 4 {
-            1.0
-        } else if lo < 16.0 {
-            2.0
-        } else {
-            4.0
-        };
+    for _ in 0..MAX_PANELS {
+        let mut wi = 0;
+        while wi + 1 < WIDTHS.len() && WIDTHS[wi + 1] <= 0.5 * lo && WIDTHS[wi + 1] * kmax <= 8.0 {
+            wi += 1;
+        }
+        let h = WIDTHS[wi];
         let mid = lo + 0.5 * h;
+        // Weighted CF values at mid + δ_i (plus) and mid − δ_i (minus).
+        let mut qp = [zero; 8];
+        let mut qm = [zero; 8];
         let mut env = 0.0_f64;
         for (i, (&x, &w)) in GL_X.iter().zip(&GL_W).enumerate() {
-            for sgn in [-1.0, 1.0] {
+            for (sgn, q) in [(1.0, &mut qp[i]), (-1.0, &mut qm[i])] {
                 let u = mid + sgn * 0.5 * h * x;
                 let phi = log_cf(Complex64::new(u, -0.5)).exp();
                 let den = u * u + 0.25;
-                let wt = 0.5 * h * w / den;
-                let m = magnitude(&phi) / den;
+                *q = phi * (0.5 * h * w / den);
                 if i == GL_X.len() - 1 && sgn > 0.0 {
-                    env = m;
-                }
-                for (a, &k) in acc.iter_mut().zip(ks) {
-                    let e = Complex64::from_polar(wt, -u * k);
-                    *a = *a + phi * e;
+                    env = magnitude(&phi) / den;
                 }
             }
+        }
+        for (j, (a, &k)) in acc.iter_mut().zip(ks).enumerate() {
+            let r = &rot[j * R + wi * 8..j * R + wi * 8 + 8];
+            let mut sum = zero;
+            for i in 0..8 {
+                sum = sum + qp[i] * r[i] + qm[i] * r[i].conj();
+            }
+            let (sn, cs) = (mid * k).sin_cos();
+            *a = *a + sum * Complex64::new(cs, -sn);
         }
         lo += h;
         if lo >= 4.0 && env < 1e-17 {
@@ -208,6 +244,42 @@ impl Heston {
         let mut acc = [Dual::constant(Complex64::from(0.0))];
         lewis_integrals(|u| heston_log_cf(u, t, p), &[k], &mut acc, |z| z.v.norm());
         finish_price(k, &acc[0], grad)
+    }
+
+    /// Batched prices and gradients for all strikes of one expiry (one characteristic
+    /// function per node, shared by the strikes): `out[j]` the call price at `ks[j]`,
+    /// `grads[5j..5j+5]` its gradient; `work.len() ≥ ks.len()` (caller-owned).
+    pub fn call_prices_grad(
+        &self,
+        t: f64,
+        ks: &[f64],
+        out: &mut [f64],
+        grads: &mut [f64],
+        work: &mut [Dual<Complex64, 5>],
+    ) {
+        let p: [Dual<Complex64, 5>; 5] =
+            std::array::from_fn(|i| Dual::var(Complex64::from(self.params()[i]), i));
+        lewis_integrals(|u| heston_log_cf(u, t, p), ks, work, |z| z.v.norm());
+        for (j, &k) in ks.iter().enumerate() {
+            out[j] = finish_price(k, &work[j], &mut grads[5 * j..5 * j + 5]);
+        }
+    }
+
+    /// Batched model total variances and their gradients for all strikes of one expiry
+    /// (what a surface calibrator needs per expiry): `w[j]` at `ks[j]` (NaN if the price
+    /// admits no implied vol), `grads[5j..5j+5] = ∂w_j/∂x`; `work.len() ≥ ks.len()`.
+    pub fn total_variance_grad_batch(
+        &self,
+        t: f64,
+        ks: &[f64],
+        w: &mut [f64],
+        grads: &mut [f64],
+        work: &mut [Dual<Complex64, 5>],
+    ) {
+        self.call_prices_grad(t, ks, w, grads, work);
+        for (j, &k) in ks.iter().enumerate() {
+            w[j] = total_variance_from_call(k, t, w[j], Some(&mut grads[5 * j..5 * j + 5]));
+        }
     }
 
     /// The smile at expiry `t`.

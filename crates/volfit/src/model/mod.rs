@@ -60,9 +60,15 @@ pub trait Smile {
             (self.total_variance(k - h), self.total_variance(k), self.total_variance(k + h));
         [w0, (wp - wm) / (2.0 * h), (wp - 2.0 * w0 + wm) / (h * h)]
     }
-    /// Implied Black vol at expiry `t`: `√(w/t)`.
+    /// Implied Black vol at expiry `t`: `√(w/t)` (NaN when `w` is NaN; a rounding-level
+    /// negative `w` gives 0).
     fn implied_vol(&self, k: f64, t: f64) -> f64 {
-        (self.total_variance(k).max(0.0) / t).sqrt()
+        let w = self.total_variance(k);
+        if w.is_nan() {
+            f64::NAN
+        } else {
+            (w.max(0.0) / t).sqrt()
+        }
     }
     /// Durrleman's `g(k) = (1 − k w'/(2w))² − w'²/4 (1/w + 1/4) + w''/2`; the risk-neutral
     /// density is non-negative iff `g ≥ 0` (Gatheral–Jacquier 2014, Lemma 2.2).
@@ -105,7 +111,7 @@ pub trait Surface: Sized {
     fn slice(&self, t: f64) -> Self::Slice;
 }
 
-/// Shared check: all values finite and the length as expected.
+/// Shared check: the flat vector has the expected length (`Err((expected, got))`).
 pub(crate) fn check_len(x: &[f64], n: usize) -> Result<(), (usize, usize)> {
     if x.len() == n {
         Ok(())
