@@ -191,3 +191,104 @@ impl<V: VolModel> Residuals for QuoteResiduals<'_, V> {
         Some(())
     }
 }
+
+/// Heston or Bates on a whole surface, priced one expiry at a time: one characteristic
+/// function per quadrature node is shared by all strikes of an expiry, which is what makes a
+/// surface fit affordable (per-quote pricing repeats the expensive part for every strike).
+///
+/// Built from the targets it will be asked about: they must be grouped by expiry (as
+/// `fit_snapshot` concatenates them).
+#[derive(Clone, Debug)]
+pub struct CfSurfaceModel<M> {
+    template: M,
+    ks: Vec<f64>,
+    groups: Vec<(f64, std::ops::Range<usize>)>,
+}
+
+impl<M> CfSurfaceModel<M> {
+    /// The family of `template`'s type over `targets` (grouped by expiry).
+    pub fn new(template: M, targets: &[Target]) -> Self {
+        let mut groups: Vec<(f64, std::ops::Range<usize>)> = Vec::new();
+        for (i, q) in targets.iter().enumerate() {
+            match groups.last_mut() {
+                Some((t, r)) if *t == q.t => r.end = i + 1,
+                _ => groups.push((q.t, i..i + 1)),
+            }
+        }
+        CfSurfaceModel { template, ks: targets.iter().map(|q| q.k).collect(), groups }
+    }
+    /// The start parameters.
+    pub fn template(&self) -> &M {
+        &self.template
+    }
+}
+
+macro_rules! cf_surface_model {
+    ($model:ty, $n:literal) => {
+        impl VolModel for CfSurfaceModel<$model> {
+            fn num_params(&self) -> usize {
+                $n
+            }
+            fn param_names(&self) -> Vec<String> {
+                <$model>::NAMES.iter().map(|s| s.to_string()).collect()
+            }
+            fn domains(&self) -> Vec<Domain> {
+                <$model>::domain().to_vec()
+            }
+            fn vols(
+                &self,
+                x: &[f64],
+                targets: &[Target],
+                sigma: &mut [f64],
+                jac: Option<&mut [f64]>,
+            ) -> Option<()> {
+                if targets.len() != self.ks.len() {
+                    return None;
+                }
+                let model = <$model>::from_slice(x).ok()?;
+                let widest = self.groups.iter().map(|(_, r)| r.len()).max().unwrap_or(0);
+                match jac {
+                    Some(jac) => {
+                        let zero = crate::model::real::Dual {
+                            v: num_complex::Complex64::from(0.0),
+                            d: [num_complex::Complex64::from(0.0); $n],
+                        };
+                        let mut work = vec![zero; widest];
+                        for (t, r) in &self.groups {
+                            let rows = &mut jac[r.start * $n..r.end * $n];
+                            model.total_variance_grad_batch(
+                                *t,
+                                &self.ks[r.clone()],
+                                &mut sigma[r.clone()],
+                                rows,
+                                &mut work,
+                            );
+                            for (s, row) in sigma[r.clone()].iter_mut().zip(rows.chunks_mut($n)) {
+                                *s = vol_from_variance(*s, *t, Some(row))?;
+                            }
+                        }
+                    }
+                    None => {
+                        let mut work = vec![num_complex::Complex64::from(0.0); widest];
+                        for (t, r) in &self.groups {
+                            model.call_prices(
+                                *t,
+                                &self.ks[r.clone()],
+                                &mut sigma[r.clone()],
+                                &mut work,
+                            );
+                            for (s, &k) in sigma[r.clone()].iter_mut().zip(&self.ks[r.clone()]) {
+                                let w =
+                                    crate::model::heston::total_variance_from_call(k, *t, *s, None);
+                                *s = vol_from_variance(w, *t, None)?;
+                            }
+                        }
+                    }
+                }
+                Some(())
+            }
+        }
+    };
+}
+cf_surface_model!(crate::model::heston::Heston, 5);
+cf_surface_model!(crate::model::bates::Bates, 8);

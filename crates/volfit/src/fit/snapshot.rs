@@ -6,7 +6,7 @@
 //! at once. Every computation is deterministic, so results do not depend on thread count.
 
 use super::calibrate::{calibrate, Calibration, FitError};
-use super::problem::{vol_from_variance, SmileModel, SurfaceModel, VolModel};
+use super::problem::{vol_from_variance, CfSurfaceModel, SmileModel, SurfaceModel, VolModel};
 use super::report::{quality, ArbitrageVerdict, ExpiryFit, ResidualRow, SnapshotFit};
 use super::spec::{FitSpec, ModelKind};
 use crate::market::{iso8601, Expiry, OptionType, Snapshot};
@@ -443,10 +443,13 @@ fn fit_surface(snap: &Snapshot, spec: &FitSpec, warm: Option<&WarmStart>) -> Sna
     let long = used.last().map(|u| u.2).unwrap_or(0.5);
     let grid = arbitrage_grid();
     macro_rules! run_surface {
-        ($template:expr) => {{
+        ($template:expr) => {
+            run_surface!($template, SurfaceModel::new)
+        };
+        ($template:expr, $family:expr) => {{
             match $template {
                 Ok(template) => {
-                    let family = SurfaceModel::new(template);
+                    let family = ($family)(template);
                     let mut starts: Vec<Vec<f64>> = warm_vec.clone().into_iter().collect();
                     starts.push(surface_start(family.template()));
                     let mut best: Option<Calibration> = None;
@@ -537,12 +540,12 @@ fn fit_surface(snap: &Snapshot, spec: &FitSpec, warm: Option<&WarmStart>) -> Sna
         }
         ModelKind::Heston => {
             let t = Heston::new(short * short, 2.0, long * long, 1.0, -0.3);
-            finish!(run_surface!(t))
+            finish!(run_surface!(t, |m| CfSurfaceModel::new(m, &targets)))
         }
         _ => {
             let t = Heston::new(short * short, 2.0, long * long, 1.0, -0.3)
                 .and_then(|h| Bates::new(h, 0.5, -0.05, 0.15));
-            finish!(run_surface!(t))
+            finish!(run_surface!(t, |m| CfSurfaceModel::new(m, &targets)))
         }
     }
     result
