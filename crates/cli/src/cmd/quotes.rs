@@ -188,6 +188,7 @@ fn options(a: &Args) -> anyhow::Result<ReadOptions> {
                 "us" => TimeUnit::Us,
                 _ => TimeUnit::Ms,
             };
+            m.default_underlying = a.underlying.clone();
             Some(m)
         }
         None => None,
