@@ -18,6 +18,7 @@ struct Cli {
 enum Command {
     /// Read option chains (Deribit, Tardis, OptionsDX, JSON, mapped CSV) and write cleaned
     /// quotes with implied vols plus a rejection summary.
+    #[command(after_help = cmd::quotes::AFTER_HELP)]
     Quotes(cmd::quotes::Args),
 }
 

@@ -18,6 +18,16 @@ use volfit::market::{
 };
 use volfit::report::atomic::write_atomic;
 
+/// Extra `--help` text: output conventions and exit status.
+pub const AFTER_HELP: &str = "\
+Output: one row per kept quote; prices in USD (coin × that row's forward), IVs as fractions
+inverted on the expiry forward, vega in USD per vol point, times ISO-8601 UTC. One-sided
+quotes are kept (missing side empty) and counted as flagged; every dropped row is counted
+by reason in the summary. --every/--at apply to update streams (Tardis); snapshot files
+(Deribit, OptionsDX, JSON) keep their own snapshot times.
+
+Exit status: 0 quotes written; 1 inputs read but no quote survived cleaning; 2 error.";
+
 /// Arguments of `volfit quotes`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
