@@ -24,6 +24,7 @@ struct Cli {
 enum Command {
     /// Read option chains (Deribit, Tardis, OptionsDX, JSON, mapped CSV) and write cleaned
     /// quotes with implied vols plus a rejection summary.
+    #[command(after_help = cmd::quotes::AFTER_HELP)]
     Quotes(cmd::quotes::Args),
     /// Calibrate a volatility model to every snapshot (robust loss, any solver); writes
     /// DIR/fit.json and DIR/residuals.csv.

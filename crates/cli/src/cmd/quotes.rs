@@ -18,6 +18,16 @@ use volfit::market::{
 };
 use volfit::report::atomic::write_atomic;
 
+/// Extra `--help` text: output conventions and exit status.
+pub const AFTER_HELP: &str = "\
+Output: one row per kept quote; prices in USD (coin × that row's forward), IVs as fractions
+inverted on the expiry forward, vega in USD per vol point, times ISO-8601 UTC. One-sided
+quotes are kept (missing side empty) and counted as flagged; every dropped row is counted
+by reason in the summary. --every/--at apply to update streams (Tardis); snapshot files
+(Deribit, OptionsDX, JSON) keep their own snapshot times.
+
+Exit status: 0 quotes written; 1 inputs read but no quote survived cleaning; 2 error.";
+
 /// Arguments of `volfit quotes`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -185,6 +195,7 @@ fn options(a: &Args) -> anyhow::Result<ReadOptions> {
                 "us" => TimeUnit::Us,
                 _ => TimeUnit::Ms,
             };
+            m.default_underlying = a.underlying.clone();
             Some(m)
         }
         None => None,
@@ -339,6 +350,65 @@ pub fn run(a: &Args, quiet: bool) -> anyhow::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        a: Args,
+    }
+
+    fn args(v: &[&str]) -> Args {
+        T::try_parse_from(std::iter::once("quotes").chain(v.iter().copied()))
+            .expect("valid arguments")
+            .a
+    }
+
+    /// First data rows of the real svcj file 20260105T041127Z (abridged decimals).
+    const SVCJ: &str = "timestamp,instrument_name,underlying,underlying_name,option_type,strike,expiry_datetime,time_to_maturity,bid_price,ask_price,mark_price,mid_price,futures_price,futures_instrument_name,implied_volatility,delta,vega,open_interest,volume,bid_ask_spread,currency,index_price,volume_usd
+2026-01-05T04:11:27.551698+00:00,BTC-16JAN26-82000-C,92962.85,BTC-16JAN26,call,82000.0,2026-01-16T08:00:00+00:00,0.0305,0.1185,0.127,0.12101857,0.12275,92962.85,BTC-16JAN26,0.5124,0.9258,22.82111,2.3,0.0,0.0085,BTC,92791.88,0.0
+2026-01-05T04:11:27.551698+00:00,ETH-16JAN26-3000-C,3200.0,ETH-16JAN26,call,3000.0,2026-01-16T08:00:00+00:00,0.0305,,,0.08,,3200.0,ETH-16JAN26,0.5,0.9,2.0,1.0,0.0,,ETH,3190.0,0.0
+";
+
+    #[test]
+    fn writes_quotes_and_summary_and_exit_codes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let input = dir.path().join("chain.csv");
+        std::fs::write(&input, SVCJ).expect("write");
+        let out = dir.path().join("q.csv");
+        let summary = dir.path().join("s.json");
+        let (i, o, s) = (input.to_string_lossy(), out.to_string_lossy(), summary.to_string_lossy());
+        let code = run(&args(&[&i, "--out", &o, "--summary", &s, "-q"])).expect("runs");
+        assert_eq!(code, ExitCode::SUCCESS);
+        let text = std::fs::read_to_string(&out).expect("output");
+        let mut lines = text.lines();
+        assert!(lines.next().is_some_and(|h| h.starts_with("snapshot,underlying,expiry,t,strike,type,forward,bid,ask,mid,bid_iv,ask_iv,mid_iv,vega,open_interest")));
+        // BTC row kept; the ETH row has no quote on either side and is counted, not written.
+        let row: Vec<&str> = lines.next().expect("one quote").split(',').collect();
+        assert_eq!(
+            (row[0], row[1], row[2], row[4], row[5]),
+            ("2026-01-05T04:11:27.551Z", "BTC", "2026-01-16T08:00:00Z", "82000", "C")
+        );
+        // USD bid = 0.1185 coin × 92962.85 (row forward).
+        let bid: f64 = row[7].parse().expect("bid");
+        assert!((bid - 0.1185 * 92962.85).abs() < 1e-9);
+        assert!(lines.next().is_none());
+        let sum: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&summary).expect("summary"))
+                .expect("json");
+        assert_eq!(sum["totals"]["rejected"]["no_quote"], 1);
+        assert_eq!(sum["totals"]["quotes"], 1);
+
+        // Only ETH, which has no usable quote: exit 1, JSON output still valid.
+        let out_json = dir.path().join("q.json");
+        let oj = out_json.to_string_lossy();
+        let code = run(&args(&[&i, "--underlying", "ETH", "--out", &oj, "-q"])).expect("runs");
+        assert_eq!(code, ExitCode::from(1));
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&out_json).expect("json out"))
+                .expect("json");
+        assert_eq!(v.as_array().map(Vec::len), Some(1));
+    }
 
     #[test]
     fn durations() {

@@ -1,7 +1,7 @@
 //! Cleaning vocabulary: why a row was dropped ([`Rejection`]) or kept with a caveat, and
 //! the per-snapshot tallies ([`RejectionCounts`]). Nothing is dropped without a count.
 //!
-//! Policy (see [`super::build`]):
+//! Policy (see [`super::build()`]):
 //! * **Rejected** (counted in `rejected`): `no_quote`, `crossed`, `below_intrinsic` and
 //!   `above_upper_bound` (judged on the mid, or the only side: no IV exists), `expired`,
 //!   `short_expiry` (t below [`CleanConfig::min_t`]), `stale`, `duplicate`, `non_finite`,

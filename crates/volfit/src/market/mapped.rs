@@ -51,6 +51,8 @@ pub struct Mapping {
     pub iv_unit: IvUnit,
     /// Unit of numeric times.
     pub time_unit: TimeUnit,
+    /// Underlying for rows when neither an `underlying` column nor an instrument name says.
+    pub default_underlying: Option<String>,
 }
 
 const TARGETS: &[&str] = &[
@@ -101,6 +103,7 @@ impl Mapping {
 }
 
 pub(crate) struct Mapped {
+    default_underlying: String,
     cols: Vec<Option<(usize, String)>>,
     unit: PriceUnit,
     iv_scale: f64,
@@ -121,6 +124,7 @@ impl Mapped {
             });
         }
         let me = Mapped {
+            default_underlying: m.default_underlying.as_deref().unwrap_or("?").to_ascii_uppercase(),
             cols,
             unit: m.price_unit.unwrap_or(PriceUnit::Coin),
             iv_scale: if m.iv_unit == IvUnit::Pct { 0.01 } else { 1.0 },
@@ -211,7 +215,7 @@ impl RowParser for Mapped {
         let underlying = match (self.col("underlying"), &parsed) {
             (Some((i, n)), _) => row.req_str(*i, n)?.to_ascii_uppercase(),
             (None, Some(p)) => p.underlying.to_string(),
-            (None, None) => String::from("?"),
+            (None, None) => self.default_underlying.clone(),
         };
         let instrument = match name {
             Some((s, _)) => s.to_string(),

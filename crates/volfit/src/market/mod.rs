@@ -2,7 +2,7 @@
 //!
 //! Flow: [`read_path`] (format detected from the header, gzip from the magic bytes) streams
 //! [`RawQuote`]s grouped into [`RawSnapshot`]s — or, for Tardis update streams, as-of chains
-//! on a [`Schedule`] — and [`build`] turns each into a cleaned [`Snapshot`] with
+//! on a [`Schedule`] — and [`build()`] turns each into a cleaned [`Snapshot`] with
 //! [`RejectionCounts`]. Errors are [`Error`]s naming file, line and field.
 
 pub mod build;

@@ -409,3 +409,62 @@ impl Grouper {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(path: &Path, opts: &ReadOptions) -> (FileReport, Vec<RawSnapshot>) {
+        let mut out = Vec::new();
+        let rep = read_path(path, opts, &mut |s| {
+            out.push(s);
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("{e:#}"));
+        (rep, out)
+    }
+
+    #[test]
+    fn json_responses_one_per_line() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let p = dir.path().join("summary.jsonl");
+        // Two responses (two snapshots), fields as in Deribit's get_book_summary_by_currency.
+        let r1 = r#"{"result":[{"instrument_name":"BTC-16JAN26-82000-C","bid_price":0.1185,"ask_price":0.127,"mark_price":0.121,"mark_iv":51.24,"underlying_price":92962.85,"creation_timestamp":1767586287000},{"instrument_name":"ETH-16JAN26-3000-P","bid_price":null,"ask_price":0.05,"mark_price":0.048,"mark_iv":60.0,"underlying_price":3200.5,"creation_timestamp":1767586287000}],"usOut":1767586287551000}"#;
+        let r2 = r#"{"result":[{"instrument_name":"BTC-16JAN26-82000-C","bid_price":0.12,"ask_price":0.128,"creation_timestamp":1767589887000}]}"#;
+        std::fs::write(&p, format!("{r1}\n{r2}\n")).expect("write");
+        let (rep, snaps) = read_all(&p, &ReadOptions::default());
+        assert_eq!(rep.format, Format::DeribitJson);
+        assert_eq!((rep.rows, rep.snapshots), (3, 3));
+        // usOut (µs) gives the first snapshot time; the latest creation_timestamp the second.
+        assert_eq!(snaps[0].time_ms, 1_767_586_287_551);
+        assert_eq!(snaps[0].underlying, "BTC");
+        assert_eq!(snaps[1].underlying, "ETH");
+        assert_eq!(snaps[1].rows[0].bid, None);
+        assert_eq!(snaps[1].rows[0].mark_iv, Some(0.6));
+        assert_eq!(snaps[2].time_ms, 1_767_589_887_000);
+    }
+
+    #[test]
+    fn mapped_csv_with_units() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let p = dir.path().join("export.csv");
+        let mut m =
+            Mapping::parse("time=Time,instrument=Name,bid=Bid,ask=Ask,mark_iv=IV,forward=F")
+                .expect("valid map");
+        m.time_unit = super::super::TimeUnit::S;
+        m.iv_unit = super::super::IvUnit::Frac;
+        std::fs::write(
+            &p,
+            "Time,Name,Bid,Ask,IV,F\n1767586287,BTC-16JAN26-82000-C,0.1185,0.127,0.5124,92962.85\n",
+        )
+        .expect("write");
+        let opts = ReadOptions { mapping: Some(m), ..ReadOptions::default() };
+        let (rep, snaps) = read_all(&p, &opts);
+        assert_eq!(rep.format, Format::Mapped);
+        let q = &snaps[0].rows[0];
+        assert_eq!(q.time_ms, 1_767_586_287_000);
+        // 2026-01-16T08:00:00Z = 1_768_550_400 s (from the instrument name).
+        assert_eq!((q.expiry_ms, q.strike, q.mark_iv), (1_768_550_400_000, 82000.0, Some(0.5124)));
+        assert!(Mapping::parse("stirke=Strike").is_err());
+    }
+}
