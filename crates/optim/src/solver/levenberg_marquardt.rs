@@ -59,6 +59,9 @@ impl LevenbergMarquardt {
     /// them), reporting each accepted step to `obs` (`rate` is the damping λ).
     ///
     /// `Minimum::evals` counts `cost()` calls as values and `linearize()` calls as gradients.
+    ///
+    /// # Panics
+    /// When `x0` or `bounds` have fewer entries than the problem has parameters.
     pub fn minimize<P: LeastSquares>(
         &self,
         problem: &P,
