@@ -1,3 +1,79 @@
-//! `volfit`: command-line front end.
+//! `volfit`: command-line front end. Thin: parse, call the library, print.
+//!
+//! Exit codes: 0 success, 1 the command ran but produced no usable result (e.g. no quote
+//! survived cleaning), 2 error (bad input, I/O, usage).
 
-fn main() {}
+mod cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Loss-function optimization for crypto-option pricing models: read Deribit chains, clean
+/// them, invert implied vols, fit volatility models by robust loss minimisation.
+#[derive(Parser, Debug)]
+#[command(name = "volfit", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    /// No progress bars; print nothing but results and errors.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Read option chains (Deribit, Tardis, OptionsDX, JSON, mapped CSV) and write cleaned
+    /// quotes with implied vols plus a rejection summary.
+    Quotes(cmd::quotes::Args),
+    /// Write the built-in synthetic Deribit-like chain (and its truth).
+    Synth(cmd::synth::SynthArgs),
+    /// Risk measures (VaR, ES, spectral, EVaR, entropic, OCE, drawdown) of a P&L sample.
+    /// Losses are negative P&L; results are in loss units, larger = riskier.
+    Risk(cmd::risk::RiskArgs),
+}
+
+fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
+    match &cli.command {
+        Command::Quotes(a) => cmd::quotes::run(a, cli.quiet),
+        Command::Synth(a) => cmd::synth::run(a, cli.quiet),
+        Command::Risk(a) => cmd::risk::run(a, cli.quiet),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(code) => code,
+        // A closed stdout (e.g. `volfit quotes … | head`) is not an error.
+        Err(e) if e.chain().any(is_broken_pipe) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("volfit: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// True when `e` (or an error it wraps: an I/O error inside a csv or market error inside an
+/// I/O error) is a broken pipe.
+fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
+    let pipe = |io: &std::io::Error| io.kind() == std::io::ErrorKind::BrokenPipe;
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if pipe(io) || io.get_ref().is_some_and(|inner| is_broken_pipe(inner)) {
+                return true;
+            }
+        }
+        if let Some(csv::ErrorKind::Io(io)) = err.downcast_ref::<csv::Error>().map(|c| c.kind()) {
+            if pipe(io) {
+                return true;
+            }
+        }
+        if err.downcast_ref::<volfit::market::Error>().and_then(|m| m.io_error()).is_some_and(pipe)
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}

@@ -9,21 +9,40 @@
 //! a [`Minimum`] whose [`Stop`] says why it stopped; an [`Observer`] sees each iterate and a
 //! [`Trace`] feeds `diagnose`.
 
+pub mod check;
+pub mod covariance;
+pub mod diagnose;
 pub mod linalg;
 pub mod loss;
 pub mod observe;
+pub mod penalty;
 pub mod problem;
+pub mod robust;
 pub mod solver;
 pub mod transform;
 
-pub use loss::Loss;
+pub use diagnose::{diagnose, Diagnosis, Thresholds, Warning};
+pub use loss::{Loss, LossKind, ResidualScale, ScaleAnnealing};
 pub use observe::{Iterate, Observer, Trace};
+pub use penalty::{Penalty, Ridge};
 pub use problem::{
     Bounds, BoundsError, Counted, Evals, FnObjective, FnResiduals, LeastSquares, Objective,
     Residuals, SumOfSquares,
 };
+pub use robust::RobustSum;
+pub use solver::adam::Adam;
+pub use solver::cma_es::CmaEs;
+pub use solver::differential_evolution::{DifferentialEvolution, Strategy};
+pub use solver::gradient_descent::GradientDescent;
 pub use solver::lbfgs::Lbfgs;
 pub use solver::lbfgsb::LbfgsB;
 pub use solver::levenberg_marquardt::LevenbergMarquardt;
+pub use solver::lowdisc::{Halton, SequenceKind, Sobol};
+pub use solver::momentum::Momentum;
+pub use solver::multi_start::{MultiStart, Polish};
+pub use solver::nelder_mead::NelderMead;
+pub use solver::nesterov::Nesterov;
+pub use solver::rmsprop::RmsProp;
+pub use solver::schedule::{Clip, Control, Schedule};
 pub use solver::{Limits, Minimum, Solver, Stop};
-pub use transform::Domain;
+pub use transform::{Domain, Frozen, Transformed};

@@ -12,4 +12,9 @@
 //! (ACT/365 to the second); `f` forward; `iv` implied vol as a fraction.
 
 pub mod black;
+pub mod fit;
 pub mod market;
+pub mod model;
+pub mod objective;
+pub mod report;
+pub mod risk;

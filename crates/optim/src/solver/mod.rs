@@ -1,9 +1,20 @@
 //! Solvers: one trait, immutable settings, all iteration state inside the call.
 
+pub mod adam;
+pub mod cma_es;
+pub mod differential_evolution;
+pub mod gradient_descent;
 pub mod lbfgs;
 pub mod lbfgsb;
 pub mod levenberg_marquardt;
 pub mod line_search;
+pub mod lowdisc;
+pub mod momentum;
+pub mod multi_start;
+pub mod nelder_mead;
+pub mod nesterov;
+pub mod rmsprop;
+pub mod schedule;
 
 use crate::observe::Observer;
 use crate::problem::{Bounds, Evals, Objective};

@@ -1,0 +1,57 @@
+//! Nesterov's accelerated gradient in the Sutskever et al. (2013) form, which needs the
+//! gradient at the current point only: `v ← μ·v − η_k·g(x)`, `x ← P(x + μ·v − η_k·g(x))`.
+
+// Index loops mirror the formulas (several arrays indexed together).
+#![allow(clippy::needless_range_loop)]
+
+use super::schedule::{run_rule, Control, Rule};
+use crate::observe::Observer;
+use crate::problem::{Bounds, Objective};
+use crate::solver::{Minimum, Solver};
+
+/// Nesterov accelerated gradient.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Nesterov {
+    /// Base learning rate `η₀` (multiplied by the schedule).
+    pub lr: f64,
+    /// Momentum coefficient `μ ∈ [0, 1)`.
+    pub momentum: f64,
+    /// Stopping rules, schedule and clipping.
+    pub control: Control,
+}
+
+impl Default for Nesterov {
+    fn default() -> Self {
+        Nesterov { lr: 1e-3, momentum: 0.9, control: Control::default() }
+    }
+}
+
+struct LookAhead {
+    mu: f64,
+    v: Vec<f64>,
+}
+
+impl Rule for LookAhead {
+    fn propose(&mut self, _k: u32, x: &[f64], g: &[f64], rate: f64, x_new: &mut [f64]) {
+        for i in 0..x.len() {
+            self.v[i] = self.mu * self.v[i] - rate * g[i];
+            x_new[i] = x[i] + self.mu * self.v[i] - rate * g[i];
+        }
+    }
+    fn reset(&mut self) {
+        self.v.iter_mut().for_each(|v| *v = 0.0);
+    }
+}
+
+impl Solver for Nesterov {
+    fn minimize_bounded<P: Objective>(
+        &self,
+        problem: &P,
+        x0: &[f64],
+        bounds: Option<&Bounds>,
+        obs: &mut dyn Observer,
+    ) -> Minimum {
+        let mut rule = LookAhead { mu: self.momentum, v: vec![0.0; x0.len()] };
+        run_rule(problem, x0, bounds, obs, &self.control, self.lr, &mut rule)
+    }
+}

@@ -1,0 +1,13 @@
+//! Calibration: a [`FitSpec`] plus quotes plus a model family → a fit.
+
+pub mod calibrate;
+pub mod problem;
+pub mod report;
+pub mod snapshot;
+pub mod spec;
+
+pub use calibrate::{calibrate, Calibration, FitError};
+pub use problem::{QuoteResiduals, SmileModel, SurfaceModel, VolModel};
+pub use report::{quality, ExpiryFit, FitOutput, Quality, ResidualRow, SnapshotFit};
+pub use snapshot::{fit_snapshot, select_targets, SnapshotResult, WarmStart};
+pub use spec::{FitSpec, ModelKind, QuoteFilter, Ridge, RidgeTarget, SolverKind};

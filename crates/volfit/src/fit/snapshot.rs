@@ -1,0 +1,549 @@
+//! Fitting one snapshot: choose the quotes, build each model's initial guess (or take the
+//! previous snapshot's fit: a warm start), calibrate, score against the market, check
+//! static arbitrage and write the residual rows.
+//!
+//! Per-expiry models (SVI, SABR) fit their expiries in parallel; surfaces fit all expiries
+//! at once. Every computation is deterministic, so results do not depend on thread count.
+
+use super::calibrate::{calibrate, Calibration, FitError};
+use super::problem::{vol_from_variance, SmileModel, SurfaceModel, VolModel};
+use super::report::{quality, ArbitrageVerdict, ExpiryFit, ResidualRow, SnapshotFit};
+use super::spec::{FitSpec, ModelKind};
+use crate::market::{iso8601, Expiry, OptionType, Snapshot};
+use crate::model::arbitrage::{check_butterfly, check_smiles, check_surface, fill_grid};
+use crate::model::bates::Bates;
+use crate::model::heston::Heston;
+use crate::model::sabr::{Sabr, SabrExpansion};
+use crate::model::ssvi::{Essvi, Phi, Ssvi};
+use crate::model::svi::{quasi_explicit_fit, Svi};
+use crate::model::{Domain, Params, Smile, Surface};
+use crate::objective::Target;
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+use volfit_optim::Trace;
+
+/// What one snapshot's fit hands to the next: parameters by expiry (per-expiry models) or
+/// the surface vector with the expiries it was laid out on.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WarmStart {
+    /// Per-expiry parameters by expiry (ms).
+    pub per_expiry: BTreeMap<i64, Vec<f64>>,
+    /// Surface parameters and the expiries (ms) of their layout.
+    pub surface: Option<(Vec<i64>, Vec<f64>)>,
+}
+
+/// One snapshot's results.
+#[derive(Clone, Debug)]
+pub struct SnapshotResult {
+    /// The fit summary (goes to `fit.json`).
+    pub fit: SnapshotFit,
+    /// Residual rows (go to `residuals.csv`).
+    pub residuals: Vec<ResidualRow>,
+    /// Warm start for the next snapshot.
+    pub warm: WarmStart,
+    /// Solver traces, labelled by expiry (or `surface`), for loss-curve charts.
+    pub traces: Vec<(String, Trace)>,
+}
+
+/// The quotes of an expiry that enter a fit under `spec`.
+pub fn select_targets(e: &Expiry, spec: &FitSpec) -> Vec<Target> {
+    let f = &spec.filter;
+    if e.t < f.min_t {
+        return Vec::new();
+    }
+    let all = Target::from_expiry(e);
+    let atm = all
+        .iter()
+        .min_by(|a, b| a.k.abs().total_cmp(&b.k.abs()))
+        .and_then(|q| q.mid_iv.or(q.bid_iv).or(q.ask_iv))
+        .unwrap_or(0.5);
+    let sd = atm * e.t.sqrt();
+    all.into_iter()
+        .filter(|q| spec.residual.usable(q))
+        .filter(|q| !f.otm_only || (q.kind == OptionType::Put) == (q.strike < q.forward))
+        .filter(|q| q.k.abs() <= f.max_std_moneyness * sd)
+        .filter(|q| q.open_interest >= f.min_open_interest)
+        .filter(|q| match (q.bid_iv, q.ask_iv) {
+            (Some(b), Some(a)) => a - b <= f.max_spread_iv,
+            _ => true,
+        })
+        .collect()
+}
+
+/// Any market IV of a target (mid, else the side that exists).
+fn market_iv(q: &Target) -> f64 {
+    q.mid_iv.or(q.bid_iv).or(q.ask_iv).unwrap_or(f64::NAN)
+}
+
+/// ATM implied vol of a set of targets by linear interpolation in k around 0.
+fn atm_vol(targets: &[Target]) -> Option<f64> {
+    let below = targets.iter().filter(|q| q.k <= 0.0).max_by(|a, b| a.k.total_cmp(&b.k));
+    let above = targets.iter().filter(|q| q.k > 0.0).min_by(|a, b| a.k.total_cmp(&b.k));
+    match (below, above) {
+        (Some(a), Some(b)) => {
+            let u = -a.k / (b.k - a.k);
+            Some(market_iv(a) * (1.0 - u) + market_iv(b) * u)
+        }
+        (Some(q), None) | (None, Some(q)) => Some(market_iv(q)),
+        (None, None) => None,
+    }
+    .filter(|v| v.is_finite() && *v > 0.0)
+}
+
+/// SABR per expiry with β fixed or free, as a [`VolModel`] in `[α, ρ, ν(, β)]`.
+struct SabrFamily {
+    f: f64,
+    t: f64,
+    beta: Option<f64>,
+}
+
+impl SabrFamily {
+    fn full(&self, x: &[f64]) -> [f64; 4] {
+        [x[0], x[1], x[2], self.beta.unwrap_or_else(|| x.get(3).copied().unwrap_or(1.0))]
+    }
+}
+
+impl VolModel for SabrFamily {
+    fn num_params(&self) -> usize {
+        if self.beta.is_some() {
+            3
+        } else {
+            4
+        }
+    }
+    fn param_names(&self) -> Vec<String> {
+        Sabr::NAMES[..self.num_params()].iter().map(|s| s.to_string()).collect()
+    }
+    fn domains(&self) -> Vec<Domain> {
+        Sabr::domain()[..self.num_params()].to_vec()
+    }
+    fn vols(
+        &self,
+        x: &[f64],
+        targets: &[Target],
+        sigma: &mut [f64],
+        jac: Option<&mut [f64]>,
+    ) -> Option<()> {
+        let p = self.full(x);
+        let smile = Sabr::new(p[0], p[1], p[2], p[3])
+            .ok()?
+            .smile(self.f, self.t, SabrExpansion::Obloj2008)
+            .ok()?;
+        let n = self.num_params();
+        match jac {
+            Some(jac) => {
+                let mut g = [0.0; 4];
+                for ((q, s), row) in targets.iter().zip(sigma.iter_mut()).zip(jac.chunks_mut(n)) {
+                    let w = smile.total_variance_grad(q.k, &mut g);
+                    row.copy_from_slice(&g[..n]);
+                    *s = vol_from_variance(w, q.t, Some(row))?;
+                }
+            }
+            None => {
+                for (q, s) in targets.iter().zip(sigma.iter_mut()) {
+                    *s = vol_from_variance(smile.total_variance(q.k), q.t, None)?;
+                }
+            }
+        }
+        Some(())
+    }
+}
+
+/// Log-moneyness grid of the static-arbitrage checks.
+fn arbitrage_grid() -> Vec<f64> {
+    let mut ks = vec![0.0; 161];
+    fill_grid(-2.0, 2.0, &mut ks);
+    ks
+}
+
+fn verdict(r: crate::model::arbitrage::ArbitrageReport) -> ArbitrageVerdict {
+    ArbitrageVerdict {
+        butterfly_ok: r.butterfly_ok,
+        calendar_ok: r.calendar_ok,
+        worst: r
+            .worst
+            .map(|v| format!("{:?} at t={:.4}, k={:.3}: {:.3e}", v.kind, v.t, v.k, v.value)),
+    }
+}
+
+/// Residual rows and the per-expiry summary of a calibration restricted to `range`.
+#[allow(clippy::too_many_arguments)]
+fn expiry_outputs(
+    snap: &Snapshot,
+    e: &Expiry,
+    targets: &[Target],
+    cal: &Calibration,
+    range: std::ops::Range<usize>,
+    model: &str,
+    params: BTreeMap<String, f64>,
+    std_errors: BTreeMap<String, f64>,
+    arbitrage: ArbitrageVerdict,
+) -> (ExpiryFit, Vec<ResidualRow>) {
+    let (snapshot, expiry) = (snap.time_iso(), iso8601(e.expiry_ms));
+    let rows: Vec<ResidualRow> = range
+        .clone()
+        .map(|i| {
+            let q = &targets[i];
+            ResidualRow {
+                snapshot: snapshot.clone(),
+                underlying: snap.underlying.clone(),
+                expiry: expiry.clone(),
+                t: q.t,
+                strike: q.strike,
+                kind: q.kind,
+                k: q.k,
+                bid_iv: q.bid_iv,
+                ask_iv: q.ask_iv,
+                mid_iv: q.mid_iv,
+                model_iv: cal.model_vols[i],
+                residual: cal.residuals[i],
+                weight: cal.weights[i],
+                effective_weight: cal.effective_weights[i],
+                outlier: cal.outliers[i],
+            }
+        })
+        .collect();
+    let qual = quality(rows.iter().map(|r| (r.model_iv, r.bid_iv, r.ask_iv, r.mid_iv)));
+    let fit = ExpiryFit {
+        expiry,
+        t: e.t,
+        forward: e.forward,
+        model: model.to_string(),
+        params,
+        std_errors,
+        n_quotes: range.len(),
+        rmse_vol: qual.rmse_vol,
+        mae_vol: qual.mae_vol,
+        inside_spread: qual.inside_spread,
+        loss: cal.minimum.cost,
+        stop: cal.minimum.stop,
+        iterations: cal.minimum.iters,
+        evaluations: cal.minimum.evals.total(),
+        time_us: cal.time_us,
+        arbitrage,
+    };
+    (fit, rows)
+}
+
+fn named(names: &[String], values: &[f64]) -> BTreeMap<String, f64> {
+    names.iter().cloned().zip(values.iter().copied()).collect()
+}
+
+/// Fits one expiry with a per-expiry model; `None` with a reason when skipped.
+fn fit_expiry(
+    e: &Expiry,
+    spec: &FitSpec,
+    warm: Option<&[f64]>,
+) -> Result<(Vec<Target>, Calibration, Vec<String>), String> {
+    let targets = select_targets(e, spec);
+    if targets.len() < spec.filter.min_quotes.max(1) {
+        return Err(format!("{}: {} usable quotes", iso8601(e.expiry_ms), targets.len()));
+    }
+    let run = |model: &dyn Fn(&[f64]) -> Result<Calibration, FitError>, starts: Vec<Vec<f64>>| {
+        // Warm start first, then the model's own guess; keep the better fit.
+        let mut best: Option<Calibration> = None;
+        let mut last_err = None;
+        for x0 in starts {
+            match model(&x0) {
+                Ok(c) if best.as_ref().is_none_or(|b| c.minimum.cost < b.minimum.cost) => {
+                    best = Some(c)
+                }
+                Ok(_) => {}
+                Err(err) => last_err = Some(err),
+            }
+        }
+        best.ok_or_else(|| {
+            format!(
+                "{}: {}",
+                iso8601(e.expiry_ms),
+                last_err.map(|e| e.to_string()).unwrap_or_default()
+            )
+        })
+    };
+    match spec.model {
+        ModelKind::Svi => {
+            let ks: Vec<f64> = targets.iter().map(|q| q.k).collect();
+            let ws: Vec<f64> = targets.iter().map(|q| market_iv(q).powi(2) * q.t).collect();
+            let ones = vec![1.0; ks.len()];
+            let mut starts: Vec<Vec<f64>> = warm.map(<[f64]>::to_vec).into_iter().collect();
+            if let Ok(svi) = quasi_explicit_fit(&ks, &ws, &ones) {
+                starts.push(svi.params().to_vec());
+            }
+            let family = SmileModel::<Svi>::new();
+            let cal = run(&|x0| calibrate(&family, &targets, spec, x0, warm), starts)?;
+            Ok((targets, cal, family.param_names()))
+        }
+        ModelKind::Sabr => {
+            let family = SabrFamily { f: e.forward, t: e.t, beta: spec.sabr_beta };
+            let beta = spec.sabr_beta.unwrap_or(1.0);
+            let atm = atm_vol(&targets).unwrap_or(0.5);
+            let mut guess = vec![atm * e.forward.powf(1.0 - beta), -0.1, 1.0];
+            if spec.sabr_beta.is_none() {
+                guess.push(beta);
+            }
+            let mut starts: Vec<Vec<f64>> = warm.map(<[f64]>::to_vec).into_iter().collect();
+            starts.push(guess);
+            let cal = run(&|x0| calibrate(&family, &targets, spec, x0, warm), starts)?;
+            Ok((targets, cal, family.param_names()))
+        }
+        _ => Err("not a per-expiry model".into()),
+    }
+}
+
+/// Fits one snapshot under `spec`, warm-starting from `warm` when given.
+pub fn fit_snapshot(snap: &Snapshot, spec: &FitSpec, warm: Option<&WarmStart>) -> SnapshotResult {
+    if spec.model.per_expiry() {
+        fit_per_expiry(snap, spec, warm)
+    } else {
+        fit_surface(snap, spec, warm)
+    }
+}
+
+fn fit_per_expiry(snap: &Snapshot, spec: &FitSpec, warm: Option<&WarmStart>) -> SnapshotResult {
+    let outcomes: Vec<_> = snap
+        .expiries
+        .par_iter()
+        .map(|e| {
+            let w = warm.and_then(|w| w.per_expiry.get(&e.expiry_ms)).map(Vec::as_slice);
+            fit_expiry(e, spec, w)
+        })
+        .collect();
+    let grid = arbitrage_grid();
+    let mut result = SnapshotResult {
+        fit: SnapshotFit {
+            snapshot: snap.time_iso(),
+            underlying: snap.underlying.clone(),
+            model: spec.model.name().into(),
+            surface_params: None,
+            expiries: Vec::new(),
+            arbitrage: ArbitrageVerdict { butterfly_ok: true, calendar_ok: true, worst: None },
+            skipped: Vec::new(),
+        },
+        residuals: Vec::new(),
+        warm: WarmStart::default(),
+        traces: Vec::new(),
+    };
+    let mut svi_slices: Vec<(f64, Svi)> = Vec::new();
+    for (e, outcome) in snap.expiries.iter().zip(outcomes) {
+        let (targets, cal, names) = match outcome {
+            Ok(v) => v,
+            Err(reason) => {
+                result.fit.skipped.push(reason);
+                continue;
+            }
+        };
+        let fly = match spec.model {
+            ModelKind::Svi => Svi::from_slice(&cal.x).ok().map(|s| {
+                svi_slices.push((e.t, s));
+                check_butterfly(&s, e.t, &grid)
+            }),
+            _ => {
+                let p = SabrFamily { f: e.forward, t: e.t, beta: spec.sabr_beta }.full(&cal.x);
+                Sabr::new(p[0], p[1], p[2], p[3])
+                    .and_then(|s| s.smile(e.forward, e.t, SabrExpansion::Obloj2008))
+                    .ok()
+                    .map(|s| check_butterfly(&s, e.t, &grid))
+            }
+        };
+        let arbitrage = ArbitrageVerdict {
+            butterfly_ok: fly.is_some_and(|v| v.is_none()),
+            calendar_ok: true,
+            worst: fly.flatten().map(|v| format!("Butterfly at k={:.3}: {:.3e}", v.k, v.value)),
+        };
+        let se = cal.std_errors.as_deref().map(|s| named(&names, s)).unwrap_or_default();
+        let (fit, rows) = expiry_outputs(
+            snap,
+            e,
+            &targets,
+            &cal,
+            0..targets.len(),
+            spec.model.name(),
+            named(&names, &cal.x),
+            se,
+            arbitrage,
+        );
+        result.warm.per_expiry.insert(e.expiry_ms, cal.x.clone());
+        result.traces.push((fit.expiry.clone(), cal.trace.clone()));
+        result.fit.expiries.push(fit);
+        result.residuals.extend(rows);
+    }
+    let report = if spec.model == ModelKind::Svi {
+        check_smiles(&svi_slices, &grid)
+    } else {
+        crate::model::arbitrage::ArbitrageReport {
+            butterfly_ok: result.fit.expiries.iter().all(|e| e.arbitrage.butterfly_ok),
+            calendar_ok: true,
+            worst: None,
+        }
+    };
+    result.fit.arbitrage = verdict(report);
+    if spec.model != ModelKind::Svi {
+        result.fit.arbitrage.worst =
+            result.fit.expiries.iter().find_map(|e| e.arbitrage.worst.clone());
+    }
+    result
+}
+
+/// Surface template and start vector for `spec.model` from per-expiry ATM vols.
+fn surface_start<S: Surface>(template: &S) -> Vec<f64> {
+    let mut x = vec![0.0; template.num_params()];
+    template.to_slice(&mut x);
+    x
+}
+
+fn fit_surface(snap: &Snapshot, spec: &FitSpec, warm: Option<&WarmStart>) -> SnapshotResult {
+    let mut result = SnapshotResult {
+        fit: SnapshotFit {
+            snapshot: snap.time_iso(),
+            underlying: snap.underlying.clone(),
+            model: spec.model.name().into(),
+            surface_params: None,
+            expiries: Vec::new(),
+            arbitrage: ArbitrageVerdict::default(),
+            skipped: Vec::new(),
+        },
+        residuals: Vec::new(),
+        warm: WarmStart::default(),
+        traces: Vec::new(),
+    };
+    // Quotes per usable expiry, with each expiry's range in the concatenated targets.
+    let mut used: Vec<(&Expiry, std::ops::Range<usize>, f64)> = Vec::new();
+    let mut targets: Vec<Target> = Vec::new();
+    for e in &snap.expiries {
+        let sel = select_targets(e, spec);
+        match atm_vol(&sel) {
+            Some(atm) if sel.len() >= spec.filter.min_quotes.max(1) => {
+                let start = targets.len();
+                targets.extend(sel);
+                used.push((e, start..targets.len(), atm));
+            }
+            _ => result.fit.skipped.push(format!(
+                "{}: {} usable quotes",
+                iso8601(e.expiry_ms),
+                sel.len()
+            )),
+        }
+    }
+    if used.is_empty() {
+        return result;
+    }
+    let ts: Vec<f64> = used.iter().map(|(e, _, _)| e.t).collect();
+    let layout: Vec<i64> = used.iter().map(|(e, _, _)| e.expiry_ms).collect();
+    let mut thetas: Vec<f64> = used.iter().map(|(e, _, atm)| atm * atm * e.t).collect();
+    for i in 1..thetas.len() {
+        thetas[i] = thetas[i].max(thetas[i - 1] * (1.0 + 1e-3));
+    }
+    let warm_vec = warm.and_then(|w| w.surface.as_ref()).and_then(|(l, x)| {
+        // Surfaces laid out per expiry can only reuse a vector of the same layout; Heston and
+        // Bates vectors do not depend on the expiries.
+        (matches!(spec.model, ModelKind::Heston | ModelKind::Bates) || *l == layout)
+            .then(|| x.clone())
+    });
+    let short = used.first().map(|u| u.2).unwrap_or(0.5);
+    let long = used.last().map(|u| u.2).unwrap_or(0.5);
+    let grid = arbitrage_grid();
+    macro_rules! run_surface {
+        ($template:expr) => {{
+            match $template {
+                Ok(template) => {
+                    let family = SurfaceModel::new(template);
+                    let mut starts: Vec<Vec<f64>> = warm_vec.clone().into_iter().collect();
+                    starts.push(surface_start(family.template()));
+                    let mut best: Option<Calibration> = None;
+                    let mut err = None;
+                    for x0 in starts {
+                        match calibrate(&family, &targets, spec, &x0, warm_vec.as_deref()) {
+                            Ok(c)
+                                if best
+                                    .as_ref()
+                                    .is_none_or(|b| c.minimum.cost < b.minimum.cost) =>
+                            {
+                                best = Some(c)
+                            }
+                            Ok(_) => {}
+                            Err(e) => err = Some(e.to_string()),
+                        }
+                    }
+                    match best {
+                        Some(cal) => {
+                            let surface = family.template().with_slice(&cal.x).ok();
+                            Ok((cal, family.param_names(), surface))
+                        }
+                        None => Err(err.unwrap_or_default()),
+                    }
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        }};
+    }
+    macro_rules! finish {
+        ($outcome:expr) => {{
+            match $outcome {
+                Ok((cal, names, Some(surface))) => {
+                    let report = check_surface(&surface, &ts, &grid);
+                    result.fit.arbitrage = verdict(report);
+                    result.fit.surface_params = Some(named(&names, &cal.x));
+                    for (e, range, _) in &used {
+                        let slice = surface.slice(e.t);
+                        let fly = check_butterfly(&slice, e.t, &grid);
+                        let atm_w = slice.total_variance(0.0);
+                        let h = 1e-4;
+                        let skew =
+                            (slice.implied_vol(h, e.t) - slice.implied_vol(-h, e.t)) / (2.0 * h);
+                        let params = BTreeMap::from([
+                            ("atm_vol".to_string(), (atm_w / e.t).sqrt()),
+                            ("atm_skew".to_string(), skew),
+                            ("atm_total_variance".to_string(), atm_w),
+                        ]);
+                        let arbitrage = ArbitrageVerdict {
+                            butterfly_ok: fly.is_none(),
+                            calendar_ok: report.calendar_ok,
+                            worst: fly
+                                .map(|v| format!("Butterfly at k={:.3}: {:.3e}", v.k, v.value)),
+                        };
+                        let (fit, rows) = expiry_outputs(
+                            snap,
+                            e,
+                            &targets,
+                            &cal,
+                            range.clone(),
+                            spec.model.name(),
+                            params,
+                            BTreeMap::new(),
+                            arbitrage,
+                        );
+                        result.fit.expiries.push(fit);
+                        result.residuals.extend(rows);
+                    }
+                    result.warm.surface = Some((layout.clone(), cal.x.clone()));
+                    result.traces.push(("surface".into(), cal.trace.clone()));
+                }
+                Ok((_, _, None)) => {
+                    result.fit.skipped.push("surface: fitted vector invalid".into())
+                }
+                Err(reason) => result.fit.skipped.push(format!("surface: {reason}")),
+            }
+        }};
+    }
+    match spec.model {
+        ModelKind::Ssvi => {
+            let t = Ssvi::new(&ts, &thetas, -0.2, Phi::PowerLaw { eta: 1.0, gamma: 0.4 });
+            finish!(run_surface!(t))
+        }
+        ModelKind::Essvi => {
+            let t = Ssvi::new(&ts, &thetas, -0.2, Phi::PowerLaw { eta: 1.0, gamma: 0.4 })
+                .and_then(|s| Essvi::from_ssvi(&s));
+            finish!(run_surface!(t))
+        }
+        ModelKind::Heston => {
+            let t = Heston::new(short * short, 2.0, long * long, 1.0, -0.3);
+            finish!(run_surface!(t))
+        }
+        _ => {
+            let t = Heston::new(short * short, 2.0, long * long, 1.0, -0.3)
+                .and_then(|h| Bates::new(h, 0.5, -0.05, 0.15));
+            finish!(run_surface!(t))
+        }
+    }
+    result
+}

@@ -1,0 +1,374 @@
+//! The fit specification as data: which model, how misses are measured and weighted, which
+//! robust loss and penalties, which solver. Read from TOML (`--config fit.toml`), overridden
+//! by CLI flags, and echoed into every output so a fit can be reproduced.
+
+use crate::objective::{ParseKindError, ResidualKind, WeightKind};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use volfit_optim::loss::LossKind;
+
+/// Which model to fit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum ModelKind {
+    /// Raw SVI per expiry (Gatheral 2004).
+    Svi,
+    /// SSVI surface (Gatheral–Jacquier 2014), power-law φ.
+    #[default]
+    Ssvi,
+    /// eSSVI surface (Hendriks–Martini 2019), maturity-dependent ρ.
+    Essvi,
+    /// SABR per expiry (Hagan et al. 2002 with Obłój 2008).
+    Sabr,
+    /// Heston surface.
+    Heston,
+    /// Bates surface (Heston with lognormal jumps).
+    Bates,
+}
+
+impl ModelKind {
+    /// All models, in CLI order.
+    pub const ALL: [ModelKind; 6] = [
+        ModelKind::Svi,
+        ModelKind::Ssvi,
+        ModelKind::Essvi,
+        ModelKind::Sabr,
+        ModelKind::Heston,
+        ModelKind::Bates,
+    ];
+    /// The CLI name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Svi => "svi",
+            ModelKind::Ssvi => "ssvi",
+            ModelKind::Essvi => "essvi",
+            ModelKind::Sabr => "sabr",
+            ModelKind::Heston => "heston",
+            ModelKind::Bates => "bates",
+        }
+    }
+    /// True for models fitted one expiry at a time.
+    pub fn per_expiry(self) -> bool {
+        matches!(self, ModelKind::Svi | ModelKind::Sabr)
+    }
+}
+
+/// Which solver drives the fit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum SolverKind {
+    /// Levenberg–Marquardt on Triggs-corrected residuals.
+    #[default]
+    Lm,
+    /// L-BFGS with strong-Wolfe line search (in free coordinates).
+    Lbfgs,
+    /// L-BFGS-B with true box bounds.
+    Lbfgsb,
+    /// Gradient descent with backtracking.
+    Gd,
+    /// Heavy-ball momentum.
+    Momentum,
+    /// Nesterov accelerated gradient.
+    Nesterov,
+    /// Adam.
+    Adam,
+    /// AdamW (decoupled weight decay).
+    Adamw,
+    /// RMSProp.
+    Rmsprop,
+    /// Nelder–Mead simplex.
+    NelderMead,
+    /// Differential evolution, polished by LM.
+    De,
+    /// CMA-ES, polished by LM.
+    Cmaes,
+}
+
+impl SolverKind {
+    /// All solvers, in CLI order.
+    pub const ALL: [SolverKind; 12] = [
+        SolverKind::Lm,
+        SolverKind::Lbfgs,
+        SolverKind::Lbfgsb,
+        SolverKind::Gd,
+        SolverKind::Momentum,
+        SolverKind::Nesterov,
+        SolverKind::Adam,
+        SolverKind::Adamw,
+        SolverKind::Rmsprop,
+        SolverKind::NelderMead,
+        SolverKind::De,
+        SolverKind::Cmaes,
+    ];
+    /// The CLI name.
+    pub fn name(self) -> &'static str {
+        match self {
+            SolverKind::Lm => "lm",
+            SolverKind::Lbfgs => "lbfgs",
+            SolverKind::Lbfgsb => "lbfgsb",
+            SolverKind::Gd => "gd",
+            SolverKind::Momentum => "momentum",
+            SolverKind::Nesterov => "nesterov",
+            SolverKind::Adam => "adam",
+            SolverKind::Adamw => "adamw",
+            SolverKind::Rmsprop => "rmsprop",
+            SolverKind::NelderMead => "nelder-mead",
+            SolverKind::De => "de",
+            SolverKind::Cmaes => "cmaes",
+        }
+    }
+}
+
+macro_rules! named_enum {
+    ($t:ty, $what:literal) => {
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+        impl FromStr for $t {
+            type Err = ParseKindError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                <$t>::ALL.into_iter().find(|k| k.name() == s.trim()).ok_or_else(|| ParseKindError {
+                    what: $what,
+                    got: s.to_string(),
+                    expected: <$t>::ALL.map(|k| k.name()).join("|"),
+                })
+            }
+        }
+    };
+}
+named_enum!(ModelKind, "model");
+named_enum!(SolverKind, "solver");
+
+/// Where ridge shrinks toward.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RidgeTarget {
+    /// Toward the previous snapshot's fit (zero ridge on the first snapshot).
+    #[default]
+    Prev,
+    /// Toward zero (in the optimizer's free coordinates).
+    Zero,
+}
+
+/// Ridge penalty `λ Σ (x_j − p_j)²`, CLI syntax `L`, `L:prev` or `L:zero`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Ridge {
+    /// Strength λ ≥ 0.
+    pub lambda: f64,
+    /// Shrinkage target.
+    pub toward: RidgeTarget,
+}
+
+impl fmt::Display for Ridge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = match self.toward {
+            RidgeTarget::Prev => "prev",
+            RidgeTarget::Zero => "zero",
+        };
+        write!(f, "{}:{t}", self.lambda)
+    }
+}
+
+impl FromStr for Ridge {
+    type Err = ParseKindError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || ParseKindError {
+            what: "ridge",
+            got: s.to_string(),
+            expected: "L, L:prev or L:zero with L ≥ 0".into(),
+        };
+        let (l, t) = s.split_once(':').unwrap_or((s, "prev"));
+        let lambda: f64 = l.trim().parse().map_err(|_| err())?;
+        if !(lambda.is_finite() && lambda >= 0.0) {
+            return Err(err());
+        }
+        let toward = match t.trim() {
+            "prev" => RidgeTarget::Prev,
+            "zero" => RidgeTarget::Zero,
+            _ => return Err(err()),
+        };
+        Ok(Ridge { lambda, toward })
+    }
+}
+
+impl TryFrom<String> for Ridge {
+    type Error = ParseKindError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<Ridge> for String {
+    fn from(r: Ridge) -> String {
+        r.to_string()
+    }
+}
+
+/// Which quotes enter a fit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QuoteFilter {
+    /// Quotes further than this many ATM standard deviations from the forward
+    /// (`|k| / (σ_atm √t)`) are dropped.
+    pub max_std_moneyness: f64,
+    /// Only out-of-the-money options (puts below the forward, calls above): the liquid side.
+    pub otm_only: bool,
+    /// Minimum open interest (contracts).
+    pub min_open_interest: f64,
+    /// Maximum bid–ask spread in vol (two-sided quotes only).
+    pub max_spread_iv: f64,
+    /// Expiries with fewer usable quotes are not fitted.
+    pub min_quotes: usize,
+    /// Expiries closer than this (years) are not fitted.
+    pub min_t: f64,
+}
+
+impl Default for QuoteFilter {
+    fn default() -> Self {
+        QuoteFilter {
+            max_std_moneyness: 6.0,
+            otm_only: true,
+            min_open_interest: 0.0,
+            max_spread_iv: 0.5,
+            min_quotes: 5,
+            min_t: 1.0 / 365.0,
+        }
+    }
+}
+
+/// Everything that defines a fit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FitSpec {
+    /// Model family.
+    pub model: ModelKind,
+    /// Residual kind.
+    pub residual: ResidualKind,
+    /// Weights (a product of factors).
+    pub weight: WeightKind,
+    /// Largest weight as a multiple of the median weight.
+    pub weight_cap: f64,
+    /// Robust loss (CLI syntax, e.g. `huber:0.01`).
+    #[serde(with = "loss_text")]
+    pub loss: LossKind,
+    /// Ridge penalty, if any.
+    pub ridge: Option<Ridge>,
+    /// Weight of the static-arbitrage penalty (0 = report only).
+    pub arbitrage_penalty: f64,
+    /// Solver.
+    pub solver: SolverKind,
+    /// Iteration limit of the solver.
+    pub max_iters: u32,
+    /// Number of starts (1 = the model's own initial guess only).
+    pub starts: usize,
+    /// Seed of every random choice (global solvers, multi-start).
+    pub seed: u64,
+    /// SABR β when fixed (`None` = fitted).
+    pub sabr_beta: Option<f64>,
+    /// Quote filters.
+    pub filter: QuoteFilter,
+}
+
+impl Default for FitSpec {
+    fn default() -> Self {
+        FitSpec {
+            model: ModelKind::default(),
+            residual: ResidualKind::Vol,
+            weight: WeightKind::default(),
+            weight_cap: 20.0,
+            loss: LossKind::Mse,
+            ridge: None,
+            arbitrage_penalty: 0.0,
+            solver: SolverKind::Lm,
+            max_iters: 200,
+            starts: 1,
+            seed: 42,
+            sabr_beta: Some(1.0),
+            filter: QuoteFilter::default(),
+        }
+    }
+}
+
+mod loss_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use volfit_optim::loss::LossKind;
+
+    pub fn serialize<S: Serializer>(l: &LossKind, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(l)
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<LossKind, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl FitSpec {
+    /// Parses a TOML fit specification (unknown keys are errors).
+    ///
+    /// # Errors
+    /// The TOML error, with the offending key and line.
+    pub fn from_toml(text: &str) -> Result<FitSpec, toml::de::Error> {
+        toml::from_str(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_names_round_trip() {
+        for m in ModelKind::ALL {
+            assert_eq!(m.to_string().parse::<ModelKind>().unwrap(), m);
+        }
+        for s in SolverKind::ALL {
+            assert_eq!(s.to_string().parse::<SolverKind>().unwrap(), s);
+        }
+        assert!("bfgs".parse::<SolverKind>().unwrap_err().to_string().contains("nelder-mead"));
+    }
+
+    #[test]
+    fn ridge_syntax() {
+        assert_eq!(
+            "0.01".parse::<Ridge>().unwrap(),
+            Ridge { lambda: 0.01, toward: RidgeTarget::Prev }
+        );
+        assert_eq!("1e-3:zero".parse::<Ridge>().unwrap().toward, RidgeTarget::Zero);
+        for bad in ["-1", "x", "0.1:yesterday", "nan"] {
+            assert!(bad.parse::<Ridge>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn toml_spec_parses_and_rejects_unknown_keys() {
+        let spec = FitSpec::from_toml(
+            r#"
+            model = "svi"
+            residual = "band"
+            weight = "vega*spread"
+            loss = "huber:0.01"
+            ridge = "0.001:prev"
+            solver = "lbfgsb"
+            [filter]
+            min_quotes = 8
+            "#,
+        )
+        .unwrap();
+        assert_eq!(spec.model, ModelKind::Svi);
+        assert_eq!(spec.residual, ResidualKind::Band);
+        assert_eq!(spec.weight.to_string(), "vega*spread");
+        assert_eq!(spec.loss.to_string(), "huber:0.01");
+        assert_eq!(spec.filter.min_quotes, 8);
+        let err = FitSpec::from_toml("modle = \"svi\"").unwrap_err().to_string();
+        assert!(err.contains("modle"), "{err}");
+        // The spec echoes into outputs and reads back identically.
+        let text = toml::to_string(&spec).unwrap();
+        assert_eq!(FitSpec::from_toml(&text).unwrap(), spec);
+    }
+}

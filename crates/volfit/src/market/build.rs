@@ -1,0 +1,361 @@
+//! Raw snapshot → cleaned [`Snapshot`]: validity checks with counted reasons, forward per
+//! expiry, USD prices and bid/ask/mid implied vols.
+//!
+//! **Which forward.** Each row carries its own forward (Deribit updates `underlying_price`
+//! per instrument). Coin prices are converted to USD with *that row's* forward, exactly as
+//! Deribit does (`usd = coin × F_row`), and `row_forward` keeps it. The expiry forward
+//! (median of the rows', see [`forward`]) is the single reference a smile fit needs, so the
+//! bid/ask/mid IVs are inverted on the **expiry forward**: then `Black76(F_exp, K, t, iv)`
+//! reproduces the quote's USD price, so price and vol residuals agree within a fit. The
+//! difference to the row-forward IV is the 2nd–5th significant digit of F, well inside
+//! the spread. To reproduce Deribit's own mark IV, invert `mark` on `row_forward`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use super::chain::{year_fraction, Expiry, ForwardSource, PriceUnit, Quote, RawQuote, Snapshot};
+use super::clean::{CleanConfig, Rejection, RejectionCounts};
+use super::read::RawSnapshot;
+use crate::black::{implied_vol, IvError};
+
+/// A cleaned snapshot with its counts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Cleaned {
+    /// The chain.
+    pub snapshot: Snapshot,
+    /// Rows dropped, by reason (including those dropped while reading).
+    pub rejected: RejectionCounts,
+    /// Rows kept with a caveat (one-sided, zero bid, a side without IV).
+    pub flagged: RejectionCounts,
+    /// Rows in.
+    pub rows: u64,
+}
+
+/// Forward of one expiry from its rows: the median of the rows' forwards; else put–call
+/// parity from two-sided pairs nearest the money (median of the three pairs with the
+/// smallest |C − P|): USD `F = K + C − P`, coin `F = K / (1 − C + P)`.
+pub fn forward(rows: &[RawQuote]) -> Option<(f64, ForwardSource)> {
+    let mut fs: Vec<f64> =
+        rows.iter().filter_map(|r| r.forward).filter(|f| f.is_finite() && *f > 0.0).collect();
+    if !fs.is_empty() {
+        return Some((median(&mut fs), ForwardSource::Underlying));
+    }
+    let mut mids: HashMap<(u64, bool), (f64, PriceUnit)> = HashMap::new();
+    for r in rows {
+        if let (Some(b), Some(a)) = (r.bid, r.ask) {
+            if b > 0.0 && a >= b {
+                mids.insert(
+                    (r.strike.to_bits(), r.kind == super::OptionType::Call),
+                    (0.5 * (a + b), r.unit),
+                );
+            }
+        }
+    }
+    let mut pairs: Vec<(f64, f64)> = Vec::new();
+    for (&(k, call), &(c, unit)) in &mids {
+        if !call {
+            continue;
+        }
+        if let Some(&(p, _)) = mids.get(&(k, false)) {
+            let strike = f64::from_bits(k);
+            let f = match unit {
+                PriceUnit::Usd => strike + c - p,
+                PriceUnit::Coin if 1.0 - c + p > 0.0 => strike / (1.0 - c + p),
+                PriceUnit::Coin => continue,
+            };
+            if f.is_finite() && f > 0.0 {
+                pairs.push(((c - p).abs(), f));
+            }
+        }
+    }
+    if pairs.is_empty() {
+        return None;
+    }
+    pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    let mut near: Vec<f64> = pairs.iter().take(3).map(|p| p.1).collect();
+    Some((median(&mut near), ForwardSource::Parity))
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
+}
+
+/// Black-76 vega in USD per vol point (1 % = 0.01): `F φ(d1) √t / 100`.
+fn vega_per_point(f: f64, k: f64, t: f64, sigma: f64) -> f64 {
+    let s = sigma * t.sqrt();
+    if s.is_nan() || s <= 0.0 {
+        return 0.0;
+    }
+    let d1 = (f / k).ln() / s + 0.5 * s;
+    f * crate::black::norm_pdf(d1) * t.sqrt() / 100.0
+}
+
+/// Vega of a cleaned quote in USD per vol point, at its mid IV (else mark IV, else the one
+/// side's IV); `None` without any IV.
+pub fn quote_vega(q: &Quote, e: &Expiry) -> Option<f64> {
+    let iv = q.mid_iv.or(q.mark_iv).or(q.bid_iv).or(q.ask_iv)?;
+    Some(vega_per_point(e.forward, q.strike, e.t, iv))
+}
+
+/// Cleans, prices and groups one raw snapshot. Every input row ends up either in the
+/// chain or in `rejected`; `flagged` counts kept rows with a caveat.
+pub fn build(raw: RawSnapshot, cfg: &CleanConfig) -> Cleaned {
+    let mut rejected = raw.rejected;
+    let mut flagged = RejectionCounts::default();
+    let rows_in = raw.rows.len() as u64;
+    let time_ms = raw.time_ms;
+
+    // 1. Per-row validity, then duplicates (keep the latest update, then the last line).
+    let mut ok: Vec<RawQuote> = Vec::with_capacity(raw.rows.len());
+    for mut r in raw.rows {
+        let nums = [Some(r.strike), r.bid, r.ask, r.mark, r.forward, r.mark_iv];
+        if nums.iter().flatten().any(|v| !v.is_finite()) {
+            rejected.add(Rejection::NonFinite);
+            continue;
+        }
+        if r.strike <= 0.0 || [r.bid, r.ask, r.mark].iter().flatten().any(|v| *v < 0.0) {
+            rejected.add(Rejection::InvalidField);
+            continue;
+        }
+        let t = year_fraction(time_ms, r.expiry_ms);
+        if t <= 0.0 {
+            rejected.add(Rejection::Expired);
+            continue;
+        }
+        if t < cfg.min_t {
+            rejected.add(Rejection::ShortExpiry);
+            continue;
+        }
+        if time_ms - r.updated_ms > cfg.max_age_ms {
+            rejected.add(Rejection::Stale);
+            continue;
+        }
+        if r.bid == Some(0.0) {
+            flagged.add(Rejection::ZeroBid);
+            r.bid = None;
+        }
+        if r.bid.is_none() && r.ask.is_none() {
+            rejected.add(Rejection::NoQuote);
+            continue;
+        }
+        if let (Some(b), Some(a)) = (r.bid, r.ask) {
+            if b > a {
+                rejected.add(Rejection::Crossed);
+                continue;
+            }
+        }
+        ok.push(r);
+    }
+    let mut seen: HashMap<(i64, u64, bool), usize> = HashMap::new();
+    let mut keep = vec![true; ok.len()];
+    for (i, r) in ok.iter().enumerate() {
+        let key = (r.expiry_ms, r.strike.to_bits(), r.kind == super::OptionType::Call);
+        if let Some(j) = seen.insert(key, i) {
+            // Keep the later update (ties: the later row); the other is the duplicate.
+            let (loser, winner) = if ok[j].updated_ms > r.updated_ms { (i, j) } else { (j, i) };
+            keep[loser] = false;
+            seen.insert(key, winner);
+            rejected.add(Rejection::Duplicate);
+        }
+    }
+
+    // 2. Group by expiry, forward, USD prices and IVs.
+    let mut by_exp: BTreeMap<i64, Vec<RawQuote>> = BTreeMap::new();
+    for (r, k) in ok.into_iter().zip(keep) {
+        if k {
+            by_exp.entry(r.expiry_ms).or_default().push(r);
+        }
+    }
+    let mut index: Vec<f64> = Vec::new();
+    let mut expiries = Vec::with_capacity(by_exp.len());
+    for (expiry_ms, rows) in by_exp {
+        let Some((fwd, source)) = forward(&rows) else {
+            rejected.add_n(Rejection::NoForward, rows.len() as u64);
+            continue;
+        };
+        let t = year_fraction(time_ms, expiry_ms);
+        let mut quotes = Vec::with_capacity(rows.len());
+        for r in rows {
+            if let Some(i) = r.index {
+                index.push(i);
+            }
+            let row_forward = r.forward.unwrap_or(fwd);
+            let to_usd = |p: Option<f64>| match r.unit {
+                PriceUnit::Coin => p.map(|p| p * row_forward),
+                PriceUnit::Usd => p,
+            };
+            let coin = |p: Option<f64>| match r.unit {
+                PriceUnit::Coin => p,
+                PriceUnit::Usd => None,
+            };
+            let (bid, ask) = (to_usd(r.bid), to_usd(r.ask));
+            let iv = |p: Option<f64>| p.map(|p| implied_vol(r.kind, p, fwd, r.strike, t));
+            // The quote's representative price: the mid, or its only side.
+            let centre = match (bid, ask) {
+                (Some(b), Some(a)) => 0.5 * (a + b),
+                (Some(p), None) | (None, Some(p)) => p,
+                (None, None) => unreachable!("rows without any side were rejected above"),
+            };
+            match implied_vol(r.kind, centre, fwd, r.strike, t) {
+                Err(IvError::BelowIntrinsic) => {
+                    rejected.add(Rejection::BelowIntrinsic);
+                    continue;
+                }
+                Err(IvError::AboveUpperBound) => {
+                    rejected.add(Rejection::AboveUpperBound);
+                    continue;
+                }
+                Err(_) => {
+                    rejected.add(Rejection::NonFinite);
+                    continue;
+                }
+                Ok(_) => {}
+            }
+            let (bid_iv, ask_iv) = (iv(bid), iv(ask));
+            if bid.is_none() || ask.is_none() {
+                flagged.add(Rejection::OneSided);
+            }
+            if matches!(bid_iv, Some(Err(_))) || matches!(ask_iv, Some(Err(_))) {
+                flagged.add(Rejection::SideWithoutIv);
+            }
+            let mid_iv = match (bid, ask) {
+                (Some(b), Some(a)) => implied_vol(r.kind, 0.5 * (a + b), fwd, r.strike, t).ok(),
+                _ => None,
+            };
+            quotes.push(Quote {
+                strike: r.strike,
+                kind: r.kind,
+                bid,
+                ask,
+                bid_coin: coin(r.bid),
+                ask_coin: coin(r.ask),
+                mark: to_usd(r.mark),
+                mark_iv: r.mark_iv,
+                bid_iv: bid_iv.and_then(Result::ok),
+                ask_iv: ask_iv.and_then(Result::ok),
+                mid_iv,
+                bid_size: r.bid_size,
+                ask_size: r.ask_size,
+                open_interest: r.open_interest,
+                volume: r.volume,
+                row_forward,
+                instrument: r.instrument,
+            });
+        }
+        if quotes.is_empty() {
+            continue;
+        }
+        quotes.sort_by(|a, b| a.strike.total_cmp(&b.strike).then(a.kind.cmp(&b.kind)));
+        expiries.push(Expiry { expiry_ms, t, forward: fwd, forward_source: source, quotes });
+    }
+    let index = if index.is_empty() { None } else { Some(median(&mut index)) };
+    Cleaned {
+        snapshot: Snapshot { time_ms, underlying: raw.underlying, index, expiries },
+        rejected,
+        flagged,
+        rows: rows_in,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::market::OptionType;
+
+    fn raw(kind: OptionType, strike: f64, bid: Option<f64>, ask: Option<f64>) -> RawQuote {
+        RawQuote {
+            time_ms: 0,
+            underlying: "BTC".into(),
+            instrument: format!("BTC-1JAN71-{strike}-{}", kind.letter()),
+            expiry_ms: 31_536_000_000, // one ACT/365 year after the epoch
+            strike,
+            kind,
+            unit: PriceUnit::Usd,
+            bid,
+            ask,
+            mark: None,
+            mark_iv: None,
+            bid_size: None,
+            ask_size: None,
+            open_interest: None,
+            volume: None,
+            forward: None,
+            index: None,
+            updated_ms: 0,
+            line: 1,
+        }
+    }
+
+    #[test]
+    fn parity_forward_and_counted_reasons() {
+        // Quotes generated from Black-76 with F = 100, t = 1, σ = 0.5 (closed form), so
+        // parity must return F = K + C − P = 100 to rounding.
+        let c = |k| crate::black::price(OptionType::Call, 100.0, k, 1.0, 0.5);
+        let p = |k| crate::black::price(OptionType::Put, 100.0, k, 1.0, 0.5);
+        let rows = vec![
+            raw(OptionType::Call, 100.0, Some(c(100.0) - 0.1), Some(c(100.0) + 0.1)),
+            raw(OptionType::Put, 100.0, Some(p(100.0) - 0.1), Some(p(100.0) + 0.1)),
+            raw(OptionType::Call, 90.0, Some(c(90.0)), None),
+            raw(OptionType::Put, 90.0, None, None),
+            raw(OptionType::Call, 110.0, Some(5.0), Some(4.0)),
+            raw(OptionType::Put, 110.0, Some(0.0), Some(12.0)),
+            raw(OptionType::Put, 120.0, Some(30.0), Some(31.0)),
+            raw(OptionType::Put, 120.0, Some(29.0), Some(32.0)),
+        ];
+        let out = build(
+            RawSnapshot {
+                time_ms: 0,
+                underlying: "BTC".into(),
+                rows,
+                rejected: RejectionCounts::default(),
+            },
+            &CleanConfig::default(),
+        );
+        let e = &out.snapshot.expiries[0];
+        assert_eq!(e.forward_source, ForwardSource::Parity);
+        assert!((e.forward - 100.0).abs() < 1e-9, "{}", e.forward);
+        assert_eq!(out.rejected.get(Rejection::NoQuote), 1);
+        assert_eq!(out.rejected.get(Rejection::Crossed), 1);
+        assert_eq!(out.rejected.get(Rejection::Duplicate), 1);
+        // Put K=110 with bid 0 → zero-bid flag and one-sided; call K=90 one-sided.
+        assert_eq!(out.flagged.get(Rejection::ZeroBid), 1);
+        assert_eq!(out.flagged.get(Rejection::OneSided), 2);
+        assert_eq!(out.rows, 8);
+        let kept = out.snapshot.num_quotes() as u64;
+        assert_eq!(kept + out.rejected.total(), 8, "nothing dropped silently");
+        // The duplicate kept is the later row (bid 29, ask 32).
+        let put = e.quotes.iter().find(|q| q.strike == 120.0 && q.kind == OptionType::Put);
+        assert_eq!(put.and_then(|q| q.bid), Some(29.0));
+        // The ATM pair's mid IV recovers σ = 0.5: mids are the Black-76 prices (round trip).
+        let atm = e.quotes.iter().find(|q| q.strike == 100.0).and_then(|q| q.mid_iv);
+        assert!(atm.is_some_and(|v| (v - 0.5).abs() < 1e-9), "{atm:?}");
+    }
+
+    #[test]
+    fn below_intrinsic_and_above_bound_are_rejected() {
+        // F = 100 (row forward), t = 1: call K=50 has intrinsic 50; a mid of 40 has no IV.
+        let mut a = raw(OptionType::Call, 50.0, Some(39.0), Some(41.0));
+        a.forward = Some(100.0);
+        let mut b = raw(OptionType::Call, 150.0, Some(100.0), Some(120.0));
+        b.forward = Some(100.0);
+        let out = build(
+            RawSnapshot {
+                time_ms: 0,
+                underlying: "BTC".into(),
+                rows: vec![a, b],
+                rejected: RejectionCounts::default(),
+            },
+            &CleanConfig::default(),
+        );
+        assert_eq!(out.rejected.get(Rejection::BelowIntrinsic), 1);
+        assert_eq!(out.rejected.get(Rejection::AboveUpperBound), 1);
+        assert_eq!(out.snapshot.num_quotes(), 0);
+    }
+}

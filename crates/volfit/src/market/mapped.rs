@@ -1,0 +1,254 @@
+//! Any other CSV through a column mapping: `strike=Strike,bid=Bid,ask=Ask,…` plus units.
+//!
+//! Targets: `instrument`, `underlying`, `time`, `updated`, `expiry`, `strike`, `type`, `bid`,
+//! `ask`, `mark`, `mark_iv`, `forward`, `index`, `bid_size`, `ask_size`, `open_interest`,
+//! `volume`. Required: `time`, `bid`, `ask`, and either `instrument` or all of
+//! `strike`, `type`, `expiry`. Times and expiries are ISO-8601 / `YYYY-MM-DD[ HH:MM:SS]` or
+//! numbers in the [`TimeUnit`]; a bare expiry date means 08:00 UTC.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::chain::{PriceUnit, RawQuote};
+use super::deribit::{option_type, RowParser};
+use super::error::{Error, FieldReason};
+use super::fields::{normalise, parse_i64, parse_time_ms, Columns, Row};
+use super::instrument;
+
+/// Unit of numeric time columns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeUnit {
+    /// Seconds since the epoch.
+    S,
+    /// Milliseconds since the epoch.
+    #[default]
+    Ms,
+    /// Microseconds since the epoch.
+    Us,
+}
+
+/// Unit of IV columns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IvUnit {
+    /// Percent (Deribit's `mark_iv`).
+    #[default]
+    Pct,
+    /// Fraction.
+    Frac,
+}
+
+/// A user column mapping.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Mapping {
+    /// `(target, source column)` pairs.
+    pub columns: Vec<(String, String)>,
+    /// Unit of prices.
+    pub price_unit: Option<PriceUnit>,
+    /// Unit of IVs.
+    pub iv_unit: IvUnit,
+    /// Unit of numeric times.
+    pub time_unit: TimeUnit,
+}
+
+const TARGETS: &[&str] = &[
+    "instrument",
+    "underlying",
+    "time",
+    "updated",
+    "expiry",
+    "strike",
+    "type",
+    "bid",
+    "ask",
+    "mark",
+    "mark_iv",
+    "forward",
+    "index",
+    "bid_size",
+    "ask_size",
+    "open_interest",
+    "volume",
+];
+
+impl Mapping {
+    /// Parses `target=Column,target=Column,…`.
+    ///
+    /// # Errors
+    /// `Config` on an unknown target or a pair without `=`.
+    pub fn parse(spec: &str) -> Result<Mapping, Error> {
+        let mut columns = Vec::new();
+        for pair in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (t, c) = pair.split_once('=').ok_or_else(|| {
+                Error::config(format!("--map entry {pair:?} is not target=Column"))
+            })?;
+            let t = t.trim().to_ascii_lowercase();
+            if !TARGETS.contains(&t.as_str()) {
+                return Err(Error::config(format!(
+                    "--map target {t:?} unknown; expected one of {}",
+                    TARGETS.join(", ")
+                )));
+            }
+            columns.push((t, c.trim().to_string()));
+        }
+        Ok(Mapping { columns, ..Mapping::default() })
+    }
+    fn source(&self, target: &str) -> Option<&str> {
+        self.columns.iter().find(|(t, _)| t == target).map(|(_, c)| c.as_str())
+    }
+}
+
+pub(crate) struct Mapped {
+    cols: Vec<Option<(usize, String)>>,
+    unit: PriceUnit,
+    iv_scale: f64,
+    time_unit: TimeUnit,
+}
+
+impl Mapped {
+    pub(crate) const NAME: &'static str = "mapped";
+
+    pub(crate) fn new(m: &Mapping, c: &Columns, path: &Path) -> Result<Self, Error> {
+        let mut cols = Vec::with_capacity(TARGETS.len());
+        for t in TARGETS {
+            cols.push(match m.source(t) {
+                Some(src) => {
+                    Some((c.req(&normalise(src.as_bytes()), path, Self::NAME)?, src.to_string()))
+                }
+                None => None,
+            });
+        }
+        let me = Mapped {
+            cols,
+            unit: m.price_unit.unwrap_or(PriceUnit::Coin),
+            iv_scale: if m.iv_unit == IvUnit::Pct { 0.01 } else { 1.0 },
+            time_unit: m.time_unit,
+        };
+        let need = |t: &str| -> Result<(), Error> {
+            if me.col(t).is_none() {
+                return Err(Error::config(format!("--map lacks the required target {t:?}")));
+            }
+            Ok(())
+        };
+        need("time")?;
+        need("bid")?;
+        need("ask")?;
+        if me.col("instrument").is_none() {
+            need("strike")?;
+            need("type")?;
+            need("expiry")?;
+        }
+        Ok(me)
+    }
+    fn col(&self, target: &str) -> Option<&(usize, String)> {
+        let i = TARGETS.iter().position(|t| *t == target)?;
+        self.cols[i].as_ref()
+    }
+    fn num(&self, row: &Row<'_>, t: &str) -> Result<Option<f64>, Error> {
+        match self.col(t) {
+            Some((i, name)) => row.opt_f64(Some(*i), name),
+            None => Ok(None),
+        }
+    }
+    fn price(&self, row: &Row<'_>, t: &str) -> Result<Option<f64>, Error> {
+        match self.col(t) {
+            Some((i, name)) => row.price(Some(*i), name, false),
+            None => Ok(None),
+        }
+    }
+    fn time(&self, row: &Row<'_>, t: &str, expiry: bool) -> Result<Option<i64>, Error> {
+        let Some((i, name)) = self.col(t) else { return Ok(None) };
+        let s = row.req_str(*i, name)?;
+        if let Some(n) = parse_i64(s.as_bytes()) {
+            return Ok(Some(match self.time_unit {
+                TimeUnit::S => n.saturating_mul(1000),
+                TimeUnit::Ms => n,
+                TimeUnit::Us => n / 1000,
+            }));
+        }
+        if let Some(ms) = parse_time_ms(s, expiry) {
+            return Ok(Some(ms));
+        }
+        if expiry {
+            if let Some(ms) = instrument::parse_date(s).and_then(instrument::expiry_0800_ms) {
+                return Ok(Some(ms));
+            }
+        }
+        Err(row.err(name, FieldReason::Invalid(s.chars().take(40).collect())))
+    }
+}
+
+impl RowParser for Mapped {
+    fn parse(&self, row: &Row<'_>) -> Result<RawQuote, Error> {
+        let time_ms = self.time(row, "time", false)?.unwrap_or_default();
+        let name = match self.col("instrument") {
+            Some((i, n)) => Some((row.req_str(*i, n)?, n.as_str())),
+            None => None,
+        };
+        let parsed = match name {
+            Some((s, col)) => Some(instrument::parse(s).ok_or_else(|| {
+                row.err(col, FieldReason::Instrument(s.chars().take(60).collect()))
+            })?),
+            None => None,
+        };
+        let strike = match (self.col("strike"), &parsed) {
+            (Some((i, n)), _) => row.positive(*i, n)?,
+            (None, Some(p)) => p.strike,
+            (None, None) => return Err(row.err("strike", FieldReason::Missing)),
+        };
+        let kind = match (self.col("type"), &parsed) {
+            (Some((i, n)), _) => option_type(row, *i, n)?,
+            (None, Some(p)) => p.kind,
+            (None, None) => return Err(row.err("type", FieldReason::Missing)),
+        };
+        let expiry_ms = match (self.time(row, "expiry", true)?, &parsed) {
+            (Some(e), _) => e,
+            (None, Some(p)) => p.expiry_ms,
+            (None, None) => return Err(row.err("expiry", FieldReason::Missing)),
+        };
+        let underlying = match (self.col("underlying"), &parsed) {
+            (Some((i, n)), _) => row.req_str(*i, n)?.to_ascii_uppercase(),
+            (None, Some(p)) => p.underlying.to_string(),
+            (None, None) => String::from("?"),
+        };
+        let instrument = match name {
+            Some((s, _)) => s.to_string(),
+            None => format!(
+                "{underlying}-{}-{strike}-{}",
+                chrono::DateTime::from_timestamp_millis(expiry_ms)
+                    .map_or_else(String::new, |d| d.format("%-d%b%y").to_string().to_uppercase()),
+                kind.letter()
+            ),
+        };
+        let forward = match self.num(row, "forward")? {
+            Some(f) if f < 0.0 => {
+                let n = self.col("forward").map_or("forward", |c| c.1.as_str());
+                return Err(row.err(n, FieldReason::OutOfRange(f)));
+            }
+            f => f.filter(|f| *f > 0.0),
+        };
+        Ok(RawQuote {
+            time_ms,
+            underlying,
+            instrument,
+            expiry_ms,
+            strike,
+            kind,
+            unit: self.unit,
+            bid: self.price(row, "bid")?,
+            ask: self.price(row, "ask")?,
+            mark: self.price(row, "mark")?,
+            mark_iv: self.num(row, "mark_iv")?.map(|v| v * self.iv_scale),
+            bid_size: self.num(row, "bid_size")?,
+            ask_size: self.num(row, "ask_size")?,
+            open_interest: self.num(row, "open_interest")?,
+            volume: self.num(row, "volume")?,
+            forward,
+            index: self.num(row, "index")?.filter(|v| *v > 0.0),
+            updated_ms: self.time(row, "updated", false)?.unwrap_or(time_ms),
+            line: row.line,
+        })
+    }
+}

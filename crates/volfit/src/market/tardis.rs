@@ -1,0 +1,339 @@
+//! Tardis.dev `options_chain` CSV: every update of every instrument, in arrival order
+//! (`local_timestamp`), timestamps in µs, prices in coin, IVs in percent.
+//!
+//! As-of chains are built in one pass. The reader keeps, per instrument, the raw fields of
+//! its latest update (a reused [`ByteRecord`]: no per-row allocation once an instrument has
+//! been seen) and parses them only when a checkpoint `T` is passed, i.e. when the first row
+//! with `local_timestamp > T` arrives. The chain at `T` therefore holds, for each
+//! instrument, the last update that had *arrived* by `T`; an update whose exchange
+//! `timestamp` is older than `T − max_age` is counted `stale`, an instrument at or past
+//! expiry is counted `expired` once and forgotten. Memory is bounded by the number of
+//! instruments, not by the file size.
+
+use std::collections::HashMap;
+use std::io::BufRead;
+use std::path::Path;
+
+use csv::ByteRecord;
+
+use super::chain::{PriceUnit, RawQuote};
+use super::clean::{Rejection, RejectionCounts};
+use super::deribit::{check_name, option_type};
+use super::error::{Error, FieldReason};
+use super::fields::{parse_i64, Columns, Row};
+use super::read::{FileReport, RawSnapshot, ReadOptions, Schedule};
+
+pub(crate) const NAME: &str = "tardis";
+pub(crate) const SIGNATURE: &[&str] = &["exchange", "symbol", "local_timestamp"];
+
+struct Cols {
+    symbol: usize,
+    timestamp: usize,
+    local: usize,
+    kind: usize,
+    strike: usize,
+    expiration: usize,
+    oi: Option<usize>,
+    bid: usize,
+    bid_size: Option<usize>,
+    ask: usize,
+    ask_size: Option<usize>,
+    mark: Option<usize>,
+    mark_iv: Option<usize>,
+    forward: Option<usize>,
+}
+
+impl Cols {
+    fn new(c: &Columns, path: &Path) -> Result<Cols, Error> {
+        let r = |n| c.req(n, path, NAME);
+        Ok(Cols {
+            symbol: r("symbol")?,
+            timestamp: r("timestamp")?,
+            local: r("local_timestamp")?,
+            kind: r("type")?,
+            strike: r("strike_price")?,
+            expiration: r("expiration")?,
+            oi: c.find("open_interest"),
+            bid: r("bid_price")?,
+            bid_size: c.find("bid_amount"),
+            ask: r("ask_price")?,
+            ask_size: c.find("ask_amount"),
+            mark: c.find("mark_price"),
+            mark_iv: c.find("mark_iv"),
+            forward: c.find("underlying_price"),
+        })
+    }
+
+    /// Parses a stored update into a quote of the chain at `asof_ms`.
+    fn quote(&self, row: &Row<'_>, asof_ms: i64, updated_ms: i64) -> Result<RawQuote, Error> {
+        let name = row.req_str(self.symbol, "symbol")?;
+        let strike = row.positive(self.strike, "strike_price")?;
+        let kind = option_type(row, self.kind, "type")?;
+        check_name(row, "symbol", name, None, strike, kind)?;
+        Ok(RawQuote {
+            time_ms: asof_ms,
+            underlying: name.split('-').next().unwrap_or(name).to_string(),
+            instrument: name.to_string(),
+            expiry_ms: row.i64(self.expiration, "expiration")?.div_euclid(1000),
+            strike,
+            kind,
+            unit: PriceUnit::Coin,
+            bid: row.price(Some(self.bid), "bid_price", false)?,
+            ask: row.price(Some(self.ask), "ask_price", false)?,
+            mark: row.price(self.mark, "mark_price", false)?,
+            mark_iv: row.opt_f64(self.mark_iv, "mark_iv")?.map(|v| v / 100.0),
+            bid_size: row.opt_f64(self.bid_size, "bid_amount")?,
+            ask_size: row.opt_f64(self.ask_size, "ask_amount")?,
+            open_interest: row.opt_f64(self.oi, "open_interest")?,
+            volume: None,
+            forward: row.opt_positive(self.forward, "underlying_price")?,
+            index: None,
+            updated_ms,
+            line: row.line,
+        })
+    }
+}
+
+/// Latest update of one instrument.
+struct Slot {
+    rec: ByteRecord,
+    line: u64,
+    ts_us: i64,
+    expiry_us: Option<i64>,
+}
+
+/// The checkpoint clock: yields the as-of instants in order.
+struct Clock {
+    step_us: Option<i64>,
+    at: Vec<i64>,
+    next: Option<i64>,
+    pos: usize,
+}
+
+impl Clock {
+    fn new(schedule: &Schedule) -> Clock {
+        match schedule {
+            Schedule::Every { step_ms } => {
+                Clock { step_us: Some(step_ms.max(&1) * 1000), at: Vec::new(), next: None, pos: 0 }
+            }
+            Schedule::At(times) => {
+                let mut at: Vec<i64> = times.iter().map(|t| t * 1000).collect();
+                at.sort_unstable();
+                at.dedup();
+                Clock { step_us: None, next: at.first().copied(), at, pos: 0 }
+            }
+        }
+    }
+    /// Called with the first row's local time: aligns `--every` checkpoints to multiples
+    /// of the step at or after it.
+    fn start(&mut self, first_us: i64) {
+        if let Some(step) = self.step_us {
+            self.next = Some(
+                first_us.div_euclid(step) * step
+                    + if first_us.rem_euclid(step) == 0 { 0 } else { step },
+            );
+        }
+    }
+    fn advance(&mut self) {
+        match self.step_us {
+            Some(step) => self.next = self.next.map(|t| t + step),
+            None => {
+                self.pos += 1;
+                self.next = self.at.get(self.pos).copied();
+            }
+        }
+    }
+}
+
+/// FNV-1a: instrument symbols are short, trusted-enough keys (a hostile file can at worst
+/// slow the reader down), and SipHash costs a noticeable share of the per-row budget.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FnvMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
+
+struct State<'o> {
+    cols: Cols,
+    index: FnvMap<Box<[u8]>, usize>,
+    slots: Vec<Slot>,
+    opts: &'o ReadOptions,
+}
+
+impl State<'_> {
+    /// Emits the as-of chains at `t_us`, one per underlying, sorted by underlying.
+    fn emit(
+        &mut self,
+        path: &Path,
+        t_us: i64,
+        report: &mut FileReport,
+        sink: &mut dyn FnMut(RawSnapshot) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let asof_ms = t_us.div_euclid(1000);
+        let max_age_us = self.opts.clean.max_age_ms.saturating_mul(1000);
+        let mut by_und: Vec<RawSnapshot> = Vec::new();
+        let mut expired = Vec::new();
+        for (i, slot) in self.slots.iter().enumerate() {
+            let row = Row { rec: &slot.rec, path, line: slot.line };
+            let und = slot.rec.get(self.cols.symbol).unwrap_or(b"");
+            let und = und.split(|b| *b == b'-').next().unwrap_or(b"");
+            let und = String::from_utf8_lossy(und);
+            let snap = match by_und.iter_mut().position(|s| s.underlying == und) {
+                Some(p) => &mut by_und[p],
+                None => {
+                    by_und.push(RawSnapshot {
+                        time_ms: asof_ms,
+                        underlying: und.into_owned(),
+                        rows: Vec::new(),
+                        rejected: RejectionCounts::default(),
+                    });
+                    let last = by_und.len() - 1;
+                    &mut by_und[last]
+                }
+            };
+            if slot.expiry_us.is_some_and(|e| e <= t_us) {
+                snap.rejected.add(Rejection::Expired);
+                expired.push(i);
+                continue;
+            }
+            if t_us - slot.ts_us > max_age_us {
+                snap.rejected.add(Rejection::Stale);
+                continue;
+            }
+            match self.cols.quote(&row, asof_ms, slot.ts_us.div_euclid(1000)) {
+                Ok(q) => snap.rows.push(q),
+                Err(e) => {
+                    if self.opts.strict {
+                        return Err(e);
+                    }
+                    let r = e.rejection().unwrap_or(Rejection::InvalidField);
+                    snap.rejected.add(r);
+                    report.note(&e);
+                }
+            }
+        }
+        // Forget expired instruments; rare (once per expiry), so rebuild the index.
+        if !expired.is_empty() {
+            let mut i = 0;
+            self.slots.retain(|_| {
+                let keep = expired.binary_search(&i).is_err();
+                i += 1;
+                keep
+            });
+            self.index.clear();
+            for (i, s) in self.slots.iter().enumerate() {
+                self.index.insert(s.rec.get(self.cols.symbol).unwrap_or(b"").into(), i);
+            }
+        }
+        by_und.sort_by(|a, b| a.underlying.cmp(&b.underlying));
+        for mut s in by_und {
+            s.rows.sort_by(|a, b| a.instrument.cmp(&b.instrument));
+            report.snapshots += 1;
+            sink(s)?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads a Tardis `options_chain` stream, emitting as-of chains at the scheduled instants.
+pub(crate) fn read(
+    path: &Path,
+    mut rdr: csv::Reader<Box<dyn BufRead + Send>>,
+    cols: &Columns,
+    opts: &ReadOptions,
+    report: &mut FileReport,
+    sink: &mut dyn FnMut(RawSnapshot) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let mut st =
+        State { cols: Cols::new(cols, path)?, index: FnvMap::default(), slots: Vec::new(), opts };
+    let mut clock = Clock::new(&opts.schedule);
+    let mut started = false;
+    let mut rec = ByteRecord::new();
+    let want = opts.underlying.as_deref().map(str::as_bytes);
+    let mut last_line = 1;
+    loop {
+        match rdr.read_byte_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(Error::from_csv(path, last_line, e)),
+        }
+        let line = rec.position().map_or(last_line + 1, |p| p.line());
+        last_line = line;
+        report.rows += 1;
+        let row = Row { rec: &rec, path, line };
+        let parsed = (|| {
+            if rec.as_slice().len() > opts.max_line_bytes {
+                return Err(row.err("<row>", FieldReason::TooLong(rec.as_slice().len())));
+            }
+            let local = row.i64(st.cols.local, "local_timestamp")?;
+            let ts = row.i64(st.cols.timestamp, "timestamp")?;
+            let sym = rec.get(st.cols.symbol).unwrap_or(b"");
+            if sym.is_empty() {
+                return Err(row.err("symbol", FieldReason::Missing));
+            }
+            Ok((local, ts))
+        })();
+        let (local, ts) = match parsed {
+            Ok(v) => v,
+            Err(e) => {
+                if opts.strict {
+                    return Err(e);
+                }
+                report.skip(&e);
+                continue;
+            }
+        };
+        let sym = rec.get(st.cols.symbol).unwrap_or(b"");
+        if let Some(w) = want {
+            let und = sym.split(|b| *b == b'-').next().unwrap_or(b"");
+            if !und.eq_ignore_ascii_case(w) {
+                report.filtered += 1;
+                continue;
+            }
+        }
+        if !started {
+            clock.start(local);
+            started = true;
+        }
+        while let Some(t) = clock.next.filter(|t| local > *t) {
+            st.emit(path, t, report, sink)?;
+            clock.advance();
+        }
+        let expiry_us = rec.get(st.cols.expiration).and_then(|b| parse_i64(b.trim_ascii()));
+        let i = match st.index.get(sym) {
+            Some(&i) => i,
+            None => {
+                st.index.insert(sym.into(), st.slots.len());
+                st.slots.push(Slot { rec: ByteRecord::new(), line, ts_us: ts, expiry_us: None });
+                st.slots.len() - 1
+            }
+        };
+        // Swap instead of copying: the slot takes this row, and its previous record's
+        // allocation becomes the next read buffer.
+        let slot = &mut st.slots[i];
+        std::mem::swap(&mut rec, &mut slot.rec);
+        slot.line = line;
+        slot.ts_us = ts;
+        slot.expiry_us = expiry_us;
+    }
+    // `--at` instants after the last update are still answered, as of the end of the file.
+    if started && matches!(opts.schedule, Schedule::At(_)) {
+        while let Some(t) = clock.next {
+            st.emit(path, t, report, sink)?;
+            clock.advance();
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,115 @@
+//! Parametric smiles and surfaces with named parameters, domains and exact gradients.
+//!
+//! Glossary: `k` log-forward-moneyness ln(K/F), `w` total implied variance σ²t, `t` years.
+//!
+//! * [`Params`]: a model with a fixed number of named parameters, each with a
+//!   [`Domain`], flattened into the vector an optimizer moves ([`svi::Svi`],
+//!   [`sabr::Sabr`], [`heston::Heston`], [`bates::Bates`]).
+//! * [`Smile`]: one expiry, `w(k)` and `∂w/∂x` over the flat parameter vector `x`, written
+//!   into a caller-owned buffer (no allocation); implied vol and Durrleman's `g(k)` are
+//!   provided from `w, w', w''`.
+//! * [`Surface`]: all expiries, `w(k, t)` and its gradient over the surface's flat vector
+//!   ([`ssvi::Ssvi`], [`ssvi::Essvi`], [`heston::Heston`], [`bates::Bates`]); its length
+//!   can depend on the number of expiries, so the parametrisation is per value.
+//! * [`arbitrage`]: butterfly and calendar diagnostics and a smooth penalty.
+
+// `!(x > 0.0)` is used on purpose in validations: it also rejects NaN.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
+pub mod arbitrage;
+pub mod bates;
+pub mod heston;
+pub mod real;
+pub mod sabr;
+pub mod ssvi;
+pub mod svi;
+
+pub use volfit_optim::Domain;
+
+/// A model with a fixed number of named parameters and a flat vector representation.
+pub trait Params: Sized {
+    /// Parameter names in flat-vector order.
+    const NAMES: &'static [&'static str];
+    /// Constructor error (names the violated constraint).
+    type Error: std::error::Error + Copy;
+    /// Domain of each parameter, in flat-vector order (boxes only; joint constraints are
+    /// checked by [`Params::from_slice`]).
+    fn domain() -> &'static [Domain];
+    /// Writes the parameters into `out` (`out.len() == NAMES.len()`).
+    fn to_slice(&self, out: &mut [f64]);
+    /// Validating constructor from the flat vector.
+    ///
+    /// # Errors
+    /// The model's error when a constraint is violated or the length is wrong.
+    fn from_slice(x: &[f64]) -> Result<Self, Self::Error>;
+}
+
+/// A single-expiry smile in log-moneyness.
+pub trait Smile {
+    /// Length of the gradient written by [`Smile::total_variance_grad`].
+    fn num_params(&self) -> usize;
+    /// Total implied variance `w(k)`.
+    fn total_variance(&self, k: f64) -> f64;
+    /// Writes `∂w/∂x` over the flat parameter vector into `grad` and returns `w(k)`.
+    fn total_variance_grad(&self, k: f64, grad: &mut [f64]) -> f64;
+    /// `[w, ∂w/∂k, ∂²w/∂k²]`. Provided by central differences (step 1e-4); analytic
+    /// models override it.
+    fn total_variance_dk(&self, k: f64) -> [f64; 3] {
+        let h = 1e-4;
+        let (wm, w0, wp) =
+            (self.total_variance(k - h), self.total_variance(k), self.total_variance(k + h));
+        [w0, (wp - wm) / (2.0 * h), (wp - 2.0 * w0 + wm) / (h * h)]
+    }
+    /// Implied Black vol at expiry `t`: `√(w/t)`.
+    fn implied_vol(&self, k: f64, t: f64) -> f64 {
+        (self.total_variance(k).max(0.0) / t).sqrt()
+    }
+    /// Durrleman's `g(k) = (1 − k w'/(2w))² − w'²/4 (1/w + 1/4) + w''/2`; the risk-neutral
+    /// density is non-negative iff `g ≥ 0` (Gatheral–Jacquier 2014, Lemma 2.2).
+    fn durrleman_g(&self, k: f64) -> f64 {
+        durrleman_g(self.total_variance_dk(k), k)
+    }
+}
+
+/// Durrleman's `g(k)` from `[w, w', w'']`.
+pub fn durrleman_g([w, w1, w2]: [f64; 3], k: f64) -> f64 {
+    let a = 1.0 - k * w1 / (2.0 * w);
+    a * a - 0.25 * w1 * w1 * (1.0 / w + 0.25) + 0.5 * w2
+}
+
+/// A whole surface `w(k, t)` with a flat parameter vector whose layout is fixed per value
+/// (e.g. one ATM increment per expiry).
+pub trait Surface: Sized {
+    /// The single-expiry view.
+    type Slice: Smile;
+    /// Constructor error.
+    type Error: std::error::Error + Copy;
+    /// Length of the flat vector.
+    fn num_params(&self) -> usize;
+    /// Parameter names in flat-vector order (reporting only; allocates).
+    fn param_names(&self) -> Vec<String>;
+    /// Writes each coordinate's domain into `out`.
+    fn domains(&self, out: &mut [Domain]);
+    /// Writes the flat vector.
+    fn to_slice(&self, out: &mut [f64]);
+    /// Same layout (expiries, variants), new flat vector.
+    ///
+    /// # Errors
+    /// The model's error when a constraint is violated or the length is wrong.
+    fn with_slice(&self, x: &[f64]) -> Result<Self, Self::Error>;
+    /// Total variance `w(k, t)`.
+    fn total_variance(&self, k: f64, t: f64) -> f64;
+    /// Writes `∂w(k, t)/∂x` into `grad` (len [`Surface::num_params`]) and returns `w`.
+    fn total_variance_grad(&self, k: f64, t: f64, grad: &mut [f64]) -> f64;
+    /// The smile at expiry `t` (its gradient is over the slice's own parameters).
+    fn slice(&self, t: f64) -> Self::Slice;
+}
+
+/// Shared check: all values finite and the length as expected.
+pub(crate) fn check_len(x: &[f64], n: usize) -> Result<(), (usize, usize)> {
+    if x.len() == n {
+        Ok(())
+    } else {
+        Err((n, x.len()))
+    }
+}

@@ -1,0 +1,658 @@
+//! SSVI and eSSVI surfaces.
+//!
+//! SSVI (Gatheral–Jacquier 2014, eq. 4.1):
+//! ```text
+//! w(k, θ) = θ/2 · (1 + ρφk + √((φk + ρ)² + 1 − ρ²)),   θ = θ(t) the ATM total variance
+//! ```
+//! with power-law `φ(θ) = η / (θ^γ (1 + θ)^(1−γ))` or Heston-like
+//! `φ(θ) = 1/(λθ) · (1 − (1 − e^(−λθ))/(λθ))`.
+//!
+//! No-arbitrage is built into the flat parameter vector (every admissible vector is an
+//! arbitrage-free surface):
+//! * θ at the expiries is a cumulative sum of positive increments `δ_i` (θ non-decreasing;
+//!   linear in `t` between expiries, proportional to `t` outside), which with the φ
+//!   families below satisfies the calendar conditions of GJ Theorem 4.1;
+//! * power law: `η = 2ζ/(1 + |ρ|)` with `ζ ∈ (0, 1)` and `γ ∈ (0, ½)` — GJ Corollary 4.1
+//!   (butterfly-free iff-sufficient `η(1 + |ρ|) ≤ 2`, `γ ≤ ½`);
+//! * Heston-like: `λ = (1 + |ρ|)/4 + ξ` with `ξ > 0` — GJ Corollary 4.2.
+//!
+//! eSSVI (Hendriks–Martini 2019): each expiry node has its own `(θ_i, ρ_i, ψ_i = θ_iφ_i)`.
+//! Enforced by the parametrisation: θ non-decreasing (positive increments) and per-node
+//! butterfly freedom `ψ_i < min(4/(1+|ρ_i|), 2√(θ_i/(1+|ρ_i|)))` (GJ Theorem 4.2, via
+//! `ψ_i = s_i · cap_i`, `s_i ∈ (0, 1)`). Not enforced, but measured and penalised: the
+//! calendar (wing) condition between consecutive nodes
+//! `|ρ_{i+1}ψ_{i+1} − ρ_iψ_i| ≤ ψ_{i+1} − ψ_i` (necessary for no crossing, HM Prop. 3.1);
+//! see [`Essvi::calendar_penalty`] and [`crate::model::arbitrage::check_calendar`].
+//! Between nodes `(θ, ρψ, ψ)` are interpolated linearly in `t`.
+
+use super::{Domain, Smile, Surface};
+
+/// Why an SSVI/eSSVI parameter set was rejected.
+#[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SsviError {
+    /// A parameter is NaN or infinite.
+    #[error("SSVI parameter {0} is not finite")]
+    NonFinite(&'static str),
+    /// `|ρ| ≥ 1`.
+    #[error("SSVI requires |rho| < 1, got rho = {0}")]
+    RhoOutOfRange(f64),
+    /// Power law: `η(1 + |ρ|) > 2` or `η ≤ 0`.
+    #[error("SSVI power law requires 0 < eta*(1+|rho|) <= 2, got {0}")]
+    EtaBound(f64),
+    /// Power law: `γ ∉ (0, ½]`.
+    #[error("SSVI power law requires 0 < gamma <= 0.5, got gamma = {0}")]
+    GammaOutOfRange(f64),
+    /// Heston-like: `λ < (1 + |ρ|)/4`.
+    #[error("SSVI Heston-like phi requires lambda >= (1+|rho|)/4, got lambda = {0}")]
+    LambdaBound(f64),
+    /// Expiries not strictly increasing and positive.
+    #[error("SSVI expiries must be positive and strictly increasing (index {0})")]
+    Expiries(usize),
+    /// ATM total variances not positive and strictly increasing.
+    #[error("SSVI ATM total variances must be positive and strictly increasing (index {0})")]
+    Thetas(usize),
+    /// eSSVI node violating the butterfly bound.
+    #[error(
+        "eSSVI node {0}: psi must satisfy 0 < psi < min(4/(1+|rho|), 2*sqrt(theta/(1+|rho|)))"
+    )]
+    PsiBound(usize),
+    /// Flat vector of the wrong length.
+    #[error("SSVI expects {expected} parameters, got {got}")]
+    Length {
+        /// Expected length.
+        expected: usize,
+        /// Given length.
+        got: usize,
+    },
+}
+
+/// The φ family of an SSVI surface (natural parameters).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phi {
+    /// `φ(θ) = η / (θ^γ (1 + θ)^(1−γ))`.
+    PowerLaw {
+        /// Level η.
+        eta: f64,
+        /// Decay γ.
+        gamma: f64,
+    },
+    /// `φ(θ) = 1/(λθ) · (1 − (1 − e^(−λθ))/(λθ))`.
+    HestonLike {
+        /// Speed λ.
+        lambda: f64,
+    },
+}
+
+/// One SSVI smile `(θ, ρ, φ)`; its gradient is over `(θ, ρ, φ)`.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SsviSlice {
+    /// ATM total variance.
+    pub theta: f64,
+    /// Correlation (skew).
+    pub rho: f64,
+    /// Curvature φ (so that `ψ = θφ`).
+    pub phi: f64,
+}
+
+impl SsviSlice {
+    /// `(w, ∂w/∂θ, ∂w/∂ρ, ∂w/∂φ)` at `k` (θ-derivative with φ held fixed).
+    fn eval(&self, k: f64) -> [f64; 4] {
+        let (th, r, p) = (self.theta, self.rho, self.phi);
+        let u = p * k + r;
+        let s = (u * u + 1.0 - r * r).sqrt();
+        let w = 0.5 * th * (1.0 + r * p * k + s);
+        [
+            w,
+            0.5 * (1.0 + r * p * k + s),
+            0.5 * th * (p * k + p * k / s),
+            0.5 * th * (r * k + u * k / s),
+        ]
+    }
+}
+
+impl Smile for SsviSlice {
+    fn num_params(&self) -> usize {
+        3
+    }
+    fn total_variance(&self, k: f64) -> f64 {
+        self.eval(k)[0]
+    }
+    fn total_variance_grad(&self, k: f64, grad: &mut [f64]) -> f64 {
+        let e = self.eval(k);
+        grad[..3].copy_from_slice(&e[1..]);
+        e[0]
+    }
+    fn total_variance_dk(&self, k: f64) -> [f64; 3] {
+        let (th, r, p) = (self.theta, self.rho, self.phi);
+        let u = p * k + r;
+        let s = (u * u + 1.0 - r * r).sqrt();
+        [
+            0.5 * th * (1.0 + r * p * k + s),
+            0.5 * th * (r * p + p * u / s),
+            0.5 * th * p * p * (1.0 - r * r) / (s * s * s),
+        ]
+    }
+}
+
+/// Piecewise-linear ATM term structure: weights of θ(t) on the node values.
+/// Returns (i, wi, wj): θ(t) = wi·θ_i + wj·θ_{i+1} (wj = 0 at the ends).
+fn locate(expiries: &[f64], t: f64) -> (usize, f64, f64) {
+    let n = expiries.len();
+    if t <= expiries[0] {
+        return (0, t / expiries[0], 0.0);
+    }
+    if t >= expiries[n - 1] {
+        return (n - 1, t / expiries[n - 1], 0.0);
+    }
+    let i = expiries.partition_point(|&x| x <= t) - 1;
+    let u = (t - expiries[i]) / (expiries[i + 1] - expiries[i]);
+    (i, 1.0 - u, u)
+}
+
+fn check_expiries(expiries: &[f64]) -> Result<(), SsviError> {
+    for (i, &t) in expiries.iter().enumerate() {
+        if !(t > 0.0 && t.is_finite()) || (i > 0 && t <= expiries[i - 1]) || expiries.is_empty() {
+            return Err(SsviError::Expiries(i));
+        }
+    }
+    if expiries.is_empty() {
+        return Err(SsviError::Expiries(0));
+    }
+    Ok(())
+}
+
+fn check_thetas(thetas: &[f64], n: usize) -> Result<(), SsviError> {
+    if thetas.len() != n {
+        return Err(SsviError::Length { expected: n, got: thetas.len() });
+    }
+    for (i, &th) in thetas.iter().enumerate() {
+        if !(th > 0.0 && th.is_finite()) || (i > 0 && th <= thetas[i - 1]) {
+            return Err(SsviError::Thetas(i));
+        }
+    }
+    Ok(())
+}
+
+/// `h(x) = 1/x − (1 − e^(−x))/x²` and `h'(x)`, with a series near 0.
+fn heston_h(x: f64) -> (f64, f64) {
+    if x < 1e-2 {
+        let h = 0.5 - x / 6.0 + x * x / 24.0 - x * x * x / 120.0 + x.powi(4) / 720.0;
+        let dh = -1.0 / 6.0 + x / 12.0 - x * x / 40.0 + x * x * x / 180.0;
+        (h, dh)
+    } else {
+        let e = (-x).exp();
+        let h = 1.0 / x - (1.0 - e) / (x * x);
+        let dh = -1.0 / (x * x) + 2.0 * (1.0 - e) / (x * x * x) - e / (x * x);
+        (h, dh)
+    }
+}
+
+fn sgn(x: f64) -> f64 {
+    if x > 0.0 {
+        1.0
+    } else if x < 0.0 {
+        -1.0
+    } else {
+        0.0
+    }
+}
+
+/// SSVI surface over a fixed list of expiries.
+///
+/// Flat vector: power law `[ρ, ζ, γ, δ_1..δ_n]`, Heston-like `[ρ, ξ, δ_1..δ_n]`
+/// (see the module doc for the maps).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Ssvi {
+    rho: f64,
+    phi: Phi,
+    expiries: Vec<f64>,
+    thetas: Vec<f64>,
+}
+
+impl Ssvi {
+    /// Validating constructor.
+    ///
+    /// # Errors
+    /// [`SsviError`] naming the violated constraint.
+    pub fn new(expiries: &[f64], thetas: &[f64], rho: f64, phi: Phi) -> Result<Ssvi, SsviError> {
+        check_expiries(expiries)?;
+        check_thetas(thetas, expiries.len())?;
+        if !rho.is_finite() {
+            return Err(SsviError::NonFinite("rho"));
+        }
+        if rho.abs() >= 1.0 {
+            return Err(SsviError::RhoOutOfRange(rho));
+        }
+        match phi {
+            Phi::PowerLaw { eta, gamma } => {
+                let e = eta * (1.0 + rho.abs());
+                if !(eta > 0.0 && e <= 2.0 * (1.0 + 1e-15)) {
+                    return Err(SsviError::EtaBound(e));
+                }
+                if !(gamma > 0.0 && gamma <= 0.5) {
+                    return Err(SsviError::GammaOutOfRange(gamma));
+                }
+            }
+            Phi::HestonLike { lambda } => {
+                if !(lambda >= (1.0 + rho.abs()) / 4.0 * (1.0 - 1e-15)) || !lambda.is_finite() {
+                    return Err(SsviError::LambdaBound(lambda));
+                }
+            }
+        }
+        Ok(Ssvi { rho, phi, expiries: expiries.to_vec(), thetas: thetas.to_vec() })
+    }
+
+    /// Expiries (years).
+    pub fn expiries(&self) -> &[f64] {
+        &self.expiries
+    }
+    /// ATM total variances at the expiries.
+    pub fn thetas(&self) -> &[f64] {
+        &self.thetas
+    }
+    /// Correlation ρ.
+    pub fn rho(&self) -> f64 {
+        self.rho
+    }
+    /// φ family and its natural parameters.
+    pub fn phi_kind(&self) -> Phi {
+        self.phi
+    }
+
+    /// ATM total variance θ(t).
+    pub fn theta(&self, t: f64) -> f64 {
+        let (i, wi, wj) = locate(&self.expiries, t);
+        wi * self.thetas[i] + if wj > 0.0 { wj * self.thetas[i + 1] } else { 0.0 }
+    }
+
+    /// `(φ, ∂φ/∂θ, ∂φ/∂p1, ∂φ/∂p2)` in natural parameters (η, γ) or (λ, –).
+    fn phi(&self, theta: f64) -> [f64; 4] {
+        match self.phi {
+            Phi::PowerLaw { eta, gamma } => {
+                let f = eta * theta.powf(-gamma) * (1.0 + theta).powf(gamma - 1.0);
+                let dth = f * (-gamma / theta + (gamma - 1.0) / (1.0 + theta));
+                [f, dth, f / eta, f * ((1.0 + theta).ln() - theta.ln())]
+            }
+            Phi::HestonLike { lambda } => {
+                let (h, dh) = heston_h(lambda * theta);
+                [h, dh * lambda, dh * theta, 0.0]
+            }
+        }
+    }
+
+    fn head(&self) -> usize {
+        match self.phi {
+            Phi::PowerLaw { .. } => 3,
+            Phi::HestonLike { .. } => 2,
+        }
+    }
+}
+
+impl Surface for Ssvi {
+    type Slice = SsviSlice;
+    type Error = SsviError;
+
+    fn num_params(&self) -> usize {
+        self.head() + self.expiries.len()
+    }
+
+    fn param_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = match self.phi {
+            Phi::PowerLaw { .. } => vec!["rho".into(), "zeta".into(), "gamma".into()],
+            Phi::HestonLike { .. } => vec!["rho".into(), "xi".into()],
+        };
+        v.extend((0..self.expiries.len()).map(|i| format!("dtheta_{i}")));
+        v
+    }
+
+    fn domains(&self, out: &mut [Domain]) {
+        out[0] = Domain::Interval(-1.0, 1.0);
+        match self.phi {
+            Phi::PowerLaw { .. } => {
+                out[1] = Domain::Interval(0.0, 1.0);
+                out[2] = Domain::Interval(0.0, 0.5);
+            }
+            Phi::HestonLike { .. } => out[1] = Domain::Positive,
+        }
+        for d in &mut out[self.head()..self.num_params()] {
+            *d = Domain::Positive;
+        }
+    }
+
+    fn to_slice(&self, out: &mut [f64]) {
+        out[0] = self.rho;
+        let ar = 1.0 + self.rho.abs();
+        match self.phi {
+            Phi::PowerLaw { eta, gamma } => {
+                out[1] = eta * ar / 2.0;
+                out[2] = gamma;
+            }
+            Phi::HestonLike { lambda } => out[1] = lambda - ar / 4.0,
+        }
+        let h = self.head();
+        for (i, th) in self.thetas.iter().enumerate() {
+            out[h + i] = th - if i > 0 { self.thetas[i - 1] } else { 0.0 };
+        }
+    }
+
+    fn with_slice(&self, x: &[f64]) -> Result<Ssvi, SsviError> {
+        let n = self.num_params();
+        if x.len() != n {
+            return Err(SsviError::Length { expected: n, got: x.len() });
+        }
+        let rho = x[0];
+        let ar = 1.0 + rho.abs();
+        let phi = match self.phi {
+            Phi::PowerLaw { .. } => Phi::PowerLaw { eta: 2.0 * x[1] / ar, gamma: x[2] },
+            Phi::HestonLike { .. } => Phi::HestonLike { lambda: ar / 4.0 + x[1] },
+        };
+        let h = self.head();
+        let mut thetas = Vec::with_capacity(self.expiries.len());
+        let mut acc = 0.0;
+        for &d in &x[h..] {
+            acc += d;
+            thetas.push(acc);
+        }
+        Ssvi::new(&self.expiries, &thetas, rho, phi)
+    }
+
+    fn total_variance(&self, k: f64, t: f64) -> f64 {
+        self.slice(t).total_variance(k)
+    }
+
+    fn total_variance_grad(&self, k: f64, t: f64, grad: &mut [f64]) -> f64 {
+        let (i, wi, wj) = locate(&self.expiries, t);
+        let theta = self.theta(t);
+        let [phi, dphi_dth, dphi_p1, dphi_p2] = self.phi(theta);
+        let s = SsviSlice { theta, rho: self.rho, phi };
+        let [w, dw_dth, dw_drho, dw_dphi] = s.eval(k);
+        let dw_dtheta = dw_dth + dw_dphi * dphi_dth;
+        let sr = sgn(self.rho);
+        let ar = 1.0 + self.rho.abs();
+        match self.phi {
+            Phi::PowerLaw { eta, .. } => {
+                // η = 2ζ/(1+|ρ|): ∂η/∂ζ = 2/(1+|ρ|), ∂η/∂ρ = −η·sgn(ρ)/(1+|ρ|).
+                grad[0] = dw_drho + dw_dphi * dphi_p1 * (-eta * sr / ar);
+                grad[1] = dw_dphi * dphi_p1 * 2.0 / ar;
+                grad[2] = dw_dphi * dphi_p2;
+            }
+            Phi::HestonLike { .. } => {
+                // λ = (1+|ρ|)/4 + ξ.
+                grad[0] = dw_drho + dw_dphi * dphi_p1 * sr / 4.0;
+                grad[1] = dw_dphi * dphi_p1;
+            }
+        }
+        let h = self.head();
+        for (j, g) in grad[h..h + self.expiries.len()].iter_mut().enumerate() {
+            let mut dth = 0.0;
+            if j <= i {
+                dth += wi;
+            }
+            if wj > 0.0 && j <= i + 1 {
+                dth += wj;
+            }
+            *g = dw_dtheta * dth;
+        }
+        w
+    }
+
+    fn slice(&self, t: f64) -> SsviSlice {
+        let theta = self.theta(t);
+        SsviSlice { theta, rho: self.rho, phi: self.phi(theta)[0] }
+    }
+}
+
+/// eSSVI surface: per-expiry `(θ_i, ρ_i, ψ_i)`.
+///
+/// Flat vector: `[δ_i, ρ_i, s_i]` per expiry, with `θ_i = Σ_{j≤i} δ_j` and
+/// `ψ_i = s_i · min(4/(1+|ρ_i|), 2√(θ_i/(1+|ρ_i|)))`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Essvi {
+    expiries: Vec<f64>,
+    thetas: Vec<f64>,
+    rhos: Vec<f64>,
+    psis: Vec<f64>,
+}
+
+/// Butterfly cap on ψ and its partials (∂/∂θ, ∂/∂ρ).
+fn psi_cap(theta: f64, rho: f64) -> (f64, f64, f64) {
+    let ar = 1.0 + rho.abs();
+    let c1 = 4.0 / ar;
+    let c2 = 2.0 * (theta / ar).sqrt();
+    if c1 <= c2 {
+        (c1, 0.0, -c1 / ar * sgn(rho))
+    } else {
+        (c2, c2 / (2.0 * theta), -c2 / (2.0 * ar) * sgn(rho))
+    }
+}
+
+impl Essvi {
+    /// Validating constructor.
+    ///
+    /// # Errors
+    /// [`SsviError`] naming the violated constraint.
+    pub fn new(
+        expiries: &[f64],
+        thetas: &[f64],
+        rhos: &[f64],
+        psis: &[f64],
+    ) -> Result<Essvi, SsviError> {
+        check_expiries(expiries)?;
+        let n = expiries.len();
+        check_thetas(thetas, n)?;
+        if rhos.len() != n || psis.len() != n {
+            return Err(SsviError::Length { expected: n, got: rhos.len().min(psis.len()) });
+        }
+        for i in 0..n {
+            if !(rhos[i].abs() < 1.0) {
+                return Err(SsviError::RhoOutOfRange(rhos[i]));
+            }
+            let (cap, _, _) = psi_cap(thetas[i], rhos[i]);
+            if !(psis[i] > 0.0 && psis[i] < cap * (1.0 + 1e-15)) {
+                return Err(SsviError::PsiBound(i));
+            }
+        }
+        Ok(Essvi {
+            expiries: expiries.to_vec(),
+            thetas: thetas.to_vec(),
+            rhos: rhos.to_vec(),
+            psis: psis.to_vec(),
+        })
+    }
+
+    /// eSSVI from an SSVI surface (same slices at the nodes).
+    ///
+    /// # Errors
+    /// [`SsviError::PsiBound`] if an SSVI node sits exactly on the butterfly bound.
+    pub fn from_ssvi(s: &Ssvi) -> Result<Essvi, SsviError> {
+        let n = s.expiries.len();
+        let psis: Vec<f64> = s.thetas.iter().map(|&th| th * s.phi(th)[0]).collect();
+        Essvi::new(&s.expiries, &s.thetas, &vec![s.rho; n], &psis)
+    }
+
+    /// Node values `(θ_i, ρ_i, ψ_i)`.
+    pub fn nodes(&self) -> impl Iterator<Item = (f64, f64, f64)> + '_ {
+        (0..self.expiries.len()).map(|i| (self.thetas[i], self.rhos[i], self.psis[i]))
+    }
+
+    /// Expiries (years).
+    pub fn expiries(&self) -> &[f64] {
+        &self.expiries
+    }
+
+    /// Smooth calendar penalty `Σ softplus(−m_i/s)²·s²` over the wing margins
+    /// `m_i = (ψ_{i+1} − ψ_i) − |ρ_{i+1}ψ_{i+1} − ρ_iψ_i|` (scale `s = 1e-3`); writes its
+    /// gradient over the flat vector into `grad` and returns the value (0 when all margins
+    /// are comfortably positive).
+    pub fn calendar_penalty(&self, grad: &mut [f64]) -> f64 {
+        let n = self.expiries.len();
+        for g in grad[..3 * n].iter_mut() {
+            *g = 0.0;
+        }
+        // Node partials: dψ_i/d(δ_j, ρ_i, s_i) and ρ_i.
+        let mut dpsi = vec![[0.0; 3]; n]; // [∂ψ/∂θ_i, ∂ψ/∂ρ_i, ∂ψ/∂s_i]
+        for (i, dp) in dpsi.iter_mut().enumerate() {
+            let (cap, dc_dth, dc_dr) = psi_cap(self.thetas[i], self.rhos[i]);
+            let s = self.psis[i] / cap;
+            *dp = [s * dc_dth, s * dc_dr, cap];
+        }
+        let scale = 1e-3;
+        let mut total = 0.0;
+        for i in 0..n.saturating_sub(1) {
+            let (p0, p1) = (self.psis[i], self.psis[i + 1]);
+            let (r0, r1) = (self.rhos[i], self.rhos[i + 1]);
+            let diff = r1 * p1 - r0 * p0;
+            let m = (p1 - p0) - diff.abs();
+            let z = -m / scale;
+            let sp = if z > 30.0 { z } else { z.exp().ln_1p() };
+            let sig = 1.0 / (1.0 + (-z).exp());
+            total += sp * sp * scale * scale;
+            // d pen / d m = 2 sp · sig · (−1/scale) · scale².
+            let dm = -2.0 * sp * sig * scale;
+            let sd = sgn(diff);
+            // ∂m/∂ψ1 = 1 − sd·ρ1, ∂m/∂ψ0 = −1 + sd·ρ0, ∂m/∂ρ1 = −sd·ψ1, ∂m/∂ρ0 = sd·ψ0.
+            for (node, dm_dpsi, dm_drho) in
+                [(i, -1.0 + sd * r0, sd * p0), (i + 1, 1.0 - sd * r1, -sd * p1)]
+            {
+                let [dth, dr, ds] = dpsi[node];
+                grad[3 * node + 1] += dm * (dm_dpsi * dr + dm_drho);
+                grad[3 * node + 2] += dm * dm_dpsi * ds;
+                for j in 0..=node {
+                    grad[3 * j] += dm * dm_dpsi * dth;
+                }
+            }
+        }
+        total
+    }
+
+    /// Interpolated `(θ, a = ρψ, ψ)` at `t` and the node weights.
+    fn interp(&self, t: f64) -> (usize, f64, f64, [f64; 3]) {
+        let (i, wi, wj) = locate(&self.expiries, t);
+        let n = self.expiries.len();
+        if t >= self.expiries[n - 1] {
+            // Beyond the last expiry: θ grows ∝ t, ρ and ψ frozen.
+            let th = wi * self.thetas[i];
+            return (i, wi, 0.0, [th, self.rhos[i] * self.psis[i], self.psis[i]]);
+        }
+        let node = |j: usize| [self.thetas[j], self.rhos[j] * self.psis[j], self.psis[j]];
+        let a = node(i);
+        let mut v = [wi * a[0], wi * a[1], wi * a[2]];
+        if wj > 0.0 {
+            let b = node(i + 1);
+            for c in 0..3 {
+                v[c] += wj * b[c];
+            }
+        }
+        (i, wi, wj, v)
+    }
+}
+
+/// `w` in (θ, a, ψ) coordinates: `½(θ + a k + √(ψ²k² + 2aθk + θ²))` and its partials.
+fn w_tap(th: f64, a: f64, psi: f64, k: f64) -> [f64; 4] {
+    let s = (psi * psi * k * k + 2.0 * a * th * k + th * th).sqrt();
+    [
+        0.5 * (th + a * k + s),
+        0.5 * (1.0 + (a * k + th) / s),
+        0.5 * (k + th * k / s),
+        0.5 * psi * k * k / s,
+    ]
+}
+
+impl Surface for Essvi {
+    type Slice = SsviSlice;
+    type Error = SsviError;
+
+    fn num_params(&self) -> usize {
+        3 * self.expiries.len()
+    }
+
+    fn param_names(&self) -> Vec<String> {
+        (0..self.expiries.len())
+            .flat_map(|i| [format!("dtheta_{i}"), format!("rho_{i}"), format!("s_{i}")])
+            .collect()
+    }
+
+    fn domains(&self, out: &mut [Domain]) {
+        for c in out[..self.num_params()].chunks_mut(3) {
+            c[0] = Domain::Positive;
+            c[1] = Domain::Interval(-1.0, 1.0);
+            c[2] = Domain::Interval(0.0, 1.0);
+        }
+    }
+
+    fn to_slice(&self, out: &mut [f64]) {
+        for i in 0..self.expiries.len() {
+            out[3 * i] = self.thetas[i] - if i > 0 { self.thetas[i - 1] } else { 0.0 };
+            out[3 * i + 1] = self.rhos[i];
+            out[3 * i + 2] = self.psis[i] / psi_cap(self.thetas[i], self.rhos[i]).0;
+        }
+    }
+
+    fn with_slice(&self, x: &[f64]) -> Result<Essvi, SsviError> {
+        let n = self.expiries.len();
+        if x.len() != 3 * n {
+            return Err(SsviError::Length { expected: 3 * n, got: x.len() });
+        }
+        let mut thetas = Vec::with_capacity(n);
+        let mut rhos = Vec::with_capacity(n);
+        let mut psis = Vec::with_capacity(n);
+        let mut acc = 0.0;
+        for c in x.chunks(3) {
+            acc += c[0];
+            thetas.push(acc);
+            rhos.push(c[1]);
+            if !(c[1].abs() < 1.0) {
+                return Err(SsviError::RhoOutOfRange(c[1]));
+            }
+            psis.push(c[2] * psi_cap(acc, c[1]).0);
+        }
+        Essvi::new(&self.expiries, &thetas, &rhos, &psis)
+    }
+
+    fn total_variance(&self, k: f64, t: f64) -> f64 {
+        let (_, _, _, [th, a, psi]) = self.interp(t);
+        w_tap(th, a, psi, k)[0]
+    }
+
+    fn total_variance_grad(&self, k: f64, t: f64, grad: &mut [f64]) -> f64 {
+        let n = self.expiries.len();
+        for g in grad[..3 * n].iter_mut() {
+            *g = 0.0;
+        }
+        let (i, wi, wj, [th, a, psi]) = self.interp(t);
+        let [w, dth, da, dpsi] = w_tap(th, a, psi, k);
+        let beyond = t >= self.expiries[n - 1];
+        let mut add_node = |j: usize, wt: f64, theta_only_weight: f64| {
+            let (theta, rho, p) = (self.thetas[j], self.rhos[j], self.psis[j]);
+            let (cap, dc_dth, dc_dr) = psi_cap(theta, rho);
+            let s = p / cap;
+            // Node partials in (θ_j, ρ_j, s_j); ψ and a = ρψ move with each.
+            let dpsi_dth = s * dc_dth;
+            let dpsi_dr = s * dc_dr;
+            let g_psi = wt * (dpsi + da * rho);
+            let g_theta = theta_only_weight * dth + g_psi * dpsi_dth;
+            grad[3 * j + 1] += g_psi * dpsi_dr + wt * da * p;
+            grad[3 * j + 2] += g_psi * cap;
+            for q in 0..=j {
+                grad[3 * q] += g_theta;
+            }
+        };
+        if beyond {
+            // ψ, ρ frozen at the last node (weight 1), θ scaled by t/t_n.
+            add_node(i, 1.0, wi);
+        } else {
+            add_node(i, wi, wi);
+            if wj > 0.0 {
+                add_node(i + 1, wj, wj);
+            }
+        }
+        w
+    }
+
+    fn slice(&self, t: f64) -> SsviSlice {
+        let (_, _, _, [th, a, psi]) = self.interp(t);
+        SsviSlice { theta: th, rho: a / psi, phi: psi / th }
+    }
+}

@@ -1,0 +1,3 @@
+//! Outputs: files written atomically.
+
+pub mod atomic;

@@ -1,0 +1,573 @@
+//! Risk measures of a P&L sample, all in loss units (larger = riskier).
+//!
+//! ## Conventions
+//! `X` is P&L, `L = −X` the loss, `p_i` the probabilities. `α` is a *confidence level*
+//! (`0.99` looks at the worst 1 %).
+//! - `VaR_α = inf{ l : P(L ≤ l) ≥ α }`: the lower α-quantile of the loss, with no
+//!   interpolation between atoms (numpy's `inverted_cdf`). Tail masses within `1e-12` of
+//!   `1 − α` count as equal, so `VaR_0.99` of 100 equal atoms is the 99th smallest loss.
+//! - `ES_α = (1/(1−α)) ∫_α^1 VaR_u du` (Acerbi & Tasche 2002), exact on weighted samples:
+//!   the atom straddling the quantile enters with its fractional mass.
+//! - spectral `ρ_φ = ∫₀¹ φ(u) VaR_u du` ([`Spectrum`] documents the orientation).
+//! - `EVaR_α = inf_{t>0} (ln E[e^{tL}] − ln(1−α)) / t` (Ahmadi-Javid 2012, Def. 3.1).
+//! - entropic `(1/θ) ln E[e^{−θX}]`.
+//! - OCE `inf_η { η + E[ℓ(L − η)] }` (Ben-Tal & Teboulle 2007, eq. 2.1 in loss form) with
+//!   `ℓ(x) = −u(−x)` for the utility `u`.
+//! - maximum drawdown of the cumulative P&L path `W_t = Σ_{s≤t} x_s`, `W_0 = 0`.
+
+use super::sample::{RiskError, Sample, Sorted};
+use super::spectral::Spectrum;
+use std::fmt;
+use std::str::FromStr;
+
+/// Tolerance on tail masses when deciding which atom holds a quantile.
+pub const TIE_TOL: f64 = 1e-12;
+
+/// One risk measure; parse from the CLI syntax with [`str::parse`] or
+/// [`RiskMeasure::parse_list`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum RiskMeasure {
+    /// Value at risk `var:α`.
+    Var {
+        /// Confidence level in (0, 1).
+        alpha: f64,
+    },
+    /// Expected shortfall / CVaR `es:α` (alias `cvar:α`).
+    Es {
+        /// Confidence level in (0, 1).
+        alpha: f64,
+    },
+    /// Spectral risk measure `spectral-exp:k`, `spectral-pow:γ`.
+    Spectral(Spectrum),
+    /// Entropic value at risk `evar:α`.
+    Evar {
+        /// Confidence level in (0, 1).
+        alpha: f64,
+    },
+    /// Entropic risk `entropic:θ`.
+    Entropic {
+        /// Risk aversion θ > 0.
+        theta: f64,
+    },
+    /// Optimized certainty equivalent `oce-exp:θ`, `oce-quad:c`, `oce-cvar:α`.
+    Oce(OceUtility),
+    /// Maximum drawdown `mdd` of the P&L path in sample order (weights ignored).
+    MaxDrawdown,
+}
+
+/// The utility of an optimized certainty equivalent, as the loss `ℓ(x) = −u(−x)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum OceUtility {
+    /// `u(t) = (1 − e^{−θt})/θ`, `ℓ(x) = (e^{θx} − 1)/θ`; the OCE is the entropic risk.
+    Exponential {
+        /// θ > 0.
+        theta: f64,
+    },
+    /// `u(t) = t − c t²/2` for `t ≤ 1/c`, `1/(2c)` above (Ben-Tal & Teboulle 2007,
+    /// Example 2.3); equals mean-variance `−μ + (c/2)σ²` when the cap is not reached.
+    Quadratic {
+        /// Curvature c > 0.
+        c: f64,
+    },
+    /// `u(t) = −(−t)⁺/(1 − α)`: the OCE is `ES_α` (Rockafellar & Uryasev 2000).
+    Cvar {
+        /// Confidence level in (0, 1).
+        alpha: f64,
+    },
+}
+
+fn level(measure: &'static str, alpha: f64) -> Result<(), RiskError> {
+    if alpha > 0.0 && alpha < 1.0 {
+        Ok(())
+    } else {
+        Err(RiskError::Parameter { measure, value: alpha, domain: "in (0, 1)" })
+    }
+}
+
+fn positive(measure: &'static str, v: f64) -> Result<(), RiskError> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(RiskError::Parameter { measure, value: v, domain: "finite and > 0" })
+    }
+}
+
+impl RiskMeasure {
+    /// Checks the parameters.
+    ///
+    /// # Errors
+    /// [`RiskError::Parameter`] naming the measure and the violated domain.
+    pub fn validate(&self) -> Result<(), RiskError> {
+        match self {
+            RiskMeasure::Var { alpha } => level("var", *alpha),
+            RiskMeasure::Es { alpha } => level("es", *alpha),
+            RiskMeasure::Evar { alpha } => level("evar", *alpha),
+            RiskMeasure::Spectral(s) => s.validate(),
+            RiskMeasure::Entropic { theta } => positive("entropic", *theta),
+            RiskMeasure::Oce(OceUtility::Exponential { theta }) => positive("oce-exp", *theta),
+            RiskMeasure::Oce(OceUtility::Quadratic { c }) => positive("oce-quad", *c),
+            RiskMeasure::Oce(OceUtility::Cvar { alpha }) => level("oce-cvar", *alpha),
+            RiskMeasure::MaxDrawdown => Ok(()),
+        }
+    }
+
+    /// True when the measure needs the sample sorted by loss.
+    pub fn needs_sort(&self) -> bool {
+        matches!(
+            self,
+            RiskMeasure::Var { .. }
+                | RiskMeasure::Es { .. }
+                | RiskMeasure::Spectral(_)
+                | RiskMeasure::Oce(OceUtility::Quadratic { .. } | OceUtility::Cvar { .. })
+        )
+    }
+
+    /// The measure of `sample`, in loss units.
+    ///
+    /// # Errors
+    /// [`RiskError::Parameter`] for invalid parameters.
+    pub fn eval(&self, sample: &Sample) -> Result<f64, RiskError> {
+        self.validate()?;
+        let sorted = self.needs_sort().then(|| sample.sorted());
+        Ok(self.eval_unchecked(sample, sorted.as_ref()))
+    }
+
+    /// The measure given the sample and, when [`RiskMeasure::needs_sort`], its sort.
+    fn eval_unchecked(&self, sample: &Sample, sorted: Option<&Sorted>) -> f64 {
+        let sorted = || sorted.expect("invariant: sorted sample supplied when needs_sort()");
+        match self {
+            RiskMeasure::Var { alpha } => var_sorted(sorted(), *alpha).0,
+            RiskMeasure::Es { alpha } | RiskMeasure::Oce(OceUtility::Cvar { alpha }) => {
+                spectral_sorted(sorted(), &Spectrum::Es { alpha: *alpha }, None)
+            }
+            RiskMeasure::Spectral(s) => spectral_sorted(sorted(), s, None),
+            RiskMeasure::Evar { alpha } => evar(sample, *alpha).value,
+            RiskMeasure::Entropic { theta }
+            | RiskMeasure::Oce(OceUtility::Exponential { theta }) => entropic(sample, *theta),
+            RiskMeasure::Oce(OceUtility::Quadratic { c }) => oce_quadratic(sample, sorted(), *c).0,
+            RiskMeasure::MaxDrawdown => max_drawdown(sample.pnl()).value,
+        }
+    }
+
+    /// The measure and its (sub)gradient with respect to the P&L values `x_i`, written into
+    /// `grad` (length `sample.len()`).
+    ///
+    /// Smooth measures (entropic, OCE-exponential/quadratic, EVaR at an interior optimum by
+    /// the envelope theorem) get exact gradients. Quantile-based measures get the
+    /// subgradient that holds the sort fixed: `∂ρ/∂x_i = −w_i`, where `w_i` is the spectral
+    /// weight of atom `i` (for ES, `p_i/(1−α)` in the tail and the fractional share at the
+    /// quantile); VaR puts `−1` on the quantile atom; drawdown puts `−1` on every step from
+    /// the peak to the trough.
+    ///
+    /// # Errors
+    /// [`RiskError::Parameter`] for invalid parameters, [`RiskError::Shape`] when `grad`
+    /// has the wrong length.
+    pub fn value_grad(&self, sample: &Sample, grad: &mut [f64]) -> Result<f64, RiskError> {
+        self.validate()?;
+        if grad.len() != sample.len() {
+            return Err(RiskError::Shape(format!(
+                "gradient has {} slots for {} values",
+                grad.len(),
+                sample.len()
+            )));
+        }
+        grad.iter_mut().for_each(|g| *g = 0.0);
+        let ordered = || {
+            let order = sample.loss_order();
+            let sorted = sample.sorted_by(&order);
+            (order, sorted)
+        };
+        let value = match self {
+            RiskMeasure::Var { alpha } => {
+                let (order, sorted) = ordered();
+                let (v, j) = var_sorted(&sorted, *alpha);
+                grad[order[j]] = -1.0;
+                v
+            }
+            RiskMeasure::Es { alpha } | RiskMeasure::Oce(OceUtility::Cvar { alpha }) => {
+                let (order, sorted) = ordered();
+                spectral_sorted(&sorted, &Spectrum::Es { alpha: *alpha }, Some((&order, grad)))
+            }
+            RiskMeasure::Spectral(s) => {
+                let (order, sorted) = ordered();
+                spectral_sorted(&sorted, s, Some((&order, grad)))
+            }
+            RiskMeasure::Evar { alpha } => {
+                let e = evar(sample, *alpha);
+                tilted_grad(sample, e.t, grad);
+                e.value
+            }
+            RiskMeasure::Entropic { theta }
+            | RiskMeasure::Oce(OceUtility::Exponential { theta }) => {
+                tilted_grad(sample, *theta, grad);
+                entropic(sample, *theta)
+            }
+            RiskMeasure::Oce(OceUtility::Quadratic { c }) => {
+                let (_, sorted) = ordered();
+                let (v, eta) = oce_quadratic(sample, &sorted, *c);
+                for (i, (g, x)) in grad.iter_mut().zip(sample.pnl()).enumerate() {
+                    *g = -sample.prob(i) * (1.0 + c * (-x - eta)).max(0.0);
+                }
+                v
+            }
+            RiskMeasure::MaxDrawdown => {
+                let d = max_drawdown(sample.pnl());
+                if let (Some(peak), Some(trough)) = (d.peak, d.trough) {
+                    grad[peak..trough].iter_mut().for_each(|g| *g = -1.0);
+                }
+                d.value
+            }
+        };
+        Ok(value)
+    }
+
+    /// Parses a comma-separated list of specs (`var:0.99,es:0.975,mdd`), keeping each spec
+    /// as written (trimmed) for display.
+    ///
+    /// # Errors
+    /// [`RiskError::Spec`] for the first spec that does not parse or validate.
+    pub fn parse_list(list: &str) -> Result<Vec<(String, RiskMeasure)>, RiskError> {
+        list.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| Ok((s.to_owned(), s.parse()?)))
+            .collect()
+    }
+}
+
+impl FromStr for RiskMeasure {
+    type Err = RiskError;
+
+    /// Parses `name[:param]`: `var:α`, `es:α` (or `cvar:α`), `spectral-exp:k`,
+    /// `spectral-pow:γ`, `evar:α`, `entropic:θ`, `oce-exp:θ`, `oce-quad:c`, `oce-cvar:α`,
+    /// `mdd`.
+    fn from_str(spec: &str) -> Result<Self, RiskError> {
+        let fail = |reason: String| RiskError::Spec { spec: spec.to_owned(), reason };
+        let (name, param) = match spec.split_once(':') {
+            Some((n, p)) => (n.trim(), Some(p.trim())),
+            None => (spec.trim(), None),
+        };
+        let num = || -> Result<f64, RiskError> {
+            let p = param
+                .ok_or_else(|| fail(format!("`{name}` needs a parameter, e.g. `{name}:0.99`")))?;
+            p.parse::<f64>().map_err(|_| fail(format!("parameter `{p}` is not a number")))
+        };
+        let m = match name {
+            "var" => RiskMeasure::Var { alpha: num()? },
+            "es" | "cvar" => RiskMeasure::Es { alpha: num()? },
+            "spectral-exp" => RiskMeasure::Spectral(Spectrum::Exponential { k: num()? }),
+            "spectral-pow" => RiskMeasure::Spectral(Spectrum::Power { gamma: num()? }),
+            "evar" => RiskMeasure::Evar { alpha: num()? },
+            "entropic" => RiskMeasure::Entropic { theta: num()? },
+            "oce-exp" => RiskMeasure::Oce(OceUtility::Exponential { theta: num()? }),
+            "oce-quad" => RiskMeasure::Oce(OceUtility::Quadratic { c: num()? }),
+            "oce-cvar" => RiskMeasure::Oce(OceUtility::Cvar { alpha: num()? }),
+            "mdd" if param.is_none() => RiskMeasure::MaxDrawdown,
+            "mdd" => return Err(fail("`mdd` takes no parameter".into())),
+            _ => {
+                return Err(fail(format!(
+                    "unknown measure `{name}` (known: var, es, cvar, spectral-exp, spectral-pow, evar, entropic, oce-exp, oce-quad, oce-cvar, mdd)"
+                )))
+            }
+        };
+        m.validate().map_err(|e| fail(e.to_string()))?;
+        Ok(m)
+    }
+}
+
+impl fmt::Display for RiskMeasure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RiskMeasure::Var { alpha } => write!(f, "var:{alpha}"),
+            RiskMeasure::Es { alpha } => write!(f, "es:{alpha}"),
+            RiskMeasure::Spectral(Spectrum::Exponential { k }) => write!(f, "spectral-exp:{k}"),
+            RiskMeasure::Spectral(Spectrum::Power { gamma }) => write!(f, "spectral-pow:{gamma}"),
+            RiskMeasure::Spectral(Spectrum::Es { alpha }) => write!(f, "es:{alpha}"),
+            RiskMeasure::Spectral(_) => write!(f, "spectral-user"),
+            RiskMeasure::Evar { alpha } => write!(f, "evar:{alpha}"),
+            RiskMeasure::Entropic { theta } => write!(f, "entropic:{theta}"),
+            RiskMeasure::Oce(OceUtility::Exponential { theta }) => write!(f, "oce-exp:{theta}"),
+            RiskMeasure::Oce(OceUtility::Quadratic { c }) => write!(f, "oce-quad:{c}"),
+            RiskMeasure::Oce(OceUtility::Cvar { alpha }) => write!(f, "oce-cvar:{alpha}"),
+            RiskMeasure::MaxDrawdown => write!(f, "mdd"),
+        }
+    }
+}
+
+/// Evaluates several measures on one sample, sorting it at most once.
+///
+/// # Errors
+/// [`RiskError::Parameter`] for the first measure with invalid parameters.
+pub fn evaluate(sample: &Sample, measures: &[RiskMeasure]) -> Result<Vec<f64>, RiskError> {
+    for m in measures {
+        m.validate()?;
+    }
+    let sorted = measures.iter().any(RiskMeasure::needs_sort).then(|| sample.sorted());
+    Ok(measures.iter().map(|m| m.eval_unchecked(sample, sorted.as_ref())).collect())
+}
+
+/// `VaR_α` on a sorted sample and the index of the quantile atom.
+pub fn var_sorted(sorted: &Sorted, alpha: f64) -> (f64, usize) {
+    let c = 1.0 - alpha;
+    let mut at = 0;
+    sorted.for_each_tail(|j, _, s_lo| {
+        // P(L > L_(j)) = s_lo: the quantile is the lowest atom with s_lo ≤ 1 − α.
+        if s_lo <= c + TIE_TOL {
+            at = j;
+            true
+        } else {
+            false
+        }
+    });
+    (sorted.loss()[at], at)
+}
+
+/// `Σ_j L_(j) ∫_{interval j} φ`: the exact spectral measure of a sorted sample. With
+/// `grad = Some((order, g))`, also writes `g[order[j]] = −w_j` (the P&L subgradient).
+pub fn spectral_sorted(
+    sorted: &Sorted,
+    spectrum: &Spectrum,
+    mut grad: Option<(&[usize], &mut [f64])>,
+) -> f64 {
+    let loss = sorted.loss();
+    let mut sum = 0.0;
+    let mut put = |j: usize, w: f64| {
+        if let Some((order, g)) = grad.as_mut() {
+            g[order[j]] = -w;
+        }
+    };
+    match spectrum {
+        Spectrum::Es { alpha } => {
+            let c = 1.0 - alpha;
+            sorted.for_each_tail(|j, s_hi, s_lo| {
+                if s_lo >= c - TIE_TOL {
+                    return false;
+                }
+                let w = (s_hi.min(c) - s_lo) / c;
+                sum += w * loss[j];
+                put(j, w);
+                true
+            });
+        }
+        Spectrum::Custom(_) => sorted.for_each_tail(|j, s_hi, s_lo| {
+            let w = spectrum.interval_weight(s_hi, s_lo);
+            sum += w * loss[j];
+            put(j, w);
+            true
+        }),
+        _ => {
+            // One distortion evaluation per atom: Ψ(s_lo) of an atom is Ψ(s_hi) of the one
+            // above it.
+            let mut psi_lo = 0.0;
+            sorted.for_each_tail(|j, s_hi, _| {
+                let psi_hi = spectrum.distortion(s_hi);
+                let w = psi_hi - psi_lo;
+                psi_lo = psi_hi;
+                sum += w * loss[j];
+                put(j, w);
+                true
+            });
+        }
+    }
+    sum
+}
+
+/// Tilted sums at `t`: `S0 = Σ p e^{t d}`, `S1 = Σ p e^{t d} d`, `S2 = Σ p e^{t d} d²` with
+/// `d = L − max L ≤ 0`, so no exponential overflows.
+fn tilted(sample: &Sample, max_loss: f64, t: f64) -> [f64; 3] {
+    let mut s = [0.0; 3];
+    let mut add = |p: f64, x: f64| {
+        let d = -x - max_loss;
+        let w = p * (t * d).exp();
+        s[0] += w;
+        s[1] += w * d;
+        s[2] += w * d * d;
+    };
+    match sample.probs() {
+        Some(p) => sample.pnl().iter().zip(p).for_each(|(&x, &p)| add(p, x)),
+        None => {
+            let p = 1.0 / sample.len() as f64;
+            sample.pnl().iter().for_each(|&x| add(p, x));
+        }
+    }
+    s
+}
+
+fn max_loss(sample: &Sample) -> f64 {
+    sample.pnl().iter().fold(f64::NEG_INFINITY, |m, &x| m.max(-x))
+}
+
+/// Writes the P&L gradient of the tilted log-moment: `g_i = −p_i e^{tL_i} / Σ p e^{tL}`.
+/// With `t = ∞` the mass goes to the largest losses.
+fn tilted_grad(sample: &Sample, t: f64, grad: &mut [f64]) {
+    let m = max_loss(sample);
+    let mut total = 0.0;
+    for (i, (g, &x)) in grad.iter_mut().zip(sample.pnl()).enumerate() {
+        let d = -x - m;
+        let w = if t.is_finite() {
+            sample.prob(i) * (t * d).exp()
+        } else if d == 0.0 {
+            sample.prob(i)
+        } else {
+            0.0
+        };
+        *g = -w;
+        total += w;
+    }
+    grad.iter_mut().for_each(|g| *g /= total);
+}
+
+/// Entropic risk `(1/θ) ln E[e^{θL}]`, computed as `max L + (1/θ) ln E[e^{θ(L − max L)}]`.
+pub fn entropic(sample: &Sample, theta: f64) -> f64 {
+    let m = max_loss(sample);
+    m + tilted(sample, m, theta)[0].ln() / theta
+}
+
+/// The result of an EVaR minimisation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Evar {
+    /// `EVaR_α` in loss units.
+    pub value: f64,
+    /// The optimal tilt `t* = 1/z*` (infinite when the infimum is the largest loss).
+    pub t: f64,
+    /// Newton/bisection iterations used.
+    pub iters: u32,
+}
+
+/// `EVaR_α = inf_{t>0} g(t)`, `g(t) = (K(t) + c)/t`, `K(t) = ln E[e^{tL}]`, `c = −ln(1−α)`.
+///
+/// `g'(t) = 0` ⇔ `ψ(t) = tK'(t) − K(t) = c`; `ψ` increases from 0 to `−ln P(L = max L)`
+/// (`ψ' = tK'' ≥ 0`), so there is one root, found by Newton's method safeguarded by a
+/// bracket (bisection when a step leaves it), started at the Gaussian root
+/// `t₀ = √(2c)/σ_L`. When `c ≥ −ln P(L = max L)` no root exists and EVaR is the largest
+/// loss (`t = ∞`). All sums are tilted at the largest loss (log-sum-exp), so they neither
+/// overflow nor underflow to zero.
+pub fn evar(sample: &Sample, alpha: f64) -> Evar {
+    let c = -(1.0 - alpha).ln();
+    let m = max_loss(sample);
+    let mean = -sample.mean();
+    let var = sample
+        .pnl()
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| sample.prob(i) * (-x - mean).powi(2))
+        .sum::<f64>();
+    let p_top: f64 = sample
+        .pnl()
+        .iter()
+        .enumerate()
+        .filter(|&(_, &x)| -x == m)
+        .map(|(i, _)| sample.prob(i))
+        .sum();
+    if var <= 0.0 || c >= -p_top.ln() * (1.0 - 1e-12) {
+        return Evar { value: m, t: f64::INFINITY, iters: 0 };
+    }
+    let g = |s: &[f64; 3], t: f64| m + (s[0].ln() + c) / t;
+    let (mut lo, mut hi) = (0.0f64, f64::INFINITY);
+    let mut t = (2.0 * c).sqrt() / var.sqrt();
+    let mut best = (f64::INFINITY, t);
+    let mut iters = 0;
+    while iters < 200 {
+        iters += 1;
+        let s = tilted(sample, m, t);
+        let k1 = s[1] / s[0];
+        let k2 = (s[2] / s[0] - k1 * k1).max(0.0);
+        let psi = t * k1 - s[0].ln();
+        let value = g(&s, t);
+        if value < best.0 {
+            best = (value, t);
+        }
+        let r = psi - c;
+        if r.abs() <= 1e-14 * c {
+            break;
+        }
+        if r < 0.0 {
+            lo = t;
+        } else {
+            hi = t;
+        }
+        let newton = t - r / (t * k2);
+        let next = if newton.is_finite() && newton > lo && newton < hi {
+            newton
+        } else if hi.is_finite() {
+            if lo > 0.0 {
+                (lo * hi).sqrt()
+            } else {
+                0.5 * hi
+            }
+        } else {
+            4.0 * t
+        };
+        if (next - t).abs() <= 1e-15 * t || (hi.is_finite() && hi - lo <= 1e-15 * hi) {
+            break;
+        }
+        t = next;
+    }
+    // g is minimised over t, so never report more than the sup bound max L.
+    Evar { value: best.0.min(m), t: best.1, iters }
+}
+
+/// Quadratic-utility OCE on a sorted sample and its minimiser η*.
+///
+/// The first-order condition `E[(1 + c(L − η))⁺] = 1` reads `E[(L − a)⁺] = 1/c` with
+/// `a = η − 1/c`; the left side is piecewise linear in `a` with kinks at the sorted losses,
+/// so `a` (and the OCE) are exact.
+pub fn oce_quadratic(sample: &Sample, sorted: &Sorted, c: f64) -> (f64, f64) {
+    let loss = sorted.loss();
+    let target = 1.0 / c;
+    // Top-down: mass s and first moment m1 of the atoms above; G(a) = m1 − s·a on
+    // [L_(j−1), L_(j)].
+    let (mut s, mut m1) = (0.0, 0.0);
+    let mut a = None;
+    sorted.for_each_tail(|j, _, _| {
+        s += sorted.prob(j);
+        m1 += sorted.prob(j) * loss[j];
+        let floor = if j == 0 { f64::NEG_INFINITY } else { loss[j - 1] };
+        let root = (m1 - target) / s;
+        if root >= floor {
+            a = Some(root);
+            false
+        } else {
+            true
+        }
+    });
+    let eta = a.unwrap_or(-sample.mean() - target) + target;
+    let ell = |x: f64| if x >= -target { x + 0.5 * c * x * x } else { -0.5 * target };
+    let value = eta
+        + sample
+            .pnl()
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| sample.prob(i) * ell(-x - eta))
+            .sum::<f64>();
+    (value, eta)
+}
+
+/// A maximum drawdown and where it happened.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Drawdown {
+    /// `max_{s ≤ t} (W_s − W_t)` of the cumulative path `W`, `W_0 = 0`; ≥ 0.
+    pub value: f64,
+    /// Number of steps before the peak (the peak is `W_peak`), when the drawdown is > 0.
+    pub peak: Option<usize>,
+    /// Number of steps up to the trough (`W_trough`), when the drawdown is > 0.
+    pub trough: Option<usize>,
+}
+
+/// Maximum drawdown of the cumulative P&L path, in one pass.
+pub fn max_drawdown(pnl: &[f64]) -> Drawdown {
+    let (mut w, mut top, mut top_at) = (0.0f64, 0.0f64, 0usize);
+    let mut best = Drawdown { value: 0.0, peak: None, trough: None };
+    for (i, &x) in pnl.iter().enumerate() {
+        w += x;
+        if w > top {
+            top = w;
+            top_at = i + 1;
+        } else if top - w > best.value {
+            best = Drawdown { value: top - w, peak: Some(top_at), trough: Some(i + 1) };
+        }
+    }
+    best
+}

@@ -1,0 +1,463 @@
+//! Model reference values, gradients vs finite differences, and arbitrage properties.
+
+use proptest::prelude::*;
+use volfit::black;
+use volfit::market::OptionType;
+use volfit::model::arbitrage::{self, butterfly_penalty, fill_grid, ViolationKind};
+use volfit::model::bates::Bates;
+use volfit::model::heston::Heston;
+use volfit::model::sabr::{Sabr, SabrExpansion};
+use volfit::model::ssvi::{Essvi, Phi, Ssvi};
+use volfit::model::svi::{quasi_explicit_fit, Svi, SviJw};
+use volfit::model::{Params, Smile, Surface};
+
+/// Central finite differences of `f` at `x` with relative step `h`, compared with `grad`
+/// by `|g − fd| ≤ tol·(1 + |fd|)`.
+fn assert_grad_matches_fd(f: &dyn Fn(&[f64]) -> f64, x: &[f64], grad: &[f64], h: f64, tol: f64) {
+    for i in 0..x.len() {
+        let step = h * (1.0 + x[i].abs());
+        let mut xp = x.to_vec();
+        let mut xm = x.to_vec();
+        xp[i] += step;
+        xm[i] -= step;
+        let fd = (f(&xp) - f(&xm)) / (2.0 * step);
+        assert!(
+            (grad[i] - fd).abs() <= tol * (1.0 + fd.abs()),
+            "coordinate {i}: analytic {} vs fd {fd} at {x:?}",
+            grad[i]
+        );
+    }
+}
+
+// ---------------------------------------------------------------- SVI
+
+#[test]
+fn svi_gradient_matches_fd() {
+    let s = Svi::new(0.01, 0.2, -0.5, 0.1, 0.3).expect("valid");
+    let mut x = [0.0; 5];
+    Params::to_slice(&s, &mut x);
+    for k in [-1.0, -0.1, 0.1, 0.7] {
+        let mut g = [0.0; 5];
+        s.total_variance_grad(k, &mut g);
+        let f = |p: &[f64]| Svi::from_slice(p).expect("valid").total_variance(k);
+        // FD, step 1e-6: truncation ~1e-12, rounding ~1e-10.
+        assert_grad_matches_fd(&f, &x, &g, 1e-6, 1e-8);
+        // k-derivatives vs FD in k.
+        let [w, w1, w2] = s.total_variance_dk(k);
+        let h = 1e-4;
+        let (wm, wp) = (s.total_variance(k - h), s.total_variance(k + h));
+        assert!((w1 - (wp - wm) / (2.0 * h)).abs() < 1e-8);
+        assert!((w2 - (wp - 2.0 * w + wm) / (h * h)).abs() < 1e-6);
+    }
+}
+
+#[test]
+fn svi_atm_identity_and_jw_round_trip() {
+    let s = Svi::new(-0.02, 0.3, -0.35, 0.12, 0.25).expect("valid");
+    // w(m) = a + bσ (closed form at k = m).
+    assert!((s.total_variance(0.12) - (-0.02 + 0.3 * 0.25)).abs() < 1e-15);
+    // Round trip raw → JW → raw (Gatheral–Jacquier 2014, Lemma 3.2).
+    for t in [0.05, 1.0, 2.5] {
+        let jw: SviJw = s.to_jw(t);
+        // JW definition: v·t = w(0).
+        assert!((jw.v * t - s.total_variance(0.0)).abs() < 1e-15);
+        let back = Svi::from_jw(jw, t).expect("round trip");
+        for (p, q) in back.params().iter().zip(s.params()) {
+            assert!((p - q).abs() < 1e-11, "{back:?} vs {s:?}");
+        }
+    }
+}
+
+#[test]
+fn svi_rejects_out_of_domain() {
+    assert!(Svi::new(0.01, -0.1, 0.0, 0.0, 0.1).is_err());
+    assert!(Svi::new(0.01, 0.1, 1.0, 0.0, 0.1).is_err());
+    assert!(Svi::new(0.01, 0.1, 0.0, 0.0, 0.0).is_err());
+    // a + bσ√(1−ρ²) = −0.1 + 0.1·0.1 < 0.
+    assert!(Svi::new(-0.1, 0.1, 0.0, 0.0, 0.1).is_err());
+    assert!(Svi::from_slice(&[0.0; 4]).is_err());
+}
+
+#[test]
+fn quasi_explicit_fits_noisy_smile() {
+    // Recovery from seeded noise (deterministic LCG, ±2e-4 in w) around known parameters.
+    let truth = Svi::new(0.015, 0.12, -0.55, 0.03, 0.12).expect("valid");
+    let ks: Vec<f64> = (0..40).map(|i| -0.6 + 0.03 * f64::from(i)).collect();
+    let mut state = 12345u64;
+    let ws: Vec<f64> = ks
+        .iter()
+        .map(|&k| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let u = (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+            truth.total_variance(k) + 4e-4 * u
+        })
+        .collect();
+    let fit = quasi_explicit_fit(&ks, &ws, &vec![1.0; ks.len()]).expect("fit");
+    let rmse =
+        (ks.iter().zip(&ws).map(|(&k, &w)| (fit.total_variance(k) - w).powi(2)).sum::<f64>()
+            / ks.len() as f64)
+            .sqrt();
+    // Noise is uniform ±2e-4 (rms 1.15e-4): the fit must be at noise level.
+    assert!(rmse < 1.3e-4, "rmse {rmse}");
+    assert!(fit.lee_ok());
+    assert!((fit.params()[2] - truth.params()[2]).abs() < 0.1);
+}
+
+// ---------------------------------------------------------------- arbitrage
+
+#[test]
+fn vogt_svi_is_flagged_clean_svi_passes() {
+    // Axel Vogt's example (Gatheral–Jacquier 2014, §2.2, eq. 2.4): butterfly arbitrage.
+    let vogt = Svi::new(-0.0410, 0.1331, 0.3060, 0.3586, 0.4153).expect("valid raw SVI");
+    let mut ks = vec![0.0; 401];
+    fill_grid(-1.5, 1.5, &mut ks);
+    let v = arbitrage::check_butterfly(&vogt, 1.0, &ks).expect("Vogt's SVI has g < 0");
+    assert_eq!(v.kind, ViolationKind::Butterfly);
+    // GJ 2014 Figure 2: g dips below zero around k ≈ 0.7 (our grid: within 0.3 of it).
+    assert!(v.value < 0.0 && (v.k - 0.7).abs() < 0.3, "{v:?}");
+    let clean = Svi::new(0.03, 0.1, -0.4, 0.0, 0.2).expect("valid");
+    assert!(arbitrage::check_butterfly(&clean, 1.0, &ks).is_none());
+    let r = arbitrage::check_smiles(&[(1.0, vogt)], &ks);
+    assert!(!r.butterfly_ok && r.calendar_ok && r.worst.is_some());
+    let json = serde_json::to_string(&r).expect("serialize");
+    assert!(json.contains("butterfly_ok"));
+}
+
+#[test]
+fn calendar_violation_is_detected() {
+    let s1 = Svi::new(0.04, 0.1, -0.3, 0.0, 0.2).expect("valid");
+    // Second slice lower ATM: crossing slices.
+    let s2 = Svi::new(0.02, 0.1, -0.3, 0.0, 0.2).expect("valid");
+    let mut ks = vec![0.0; 41];
+    fill_grid(-1.0, 1.0, &mut ks);
+    let r = arbitrage::check_smiles(&[(0.5, s1), (1.0, s2)], &ks);
+    assert!(!r.calendar_ok);
+    assert_eq!(r.worst.map(|w| w.kind), Some(ViolationKind::Calendar));
+}
+
+#[test]
+fn butterfly_penalty_gradient_matches_fd() {
+    let vogt = Svi::new(-0.0410, 0.1331, 0.3060, 0.3586, 0.4153).expect("valid");
+    let mut ks = vec![0.0; 61];
+    fill_grid(-1.5, 1.5, &mut ks);
+    let mut g = [0.0; 5];
+    let mut work = [0.0; 15];
+    let pen = butterfly_penalty(&vogt, &ks, 1e-2, &mut g, &mut work);
+    assert!(pen > 0.0);
+    let f = |p: &[f64]| {
+        let mut gg = [0.0; 5];
+        let mut w = [0.0; 15];
+        butterfly_penalty(&Svi::from_slice(p).expect("valid"), &ks, 1e-2, &mut gg, &mut w)
+    };
+    // FD with step 1e-7: penalty is smooth (softplus); tolerance 1e-6.
+    assert_grad_matches_fd(&f, &vogt.params(), &g, 1e-7, 1e-6);
+    // SSVI slice penalty gradient as well.
+    let s = Ssvi::new(&[1.0], &[0.04], -0.7, Phi::PowerLaw { eta: 1.1, gamma: 0.4 })
+        .expect("valid")
+        .slice(1.0);
+    let slice = volfit::model::ssvi::SsviSlice { phi: s.phi * 4.0, ..s };
+    let mut g3 = [0.0; 3];
+    let mut w9 = [0.0; 9];
+    let pen = butterfly_penalty(&slice, &ks, 1e-2, &mut g3, &mut w9);
+    assert!(pen > 0.0, "boosted φ must violate");
+    let f3 = |p: &[f64]| {
+        let sl = volfit::model::ssvi::SsviSlice { theta: p[0], rho: p[1], phi: p[2] };
+        let mut gg = [0.0; 3];
+        let mut w = [0.0; 9];
+        butterfly_penalty(&sl, &ks, 1e-2, &mut gg, &mut w)
+    };
+    assert_grad_matches_fd(&f3, &[slice.theta, slice.rho, slice.phi], &g3, 1e-7, 1e-6);
+}
+
+// ---------------------------------------------------------------- SSVI / eSSVI
+
+fn ssvi_grad_check(s: &Ssvi) {
+    let n = s.num_params();
+    let mut x = vec![0.0; n];
+    s.to_slice(&mut x);
+    let back = s.with_slice(&x).expect("round trip");
+    for t in [0.05, 0.3, 0.7, 1.0, 2.0] {
+        assert!((back.total_variance(0.2, t) - s.total_variance(0.2, t)).abs() < 1e-14);
+    }
+    for (k, t) in [(-0.5, 0.05), (0.3, 0.25), (0.0, 0.6), (-0.2, 1.0), (0.8, 1.7)] {
+        let mut g = vec![0.0; n];
+        s.total_variance_grad(k, t, &mut g);
+        let f = |p: &[f64]| s.with_slice(p).expect("valid").total_variance(k, t);
+        // FD step 1e-7 relative; tolerance 1e-6.
+        assert_grad_matches_fd(&f, &x, &g, 1e-7, 1e-6);
+    }
+}
+
+#[test]
+fn ssvi_gradients_match_fd() {
+    let ts = [0.1, 0.5, 1.0];
+    let th = [0.01, 0.03, 0.05];
+    ssvi_grad_check(
+        &Ssvi::new(&ts, &th, -0.4, Phi::PowerLaw { eta: 0.9, gamma: 0.35 }).expect("ok"),
+    );
+    ssvi_grad_check(&Ssvi::new(&ts, &th, 0.3, Phi::HestonLike { lambda: 2.0 }).expect("ok"));
+    // Heston-like at small λθ (series branch).
+    ssvi_grad_check(&Ssvi::new(&ts, &th, -0.2, Phi::HestonLike { lambda: 0.35 }).expect("ok"));
+}
+
+#[test]
+fn essvi_gradients_match_fd() {
+    let ts = [0.1, 0.5, 1.0];
+    let e = Essvi::new(&ts, &[0.01, 0.03, 0.05], &[-0.6, -0.4, -0.3], &[0.08, 0.12, 0.15])
+        .expect("valid");
+    let n = e.num_params();
+    let mut x = vec![0.0; n];
+    e.to_slice(&mut x);
+    for (k, t) in [(-0.5, 0.05), (0.3, 0.25), (0.0, 0.6), (-0.2, 1.0), (0.8, 1.7)] {
+        let mut g = vec![0.0; n];
+        e.total_variance_grad(k, t, &mut g);
+        let f = |p: &[f64]| e.with_slice(p).expect("valid").total_variance(k, t);
+        assert_grad_matches_fd(&f, &x, &g, 1e-7, 1e-6);
+    }
+    // Calendar penalty gradient on a node set that violates the wing condition.
+    let bad = Essvi::new(&ts, &[0.01, 0.03, 0.05], &[-0.6, 0.2, -0.3], &[0.12, 0.1, 0.15])
+        .expect("valid");
+    let mut xb = vec![0.0; n];
+    bad.to_slice(&mut xb);
+    let mut g = vec![0.0; n];
+    let pen = bad.calendar_penalty(&mut g);
+    assert!(pen > 0.0);
+    let f = |p: &[f64]| {
+        let mut gg = vec![0.0; n];
+        bad.with_slice(p).expect("valid").calendar_penalty(&mut gg)
+    };
+    assert_grad_matches_fd(&f, &xb, &g, 1e-7, 1e-6);
+    // The SSVI-derived eSSVI has zero wing-condition penalty only up to the softplus floor.
+    let s = Ssvi::new(&ts, &[0.01, 0.03, 0.05], -0.4, Phi::PowerLaw { eta: 0.9, gamma: 0.35 })
+        .expect("valid");
+    let es = Essvi::from_ssvi(&s).expect("valid");
+    let mut gs = vec![0.0; n];
+    assert!(es.calendar_penalty(&mut gs) < 1e-6);
+    for (k, t) in [(0.1, 0.5), (-0.3, 1.0)] {
+        assert!((es.total_variance(k, t) - s.total_variance(k, t)).abs() < 1e-14);
+    }
+}
+
+fn free_to_ssvi(heston_like: bool, rho: f64, z: f64, gamma: f64, d: [f64; 4]) -> Ssvi {
+    let ts = [0.02, 0.1, 0.5, 2.0];
+    let proto = if heston_like {
+        Ssvi::new(&ts, &[0.01, 0.02, 0.03, 0.04], 0.0, Phi::HestonLike { lambda: 1.0 })
+    } else {
+        Ssvi::new(&ts, &[0.01, 0.02, 0.03, 0.04], 0.0, Phi::PowerLaw { eta: 1.0, gamma: 0.3 })
+    }
+    .expect("valid prototype");
+    let mut x = vec![rho, z];
+    if !heston_like {
+        x.push(gamma);
+    }
+    x.extend_from_slice(&d);
+    proto.with_slice(&x).expect("every admissible free vector is valid")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+    /// Arbitrage-free by construction: g(k) ≥ 0 on a dense grid and w non-decreasing in t
+    /// (GJ 2014 Corollaries 4.1/4.2, Theorem 4.1) for any admissible free vector.
+    #[test]
+    fn ssvi_free_coordinates_are_arbitrage_free(
+        heston_like in any::<bool>(),
+        rho in -0.999f64..0.999,
+        z in 0.001f64..0.999,
+        gamma in 0.001f64..0.5,
+        d in proptest::array::uniform4(0.0005f64..0.3),
+    ) {
+        let z = if heston_like { z * 5.0 } else { z };
+        let s = free_to_ssvi(heston_like, rho, z, gamma, d);
+        let mut ks = vec![0.0; 301];
+        fill_grid(-3.0, 3.0, &mut ks);
+        let r = arbitrage::check_surface(&s, s.expiries(), &ks);
+        prop_assert!(r.butterfly_ok && r.calendar_ok, "{:?}", r);
+    }
+}
+
+// ---------------------------------------------------------------- SABR
+
+#[test]
+fn sabr_matches_quantlib_known_values() {
+    // QuantLib's SABR known-value test (as ported in JQuantLib SabrTest.testAgainstKnownValues):
+    // F = K = 0.0398, t = 5, α = 0.0305473, β = 0.5, ν = 0.34, ρ = −0.11 → 0.16 (tol 1e-6),
+    // K = 0.0598 → 0.15755519, K = 0.0198 → 0.2373848 (Hagan 2002 lognormal formula).
+    let p = Sabr::new(0.0305473, -0.11, 0.34, 0.5).expect("valid");
+    let f = 0.0398;
+    for (strike, expected) in [(0.0398, 0.16), (0.0598, 0.15755519), (0.0198, 0.2373848)] {
+        let v = p.implied_vol(strike, f, 5.0, SabrExpansion::Hagan2002);
+        assert!((v - expected).abs() < 1e-6, "K={strike}: {v} vs {expected}");
+    }
+    // ATM both expansions agree (Obłój 2008 only changes the leading term away from ATM).
+    let h = p.implied_vol(f, f, 5.0, SabrExpansion::Hagan2002);
+    let o = p.implied_vol(f, f, 5.0, SabrExpansion::Obloj2008);
+    assert!((h - o).abs() < 1e-15);
+}
+
+#[test]
+fn sabr_atm_limit_is_smooth_and_gradient_matches_fd() {
+    for exp in [SabrExpansion::Hagan2002, SabrExpansion::Obloj2008] {
+        for beta in [0.0, 0.5, 1.0] {
+            let p = Sabr::new(0.3, -0.3, 0.8, beta).expect("valid");
+            let s = p.smile(1.3, 0.7, exp).expect("valid");
+            // Series branch (|z| < 1e-5) vs closed form just outside: continuous to ~1e-12.
+            let (a, b) = (s.total_variance(2e-7), s.total_variance(5e-5));
+            let slope = (b - a) / (5e-5 - 2e-7);
+            let c = s.total_variance(0.0);
+            assert!((a + slope * (0.0 - 2e-7) - c).abs() < 1e-10, "β={beta} {exp:?}");
+            for k in [-0.6, -1e-7, 0.0, 3e-6, 0.4] {
+                let mut g = [0.0; 4];
+                s.total_variance_grad(k, &mut g);
+                let beta_fd_ok = beta > 0.0 && beta < 1.0;
+                let x = p.params();
+                let f = |q: &[f64]| {
+                    let q4 = [q[0], q[1], q[2], if beta_fd_ok { q[3] } else { beta }];
+                    Sabr::from_slice(&q4)
+                        .expect("valid")
+                        .smile(1.3, 0.7, exp)
+                        .expect("ok")
+                        .total_variance(k)
+                };
+                let m = if beta_fd_ok { 4 } else { 3 };
+                assert_grad_matches_fd(&f, &x[..m], &g[..m], 1e-6, 1e-7);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- Heston / Bates
+
+/// Alan Lewis' reference prices, QuantLib test-suite hestonmodel.cpp
+/// `testAlanLewisReferencePrices` (S = 100, r = 1 %, q = 2 %, T = 1, v0 = 0.04, κ = 4,
+/// θ = 0.25, σ = 1, ρ = −0.5); rows K = 80..120, columns (put, call).
+#[allow(clippy::excessive_precision)] // quoted to the source's 50 digits
+const LEWIS: [(f64, f64, f64); 5] = [
+    (
+        80.0,
+        7.958878113256768285213263077598987193482161301733,
+        26.774758743998854221382195325726949201687074848341,
+    ),
+    (
+        90.0,
+        12.017966707346304987709573290236471654992071308187,
+        20.933349000596710388139445766564068085476194042256,
+    ),
+    (
+        100.0,
+        17.055270961270109413522653999411000974895436309183,
+        16.070154917028834278213466703938231827658768230714,
+    ),
+    (
+        110.0,
+        23.017825898442800538908781834822560777763225722188,
+        12.132211516709844867860534767549426052805766831181,
+    ),
+    (
+        120.0,
+        29.811026202682471843340682293165857439167301370697,
+        9.024913483457835636553375454092357136489051667150,
+    ),
+];
+
+#[test]
+fn heston_matches_lewis_reference_prices() {
+    let h = Heston::new(0.04, 4.0, 0.25, 1.0, -0.5).expect("valid");
+    let (s0, r, q, t) = (100.0_f64, 0.01_f64, 0.02_f64, 1.0);
+    let f = s0 * ((r - q) * t).exp();
+    let df = (-r * t).exp();
+    let ks: Vec<f64> = LEWIS.iter().map(|(k, _, _)| (k / f).ln()).collect();
+    let mut calls = vec![0.0; ks.len()];
+    let mut work = vec![num_complex::Complex64::from(0.0); ks.len()];
+    h.call_prices(t, &ks, &mut calls, &mut work);
+    for (i, &(strike, put, call)) in LEWIS.iter().enumerate() {
+        let c = df * f * calls[i];
+        let p = c - df * (f - strike);
+        // QuantLib asserts 1e-12 relative for its engines; we require 1e-10.
+        assert!(((c - call) / call).abs() < 1e-10, "K={strike} call {c} vs {call}");
+        assert!(((p - put) / put).abs() < 1e-10, "K={strike} put {p} vs {put}");
+    }
+}
+
+#[test]
+fn heston_gradients_match_fd() {
+    let h = Heston::new(0.05, 2.0, 0.07, 0.6, -0.7).expect("valid");
+    let x = h.params();
+    for (k, t) in [(-0.3, 0.1), (0.0, 0.5), (0.4, 2.0)] {
+        let mut g = [0.0; 5];
+        let c = h.call_price_grad(k, t, &mut g);
+        let mut out = [0.0];
+        let mut work = [num_complex::Complex64::from(0.0)];
+        h.call_prices(t, &[k], &mut out, &mut work);
+        assert!((c - out[0]).abs() < 1e-15, "dual value equals plain value");
+        let f = |p: &[f64]| {
+            let mut o = [0.0];
+            let mut w = [num_complex::Complex64::from(0.0)];
+            Heston::from_slice(p).expect("valid").call_prices(t, &[k], &mut o, &mut w);
+            o[0]
+        };
+        assert_grad_matches_fd(&f, &x, &g, 1e-6, 1e-7);
+        let smile = h.smile(t);
+        let mut gw = [0.0; 5];
+        smile.total_variance_grad(k, &mut gw);
+        let fw = |p: &[f64]| Heston::from_slice(p).expect("valid").smile(t).total_variance(k);
+        assert_grad_matches_fd(&fw, &x, &gw, 1e-6, 1e-6);
+    }
+}
+
+#[test]
+fn bates_gradients_match_fd_and_tend_to_heston() {
+    let h = Heston::new(0.05, 2.0, 0.07, 0.6, -0.7).expect("valid");
+    let b = Bates::new(h, 0.8, -0.1, 0.2).expect("valid");
+    let x = b.params();
+    for (k, t) in [(-0.3, 0.1), (0.2, 1.0)] {
+        let mut g = [0.0; 8];
+        b.call_price_grad(k, t, &mut g);
+        let f = |p: &[f64]| {
+            let mut o = [0.0];
+            let mut w = [num_complex::Complex64::from(0.0)];
+            Bates::from_slice(p).expect("valid").call_prices(t, &[k], &mut o, &mut w);
+            o[0]
+        };
+        assert_grad_matches_fd(&f, &x, &g, 1e-6, 1e-7);
+    }
+    // λ → 0: Bates price → Heston price (difference O(λ)).
+    let b0 = Bates::new(h, 1e-12, -0.1, 0.2).expect("valid");
+    let ks = [-0.2, 0.0, 0.3];
+    let mut pb = [0.0; 3];
+    let mut ph = [0.0; 3];
+    let mut w = [num_complex::Complex64::from(0.0); 3];
+    b0.call_prices(0.5, &ks, &mut pb, &mut w);
+    h.call_prices(0.5, &ks, &mut ph, &mut w);
+    for i in 0..3 {
+        assert!((pb[i] - ph[i]).abs() < 1e-12);
+    }
+}
+
+#[test]
+fn bates_with_tiny_vol_of_vol_matches_merton() {
+    // Merton (1976) jump-diffusion series on the forward: Σ_n Poisson(n; λt) ·
+    // Black(F_n, K, σ_n) with σ_n² = σ² + nσ_J²/t and F_n = F·exp(n(μ + σ_J²/2) − λκt),
+    // κ = e^(μ+σ_J²/2) − 1. Heston with v0 = θ = σ², vol of vol 1e-4 is Black to O(1e-8).
+    let (sig, lam, mu, sj, t) = (0.2_f64, 0.5_f64, -0.15_f64, 0.25_f64, 0.75_f64);
+    let h = Heston::new(sig * sig, 1.0, sig * sig, 1e-4, 0.0).expect("valid");
+    let b = Bates::new(h, lam, mu, sj).expect("valid");
+    let kap = (mu + 0.5 * sj * sj).exp() - 1.0;
+    for k in [-0.4, 0.0, 0.25] {
+        let strike = f64::exp(k);
+        let mut merton = 0.0;
+        let mut pn = (-lam * t).exp();
+        for n in 0..60 {
+            if n > 0 {
+                pn *= lam * t / f64::from(n);
+            }
+            let nf = f64::from(n);
+            let fnn = (nf * (mu + 0.5 * sj * sj) - lam * kap * t).exp();
+            let vol = (sig * sig + nf * sj * sj / t).sqrt();
+            merton += pn * black::price(OptionType::Call, fnn, strike, t, vol);
+        }
+        let mut o = [0.0];
+        let mut w = [num_complex::Complex64::from(0.0)];
+        b.call_prices(t, &[k], &mut o, &mut w);
+        assert!((o[0] - merton).abs() < 1e-7, "k={k}: {} vs {merton}", o[0]);
+    }
+}
