@@ -137,8 +137,8 @@ pub fn huber(s: f64, c: f64) -> [f64; 2] {
 
 /// Cost `½ Σ ρ(rᵢ²)` of a residual problem under the Huber loss, as a [`LeastSquares`] model
 /// for LM: rows `√ρ′·rᵢ` and `√ρ′·∇rᵢ`. (Ceres' corrector with `ρ″ ≤ 0` uses exactly this
-/// scaling, so `J̃ᵀr̃ = Σ ρ′ rᵢ ∇rᵢ` is the exact gradient.) Stands in for `volfit_optim`'s
-/// `RobustSum` until that lands.
+/// scaling, so `J̃ᵀr̃ = Σ ρ′ rᵢ ∇rᵢ` is the exact gradient.) An independent cross-check of
+/// `volfit_optim`'s `RobustSum` (the benchmark runs both).
 #[derive(Clone, Debug)]
 pub struct HuberLs<R> {
     /// The residual problem.

@@ -1,6 +1,6 @@
 //! L-BFGS (Nocedal 1980; Liu & Nocedal 1989): two-loop recursion over the last `m`
 //! correction pairs with the initial scaling `γ = sᵀy/yᵀy` and a strong-Wolfe line search.
-//! Given bounds, it runs the L-BFGS-B iteration ([`LbfgsB`](super::lbfgsb::LbfgsB)) so
+//! Given bounds, it runs the L-BFGS-B iteration ([`LbfgsB`]) so
 //! every iterate stays in the box.
 
 use super::lbfgsb::{self, dot, LbfgsB};

@@ -326,7 +326,6 @@ pub(crate) fn run<P: Objective>(
     let n = problem.num_params();
     let p = Counted::new(problem);
     let mut w = Work::new(n, memory.max(1));
-    w.mem = memory.max(1);
     w.x.copy_from_slice(&x0[..n]);
     for i in 0..n {
         w.x[i] = w.x[i].clamp(lo[i], hi[i]);

@@ -33,15 +33,18 @@ pub struct LevenbergMarquardt {
     pub min_gain: f64,
     /// Damping above which the solver gives up (reported as [`Stop::Stalled`]).
     pub max_damping: f64,
+    /// Smallest factor by which one accepted step may shrink the damping (Nielsen: ⅓).
+    pub min_shrink: f64,
 }
 
 impl Default for LevenbergMarquardt {
     fn default() -> Self {
         LevenbergMarquardt {
             limits: Limits::default(),
-            initial_damping: 1e-3,
+            initial_damping: 1e-2,
             min_gain: 1e-4,
             max_damping: 1e32,
+            min_shrink: 1.0 / 3.0,
         }
     }
 }
@@ -56,6 +59,9 @@ impl LevenbergMarquardt {
     /// them), reporting each accepted step to `obs` (`rate` is the damping λ).
     ///
     /// `Minimum::evals` counts `cost()` calls as values and `linearize()` calls as gradients.
+    ///
+    /// # Panics
+    /// When `x0` or `bounds` have fewer entries than the problem has parameters.
     pub fn minimize<P: LeastSquares>(
         &self,
         problem: &P,
@@ -240,7 +246,7 @@ impl LevenbergMarquardt {
                     nu *= 2.0;
                     continue;
                 };
-                lambda *= (1.0 - (2.0 * gain - 1.0).powi(3)).max(1.0 / 3.0);
+                lambda *= (1.0 - (2.0 * gain - 1.0).powi(3)).max(self.min_shrink);
                 lambda = lambda.max(f64::MIN_POSITIVE);
                 nu = 2.0;
                 let actual = cost - c_new;
