@@ -412,4 +412,15 @@ fn infeasible_starts_and_empty_budgets_are_reported() {
     let cma = CmaEs { limits: Limits { max_evals: 100, ..Limits::default() }, ..CmaEs::default() };
     let m = cma.minimize_bounded(&shifted(rastrigin, 2), &[0.0; 2], Some(&b), &mut ());
     assert_eq!(m.stop, Stop::MaxEvals);
+    // Zero parameters: every solver just evaluates the constant.
+    let zero = FnObjective::new(0, |_: &[f64], _: &mut [f64]| Some(2.0));
+    let runs = [
+        DifferentialEvolution::default().minimize(&zero, &[], &mut ()),
+        CmaEs::default().minimize(&zero, &[], &mut ()),
+        NelderMead::default().minimize(&zero, &[], &mut ()),
+        MultiStart { local: local(), ..MultiStart::default() }.minimize(&zero, &[], &mut ()),
+    ];
+    for m in runs {
+        assert_eq!((m.cost, m.x.len()), (2.0, 0), "{m:?}");
+    }
 }
