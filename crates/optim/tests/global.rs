@@ -423,4 +423,21 @@ fn infeasible_starts_and_empty_budgets_are_reported() {
     for m in runs {
         assert_eq!((m.cost, m.x.len()), (2.0, 0), "{m:?}");
     }
+    // A zero time budget is spent on entry (only the stop reason is asserted).
+    let limits = Limits { max_time: Some(std::time::Duration::ZERO), ..Limits::default() };
+    let p = shifted(rastrigin, 2);
+    assert_eq!(
+        DifferentialEvolution { limits, ..DifferentialEvolution::default() }
+            .minimize_bounded(&p, &[0.0; 2], Some(&b), &mut ())
+            .stop,
+        Stop::TimeBudget
+    );
+    assert_eq!(
+        CmaEs { limits, ..CmaEs::default() }.minimize(&p, &[0.0; 2], &mut ()).stop,
+        Stop::TimeBudget
+    );
+    assert_eq!(
+        NelderMead { limits, ..NelderMead::default() }.minimize(&p, &[0.0; 2], &mut ()).stop,
+        Stop::TimeBudget
+    );
 }
