@@ -2,8 +2,8 @@
 //! stall, oscillate, sit on a plateau, or converge cleanly.
 
 use volfit_optim::{
-    diagnose, Control, FnObjective, GradientDescent, Iterate, Limits, RmsProp, Schedule, Solver,
-    Thresholds, Trace, Warning,
+    diagnose, Adam, CmaEs, Control, FnObjective, GradientDescent, Iterate, Limits, Momentum,
+    NelderMead, RmsProp, Schedule, Solver, Thresholds, Trace, Warning,
 };
 
 fn trace_of(costs: &[f64], grads: &[f64]) -> Trace {
