@@ -305,3 +305,12 @@ fn no_improvement_stops_as_stalled_and_flat_costs_by_cost_tolerance() {
     let m = s.minimize(&plateau, &[0.0], &mut ());
     assert_eq!((m.stop, m.iters), (Stop::CostTolerance, 5));
 }
+
+#[test]
+fn a_spent_time_budget_stops_before_the_first_step() {
+    // A zero budget is spent on entry (no timing is asserted, only the stop reason).
+    let limits = Limits { max_time: Some(std::time::Duration::ZERO), ..ctl(100).limits };
+    let s = Nesterov { control: Control { limits, ..ctl(100) }, ..Nesterov::default() };
+    let m = s.minimize(&FnObjective::new(3, quadratic), &[0.0; 3], &mut ());
+    assert_eq!((m.stop, m.iters, m.x), (Stop::TimeBudget, 0, vec![0.0; 3]));
+}

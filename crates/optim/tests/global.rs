@@ -412,4 +412,32 @@ fn infeasible_starts_and_empty_budgets_are_reported() {
     let cma = CmaEs { limits: Limits { max_evals: 100, ..Limits::default() }, ..CmaEs::default() };
     let m = cma.minimize_bounded(&shifted(rastrigin, 2), &[0.0; 2], Some(&b), &mut ());
     assert_eq!(m.stop, Stop::MaxEvals);
+    // Zero parameters: every solver just evaluates the constant.
+    let zero = FnObjective::new(0, |_: &[f64], _: &mut [f64]| Some(2.0));
+    let runs = [
+        DifferentialEvolution::default().minimize(&zero, &[], &mut ()),
+        CmaEs::default().minimize(&zero, &[], &mut ()),
+        NelderMead::default().minimize(&zero, &[], &mut ()),
+        MultiStart { local: local(), ..MultiStart::default() }.minimize(&zero, &[], &mut ()),
+    ];
+    for m in runs {
+        assert_eq!((m.cost, m.x.len()), (2.0, 0), "{m:?}");
+    }
+    // A zero time budget is spent on entry (only the stop reason is asserted).
+    let limits = Limits { max_time: Some(std::time::Duration::ZERO), ..Limits::default() };
+    let p = shifted(rastrigin, 2);
+    assert_eq!(
+        DifferentialEvolution { limits, ..DifferentialEvolution::default() }
+            .minimize_bounded(&p, &[0.0; 2], Some(&b), &mut ())
+            .stop,
+        Stop::TimeBudget
+    );
+    assert_eq!(
+        CmaEs { limits, ..CmaEs::default() }.minimize(&p, &[0.0; 2], &mut ()).stop,
+        Stop::TimeBudget
+    );
+    assert_eq!(
+        NelderMead { limits, ..NelderMead::default() }.minimize(&p, &[0.0; 2], &mut ()).stop,
+        Stop::TimeBudget
+    );
 }

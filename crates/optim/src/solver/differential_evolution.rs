@@ -109,6 +109,12 @@ impl Solver for DifferentialEvolution {
         let p = Counted::new(problem);
         let n = x0.len();
         let (lo, hi) = search_box(x0, bounds, self.init_radius);
+        if n == 0 {
+            let f = p.value(&[]).filter(|v| !v.is_nan());
+            let stop = if f.is_some() { Stop::CostTolerance } else { Stop::Infeasible };
+            let cost = f.unwrap_or(f64::NAN);
+            return Minimum { x: vec![], cost, stop, iters: 0, evals: p.evals() };
+        }
         let np = (self.pop_per_dim * n).max(5);
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         let mut pop = vec![0.0; np * n];

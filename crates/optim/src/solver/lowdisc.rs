@@ -266,8 +266,9 @@ mod tests {
 
     #[test]
     fn sobol_first_points_2d() {
-        // Reference: the unscrambled Joe–Kuo Sobol points in 2-D (same as
-        // scipy.stats.qmc.Sobol(d=2, scramble=False)).
+        // Closed form by hand: direction numbers (1/2, 1/4, 1/8) and (1/2, 3/4, 5/8) in the
+        // Gray-code recurrence x_{i+1} = x_i XOR v_{c(i)}; these are also the unscrambled
+        // points of scipy.stats.qmc.Sobol(d=2, scramble=False).
         let want = [
             [0.0, 0.0],
             [0.5, 0.5],

@@ -122,6 +122,12 @@ impl Solver for NelderMead {
         if let Some(b) = bounds {
             b.project(&mut x);
         }
+        if n == 0 {
+            let f = p.value(&x).filter(|v| !v.is_nan());
+            let stop = if f.is_some() { Stop::StepTolerance } else { Stop::Infeasible };
+            let cost = f.unwrap_or(f64::NAN);
+            return Minimum { x, cost, stop, iters: 0, evals: p.evals() };
+        }
         let mut s =
             Simplex { n, v: vec![0.0; (n + 1) * n], f: vec![0.0; n + 1], order: (0..=n).collect() };
         let mut c = vec![0.0; n];
@@ -167,7 +173,7 @@ impl Solver for NelderMead {
             if lim.max_time.is_some_and(|t| start.elapsed() >= t) {
                 break Stop::TimeBudget;
             }
-            let (ib, iw, isw) = (s.order[0], s.order[n], s.order[n - 1.min(n)]);
+            let (ib, iw, isw) = (s.order[0], s.order[n], s.order[n - 1]);
             // Convergence (collapse) tests.
             let fb = s.f[ib];
             let spread = s.f[iw] - fb;

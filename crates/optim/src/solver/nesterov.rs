@@ -1,5 +1,6 @@
-//! Nesterov's accelerated gradient in the Sutskever et al. (2013) form, which needs the
-//! gradient at the current point only: `v ← μ·v − η_k·g(x)`, `x ← P(x + μ·v − η_k·g(x))`.
+//! Nesterov's accelerated gradient (Nesterov 1983) in the look-ahead form of Bengio et al.
+//! (2013), in which `x` is the look-ahead point, so only the gradient at `x` is needed:
+//! `v ← μ·v − η_k·g(x)`, `x ← P(x + μ·v − η_k·g(x))`.
 
 // Index loops mirror the formulas (several arrays indexed together).
 #![allow(clippy::needless_range_loop)]
