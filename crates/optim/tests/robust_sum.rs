@@ -213,6 +213,24 @@ fn wrappers_keep_the_identity_and_the_gradient() {
     .expect("valid");
     assert_gradient_matches(&f, &[2.1, 0.25], 1e-6, 1e-8);
     lm_identity(&f, &[2.1, 0.25]);
+
+    // Both nestings: freeze b, then map a > 0 and c > −1 to free coordinates; and the
+    // other way round.
+    let f = Frozen::new(
+        problem(loss(), ResidualScale::None),
+        vec![0.0, 0.7, 0.0],
+        &[false, true, false],
+    )
+    .expect("valid");
+    let tf = Transformed::new(f, vec![Domain::Positive, Domain::Lower(-1.0)]).expect("valid");
+    let y = [0.7, -0.4];
+    assert_gradient_matches(&tf, &y, 1e-6, 1e-8);
+    lm_identity(&tf, &y);
+    let domains = vec![Domain::Positive, Domain::Interval(0.0, 5.0), Domain::Lower(-1.0)];
+    let t = Transformed::new(problem(loss(), ResidualScale::None), domains).expect("valid");
+    let ft = Frozen::new(t, vec![0.0, -1.2, 0.0], &[false, true, false]).expect("valid");
+    assert_gradient_matches(&ft, &y, 1e-6, 1e-8);
+    lm_identity(&ft, &y);
 }
 
 fn lm_identity<P: LeastSquares + Objective>(p: &P, x: &[f64]) {
