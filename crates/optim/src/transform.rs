@@ -161,8 +161,9 @@ struct TScratch {
 /// `x = T(y)` and derivatives follow the chain rule (`∂/∂yⱼ = ∂/∂xⱼ · dxⱼ/dyⱼ`).
 ///
 /// Implements [`Objective`] when `P` does, [`Residuals`] (hence [`LeastSquares`]) when `P`
-/// does, and [`LeastSquares`] for a wrapped [`RobustSum`] (also under a [`Frozen`]). Scratch for `x` is sized at
-/// construction and kept inside (the traits take `&self`), as in [`RobustSum`].
+/// does, and [`LeastSquares`] for a wrapped [`RobustSum`] (also under a [`Frozen`]).
+/// Scratch for `x` is sized at construction and kept inside (the traits take `&self`), as
+/// in [`RobustSum`].
 #[derive(Debug)]
 pub struct Transformed<P> {
     inner: P,
@@ -316,8 +317,9 @@ struct FScratch {
 /// A problem with some parameters held fixed: the solver sees only the free ones.
 ///
 /// Implements [`Objective`] when `P` does, [`Residuals`] (hence [`LeastSquares`]) when `P`
-/// does, and [`LeastSquares`] for a wrapped [`RobustSum`]. Full-length scratch is kept
-/// inside, as in [`RobustSum`]; the Jacobian scratch is sized on first use.
+/// does, and [`LeastSquares`] for a wrapped [`RobustSum`] (also under a [`Transformed`]).
+/// Full-length scratch is kept inside, as in [`RobustSum`]; the Jacobian scratch is sized
+/// on first use.
 #[derive(Debug)]
 pub struct Frozen<P> {
     inner: P,
