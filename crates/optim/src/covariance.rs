@@ -2,16 +2,18 @@
 //! sandwich (Huber–White) form under robust losses, standard errors, and per-residual
 //! effective weights and outlier flags.
 //!
-//! With `uᵢ = φ(rᵢ)`, `ρ₁ᵢ = wᵢρ'(uᵢ²)`, `ρ₂ᵢ = wᵢρ''(uᵢ²)` and `jᵢ = ∇uᵢ`:
+//! With `uᵢ = φ(rᵢ)`, `ρ₁ᵢ = wᵢρ'(uᵢ²)`, `ρ₂ᵢ = wᵢρ''(uᵢ²)`, `sᵢ = uᵢ²` and `jᵢ = ∇uᵢ`:
 //!
-//! * `H = J̃ᵀJ̃`, the corrected Gauss–Newton Hessian of the cost (Ceres' corrector rows:
-//!   `(ρ₁ + 2uᵢ²ρ₂)·jᵢjᵢᵀ` where that is larger than `ρ₁·jᵢjᵢᵀ`, else `ρ₁·jᵢjᵢᵀ`), plus the
-//!   penalty rows. Under MSE with weights this is `JᵀWJ`.
-//! * Gauss–Newton: `Σ = σ̂²·H⁻¹` with `σ̂² = Σᵢ wᵢρ(uᵢ²)/(m − n)`; for weighted least
-//!   squares this is the textbook `σ̂²(JᵀWJ)⁻¹`. Penalty rows are treated as data here.
-//! * Sandwich: `Σ = H⁻¹·B·H⁻¹` with `B = Σᵢ gᵢgᵢᵀ`, `gᵢ = ρ₁ᵢ·uᵢ·jᵢ` (each residual's score,
-//!   `(wψ)²jᵢjᵢᵀ`). Under MSE it is White's HC0 estimator; it stays valid when the loss does
-//!   not match the error distribution (Huber 1967).
+//! * Gauss–Newton: `Σ = σ̂²·H⁻¹` with `H = J̃ᵀJ̃` from the corrected rows that LM sees
+//!   (Ceres' corrector: `(ρ₁ + 2sρ₂)·jᵢjᵢᵀ` where `ρ₂ > 0`, else `ρ₁·jᵢjᵢᵀ`; penalty rows
+//!   included) and `σ̂² = Σᵢ wᵢρ(sᵢ)/(m − n)`. For weighted least squares this is the
+//!   textbook `σ̂²(JᵀWJ)⁻¹`. Penalty rows are treated as data here.
+//! * Sandwich: `Σ = H⁻¹·B·H⁻¹` with the exact curvature `H = Σᵢ max(ρ₁ + 2sρ₂, 0)·jᵢjᵢᵀ`
+//!   plus the penalty rows, and `B = Σᵢ gᵢgᵢᵀ`, `gᵢ = ρ₁ᵢ·uᵢ·jᵢ` (each residual's score,
+//!   `(wψ)²jᵢjᵢᵀ`). This is the M-estimator covariance of Huber (1967): for Huber's loss
+//!   `H` counts only the inliers and `ψ` is the clipped residual. The corrector's clamp is
+//!   not used here because it would count an outlier's `ρ₁` as curvature and understate
+//!   the variance. Under MSE it is White's (1980) HC0 estimator.
 //!
 //! Dense algebra goes through [`crate::linalg`]. This runs once per fit, so it allocates.
 
@@ -124,55 +126,69 @@ impl Covariance {
 pub struct Solution {
     /// Gauss–Newton covariance.
     pub gauss_newton: Covariance,
-    /// Sandwich covariance.
-    pub sandwich: Covariance,
+    /// Sandwich covariance; an error when its `H` is singular although Gauss–Newton's is
+    /// not (e.g. a redescending loss has rejected too many residuals).
+    pub sandwich: Result<Covariance, CovarianceError>,
     /// Effective weight `wᵢρ'(φ(rᵢ)²)` per residual.
     pub weights: Vec<f64>,
     /// Outlier flag per residual (see [`RobustSum::outliers`]).
     pub outliers: Vec<bool>,
 }
 
-/// Pieces shared by both estimators: `H⁻¹`, the per-residual scores' `B`, and `σ̂²`.
+/// Pieces of an estimator: `H⁻¹` (of the kind's `H`), the scores' `B`, and `σ̂²`.
 struct Parts {
     h_inv: Vec<f64>,
     b: Vec<f64>,
     sigma2: f64,
 }
 
-fn parts<R: Residuals, L: Loss>(p: &RobustSum<R, L>, x: &[f64]) -> Result<Parts, CovarianceError> {
+/// Adds `c·v·vᵀ` to the `n×n` matrix `h`.
+fn add_outer(h: &mut [f64], v: &[f64], c: f64) {
+    let n = v.len();
+    for a in 0..n {
+        for e in 0..n {
+            h[a * n + e] += c * v[a] * v[e];
+        }
+    }
+}
+
+fn parts<R: Residuals, L: Loss>(
+    p: &RobustSum<R, L>,
+    x: &[f64],
+    kind: CovarianceKind,
+) -> Result<Parts, CovarianceError> {
     let n = x.len();
     let m = p.num_residuals();
     if m <= n {
         return Err(CovarianceError::DegreesOfFreedom { m, n });
     }
-    // H = J̃ᵀJ̃ from the corrected rows (data and penalties).
+    // Corrected rows: all of them for Gauss–Newton, the penalty rows for the sandwich.
     let k = p.num_rows();
     let (mut rows, mut jt) = (vec![0.0; k], vec![0.0; k * n]);
     p.linearize(x, &mut rows, &mut jt).ok_or(CovarianceError::Infeasible)?;
+    let first = if kind == CovarianceKind::GaussNewton { 0 } else { m };
     let mut h = vec![0.0; n * n];
-    for row in jt.chunks_exact(n.max(1)).take(k) {
-        for a in 0..n {
-            for c in 0..n {
-                h[a * n + c] += row[a] * row[c];
-            }
-        }
+    for row in jt.chunks_exact(n.max(1)).take(k).skip(first) {
+        add_outer(&mut h, row, 1.0);
     }
-    // Scores gᵢ = wᵢρ'(uᵢ²)·uᵢ·φ'(rᵢ)·∇rᵢ and the data part of the cost.
+    // Scores gᵢ = wᵢρ'(uᵢ²)·uᵢ·φ'(rᵢ)·∇rᵢ, the data part of the cost, and for the sandwich
+    // the exact curvature max(ρ₁ + 2sρ₂, 0)·φ'²·∇rᵢ∇rᵢᵀ.
     let (mut r, mut j) = (vec![0.0; m], vec![0.0; m * n]);
     p.residuals().eval(x, &mut r, Some(&mut j)).ok_or(CovarianceError::Infeasible)?;
     let mut b = vec![0.0; n * n];
     let mut rho_sum = 0.0;
     for i in 0..m {
         let [u, du] = p.scaling().apply(r[i]);
-        let [d0, d1, _] = p.loss().rho(u * u);
+        let s = u * u;
+        let [d0, d1, d2] = p.loss().rho(s);
         let w = p.weights().map_or(1.0, |w| w[i]);
         rho_sum += w * d0;
         let c = w * d1 * u * du;
         let ji = &j[i * n..(i + 1) * n];
-        for a in 0..n {
-            for e in 0..n {
-                b[a * n + e] += c * c * ji[a] * ji[e];
-            }
+        add_outer(&mut b, ji, c * c);
+        if kind == CovarianceKind::Sandwich {
+            let curv = (w * (d1 + 2.0 * s * d2)).max(0.0);
+            add_outer(&mut h, ji, curv * du * du);
         }
     }
     if !linalg::cholesky(&mut h, n) {
@@ -217,7 +233,7 @@ pub fn gauss_newton<R: Residuals, L: Loss>(
     p: &RobustSum<R, L>,
     x: &[f64],
 ) -> Result<Covariance, CovarianceError> {
-    let parts = parts(p, x)?;
+    let parts = parts(p, x, CovarianceKind::GaussNewton)?;
     let matrix = parts.h_inv.iter().map(|v| v * parts.sigma2).collect();
     Ok(Covariance { n: x.len(), matrix, kind: CovarianceKind::GaussNewton, sigma2: parts.sigma2 })
 }
@@ -230,7 +246,7 @@ pub fn sandwich<R: Residuals, L: Loss>(
     p: &RobustSum<R, L>,
     x: &[f64],
 ) -> Result<Covariance, CovarianceError> {
-    let parts = parts(p, x)?;
+    let parts = parts(p, x, CovarianceKind::Sandwich)?;
     let n = x.len();
     Ok(Covariance {
         n,
@@ -243,36 +259,19 @@ pub fn sandwich<R: Residuals, L: Loss>(
 /// Both covariances, effective weights and outlier flags (`ρ' < outlier_threshold`) at `x`.
 ///
 /// # Errors
-/// As [`gauss_newton`].
+/// As [`gauss_newton`]; a failing sandwich is reported inside [`Solution`].
 pub fn at_solution<R: Residuals, L: Loss>(
     p: &RobustSum<R, L>,
     x: &[f64],
     outlier_threshold: f64,
 ) -> Result<Solution, CovarianceError> {
-    let n = x.len();
-    let parts = parts(p, x)?;
+    let gauss_newton = gauss_newton(p, x)?;
     let m = p.num_residuals();
     let mut weights = vec![0.0; m];
     p.effective_weights(x, &mut weights).ok_or(CovarianceError::Infeasible)?;
     let mut outliers = vec![false; m];
     p.outliers(x, outlier_threshold, &mut outliers).ok_or(CovarianceError::Infeasible)?;
-    let gn = parts.h_inv.iter().map(|v| v * parts.sigma2).collect();
-    Ok(Solution {
-        gauss_newton: Covariance {
-            n,
-            matrix: gn,
-            kind: CovarianceKind::GaussNewton,
-            sigma2: parts.sigma2,
-        },
-        sandwich: Covariance {
-            n,
-            matrix: sandwich_of(&parts, n),
-            kind: CovarianceKind::Sandwich,
-            sigma2: 1.0,
-        },
-        weights,
-        outliers,
-    })
+    Ok(Solution { gauss_newton, sandwich: sandwich(p, x), weights, outliers })
 }
 
 // Index loops mirror the closed-form formulas the tests compare against.
@@ -370,6 +369,45 @@ mod tests {
     }
 
     #[test]
+    fn huber_sandwich_closed_form() {
+        // Huber (1967/1981, §7.6) for a linear model at a point β: bread H = Σ_{|eᵢ|≤a} xᵢxᵢᵀ
+        // (ψ' = 1 inside, 0 outside), meat B = Σ ψ(eᵢ)² xᵢxᵢᵀ with ψ(e) = clamp(e, −a, a);
+        // Σ = H⁻¹BH⁻¹. Evaluated at the OLS point (any point works for the identity);
+        // 1e-12 relative.
+        let (beta, _, e) = ols();
+        let a = 0.15;
+        let (mut h, mut meat) = ([0.0; 4], [0.0; 4]);
+        for i in 0..8 {
+            let xi = [1.0, T[i]];
+            let psi = e[i].clamp(-a, a);
+            let inside = if e[i].abs() <= a { 1.0 } else { 0.0 };
+            for r in 0..2 {
+                for c in 0..2 {
+                    h[r * 2 + c] += inside * xi[r] * xi[c];
+                    meat[r * 2 + c] += psi * psi * xi[r] * xi[c];
+                }
+            }
+        }
+        let det = h[0] * h[3] - h[1] * h[2];
+        let hi = [h[3] / det, -h[1] / det, -h[2] / det, h[0] / det];
+        let mul = |a: &[f64; 4], b: &[f64; 4]| {
+            [
+                a[0] * b[0] + a[1] * b[2],
+                a[0] * b[1] + a[1] * b[3],
+                a[2] * b[0] + a[3] * b[2],
+                a[2] * b[1] + a[3] * b[3],
+            ]
+        };
+        let want = mul(&mul(&hi, &meat), &hi);
+        let p = RobustSum::new(line(), Huber::new(a).expect("valid"));
+        let c = sandwich(&p, &beta).expect("identified");
+        assert!(e.iter().filter(|v| v.abs() > a).count() >= 2, "data must have outliers");
+        for k in 0..4 {
+            assert!((c.matrix()[k] - want[k]).abs() <= 1e-12 * want[k].abs(), "{k}");
+        }
+    }
+
+    #[test]
     fn robust_solution_flags_and_weights() {
         // Huber scale 0.1: residuals beyond 0.2 get ρ' = 0.1/|u| < 0.5 (closed form).
         let (beta, _, e) = ols();
@@ -380,7 +418,8 @@ mod tests {
             assert!((s.weights[i] - want).abs() < 1e-12);
             assert_eq!(s.outliers[i], e[i].abs() > 0.2);
         }
-        assert!(s.sandwich.std_errors().iter().all(|v| v.is_finite() && *v > 0.0));
+        let sw = s.sandwich.as_ref().expect("identified");
+        assert!(sw.std_errors().iter().all(|v| v.is_finite() && *v > 0.0));
         // Too few residuals.
         let tiny = RobustSum::new(
             FnResiduals::new(1, 2, |_: &[f64], r: &mut [f64], _: Option<&mut [f64]>| {

@@ -385,6 +385,13 @@ pub enum LossKind {
     },
 }
 
+impl Default for LossKind {
+    /// Plain least squares.
+    fn default() -> Self {
+        LossKind::Mse
+    }
+}
+
 /// Serde mirror of [`LossKind`] so deserialisation goes through validation.
 #[derive(serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]

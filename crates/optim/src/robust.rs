@@ -11,8 +11,10 @@
 //!   by the penalty rows, with `J̃ᵀr̃ = ∇cost` exactly.
 //!
 //! The corrector for one scalar residual `u` with `ρ₁ = w·ρ'`, `ρ₂ = w·ρ''`, `s = u²`:
-//! when `s = 0` or `ρ₂ ≤ 0`, `r̃ = √ρ₁·u` and `J̃ = √ρ₁·∇u` (α = 0: the Gauss–Newton model
-//! drops the negative curvature, which would make it indefinite); otherwise
+//! when `s = 0` or `ρ₂ ≤ 0`, `r̃ = √ρ₁·u` and `J̃ = √ρ₁·∇u` (α clamped to 0: the model
+//! keeps `ρ₁` as curvature instead of the smaller, possibly negative `ρ₁ + 2sρ₂`, which
+//! would make it indefinite; Ceres also reports that correcting in the outlier region slows
+//! convergence); otherwise
 //! `α = 1 − √(1 + 2sρ₂/ρ₁)`, `r̃ = √ρ₁/(1 − α)·u`, `J̃ = √ρ₁·(1 − α)·∇u`, so
 //! `J̃ᵀJ̃ = (ρ₁ + 2sρ₂)∇u∇uᵀ` is the exact Hessian of `½wρ(u²)` up to `∇²u`.
 //!

@@ -161,8 +161,9 @@ struct TScratch {
 /// `x = T(y)` and derivatives follow the chain rule (`∂/∂yⱼ = ∂/∂xⱼ · dxⱼ/dyⱼ`).
 ///
 /// Implements [`Objective`] when `P` does, [`Residuals`] (hence [`LeastSquares`]) when `P`
-/// does, and [`LeastSquares`] for a wrapped [`RobustSum`]. Scratch for `x` is sized at
-/// construction and kept inside (the traits take `&self`), as in [`RobustSum`].
+/// does, and [`LeastSquares`] for a wrapped [`RobustSum`] (also under a [`Frozen`]).
+/// Scratch for `x` is sized at construction and kept inside (the traits take `&self`), as
+/// in [`RobustSum`].
 #[derive(Debug)]
 pub struct Transformed<P> {
     inner: P,
@@ -275,26 +276,36 @@ impl<P: Residuals> Residuals for Transformed<P> {
     }
 }
 
-impl<R: Residuals, L: Loss> LeastSquares for Transformed<RobustSum<R, L>> {
-    fn num_rows(&self) -> usize {
-        self.inner.num_rows()
-    }
-    fn num_params(&self) -> usize {
-        self.domains.len()
-    }
-    fn cost(&self, y: &[f64], rows: &mut [f64]) -> Option<f64> {
-        let mut s = self.scratch.borrow_mut();
-        self.map(y, &mut s);
-        self.inner.cost(&s.x, rows)
-    }
-    fn linearize(&self, y: &[f64], rows: &mut [f64], jac: &mut [f64]) -> Option<f64> {
-        let mut s = self.scratch.borrow_mut();
-        self.map(y, &mut s);
-        let c = self.inner.linearize(&s.x, rows, jac)?;
-        scale_columns(jac, &s.dx);
-        Some(c)
-    }
+/// `LeastSquares` for a `Transformed` whose inner problem is `LeastSquares` but not
+/// `Residuals` (those get it through the blanket impl on `Residuals`). Written per inner
+/// type because a generic impl would overlap with that blanket impl.
+macro_rules! transformed_least_squares {
+    ($inner:ty) => {
+        impl<R: Residuals, L: Loss> LeastSquares for Transformed<$inner> {
+            fn num_rows(&self) -> usize {
+                self.inner.num_rows()
+            }
+            fn num_params(&self) -> usize {
+                self.domains.len()
+            }
+            fn cost(&self, y: &[f64], rows: &mut [f64]) -> Option<f64> {
+                let mut s = self.scratch.borrow_mut();
+                self.map(y, &mut s);
+                self.inner.cost(&s.x, rows)
+            }
+            fn linearize(&self, y: &[f64], rows: &mut [f64], jac: &mut [f64]) -> Option<f64> {
+                let mut s = self.scratch.borrow_mut();
+                self.map(y, &mut s);
+                let c = self.inner.linearize(&s.x, rows, jac)?;
+                scale_columns(jac, &s.dx);
+                Some(c)
+            }
+        }
+    };
 }
+
+transformed_least_squares!(RobustSum<R, L>);
+transformed_least_squares!(Frozen<RobustSum<R, L>>);
 
 #[derive(Debug)]
 struct FScratch {
@@ -306,8 +317,9 @@ struct FScratch {
 /// A problem with some parameters held fixed: the solver sees only the free ones.
 ///
 /// Implements [`Objective`] when `P` does, [`Residuals`] (hence [`LeastSquares`]) when `P`
-/// does, and [`LeastSquares`] for a wrapped [`RobustSum`]. Full-length scratch is kept
-/// inside, as in [`RobustSum`]; the Jacobian scratch is sized on first use.
+/// does, and [`LeastSquares`] for a wrapped [`RobustSum`] (also under a [`Transformed`]).
+/// Full-length scratch is kept inside, as in [`RobustSum`]; the Jacobian scratch is sized
+/// on first use.
 #[derive(Debug)]
 pub struct Frozen<P> {
     inner: P,
@@ -440,32 +452,41 @@ impl<P: Residuals> Residuals for Frozen<P> {
     }
 }
 
-impl<R: Residuals, L: Loss> LeastSquares for Frozen<RobustSum<R, L>> {
-    fn num_rows(&self) -> usize {
-        self.inner.num_rows()
-    }
-    fn num_params(&self) -> usize {
-        self.free.len()
-    }
-    fn cost(&self, y: &[f64], rows: &mut [f64]) -> Option<f64> {
-        let mut s = self.scratch.borrow_mut();
-        self.expand(y, &mut s.x);
-        self.inner.cost(&s.x, rows)
-    }
-    fn linearize(&self, y: &[f64], rows: &mut [f64], jac: &mut [f64]) -> Option<f64> {
-        let mut guard = self.scratch.borrow_mut();
-        let FScratch { x, jac: full, .. } = &mut *guard;
-        self.expand(y, x);
-        let need = self.inner.num_rows() * self.template.len();
-        if full.len() != need {
-            // First use only: sized once, then reused by every evaluation.
-            full.resize(need, 0.0);
+/// `LeastSquares` for a `Frozen` whose inner problem is `LeastSquares` but not `Residuals`
+/// (see `transformed_least_squares!`).
+macro_rules! frozen_least_squares {
+    ($inner:ty) => {
+        impl<R: Residuals, L: Loss> LeastSquares for Frozen<$inner> {
+            fn num_rows(&self) -> usize {
+                self.inner.num_rows()
+            }
+            fn num_params(&self) -> usize {
+                self.free.len()
+            }
+            fn cost(&self, y: &[f64], rows: &mut [f64]) -> Option<f64> {
+                let mut s = self.scratch.borrow_mut();
+                self.expand(y, &mut s.x);
+                self.inner.cost(&s.x, rows)
+            }
+            fn linearize(&self, y: &[f64], rows: &mut [f64], jac: &mut [f64]) -> Option<f64> {
+                let mut guard = self.scratch.borrow_mut();
+                let FScratch { x, jac: full, .. } = &mut *guard;
+                self.expand(y, x);
+                let need = self.inner.num_rows() * self.template.len();
+                if full.len() != need {
+                    // First use only: sized once, then reused by every evaluation.
+                    full.resize(need, 0.0);
+                }
+                let c = self.inner.linearize(x, rows, full)?;
+                self.contract_columns(full, jac);
+                Some(c)
+            }
         }
-        let c = self.inner.linearize(x, rows, full)?;
-        self.contract_columns(full, jac);
-        Some(c)
-    }
+    };
 }
+
+frozen_least_squares!(RobustSum<R, L>);
+frozen_least_squares!(Transformed<RobustSum<R, L>>);
 
 // Index loops mirror the closed-form formulas the tests compare against.
 #[allow(clippy::needless_range_loop)]
