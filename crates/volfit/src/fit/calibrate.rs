@@ -312,11 +312,11 @@ pub fn calibrate<V: VolModel>(
     robust.effective_weights(&x, &mut effective_weights).ok_or(FitError::Infeasible)?;
     let mut outliers = vec![false; m];
     robust.outliers(&x, 0.5, &mut outliers).ok_or(FitError::Infeasible)?;
-    let std_errors = covariance::at_solution(robust, &x, 0.5).ok().map(|s| {
+    let std_errors = covariance::at_solution(robust, &x, 0.5).ok().and_then(|s| {
         if spec.loss == LossKind::Mse {
-            s.gauss_newton.std_errors()
+            Some(s.gauss_newton.std_errors())
         } else {
-            s.sandwich.std_errors()
+            s.sandwich.ok().map(|c| c.std_errors())
         }
     });
     let diagnosis = diagnose(&trace, &Thresholds::default());

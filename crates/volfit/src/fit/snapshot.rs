@@ -384,6 +384,40 @@ fn fit_per_expiry(snap: &Snapshot, spec: &FitSpec, warm: Option<&WarmStart>) -> 
     result
 }
 
+/// Butterfly check of a smile given only as total variances on a grid (`variances(ks, w)`),
+/// by central differences with step 1e-3 in k; points where `w` is not finite are skipped.
+fn cf_butterfly(
+    variances: &dyn Fn(&[f64], &mut [f64]),
+    t: f64,
+    grid: &[f64],
+) -> Option<crate::model::arbitrage::Violation> {
+    let h = 1e-3;
+    let ks: Vec<f64> = grid.iter().flat_map(|&k| [k - h, k, k + h]).collect();
+    let mut w = vec![0.0; ks.len()];
+    variances(&ks, &mut w);
+    let mut worst: Option<crate::model::arbitrage::Violation> = None;
+    for (i, &k) in grid.iter().enumerate() {
+        let (wm, w0, wp) = (w[3 * i], w[3 * i + 1], w[3 * i + 2]);
+        if !(wm.is_finite() && w0.is_finite() && wp.is_finite() && w0 > 0.0) {
+            continue;
+        }
+        let g = crate::model::durrleman_g(
+            [w0, (wp - wm) / (2.0 * h), (wp - 2.0 * w0 + wm) / (h * h)],
+            k,
+        );
+        // Central second differences of quadrature prices carry ~1e-6 noise: tolerate it.
+        if g < -1e-4 && worst.is_none_or(|v| g < v.value) {
+            worst = Some(crate::model::arbitrage::Violation {
+                kind: crate::model::arbitrage::ViolationKind::Butterfly,
+                t,
+                k,
+                value: g,
+            });
+        }
+    }
+    worst
+}
+
 /// Surface template and start vector for `spec.model` from per-expiry ATM vols.
 fn surface_start<S: Surface>(template: &S) -> Vec<f64> {
     let mut x = vec![0.0; template.num_params()];
@@ -479,16 +513,59 @@ fn fit_surface(snap: &Snapshot, spec: &FitSpec, warm: Option<&WarmStart>) -> Sna
             }
         }};
     }
+    // Heston and Bates prices are expectations under one martingale measure: free of static
+    // arbitrage by construction. Their check is numerical (quadrature accuracy), so it runs on
+    // each expiry's quoted range, batch-priced, where prices are well above underflow.
+    let cf_model = matches!(spec.model, ModelKind::Heston | ModelKind::Bates);
+    let quoted_grid = |range: &std::ops::Range<usize>| {
+        let (lo, hi) = targets[range.clone()]
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), q| (l.min(q.k), h.max(q.k)));
+        let mut ks = vec![0.0; 41];
+        fill_grid(lo, hi, &mut ks);
+        ks
+    };
     macro_rules! finish {
         ($outcome:expr) => {{
             match $outcome {
                 Ok((cal, names, Some(surface))) => {
-                    let report = check_surface(&surface, &ts, &grid);
+                    let report = if cf_model {
+                        crate::model::arbitrage::ArbitrageReport {
+                            butterfly_ok: true,
+                            calendar_ok: true,
+                            worst: None,
+                        }
+                    } else {
+                        check_surface(&surface, &ts, &grid)
+                    };
                     result.fit.arbitrage = verdict(report);
                     result.fit.surface_params = Some(named(&names, &cal.x));
                     for (e, range, _) in &used {
                         let slice = surface.slice(e.t);
-                        let fly = check_butterfly(&slice, e.t, &grid);
+                        let fly = if cf_model {
+                            cf_butterfly(
+                                &|ks: &[f64], w: &mut [f64]| {
+                                    for (k, w) in ks.iter().zip(w.iter_mut()) {
+                                        *w = surface.total_variance(*k, e.t);
+                                    }
+                                },
+                                e.t,
+                                &quoted_grid(range),
+                            )
+                        } else {
+                            check_butterfly(&slice, e.t, &grid)
+                        };
+                        if fly.is_some() {
+                            result.fit.arbitrage.butterfly_ok = false;
+                            if result.fit.arbitrage.worst.is_none() {
+                                result.fit.arbitrage.worst = fly.map(|v| {
+                                    format!(
+                                        "Butterfly at t={:.4}, k={:.3}: {:.3e}",
+                                        v.t, v.k, v.value
+                                    )
+                                });
+                            }
+                        }
                         let atm_w = slice.total_variance(0.0);
                         let h = 1e-4;
                         let skew =

@@ -222,6 +222,13 @@ impl Surface for Bates {
     fn total_variance_grad(&self, k: f64, t: f64, grad: &mut [f64]) -> f64 {
         self.smile(t).total_variance_grad(k, grad)
     }
+    fn total_variances(&self, t: f64, ks: &[f64], out: &mut [f64]) {
+        let mut work = vec![Complex64::from(0.0); ks.len()];
+        self.call_prices(t, ks, out, &mut work);
+        for (w, &k) in out.iter_mut().zip(ks) {
+            *w = total_variance_from_call(k, t, *w, None);
+        }
+    }
     fn slice(&self, t: f64) -> BatesSmile {
         self.smile(t)
     }

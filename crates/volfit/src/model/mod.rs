@@ -109,6 +109,13 @@ pub trait Surface: Sized {
     fn total_variance_grad(&self, k: f64, t: f64, grad: &mut [f64]) -> f64;
     /// The smile at expiry `t` (its gradient is over the slice's own parameters).
     fn slice(&self, t: f64) -> Self::Slice;
+    /// Total variances at one expiry for many strikes. Models that price all strikes of an
+    /// expiry at once (Heston, Bates) override it.
+    fn total_variances(&self, t: f64, ks: &[f64], out: &mut [f64]) {
+        for (k, w) in ks.iter().zip(out.iter_mut()) {
+            *w = self.total_variance(*k, t);
+        }
+    }
 }
 
 /// Shared check: the flat vector has the expected length (`Err((expected, got))`).
