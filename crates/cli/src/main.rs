@@ -26,6 +26,9 @@ enum Command {
     /// quotes with implied vols plus a rejection summary.
     #[command(after_help = cmd::quotes::AFTER_HELP)]
     Quotes(cmd::quotes::Args),
+    /// The whole job on the built-in synthetic Deribit-like chain: synth, read, clean, invert
+    /// IVs, fit SSVI and SVI, and report how well the known truth was recovered.
+    Demo(cmd::demo::DemoArgs),
     /// Calibrate a volatility model to every snapshot (robust loss, any solver); writes
     /// DIR/fit.json and DIR/residuals.csv.
     Fit(cmd::fit::FitArgs),
@@ -39,6 +42,7 @@ enum Command {
 fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Quotes(a) => cmd::quotes::run(a, cli.quiet),
+        Command::Demo(a) => cmd::demo::run(a, cli.quiet),
         Command::Fit(a) => cmd::fit::run(a, cli.quiet),
         Command::Synth(a) => cmd::synth::run(a, cli.quiet),
         Command::Risk(a) => cmd::risk::run(a, cli.quiet),

@@ -1,5 +1,6 @@
 //! One module per subcommand, each a clap `Args` struct and a `run` function.
 
+pub mod demo;
 pub mod fit;
 pub mod input;
 pub mod quotes;
