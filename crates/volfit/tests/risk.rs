@@ -391,6 +391,38 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn tail_selection_and_radix_sort_agree_with_comparison_sort(
+        vals in prop::collection::vec(-60i32..60, 1..3000),
+        seed in 0u32..1000,
+        alpha in 0.5f64..0.999,
+        weighted in any::<bool>(),
+    ) {
+        // Three routes to the same numbers: the selected tail (single measure), the radix
+        // full sort (with a spectral measure in the list) and a comparison sort by hand.
+        // VaR equal exactly; ES to 1e-12 (summation order among ties).
+        let pnl: Vec<f64> = vals.iter().map(|&v| f64::from(v) * 0.37).collect();
+        let w: Vec<f64> = (0..pnl.len()).map(|i| 1.0 + f64::from((i as u32 * 2654435761u32 ^ seed) % 9)).collect();
+        let s = if weighted { Sample::weighted(pnl.clone(), w.clone()) } else { Sample::new(pnl.clone()) }.expect("valid");
+        let mut by_hand: Vec<f64> = pnl.iter().map(|x| -x).collect();
+        by_hand.sort_by(f64::total_cmp);
+        let radix = s.sorted();
+        prop_assert_eq!(radix.loss(), &by_hand[..]);
+        let var = RiskMeasure::Var { alpha };
+        let es = RiskMeasure::Es { alpha };
+        let all = evaluate(&s, &[var.clone(), es.clone(), m("spectral-exp:3")]).expect("valid");
+        let (v1, e1) = (var.eval(&s).expect("valid"), es.eval(&s).expect("valid"));
+        prop_assert_eq!(v1, all[0]);
+        prop_assert!((e1 - all[1]).abs() <= 1e-12 * all[1].abs().max(1.0), "{} vs {}", e1, all[1]);
+        let p = if weighted { normalised(&w) } else { vec![1.0 / pnl.len() as f64; pnl.len()] };
+        let loss: Vec<f64> = pnl.iter().map(|x| -x).collect();
+        prop_assert_eq!(v1, brute_var(&loss, &p, alpha));
+    }
+}
+
 #[test]
 fn user_spectra_agree_with_built_ins_and_are_validated() {
     // The closure form of the exponential spectrum integrated by Gauss–Legendre agrees with

@@ -113,15 +113,20 @@ impl RiskMeasure {
         }
     }
 
-    /// True when the measure needs the sample sorted by loss.
+    /// True when the measure needs the sample sorted by loss (fully, or only its tail).
     pub fn needs_sort(&self) -> bool {
-        matches!(
-            self,
-            RiskMeasure::Var { .. }
-                | RiskMeasure::Es { .. }
-                | RiskMeasure::Spectral(_)
-                | RiskMeasure::Oce(OceUtility::Quadratic { .. } | OceUtility::Cvar { .. })
-        )
+        self.sort_need() != SortNeed::No
+    }
+
+    fn sort_need(&self) -> SortNeed {
+        match self {
+            RiskMeasure::Var { alpha } | RiskMeasure::Es { alpha } | RiskMeasure::Oce(OceUtility::Cvar { alpha }) => {
+                SortNeed::Tail(1.0 - alpha)
+            }
+            RiskMeasure::Spectral(Spectrum::Es { alpha }) => SortNeed::Tail(1.0 - alpha),
+            RiskMeasure::Spectral(_) => SortNeed::Full,
+            _ => SortNeed::No,
+        }
     }
 
     /// The measure of `sample`, in loss units.
@@ -130,7 +135,7 @@ impl RiskMeasure {
     /// [`RiskError::Parameter`] for invalid parameters.
     pub fn eval(&self, sample: &Sample) -> Result<f64, RiskError> {
         self.validate()?;
-        let sorted = self.needs_sort().then(|| sample.sorted());
+        let sorted = sort_for(sample, std::slice::from_ref(self));
         Ok(self.eval_unchecked(sample, sorted.as_ref()))
     }
 
@@ -147,7 +152,7 @@ impl RiskMeasure {
             RiskMeasure::Entropic { theta } | RiskMeasure::Oce(OceUtility::Exponential { theta }) => {
                 entropic(sample, *theta)
             }
-            RiskMeasure::Oce(OceUtility::Quadratic { c }) => oce_quadratic(sample, sorted(), *c).0,
+            RiskMeasure::Oce(OceUtility::Quadratic { c }) => oce_quadratic(sample, *c).0,
             RiskMeasure::MaxDrawdown => max_drawdown(sample.pnl()).value,
         }
     }
@@ -201,8 +206,7 @@ impl RiskMeasure {
                 entropic(sample, *theta)
             }
             RiskMeasure::Oce(OceUtility::Quadratic { c }) => {
-                let (_, sorted) = ordered();
-                let (v, eta) = oce_quadratic(sample, &sorted, *c);
+                let (v, eta) = oce_quadratic(sample, *c);
                 for (i, (g, x)) in grad.iter_mut().zip(sample.pnl()).enumerate() {
                     *g = -sample.prob(i) * (1.0 + c * (-x - eta)).max(0.0);
                 }
@@ -299,8 +303,30 @@ pub fn evaluate(sample: &Sample, measures: &[RiskMeasure]) -> Result<Vec<f64>, R
     for m in measures {
         m.validate()?;
     }
-    let sorted = measures.iter().any(RiskMeasure::needs_sort).then(|| sample.sorted());
+    let sorted = sort_for(sample, measures);
     Ok(measures.iter().map(|m| m.eval_unchecked(sample, sorted.as_ref())).collect())
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum SortNeed {
+    No,
+    /// The atoms covering this tail mass.
+    Tail(f64),
+    Full,
+}
+
+/// The one sort that serves every measure in `measures`: a full sort when a spectral
+/// measure needs it, else the selected tail covering the largest tail mass asked, else none.
+fn sort_for(sample: &Sample, measures: &[RiskMeasure]) -> Option<Sorted> {
+    let mut tail: Option<f64> = None;
+    for m in measures {
+        match m.sort_need() {
+            SortNeed::Full => return Some(sample.sorted()),
+            SortNeed::Tail(c) => tail = Some(tail.map_or(c, |t| t.max(c))),
+            SortNeed::No => {}
+        }
+    }
+    tail.map(|c| sample.tail_sorted(c))
 }
 
 /// `VaR_α` on a sorted sample and the index of the quantile atom.
@@ -489,31 +515,39 @@ pub fn evar(sample: &Sample, alpha: f64) -> Evar {
     Evar { value: best.0.min(m), t: best.1, iters }
 }
 
-/// Quadratic-utility OCE on a sorted sample and its minimiser η*.
+/// Quadratic-utility OCE and its minimiser η*.
 ///
-/// The first-order condition `E[(1 + c(L − η))⁺] = 1` reads `E[(L − a)⁺] = 1/c` with
-/// `a = η − 1/c`; the left side is piecewise linear in `a` with kinks at the sorted losses,
-/// so `a` (and the OCE) are exact.
-pub fn oce_quadratic(sample: &Sample, sorted: &Sorted, c: f64) -> (f64, f64) {
-    let loss = sorted.loss();
+/// The first-order condition `E[(1 + c(L − η))⁺] = 1` reads `G(a) = E[(L − a)⁺] = 1/c`
+/// with `a = η − 1/c`. `G` is convex, decreasing and piecewise linear with kinks at the
+/// losses; Newton's method started left of the root at `a₀ = E[L] − 1/c` (where
+/// `G(a₀) ≥ E[L − a₀] = 1/c`) moves monotonically right and lands exactly on the root once
+/// it reaches the root's linear piece, so the result is exact up to rounding, with no sort.
+/// Without the cap (`L − η* ≥ −1/c` everywhere) it stops at once with `η* = E[L]` and the
+/// OCE is `E[L] + (c/2) Var[L]`.
+pub fn oce_quadratic(sample: &Sample, c: f64) -> (f64, f64) {
     let target = 1.0 / c;
-    // Top-down: mass s and first moment m1 of the atoms above; G(a) = m1 − s·a on
-    // [L_(j−1), L_(j)].
-    let (mut s, mut m1) = (0.0, 0.0);
-    let mut a = None;
-    sorted.for_each_tail(|j, _, _| {
-        s += sorted.prob(j);
-        m1 += sorted.prob(j) * loss[j];
-        let floor = if j == 0 { f64::NEG_INFINITY } else { loss[j - 1] };
-        let root = (m1 - target) / s;
-        if root >= floor {
-            a = Some(root);
-            false
-        } else {
-            true
+    let mut a = -sample.mean() - target;
+    for _ in 0..200 {
+        let (mut g, mut mass) = (0.0, 0.0);
+        for (i, &x) in sample.pnl().iter().enumerate() {
+            let d = -x - a;
+            if d > 0.0 {
+                let p = sample.prob(i);
+                g += p * d;
+                mass += p;
+            }
         }
-    });
-    let eta = a.unwrap_or(-sample.mean() - target) + target;
+        let r = g - target;
+        if r <= 1e-13 * target || mass <= 0.0 {
+            break;
+        }
+        let next = a + r / mass;
+        if next <= a {
+            break;
+        }
+        a = next;
+    }
+    let eta = a + target;
     let ell = |x: f64| if x >= -target { x + 0.5 * c * x * x } else { -0.5 * target };
     let value = eta + sample.pnl().iter().enumerate().map(|(i, &x)| sample.prob(i) * ell(-x - eta)).sum::<f64>();
     (value, eta)
