@@ -36,7 +36,9 @@ fn bench(c: &mut Criterion) {
     for (name, sample) in [("plain", &plain), ("weighted", &weighted)] {
         g.bench_function(format!("{name}/sort"), |b| b.iter(|| black_box(sample.sorted())));
         for (spec, m) in &measures {
-            g.bench_function(format!("{name}/{spec}"), |b| b.iter(|| black_box(m.eval(sample).expect("valid"))));
+            g.bench_function(format!("{name}/{spec}"), |b| {
+                b.iter(|| black_box(m.eval(sample).expect("valid")))
+            });
         }
         let all: Vec<RiskMeasure> = measures.iter().map(|(_, m)| m.clone()).collect();
         g.bench_function(format!("{name}/all-10-one-sort"), |b| {

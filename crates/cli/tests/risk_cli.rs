@@ -48,7 +48,10 @@ fn json_from_stdin_with_weights() {
     // size: 5 (1/9), 2 (2/9), −1 (2/9), −3 (4/9); by hand ES_0.5 =
     // (5·1/9 + 2·2/9 − 1·(0.5 − 3/9)) / 0.5 = 5/3.
     let input = "pnl,w\n1,1\n-2,1\n3,2\n-5,0.5\n";
-    let out = volfit(&["risk", "-", "--weights-column", "w", "--json", "-m", "es:0.5,var:0.9"], Some(input));
+    let out = volfit(
+        &["risk", "-", "--weights-column", "w", "--json", "-m", "es:0.5,var:0.9"],
+        Some(input),
+    );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(doc["n"], 4);
@@ -64,7 +67,10 @@ fn writes_atomically_to_out() {
     let dir = tempfile::tempdir().expect("tempdir");
     let csv = write_csv(&dir, "pnl.csv", "pnl\n-1\n1\n");
     let dest = dir.path().join("risk.txt");
-    let out = volfit(&["risk", &csv, "-m", "es:0.5", "--out", dest.to_str().expect("utf8 path"), "-q"], None);
+    let out = volfit(
+        &["risk", &csv, "-m", "es:0.5", "--out", dest.to_str().expect("utf8 path"), "-q"],
+        None,
+    );
     assert!(out.status.success());
     assert_eq!(std::fs::read_to_string(&dest).expect("written"), "es:0.5 1\n");
 }
@@ -81,17 +87,32 @@ fn assert_error(out: &Output, parts: &[&str]) {
 fn errors_name_file_line_and_field() {
     let dir = tempfile::tempdir().expect("tempdir");
     let bad = write_csv(&dir, "bad.csv", "pnl,w\n1,1\n2,1\nabc,1\n");
-    assert_error(&volfit(&["risk", &bad], None), &["bad.csv", "line 4", "field `pnl`", "not a number: `abc`"]);
+    assert_error(
+        &volfit(&["risk", &bad], None),
+        &["bad.csv", "line 4", "field `pnl`", "not a number: `abc`"],
+    );
     let neg = write_csv(&dir, "neg.csv", "pnl,w\n1,1\n2,-0.5\n");
     assert_error(
         &volfit(&["risk", &neg, "--weights-column", "w"], None),
         &["neg.csv", "line 3", "field `w`", "negative weight"],
     );
-    assert_error(&volfit(&["risk", &bad, "--column", "profit"], None), &["line 1", "field `profit`", "missing column"]);
-    assert_error(&volfit(&["risk", "-", "-m", "var:1.5"], Some("pnl\n1\n")), &["var:1.5", "(0, 1)"]);
-    assert_error(&volfit(&["risk", "-", "-m", "nope"], Some("pnl\n1\n")), &["unknown measure `nope`"]);
+    assert_error(
+        &volfit(&["risk", &bad, "--column", "profit"], None),
+        &["line 1", "field `profit`", "missing column"],
+    );
+    assert_error(
+        &volfit(&["risk", "-", "-m", "var:1.5"], Some("pnl\n1\n")),
+        &["var:1.5", "(0, 1)"],
+    );
+    assert_error(
+        &volfit(&["risk", "-", "-m", "nope"], Some("pnl\n1\n")),
+        &["unknown measure `nope`"],
+    );
     assert_error(&volfit(&["risk", "-"], Some("pnl\n")), &["no data rows"]);
-    assert_error(&volfit(&["risk", &format!("{bad}.missing")], None), &["opening", "bad.csv.missing"]);
+    assert_error(
+        &volfit(&["risk", &format!("{bad}.missing")], None),
+        &["opening", "bad.csv.missing"],
+    );
 }
 
 #[test]

@@ -5,8 +5,8 @@ use proptest::prelude::*;
 use volfit::black::{norm_cdf, norm_pdf};
 use volfit::risk::measure::{evar, max_drawdown, TIE_TOL};
 use volfit::risk::reward::{
-    Cara, Crra, ExpectedUtility, Kelly, MeanVariance, Penalised, PortfolioObjective, ReturnOverEs, Reward, Scaled,
-    Scenarios, Sharpe, Sortino, Sum,
+    Cara, Crra, ExpectedUtility, Kelly, MeanVariance, Penalised, PortfolioObjective, ReturnOverEs,
+    Reward, Scaled, Scenarios, Sharpe, Sortino, Sum,
 };
 use volfit::risk::{evaluate, OceUtility, RiskError, RiskMeasure, Sample, Spectrum};
 use volfit_optim::Objective;
@@ -115,7 +115,10 @@ fn normal_es_matches_closed_form() {
         let alpha = 1.0 - tail;
         let expected = -mu + sigma * norm_pdf(norm_inv(tail)) / tail;
         let got = RiskMeasure::Es { alpha }.eval(&graded_sample).expect("valid");
-        assert!((got - expected).abs() <= 1e-9 * expected.abs(), "tail {tail}: {got} vs {expected}");
+        assert!(
+            (got - expected).abs() <= 1e-9 * expected.abs(),
+            "tail {tail}: {got} vs {expected}"
+        );
     }
 }
 
@@ -131,7 +134,8 @@ fn lognormal_es_matches_closed_form() {
     let n = 2000;
     let grid = uniform_grid(n);
     let z: Vec<f64> = grid.iter().map(|&u| norm_inv(u)).collect();
-    let y: Vec<f64> = (0..n).map(|j| mean_y * phi_diff(z[j] - s, z[j + 1] - s) * n as f64).collect();
+    let y: Vec<f64> =
+        (0..n).map(|j| mean_y * phi_diff(z[j] - s, z[j + 1] - s) * n as f64).collect();
     let short = Sample::new(y.iter().map(|v| -v).collect()).expect("finite");
     let long = Sample::new(y.iter().map(|v| v - mean_y).collect()).expect("finite");
     for alpha in [0.95, 0.99] {
@@ -140,7 +144,10 @@ fn lognormal_es_matches_closed_form() {
         assert!((got - es_short).abs() <= 1e-10 * es_short, "short α={alpha}: {got} vs {es_short}");
         let es_long = mean_y - mean_y * norm_cdf(norm_inv(1.0 - alpha) - s) / (1.0 - alpha);
         let got = eval(&format!("es:{alpha}"), &long);
-        assert!((got - es_long).abs() <= 1e-10 * es_long.abs(), "long α={alpha}: {got} vs {es_long}");
+        assert!(
+            (got - es_long).abs() <= 1e-10 * es_long.abs(),
+            "long α={alpha}: {got} vs {es_long}"
+        );
     }
 }
 
@@ -158,12 +165,15 @@ fn spectra_on_uniform_match_closed_forms() {
     let s = Sample::new(pnl).expect("finite");
     for k in [0.5, 5.0, 25.0] {
         let expected = -b + (b - a) * (1.0 / -(-k as f64).exp_m1() - 1.0 / k);
-        let got = RiskMeasure::Spectral(Spectrum::exponential(k).expect("k > 0")).eval(&s).expect("valid");
+        let got = RiskMeasure::Spectral(Spectrum::exponential(k).expect("k > 0"))
+            .eval(&s)
+            .expect("valid");
         assert!((got - expected).abs() <= 1e-6 * (b - a), "k={k}: {got} vs {expected}");
     }
     for g in [0.25, 0.5, 1.0] {
         let expected = -b + (b - a) / (g + 1.0);
-        let got = RiskMeasure::Spectral(Spectrum::power(g).expect("γ ∈ (0,1]")).eval(&s).expect("valid");
+        let got =
+            RiskMeasure::Spectral(Spectrum::power(g).expect("γ ∈ (0,1]")).eval(&s).expect("valid");
         // The power density is singular at u = 1: the top cell's error is O(n^{−1−γ}).
         assert!((got - expected).abs() <= 1e-5 * (b - a), "γ={g}: {got} vs {expected}");
     }
@@ -194,7 +204,8 @@ fn exponential_spectrum_on_normal_matches_quadrature() {
     let s = normal_cells(mu, sigma, &uniform_grid(20_000));
     for k in [1.0, 10.0, 50.0] {
         let sp = Spectrum::exponential(k).expect("k > 0");
-        let reference = -mu + sigma * simpson(|z| sp.density(norm_cdf(z)) * z * norm_pdf(z), -12.0, 12.0, 200_000);
+        let reference = -mu
+            + sigma * simpson(|z| sp.density(norm_cdf(z)) * z * norm_pdf(z), -12.0, 12.0, 200_000);
         let got = RiskMeasure::Spectral(sp).eval(&s).expect("valid");
         assert!((got - reference).abs() <= 1e-5 * sigma, "k={k}: {got} vs {reference}");
     }
@@ -224,7 +235,10 @@ fn entropic_and_evar_of_normal() {
         let expected = -mu + theta * sigma * sigma / 2.0;
         for spec in [format!("entropic:{theta}"), format!("oce-exp:{theta}")] {
             let got = eval(&spec, &s);
-            assert!((got - expected).abs() <= 1e-10 * expected.abs(), "{spec}: {got} vs {expected}");
+            assert!(
+                (got - expected).abs() <= 1e-10 * expected.abs(),
+                "{spec}: {got} vs {expected}"
+            );
         }
     }
     // The 200 001-point grid exercises the subsample warm start of the EVaR solver.
@@ -233,7 +247,10 @@ fn entropic_and_evar_of_normal() {
         let expected = -mu + sigma * (-2.0 * (1.0f64 - alpha).ln()).sqrt();
         for sample in [&s, &big] {
             let got = eval(&format!("evar:{alpha}"), sample);
-            assert!((got - expected).abs() <= 1e-10 * expected.abs(), "α={alpha}: {got} vs {expected}");
+            assert!(
+                (got - expected).abs() <= 1e-10 * expected.abs(),
+                "α={alpha}: {got} vs {expected}"
+            );
         }
     }
 }
@@ -269,7 +286,10 @@ fn brute_var(loss: &[f64], p: &[f64], alpha: f64) -> f64 {
 /// is exact.
 fn brute_es(loss: &[f64], p: &[f64], alpha: f64) -> f64 {
     loss.iter()
-        .map(|&eta| eta + loss.iter().zip(p).map(|(l, q)| q * (l - eta).max(0.0)).sum::<f64>() / (1.0 - alpha))
+        .map(|&eta| {
+            eta + loss.iter().zip(p).map(|(l, q)| q * (l - eta).max(0.0)).sum::<f64>()
+                / (1.0 - alpha)
+        })
         .fold(f64::INFINITY, f64::min)
 }
 
@@ -322,8 +342,9 @@ fn normalised(w: &[f64]) -> Vec<f64> {
 fn var_es_match_brute_force_on_2_pow_10_atoms() {
     // Ten independent binary bets: 2^10 weighted atoms (product probabilities). Brute force
     // VaR (definition) must match exactly; ES (Rockafellar–Uryasev) to 1e-10 relative.
-    let bets: Vec<(f64, f64, f64)> =
-        (0..10).map(|k| (0.55 + 0.03 * k as f64, 10.0 + 7.0 * k as f64, 25.0 + 3.0 * k as f64)).collect();
+    let bets: Vec<(f64, f64, f64)> = (0..10)
+        .map(|k| (0.55 + 0.03 * k as f64, 10.0 + 7.0 * k as f64, 25.0 + 3.0 * k as f64))
+        .collect();
     let mut pnl = Vec::new();
     let mut w = Vec::new();
     for mask in 0..1u32 << 10 {
@@ -437,8 +458,10 @@ fn user_spectra_agree_with_built_ins_and_are_validated() {
     // The closure form of the exponential spectrum integrated by Gauss–Legendre agrees with
     // the closed-form distortion to 1e-12 (GL-5 on ≤1/64-wide cells of an analytic φ).
     let k = 7.0f64;
-    let closure = Spectrum::custom(move |u| k * (-k * (1.0 - u)).exp() / -(-k).exp_m1()).expect("valid φ");
-    let s = Sample::new((0..500).map(|i| ((i * 7919) % 997) as f64 - 400.0).collect()).expect("finite");
+    let closure =
+        Spectrum::custom(move |u| k * (-k * (1.0 - u)).exp() / -(-k).exp_m1()).expect("valid φ");
+    let s =
+        Sample::new((0..500).map(|i| ((i * 7919) % 997) as f64 - 400.0).collect()).expect("finite");
     let a = RiskMeasure::Spectral(closure).eval(&s).expect("valid");
     let b = eval("spectral-exp:7", &s);
     assert!((a - b).abs() <= 1e-12 * b.abs(), "{a} vs {b}");
@@ -447,9 +470,15 @@ fn user_spectra_agree_with_built_ins_and_are_validated() {
     let v = RiskMeasure::Spectral(flat).eval(&s).expect("valid");
     assert!((v + s.mean()).abs() <= 1e-12 * s.mean().abs().max(1.0));
     // Violations are named.
-    assert!(matches!(Spectrum::custom(|u| 2.0 * (1.0 - u)), Err(RiskError::Spectrum(_))), "decreasing");
+    assert!(
+        matches!(Spectrum::custom(|u| 2.0 * (1.0 - u)), Err(RiskError::Spectrum(_))),
+        "decreasing"
+    );
     assert!(matches!(Spectrum::custom(|_| 0.5), Err(RiskError::Spectrum(_))), "mass 0.5");
-    assert!(matches!(Spectrum::custom(|u| if u < 0.5 { -1.0 } else { 3.0 }), Err(RiskError::Spectrum(_))));
+    assert!(matches!(
+        Spectrum::custom(|u| if u < 0.5 { -1.0 } else { 3.0 }),
+        Err(RiskError::Spectrum(_))
+    ));
     assert!(Spectrum::tabulated(vec![0.0, 1.0], vec![1.0, 2.0]).is_err(), "mass 1.5");
     assert!(Spectrum::tabulated(vec![0.0, 0.5, 1.0], vec![1.5, 0.5, 1.0]).is_err(), "not monotone");
     assert!(Spectrum::tabulated(vec![0.1, 1.0], vec![1.0, 1.0]).is_err(), "does not start at 0");
@@ -467,7 +496,8 @@ fn pair_strategy() -> impl Strategy<Value = (Vec<f64>, Vec<f64>, Vec<f64>)> {
     })
 }
 
-const COHERENT: [&str; 6] = ["es:0.9", "es:0.5", "spectral-exp:5", "spectral-pow:0.5", "evar:0.9", "oce-cvar:0.8"];
+const COHERENT: [&str; 6] =
+    ["es:0.9", "es:0.5", "spectral-exp:5", "spectral-pow:0.5", "evar:0.9", "oce-cvar:0.8"];
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
@@ -566,7 +596,8 @@ fn var_is_not_subadditive() {
     // 7.84% > 5%, so VaR_0.95 = 98 > −2 + −2 (Artzner et al. 1999, §5 style example).
     let (pd, loss, gain) = (0.04, 100.0, 2.0);
     let states = [(gain, gain), (gain, -loss), (-loss, gain), (-loss, -loss)];
-    let probs: Vec<f64> = [(1.0 - pd) * (1.0 - pd), (1.0 - pd) * pd, pd * (1.0 - pd), pd * pd].to_vec();
+    let probs: Vec<f64> =
+        [(1.0 - pd) * (1.0 - pd), (1.0 - pd) * pd, pd * (1.0 - pd), pd * pd].to_vec();
     let a = Sample::weighted(states.iter().map(|s| s.0).collect(), probs.clone()).expect("valid");
     let b = Sample::weighted(states.iter().map(|s| s.1).collect(), probs.clone()).expect("valid");
     let ab = Sample::weighted(states.iter().map(|s| s.0 + s.1).collect(), probs).expect("valid");
@@ -616,8 +647,11 @@ fn max_drawdown_on_hand_made_paths() {
 
 #[test]
 fn evaluate_matches_one_by_one_and_parses_specs() {
-    let s = Sample::weighted(vec![3.0, -1.0, 4.0, -1.5, 5.0, -9.0, 2.0], vec![1.0, 2.0, 1.0, 3.0, 1.0, 1.0, 2.0])
-        .expect("valid");
+    let s = Sample::weighted(
+        vec![3.0, -1.0, 4.0, -1.5, 5.0, -9.0, 2.0],
+        vec![1.0, 2.0, 1.0, 3.0, 1.0, 1.0, 2.0],
+    )
+    .expect("valid");
     let list = RiskMeasure::parse_list(
         "var:0.99, es:0.975,spectral-exp:10,spectral-pow:0.5,evar:0.95,entropic:0.1,oce-exp:0.1,oce-quad:0.1,oce-cvar:0.9,cvar:0.9,mdd",
     )
@@ -629,9 +663,14 @@ fn evaluate_matches_one_by_one_and_parses_specs() {
     for (m, v) in ms.iter().zip(&all) {
         assert_eq!(m.eval(&s).expect("valid"), *v, "{m}");
         // Display round-trips through the parser.
-        assert_eq!(m.to_string().parse::<RiskMeasure>().expect("round trip").eval(&s).expect("valid"), *v);
+        assert_eq!(
+            m.to_string().parse::<RiskMeasure>().expect("round trip").eval(&s).expect("valid"),
+            *v
+        );
     }
-    for bad in ["var", "var:1", "es:0", "spectral-exp:-1", "spectral-pow:2", "mdd:3", "foo:1", "evar:x"] {
+    for bad in
+        ["var", "var:1", "es:0", "spectral-exp:-1", "spectral-pow:2", "mdd:3", "foo:1", "evar:x"]
+    {
         assert!(matches!(bad.parse::<RiskMeasure>(), Err(RiskError::Spec { .. })), "{bad}");
     }
 }
@@ -639,8 +678,14 @@ fn evaluate_matches_one_by_one_and_parses_specs() {
 #[test]
 fn samples_are_validated() {
     assert_eq!(Sample::new(vec![]), Err(RiskError::Empty));
-    assert!(matches!(Sample::new(vec![1.0, f64::NAN]), Err(RiskError::NonFinitePnl { index: 1, .. })));
-    assert!(matches!(Sample::weighted(vec![1.0], vec![-1.0]), Err(RiskError::BadWeight { index: 0, .. })));
+    assert!(matches!(
+        Sample::new(vec![1.0, f64::NAN]),
+        Err(RiskError::NonFinitePnl { index: 1, .. })
+    ));
+    assert!(matches!(
+        Sample::weighted(vec![1.0], vec![-1.0]),
+        Err(RiskError::BadWeight { index: 0, .. })
+    ));
     assert!(matches!(Sample::weighted(vec![1.0], vec![0.0]), Err(RiskError::WeightSum(_))));
     assert!(matches!(Sample::weighted(vec![1.0], vec![1.0, 2.0]), Err(RiskError::Length { .. })));
 }
@@ -649,7 +694,14 @@ fn samples_are_validated() {
 
 /// Central finite differences of `f` at `x` against `grad`, step `h`, tolerance `tol`
 /// (relative to max(1, |g|)).
-fn assert_grad_matches_fd(f: impl Fn(&[f64]) -> f64, x: &[f64], grad: &[f64], h: f64, tol: f64, what: &str) {
+fn assert_grad_matches_fd(
+    f: impl Fn(&[f64]) -> f64,
+    x: &[f64],
+    grad: &[f64],
+    h: f64,
+    tol: f64,
+    what: &str,
+) {
     let mut xp = x.to_vec();
     for i in 0..x.len() {
         xp[i] = x[i] + h;
@@ -658,13 +710,18 @@ fn assert_grad_matches_fd(f: impl Fn(&[f64]) -> f64, x: &[f64], grad: &[f64], h:
         let dn = f(&xp);
         xp[i] = x[i];
         let fd = (up - dn) / (2.0 * h);
-        assert!((fd - grad[i]).abs() <= tol * grad[i].abs().max(1.0), "{what}: ∂{i} fd {fd} vs {}", grad[i]);
+        assert!(
+            (fd - grad[i]).abs() <= tol * grad[i].abs().max(1.0),
+            "{what}: ∂{i} fd {fd} vs {}",
+            grad[i]
+        );
     }
 }
 
 fn test_pnl() -> (Vec<f64>, Vec<f64>) {
     // Distinct values, so a small step never reorders the sample.
-    let pnl: Vec<f64> = (0..23).map(|i| ((i * 37) % 23) as f64 * 0.7 - 6.1 + 0.01 * i as f64).collect();
+    let pnl: Vec<f64> =
+        (0..23).map(|i| ((i * 37) % 23) as f64 * 0.7 - 6.1 + 0.01 * i as f64).collect();
     let w: Vec<f64> = (0..23).map(|i| 1.0 + (i % 5) as f64).collect();
     (pnl, w)
 }
@@ -676,13 +733,25 @@ fn risk_gradients_match_finite_differences() {
     // h = 1e-6, tolerance 1e-6 (FD truncation + rounding).
     let (pnl, w) = test_pnl();
     let p = normalised(&w);
-    for spec in ["entropic:0.3", "oce-exp:0.3", "evar:0.9", "oce-quad:0.2", "es:0.83", "spectral-exp:4", "spectral-pow:0.6", "var:0.9", "mdd"] {
+    for spec in [
+        "entropic:0.3",
+        "oce-exp:0.3",
+        "evar:0.9",
+        "oce-quad:0.2",
+        "es:0.83",
+        "spectral-exp:4",
+        "spectral-pow:0.6",
+        "var:0.9",
+        "mdd",
+    ] {
         let meas = m(spec);
         let s = Sample::weighted(pnl.clone(), w.clone()).expect("valid");
         let mut g = vec![0.0; pnl.len()];
         let v = meas.value_grad(&s, &mut g).expect("valid");
         assert_eq!(v, meas.eval(&s).expect("valid"), "{spec}: value_grad value");
-        let f = |x: &[f64]| meas.eval(&Sample::weighted(x.to_vec(), p.clone()).expect("valid")).expect("valid");
+        let f = |x: &[f64]| {
+            meas.eval(&Sample::weighted(x.to_vec(), p.clone()).expect("valid")).expect("valid")
+        };
         assert_grad_matches_fd(f, &pnl, &g, 1e-6, 1e-6, spec);
     }
 }
@@ -700,15 +769,32 @@ fn reward_gradients_match_finite_differences() {
         ("mv", Box::new(MeanVariance { lambda: 0.5 })),
         ("sharpe", Box::new(Sharpe { benchmark: 0.1 })),
         ("sortino", Box::new(Sortino { target: 0.0 })),
-        ("sum", Box::new(Sum(Scaled(2.0, MeanVariance { lambda: 0.1 }), Sharpe { benchmark: 0.0 }))),
-        ("penalised", Box::new(Penalised { reward: MeanVariance { lambda: 0.1 }, lambda: 0.5, risk: m("entropic:0.2") })),
+        (
+            "sum",
+            Box::new(Sum(Scaled(2.0, MeanVariance { lambda: 0.1 }), Sharpe { benchmark: 0.0 })),
+        ),
+        (
+            "penalised",
+            Box::new(Penalised {
+                reward: MeanVariance { lambda: 0.1 },
+                lambda: 0.5,
+                risk: m("entropic:0.2"),
+            }),
+        ),
     ];
     for (name, r) in &rewards {
         for probs in [None, Some(p.as_slice())] {
             let mut g = vec![0.0; pnl.len()];
             let v = r.value_grad(&pnl, probs, Some(&mut g)).expect("in domain");
             assert_eq!(Some(v), r.value(&pnl, probs), "{name}");
-            assert_grad_matches_fd(|x| r.value(x, probs).expect("in domain"), &pnl, &g, 1e-6, 1e-6, name);
+            assert_grad_matches_fd(
+                |x| r.value(x, probs).expect("in domain"),
+                &pnl,
+                &g,
+                1e-6,
+                1e-6,
+                name,
+            );
         }
     }
     // Return over ES: shift the sample so ES > 0 and the mean is positive.
@@ -716,7 +802,14 @@ fn reward_gradients_match_finite_differences() {
     let r = ReturnOverEs { alpha: 0.8 };
     let mut g = vec![0.0; pnl.len()];
     r.value_grad(&shifted, Some(&p), Some(&mut g)).expect("ES > 0");
-    assert_grad_matches_fd(|x| r.value(x, Some(&p)).expect("ES > 0"), &shifted, &g, 1e-6, 1e-6, "ret/es");
+    assert_grad_matches_fd(
+        |x| r.value(x, Some(&p)).expect("ES > 0"),
+        &shifted,
+        &g,
+        1e-6,
+        1e-6,
+        "ret/es",
+    );
 }
 
 #[test]
@@ -727,7 +820,8 @@ fn reward_closed_forms_and_domains() {
     let cara = ExpectedUtility(Cara { a: 0.5 }).value(&pnl, None).expect("finite");
     let by_hand = (1.0 - ((-0.5f64).exp() + 0.5f64.exp()) / 2.0) / 0.5;
     assert!((cara - by_hand).abs() < 1e-15);
-    let near_log = ExpectedUtility(Crra { gamma: 1.0 + 1e-9, wealth: 10.0 }).value(&pnl, None).expect("W > 0");
+    let near_log =
+        ExpectedUtility(Crra { gamma: 1.0 + 1e-9, wealth: 10.0 }).value(&pnl, None).expect("W > 0");
     let log = ExpectedUtility(Kelly { wealth: 10.0 }).value(&pnl, None).expect("W > 0");
     assert!((near_log - log).abs() < 1e-8, "{near_log} vs {log}");
     // Ruin is outside the domain.
@@ -753,10 +847,22 @@ fn portfolio_objective_gradient_and_descent() {
         .collect();
     let scen = Scenarios::new(data, rows, cols).expect("shape");
     let x = [0.3, -0.2, 0.5];
-    let smooth = PortfolioObjective::new(scen.clone(), None, ExpectedUtility(Cara { a: 1.0 }), 0.5, m("entropic:0.5"))
-        .expect("valid");
-    let kinked = PortfolioObjective::new(scen.clone(), Some(vec![1.0; rows]), MeanVariance { lambda: 0.2 }, 1.0, m("es:0.9"))
-        .expect("valid");
+    let smooth = PortfolioObjective::new(
+        scen.clone(),
+        None,
+        ExpectedUtility(Cara { a: 1.0 }),
+        0.5,
+        m("entropic:0.5"),
+    )
+    .expect("valid");
+    let kinked = PortfolioObjective::new(
+        scen.clone(),
+        Some(vec![1.0; rows]),
+        MeanVariance { lambda: 0.2 },
+        1.0,
+        m("es:0.9"),
+    )
+    .expect("valid");
     for (name, obj) in [("smooth", &smooth as &dyn Objective), ("es", &kinked as &dyn Objective)] {
         let mut g = vec![0.0; cols];
         let v = obj.value_grad(&x, &mut g).expect("in domain");
@@ -771,5 +877,12 @@ fn portfolio_objective_gradient_and_descent() {
     }
     assert!(smooth.value(&y).expect("in domain") < f0);
     assert!(Scenarios::new(vec![1.0; 5], 2, 3).is_err());
-    assert!(PortfolioObjective::new(scen, Some(vec![1.0; 3]), MeanVariance { lambda: 0.0 }, 0.0, m("mdd")).is_err());
+    assert!(PortfolioObjective::new(
+        scen,
+        Some(vec![1.0; 3]),
+        MeanVariance { lambda: 0.0 },
+        0.0,
+        m("mdd")
+    )
+    .is_err());
 }

@@ -73,7 +73,12 @@ pub fn run(args: &RiskArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     write_atomic(&args.out, |w| w.write_all(text.as_bytes()))
         .with_context(|| format!("writing {}", args.out.display()))?;
     if !quiet && args.out.as_os_str() != "-" {
-        eprintln!("wrote {} measures of {} P&L values to {}", values.len(), sample.len(), args.out.display());
+        eprintln!(
+            "wrote {} measures of {} P&L values to {}",
+            values.len(),
+            sample.len(),
+            args.out.display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -83,7 +88,8 @@ fn read_sample(args: &RiskArgs) -> anyhow::Result<Sample> {
     let sample = if args.input.as_os_str() == "-" {
         read_pnl_csv(std::io::stdin().lock(), &args.input, &args.column, weights)?
     } else {
-        let file = std::fs::File::open(&args.input).with_context(|| format!("opening {}", args.input.display()))?;
+        let file = std::fs::File::open(&args.input)
+            .with_context(|| format!("opening {}", args.input.display()))?;
         read_pnl_csv(std::io::BufReader::new(file), &args.input, &args.column, weights)?
     };
     Ok(sample)

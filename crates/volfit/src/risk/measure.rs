@@ -120,9 +120,9 @@ impl RiskMeasure {
 
     fn sort_need(&self) -> SortNeed {
         match self {
-            RiskMeasure::Var { alpha } | RiskMeasure::Es { alpha } | RiskMeasure::Oce(OceUtility::Cvar { alpha }) => {
-                SortNeed::Tail(1.0 - alpha)
-            }
+            RiskMeasure::Var { alpha }
+            | RiskMeasure::Es { alpha }
+            | RiskMeasure::Oce(OceUtility::Cvar { alpha }) => SortNeed::Tail(1.0 - alpha),
             RiskMeasure::Spectral(Spectrum::Es { alpha }) => SortNeed::Tail(1.0 - alpha),
             RiskMeasure::Spectral(_) => SortNeed::Full,
             _ => SortNeed::No,
@@ -149,9 +149,8 @@ impl RiskMeasure {
             }
             RiskMeasure::Spectral(s) => spectral_sorted(sorted(), s, None),
             RiskMeasure::Evar { alpha } => evar(sample, *alpha).value,
-            RiskMeasure::Entropic { theta } | RiskMeasure::Oce(OceUtility::Exponential { theta }) => {
-                entropic(sample, *theta)
-            }
+            RiskMeasure::Entropic { theta }
+            | RiskMeasure::Oce(OceUtility::Exponential { theta }) => entropic(sample, *theta),
             RiskMeasure::Oce(OceUtility::Quadratic { c }) => oce_quadratic(sample, *c).0,
             RiskMeasure::MaxDrawdown => max_drawdown(sample.pnl()).value,
         }
@@ -173,7 +172,11 @@ impl RiskMeasure {
     pub fn value_grad(&self, sample: &Sample, grad: &mut [f64]) -> Result<f64, RiskError> {
         self.validate()?;
         if grad.len() != sample.len() {
-            return Err(RiskError::Shape(format!("gradient has {} slots for {} values", grad.len(), sample.len())));
+            return Err(RiskError::Shape(format!(
+                "gradient has {} slots for {} values",
+                grad.len(),
+                sample.len()
+            )));
         }
         grad.iter_mut().for_each(|g| *g = 0.0);
         let ordered = || {
@@ -201,7 +204,8 @@ impl RiskMeasure {
                 tilted_grad(sample, e.t, grad);
                 e.value
             }
-            RiskMeasure::Entropic { theta } | RiskMeasure::Oce(OceUtility::Exponential { theta }) => {
+            RiskMeasure::Entropic { theta }
+            | RiskMeasure::Oce(OceUtility::Exponential { theta }) => {
                 tilted_grad(sample, *theta, grad);
                 entropic(sample, *theta)
             }
@@ -250,7 +254,8 @@ impl FromStr for RiskMeasure {
             None => (spec.trim(), None),
         };
         let num = || -> Result<f64, RiskError> {
-            let p = param.ok_or_else(|| fail(format!("`{name}` needs a parameter, e.g. `{name}:0.99`")))?;
+            let p = param
+                .ok_or_else(|| fail(format!("`{name}` needs a parameter, e.g. `{name}:0.99`")))?;
             p.parse::<f64>().map_err(|_| fail(format!("parameter `{p}` is not a number")))
         };
         let m = match name {
@@ -347,7 +352,11 @@ pub fn var_sorted(sorted: &Sorted, alpha: f64) -> (f64, usize) {
 
 /// `Σ_j L_(j) ∫_{interval j} φ`: the exact spectral measure of a sorted sample. With
 /// `grad = Some((order, g))`, also writes `g[order[j]] = −w_j` (the P&L subgradient).
-pub fn spectral_sorted(sorted: &Sorted, spectrum: &Spectrum, mut grad: Option<(&[usize], &mut [f64])>) -> f64 {
+pub fn spectral_sorted(
+    sorted: &Sorted,
+    spectrum: &Spectrum,
+    mut grad: Option<(&[usize], &mut [f64])>,
+) -> f64 {
     let loss = sorted.loss();
     let mut sum = 0.0;
     let mut put = |j: usize, w: f64| {
@@ -423,8 +432,8 @@ fn tilted(sample: &Sample, max_loss: f64, t: f64) -> [f64; 3] {
             let (xc, pc) = (pnl.chunks_exact(4), p.chunks_exact(4));
             let (xr, pr) = (xc.remainder(), pc.remainder());
             for (x4, p4) in xc.zip(pc) {
-                for lane in 0..4 {
-                    add(lane, p4[lane], x4[lane]);
+                for (lane, (&x, &p)) in x4.iter().zip(p4).enumerate() {
+                    add(lane, p, x);
                 }
             }
             for (&x, &p) in xr.iter().zip(pr) {
@@ -436,8 +445,8 @@ fn tilted(sample: &Sample, max_loss: f64, t: f64) -> [f64; 3] {
             let xc = pnl.chunks_exact(4);
             let xr = xc.remainder();
             for x4 in xc {
-                for lane in 0..4 {
-                    add(lane, 1.0, x4[lane]);
+                for (lane, &x) in x4.iter().enumerate() {
+                    add(lane, 1.0, x);
                 }
             }
             for &x in xr {
@@ -456,8 +465,9 @@ fn tilted(sample: &Sample, max_loss: f64, t: f64) -> [f64; 3] {
 #[inline(always)]
 fn exp_nonpositive(x: f64) -> f64 {
     const LOG2E: f64 = std::f64::consts::LOG2_E;
-    const LN2_HI: f64 = 6.931_471_803_691_238_2e-1;
-    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+    // fdlibm's split of ln 2: the high part has trailing zero bits, so k·LN2_HI is exact.
+    const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+    const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
     // 1.5·2^52: adding it rounds to an integer held in the low mantissa bits.
     const MAGIC: f64 = 6_755_399_441_055_744.0;
     let x = x.clamp(-708.0, 0.0);
@@ -570,7 +580,10 @@ fn evar_from(sample: &Sample, alpha: f64, t0: Option<f64>) -> Evar {
         s2 += p * (l - shift) * (l - shift);
     }
     let var = s2 - s1 * s1;
-    if !(var > 1e-28 * (m - shift).abs().max(1.0).powi(2)) || c >= -p_top.ln() * (1.0 - 1e-12) {
+    if var.is_nan()
+        || var <= 1e-28 * (m - shift).abs().max(1.0).powi(2)
+        || c >= -p_top.ln() * (1.0 - 1e-12)
+    {
         return Evar { value: m, t: f64::INFINITY, iters: 0 };
     }
     let g = |s: &[f64; 3], t: f64| m + (s[0].ln() + c) / t;
@@ -657,7 +670,13 @@ pub fn oce_quadratic(sample: &Sample, c: f64) -> (f64, f64) {
     }
     let eta = a + target;
     let ell = |x: f64| if x >= -target { x + 0.5 * c * x * x } else { -0.5 * target };
-    let value = eta + sample.pnl().iter().enumerate().map(|(i, &x)| sample.prob(i) * ell(-x - eta)).sum::<f64>();
+    let value = eta
+        + sample
+            .pnl()
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| sample.prob(i) * ell(-x - eta))
+            .sum::<f64>();
     (value, eta)
 }
 

@@ -22,7 +22,12 @@ pub trait Reward {
     /// Returns the reward of `pnl` and, when `grad` is given (length `pnl.len()`), writes
     /// `∂R/∂pnl_i`. Returns `None` outside the reward's domain (e.g. wealth ≤ 0 for a CRRA
     /// utility, zero variance for a Sharpe ratio).
-    fn value_grad(&self, pnl: &[f64], probs: Option<&[f64]>, grad: Option<&mut [f64]>) -> Option<f64>;
+    fn value_grad(
+        &self,
+        pnl: &[f64],
+        probs: Option<&[f64]>,
+        grad: Option<&mut [f64]>,
+    ) -> Option<f64>;
 
     /// The reward alone.
     fn value(&self, pnl: &[f64], probs: Option<&[f64]>) -> Option<f64> {
@@ -75,7 +80,10 @@ impl Scenarios {
     /// [`RiskError::NonFinitePnl`] for a non-finite entry.
     pub fn new(data: Vec<f64>, rows: usize, cols: usize) -> Result<Self, RiskError> {
         if rows == 0 || cols == 0 || data.len() != rows * cols {
-            return Err(RiskError::Shape(format!("{} entries for a {rows}×{cols} scenario matrix", data.len())));
+            return Err(RiskError::Shape(format!(
+                "{} entries for a {rows}×{cols} scenario matrix",
+                data.len()
+            )));
         }
         if let Some(i) = data.iter().position(|v| !v.is_finite()) {
             return Err(RiskError::NonFinitePnl { index: i, value: data[i] });
@@ -140,7 +148,7 @@ pub struct Crra {
 impl Utility for Crra {
     fn utility(&self, w: f64) -> Option<[f64; 2]> {
         let wealth = self.wealth + w;
-        if !(wealth > 0.0) {
+        if wealth.is_nan() || wealth <= 0.0 {
             return None;
         }
         if (self.gamma - 1.0).abs() < 1e-12 {
@@ -172,7 +180,12 @@ impl Utility for Kelly {
 pub struct ExpectedUtility<U>(pub U);
 
 impl<U: Utility> Reward for ExpectedUtility<U> {
-    fn value_grad(&self, pnl: &[f64], probs: Option<&[f64]>, mut grad: Option<&mut [f64]>) -> Option<f64> {
+    fn value_grad(
+        &self,
+        pnl: &[f64],
+        probs: Option<&[f64]>,
+        mut grad: Option<&mut [f64]>,
+    ) -> Option<f64> {
         let n = pnl.len();
         let mut sum = 0.0;
         for (i, &x) in pnl.iter().enumerate() {
@@ -195,10 +208,16 @@ pub struct MeanVariance {
 }
 
 impl Reward for MeanVariance {
-    fn value_grad(&self, pnl: &[f64], probs: Option<&[f64]>, grad: Option<&mut [f64]>) -> Option<f64> {
+    fn value_grad(
+        &self,
+        pnl: &[f64],
+        probs: Option<&[f64]>,
+        grad: Option<&mut [f64]>,
+    ) -> Option<f64> {
         let n = pnl.len();
         let mu = mean(pnl, probs);
-        let var: f64 = pnl.iter().enumerate().map(|(i, x)| prob(probs, n, i) * (x - mu).powi(2)).sum();
+        let var: f64 =
+            pnl.iter().enumerate().map(|(i, x)| prob(probs, n, i) * (x - mu).powi(2)).sum();
         if let Some(g) = grad {
             for (i, (g, x)) in g.iter_mut().zip(pnl).enumerate() {
                 *g = prob(probs, n, i) * (1.0 - self.lambda * (x - mu));
@@ -216,11 +235,17 @@ pub struct Sharpe {
 }
 
 impl Reward for Sharpe {
-    fn value_grad(&self, pnl: &[f64], probs: Option<&[f64]>, grad: Option<&mut [f64]>) -> Option<f64> {
+    fn value_grad(
+        &self,
+        pnl: &[f64],
+        probs: Option<&[f64]>,
+        grad: Option<&mut [f64]>,
+    ) -> Option<f64> {
         let n = pnl.len();
         let mu = mean(pnl, probs);
-        let var: f64 = pnl.iter().enumerate().map(|(i, x)| prob(probs, n, i) * (x - mu).powi(2)).sum();
-        if !(var > 0.0) {
+        let var: f64 =
+            pnl.iter().enumerate().map(|(i, x)| prob(probs, n, i) * (x - mu).powi(2)).sum();
+        if var.is_nan() || var <= 0.0 {
             return None;
         }
         let sd = var.sqrt();
@@ -243,18 +268,28 @@ pub struct Sortino {
 }
 
 impl Reward for Sortino {
-    fn value_grad(&self, pnl: &[f64], probs: Option<&[f64]>, grad: Option<&mut [f64]>) -> Option<f64> {
+    fn value_grad(
+        &self,
+        pnl: &[f64],
+        probs: Option<&[f64]>,
+        grad: Option<&mut [f64]>,
+    ) -> Option<f64> {
         let n = pnl.len();
         let mu = mean(pnl, probs);
-        let dd2: f64 = pnl.iter().enumerate().map(|(i, x)| prob(probs, n, i) * (self.target - x).max(0.0).powi(2)).sum();
-        if !(dd2 > 0.0) {
+        let dd2: f64 = pnl
+            .iter()
+            .enumerate()
+            .map(|(i, x)| prob(probs, n, i) * (self.target - x).max(0.0).powi(2))
+            .sum();
+        if dd2.is_nan() || dd2 <= 0.0 {
             return None;
         }
         let dd = dd2.sqrt();
         let excess = mu - self.target;
         if let Some(g) = grad {
             for (i, (g, x)) in g.iter_mut().zip(pnl).enumerate() {
-                *g = prob(probs, n, i) * (1.0 / dd + excess * (self.target - x).max(0.0) / (dd * dd2));
+                *g = prob(probs, n, i)
+                    * (1.0 / dd + excess * (self.target - x).max(0.0) / (dd * dd2));
             }
         }
         Some(excess / dd)
@@ -278,14 +313,19 @@ fn sample_of(pnl: &[f64], probs: Option<&[f64]>) -> Option<Sample> {
 }
 
 impl Reward for ReturnOverEs {
-    fn value_grad(&self, pnl: &[f64], probs: Option<&[f64]>, grad: Option<&mut [f64]>) -> Option<f64> {
+    fn value_grad(
+        &self,
+        pnl: &[f64],
+        probs: Option<&[f64]>,
+        grad: Option<&mut [f64]>,
+    ) -> Option<f64> {
         let sample = sample_of(pnl, probs)?;
         let es = RiskMeasure::Es { alpha: self.alpha };
         let mu = sample.mean();
         let risk = match grad {
             Some(g) => {
                 let r = es.value_grad(&sample, g).ok()?;
-                if !(r > 0.0) {
+                if r.is_nan() || r <= 0.0 {
                     return None;
                 }
                 // g holds ∂ES/∂x_i; d(μ/ES) = (p_i ES − μ ∂ES/∂x_i)/ES².
@@ -313,7 +353,12 @@ pub struct Penalised<R> {
 }
 
 impl<R: Reward> Reward for Penalised<R> {
-    fn value_grad(&self, pnl: &[f64], probs: Option<&[f64]>, grad: Option<&mut [f64]>) -> Option<f64> {
+    fn value_grad(
+        &self,
+        pnl: &[f64],
+        probs: Option<&[f64]>,
+        grad: Option<&mut [f64]>,
+    ) -> Option<f64> {
         let sample = sample_of(pnl, probs)?;
         match grad {
             Some(g) => {
@@ -325,7 +370,9 @@ impl<R: Reward> Reward for Penalised<R> {
                 }
                 Some(v - self.lambda * rho)
             }
-            None => Some(self.reward.value(pnl, probs)? - self.lambda * self.risk.eval(&sample).ok()?),
+            None => {
+                Some(self.reward.value(pnl, probs)? - self.lambda * self.risk.eval(&sample).ok()?)
+            }
         }
     }
 }
@@ -335,7 +382,12 @@ impl<R: Reward> Reward for Penalised<R> {
 pub struct Sum<A, B>(pub A, pub B);
 
 impl<A: Reward, B: Reward> Reward for Sum<A, B> {
-    fn value_grad(&self, pnl: &[f64], probs: Option<&[f64]>, grad: Option<&mut [f64]>) -> Option<f64> {
+    fn value_grad(
+        &self,
+        pnl: &[f64],
+        probs: Option<&[f64]>,
+        grad: Option<&mut [f64]>,
+    ) -> Option<f64> {
         match grad {
             Some(g) => {
                 let mut gb = vec![0.0; pnl.len()];
@@ -354,7 +406,12 @@ impl<A: Reward, B: Reward> Reward for Sum<A, B> {
 pub struct Scaled<R>(pub f64, pub R);
 
 impl<R: Reward> Reward for Scaled<R> {
-    fn value_grad(&self, pnl: &[f64], probs: Option<&[f64]>, grad: Option<&mut [f64]>) -> Option<f64> {
+    fn value_grad(
+        &self,
+        pnl: &[f64],
+        probs: Option<&[f64]>,
+        grad: Option<&mut [f64]>,
+    ) -> Option<f64> {
         match grad {
             Some(g) => {
                 let v = self.1.value_grad(pnl, probs, Some(&mut *g))?;
@@ -367,7 +424,12 @@ impl<R: Reward> Reward for Scaled<R> {
 }
 
 impl<R: Reward + ?Sized> Reward for &R {
-    fn value_grad(&self, pnl: &[f64], probs: Option<&[f64]>, grad: Option<&mut [f64]>) -> Option<f64> {
+    fn value_grad(
+        &self,
+        pnl: &[f64],
+        probs: Option<&[f64]>,
+        grad: Option<&mut [f64]>,
+    ) -> Option<f64> {
         (**self).value_grad(pnl, probs, grad)
     }
 }
@@ -401,13 +463,21 @@ impl<R: Reward> PortfolioObjective<R> {
         risk: RiskMeasure,
     ) -> Result<Self, RiskError> {
         if !(lambda.is_finite() && lambda >= 0.0) {
-            return Err(RiskError::Parameter { measure: "penalty λ", value: lambda, domain: "finite and ≥ 0" });
+            return Err(RiskError::Parameter {
+                measure: "penalty λ",
+                value: lambda,
+                domain: "finite and ≥ 0",
+            });
         }
         risk.validate()?;
         let probs = match weights {
             Some(w) => {
                 if w.len() != scenarios.rows() {
-                    return Err(RiskError::Shape(format!("{} weights for {} scenarios", w.len(), scenarios.rows())));
+                    return Err(RiskError::Shape(format!(
+                        "{} weights for {} scenarios",
+                        w.len(),
+                        scenarios.rows()
+                    )));
                 }
                 let s = Sample::weighted(vec![0.0; w.len()], w)?;
                 s.probs().map(<[f64]>::to_vec)
@@ -432,7 +502,14 @@ impl<R: Reward> Objective for PortfolioObjective<R> {
         // One workspace per evaluation, sized once.
         let mut work = vec![0.0; 2 * n];
         let (pnl, gp) = work.split_at_mut(n);
-        let v = self.reward.value_grad_weights(&self.scenarios, x, self.probs.as_deref(), pnl, gp, grad)?;
+        let v = self.reward.value_grad_weights(
+            &self.scenarios,
+            x,
+            self.probs.as_deref(),
+            pnl,
+            gp,
+            grad,
+        )?;
         grad.iter_mut().for_each(|g| *g = -*g);
         Some(-v)
     }

@@ -155,7 +155,8 @@ impl Sample {
                 Sorted { loss, prob: None, n_total: n, complete: true }
             }
             Some(p) => {
-                let mut pairs: Vec<(f64, f64)> = self.pnl.iter().zip(p).map(|(&x, &p)| (-x, p)).collect();
+                let mut pairs: Vec<(f64, f64)> =
+                    self.pnl.iter().zip(p).map(|(&x, &p)| (-x, p)).collect();
                 radix_sort(&mut pairs, |a| order_key(a.0));
                 let (loss, prob) = pairs.into_iter().unzip();
                 Sorted { loss, prob: Some(prob), n_total: n, complete: true }
@@ -181,7 +182,8 @@ impl Sample {
                 Sorted { complete: loss.len() == n, loss, prob: None, n_total: n }
             }
             Some(p) => {
-                let mut pairs: Vec<(f64, f64)> = self.pnl.iter().zip(p).map(|(&x, &p)| (-x, p)).collect();
+                let mut pairs: Vec<(f64, f64)> =
+                    self.pnl.iter().zip(p).map(|(&x, &p)| (-x, p)).collect();
                 // Bisection by selection: pairs[hi..] hold the largest losses seen so far,
                 // with mass `above`; the cut lies in pairs[lo..hi].
                 let (mut lo, mut hi, mut above) = (0usize, n, 0.0f64);
@@ -270,7 +272,7 @@ fn radix_sort<T: Copy, K: Fn(&T) -> u64>(items: &mut Vec<T>, key: K) {
     }
     let mut buf: Vec<T> = items.clone();
     for (p, h) in hist.iter().enumerate() {
-        if h.iter().any(|&c| c == n) {
+        if h.contains(&n) {
             continue;
         }
         let mut offset = [0usize; 1 << BITS];
@@ -416,7 +418,8 @@ pub fn read_pnl_csv<R: Read>(
         reason,
         source: None,
     };
-    let mut rdr = csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(reader);
+    let mut rdr =
+        csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(reader);
     let headers = rdr.headers().map_err(|e| ReadError {
         source: Some(e),
         ..err(Some(1), None, "cannot read the header row".into())
@@ -439,13 +442,20 @@ pub fn read_pnl_csv<R: Read>(
             Ok(false) => break,
             Err(e) => {
                 let l = e.position().map_or(line, |p| p.line());
-                return Err(ReadError { source: Some(e), ..err(Some(l), None, "malformed CSV record".into()) });
+                return Err(ReadError {
+                    source: Some(e),
+                    ..err(Some(l), None, "malformed CSV record".into())
+                });
             }
         }
         let line = record.position().map_or(line, |p| p.line());
         let parse = |i: usize, name: &str| -> Result<f64, ReadError> {
-            let text = record.get(i).ok_or_else(|| err(Some(line), Some(name), "field absent from this record".into()))?;
-            let v: f64 = text.parse().map_err(|_| err(Some(line), Some(name), format!("not a number: `{text}`")))?;
+            let text = record.get(i).ok_or_else(|| {
+                err(Some(line), Some(name), "field absent from this record".into())
+            })?;
+            let v: f64 = text
+                .parse()
+                .map_err(|_| err(Some(line), Some(name), format!("not a number: `{text}`")))?;
             if !v.is_finite() {
                 return Err(err(Some(line), Some(name), format!("not finite: `{text}`")));
             }

@@ -100,12 +100,16 @@ impl Spectrum {
     pub fn tabulated(u: Vec<f64>, phi: Vec<f64>) -> Result<Self, RiskError> {
         let bad = |m: String| Err(RiskError::Spectrum(m));
         if u.len() < 2 || u.len() != phi.len() {
-            return bad(format!("need ≥ 2 knots with one value each, got {} and {}", u.len(), phi.len()));
+            return bad(format!(
+                "need ≥ 2 knots with one value each, got {} and {}",
+                u.len(),
+                phi.len()
+            ));
         }
         if u[0] != 0.0 || u[u.len() - 1] != 1.0 {
             return bad("knots must start at 0 and end at 1".into());
         }
-        if u.windows(2).any(|w| !(w[1] > w[0])) {
+        if u.iter().any(|v| v.is_nan()) || u.windows(2).any(|w| w[1] <= w[0]) {
             return bad("knots must be strictly increasing".into());
         }
         if phi.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
@@ -146,7 +150,9 @@ impl Spectrum {
                 let u = 0.5 * (a + b) + 0.5 * (b - a) * x;
                 let v = (c.phi)(u);
                 if !(v.is_finite() && v >= 0.0) {
-                    return Err(RiskError::Spectrum(format!("φ({u}) = {v} is not finite and non-negative")));
+                    return Err(RiskError::Spectrum(format!(
+                        "φ({u}) = {v} is not finite and non-negative"
+                    )));
                 }
                 if v < prev - 1e-12 * prev.abs().max(1.0) {
                     return Err(RiskError::Spectrum(format!(
@@ -170,10 +176,18 @@ impl Spectrum {
     pub fn validate(&self) -> Result<(), RiskError> {
         match *self {
             Spectrum::Exponential { k } if !(k.is_finite() && k > 0.0) => {
-                Err(RiskError::Parameter { measure: "spectral-exp", value: k, domain: "finite and > 0" })
+                Err(RiskError::Parameter {
+                    measure: "spectral-exp",
+                    value: k,
+                    domain: "finite and > 0",
+                })
             }
             Spectrum::Power { gamma } if !(gamma > 0.0 && gamma <= 1.0) => {
-                Err(RiskError::Parameter { measure: "spectral-pow", value: gamma, domain: "in (0, 1]" })
+                Err(RiskError::Parameter {
+                    measure: "spectral-pow",
+                    value: gamma,
+                    domain: "in (0, 1]",
+                })
             }
             Spectrum::Es { alpha } if !(alpha > 0.0 && alpha < 1.0) => {
                 Err(RiskError::Parameter { measure: "es", value: alpha, domain: "in (0, 1)" })
