@@ -98,7 +98,7 @@ fn normal_es_matches_closed_form() {
     // A graded grid (finer in both tails) exercises unequal weights.
     let graded: Vec<f64> = (0..=4000)
         .map(|j| {
-            let t = j as f64 / 4000.0;
+            let t = f64::from(j) / 4000.0;
             // Smooth, monotone, fixes 0, 0.5, 1; the levels below are grid points.
             t - (2.0 * std::f64::consts::PI * t).sin() / (2.0 * std::f64::consts::PI) * 0.9
         })
@@ -161,10 +161,10 @@ fn spectra_on_uniform_match_closed_forms() {
     // O(k²/n²) (within-cell covariance of φ and VaR): n = 20000 and tolerance 1e-6·(b − a).
     let (a, b) = (-300.0, 500.0);
     let n = 20_000;
-    let pnl: Vec<f64> = (0..n).map(|j| a + (b - a) * (j as f64 + 0.5) / n as f64).collect();
+    let pnl: Vec<f64> = (0..n).map(|j| a + (b - a) * (f64::from(j) + 0.5) / f64::from(n)).collect();
     let s = Sample::new(pnl).expect("finite");
-    for k in [0.5, 5.0, 25.0] {
-        let expected = -b + (b - a) * (1.0 / -(-k as f64).exp_m1() - 1.0 / k);
+    for k in [0.5f64, 5.0, 25.0] {
+        let expected = -b + (b - a) * (1.0 / -(-k).exp_m1() - 1.0 / k);
         let got = RiskMeasure::Spectral(Spectrum::exponential(k).expect("k > 0"))
             .eval(&s)
             .expect("valid");
@@ -306,10 +306,10 @@ fn brute_spectral(loss: &[f64], p: &[f64], density: impl Fn(f64) -> f64, kinks: 
     ];
     let piece = |a: f64, b: f64| {
         let m = 2000;
-        let h = (b - a) / m as f64;
+        let h = (b - a) / f64::from(m);
         (0..m)
             .map(|i| {
-                let c = a + (i as f64 + 0.5) * h;
+                let c = a + (f64::from(i) + 0.5) * h;
                 gl.iter().map(|(x, w)| w * density(c + 0.5 * h * x)).sum::<f64>() * 0.5 * h
             })
             .sum::<f64>()
@@ -343,7 +343,7 @@ fn var_es_match_brute_force_on_2_pow_10_atoms() {
     // Ten independent binary bets: 2^10 weighted atoms (product probabilities). Brute force
     // VaR (definition) must match exactly; ES (Rockafellar–Uryasev) to 1e-10 relative.
     let bets: Vec<(f64, f64, f64)> = (0..10)
-        .map(|k| (0.55 + 0.03 * k as f64, 10.0 + 7.0 * k as f64, 25.0 + 3.0 * k as f64))
+        .map(|k| (0.55 + 0.03 * f64::from(k), 10.0 + 7.0 * f64::from(k), 25.0 + 3.0 * f64::from(k)))
         .collect();
     let mut pnl = Vec::new();
     let mut w = Vec::new();
@@ -435,7 +435,7 @@ proptest! {
         // full sort (with a spectral measure in the list) and a comparison sort by hand.
         // VaR equal exactly; ES to 1e-12 (summation order among ties).
         let pnl: Vec<f64> = vals.iter().map(|&v| f64::from(v) * 0.37).collect();
-        let w: Vec<f64> = (0..pnl.len()).map(|i| 1.0 + f64::from((i as u32 * 2654435761u32 ^ seed) % 9)).collect();
+        let w: Vec<f64> = (0..pnl.len()).map(|i| 1.0 + f64::from(((i as u32).wrapping_mul(2_654_435_761) ^ seed) % 9)).collect();
         let s = if weighted { Sample::weighted(pnl.clone(), w.clone()) } else { Sample::new(pnl.clone()) }.expect("valid");
         let mut by_hand: Vec<f64> = pnl.iter().map(|x| -x).collect();
         by_hand.sort_by(f64::total_cmp);
@@ -460,8 +460,8 @@ fn user_spectra_agree_with_built_ins_and_are_validated() {
     let k = 7.0f64;
     let closure =
         Spectrum::custom(move |u| k * (-k * (1.0 - u)).exp() / -(-k).exp_m1()).expect("valid φ");
-    let s =
-        Sample::new((0..500).map(|i| ((i * 7919) % 997) as f64 - 400.0).collect()).expect("finite");
+    let s = Sample::new((0..500).map(|i| f64::from((i * 7919) % 997) - 400.0).collect())
+        .expect("finite");
     let a = RiskMeasure::Spectral(closure).eval(&s).expect("valid");
     let b = eval("spectral-exp:7", &s);
     assert!((a - b).abs() <= 1e-12 * b.abs(), "{a} vs {b}");
@@ -721,8 +721,8 @@ fn assert_grad_matches_fd(
 fn test_pnl() -> (Vec<f64>, Vec<f64>) {
     // Distinct values, so a small step never reorders the sample.
     let pnl: Vec<f64> =
-        (0..23).map(|i| ((i * 37) % 23) as f64 * 0.7 - 6.1 + 0.01 * i as f64).collect();
-    let w: Vec<f64> = (0..23).map(|i| 1.0 + (i % 5) as f64).collect();
+        (0..23).map(|i| f64::from((i * 37) % 23) * 0.7 - 6.1 + 0.01 * f64::from(i)).collect();
+    let w: Vec<f64> = (0..23).map(|i| 1.0 + f64::from(i % 5)).collect();
     (pnl, w)
 }
 

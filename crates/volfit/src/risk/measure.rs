@@ -717,7 +717,7 @@ mod tests {
         // relative over [−708, 0], including the reduction boundaries k ln 2 ± ln 2 / 2.
         let mut worst = 0.0f64;
         for i in 0..=200_000 {
-            let x = -708.0 * (i as f64 / 200_000.0).powi(2);
+            let x = -708.0 * (f64::from(i) / 200_000.0).powi(2);
             for y in [x, x - 0.5 * std::f64::consts::LN_2, x * 0.999_999_7] {
                 if y < -708.0 {
                     continue;
