@@ -425,13 +425,13 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
     #[test]
-    fn tail_selection_and_radix_sort_agree_with_comparison_sort(
+    fn tail_selection_and_key_sort_agree_with_comparison_sort(
         vals in prop::collection::vec(-60i32..60, 1..3000),
         seed in 0u32..1000,
         alpha in 0.5f64..0.999,
         weighted in any::<bool>(),
     ) {
-        // Three routes to the same numbers: the selected tail (single measure), the radix
+        // Three routes to the same numbers: the selected tail (single measure), the integer-key
         // full sort (with a spectral measure in the list) and a comparison sort by hand.
         // VaR equal exactly; ES to 1e-12 (summation order among ties).
         let pnl: Vec<f64> = vals.iter().map(|&v| f64::from(v) * 0.37).collect();
@@ -439,8 +439,8 @@ proptest! {
         let s = if weighted { Sample::weighted(pnl.clone(), w.clone()) } else { Sample::new(pnl.clone()) }.expect("valid");
         let mut by_hand: Vec<f64> = pnl.iter().map(|x| -x).collect();
         by_hand.sort_by(f64::total_cmp);
-        let radix = s.sorted();
-        prop_assert_eq!(radix.loss(), &by_hand[..]);
+        let keyed = s.sorted();
+        prop_assert_eq!(keyed.loss(), &by_hand[..]);
         let var = RiskMeasure::Var { alpha };
         let es = RiskMeasure::Es { alpha };
         let all = evaluate(&s, &[var.clone(), es.clone(), m("spectral-exp:3")]).expect("valid");

@@ -144,21 +144,18 @@ impl Sample {
     }
 
     /// Losses `-x` sorted ascending with their probabilities: the one sort that every
-    /// quantile-based measure on this sample shares (an LSD radix sort on the IEEE bits,
-    /// O(n)).
+    /// quantile-based measure on this sample shares.
     pub fn sorted(&self) -> Sorted {
         let n = self.pnl.len();
         match &self.prob {
             None => {
                 let mut loss: Vec<f64> = self.pnl.iter().map(|x| -x).collect();
-                radix_sort(&mut loss, |&x| order_key(x));
+                sort_values(&mut loss);
                 Sorted { loss, prob: None, n_total: n, complete: true }
             }
             Some(p) => {
-                let mut pairs: Vec<(f64, f64)> =
-                    self.pnl.iter().zip(p).map(|(&x, &p)| (-x, p)).collect();
-                radix_sort(&mut pairs, |a| order_key(a.0));
-                let (loss, prob) = pairs.into_iter().unzip();
+                let (loss, prob) =
+                    sort_pairs(self.pnl.iter().zip(p).map(|(&x, &p)| (-x, p)).collect());
                 Sorted { loss, prob: Some(prob), n_total: n, complete: true }
             }
         }
@@ -178,7 +175,7 @@ impl Sample {
                     loss.select_nth_unstable_by(n - k, f64::total_cmp);
                     loss.drain(..n - k);
                 }
-                radix_sort(&mut loss, |&x| order_key(x));
+                sort_values(&mut loss);
                 Sorted { complete: loss.len() == n, loss, prob: None, n_total: n }
             }
             Some(p) => {
@@ -207,9 +204,7 @@ impl Sample {
                         break;
                     }
                 }
-                let mut top = pairs.split_off(cut);
-                radix_sort(&mut top, |a| order_key(a.0));
-                let (loss, prob): (Vec<f64>, Vec<f64>) = top.into_iter().unzip();
+                let (loss, prob) = sort_pairs(pairs.split_off(cut));
                 Sorted { complete: loss.len() == n, loss, prob: Some(prob), n_total: n }
             }
         }
@@ -252,43 +247,29 @@ fn order_key(x: f64) -> u64 {
     }
 }
 
-/// LSD radix sort by a 64-bit key, 11 bits per pass; passes where every key shares the
-/// digit are skipped. Small inputs use the comparison sort.
-fn radix_sort<T: Copy, K: Fn(&T) -> u64>(items: &mut Vec<T>, key: K) {
-    const BITS: u32 = 11;
-    const PASSES: usize = 6;
-    const MASK: u64 = (1 << BITS) - 1;
-    let n = items.len();
-    if n < 512 {
-        items.sort_unstable_by_key(|a| key(a));
-        return;
+/// Inverse of [`order_key`].
+#[inline]
+fn from_key(k: u64) -> f64 {
+    if k >> 63 == 1 {
+        f64::from_bits(k & !(1 << 63))
+    } else {
+        f64::from_bits(!k)
     }
-    let mut hist = vec![[0usize; 1 << BITS]; PASSES];
-    for it in items.iter() {
-        let k = key(it);
-        for (p, h) in hist.iter_mut().enumerate() {
-            h[((k >> (BITS as usize * p)) & MASK) as usize] += 1;
-        }
-    }
-    let mut buf: Vec<T> = items.clone();
-    for (p, h) in hist.iter().enumerate() {
-        if h.contains(&n) {
-            continue;
-        }
-        let mut offset = [0usize; 1 << BITS];
-        let mut sum = 0;
-        for (o, &c) in offset.iter_mut().zip(h.iter()) {
-            *o = sum;
-            sum += c;
-        }
-        let shift = BITS as usize * p;
-        for it in items.iter() {
-            let d = ((key(it) >> shift) & MASK) as usize;
-            buf[offset[d]] = *it;
-            offset[d] += 1;
-        }
-        std::mem::swap(items, &mut buf);
-    }
+}
+
+/// Sorts values ascending in the order of `f64::total_cmp`, as integer keys (pattern-
+/// defeating quicksort on `u64` beats both comparing floats and an LSD radix sort here).
+fn sort_values(v: &mut [f64]) {
+    let mut keys: Vec<u64> = v.iter().map(|&x| order_key(x)).collect();
+    keys.sort_unstable();
+    v.iter_mut().zip(&keys).for_each(|(x, &k)| *x = from_key(k));
+}
+
+/// Sorts `(value, probability)` pairs by value.
+fn sort_pairs(v: Vec<(f64, f64)>) -> (Vec<f64>, Vec<f64>) {
+    let mut keyed: Vec<(u64, f64)> = v.into_iter().map(|(x, p)| (order_key(x), p)).collect();
+    keyed.sort_unstable_by_key(|a| a.0);
+    keyed.into_iter().map(|(k, p)| (from_key(k), p)).unzip()
 }
 
 /// Losses sorted ascending, with probabilities in the same order (`None`: uniform). May
