@@ -123,3 +123,23 @@ fn help_states_the_sign_convention() {
     assert!(text.contains("losses are negative P&L"), "{text}");
     assert!(text.contains("larger = riskier"), "{text}");
 }
+
+#[test]
+fn tabulated_spectrum_from_file() {
+    // φ(u) = 2u: atom weights Φ(c_j) − Φ(c_{j−1}) with Φ(u) = u² on losses −2, 0, 1, 3
+    // (each 1/4) are 1/16, 3/16, 5/16, 7/16, so ρ = (−2 + 0 + 5 + 21)/16 = 1.5 (by hand).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let csv = write_csv(&dir, "pnl.csv", "pnl\n2\n0\n-1\n-3\n");
+    let spec = write_csv(&dir, "phi.csv", "u,phi\n0,0\n1,2\n");
+    let out = volfit(&["risk", &csv, "-m", &format!("spectral-tab:{spec}")], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).expect("utf8");
+    let value: f64 = text.split_once(' ').expect("name value").1.trim().parse().expect("number");
+    assert!((value - 1.5).abs() < 1e-12, "{text}");
+    // A decreasing spectrum is refused with the reason.
+    let bad = write_csv(&dir, "bad.csv", "u,phi\n0,2\n1,0\n");
+    assert_error(
+        &volfit(&["risk", &csv, "-m", &format!("spectral-tab:{bad}")], None),
+        &["bad.csv", "non-decreasing"],
+    );
+}
