@@ -266,6 +266,31 @@ fn entropic_is_stable_for_huge_losses() {
     assert!(e.is_finite() && e <= 1e5 && e >= eval("es:0.9", &s) - 1e-9, "{e}");
 }
 
+#[test]
+fn zero_weight_atoms_change_nothing() {
+    // A zero-probability scenario (here a loss of 1e6) is not part of the distribution:
+    // every measure but the path-based drawdown equals the one without it (by definition).
+    let base =
+        Sample::weighted(vec![1.0, -2.0, 0.5, 3.0], vec![1.0, 2.0, 1.0, 1.0]).expect("valid");
+    let with = Sample::weighted(vec![1.0, -2.0, 0.5, -1e6, 3.0], vec![1.0, 2.0, 1.0, 0.0, 1.0])
+        .expect("valid");
+    for spec in [
+        "var:0.9",
+        "es:0.9",
+        "spectral-exp:5",
+        "spectral-pow:0.5",
+        "evar:0.9",
+        "entropic:2",
+        "oce-quad:0.5",
+    ] {
+        let (a, b) = (eval(spec, &base), eval(spec, &with));
+        assert!((a - b).abs() <= 1e-12 * a.abs().max(1.0), "{spec}: {a} vs {b}");
+        let mut g = vec![0.0; 5];
+        m(spec).value_grad(&with, &mut g).expect("valid");
+        assert!(g.iter().all(|v| v.is_finite()) && g[3] == 0.0, "{spec}: {g:?}");
+    }
+}
+
 // ---------------------------------------------------------------- brute force
 
 /// VaR by definition: the smallest atom l with P(L ≤ l) ≥ α (double loop).

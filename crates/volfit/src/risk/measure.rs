@@ -496,8 +496,18 @@ fn exp_nonpositive(x: f64) -> f64 {
     p * f64::from_bits(((k + 1023) as u64) << 52)
 }
 
+/// The largest loss with positive probability (the essential supremum): a zero-weight
+/// atom above it must not become the log-sum-exp pivot, or every tilted term underflows.
 fn max_loss(sample: &Sample) -> f64 {
-    sample.pnl().iter().fold(f64::NEG_INFINITY, |m, &x| m.max(-x))
+    match sample.probs() {
+        None => sample.pnl().iter().fold(f64::NEG_INFINITY, |m, &x| m.max(-x)),
+        Some(p) => sample
+            .pnl()
+            .iter()
+            .zip(p)
+            .filter(|(_, &p)| p > 0.0)
+            .fold(f64::NEG_INFINITY, |m, (&x, _)| m.max(-x)),
+    }
 }
 
 /// Writes the P&L gradient of the tilted log-moment: `g_i = −p_i e^{tL_i} / Σ p e^{tL}`.
@@ -507,7 +517,9 @@ fn tilted_grad(sample: &Sample, t: f64, grad: &mut [f64]) {
     let mut total = 0.0;
     for (i, (g, &x)) in grad.iter_mut().zip(sample.pnl()).enumerate() {
         let d = -x - m;
-        let w = if t.is_finite() {
+        let w = if sample.prob(i) == 0.0 {
+            0.0
+        } else if t.is_finite() {
             sample.prob(i) * (t * d).exp()
         } else if d == 0.0 {
             sample.prob(i)
@@ -571,6 +583,9 @@ fn evar_from(sample: &Sample, alpha: f64, t0: Option<f64>) -> Evar {
     let (mut s1, mut s2) = (0.0, 0.0);
     for (i, &x) in sample.pnl().iter().enumerate() {
         let (l, p) = (-x, sample.prob(i));
+        if p <= 0.0 {
+            continue;
+        }
         if l > m {
             (m, p_top) = (l, p);
         } else if l == m {
