@@ -33,6 +33,19 @@ fn bench(c: &mut Criterion) {
     let measures = RiskMeasure::parse_list(SPECS).expect("valid specs");
     let mut g = c.benchmark_group("risk_1e6");
     g.sample_size(10);
+    // Textbook baseline: comparison sort of all losses, then the tail average (unweighted,
+    // fractional atom included).
+    g.bench_function("baseline/es:0.975-float-sort", |b| {
+        b.iter(|| {
+            let mut l: Vec<f64> = plain.pnl().iter().map(|x| -x).collect();
+            l.sort_unstable_by(f64::total_cmp);
+            let tail = 0.025 * l.len() as f64;
+            let whole = tail.floor() as usize;
+            let top: f64 = l[l.len() - whole..].iter().sum();
+            let frac = (tail - whole as f64) * l[l.len() - whole - 1];
+            black_box((top + frac) / tail)
+        })
+    });
     for (name, sample) in [("plain", &plain), ("weighted", &weighted)] {
         g.bench_function(format!("{name}/sort"), |b| b.iter(|| black_box(sample.sorted())));
         for (spec, m) in &measures {
