@@ -552,13 +552,13 @@ pub struct Evar {
 /// `EVaR_α = inf_{t>0} g(t)`, `g(t) = (K(t) + c)/t`, `K(t) = ln E[e^{tL}]`, `c = −ln(1−α)`.
 ///
 /// `g'(t) = 0` ⇔ `ψ(t) = tK'(t) − K(t) = c`; `ψ` increases from 0 to `−ln P(L = max L)`
-/// (`ψ' = tK'' ≥ 0`), so there is one root, found by Newton's method safeguarded
-/// by a bracket (bisection when a step leaves it), started at the Gaussian root
-/// `t₀ = √(2c)/σ_L` — or, for samples above 65 536 values, at the root for a strided
-/// subsample of 16 384 values, which leaves two or three passes over the full sample
-/// (fat tails put the Gaussian guess where ψ saturates). When `c ≥ −ln P(L = max L)` no root exists and EVaR is the largest
-/// loss (`t = ∞`). All sums are tilted at the largest loss (log-sum-exp), so they neither
-/// overflow nor underflow to zero.
+/// (`ψ' = tK'' ≥ 0`), so there is one root, found by Newton's method safeguarded by a
+/// bracket (bisection when a step leaves it). The start is the Gaussian root
+/// `t₀ = √(2c)/σ_L`, or, above 65 536 values, the root for a strided subsample of 16 384
+/// values (fat tails put the Gaussian guess where ψ saturates), which leaves two to five
+/// passes over the full sample. When `c ≥ −ln P(L = max L)` no root exists and EVaR is
+/// the largest loss (`t = ∞`). All sums are tilted at the largest loss (log-sum-exp), so
+/// they neither overflow nor underflow to zero.
 pub fn evar(sample: &Sample, alpha: f64) -> Evar {
     let n = sample.len();
     let warm = if n > 65_536 {
