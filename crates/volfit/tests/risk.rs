@@ -98,7 +98,7 @@ fn normal_es_matches_closed_form() {
     // A graded grid (finer in both tails) exercises unequal weights.
     let graded: Vec<f64> = (0..=4000)
         .map(|j| {
-            let t = j as f64 / 4000.0;
+            let t = f64::from(j) / 4000.0;
             // Smooth, monotone, fixes 0, 0.5, 1; the levels below are grid points.
             t - (2.0 * std::f64::consts::PI * t).sin() / (2.0 * std::f64::consts::PI) * 0.9
         })
@@ -161,10 +161,10 @@ fn spectra_on_uniform_match_closed_forms() {
     // O(k²/n²) (within-cell covariance of φ and VaR): n = 20000 and tolerance 1e-6·(b − a).
     let (a, b) = (-300.0, 500.0);
     let n = 20_000;
-    let pnl: Vec<f64> = (0..n).map(|j| a + (b - a) * (j as f64 + 0.5) / n as f64).collect();
+    let pnl: Vec<f64> = (0..n).map(|j| a + (b - a) * (f64::from(j) + 0.5) / f64::from(n)).collect();
     let s = Sample::new(pnl).expect("finite");
-    for k in [0.5, 5.0, 25.0] {
-        let expected = -b + (b - a) * (1.0 / -(-k as f64).exp_m1() - 1.0 / k);
+    for k in [0.5f64, 5.0, 25.0] {
+        let expected = -b + (b - a) * (1.0 / -(-k).exp_m1() - 1.0 / k);
         let got = RiskMeasure::Spectral(Spectrum::exponential(k).expect("k > 0"))
             .eval(&s)
             .expect("valid");
@@ -214,7 +214,12 @@ fn exponential_spectrum_on_normal_matches_quadrature() {
 /// A N(μ, σ²) sample on a z-grid with weights ϕ(z): the trapezoid rule, which for these
 /// analytic, fast-decaying integrands is accurate to rounding (Trefethen & Weideman 2014).
 fn normal_trapezoid(mu: f64, sigma: f64) -> Sample {
-    let zs: Vec<f64> = (0..=2800).map(|i| -14.0 + i as f64 * 0.01).collect();
+    normal_trapezoid_n(mu, sigma, 2800)
+}
+
+fn normal_trapezoid_n(mu: f64, sigma: f64, cells: usize) -> Sample {
+    let h = 28.0 / cells as f64;
+    let zs: Vec<f64> = (0..=cells).map(|i| -14.0 + i as f64 * h).collect();
     let w: Vec<f64> = zs.iter().map(|&z| norm_pdf(z)).collect();
     Sample::weighted(zs.iter().map(|z| mu + sigma * z).collect(), w).expect("valid")
 }
@@ -236,10 +241,17 @@ fn entropic_and_evar_of_normal() {
             );
         }
     }
+    // The 200 001-point grid exercises the subsample warm start of the EVaR solver.
+    let big = normal_trapezoid_n(mu, sigma, 200_000);
     for alpha in [0.5, 0.95, 0.99] {
         let expected = -mu + sigma * (-2.0 * (1.0f64 - alpha).ln()).sqrt();
-        let got = eval(&format!("evar:{alpha}"), &s);
-        assert!((got - expected).abs() <= 1e-10 * expected.abs(), "α={alpha}: {got} vs {expected}");
+        for sample in [&s, &big] {
+            let got = eval(&format!("evar:{alpha}"), sample);
+            assert!(
+                (got - expected).abs() <= 1e-10 * expected.abs(),
+                "α={alpha}: {got} vs {expected}"
+            );
+        }
     }
 }
 
@@ -252,6 +264,31 @@ fn entropic_is_stable_for_huge_losses() {
     assert!((got - (1e5 - 2f64.ln())).abs() <= 1e-9 * 1e5, "{got}");
     let e = eval("evar:0.9", &s);
     assert!(e.is_finite() && e <= 1e5 && e >= eval("es:0.9", &s) - 1e-9, "{e}");
+}
+
+#[test]
+fn zero_weight_atoms_change_nothing() {
+    // A zero-probability scenario (here a loss of 1e6) is not part of the distribution:
+    // every measure but the path-based drawdown equals the one without it (by definition).
+    let base =
+        Sample::weighted(vec![1.0, -2.0, 0.5, 3.0], vec![1.0, 2.0, 1.0, 1.0]).expect("valid");
+    let with = Sample::weighted(vec![1.0, -2.0, 0.5, -1e6, 3.0], vec![1.0, 2.0, 1.0, 0.0, 1.0])
+        .expect("valid");
+    for spec in [
+        "var:0.9",
+        "es:0.9",
+        "spectral-exp:5",
+        "spectral-pow:0.5",
+        "evar:0.9",
+        "entropic:2",
+        "oce-quad:0.5",
+    ] {
+        let (a, b) = (eval(spec, &base), eval(spec, &with));
+        assert!((a - b).abs() <= 1e-12 * a.abs().max(1.0), "{spec}: {a} vs {b}");
+        let mut g = vec![0.0; 5];
+        m(spec).value_grad(&with, &mut g).expect("valid");
+        assert!(g.iter().all(|v| v.is_finite()) && g[3] == 0.0, "{spec}: {g:?}");
+    }
 }
 
 // ---------------------------------------------------------------- brute force
@@ -294,10 +331,10 @@ fn brute_spectral(loss: &[f64], p: &[f64], density: impl Fn(f64) -> f64, kinks: 
     ];
     let piece = |a: f64, b: f64| {
         let m = 2000;
-        let h = (b - a) / m as f64;
+        let h = (b - a) / f64::from(m);
         (0..m)
             .map(|i| {
-                let c = a + (i as f64 + 0.5) * h;
+                let c = a + (f64::from(i) + 0.5) * h;
                 gl.iter().map(|(x, w)| w * density(c + 0.5 * h * x)).sum::<f64>() * 0.5 * h
             })
             .sum::<f64>()
@@ -331,7 +368,7 @@ fn var_es_match_brute_force_on_2_pow_10_atoms() {
     // Ten independent binary bets: 2^10 weighted atoms (product probabilities). Brute force
     // VaR (definition) must match exactly; ES (Rockafellar–Uryasev) to 1e-10 relative.
     let bets: Vec<(f64, f64, f64)> = (0..10)
-        .map(|k| (0.55 + 0.03 * k as f64, 10.0 + 7.0 * k as f64, 25.0 + 3.0 * k as f64))
+        .map(|k| (0.55 + 0.03 * f64::from(k), 10.0 + 7.0 * f64::from(k), 25.0 + 3.0 * f64::from(k)))
         .collect();
     let mut pnl = Vec::new();
     let mut w = Vec::new();
@@ -409,6 +446,38 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn tail_selection_and_key_sort_agree_with_comparison_sort(
+        vals in prop::collection::vec(-60i32..60, 1..3000),
+        seed in 0u32..1000,
+        alpha in 0.5f64..0.999,
+        weighted in any::<bool>(),
+    ) {
+        // Three routes to the same numbers: the selected tail (single measure), the integer-key
+        // full sort (with a spectral measure in the list) and a comparison sort by hand.
+        // VaR equal exactly; ES to 1e-12 (summation order among ties).
+        let pnl: Vec<f64> = vals.iter().map(|&v| f64::from(v) * 0.37).collect();
+        let w: Vec<f64> = (0..pnl.len()).map(|i| 1.0 + f64::from(((i as u32).wrapping_mul(2_654_435_761) ^ seed) % 9)).collect();
+        let s = if weighted { Sample::weighted(pnl.clone(), w.clone()) } else { Sample::new(pnl.clone()) }.expect("valid");
+        let mut by_hand: Vec<f64> = pnl.iter().map(|x| -x).collect();
+        by_hand.sort_by(f64::total_cmp);
+        let keyed = s.sorted();
+        prop_assert_eq!(keyed.loss(), &by_hand[..]);
+        let var = RiskMeasure::Var { alpha };
+        let es = RiskMeasure::Es { alpha };
+        let all = evaluate(&s, &[var.clone(), es.clone(), m("spectral-exp:3")]).expect("valid");
+        let (v1, e1) = (var.eval(&s).expect("valid"), es.eval(&s).expect("valid"));
+        prop_assert_eq!(v1, all[0]);
+        prop_assert!((e1 - all[1]).abs() <= 1e-12 * all[1].abs().max(1.0), "{} vs {}", e1, all[1]);
+        let p = if weighted { normalised(&w) } else { vec![1.0 / pnl.len() as f64; pnl.len()] };
+        let loss: Vec<f64> = pnl.iter().map(|x| -x).collect();
+        prop_assert_eq!(v1, brute_var(&loss, &p, alpha));
+    }
+}
+
 #[test]
 fn user_spectra_agree_with_built_ins_and_are_validated() {
     // The closure form of the exponential spectrum integrated by Gauss–Legendre agrees with
@@ -416,8 +485,8 @@ fn user_spectra_agree_with_built_ins_and_are_validated() {
     let k = 7.0f64;
     let closure =
         Spectrum::custom(move |u| k * (-k * (1.0 - u)).exp() / -(-k).exp_m1()).expect("valid φ");
-    let s =
-        Sample::new((0..500).map(|i| ((i * 7919) % 997) as f64 - 400.0).collect()).expect("finite");
+    let s = Sample::new((0..500).map(|i| f64::from((i * 7919) % 997) - 400.0).collect())
+        .expect("finite");
     let a = RiskMeasure::Spectral(closure).eval(&s).expect("valid");
     let b = eval("spectral-exp:7", &s);
     assert!((a - b).abs() <= 1e-12 * b.abs(), "{a} vs {b}");
@@ -677,8 +746,8 @@ fn assert_grad_matches_fd(
 fn test_pnl() -> (Vec<f64>, Vec<f64>) {
     // Distinct values, so a small step never reorders the sample.
     let pnl: Vec<f64> =
-        (0..23).map(|i| ((i * 37) % 23) as f64 * 0.7 - 6.1 + 0.01 * i as f64).collect();
-    let w: Vec<f64> = (0..23).map(|i| 1.0 + (i % 5) as f64).collect();
+        (0..23).map(|i| f64::from((i * 37) % 23) * 0.7 - 6.1 + 0.01 * f64::from(i)).collect();
+    let w: Vec<f64> = (0..23).map(|i| 1.0 + f64::from(i % 5)).collect();
     (pnl, w)
 }
 

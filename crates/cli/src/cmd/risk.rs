@@ -5,7 +5,7 @@ use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use volfit::report::atomic::write_atomic;
-use volfit::risk::{evaluate, read_pnl_csv, RiskMeasure, Sample};
+use volfit::risk::{evaluate, read_pnl_csv, RiskMeasure, Sample, Spectrum};
 
 /// The sign convention, stated in `--help` and in the JSON output.
 pub const CONVENTION: &str =
@@ -27,6 +27,9 @@ MEASURES (alpha is a confidence level: 0.99 looks at the worst 1%):
   oce-exp:T       optimized certainty equivalent, exponential utility (= entropic:T)
   oce-quad:C      optimized certainty equivalent, capped quadratic utility, C > 0
   oce-cvar:A      optimized certainty equivalent, CVaR utility (= es:A)
+  spectral-tab:F  spectral measure with a user spectrum: CSV file F with columns u,phi
+                  (knots 0 = u_0 < ... < u_m = 1, phi non-negative, non-decreasing in the
+                  loss level u, piecewise-linear mass 1)
   mdd             maximum drawdown of the cumulative P&L path in file order (weights ignored)")]
 pub struct RiskArgs {
     /// P&L CSV with a header row (`-` for standard input).
@@ -50,7 +53,7 @@ pub struct RiskArgs {
 
 /// Runs `volfit risk`.
 pub fn run(args: &RiskArgs, quiet: bool) -> anyhow::Result<ExitCode> {
-    let measures = RiskMeasure::parse_list(&args.measure).context("parsing --measure")?;
+    let measures = parse_measures(&args.measure)?;
     anyhow::ensure!(!measures.is_empty(), "--measure lists no measure");
     let sample = read_sample(args)?;
     let list: Vec<RiskMeasure> = measures.iter().map(|(_, m)| m.clone()).collect();
@@ -93,4 +96,48 @@ fn read_sample(args: &RiskArgs) -> anyhow::Result<Sample> {
         read_pnl_csv(std::io::BufReader::new(file), &args.input, &args.column, weights)?
     };
     Ok(sample)
+}
+
+/// Parses `--measure`: the library's spec syntax plus `spectral-tab:FILE`.
+fn parse_measures(list: &str) -> anyhow::Result<Vec<(String, RiskMeasure)>> {
+    let mut out = Vec::new();
+    for spec in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let measure = match spec.split_once(':') {
+            Some(("spectral-tab", file)) => RiskMeasure::Spectral(
+                read_spectrum(file.trim()).with_context(|| format!("measure spec `{spec}`"))?,
+            ),
+            _ => spec.parse().context("parsing --measure")?,
+        };
+        out.push((spec.to_owned(), measure));
+    }
+    Ok(out)
+}
+
+/// Reads a tabulated spectrum: CSV with columns `u` and `phi`.
+fn read_spectrum(path: &str) -> anyhow::Result<Spectrum> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .with_context(|| format!("opening spectrum {path}"))?;
+    let headers = rdr.headers().with_context(|| format!("{path}: reading header"))?.clone();
+    let col = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .with_context(|| format!("{path}, line 1, field `{name}`: missing column"))
+    };
+    let (ui, pi) = (col("u")?, col("phi")?);
+    let (mut u, mut phi) = (Vec::new(), Vec::new());
+    for record in rdr.records() {
+        let record = record.with_context(|| format!("{path}: malformed CSV"))?;
+        let line = record.position().map_or(0, |p| p.line());
+        for (i, name, dest) in [(ui, "u", &mut u), (pi, "phi", &mut phi)] {
+            let text = record.get(i).unwrap_or("");
+            let v: f64 = text.parse().map_err(|_| {
+                anyhow::anyhow!("{path}, line {line}, field `{name}`: not a number: `{text}`")
+            })?;
+            dest.push(v);
+        }
+    }
+    Spectrum::tabulated(u, phi).with_context(|| format!("spectrum {path}"))
 }

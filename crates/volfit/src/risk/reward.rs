@@ -148,7 +148,7 @@ pub struct Crra {
 impl Utility for Crra {
     fn utility(&self, w: f64) -> Option<[f64; 2]> {
         let wealth = self.wealth + w;
-        if !(wealth > 0.0) {
+        if wealth.is_nan() || wealth <= 0.0 {
             return None;
         }
         if (self.gamma - 1.0).abs() < 1e-12 {
@@ -245,7 +245,7 @@ impl Reward for Sharpe {
         let mu = mean(pnl, probs);
         let var: f64 =
             pnl.iter().enumerate().map(|(i, x)| prob(probs, n, i) * (x - mu).powi(2)).sum();
-        if !(var > 0.0) {
+        if var.is_nan() || var <= 0.0 {
             return None;
         }
         let sd = var.sqrt();
@@ -281,7 +281,7 @@ impl Reward for Sortino {
             .enumerate()
             .map(|(i, x)| prob(probs, n, i) * (self.target - x).max(0.0).powi(2))
             .sum();
-        if !(dd2 > 0.0) {
+        if dd2.is_nan() || dd2 <= 0.0 {
             return None;
         }
         let dd = dd2.sqrt();
@@ -325,7 +325,7 @@ impl Reward for ReturnOverEs {
         let risk = match grad {
             Some(g) => {
                 let r = es.value_grad(&sample, g).ok()?;
-                if !(r > 0.0) {
+                if r.is_nan() || r <= 0.0 {
                     return None;
                 }
                 // g holds ∂ES/∂x_i; d(μ/ES) = (p_i ES − μ ∂ES/∂x_i)/ES².

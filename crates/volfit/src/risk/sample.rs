@@ -146,18 +146,66 @@ impl Sample {
     /// Losses `-x` sorted ascending with their probabilities: the one sort that every
     /// quantile-based measure on this sample shares.
     pub fn sorted(&self) -> Sorted {
+        let n = self.pnl.len();
         match &self.prob {
             None => {
                 let mut loss: Vec<f64> = self.pnl.iter().map(|x| -x).collect();
-                loss.sort_unstable_by(f64::total_cmp);
-                Sorted { loss, prob: None }
+                sort_values(&mut loss);
+                Sorted { loss, prob: None, n_total: n, complete: true }
+            }
+            Some(p) => {
+                let (loss, prob) =
+                    sort_pairs(self.pnl.iter().zip(p).map(|(&x, &p)| (-x, p)).collect());
+                Sorted { loss, prob: Some(prob), n_total: n, complete: true }
+            }
+        }
+    }
+
+    /// Only the largest losses, sorted: enough atoms to cover a tail mass strictly above
+    /// `tail + TIE_TOL` (so every quantile at a level ≥ `1 − tail` and the expected
+    /// shortfall beyond it are exact), found by selection in O(n).
+    pub fn tail_sorted(&self, tail: f64) -> Sorted {
+        let n = self.pnl.len();
+        let target = tail + super::measure::TIE_TOL;
+        match &self.prob {
+            None => {
+                let k = ((target * n as f64).floor() as usize + 2).min(n);
+                let mut loss: Vec<f64> = self.pnl.iter().map(|x| -x).collect();
+                if k < n {
+                    loss.select_nth_unstable_by(n - k, f64::total_cmp);
+                    loss.drain(..n - k);
+                }
+                sort_values(&mut loss);
+                Sorted { complete: loss.len() == n, loss, prob: None, n_total: n }
             }
             Some(p) => {
                 let mut pairs: Vec<(f64, f64)> =
                     self.pnl.iter().zip(p).map(|(&x, &p)| (-x, p)).collect();
-                pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-                let (loss, prob) = pairs.into_iter().unzip();
-                Sorted { loss, prob: Some(prob) }
+                // Bisection by selection: pairs[hi..] hold the largest losses seen so far,
+                // with mass `above`; the cut lies in pairs[lo..hi].
+                let (mut lo, mut hi, mut above) = (0usize, n, 0.0f64);
+                while hi - lo > 32 {
+                    let mid = lo + (hi - lo) / 2;
+                    pairs[lo..hi].select_nth_unstable_by(mid - lo, |a, b| a.0.total_cmp(&b.0));
+                    let upper: f64 = pairs[mid..hi].iter().map(|a| a.1).sum();
+                    if above + upper > target {
+                        lo = mid;
+                    } else {
+                        above += upper;
+                        hi = mid;
+                    }
+                }
+                pairs[lo..hi].sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+                let mut cut = lo;
+                for j in (lo..hi).rev() {
+                    above += pairs[j].1;
+                    cut = j;
+                    if above > target {
+                        break;
+                    }
+                }
+                let (loss, prob) = sort_pairs(pairs.split_off(cut));
+                Sorted { complete: loss.len() == n, loss, prob: Some(prob), n_total: n }
             }
         }
     }
@@ -166,7 +214,7 @@ impl Sample {
     pub fn sorted_by(&self, order: &[usize]) -> Sorted {
         let loss = order.iter().map(|&i| -self.pnl[i]).collect();
         let prob = self.prob.as_ref().map(|p| order.iter().map(|&i| p[i]).collect());
-        Sorted { loss, prob }
+        Sorted { loss, prob, n_total: self.pnl.len(), complete: true }
     }
 
     /// Indices of the observations ordered by ascending loss (descending P&L); used for
@@ -188,11 +236,50 @@ fn check_pnl(pnl: &[f64]) -> Result<(), RiskError> {
     }
 }
 
-/// Losses sorted ascending, with probabilities in the same order (`None`: uniform).
+/// Total order of f64 as unsigned integers (the order of `f64::total_cmp`).
+#[inline]
+fn order_key(x: f64) -> u64 {
+    let b = x.to_bits();
+    if b >> 63 == 1 {
+        !b
+    } else {
+        b | 1 << 63
+    }
+}
+
+/// Inverse of [`order_key`].
+#[inline]
+fn from_key(k: u64) -> f64 {
+    if k >> 63 == 1 {
+        f64::from_bits(k & !(1 << 63))
+    } else {
+        f64::from_bits(!k)
+    }
+}
+
+/// Sorts values ascending in the order of `f64::total_cmp`, as integer keys (pattern-
+/// defeating quicksort on `u64` beats both comparing floats and an LSD radix sort here).
+fn sort_values(v: &mut [f64]) {
+    let mut keys: Vec<u64> = v.iter().map(|&x| order_key(x)).collect();
+    keys.sort_unstable();
+    v.iter_mut().zip(&keys).for_each(|(x, &k)| *x = from_key(k));
+}
+
+/// Sorts `(value, probability)` pairs by value.
+fn sort_pairs(v: Vec<(f64, f64)>) -> (Vec<f64>, Vec<f64>) {
+    let mut keyed: Vec<(u64, f64)> = v.into_iter().map(|(x, p)| (order_key(x), p)).collect();
+    keyed.sort_unstable_by_key(|a| a.0);
+    keyed.into_iter().map(|(k, p)| (from_key(k), p)).unzip()
+}
+
+/// Losses sorted ascending, with probabilities in the same order (`None`: uniform). May
+/// hold only the largest losses ([`Sample::tail_sorted`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sorted {
     loss: Vec<f64>,
     prob: Option<Vec<f64>>,
+    n_total: usize,
+    complete: bool,
 }
 
 impl Sorted {
@@ -206,11 +293,16 @@ impl Sorted {
     pub fn prob(&self, j: usize) -> f64 {
         match &self.prob {
             Some(p) => p[j],
-            None => 1.0 / self.loss.len() as f64,
+            None => 1.0 / self.n_total as f64,
         }
     }
 
-    /// Number of atoms.
+    /// False when only the largest losses are held.
+    pub fn is_complete(&self) -> bool {
+        self.complete
+    }
+
+    /// Number of atoms held.
     pub fn len(&self) -> usize {
         self.loss.len()
     }
@@ -228,12 +320,14 @@ impl Sorted {
     #[inline]
     pub(crate) fn for_each_tail<F: FnMut(usize, f64, f64) -> bool>(&self, mut f: F) {
         let n = self.loss.len();
+        // The bottom atom of a complete sort closes the unit mass exactly.
+        let last = if self.complete { 0 } else { usize::MAX };
         match &self.prob {
             None => {
-                let inv = 1.0 / n as f64;
+                let inv = 1.0 / self.n_total as f64;
                 for j in (0..n).rev() {
                     let k = (n - j) as f64;
-                    let s_hi = if j == 0 { 1.0 } else { k * inv };
+                    let s_hi = if j == last { 1.0 } else { k * inv };
                     if !f(j, s_hi, (k - 1.0) * inv) {
                         return;
                     }
@@ -242,8 +336,7 @@ impl Sorted {
             Some(p) => {
                 let mut s = 0.0;
                 for j in (0..n).rev() {
-                    // The bottom atom closes the unit mass exactly.
-                    let s_hi = if j == 0 { 1.0 } else { (s + p[j]).min(1.0) };
+                    let s_hi = if j == last { 1.0 } else { (s + p[j]).min(1.0) };
                     if !f(j, s_hi, s) {
                         return;
                     }

@@ -109,7 +109,7 @@ impl Spectrum {
         if u[0] != 0.0 || u[u.len() - 1] != 1.0 {
             return bad("knots must start at 0 and end at 1".into());
         }
-        if u.windows(2).any(|w| !(w[1] > w[0])) {
+        if u.iter().any(|v| v.is_nan()) || u.windows(2).any(|w| w[1] <= w[0]) {
             return bad("knots must be strictly increasing".into());
         }
         if phi.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
