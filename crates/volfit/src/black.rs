@@ -114,7 +114,7 @@ pub fn greeks(kind: OptionType, f: f64, k: f64, t: f64, sigma: f64) -> Greeks {
     let sqrt_t = t.sqrt();
     let s = sigma * sqrt_t;
     let value = price(kind, f, k, t, sigma);
-    if !(s > 0.0) {
+    if s.is_nan() || s <= 0.0 {
         let itm = kind.sign() * (f - k) > 0.0;
         return Greeks {
             price: value,
@@ -210,7 +210,7 @@ pub fn implied_vol(kind: OptionType, price_: f64, f: f64, k: f64, t: f64) -> Res
     if beta >= b_max {
         return Err(IvError::AboveUpperBound);
     }
-    if !(beta > 0.0) {
+    if beta.is_nan() || beta <= 0.0 {
         return Err(IvError::BelowIntrinsic);
     }
     Ok(lbr::implied_total_vol(beta, x, b_max) / t.sqrt())

@@ -383,12 +383,12 @@ fn initial_guess(beta: f64, x: f64, b_max: f64) -> (f64, Objective) {
     if beta < b_c {
         let s_l = s_c - b_c / v_c;
         let (b_l, v_l) = if s_l > 0.0 { black_and_vega(x, s_l) } else { (0.0, 0.0) };
-        if beta < b_l || !(v_l > 1e-300) {
+        if beta < b_l || v_l.is_nan() || v_l <= 1e-300 {
             if b_l > 0.0 && v_l > 1e-300 {
                 let (f_l, fp, fpp) = lower_map(x, s_l, v_l);
                 let r = control_right(0.0, b_l, 0.0, f_l, 1.0, fp, fpp);
                 let mut f = rational_cubic(beta, 0.0, b_l, 0.0, f_l, 1.0, fp, r);
-                if !(f > 0.0) {
+                if f.is_nan() || f <= 0.0 {
                     f = beta;
                 }
                 let s = inverse_lower_map(x, f);
