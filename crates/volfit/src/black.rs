@@ -205,7 +205,9 @@ pub fn implied_vol(kind: OptionType, price_: f64, f: f64, k: f64, t: f64) -> Res
         return Err(IvError::AboveUpperBound);
     }
     let x = -log_moneyness(f, k).abs();
-    let beta = (price_ - intrinsic) / (f.sqrt() * k.sqrt());
+    let fk = f * k;
+    let root_fk = if fk.is_normal() { fk.sqrt() } else { f.sqrt() * k.sqrt() };
+    let beta = (price_ - intrinsic) / root_fk;
     let b_max = (0.5 * x).exp();
     if beta >= b_max {
         return Err(IvError::AboveUpperBound);

@@ -134,15 +134,23 @@ fn erfcx_pos_large(y: f64) -> f64 {
         let den = (d01 + d23 * y2) + (d45 + d67 * y2) * y4 + y4 * y4;
         num / den
     } else {
-        let z = 1.0 / (y * y);
-        let mut num = P[5] * z;
-        let mut den = z;
-        for i in 0..4 {
-            num = (num + P[i]) * z;
-            den = (den + Q[i]) * z;
+        if y > 1e7 {
+            // Two terms of the asymptotic series are exact to double precision here.
+            let inv = 1.0 / y;
+            return FRAC_1_SQRT_PI * inv * (1.0 - 0.5 * inv * inv);
         }
-        let r = z * (num + P[4]) / (den + Q[4]);
-        (FRAC_1_SQRT_PI - r) / y
+        // Cody's r = z·P(z)/Q(z), z = 1/y², with numerator and denominator multiplied by
+        // w⁵ (w = y²): r = P̃(w)/(w·Q̃(w)) with the coefficient order reversed, so that
+        // erfcx = (w·Q̃/√π − P̃)/(w·Q̃·y) needs a single division.
+        let w = y * y;
+        let w2 = w * w;
+        let w4 = w2 * w2;
+        // P̃(w) = P5 + P0·w + P1·w² + P2·w³ + P3·w⁴ + P4·w⁵
+        let pt = (P[5] + P[0] * w) + (P[1] + P[2] * w) * w2 + (P[3] + P[4] * w) * w4;
+        // Q̃(w) = 1 + Q0·w + Q1·w² + Q2·w³ + Q3·w⁴ + Q4·w⁵
+        let qt = (1.0 + Q[0] * w) + (Q[1] + Q[2] * w) * w2 + (Q[3] + Q[4] * w) * w4;
+        let wq = w * qt;
+        (wq * FRAC_1_SQRT_PI - pt) / (wq * y)
     }
 }
 
