@@ -37,7 +37,9 @@
 //! `ln((b_max − β)/(b_max − b))` (upper): two steps, a third only if the second still moved
 //! `s` by more than 1e-6 relative.
 
-use super::special::{erfcx, two_prod, two_square, upper_tail_point, FRAC_1_SQRT_2PI};
+use super::special::{
+    erfcx, erfcx_diff, erfcx_sum, two_prod, two_square, upper_tail_point, FRAC_1_SQRT_2PI,
+};
 use std::f64::consts::{FRAC_1_SQRT_2, SQRT_2};
 
 const FRAC_1_SQRT_PI: f64 = 0.564_189_583_547_756_3;
@@ -98,9 +100,9 @@ fn black_ht(x: f64, h: f64, t: f64) -> (f64, f64) {
     let a = -(h + t) * FRAC_1_SQRT_2;
     let c = (t - h) * FRAC_1_SQRT_2;
     if a >= 0.0 {
-        (e, 0.5 * (erfcx(a) - erfcx(c)))
+        (e, 0.5 * erfcx_diff(a, c))
     } else {
-        (0.0, (0.5 * x).exp() - 0.5 * e.exp() * (erfcx(-a) + erfcx(c)))
+        (0.0, (0.5 * x).exp() - 0.5 * e.exp() * erfcx_sum(-a, c))
     }
 }
 
@@ -220,7 +222,7 @@ fn black_complement_and_vega(x: f64, s: f64) -> (f64, f64) {
     if a < 0.0 {
         let c = (t - h) * FRAC_1_SQRT_2;
         let ee = (-0.5 * (h * h + t * t)).exp();
-        (0.5 * ee * (erfcx(-a) + erfcx(c)), FRAC_1_SQRT_2PI * ee)
+        (0.5 * ee * erfcx_sum(-a, c), FRAC_1_SQRT_2PI * ee)
     } else {
         let (b, v) = black_and_vega(x, s);
         ((0.5 * x).exp() - b, v)
@@ -276,7 +278,17 @@ fn shape_preserving(r: f64, dl: f64, dr: f64, delta: f64) -> f64 {
     }
     let convex = dl <= delta && delta <= dr;
     let concave = dl >= delta && delta >= dr;
-    if (convex || concave) && dl != dr {
+    // r ≥ (d_r − d_l)/(d_r − Δ) and r ≥ (d_r − d_l)/(Δ − d_l): the divisors share the
+    // sign of d_r − d_l, so test multiplicatively and divide only when violated.
+    let ok = |den: f64| {
+        let num = dr - dl;
+        if num >= 0.0 {
+            r * den >= num
+        } else {
+            r * den <= num
+        }
+    };
+    if (convex || concave) && dl != dr && !(ok(dr - delta) && ok(delta - dl)) {
         let q1 = (dr - dl) / (dr - delta);
         let q2 = (dr - dl) / (delta - dl);
         if q1.is_finite() {
