@@ -529,11 +529,11 @@ pub(crate) fn implied_total_vol(beta: f64, x: f64, b_max: f64) -> f64 {
     let ln_beta = if let Objective::Lower = obj { beta.ln() } else { 0.0 };
     let it =
         Inversion { beta, x, ln_beta, inv_ln_beta: 1.0 / ln_beta, b_max_minus_beta: b_max - beta };
-    for i in 0..3 {
+    for stop in STOP {
         let s_new = householder_step(&it, s, obj);
         let moved = (s_new - s).abs();
         s = s_new;
-        if moved <= STOP[i] * s {
+        if moved <= stop * s {
             break;
         }
     }
