@@ -119,6 +119,15 @@ fn main() {
     let (inputs, sigmas) = domain(n, 42);
     let mut out: Vec<Result<f64, IvError>> = vec![Err(IvError::NonFinite); n];
 
+    if std::env::var_os("IV_BENCH_PROFILE").is_some() {
+        // Profiling aid: only volfit's serial batch, ten passes.
+        for _ in 0..10 {
+            implied_vols(&inputs, &mut out);
+            black_box(&out);
+        }
+        return;
+    }
+
     // Accuracy.
     implied_vols(&inputs, &mut out);
     let mut acc_v = Acc::default();

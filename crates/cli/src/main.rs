@@ -32,6 +32,8 @@ enum Command {
     /// Calibrate a volatility model to every snapshot (robust loss, any solver); writes
     /// DIR/fit.json and DIR/residuals.csv.
     Fit(cmd::fit::FitArgs),
+    /// Implied Black-76 volatilities of a CSV of prices (forward,strike,t,type,price).
+    Iv(cmd::iv::IvArgs),
     /// Write the built-in synthetic Deribit-like chain (and its truth).
     Synth(cmd::synth::SynthArgs),
     /// Risk measures (VaR, ES, spectral, EVaR, entropic, OCE, drawdown) of a P&L sample.
@@ -44,6 +46,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Quotes(a) => cmd::quotes::run(a, cli.quiet),
         Command::Demo(a) => cmd::demo::run(a, cli.quiet),
         Command::Fit(a) => cmd::fit::run(a, cli.quiet),
+        Command::Iv(a) => cmd::iv::run(a),
         Command::Synth(a) => cmd::synth::run(a, cli.quiet),
         Command::Risk(a) => cmd::risk::run(a, cli.quiet),
     }

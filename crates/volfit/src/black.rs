@@ -114,7 +114,7 @@ pub fn greeks(kind: OptionType, f: f64, k: f64, t: f64, sigma: f64) -> Greeks {
     let sqrt_t = t.sqrt();
     let s = sigma * sqrt_t;
     let value = price(kind, f, k, t, sigma);
-    if !(s > 0.0) {
+    if s.is_nan() || s <= 0.0 {
         let itm = kind.sign() * (f - k) > 0.0;
         return Greeks {
             price: value,
@@ -205,12 +205,14 @@ pub fn implied_vol(kind: OptionType, price_: f64, f: f64, k: f64, t: f64) -> Res
         return Err(IvError::AboveUpperBound);
     }
     let x = -log_moneyness(f, k).abs();
-    let beta = (price_ - intrinsic) / (f.sqrt() * k.sqrt());
+    let fk = f * k;
+    let root_fk = if fk.is_normal() { fk.sqrt() } else { f.sqrt() * k.sqrt() };
+    let beta = (price_ - intrinsic) / root_fk;
     let b_max = (0.5 * x).exp();
     if beta >= b_max {
         return Err(IvError::AboveUpperBound);
     }
-    if !(beta > 0.0) {
+    if beta.is_nan() || beta <= 0.0 {
         return Err(IvError::BelowIntrinsic);
     }
     Ok(lbr::implied_total_vol(beta, x, b_max) / t.sqrt())

@@ -3,6 +3,7 @@
 pub mod demo;
 pub mod fit;
 pub mod input;
+pub mod iv;
 pub mod quotes;
 pub mod risk;
 pub mod synth;
