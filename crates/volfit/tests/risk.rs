@@ -857,6 +857,17 @@ fn reward_closed_forms_and_domains() {
     let so = Sortino { target: 0.0 }.value(&[-1.0, 3.0], None).expect("DD > 0");
     assert!((so - 1.0 / 0.5f64.sqrt()).abs() < 1e-15);
     assert_eq!(Sharpe { benchmark: 0.0 }.value(&[1.0, 1.0], None), None, "zero variance");
+    assert!(
+        Cara::new(0.0).is_err()
+            && Crra::new(-1.0, 1.0).is_err()
+            && Crra::new(2.0, f64::NAN).is_err()
+    );
+    // A boxed reward chosen at run time drives a portfolio objective like a concrete one.
+    let boxed: Box<dyn Reward> = Box::new(MeanVariance { lambda: 1.0 });
+    let scen = Scenarios::new(vec![1.0, -1.0, 2.0, 0.0], 2, 2).expect("shape");
+    let obj = PortfolioObjective::new(scen, None, boxed, 0.0, m("es:0.5")).expect("valid");
+    // P&L (x0 − x1, 2 x0) at x = (1, 0): (1, 2), mean 1.5, variance 0.25 → −(1.5 − 0.125).
+    assert!((obj.value(&[1.0, 0.0]).expect("finite") + 1.375).abs() < 1e-15);
 }
 
 #[test]

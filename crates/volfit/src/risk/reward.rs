@@ -128,6 +128,20 @@ pub struct Cara {
     pub a: f64,
 }
 
+impl Cara {
+    /// CARA utility with risk aversion `a`.
+    ///
+    /// # Errors
+    /// [`RiskError::Parameter`] unless `a` is finite and positive.
+    pub fn new(a: f64) -> Result<Self, RiskError> {
+        if a.is_finite() && a > 0.0 {
+            Ok(Cara { a })
+        } else {
+            Err(RiskError::Parameter { measure: "cara", value: a, domain: "finite and > 0" })
+        }
+    }
+}
+
 impl Utility for Cara {
     fn utility(&self, w: f64) -> Option<[f64; 2]> {
         let e = (-self.a * w).exp();
@@ -143,6 +157,30 @@ pub struct Crra {
     pub gamma: f64,
     /// Wealth offset: the initial capital the P&L is added to.
     pub wealth: f64,
+}
+
+impl Crra {
+    /// CRRA utility with relative risk aversion `gamma` on `wealth + P&L`.
+    ///
+    /// # Errors
+    /// [`RiskError::Parameter`] unless `gamma` is finite and positive and `wealth` finite.
+    pub fn new(gamma: f64, wealth: f64) -> Result<Self, RiskError> {
+        if !(gamma.is_finite() && gamma > 0.0) {
+            return Err(RiskError::Parameter {
+                measure: "crra",
+                value: gamma,
+                domain: "finite and > 0",
+            });
+        }
+        if !wealth.is_finite() {
+            return Err(RiskError::Parameter {
+                measure: "crra wealth",
+                value: wealth,
+                domain: "finite",
+            });
+        }
+        Ok(Crra { gamma, wealth })
+    }
 }
 
 impl Utility for Crra {
@@ -420,6 +458,17 @@ impl<R: Reward> Reward for Scaled<R> {
             }
             None => Some(self.0 * self.1.value(pnl, probs)?),
         }
+    }
+}
+
+impl<R: Reward + ?Sized> Reward for Box<R> {
+    fn value_grad(
+        &self,
+        pnl: &[f64],
+        probs: Option<&[f64]>,
+        grad: Option<&mut [f64]>,
+    ) -> Option<f64> {
+        (**self).value_grad(pnl, probs, grad)
     }
 }
 
