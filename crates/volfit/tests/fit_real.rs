@@ -1,0 +1,179 @@
+//! Fits on the real Deribit chains of `../shared/data/svcj_deribit_2026` (skipped with a
+//! notice when the data is absent): every BTC and ETH snapshot fits SSVI free of static
+//! arbitrage; per-expiry SVI keeps most model vols inside the bid–ask band; and with stale
+//! outliers injected into a real chain, robust fits keep their error on the clean quotes
+//! while least squares degrades.
+
+use std::path::{Path, PathBuf};
+use volfit::fit::{fit_snapshot, FitSpec, ModelKind};
+use volfit::market::{build, read_path, ReadOptions, Snapshot};
+use volfit::objective::ResidualKind;
+use volfit_optim::loss::LossKind;
+
+fn data_dir() -> Option<PathBuf> {
+    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/svcj_deribit_2026");
+    if d.is_dir() {
+        Some(d)
+    } else {
+        eprintln!("notice: {} absent; real-data fit tests skipped", d.display());
+        None
+    }
+}
+
+fn snapshots(dir: &Path) -> Vec<Snapshot> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("deribit_options_snapshot_"))
+        .collect();
+    files.sort();
+    let opts = ReadOptions::default();
+    let mut out = Vec::new();
+    for f in files {
+        read_path(&f, &opts, &mut |raw| {
+            out.push(build(raw, &opts.clean).snapshot);
+            Ok(())
+        })
+        .unwrap();
+    }
+    out
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+#[test]
+fn every_snapshot_fits_ssvi_free_of_static_arbitrage() {
+    let Some(dir) = data_dir() else { return };
+    let snaps = snapshots(&dir);
+    assert_eq!(snaps.len(), 60, "30 files × BTC and ETH");
+    let spec = FitSpec {
+        model: ModelKind::Ssvi,
+        loss: LossKind::Huber { scale: 0.01 },
+        ..FitSpec::default()
+    };
+    let mut rmse = Vec::new();
+    for s in &snaps {
+        let r = fit_snapshot(s, &spec, None);
+        assert!(
+            r.fit.expiries.len() >= 9,
+            "{} {}: {:?}",
+            s.underlying,
+            s.time_iso(),
+            r.fit.skipped
+        );
+        assert!(
+            r.fit.arbitrage.butterfly_ok && r.fit.arbitrage.calendar_ok,
+            "{} {}: {:?}",
+            s.underlying,
+            s.time_iso(),
+            r.fit.arbitrage.worst
+        );
+        let p = r.fit.surface_params.as_ref().unwrap();
+        assert!(p.values().all(|v| v.is_finite()));
+        rmse.extend(r.fit.expiries.iter().map(|e| e.rmse_vol));
+    }
+    // Measured 2026-11-24: median 1.15 vol points over 660 slices (3 global shape parameters
+    // for the whole surface; volsurf's SSVI reports 3–13 on these chains).
+    let m = median(rmse);
+    assert!(m < 1.6, "median SSVI rmse {m} vol points");
+}
+
+#[test]
+fn per_expiry_svi_stays_inside_the_spread() {
+    let Some(dir) = data_dir() else { return };
+    let snaps = snapshots(&dir);
+    let spec = FitSpec {
+        model: ModelKind::Svi,
+        loss: LossKind::Huber { scale: 0.01 },
+        ..FitSpec::default()
+    };
+    let mut inside = Vec::new();
+    let mut rmse = Vec::new();
+    for s in &snaps {
+        let r = fit_snapshot(s, &spec, None);
+        for e in &r.fit.expiries {
+            assert!(e.params.values().all(|v| v.is_finite()), "{}: {:?}", e.expiry, e.params);
+            inside.push(e.inside_spread);
+            rmse.push(e.rmse_vol);
+        }
+    }
+    // Issue 4: median inside_spread ≥ 0.8 on two-sided quotes. Measured 1.0 (median rmse
+    // 0.30 vol points).
+    let (i, m) = (median(inside), median(rmse));
+    assert!(i >= 0.8, "median inside_spread {i}");
+    assert!(m < 0.5, "median SVI rmse {m}");
+}
+
+/// Adds `shift` to the bid and ask IV of every `every`-th OTM two-sided quote of a snapshot
+/// (re-pricing them), returning the altered snapshot and the altered (expiry, strike) keys.
+fn inject_stale(s: &Snapshot, every: usize, shift: f64) -> (Snapshot, Vec<(i64, f64)>) {
+    let mut out = s.clone();
+    let mut keys = Vec::new();
+    for e in &mut out.expiries {
+        let f = e.forward;
+        let mut n = 0;
+        for q in &mut e.quotes {
+            let otm = (q.kind == volfit::market::OptionType::Put) == (q.strike < f);
+            let (Some(b), Some(a)) = (q.bid_iv, q.ask_iv) else { continue };
+            if !otm {
+                continue;
+            }
+            n += 1;
+            if n % every != 0 {
+                continue;
+            }
+            let (b, a) = (b + shift, a + shift);
+            q.bid_iv = Some(b);
+            q.ask_iv = Some(a);
+            q.bid = Some(volfit::black::price(q.kind, f, q.strike, e.t, b));
+            q.ask = Some(volfit::black::price(q.kind, f, q.strike, e.t, a));
+            q.mid_iv =
+                q.mid().and_then(|m| volfit::black::implied_vol(q.kind, m, f, q.strike, e.t).ok());
+            keys.push((e.expiry_ms, q.strike));
+        }
+    }
+    (out, keys)
+}
+
+#[test]
+fn robust_fits_resist_stale_quotes_injected_into_a_real_chain() {
+    let Some(dir) = data_dir() else { return };
+    let snaps = snapshots(&dir);
+    let clean = snaps.iter().find(|s| s.underlying == "BTC").unwrap();
+    // Every 7th OTM quote moves up 8 vol points: a stale, one-directional shock.
+    let (dirty, keys) = inject_stale(clean, 7, 0.08);
+    assert!(keys.len() > 20, "{} injected", keys.len());
+    // Median |model IV − mid IV| (vol points) on the quotes that were NOT altered.
+    let error_on_untouched = |snap: &Snapshot, spec: &FitSpec| {
+        let fit = fit_snapshot(snap, spec, None);
+        let e: Vec<f64> = fit
+            .residuals
+            .iter()
+            .filter(|r| {
+                let ms =
+                    chrono::DateTime::parse_from_rfc3339(&r.expiry).unwrap().timestamp_millis();
+                !keys.contains(&(ms, r.strike))
+            })
+            .filter_map(|r| Some(100.0 * (r.model_iv - r.mid_iv?).abs()))
+            .collect();
+        median(e)
+    };
+    let spec =
+        |loss, residual| FitSpec { model: ModelKind::Svi, loss, residual, ..FitSpec::default() };
+    let huber_spec = spec(LossKind::Huber { scale: 0.01 }, ResidualKind::Vol);
+    let before = error_on_untouched(clean, &huber_spec);
+    let mse = error_on_untouched(&dirty, &spec(LossKind::Mse, ResidualKind::Vol));
+    let huber = error_on_untouched(&dirty, &huber_spec);
+    let band =
+        error_on_untouched(&dirty, &spec(LossKind::Huber { scale: 0.01 }, ResidualKind::Band));
+    eprintln!(
+        "median |model − mid| on untouched quotes: clean huber {before:.3}; with stale quotes: \
+         mse {mse:.3}, huber {huber:.3}, band+huber {band:.3} vol pts"
+    );
+    // Measured: clean 0.18, mse 1.07, huber 0.22, band 0.60.
+    assert!(huber < before + 0.1, "huber kept its error: {huber} vs {before} before");
+    assert!(huber < 0.5 * mse && band < 0.7 * mse, "huber {huber}, band {band}, mse {mse}");
+}
