@@ -185,7 +185,7 @@ impl IvError {
 ///
 /// Relative error ≤ 1e-12 against the true vol wherever the price carries that information
 /// (tests: `|ln(K/F)| ≤ 6`, `σ√t ∈ [1e-4, 6]`; see `tests/iv.rs` for the precise
-/// conditioning criterion); two Householder(3) steps, rarely three.
+/// conditioning criterion); one or two Householder(3) steps after Jäckel's rational guess.
 ///
 /// # Errors
 /// [`IvError::NonFinite`] for non-finite or non-positive `f`, `k`, `t` or a negative or

@@ -34,8 +34,13 @@
 //! `f_u(s) = Φ(−s/2)`; rational cubics are Delbourgo & Gregory's (1985) with the control
 //! parameter fitted to the second derivative and clamped to preserve shape. Then
 //! Householder(3) steps on `1/ln b − 1/ln β` (lower), `b − β` (middle) or
-//! `ln((b_max − β)/(b_max − b))` (upper): two steps, a third only if the second still moved
-//! `s` by more than 1e-6 relative.
+//! `ln((b_max − β)/(b_max − b))` (upper): one step if it moved `s` by ≤ 1e-4 relative
+//! (order-four convergence leaves ~1e-16), else two; more only for extreme inputs
+//! (`|x| ≫ 6`) where the second step still moved more than 1e-6.
+//!
+//! The iteration evaluates `b` with the cheaper `black_ht` (no double-double exponent,
+//! series only where the erfcx difference would cost the vol more than ~100ε), see
+//! `black_scaled`'s docs for the error analysis; prices use the few-ulp `black_scaled`.
 
 use super::special::{
     erfcx, erfcx_diff, erfcx_sum, two_prod, two_square, upper_tail_point, FRAC_1_SQRT_2PI,
