@@ -57,7 +57,7 @@ struct Acc {
 impl Acc {
     fn add(&mut self, q: &IvInput, sigma: f64, got: Option<f64>) {
         let rel_price = q.price / q.forward;
-        if !(rel_price > 1e-300) {
+        if rel_price.is_nan() || rel_price <= 1e-300 {
             return;
         }
         self.n_all += 1;
