@@ -115,6 +115,18 @@ impl Greeks {
     }
 }
 
+/// Black-76 vega `∂P/∂σ = F·φ(d1)·√t` (per unit vol, same for calls and puts); 0 when
+/// `σ√t` is not positive. Cheaper than [`greeks`] when only vega is needed (weights, residual
+/// scaling).
+pub fn vega(f: f64, k: f64, t: f64, sigma: f64) -> f64 {
+    let s = sigma * t.sqrt();
+    if s.is_nan() || s <= 0.0 {
+        return 0.0;
+    }
+    let d1 = log_moneyness(f, k) / s + 0.5 * s;
+    f * norm_pdf(d1) * t.sqrt()
+}
+
 /// Price and greeks of a call or put. For `σ√t = 0` the greeks of the payoff (delta a
 /// step, the rest zero) are returned.
 pub fn greeks(kind: OptionType, f: f64, k: f64, t: f64, sigma: f64) -> Greeks {
@@ -275,5 +287,14 @@ mod tests {
         let c = price(OptionType::Call, 100.0, 100.0, 1.0, 0.2);
         let exact = 100.0 * libm::erf(0.2 / (2.0 * std::f64::consts::SQRT_2));
         assert!((c - exact).abs() < 1e-13);
+    }
+
+    #[test]
+    fn vega_alone_matches_the_greeks() {
+        for (f, k, t, v) in [(90_000.0, 70_000.0, 0.1, 0.6), (3_000.0, 3_300.0, 1.5, 0.8)] {
+            let g = greeks(OptionType::Put, f, k, t, v);
+            assert!((vega(f, k, t, v) - g.vega).abs() <= 1e-12 * g.vega);
+        }
+        assert_eq!(vega(1.0, 1.0, 0.0, 0.5), 0.0);
     }
 }

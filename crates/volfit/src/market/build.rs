@@ -89,12 +89,7 @@ fn median(v: &mut [f64]) -> f64 {
 
 /// Black-76 vega in USD per vol point (1 % = 0.01): `F φ(d1) √t / 100`.
 fn vega_per_point(f: f64, k: f64, t: f64, sigma: f64) -> f64 {
-    let s = sigma * t.sqrt();
-    if s.is_nan() || s <= 0.0 {
-        return 0.0;
-    }
-    let d1 = (f / k).ln() / s + 0.5 * s;
-    f * crate::black::norm_pdf(d1) * t.sqrt() / 100.0
+    crate::black::vega(f, k, t, sigma) / 100.0
 }
 
 /// Vega of a cleaned quote in USD per vol point, at its mid IV (else mark IV, else the one

@@ -326,9 +326,7 @@ pub fn generate(spec: &SynthSpec) -> SynthChain {
                 let mid_usd = black::price(kind, row_forward, strike, t, quote_vol.max(0.05));
                 // Half-spread in vol points: wider in the wings and at short expiries.
                 let half_vol = 0.004 * (1.0 + 0.6 * z.abs()) * (1.0 + 0.02 / t.max(1e-3)).sqrt();
-                let vega = black::norm_pdf(black_d1(row_forward, strike, t, quote_vol))
-                    * row_forward
-                    * t.sqrt();
+                let vega = black::vega(row_forward, strike, t, quote_vol);
                 let half_usd = (half_vol * vega).max(0.5 * tick(mid_usd / row_forward) * forward);
                 let mid = mid_usd / row_forward;
                 let half = half_usd / row_forward;
@@ -384,11 +382,6 @@ pub fn generate(spec: &SynthSpec) -> SynthChain {
         rows,
         truth: SynthTruth { spec: spec.clone(), time: iso8601(spec.time_ms), expiries, outliers },
     }
-}
-
-fn black_d1(f: f64, k: f64, t: f64, sigma: f64) -> f64 {
-    let s = sigma * t.sqrt();
-    (f / k).ln() / s + 0.5 * s
 }
 
 fn round_to(x: f64, digits: i32) -> f64 {
@@ -496,13 +489,8 @@ impl SynthChain {
 /// Deribit's ticker greeks for a row: Black-76 delta (not premium-adjusted) and vega in USD
 /// per vol point, at the mark vol.
 fn greeks_for_row(r: &SynthRow, t: f64) -> (f64, f64) {
-    let d1 = black_d1(r.forward, r.strike, t, r.mark_iv);
-    let delta = match r.kind {
-        OptionType::Call => black::norm_cdf(d1),
-        OptionType::Put => black::norm_cdf(d1) - 1.0,
-    };
-    let vega = r.forward * black::norm_pdf(d1) * t.sqrt() / 100.0;
-    (delta, vega)
+    let g = black::greeks(r.kind, r.forward, r.strike, t, r.mark_iv);
+    (g.delta, g.vega / 100.0)
 }
 
 #[cfg(test)]

@@ -62,7 +62,7 @@ impl Target {
                     bid_iv: q.bid_iv,
                     ask_iv: q.ask_iv,
                     mid_iv: q.mid_iv,
-                    vega: vega(e.forward, q.strike, e.t, iv),
+                    vega: black::vega(e.forward, q.strike, e.t, iv),
                     open_interest: q.open_interest.unwrap_or(0.0),
                     volume: q.volume.unwrap_or(0.0),
                 })
@@ -79,13 +79,6 @@ impl Target {
     pub fn half_spread_iv(&self) -> Option<f64> {
         Some(0.5 * (self.ask_iv? - self.bid_iv?))
     }
-}
-
-/// Black-76 vega `F·φ(d1)·√t` (USD per unit vol).
-fn vega(f: f64, k: f64, t: f64, sigma: f64) -> f64 {
-    let s = sigma * t.sqrt();
-    let d1 = (f / k).ln() / s + 0.5 * s;
-    f * black::norm_pdf(d1) * t.sqrt()
 }
 
 /// The residual of a quote, as a function of the model vol σ.
@@ -146,7 +139,7 @@ impl ResidualKind {
             ResidualKind::Price | ResidualKind::CoinPrice | ResidualKind::VegaPrice => {
                 let Some(mid) = q.mid() else { return (0.0, 0.0) };
                 let p = black::price(q.kind, q.forward, q.strike, q.t, sigma);
-                let v = vega(q.forward, q.strike, q.t, sigma);
+                let v = black::vega(q.forward, q.strike, q.t, sigma);
                 let scale = match self {
                     ResidualKind::Price => 1.0,
                     ResidualKind::CoinPrice => 1.0 / q.forward,
@@ -237,7 +230,7 @@ mod tests {
             bid_iv: Some(bid_iv),
             ask_iv: Some(ask_iv),
             mid_iv: Some(mid_iv),
-            vega: vega(f, k, t, mid_iv),
+            vega: black::vega(f, k, t, mid_iv),
             open_interest: 10.0,
             volume: 1.0,
         }
