@@ -177,3 +177,57 @@ fn essvi_recovers_a_per_expiry_skew() {
     assert!(worst(&essvi) < 0.2, "eSSVI worst rmse {}", worst(&essvi));
     assert!(worst(&ssvi) > 2.0 * worst(&essvi), "SSVI cannot fit a moving skew");
 }
+
+/// Rebuilds the fitted model from its reported parameters: valid iff every constraint holds.
+fn params_valid(model: ModelKind, p: &std::collections::BTreeMap<String, f64>) -> bool {
+    use volfit::model::svi::Svi;
+    if p.values().any(|v| !v.is_finite()) {
+        return false;
+    }
+    match model {
+        ModelKind::Svi => Svi::new(p["a"], p["b"], p["rho"], p["m"], p["sigma"]).is_ok(),
+        ModelKind::Sabr => Sabr::new(p["alpha"], p["rho"], p["nu"], 1.0).is_ok(),
+        ModelKind::Heston => {
+            Heston::new(p["v0"], p["kappa"], p["theta"], p["sigma"], p["rho"]).is_ok()
+        }
+        // Surface vectors are mapped to admissible SSVI/eSSVI parameters by construction;
+        // finiteness is what can fail.
+        _ => true,
+    }
+}
+
+#[test]
+fn no_nan_or_out_of_domain_parameter_leaves_a_fit() {
+    let solvers = volfit::fit::SolverKind::ALL;
+    // A sane chain and a hostile one (flat smile with 30-vol-point noise and a huge spread).
+    let sane = snapshot(&|k: f64, _t: f64| 0.5 + 0.2 * k * k - 0.1 * k, 0.002, 5);
+    let hostile = snapshot(&|_k: f64, _t: f64| 0.6, 0.3, 6);
+    for (name, snap) in [("sane", &sane), ("hostile", &hostile)] {
+        for model in [ModelKind::Svi, ModelKind::Sabr, ModelKind::Ssvi, ModelKind::Essvi] {
+            for solver in solvers {
+                let spec = FitSpec { solver, max_iters: 60, ..spec(model) };
+                let r = fit_snapshot(snap, &spec, None);
+                for e in &r.fit.expiries {
+                    let p = if model.per_expiry() {
+                        &e.params
+                    } else {
+                        r.fit.surface_params.as_ref().unwrap()
+                    };
+                    assert!(params_valid(model, p), "{name} {model} {solver}: {p:?}");
+                    assert!(
+                        e.rmse_vol.is_finite() && e.loss.is_finite(),
+                        "{name} {model} {solver}"
+                    );
+                }
+            }
+        }
+        // Heston through the fast solvers only (each evaluation prices a surface).
+        for solver in [volfit::fit::SolverKind::Lm, volfit::fit::SolverKind::NelderMead] {
+            let spec = FitSpec { solver, max_iters: 20, ..spec(ModelKind::Heston) };
+            let r = fit_snapshot(snap, &spec, None);
+            if let Some(p) = &r.fit.surface_params {
+                assert!(params_valid(ModelKind::Heston, p), "{name} heston {solver}: {p:?}");
+            }
+        }
+    }
+}
