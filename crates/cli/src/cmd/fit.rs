@@ -49,6 +49,10 @@ pub struct FitArgs {
     /// nelder-mead | de | cmaes.
     #[arg(long)]
     pub solver: Option<SolverKind>,
+    /// Weight of the static-arbitrage penalty during the fit (SVI slices; SSVI-type surfaces
+    /// are arbitrage-free by construction). 0 = check and report only.
+    #[arg(long, value_name = "W")]
+    pub arbitrage_penalty: Option<f64>,
     /// Number of starts (extra starts from a Sobol sequence around the initial guess).
     #[arg(long)]
     pub starts: Option<usize>,
@@ -97,6 +101,10 @@ impl FitArgs {
         }
         if let Some(v) = self.solver {
             spec.solver = v;
+        }
+        if let Some(v) = self.arbitrage_penalty {
+            anyhow::ensure!(v >= 0.0 && v.is_finite(), "--arbitrage-penalty must be ≥ 0");
+            spec.arbitrage_penalty = v;
         }
         if let Some(v) = self.starts {
             spec.starts = v.max(1);

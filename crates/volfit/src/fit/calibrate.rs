@@ -227,6 +227,23 @@ pub fn calibrate<V: VolModel>(
             robust = robust.with_penalty(ridge).map_err(|e| FitError::Setup(e.to_string()))?;
         }
     }
+    if spec.arbitrage_penalty > 0.0 {
+        // Smile penalties act on a handful of parameters: a stack buffer keeps the hot path
+        // free of allocation.
+        if let Some(pen) = model.arbitrage_penalty().filter(|_| n <= 16) {
+            let w = spec.arbitrage_penalty;
+            let scaled =
+                volfit_optim::penalty::FnPenalty::new(n, move |x: &[f64], g: &mut [f64]| {
+                    let mut local = vec![0.0; x.len()];
+                    let p = pen(x, &mut local);
+                    for (a, b) in g.iter_mut().zip(local.iter()) {
+                        *a += w * b;
+                    }
+                    w * p
+                });
+            robust = robust.with_penalty(scaled).map_err(|e| FitError::Setup(e.to_string()))?;
+        }
+    }
     let domains = model.domains();
     let bounds = model_bounds(&domains);
     let free = Transformed::new(robust, domains).map_err(|e| FitError::Setup(e.to_string()))?;

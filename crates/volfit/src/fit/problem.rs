@@ -28,6 +28,45 @@ pub trait VolModel {
         sigma: &mut [f64],
         jac: Option<&mut [f64]>,
     ) -> Option<()>;
+    /// A smooth static-arbitrage penalty `p(x)` (its gradient ADDED into `grad`), for models
+    /// whose arbitrage is not excluded by their parametrisation; `None` when not needed or
+    /// not available.
+    fn arbitrage_penalty(&self) -> Option<ArbitragePenalty> {
+        None
+    }
+}
+
+/// A static-arbitrage penalty: `f(x, grad_accumulate) -> p(x)`.
+pub type ArbitragePenalty = Box<dyn Fn(&[f64], &mut [f64]) -> f64 + Send + Sync>;
+
+/// Smiles that can express a butterfly-arbitrage penalty over their own parameters.
+pub trait ButterflyPenalty: Sized {
+    /// The penalty, if the model has one (raw SVI does; SSVI-type smiles are arbitrage-free
+    /// by construction).
+    fn butterfly_penalty() -> Option<ArbitragePenalty> {
+        None
+    }
+}
+
+impl ButterflyPenalty for crate::model::svi::Svi {
+    fn butterfly_penalty() -> Option<ArbitragePenalty> {
+        // Durrleman's g on the grid the fit report checks ([−2, 2], see fit::snapshot),
+        // through softplus(−g/s)²·s² (model::arbitrage), s = 0.01.
+        let mut ks = vec![0.0; 81];
+        crate::model::arbitrage::fill_grid(-2.0, 2.0, &mut ks);
+        Some(Box::new(move |x: &[f64], grad: &mut [f64]| {
+            let Ok(svi) = <crate::model::svi::Svi as Params>::from_slice(x) else {
+                return 0.0;
+            };
+            let mut g = [0.0; 5];
+            let mut work = [0.0; 15];
+            let p = crate::model::arbitrage::butterfly_penalty(&svi, &ks, 0.01, &mut g, &mut work);
+            for (a, b) in grad.iter_mut().zip(&g) {
+                *a += b;
+            }
+            p
+        }))
+    }
 }
 
 /// Converts `w` and `∂w` (in place) into `σ = √(w/t)` and `∂σ = ∂w/(2σt)`.
@@ -56,7 +95,7 @@ impl<M> SmileModel<M> {
     }
 }
 
-impl<M: Params + Smile> VolModel for SmileModel<M> {
+impl<M: Params + Smile + ButterflyPenalty> VolModel for SmileModel<M> {
     fn num_params(&self) -> usize {
         M::NAMES.len()
     }
@@ -65,6 +104,9 @@ impl<M: Params + Smile> VolModel for SmileModel<M> {
     }
     fn domains(&self) -> Vec<Domain> {
         M::domain().to_vec()
+    }
+    fn arbitrage_penalty(&self) -> Option<ArbitragePenalty> {
+        M::butterfly_penalty()
     }
     fn vols(
         &self,
