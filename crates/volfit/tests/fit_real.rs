@@ -190,8 +190,13 @@ fn butterfly_penalty_removes_svi_arbitrage_at_almost_no_cost() {
             ..FitSpec::default()
         };
         let (mut ok, mut n, mut rmse) = (0, 0, Vec::new());
+        // Warm starts along each underlying's series, as `volfit fit` does.
+        let mut warm: std::collections::HashMap<String, volfit::fit::WarmStart> =
+            std::collections::HashMap::new();
         for s in &snaps {
-            for e in fit_snapshot(s, &spec, None).fit.expiries {
+            let r = fit_snapshot(s, &spec, warm.get(&s.underlying));
+            warm.insert(s.underlying.clone(), r.warm.clone());
+            for e in r.fit.expiries {
                 n += 1;
                 ok += usize::from(e.arbitrage.butterfly_ok);
                 rmse.push(e.rmse_vol);
