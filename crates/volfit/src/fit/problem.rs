@@ -82,6 +82,31 @@ pub(crate) fn vol_from_variance(w: f64, t: f64, grad: Option<&mut [f64]>) -> Opt
     Some(s)
 }
 
+/// Fills `σ` (and, with `jac`, the rows `∂σ/∂x`) from a per-target total variance
+/// `variance(q, grad_row) -> w` that writes `∂w/∂x` into `grad_row` when given.
+pub(crate) fn fill_from_variance(
+    targets: &[Target],
+    sigma: &mut [f64],
+    jac: Option<&mut [f64]>,
+    n: usize,
+    mut variance: impl FnMut(&Target, Option<&mut [f64]>) -> f64,
+) -> Option<()> {
+    match jac {
+        Some(jac) => {
+            for ((q, s), row) in targets.iter().zip(sigma.iter_mut()).zip(jac.chunks_mut(n)) {
+                let w = variance(q, Some(&mut *row));
+                *s = vol_from_variance(w, q.t, Some(row))?;
+            }
+        }
+        None => {
+            for (q, s) in targets.iter().zip(sigma.iter_mut()) {
+                *s = vol_from_variance(variance(q, None), q.t, None)?;
+            }
+        }
+    }
+    Some(())
+}
+
 /// A single-expiry smile family `M` (SVI, SABR, …) as a [`VolModel`].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SmileModel<M> {
@@ -116,21 +141,10 @@ impl<M: Params + Smile + ButterflyPenalty> VolModel for SmileModel<M> {
         jac: Option<&mut [f64]>,
     ) -> Option<()> {
         let model = M::from_slice(x).ok()?;
-        let n = x.len();
-        match jac {
-            Some(jac) => {
-                for ((q, s), row) in targets.iter().zip(sigma.iter_mut()).zip(jac.chunks_mut(n)) {
-                    let w = model.total_variance_grad(q.k, row);
-                    *s = vol_from_variance(w, q.t, Some(row))?;
-                }
-            }
-            None => {
-                for (q, s) in targets.iter().zip(sigma.iter_mut()) {
-                    *s = vol_from_variance(model.total_variance(q.k), q.t, None)?;
-                }
-            }
-        }
-        Some(())
+        fill_from_variance(targets, sigma, jac, x.len(), |q, g| match g {
+            Some(g) => model.total_variance_grad(q.k, g),
+            None => model.total_variance(q.k),
+        })
     }
 }
 
@@ -172,21 +186,10 @@ impl<S: Surface> VolModel for SurfaceModel<S> {
         jac: Option<&mut [f64]>,
     ) -> Option<()> {
         let model = self.template.with_slice(x).ok()?;
-        let n = x.len();
-        match jac {
-            Some(jac) => {
-                for ((q, s), row) in targets.iter().zip(sigma.iter_mut()).zip(jac.chunks_mut(n)) {
-                    let w = model.total_variance_grad(q.k, q.t, row);
-                    *s = vol_from_variance(w, q.t, Some(row))?;
-                }
-            }
-            None => {
-                for (q, s) in targets.iter().zip(sigma.iter_mut()) {
-                    *s = vol_from_variance(model.total_variance(q.k, q.t), q.t, None)?;
-                }
-            }
-        }
-        Some(())
+        fill_from_variance(targets, sigma, jac, x.len(), |q, g| match g {
+            Some(g) => model.total_variance_grad(q.k, q.t, g),
+            None => model.total_variance(q.k, q.t),
+        })
     }
 }
 

@@ -6,11 +6,13 @@
 //! at once. Every computation is deterministic, so results do not depend on thread count.
 
 use super::calibrate::{calibrate, Calibration, FitError};
-use super::problem::{vol_from_variance, CfSurfaceModel, SmileModel, SurfaceModel, VolModel};
+use super::problem::{fill_from_variance, CfSurfaceModel, SmileModel, SurfaceModel, VolModel};
 use super::report::{quality, ArbitrageVerdict, ExpiryFit, ResidualRow, SnapshotFit};
 use super::spec::{FitSpec, ModelKind};
 use crate::market::{iso8601, Expiry, OptionType, Snapshot};
-use crate::model::arbitrage::{check_butterfly, check_smiles, check_surface, fill_grid};
+use crate::model::arbitrage::{
+    check_butterfly, check_smiles, check_surface, fill_grid, ArbitrageReport,
+};
 use crate::model::bates::Bates;
 use crate::model::heston::Heston;
 use crate::model::sabr::{Sabr, SabrExpansion};
@@ -130,22 +132,15 @@ impl VolModel for SabrFamily {
             .smile(self.f, self.t, SabrExpansion::Obloj2008)
             .ok()?;
         let n = self.num_params();
-        match jac {
-            Some(jac) => {
-                let mut g = [0.0; 4];
-                for ((q, s), row) in targets.iter().zip(sigma.iter_mut()).zip(jac.chunks_mut(n)) {
-                    let w = smile.total_variance_grad(q.k, &mut g);
-                    row.copy_from_slice(&g[..n]);
-                    *s = vol_from_variance(w, q.t, Some(row))?;
-                }
+        let mut full = [0.0; 4];
+        fill_from_variance(targets, sigma, jac, n, |q, g| match g {
+            Some(g) => {
+                let w = smile.total_variance_grad(q.k, &mut full);
+                g.copy_from_slice(&full[..n]);
+                w
             }
-            None => {
-                for (q, s) in targets.iter().zip(sigma.iter_mut()) {
-                    *s = vol_from_variance(smile.total_variance(q.k), q.t, None)?;
-                }
-            }
-        }
-        Some(())
+            None => smile.total_variance(q.k),
+        })
     }
 }
 
@@ -425,6 +420,121 @@ fn surface_start<S: Surface>(template: &S) -> Vec<f64> {
     x
 }
 
+/// What every surface fit of one snapshot shares: the quotes (grouped by expiry), each
+/// expiry's range in them, and the warm start.
+struct SurfaceInputs<'a> {
+    snap: &'a Snapshot,
+    spec: &'a FitSpec,
+    targets: Vec<Target>,
+    /// (expiry, its range in `targets`, its ATM vol)
+    used: Vec<(&'a Expiry, std::ops::Range<usize>, f64)>,
+    layout: Vec<i64>,
+    warm: Option<Vec<f64>>,
+}
+
+impl SurfaceInputs<'_> {
+    fn expiries(&self) -> Vec<f64> {
+        self.used.iter().map(|(e, _, _)| e.t).collect()
+    }
+}
+
+/// Calibrates a surface family from the warm start (when any) and from `template`, keeps
+/// the better fit and reports it into `result`.
+fn fit_family<S: Surface, V: VolModel>(
+    template: S,
+    family: &V,
+    inp: &SurfaceInputs,
+    result: &mut SnapshotResult,
+) -> Result<(), String> {
+    let mut starts: Vec<Vec<f64>> = inp.warm.clone().into_iter().collect();
+    starts.push(surface_start(&template));
+    let mut best: Option<Calibration> = None;
+    let mut err = String::new();
+    for x0 in starts {
+        match calibrate(family, &inp.targets, inp.spec, &x0, inp.warm.as_deref()) {
+            Ok(c) if best.as_ref().is_none_or(|b| c.minimum.cost < b.minimum.cost) => {
+                best = Some(c)
+            }
+            Ok(_) => {}
+            Err(e) => err = e.to_string(),
+        }
+    }
+    let cal = best.ok_or(err)?;
+    let surface = template.with_slice(&cal.x).map_err(|e| e.to_string())?;
+    report_surface(&surface, &cal, &family.param_names(), inp, result);
+    Ok(())
+}
+
+/// Per-expiry outputs, arbitrage verdicts and warm start of a fitted surface.
+fn report_surface<S: Surface>(
+    surface: &S,
+    cal: &Calibration,
+    names: &[String],
+    inp: &SurfaceInputs,
+    result: &mut SnapshotResult,
+) {
+    let grid = arbitrage_grid();
+    let ts = inp.expiries();
+    // Heston and Bates prices are expectations under one martingale measure: free of static
+    // arbitrage by construction. Their check is numerical (quadrature accuracy), so it runs
+    // on each expiry's quoted range, batch-priced, where prices are well above underflow.
+    let cf_model = matches!(inp.spec.model, ModelKind::Heston | ModelKind::Bates);
+    let report = if cf_model {
+        ArbitrageReport { butterfly_ok: true, calendar_ok: true, worst: None }
+    } else {
+        check_surface(surface, &ts, &grid)
+    };
+    result.fit.arbitrage = verdict(report);
+    result.fit.surface_params = Some(named(names, &cal.x));
+    for (e, range, _) in &inp.used {
+        let slice = surface.slice(e.t);
+        let fly = if cf_model {
+            let (lo, hi) = inp.targets[range.clone()]
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), q| (l.min(q.k), h.max(q.k)));
+            let mut ks = vec![0.0; 41];
+            fill_grid(lo, hi, &mut ks);
+            cf_butterfly(&|ks: &[f64], w: &mut [f64]| surface.total_variances(e.t, ks, w), e.t, &ks)
+        } else {
+            check_butterfly(&slice, e.t, &grid)
+        };
+        if let Some(v) = fly {
+            result.fit.arbitrage.butterfly_ok = false;
+            result.fit.arbitrage.worst.get_or_insert_with(|| {
+                format!("Butterfly at t={:.4}, k={:.3}: {:.3e}", v.t, v.k, v.value)
+            });
+        }
+        let atm_w = slice.total_variance(0.0);
+        let h = 1e-4;
+        let skew = (slice.implied_vol(h, e.t) - slice.implied_vol(-h, e.t)) / (2.0 * h);
+        let params = BTreeMap::from([
+            ("atm_vol".to_string(), (atm_w / e.t).sqrt()),
+            ("atm_skew".to_string(), skew),
+            ("atm_total_variance".to_string(), atm_w),
+        ]);
+        let arbitrage = ArbitrageVerdict {
+            butterfly_ok: fly.is_none(),
+            calendar_ok: report.calendar_ok,
+            worst: fly.map(|v| format!("Butterfly at k={:.3}: {:.3e}", v.k, v.value)),
+        };
+        let (fit, rows) = expiry_outputs(
+            inp.snap,
+            e,
+            &inp.targets,
+            cal,
+            range.clone(),
+            inp.spec.model.name(),
+            params,
+            BTreeMap::new(),
+            arbitrage,
+        );
+        result.fit.expiries.push(fit);
+        result.residuals.extend(rows);
+    }
+    result.warm.surface = Some((inp.layout.clone(), cal.x.clone()));
+    result.traces.push(("surface".into(), cal.trace.clone()));
+}
+
 fn fit_surface(snap: &Snapshot, spec: &FitSpec, warm: Option<&WarmStart>) -> SnapshotResult {
     let mut result = SnapshotResult {
         fit: SnapshotFit {
@@ -440,16 +550,21 @@ fn fit_surface(snap: &Snapshot, spec: &FitSpec, warm: Option<&WarmStart>) -> Sna
         warm: WarmStart::default(),
         traces: Vec::new(),
     };
-    // Quotes per usable expiry, with each expiry's range in the concatenated targets.
-    let mut used: Vec<(&Expiry, std::ops::Range<usize>, f64)> = Vec::new();
-    let mut targets: Vec<Target> = Vec::new();
+    let mut inp = SurfaceInputs {
+        snap,
+        spec,
+        targets: Vec::new(),
+        used: Vec::new(),
+        layout: Vec::new(),
+        warm: None,
+    };
     for e in &snap.expiries {
         let sel = select_targets(e, spec);
         match atm_vol(&sel) {
             Some(atm) if sel.len() >= spec.filter.min_quotes.max(1) => {
-                let start = targets.len();
-                targets.extend(sel);
-                used.push((e, start..targets.len(), atm));
+                let start = inp.targets.len();
+                inp.targets.extend(sel);
+                inp.used.push((e, start..inp.targets.len(), atm));
             }
             _ => result.fit.skipped.push(format!(
                 "{}: {} usable quotes",
@@ -458,172 +573,44 @@ fn fit_surface(snap: &Snapshot, spec: &FitSpec, warm: Option<&WarmStart>) -> Sna
             )),
         }
     }
-    if used.is_empty() {
+    if inp.used.is_empty() {
         return result;
     }
-    let ts: Vec<f64> = used.iter().map(|(e, _, _)| e.t).collect();
-    let layout: Vec<i64> = used.iter().map(|(e, _, _)| e.expiry_ms).collect();
-    let mut thetas: Vec<f64> = used.iter().map(|(e, _, atm)| atm * atm * e.t).collect();
+    let ts = inp.expiries();
+    inp.layout = inp.used.iter().map(|(e, _, _)| e.expiry_ms).collect();
+    let mut thetas: Vec<f64> = inp.used.iter().map(|(e, _, atm)| atm * atm * e.t).collect();
     for i in 1..thetas.len() {
         thetas[i] = thetas[i].max(thetas[i - 1] * (1.0 + 1e-3));
     }
-    let warm_vec = warm.and_then(|w| w.surface.as_ref()).and_then(|(l, x)| {
-        // Surfaces laid out per expiry can only reuse a vector of the same layout; Heston and
-        // Bates vectors do not depend on the expiries.
-        (matches!(spec.model, ModelKind::Heston | ModelKind::Bates) || *l == layout)
-            .then(|| x.clone())
-    });
-    let short = used.first().map(|u| u.2).unwrap_or(0.5);
-    let long = used.last().map(|u| u.2).unwrap_or(0.5);
-    let grid = arbitrage_grid();
-    macro_rules! run_surface {
-        ($template:expr) => {
-            run_surface!($template, SurfaceModel::new)
-        };
-        ($template:expr, $family:expr) => {{
-            match $template {
-                Ok(template) => {
-                    let family = ($family)(template);
-                    let mut starts: Vec<Vec<f64>> = warm_vec.clone().into_iter().collect();
-                    starts.push(surface_start(family.template()));
-                    let mut best: Option<Calibration> = None;
-                    let mut err = None;
-                    for x0 in starts {
-                        match calibrate(&family, &targets, spec, &x0, warm_vec.as_deref()) {
-                            Ok(c)
-                                if best
-                                    .as_ref()
-                                    .is_none_or(|b| c.minimum.cost < b.minimum.cost) =>
-                            {
-                                best = Some(c)
-                            }
-                            Ok(_) => {}
-                            Err(e) => err = Some(e.to_string()),
-                        }
-                    }
-                    match best {
-                        Some(cal) => {
-                            let surface = family.template().with_slice(&cal.x).ok();
-                            Ok((cal, family.param_names(), surface))
-                        }
-                        None => Err(err.unwrap_or_default()),
-                    }
-                }
-                Err(e) => Err(e.to_string()),
-            }
-        }};
-    }
-    // Heston and Bates prices are expectations under one martingale measure: free of static
-    // arbitrage by construction. Their check is numerical (quadrature accuracy), so it runs on
-    // each expiry's quoted range, batch-priced, where prices are well above underflow.
-    let cf_model = matches!(spec.model, ModelKind::Heston | ModelKind::Bates);
-    let quoted_grid = |range: &std::ops::Range<usize>| {
-        let (lo, hi) = targets[range.clone()]
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), q| (l.min(q.k), h.max(q.k)));
-        let mut ks = vec![0.0; 41];
-        fill_grid(lo, hi, &mut ks);
-        ks
+    // Surfaces laid out per expiry can only reuse a vector of the same layout; Heston and
+    // Bates vectors do not depend on the expiries.
+    let layout_free = matches!(spec.model, ModelKind::Heston | ModelKind::Bates);
+    inp.warm = warm
+        .and_then(|w| w.surface.as_ref())
+        .and_then(|(l, x)| (layout_free || *l == inp.layout).then(|| x.clone()));
+    let short = inp.used.first().map_or(0.5, |u| u.2);
+    let long = inp.used.last().map_or(0.5, |u| u.2);
+    let ssvi = || Ssvi::new(&ts, &thetas, -0.2, Phi::PowerLaw { eta: 1.0, gamma: 0.4 });
+    let heston = || Heston::new(short * short, 2.0, long * long, 1.0, -0.3);
+    let err = |e: &dyn std::fmt::Display| e.to_string();
+    let outcome = match spec.model {
+        ModelKind::Ssvi => ssvi()
+            .map_err(|e| err(&e))
+            .and_then(|t| fit_family(t.clone(), &SurfaceModel::new(t), &inp, &mut result)),
+        ModelKind::Essvi => ssvi()
+            .and_then(|s| Essvi::from_ssvi(&s))
+            .map_err(|e| err(&e))
+            .and_then(|t| fit_family(t.clone(), &SurfaceModel::new(t), &inp, &mut result)),
+        ModelKind::Heston => heston()
+            .map_err(|e| err(&e))
+            .and_then(|t| fit_family(t, &CfSurfaceModel::new(t, &inp.targets), &inp, &mut result)),
+        _ => heston()
+            .and_then(|h| Bates::new(h, 0.5, -0.05, 0.15))
+            .map_err(|e| err(&e))
+            .and_then(|t| fit_family(t, &CfSurfaceModel::new(t, &inp.targets), &inp, &mut result)),
     };
-    macro_rules! finish {
-        ($outcome:expr) => {{
-            match $outcome {
-                Ok((cal, names, Some(surface))) => {
-                    let report = if cf_model {
-                        crate::model::arbitrage::ArbitrageReport {
-                            butterfly_ok: true,
-                            calendar_ok: true,
-                            worst: None,
-                        }
-                    } else {
-                        check_surface(&surface, &ts, &grid)
-                    };
-                    result.fit.arbitrage = verdict(report);
-                    result.fit.surface_params = Some(named(&names, &cal.x));
-                    for (e, range, _) in &used {
-                        let slice = surface.slice(e.t);
-                        let fly = if cf_model {
-                            cf_butterfly(
-                                &|ks: &[f64], w: &mut [f64]| {
-                                    for (k, w) in ks.iter().zip(w.iter_mut()) {
-                                        *w = surface.total_variance(*k, e.t);
-                                    }
-                                },
-                                e.t,
-                                &quoted_grid(range),
-                            )
-                        } else {
-                            check_butterfly(&slice, e.t, &grid)
-                        };
-                        if fly.is_some() {
-                            result.fit.arbitrage.butterfly_ok = false;
-                            if result.fit.arbitrage.worst.is_none() {
-                                result.fit.arbitrage.worst = fly.map(|v| {
-                                    format!(
-                                        "Butterfly at t={:.4}, k={:.3}: {:.3e}",
-                                        v.t, v.k, v.value
-                                    )
-                                });
-                            }
-                        }
-                        let atm_w = slice.total_variance(0.0);
-                        let h = 1e-4;
-                        let skew =
-                            (slice.implied_vol(h, e.t) - slice.implied_vol(-h, e.t)) / (2.0 * h);
-                        let params = BTreeMap::from([
-                            ("atm_vol".to_string(), (atm_w / e.t).sqrt()),
-                            ("atm_skew".to_string(), skew),
-                            ("atm_total_variance".to_string(), atm_w),
-                        ]);
-                        let arbitrage = ArbitrageVerdict {
-                            butterfly_ok: fly.is_none(),
-                            calendar_ok: report.calendar_ok,
-                            worst: fly
-                                .map(|v| format!("Butterfly at k={:.3}: {:.3e}", v.k, v.value)),
-                        };
-                        let (fit, rows) = expiry_outputs(
-                            snap,
-                            e,
-                            &targets,
-                            &cal,
-                            range.clone(),
-                            spec.model.name(),
-                            params,
-                            BTreeMap::new(),
-                            arbitrage,
-                        );
-                        result.fit.expiries.push(fit);
-                        result.residuals.extend(rows);
-                    }
-                    result.warm.surface = Some((layout.clone(), cal.x.clone()));
-                    result.traces.push(("surface".into(), cal.trace.clone()));
-                }
-                Ok((_, _, None)) => {
-                    result.fit.skipped.push("surface: fitted vector invalid".into())
-                }
-                Err(reason) => result.fit.skipped.push(format!("surface: {reason}")),
-            }
-        }};
-    }
-    match spec.model {
-        ModelKind::Ssvi => {
-            let t = Ssvi::new(&ts, &thetas, -0.2, Phi::PowerLaw { eta: 1.0, gamma: 0.4 });
-            finish!(run_surface!(t))
-        }
-        ModelKind::Essvi => {
-            let t = Ssvi::new(&ts, &thetas, -0.2, Phi::PowerLaw { eta: 1.0, gamma: 0.4 })
-                .and_then(|s| Essvi::from_ssvi(&s));
-            finish!(run_surface!(t))
-        }
-        ModelKind::Heston => {
-            let t = Heston::new(short * short, 2.0, long * long, 1.0, -0.3);
-            finish!(run_surface!(t, |m| CfSurfaceModel::new(m, &targets)))
-        }
-        _ => {
-            let t = Heston::new(short * short, 2.0, long * long, 1.0, -0.3)
-                .and_then(|h| Bates::new(h, 0.5, -0.05, 0.15));
-            finish!(run_surface!(t, |m| CfSurfaceModel::new(m, &targets)))
-        }
+    if let Err(reason) = outcome {
+        result.fit.skipped.push(format!("surface: {reason}"));
     }
     result
 }
