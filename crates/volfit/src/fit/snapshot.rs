@@ -441,13 +441,13 @@ impl SurfaceInputs<'_> {
 /// Calibrates a surface family from the warm start (when any) and from `template`, keeps
 /// the better fit and reports it into `result`.
 fn fit_family<S: Surface, V: VolModel>(
-    template: S,
+    template: &S,
     family: &V,
     inp: &SurfaceInputs,
     result: &mut SnapshotResult,
 ) -> Result<(), String> {
     let mut starts: Vec<Vec<f64>> = inp.warm.clone().into_iter().collect();
-    starts.push(surface_start(&template));
+    starts.push(surface_start(template));
     let mut best: Option<Calibration> = None;
     let mut err = String::new();
     for x0 in starts {
@@ -596,18 +596,18 @@ fn fit_surface(snap: &Snapshot, spec: &FitSpec, warm: Option<&WarmStart>) -> Sna
     let outcome = match spec.model {
         ModelKind::Ssvi => ssvi()
             .map_err(|e| err(&e))
-            .and_then(|t| fit_family(t.clone(), &SurfaceModel::new(t), &inp, &mut result)),
+            .and_then(|t| fit_family(&t.clone(), &SurfaceModel::new(t), &inp, &mut result)),
         ModelKind::Essvi => ssvi()
             .and_then(|s| Essvi::from_ssvi(&s))
             .map_err(|e| err(&e))
-            .and_then(|t| fit_family(t.clone(), &SurfaceModel::new(t), &inp, &mut result)),
+            .and_then(|t| fit_family(&t.clone(), &SurfaceModel::new(t), &inp, &mut result)),
         ModelKind::Heston => heston()
             .map_err(|e| err(&e))
-            .and_then(|t| fit_family(t, &CfSurfaceModel::new(t, &inp.targets), &inp, &mut result)),
+            .and_then(|t| fit_family(&t, &CfSurfaceModel::new(t, &inp.targets), &inp, &mut result)),
         _ => heston()
             .and_then(|h| Bates::new(h, 0.5, -0.05, 0.15))
             .map_err(|e| err(&e))
-            .and_then(|t| fit_family(t, &CfSurfaceModel::new(t, &inp.targets), &inp, &mut result)),
+            .and_then(|t| fit_family(&t, &CfSurfaceModel::new(t, &inp.targets), &inp, &mut result)),
     };
     if let Err(reason) = outcome {
         result.fit.skipped.push(format!("surface: {reason}"));
