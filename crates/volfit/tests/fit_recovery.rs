@@ -71,7 +71,10 @@ fn spec(model: ModelKind) -> FitSpec {
 }
 
 /// Implied vol of a characteristic-function model at (k, t) from its call price.
-fn cf_vol(price_calls: &dyn Fn(f64, &[f64], &mut [f64]), k: f64, t: f64) -> f64 {
+/// Undiscounted call prices per unit forward at `(t, ks)`.
+type CallPrices<'a> = &'a dyn Fn(f64, &[f64], &mut [f64]);
+
+fn cf_vol(price_calls: CallPrices, k: f64, t: f64) -> f64 {
     let mut c = [0.0];
     price_calls(t, &[k], &mut c);
     // Prices are per unit forward with strike e^k.
