@@ -189,7 +189,7 @@ fn butterfly_penalty_removes_svi_arbitrage_at_almost_no_cost() {
             arbitrage_penalty: w,
             ..FitSpec::default()
         };
-        let (mut ok, mut n, mut rmse) = (0, 0, Vec::new());
+        let (mut ok, mut n, mut rmse) = (0usize, 0usize, Vec::new());
         // Warm starts along each underlying's series, as `volfit fit` does.
         let mut warm: std::collections::HashMap<String, volfit::fit::WarmStart> =
             std::collections::HashMap::new();
