@@ -19,7 +19,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 use volfit::fit::problem::CfSurfaceModel;
 use volfit::fit::{
-    calibrate, fit_snapshot, Calibration, FitSpec, ModelKind, SmileModel, SurfaceModel,
+    calibrate, fit_snapshot, Calibration, FitSpec, ModelKind, SmileModel, SurfaceModel, VolModel,
 };
 use volfit::market::Snapshot;
 use volfit::model::arbitrage::{check_butterfly, fill_grid};
@@ -166,6 +166,55 @@ fn volsurf_inputs(c: &Chain) -> (Vec<f64>, Vec<f64>, Vec<Vec<(f64, f64)>>) {
 
 // ------------------------------------------------------------------------------ summary
 
+/// Where Heston's time goes: one value + Jacobian evaluation (what each LM iteration costs)
+/// of each expiry's quotes alone, at the fitted parameters.
+fn heston_cost_by_expiry(c: &Chain, cal: Option<&Calibration>) {
+    let Some(cal) = cal else { return };
+    let Ok(h) = Heston::from_slice(&cal.x) else { return };
+    let mut parts = Vec::new();
+    let mut total = 0.0;
+    for s in &c.slices {
+        let fam = CfSurfaceModel::new(h, &s.targets);
+        let n = s.targets.len();
+        let (mut sig, mut jac) = (vec![0.0; n], vec![0.0; 5 * n]);
+        let (t, _) = timed(20, || fam.vols(&cal.x, &s.targets, &mut sig, Some(&mut jac)));
+        total += t;
+        parts.push(format!("{:.2}d/{}q {:.0}µs", s.t * 365.0, n, t * 1e6));
+    }
+    // fit_snapshot's Heston butterfly check evaluates `Surface::total_variance` point by
+    // point on 41 × 3 log-strikes per expiry; the batch `Surface::total_variances` shares
+    // one characteristic function per expiry.
+    let (mut pointwise, mut batch) = (0.0, 0.0);
+    for s in &c.slices {
+        let ks = s.ks();
+        let (lo, hi) =
+            ks.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, u), k| (l.min(*k), u.max(*k)));
+        let mut grid = vec![0.0; 41];
+        fill_grid(lo, hi, &mut grid);
+        let pts: Vec<f64> = grid.iter().flat_map(|&k| [k - 1e-3, k, k + 1e-3]).collect();
+        let mut w = vec![0.0; pts.len()];
+        pointwise += timed(3, || {
+            for (k, w) in pts.iter().zip(w.iter_mut()) {
+                *w = Surface::total_variance(&h, *k, s.t);
+            }
+        })
+        .0;
+        batch += timed(3, || h.total_variances(s.t, &pts, &mut w)).0;
+    }
+    println!(
+        "{} Heston 123-point butterfly grid, all expiries: point by point {:.2} ms, batched {:.2} ms",
+        c.underlying,
+        pointwise * 1e3,
+        batch * 1e3
+    );
+    println!(
+        "{} Heston value+Jacobian per expiry (sum {:.2} ms): {}",
+        c.underlying,
+        total * 1e3,
+        parts.join(", ")
+    );
+}
+
 /// Accumulates per-slice results of one method.
 #[derive(Default)]
 struct Acc {
@@ -177,6 +226,8 @@ struct Acc {
     butterfly: usize,
     poor: usize,
     slice_rmse: Vec<f64>,
+    iters: Vec<f64>,
+    evals: Vec<f64>,
 }
 
 impl Acc {
@@ -197,6 +248,12 @@ impl Acc {
             }
         }
     }
+    fn solver(&mut self, cal: Option<&Calibration>) {
+        if let Some(c) = cal {
+            self.iters.push(c.minimum.iters as f64);
+            self.evals.push(c.minimum.evals.total() as f64);
+        }
+    }
     fn rmse(&self) -> f64 {
         (self.sse / self.n.max(1) as f64).sqrt()
     }
@@ -215,6 +272,13 @@ fn row(name: &str, a: &Acc, unit_us: bool, quotes: usize) {
         a.butterfly,
         a.poor
     );
+    if !a.iters.is_empty() {
+        println!(
+            "|   ↳ median solver iterations {:.0}, evaluations (values + Jacobians) {:.0} | | | | | | | |",
+            median(&a.iters),
+            median(&a.evals)
+        );
+    }
 }
 
 fn header(title: &str, time: &str) {
@@ -281,10 +345,32 @@ fn summary(snaps: &[Snapshot], all: &[Slice], chains: &[Chain]) {
     // SVI per slice.
     let spec = bench_spec(ModelKind::Svi, MIN_QUOTES);
     let (mut ours, mut vs_def, mut vs_uni) = (Acc::default(), Acc::default(), Acc::default());
+    let mut near_fly = 0;
     for s in all {
         let mids = s.mids();
         let (t, cal) = timed(200, || ours_svi(s, &spec));
         ours.add(t, cal.as_ref().map(|c| c.model_vols.as_slice()), &mids);
+        ours.solver(cal.as_ref());
+        if let Some(v) = cal
+            .as_ref()
+            .and_then(|c| Svi::from_slice(&c.x).ok())
+            .and_then(|m| check_butterfly(&m, s.t, &g))
+        {
+            println!("volfit SVI butterfly violation: {} t={:.5} ({:.2} d) worst g={:.3e} at k={:.3}; quoted k in [{:.3}, {:.3}]", s.underlying, s.t, s.t * 365.0, v.value, v.k, s.ks().iter().copied().fold(f64::INFINITY, f64::min), s.ks().iter().copied().fold(f64::NEG_INFINITY, f64::max));
+        }
+        // Butterfly on the quoted range widened by its width on each side.
+        let ks = s.ks();
+        let (lo, hi) =
+            ks.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, u), k| (l.min(*k), u.max(*k)));
+        let mut near = vec![0.0; 61];
+        fill_grid(2.0 * lo - hi, 2.0 * hi - lo, &mut near);
+        if cal
+            .as_ref()
+            .and_then(|c| Svi::from_slice(&c.x).ok())
+            .is_some_and(|m| check_butterfly(&m, s.t, &near).is_some())
+        {
+            near_fly += 1;
+        }
         if cal
             .as_ref()
             .and_then(|c| Svi::from_slice(&c.x).ok())
@@ -316,6 +402,7 @@ fn summary(snaps: &[Snapshot], all: &[Slice], chains: &[Chain]) {
         median(&vs_def.times) / median(&ours.times),
         median(&vs_uni.times) / median(&ours.times)
     );
+    println!("volfit SVI slices with a butterfly violation within the quoted k-range widened by its width each side: {near_fly}");
     let svi_rmse = ours.rmse();
 
     // SABR per slice.
@@ -325,6 +412,7 @@ fn summary(snaps: &[Snapshot], all: &[Slice], chains: &[Chain]) {
         let mids = s.mids();
         let (t, cal) = timed(200, || ours_sabr(s, &spec));
         ours.add(t, cal.as_ref().map(|c| c.model_vols.as_slice()), &mids);
+        ours.solver(cal.as_ref());
         let (t, sm) = timed(20, || SabrSmile::calibrate(s.forward, s.t, 1.0, &s.pairs).ok());
         vs.add(t, sm.as_ref().map(|m| smile_ivs(m, s)).as_deref(), &mids);
     }
@@ -342,8 +430,10 @@ fn summary(snaps: &[Snapshot], all: &[Slice], chains: &[Chain]) {
         let mids: Vec<f64> = c.targets.iter().map(|q| q.mid_iv.unwrap_or(f64::NAN)).collect();
         let (t, cal) = timed(20, || ours_ssvi(c, &spec));
         o_ssvi.add(t, cal.as_ref().map(|c| c.model_vols.as_slice()), &mids);
+        o_ssvi.solver(cal.as_ref());
         let (t, cal) = timed(20, || ours_essvi(c, &spec));
         o_essvi.add(t, cal.as_ref().map(|c| c.model_vols.as_slice()), &mids);
+        o_essvi.solver(cal.as_ref());
         let (ts, fs, data) = volsurf_inputs(c);
         let (t, sf) = timed(5, || SsviSurface::calibrate(&ts, &fs, &data).ok());
         v_ssvi.add(t, sf.as_ref().map(|m| surface_ivs(m, c)).as_deref(), &mids);
@@ -351,6 +441,8 @@ fn summary(snaps: &[Snapshot], all: &[Slice], chains: &[Chain]) {
         v_essvi.add(t, sf.as_ref().map(|m| surface_ivs(m, c)).as_deref(), &mids);
         let (t, cal) = timed(3, || ours_heston(c, &spec));
         o_heston.add(t, cal.as_ref().map(|c| c.model_vols.as_slice()), &mids);
+        o_heston.solver(cal.as_ref());
+        heston_cost_by_expiry(c, cal.as_ref());
         if let Some(cal) = cal {
             println!(
                 "{} Heston fit: v0 κ θ σ ρ = {:?}, stop {:?}, {} iters, {} evals",
