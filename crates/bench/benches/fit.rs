@@ -156,7 +156,10 @@ fn surface_ivs(surf: &dyn VolSurface, c: &Chain) -> Vec<f64> {
         .collect()
 }
 
-fn volsurf_inputs(c: &Chain) -> (Vec<f64>, Vec<f64>, Vec<Vec<(f64, f64)>>) {
+/// volsurf's surface inputs: tenors, forwards, `(strike, vol)` pairs per tenor.
+type VolsurfInputs = (Vec<f64>, Vec<f64>, Vec<Vec<(f64, f64)>>);
+
+fn volsurf_inputs(c: &Chain) -> VolsurfInputs {
     (
         c.ts.clone(),
         c.slices.iter().map(|s| s.forward).collect(),
@@ -228,6 +231,7 @@ struct Acc {
     slice_rmse: Vec<f64>,
     iters: Vec<f64>,
     evals: Vec<f64>,
+    stops: std::collections::BTreeMap<String, usize>,
 }
 
 impl Acc {
@@ -250,8 +254,9 @@ impl Acc {
     }
     fn solver(&mut self, cal: Option<&Calibration>) {
         if let Some(c) = cal {
-            self.iters.push(c.minimum.iters as f64);
+            self.iters.push(f64::from(c.minimum.iters));
             self.evals.push(c.minimum.evals.total() as f64);
+            *self.stops.entry(format!("{:?}", c.minimum.stop)).or_default() += 1;
         }
     }
     fn rmse(&self) -> f64 {
@@ -274,9 +279,10 @@ fn row(name: &str, a: &Acc, unit_us: bool, quotes: usize) {
     );
     if !a.iters.is_empty() {
         println!(
-            "|   ↳ median solver iterations {:.0}, evaluations (values + Jacobians) {:.0} | | | | | | | |",
+            "|   ↳ median solver iterations {:.0}, evaluations (values + Jacobians) {:.0}, stops {:?} | | | | | | | |",
             median(&a.iters),
-            median(&a.evals)
+            median(&a.evals),
+            a.stops
         );
     }
 }
@@ -314,11 +320,7 @@ fn grid() -> Vec<f64> {
 }
 
 fn summary(snaps: &[Snapshot], all: &[Slice], chains: &[Chain]) {
-    println!(
-        "\n## volfit vs volsurf {} on real slices (load average before: {})",
-        "4.0.1",
-        load1()
-    );
+    println!("\n## volfit vs volsurf 4.0.1 on real slices (load average before: {})", load1());
     let quotes: usize = all.iter().map(|s| s.targets.len()).sum();
     println!(
         "{} slices ({}), {} quotes; chains: {}",
@@ -544,13 +546,14 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("fit_svi_all_slices");
     g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
     g.bench_function("volfit", |b| {
-        b.iter(|| all.iter().map(|s| ours_svi(s, &spec_svi).is_some() as usize).sum::<usize>())
+        b.iter(|| all.iter().map(|s| ours_svi(s, &spec_svi).is_some()).filter(|ok| *ok).count())
     });
     g.bench_function("volsurf_default", |b| {
         b.iter(|| {
             all.iter()
-                .map(|s| volsurf_svi(s, WeightingScheme::ModelDefault).is_some() as usize)
-                .sum::<usize>()
+                .map(|s| volsurf_svi(s, WeightingScheme::ModelDefault).is_some())
+                .filter(|ok| *ok)
+                .count()
         })
     });
     g.finish();
@@ -558,13 +561,14 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("fit_sabr_all_slices");
     g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
     g.bench_function("volfit", |b| {
-        b.iter(|| all.iter().map(|s| ours_sabr(s, &spec_sabr).is_some() as usize).sum::<usize>())
+        b.iter(|| all.iter().map(|s| ours_sabr(s, &spec_sabr).is_some()).filter(|ok| *ok).count())
     });
     g.bench_function("volsurf", |b| {
         b.iter(|| {
             all.iter()
-                .map(|s| SabrSmile::calibrate(s.forward, s.t, 1.0, &s.pairs).is_ok() as usize)
-                .sum::<usize>()
+                .map(|s| SabrSmile::calibrate(s.forward, s.t, 1.0, &s.pairs).is_ok())
+                .filter(|ok| *ok)
+                .count()
         })
     });
     g.finish();
