@@ -284,6 +284,12 @@ fn row(name: &str, a: &Acc, unit_us: bool, quotes: usize) {
             median(&a.evals),
             a.stops
         );
+        println!(
+            "|   ↳ slowest {:.1} µs (slice or chain {} of {}) | | | | | | | |",
+            a.times.iter().copied().fold(0.0, f64::max) * 1e6,
+            a.times.iter().enumerate().max_by(|x, y| x.1.total_cmp(y.1)).map_or(0, |(i, _)| i),
+            a.times.len()
+        );
     }
 }
 
@@ -353,6 +359,12 @@ fn summary(snaps: &[Snapshot], all: &[Slice], chains: &[Chain]) {
         let (t, cal) = timed(200, || ours_svi(s, &spec));
         ours.add(t, cal.as_ref().map(|c| c.model_vols.as_slice()), &mids);
         ours.solver(cal.as_ref());
+        if let Some(c) = cal.as_ref().filter(|c| c.minimum.iters >= spec.max_iters) {
+            println!(
+                "volfit SVI slice at the iteration limit: {} t={:.5} ({:.2} d), {} quotes, {:.1} µs, rmse {:.3}, stop {:?}, x {:?}",
+                s.underlying, s.t, s.t * 365.0, s.targets.len(), t * 1e6, rmse_vol_points(&c.model_vols, &mids), c.minimum.stop, c.x
+            );
+        }
         if let Some(v) = cal
             .as_ref()
             .and_then(|c| Svi::from_slice(&c.x).ok())
@@ -433,6 +445,12 @@ fn summary(snaps: &[Snapshot], all: &[Slice], chains: &[Chain]) {
         let (t, cal) = timed(20, || ours_ssvi(c, &spec));
         o_ssvi.add(t, cal.as_ref().map(|c| c.model_vols.as_slice()), &mids);
         o_ssvi.solver(cal.as_ref());
+        if let Some(cal) = &cal {
+            println!(
+                "{} SSVI power-law fit: ρ {:.4}, η(1+|ρ|)/2 {:.4} (bound 1), γ {:.4} (bound 0.5); {} iters, stop {:?}",
+                c.underlying, cal.x[0], cal.x[1], cal.x[2], cal.minimum.iters, cal.minimum.stop
+            );
+        }
         let (t, cal) = timed(20, || ours_essvi(c, &spec));
         o_essvi.add(t, cal.as_ref().map(|c| c.model_vols.as_slice()), &mids);
         o_essvi.solver(cal.as_ref());
