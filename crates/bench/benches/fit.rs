@@ -39,17 +39,38 @@ use volsurf::{DataFilter, Strike, Tenor, WeightingScheme};
 const DEFAULT_FILE: &str = "deribit_options_snapshot_20260105T041127Z.csv.gz";
 const MIN_QUOTES: usize = 6;
 
+/// On-CPU time of this thread in seconds (`/proc/thread-self/schedstat`, first field, ns):
+/// unlike wall time it does not count the time the shared machine runs other processes.
+fn thread_cpu() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse::<f64>().ok()))
+        .map_or(f64::NAN, |ns| ns * 1e-9)
+}
+
+thread_local! {
+    /// CPU seconds per call of the last `timed` run.
+    static LAST_CPU: std::cell::Cell<f64> = const { std::cell::Cell::new(f64::NAN) };
+}
+
 /// Median wall time (seconds) of `repeats` calls after one warm-up call; returns the last
-/// result too.
+/// result too. The mean on-CPU time per call is left in `LAST_CPU`.
 fn timed<R>(repeats: usize, mut f: impl FnMut() -> R) -> (f64, R) {
     let mut last = black_box(f());
     let mut times = Vec::with_capacity(repeats);
+    let cpu0 = thread_cpu();
     for _ in 0..repeats {
         let t0 = Instant::now();
         last = black_box(f());
         times.push(t0.elapsed().as_secs_f64());
     }
+    let cpu = (thread_cpu() - cpu0) / repeats.max(1) as f64;
+    LAST_CPU.with(|c| c.set(cpu));
     (median(&times), last)
+}
+
+fn last_cpu() -> f64 {
+    LAST_CPU.with(std::cell::Cell::get)
 }
 
 fn load1() -> String {
@@ -222,6 +243,7 @@ fn heston_cost_by_expiry(c: &Chain, cal: Option<&Calibration>) {
 #[derive(Default)]
 struct Acc {
     times: Vec<f64>,
+    cpu: Vec<f64>,
     sse: f64,
     n: usize,
     worst: f64,
@@ -237,6 +259,7 @@ struct Acc {
 impl Acc {
     fn add(&mut self, secs: f64, ivs: Option<&[f64]>, mids: &[f64]) {
         self.times.push(secs);
+        self.cpu.push(last_cpu());
         match ivs {
             Some(iv) if iv.iter().all(|v| v.is_finite()) => {
                 let (s, n) = sse_vol_points(iv, mids);
@@ -266,9 +289,12 @@ impl Acc {
 
 fn row(name: &str, a: &Acc, unit_us: bool, quotes: usize) {
     let med = median(&a.times);
-    let t = if unit_us { format!("{:.1} µs", med * 1e6) } else { format!("{:.3} ms", med * 1e3) };
+    let cpu = median(&a.cpu);
+    let fmt =
+        |v: f64| if unit_us { format!("{:.1} µs", v * 1e6) } else { format!("{:.3} ms", v * 1e3) };
+    let (t, c) = (fmt(med), fmt(cpu));
     println!(
-        "| {name} | {t} | {:.3} | {:.3} | {}/{} | {} | {} | {} |",
+        "| {name} | {t} | {c} | {:.3} | {:.3} | {}/{} | {} | {} | {} |",
         a.rmse(),
         a.worst,
         a.n,
@@ -279,13 +305,13 @@ fn row(name: &str, a: &Acc, unit_us: bool, quotes: usize) {
     );
     if !a.iters.is_empty() {
         println!(
-            "|   ↳ median solver iterations {:.0}, evaluations (values + Jacobians) {:.0}, stops {:?} | | | | | | | |",
+            "|   ↳ median solver iterations {:.0}, evaluations (values + Jacobians) {:.0}, stops {:?} | | | | | | | | |",
             median(&a.iters),
             median(&a.evals),
             a.stops
         );
         println!(
-            "|   ↳ slowest {:.1} µs (slice or chain {} of {}) | | | | | | | |",
+            "|   ↳ slowest {:.1} µs (slice or chain {} of {}) | | | | | | | | |",
             a.times.iter().copied().fold(0.0, f64::max) * 1e6,
             a.times.iter().enumerate().max_by(|x, y| x.1.total_cmp(y.1)).map_or(0, |(i, _)| i),
             a.times.len()
@@ -296,9 +322,9 @@ fn row(name: &str, a: &Acc, unit_us: bool, quotes: usize) {
 fn header(title: &str, time: &str) {
     println!("\n### {title}\n");
     println!(
-        "| method | {time} | RMSE vol pts (pooled) | worst slice | quotes fitted | errored | butterfly-violating | poor (> 2× best + 0.5) |"
+        "| method | {time} (wall) | same, on-CPU (median over slices of the mean per call) | RMSE vol pts (pooled) | worst slice | quotes fitted | errored | butterfly-violating | poor (> 2× best + 0.5) |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
 }
 
 /// Marks slices whose RMSE exceeds twice the best method's plus half a vol point.
@@ -412,9 +438,11 @@ fn summary(snaps: &[Snapshot], all: &[Slice], chains: &[Chain]) {
     row("volsurf SviSmile::calibrate (vega weights, default filter)", &vs_def, true, quotes);
     row("volsurf SviSmile::calibrate_with_config(Uniform)", &vs_uni, true, quotes);
     println!(
-        "ratio volsurf(default)/volfit median time: {:.1}×; volsurf(uniform)/volfit: {:.1}×",
+        "ratio volsurf(default)/volfit median time: wall {:.1}×, CPU {:.1}×; volsurf(uniform)/volfit: wall {:.1}×, CPU {:.1}×",
         median(&vs_def.times) / median(&ours.times),
-        median(&vs_uni.times) / median(&ours.times)
+        median(&vs_def.cpu) / median(&ours.cpu),
+        median(&vs_uni.times) / median(&ours.times),
+        median(&vs_uni.cpu) / median(&ours.cpu)
     );
     println!("volfit SVI slices with a butterfly violation within the quoted k-range widened by its width each side: {near_fly}");
     let svi_rmse = ours.rmse();
@@ -434,7 +462,11 @@ fn summary(snaps: &[Snapshot], all: &[Slice], chains: &[Chain]) {
     header("SABR per expiry, β = 1", "median per slice");
     row("volfit calibrate (α ρ ν free, LM, Obłój)", &ours, true, quotes);
     row("volsurf SabrSmile::calibrate (α pinned to ATM)", &vs, true, quotes);
-    println!("ratio volsurf/volfit median time: {:.1}×", median(&vs.times) / median(&ours.times));
+    println!(
+        "ratio volsurf/volfit median time: wall {:.1}×, CPU {:.1}×",
+        median(&vs.times) / median(&ours.times),
+        median(&vs.cpu) / median(&ours.cpu)
+    );
 
     // Surfaces per chain.
     let spec = bench_spec(ModelKind::Ssvi, MIN_QUOTES);
@@ -481,10 +513,13 @@ fn summary(snaps: &[Snapshot], all: &[Slice], chains: &[Chain]) {
     row("volsurf EssviSurface::calibrate", &v_essvi, false, quotes);
     row("volfit Heston (LM, analytic gradient)", &o_heston, false, quotes);
     println!(
-        "ratio volsurf/volfit SSVI time: {:.1}×; eSSVI: {:.1}×; volfit SSVI RMSE / per-slice SVI RMSE: {:.2}",
+        "ratio volsurf/volfit SSVI time: wall {:.1}×, CPU {:.1}×; eSSVI: wall {:.1}×, CPU {:.1}×; volfit SSVI RMSE / per-slice SVI RMSE: {:.2}; eSSVI: {:.2}",
         median(&v_ssvi.times) / median(&o_ssvi.times),
+        median(&v_ssvi.cpu) / median(&o_ssvi.cpu),
         median(&v_essvi.times) / median(&o_essvi.times),
-        o_ssvi.rmse() / svi_rmse
+        median(&v_essvi.cpu) / median(&o_essvi.cpu),
+        o_ssvi.rmse() / svi_rmse,
+        o_essvi.rmse() / svi_rmse
     );
     for (name, a) in [
         ("SSVI", &o_ssvi),
@@ -498,7 +533,16 @@ fn summary(snaps: &[Snapshot], all: &[Slice], chains: &[Chain]) {
             chains
                 .iter()
                 .zip(a.times.iter().zip(&a.slice_rmse))
-                .map(|(c, (t, r))| format!("{} {:.3} ms rmse {:.3}", c.underlying, t * 1e3, r))
+                .zip(&a.cpu)
+                .map(|((c, (t, r)), cpu)| {
+                    format!(
+                        "{} {:.3} ms (CPU {:.3} ms) rmse {:.3}",
+                        c.underlying,
+                        t * 1e3,
+                        cpu * 1e3,
+                        r
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("; ")
         );
@@ -507,8 +551,8 @@ fn summary(snaps: &[Snapshot], all: &[Slice], chains: &[Chain]) {
     // End to end: fit_snapshot on one rayon thread (selection, starts, calibrate, arbitrage
     // checks, residual rows).
     println!("\n### fit_snapshot end to end (1 rayon thread), median per chain\n");
-    println!("| model | chain | time | RMSE vol pts | expiries fitted | skipped |");
-    println!("|---|---|---|---|---|---|");
+    println!("| model | chain | time (wall) | on-CPU | RMSE vol pts | expiries fitted | skipped |");
+    println!("|---|---|---|---|---|---|---|");
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build();
     let Ok(pool) = pool else { return };
     for model in
@@ -524,10 +568,11 @@ fn summary(snaps: &[Snapshot], all: &[Slice], chains: &[Chain]) {
                 .map(|row| (row.model_iv, row.mid_iv.unwrap_or(f64::NAN)))
                 .unzip();
             println!(
-                "| {} | {} | {:.3} ms | {:.3} | {} | {} |",
+                "| {} | {} | {:.3} ms | {:.3} ms | {:.3} | {} | {} |",
                 model.name(),
                 snap.underlying,
                 t * 1e3,
+                last_cpu() * 1e3,
                 rmse_vol_points(&iv, &mid),
                 r.fit.expiries.len(),
                 r.fit.skipped.len()

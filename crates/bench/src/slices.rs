@@ -207,3 +207,66 @@ pub fn atm_vol(targets: &[Target]) -> Option<f64> {
     }
     .filter(|v| v.is_finite() && *v > 0.0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use volfit::market::OptionType;
+
+    fn target(k: f64, t: f64) -> Target {
+        Target {
+            k,
+            t,
+            forward: 100.0,
+            strike: 100.0 * k.exp(),
+            kind: OptionType::Call,
+            bid: None,
+            ask: None,
+            bid_iv: None,
+            ask_iv: None,
+            mid_iv: Some(0.5),
+            vega: 1.0,
+            open_interest: 0.0,
+            volume: 0.0,
+        }
+    }
+
+    #[test]
+    fn median_and_rmse_closed_form() {
+        // Closed form: median of {3, 1, 2} is 2, of {4, 1, 3, 2} is 2.5; NaN ignored.
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, f64::NAN, 3.0, 2.0]), 2.5);
+        assert!(median(&[]).is_nan());
+        // Errors of 0.01 and 0.03 (1 and 3 vol points): RMSE √5 vol points.
+        let r = rmse_vol_points(&[0.51, 0.47], &[0.5, 0.5]);
+        assert!((r - 5f64.sqrt()).abs() < 1e-12, "{r}");
+    }
+
+    #[test]
+    fn sabr_fixed_beta_jacobian_matches_finite_differences() {
+        let m = SabrFixedBeta { f: 100.0, t: 0.25, beta: 1.0 };
+        let qs: Vec<Target> =
+            [-0.3, -0.1, 0.0, 0.05, 0.2].iter().map(|&k| target(k, 0.25)).collect();
+        let x = [0.6, -0.3, 1.2];
+        let (mut s, mut jac) = (vec![0.0; qs.len()], vec![0.0; 3 * qs.len()]);
+        assert!(m.vols(&x, &qs, &mut s, Some(&mut jac)).is_some());
+        let h = 1e-6;
+        for j in 0..3 {
+            let (mut xp, mut xm) = (x, x);
+            xp[j] += h;
+            xm[j] -= h;
+            let (mut sp, mut sm) = (vec![0.0; qs.len()], vec![0.0; qs.len()]);
+            assert!(m.vols(&xp, &qs, &mut sp, None).is_some());
+            assert!(m.vols(&xm, &qs, &mut sm, None).is_some());
+            for i in 0..qs.len() {
+                // Central differences, step 1e-6: truncation + rounding ≲ 1e-8.
+                let fd = (sp[i] - sm[i]) / (2.0 * h);
+                assert!(
+                    (jac[3 * i + j] - fd).abs() < 1e-7,
+                    "i={i} j={j}: {} vs {fd}",
+                    jac[3 * i + j]
+                );
+            }
+        }
+    }
+}
