@@ -561,7 +561,8 @@ fn summary(snaps: &[Snapshot], all: &[Slice], chains: &[Chain]) {
         let spec = bench_spec(model, MIN_QUOTES);
         let reps = if model == ModelKind::Heston { 3 } else { 10 };
         for snap in snaps {
-            let (t, r) = pool.install(|| timed(reps, || fit_snapshot(snap, &spec, None)));
+            let ((t, r), cpu) =
+                pool.install(|| (timed(reps, || fit_snapshot(snap, &spec, None)), last_cpu()));
             let (iv, mid): (Vec<f64>, Vec<f64>) = r
                 .residuals
                 .iter()
@@ -572,7 +573,7 @@ fn summary(snaps: &[Snapshot], all: &[Slice], chains: &[Chain]) {
                 model.name(),
                 snap.underlying,
                 t * 1e3,
-                last_cpu() * 1e3,
+                cpu * 1e3,
                 rmse_vol_points(&iv, &mid),
                 r.fit.expiries.len(),
                 r.fit.skipped.len()
