@@ -1,2 +1,3 @@
 //! Benchmark helpers.
 pub mod problems;
+pub mod slices;
