@@ -30,7 +30,7 @@ use volfit::model::{Params, Surface};
 use volfit::objective::Target;
 use volfit_bench::slices::{
     atm_vol, bench_spec, load_snapshots, median, rmse_vol_points, slices, sse_vol_points, svcj_dir,
-    SabrFixedBeta, Slice,
+    Slice,
 };
 use volsurf::smile::{SabrSmile, SmileSection, SviSmile};
 use volsurf::surface::{EssviSurface, SsviSurface, VolSurface};
@@ -93,7 +93,7 @@ fn ours_svi(s: &Slice, spec: &FitSpec) -> Option<Calibration> {
 
 /// Per-expiry SABR (β = 1, α ρ ν free) from `fit_snapshot`'s start `[σ_atm, −0.1, 1]`.
 fn ours_sabr(s: &Slice, spec: &FitSpec) -> Option<Calibration> {
-    let family = SabrFixedBeta { f: s.forward, t: s.t, beta: 1.0 };
+    let family = volfit::fit::SabrModel { f: s.forward, t: s.t, beta: Some(1.0) };
     let x0 = [atm_vol(&s.targets).unwrap_or(0.5), -0.1, 1.0];
     calibrate(&family, &s.targets, spec, &x0, None).ok()
 }

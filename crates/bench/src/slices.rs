@@ -4,10 +4,8 @@
 //! that every peer sees exactly the same quotes.
 
 use std::path::{Path, PathBuf};
-use volfit::fit::{select_targets, FitSpec, ModelKind, QuoteFilter, VolModel};
+use volfit::fit::{select_targets, FitSpec, ModelKind, QuoteFilter};
 use volfit::market::{build, read_path, ReadOptions, Snapshot};
-use volfit::model::sabr::{Sabr, SabrExpansion};
-use volfit::model::{Domain, Params, Smile};
 use volfit::objective::Target;
 
 /// The svcj 2026 data folder (`<workspace>/../shared/data/svcj_deribit_2026`), if present.
@@ -130,68 +128,6 @@ pub fn median(v: &[f64]) -> f64 {
     }
 }
 
-/// SABR with β fixed at one expiry, as a [`VolModel`] over `[α, ρ, ν]` (Obłój 2008
-/// expansion) — the family `fit_snapshot` uses for `--model sabr`, which is private there.
-#[derive(Clone, Copy, Debug)]
-pub struct SabrFixedBeta {
-    /// Forward.
-    pub f: f64,
-    /// Years to expiry.
-    pub t: f64,
-    /// The fixed β.
-    pub beta: f64,
-}
-
-impl VolModel for SabrFixedBeta {
-    fn num_params(&self) -> usize {
-        3
-    }
-    fn param_names(&self) -> Vec<String> {
-        Sabr::NAMES[..3].iter().map(|s| s.to_string()).collect()
-    }
-    fn domains(&self) -> Vec<Domain> {
-        Sabr::domain()[..3].to_vec()
-    }
-    fn vols(
-        &self,
-        x: &[f64],
-        targets: &[Target],
-        sigma: &mut [f64],
-        jac: Option<&mut [f64]>,
-    ) -> Option<()> {
-        let smile = Sabr::new(x[0], x[1], x[2], self.beta)
-            .ok()?
-            .smile(self.f, self.t, SabrExpansion::Obloj2008)
-            .ok()?;
-        let mut g = [0.0; 4];
-        match jac {
-            Some(jac) => {
-                for ((q, s), row) in targets.iter().zip(sigma.iter_mut()).zip(jac.chunks_mut(3)) {
-                    let w = smile.total_variance_grad(q.k, &mut g);
-                    if !(w > 0.0 && w.is_finite()) {
-                        return None;
-                    }
-                    *s = (w / q.t).sqrt();
-                    let c = 1.0 / (2.0 * *s * q.t);
-                    for (r, gi) in row.iter_mut().zip(&g) {
-                        *r = gi * c;
-                    }
-                }
-            }
-            None => {
-                for (q, s) in targets.iter().zip(sigma.iter_mut()) {
-                    let w = smile.total_variance(q.k);
-                    if !(w > 0.0 && w.is_finite()) {
-                        return None;
-                    }
-                    *s = (w / q.t).sqrt();
-                }
-            }
-        }
-        Some(())
-    }
-}
-
 /// ATM implied vol of a slice by linear interpolation in k around 0 (as `fit_snapshot`).
 pub fn atm_vol(targets: &[Target]) -> Option<f64> {
     let iv = |q: &Target| q.mid_iv.unwrap_or(f64::NAN);
@@ -211,6 +147,7 @@ pub fn atm_vol(targets: &[Target]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use volfit::fit::VolModel;
     use volfit::market::OptionType;
 
     fn target(k: f64, t: f64) -> Target {
@@ -244,7 +181,7 @@ mod tests {
 
     #[test]
     fn sabr_fixed_beta_jacobian_matches_finite_differences() {
-        let m = SabrFixedBeta { f: 100.0, t: 0.25, beta: 1.0 };
+        let m = volfit::fit::SabrModel { f: 100.0, t: 0.25, beta: Some(1.0) };
         let qs: Vec<Target> =
             [-0.3, -0.1, 0.0, 0.05, 0.2].iter().map(|&k| target(k, 0.25)).collect();
         let x = [0.6, -0.3, 1.2];

@@ -7,7 +7,7 @@ pub mod snapshot;
 pub mod spec;
 
 pub use calibrate::{calibrate, Calibration, FitError};
-pub use problem::{QuoteResiduals, SmileModel, SurfaceModel, VolModel};
+pub use problem::{QuoteResiduals, SabrModel, SmileModel, SurfaceModel, VolModel};
 pub use report::{quality, ExpiryFit, FitOutput, Quality, ResidualRow, SnapshotFit};
 pub use snapshot::{fit_snapshot, select_targets, SnapshotResult, WarmStart};
 pub use spec::{FitSpec, ModelKind, QuoteFilter, Ridge, RidgeTarget, SolverKind};

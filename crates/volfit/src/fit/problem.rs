@@ -5,6 +5,7 @@
 //! Weights, the robust loss and penalties are applied on top by the optimizer crate's
 //! robust cost; this module only knows how to measure one quote's miss.
 
+use crate::model::sabr::{Sabr, SabrExpansion};
 use crate::model::{Domain, Params, Smile, Surface};
 use crate::objective::{ResidualKind, Target};
 use std::marker::PhantomData;
@@ -337,3 +338,61 @@ macro_rules! cf_surface_model {
 }
 cf_surface_model!(crate::model::heston::Heston, 5);
 cf_surface_model!(crate::model::bates::Bates, 8);
+
+/// SABR at one expiry (Obłój 2008 expansion) with β fixed or free, as a [`VolModel`] in
+/// `[α, ρ, ν(, β)]`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SabrModel {
+    /// Forward.
+    pub f: f64,
+    /// Years to expiry.
+    pub t: f64,
+    /// β when fixed; `None` fits it.
+    pub beta: Option<f64>,
+}
+
+impl SabrModel {
+    /// The full `[α, ρ, ν, β]` from the flat vector.
+    pub fn full(&self, x: &[f64]) -> [f64; 4] {
+        [x[0], x[1], x[2], self.beta.unwrap_or_else(|| x.get(3).copied().unwrap_or(1.0))]
+    }
+}
+
+impl VolModel for SabrModel {
+    fn num_params(&self) -> usize {
+        if self.beta.is_some() {
+            3
+        } else {
+            4
+        }
+    }
+    fn param_names(&self) -> Vec<String> {
+        Sabr::NAMES[..self.num_params()].iter().map(|s| s.to_string()).collect()
+    }
+    fn domains(&self) -> Vec<Domain> {
+        Sabr::domain()[..self.num_params()].to_vec()
+    }
+    fn vols(
+        &self,
+        x: &[f64],
+        targets: &[Target],
+        sigma: &mut [f64],
+        jac: Option<&mut [f64]>,
+    ) -> Option<()> {
+        let p = self.full(x);
+        let smile = Sabr::new(p[0], p[1], p[2], p[3])
+            .ok()?
+            .smile(self.f, self.t, SabrExpansion::Obloj2008)
+            .ok()?;
+        let n = self.num_params();
+        let mut full = [0.0; 4];
+        fill_from_variance(targets, sigma, jac, n, |q, g| match g {
+            Some(g) => {
+                let w = smile.total_variance_grad(q.k, &mut full);
+                g.copy_from_slice(&full[..n]);
+                w
+            }
+            None => smile.total_variance(q.k),
+        })
+    }
+}

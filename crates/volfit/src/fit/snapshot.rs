@@ -6,7 +6,7 @@
 //! at once. Every computation is deterministic, so results do not depend on thread count.
 
 use super::calibrate::{calibrate, Calibration, FitError};
-use super::problem::{fill_from_variance, CfSurfaceModel, SmileModel, SurfaceModel, VolModel};
+use super::problem::{CfSurfaceModel, SabrModel, SmileModel, SurfaceModel, VolModel};
 use super::report::{quality, ArbitrageVerdict, ExpiryFit, ResidualRow, SnapshotFit};
 use super::spec::{FitSpec, ModelKind};
 use crate::market::{iso8601, Expiry, OptionType, Snapshot};
@@ -18,7 +18,7 @@ use crate::model::heston::Heston;
 use crate::model::sabr::{Sabr, SabrExpansion};
 use crate::model::ssvi::{Essvi, Phi, Ssvi};
 use crate::model::svi::{quasi_explicit_fit, Svi};
-use crate::model::{Domain, Params, Smile, Surface};
+use crate::model::{Params, Smile, Surface};
 use crate::objective::Target;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
@@ -90,58 +90,6 @@ fn atm_vol(targets: &[Target]) -> Option<f64> {
         (None, None) => None,
     }
     .filter(|v| v.is_finite() && *v > 0.0)
-}
-
-/// SABR per expiry with β fixed or free, as a [`VolModel`] in `[α, ρ, ν(, β)]`.
-struct SabrFamily {
-    f: f64,
-    t: f64,
-    beta: Option<f64>,
-}
-
-impl SabrFamily {
-    fn full(&self, x: &[f64]) -> [f64; 4] {
-        [x[0], x[1], x[2], self.beta.unwrap_or_else(|| x.get(3).copied().unwrap_or(1.0))]
-    }
-}
-
-impl VolModel for SabrFamily {
-    fn num_params(&self) -> usize {
-        if self.beta.is_some() {
-            3
-        } else {
-            4
-        }
-    }
-    fn param_names(&self) -> Vec<String> {
-        Sabr::NAMES[..self.num_params()].iter().map(|s| s.to_string()).collect()
-    }
-    fn domains(&self) -> Vec<Domain> {
-        Sabr::domain()[..self.num_params()].to_vec()
-    }
-    fn vols(
-        &self,
-        x: &[f64],
-        targets: &[Target],
-        sigma: &mut [f64],
-        jac: Option<&mut [f64]>,
-    ) -> Option<()> {
-        let p = self.full(x);
-        let smile = Sabr::new(p[0], p[1], p[2], p[3])
-            .ok()?
-            .smile(self.f, self.t, SabrExpansion::Obloj2008)
-            .ok()?;
-        let n = self.num_params();
-        let mut full = [0.0; 4];
-        fill_from_variance(targets, sigma, jac, n, |q, g| match g {
-            Some(g) => {
-                let w = smile.total_variance_grad(q.k, &mut full);
-                g.copy_from_slice(&full[..n]);
-                w
-            }
-            None => smile.total_variance(q.k),
-        })
-    }
 }
 
 /// Log-moneyness grid of the static-arbitrage checks.
@@ -269,7 +217,7 @@ fn fit_expiry(
             Ok((targets, cal, family.param_names()))
         }
         ModelKind::Sabr => {
-            let family = SabrFamily { f: e.forward, t: e.t, beta: spec.sabr_beta };
+            let family = SabrModel { f: e.forward, t: e.t, beta: spec.sabr_beta };
             let beta = spec.sabr_beta.unwrap_or(1.0);
             let atm = atm_vol(&targets).unwrap_or(0.5);
             let mut guess = vec![atm * e.forward.powf(1.0 - beta), -0.1, 1.0];
@@ -333,7 +281,7 @@ fn fit_per_expiry(snap: &Snapshot, spec: &FitSpec, warm: Option<&WarmStart>) -> 
                 check_butterfly(&s, e.t, &grid)
             }),
             _ => {
-                let p = SabrFamily { f: e.forward, t: e.t, beta: spec.sabr_beta }.full(&cal.x);
+                let p = SabrModel { f: e.forward, t: e.t, beta: spec.sabr_beta }.full(&cal.x);
                 Sabr::new(p[0], p[1], p[2], p[3])
                     .and_then(|s| s.smile(e.forward, e.t, SabrExpansion::Obloj2008))
                     .ok()
