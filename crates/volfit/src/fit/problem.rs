@@ -109,15 +109,21 @@ pub(crate) fn fill_from_variance(
 }
 
 /// A single-expiry smile family `M` (SVI, SABR, …) as a [`VolModel`].
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct SmileModel<M> {
+    domains: Option<Vec<Domain>>,
     _model: PhantomData<M>,
 }
 
 impl<M> SmileModel<M> {
-    /// The family of `M`.
+    /// The family of `M` on its own parameter domains.
     pub fn new() -> Self {
-        SmileModel { _model: PhantomData }
+        SmileModel { domains: None, _model: PhantomData }
+    }
+    /// The family of `M` restricted to `domains` (each inside the model's own), e.g. a box
+    /// tied to the quoted moneyness range that keeps a fit out of flat, degenerate valleys.
+    pub fn with_domains(domains: Vec<Domain>) -> Self {
+        SmileModel { domains: Some(domains), _model: PhantomData }
     }
 }
 
@@ -129,7 +135,7 @@ impl<M: Params + Smile + ButterflyPenalty> VolModel for SmileModel<M> {
         M::NAMES.iter().map(|s| s.to_string()).collect()
     }
     fn domains(&self) -> Vec<Domain> {
-        M::domain().to_vec()
+        self.domains.clone().unwrap_or_else(|| M::domain().to_vec())
     }
     fn arbitrage_penalty(&self) -> Option<ArbitragePenalty> {
         M::butterfly_penalty()

@@ -18,7 +18,7 @@ use crate::model::heston::Heston;
 use crate::model::sabr::{Sabr, SabrExpansion};
 use crate::model::ssvi::{Essvi, Phi, Ssvi};
 use crate::model::svi::{quasi_explicit_fit, Svi};
-use crate::model::{Params, Smile, Surface};
+use crate::model::{Domain, Params, Smile, Surface};
 use crate::objective::Target;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
@@ -208,11 +208,36 @@ fn fit_expiry(
             let ks: Vec<f64> = targets.iter().map(|q| q.k).collect();
             let ws: Vec<f64> = targets.iter().map(|q| market_iv(q).powi(2) * q.t).collect();
             let ones = vec![1.0; ks.len()];
-            let mut starts: Vec<Vec<f64>> = warm.map(<[f64]>::to_vec).into_iter().collect();
+            // SVI has a flat valley (a ↓, σ ↑ at fixed wings) along which a solver can drift
+            // far outside the quotes, leaving a smile that is arbitrageable where nobody quotes
+            // (seen on 1–3-day ETH slices). Box m and σ by the quoted range, as the
+            // quasi-explicit search does.
+            let (kmin, kmax) = ks
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &k| (l.min(k), h.max(k)));
+            let span = (kmax - kmin).max(0.02);
+            let domains = vec![
+                Domain::Free,
+                Domain::Positive,
+                Domain::Interval(-1.0, 1.0),
+                Domain::Interval(kmin - span, kmax + span),
+                Domain::Interval(0.0, 2.0 * span),
+            ];
+            // Moves a start into the box; when σ shrinks, `a` rises by the minimum variance
+            // lost, `b(σ − σ')√(1−ρ²)`, so the smile stays valid and keeps its level.
+            let inside = |x: &[f64]| -> Vec<f64> {
+                let mut x = x.to_vec();
+                x[3] = x[3].clamp(kmin - 0.99 * span, kmax + 0.99 * span);
+                let sigma = x[4].clamp(1e-4 * span, 1.98 * span);
+                x[0] += x[1] * (x[4] - sigma) * (1.0 - x[2] * x[2]).max(0.0).sqrt();
+                x[4] = sigma;
+                x
+            };
+            let mut starts: Vec<Vec<f64>> = warm.map(inside).into_iter().collect();
             if let Ok(svi) = quasi_explicit_fit(&ks, &ws, &ones) {
-                starts.push(svi.params().to_vec());
+                starts.push(inside(&svi.params()));
             }
-            let family = SmileModel::<Svi>::new();
+            let family = SmileModel::<Svi>::with_domains(domains);
             let cal = run(&|x0| calibrate(&family, &targets, spec, x0, warm), starts)?;
             Ok((targets, cal, family.param_names()))
         }
