@@ -180,6 +180,10 @@ pub struct PathPnl {
     pub spread_usd: f64,
     /// Fees, USD.
     pub fees_usd: f64,
+    /// Unhedged (option only, mid) P&L, USD.
+    pub unhedged_usd: f64,
+    /// Unhedged P&L, coin.
+    pub unhedged_coin: f64,
     /// Number of hedge trades (including the opening and closing ones).
     pub trades: usize,
     /// Hedge turnover in coins.
@@ -257,8 +261,10 @@ pub fn hedge_path(
             fee_coin += fees.option_fee(1.0, last.value_coin, qty);
         }
     }
-    out.pnl_usd = qty * (last.value - first.value) + hedge_usd;
-    out.pnl_coin = qty * (last.value_coin - first.value_coin) + hedge_coin;
+    out.unhedged_usd = qty * (last.value - first.value);
+    out.unhedged_coin = qty * (last.value_coin - first.value_coin);
+    out.pnl_usd = out.unhedged_usd + hedge_usd;
+    out.pnl_coin = out.unhedged_coin + hedge_coin;
     out.pnl_usd_net = out.pnl_usd - spread_usd - fee_usd;
     out.pnl_coin_net = out.pnl_coin - spread_coin - fee_coin;
     out.spread_usd = spread_usd;
@@ -312,6 +318,10 @@ pub struct PathRecord {
     pub fallback_vols: usize,
     /// Observations marked at the exchange mark or model price (no two-sided quote).
     pub model_marks: usize,
+    /// Unhedged option P&L at mid, USD.
+    pub unhedged_usd: f64,
+    /// Unhedged option P&L at mid, coin.
+    pub unhedged_coin: f64,
     /// Gross P&L, USD.
     pub pnl_usd: f64,
     /// Gross P&L, coin.
@@ -401,6 +411,10 @@ pub struct SummaryRecord {
     pub underlying: String,
     /// Number of paths.
     pub paths: usize,
+    /// Unhedged USD P&L (the benchmark a hedge should shrink).
+    pub unhedged_usd: PnlStats,
+    /// Unhedged coin P&L.
+    pub unhedged_coin: PnlStats,
     /// Gross USD P&L.
     pub pnl_usd: PnlStats,
     /// Gross coin P&L.
@@ -727,6 +741,8 @@ fn run_paths(
                         entry_vega: o0.deltas.vega,
                         fallback_vols: p.fallback_vols,
                         model_marks: p.model_marks,
+                        unhedged_usd: pnl.unhedged_usd,
+                        unhedged_coin: pnl.unhedged_coin,
                         pnl_usd: pnl.pnl_usd,
                         pnl_coin: pnl.pnl_coin,
                         pnl_usd_net: pnl.pnl_usd_net,
@@ -879,6 +895,8 @@ pub fn summarise(paths: &[PathRecord]) -> Vec<SummaryRecord> {
                 delta,
                 underlying: und.to_string(),
                 paths: ps.len(),
+                unhedged_usd: col(|p| p.unhedged_usd),
+                unhedged_coin: col(|p| p.unhedged_coin),
                 pnl_usd: col(|p| p.pnl_usd),
                 pnl_coin: col(|p| p.pnl_coin),
                 pnl_usd_net: col(|p| p.pnl_usd_net),
