@@ -1,7 +1,7 @@
 //! Delta hedging: the theoretical 1/N variance rate in a synthetic Black–Scholes world, and
 //! end-to-end backtests on the real svcj snapshots (skipped with a notice when absent).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use volfit::hedge::path::{hedged_pnl, log_log_slope, variance, BsWorld};
 use volfit::hedge::{backtest, DeltaKind, HedgeConfig, HedgeOutput};
@@ -86,22 +86,22 @@ fn files(dir: &Path, prefix: &str) -> Vec<PathBuf> {
 }
 
 /// Paths expected under `Entry::First`, computed independently of the backtest: an
-/// instrument counts when at some snapshot j it is two-sided and still quoted at j + 1 or
-/// expires before it.
+/// instrument counts when at some snapshot j it is two-sided and quoted again at a later
+/// snapshot, or expires before the last snapshot (it then settles there).
 fn expected_paths(snaps: &[&Snapshot]) -> usize {
+    let quoted: Vec<BTreeSet<&str>> = snaps
+        .iter()
+        .map(|s| {
+            s.expiries.iter().flat_map(|e| e.quotes.iter().map(|q| q.instrument.as_str())).collect()
+        })
+        .collect();
+    let last = snaps.last().map_or(i64::MIN, |s| s.time_ms);
     let mut seen = BTreeSet::new();
-    for w in snaps.windows(2) {
-        let next: HashMap<&str, ()> = w[1]
-            .expiries
-            .iter()
-            .flat_map(|e| e.quotes.iter().map(|q| (q.instrument.as_str(), ())))
-            .collect();
+    for (j, w) in snaps.windows(2).enumerate() {
         for e in &w[0].expiries {
             for q in &e.quotes {
-                if q.two_sided()
-                    && e.t > 0.0
-                    && (next.contains_key(q.instrument.as_str()) || e.expiry_ms <= w[1].time_ms)
-                {
+                let later = quoted[j + 1..].iter().any(|s| s.contains(q.instrument.as_str()));
+                if q.two_sided() && e.t > 0.0 && (later || e.expiry_ms <= last) {
                     seen.insert(q.instrument.clone());
                 }
             }

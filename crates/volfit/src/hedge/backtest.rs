@@ -26,7 +26,7 @@ use super::delta::{smiles_from_residuals, DeltaKind, Deltas, SmileTable};
 use super::fees::FeeSchedule;
 use crate::fit::{fit_snapshot, FitSpec, WarmStart};
 use crate::market::perp::PerpPrice;
-use crate::market::{iso8601, OptionType, Snapshot};
+use crate::market::{iso8601, OptionType, Quote, Snapshot};
 use crate::risk::{evaluate, RiskMeasure, Sample};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -487,6 +487,23 @@ fn run_steps(
 ) -> RunSteps {
     let prices: Vec<Option<f64>> =
         run.iter().map(|s| perp_price(perps, s.time_ms, tol_ms)).collect();
+    for (s, p) in run.iter().zip(&prices) {
+        if p.is_none() {
+            notices.push(format!(
+                "{} {}: no perpetual price within {} s",
+                s.underlying,
+                s.time_iso(),
+                tol_ms / 1000
+            ));
+        }
+    }
+    if let [only] = run {
+        notices.push(format!(
+            "{} {}: no other snapshot within the maximum gap; no path starts here",
+            only.underlying,
+            only.time_iso()
+        ));
+    }
     let mut steps = Vec::with_capacity(run.len().saturating_sub(1));
     for (i, w) in run.windows(2).enumerate() {
         let (a, b) = (w[0], w[1]);
@@ -661,8 +678,13 @@ pub fn backtest(snapshots: &[Snapshot], perps: &[PerpPrice], cfg: &HedgeConfig) 
         }
     }
     paths.sort_by(|a, b| {
-        (&a.spec, a.delta, &a.underlying, &a.instrument, &a.entry)
-            .cmp(&(&b.spec, b.delta, &b.underlying, &b.instrument, &b.entry))
+        (&a.spec, a.delta, &a.underlying, &a.instrument, &a.entry).cmp(&(
+            &b.spec,
+            b.delta,
+            &b.underlying,
+            &b.instrument,
+            &b.entry,
+        ))
     });
     let summary = summarise(&paths);
     notices.sort();
@@ -685,6 +707,7 @@ fn run_paths(
     let mut started: std::collections::HashSet<&str> = std::collections::HashSet::new();
     let mut obs: Vec<Obs> = Vec::new();
     let mut path_steps: Vec<Step> = Vec::new();
+    let mut quoted: Vec<bool> = Vec::new();
     for start in 0..run.len() {
         for e in &run[start].expiries {
             for q in &e.quotes {
@@ -701,10 +724,12 @@ fn run_paths(
                     smiles,
                     steps,
                     start,
-                    &q.instrument,
+                    q,
+                    e.expiry_ms,
                     cfg,
                     &mut obs,
                     &mut path_steps,
+                    &mut quoted,
                 ) else {
                     continue;
                 };
@@ -765,8 +790,13 @@ struct PathInfo {
     model_marks: usize,
 }
 
-/// Follows `instrument` from snapshot `start` through the run, filling `obs` and `steps`;
-/// `None` when fewer than two observations result.
+/// Follows the option `q` of expiry `expiry_ms` from snapshot `start` through the run,
+/// filling `obs` and `steps`; `None` when fewer than two observations result.
+///
+/// A snapshot where the option is missing from the cleaned chain (but its expiry is there)
+/// is kept: the option is marked at the model price and hedged with the model delta. A path
+/// ends when the expiry disappears, at the horizon, at settlement, or at the last snapshot
+/// where the option was quoted.
 #[allow(clippy::too_many_arguments)]
 fn follow(
     run: &[&Snapshot],
@@ -775,23 +805,34 @@ fn follow(
     smiles: &[BTreeMap<String, SmileTable>],
     steps: &RunSteps,
     start: usize,
-    instrument: &str,
+    q0: &Quote,
+    expiry_ms: i64,
     cfg: &HedgeConfig,
     obs: &mut Vec<Obs>,
     path_steps: &mut Vec<Step>,
+    quoted: &mut Vec<bool>,
 ) -> Option<PathInfo> {
     obs.clear();
     path_steps.clear();
+    quoted.clear();
     let mut info = PathInfo { entry_vol: f64::NAN, fallback_vols: 0, model_marks: 0 };
     let last_allowed = cfg.horizon.map_or(run.len() - 1, |h| (start + h).min(run.len() - 1));
     let mut prev_vol: Option<(f64, f64)> = None;
+    let own_forward = |j: usize| {
+        run[j]
+            .expiries
+            .iter()
+            .position(|e| e.expiry_ms == expiry_ms)
+            .map(|ei| (ei, run[j].expiries[ei].forward))
+    };
     for j in start..=last_allowed {
         let snap = run[j];
-        let &(ei, qi) = index[j].get(instrument)?;
+        let Some((ei, _)) = own_forward(j) else { break };
         let e = &snap.expiries[ei];
-        let q = &e.quotes[qi];
-        let k = (q.strike / e.forward).ln();
-        let (vol, slope, fallback) = match model_vol(&smiles[j], &expiry_iso[j][ei], k, q.mid_iv.or(q.mark_iv)) {
+        let q = index[j].get(q0.instrument.as_str()).map(|&(_, qi)| &e.quotes[qi]);
+        let k = (q0.strike / e.forward).ln();
+        let market_iv = q.and_then(|q| q.mid_iv.or(q.mark_iv));
+        let (vol, slope, fallback) = match model_vol(&smiles[j], &expiry_iso[j][ei], k, market_iv) {
             Some(v) => v,
             None => {
                 let (v, s) = prev_vol?;
@@ -800,30 +841,31 @@ fn follow(
         };
         prev_vol = Some((vol, slope));
         info.fallback_vols += usize::from(fallback);
-        let deltas = Deltas::new(q.kind, e.forward, q.strike, e.t, vol, slope);
-        let (value, marked) = match (q.mid(), q.mark) {
+        let deltas = Deltas::new(q0.kind, e.forward, q0.strike, e.t, vol, slope);
+        let (value, marked) = match (q.and_then(Quote::mid), q.and_then(|q| q.mark)) {
             (Some(m), _) => (m, false),
             (None, Some(m)) => (m, true),
             (None, None) => (deltas.price, true),
         };
         info.model_marks += usize::from(marked);
-        let coin = |usd: Option<f64>, c: Option<f64>| -> Option<(f64, f64)> {
-            usd.map(|u| (u, c.unwrap_or(u / e.forward)))
-        };
-        let value_coin = match (q.bid_coin, q.ask_coin) {
-            (Some(b), Some(a)) if !marked => 0.5 * (a + b),
+        let value_coin = match q.map(|q| (q.bid_coin, q.ask_coin)) {
+            Some((Some(b), Some(a))) if !marked => 0.5 * (a + b),
             _ => value / e.forward,
+        };
+        let side = |usd: Option<f64>, c: Option<f64>| -> Option<(f64, f64)> {
+            usd.map(|u| (u, c.unwrap_or(u / e.forward)))
         };
         if j == start {
             info.entry_vol = vol;
         }
+        quoted.push(q.is_some());
         obs.push(Obs {
             time_ms: snap.time_ms,
             forward: e.forward,
             value,
             value_coin,
-            bid: coin(q.bid, q.bid_coin),
-            ask: coin(q.ask, q.ask_coin),
+            bid: q.and_then(|q| side(q.bid, q.bid_coin)),
+            ask: q.and_then(|q| side(q.ask, q.ask_coin)),
             deltas,
             settled: false,
         });
@@ -831,23 +873,17 @@ fn follow(
             break;
         }
         let next = run[j + 1];
-        let expiry_ms = e.expiry_ms;
         let mut step = steps.steps[j];
-        if cfg.instrument == Instrument::Future || step.source == HedgeSource::Future {
-            let p1 = match index[j + 1].get(instrument) {
-                Some(&(ei1, _)) => next.expiries[ei1].forward,
-                None => settlement_price(next),
-            };
-            step = Step { p0: e.forward, p1, source: HedgeSource::Future };
-        }
+        let future = cfg.instrument == Instrument::Future || step.source == HedgeSource::Future;
         if expiry_ms <= next.time_ms {
             // Expires before the next snapshot: settle there on the index.
             let s = settlement_price(next);
-            let payoff = (q.kind.sign() * (s - q.strike)).max(0.0);
-            if cfg.instrument == Instrument::Future || step.source == HedgeSource::Future {
-                step.p1 = s;
+            let payoff = (q0.kind.sign() * (s - q0.strike)).max(0.0);
+            if future {
+                step = Step { p0: e.forward, p1: s, source: HedgeSource::Future };
             }
             path_steps.push(step);
+            quoted.push(true);
             obs.push(Obs {
                 time_ms: next.time_ms,
                 forward: s,
@@ -860,10 +896,17 @@ fn follow(
             });
             break;
         }
-        if !index[j + 1].contains_key(instrument) {
-            break;
+        let Some((_, f1)) = own_forward(j + 1) else { break };
+        if future {
+            step = Step { p0: e.forward, p1: f1, source: HedgeSource::Future };
         }
         path_steps.push(step);
+    }
+    // Exit at the last snapshot where the option was quoted.
+    while quoted.last() == Some(&false) {
+        quoted.pop();
+        obs.pop();
+        path_steps.pop();
     }
     (obs.len() >= 2 && path_steps.len() + 1 == obs.len()).then_some(info)
 }

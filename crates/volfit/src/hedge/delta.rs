@@ -37,7 +37,8 @@ pub enum DeltaKind {
 
 impl DeltaKind {
     /// All kinds in output order.
-    pub const ALL: [DeltaKind; 3] = [DeltaKind::Black, DeltaKind::Smile, DeltaKind::PremiumAdjusted];
+    pub const ALL: [DeltaKind; 3] =
+        [DeltaKind::Black, DeltaKind::Smile, DeltaKind::PremiumAdjusted];
 
     /// The CLI / CSV name.
     pub fn name(self) -> &'static str {

@@ -40,11 +40,8 @@ impl BsWorld {
         } else {
             Deltas::new(self.kind, f, self.strike, tau, self.sigma, 0.0)
         };
-        let value = if settled {
-            (self.kind.sign() * (f - self.strike)).max(0.0)
-        } else {
-            deltas.price
-        };
+        let value =
+            if settled { (self.kind.sign() * (f - self.strike)).max(0.0) } else { deltas.price };
         Obs {
             time_ms,
             forward: f,
