@@ -623,7 +623,7 @@ pub fn backtest(snapshots: &[Snapshot], perps: &[PerpPrice], cfg: &HedgeConfig) 
     // Runs of consecutive snapshots per underlying.
     let mut by_und: BTreeMap<&str, Vec<&Snapshot>> = BTreeMap::new();
     for s in snapshots {
-        if cfg.underlyings.is_empty() || cfg.underlyings.iter().any(|u| *u == s.underlying) {
+        if cfg.underlyings.is_empty() || cfg.underlyings.contains(&s.underlying) {
             by_und.entry(s.underlying.as_str()).or_default().push(s);
         }
     }

@@ -207,7 +207,9 @@ mod tests {
         // σ(k) = 0.5 + 0.1k + 0.3k² sampled at 7 nodes: three-point interpolation of a
         // quadratic is exact (closed form), so value and slope match to rounding.
         let s = |k: f64| 0.5 + 0.1 * k + 0.3 * k * k;
-        let t = SmileTable::new((-3..=3).map(|i| (0.1 * i as f64, s(0.1 * i as f64))).collect());
+        let t = SmileTable::new(
+            (-3..=3).map(|i| (0.1 * f64::from(i), s(0.1 * f64::from(i)))).collect(),
+        );
         for k in [-0.3, -0.17, 0.0, 0.05, 0.29] {
             let p = t.at(k).unwrap();
             assert!((p.vol - s(k)).abs() < 1e-12, "vol at {k}");
