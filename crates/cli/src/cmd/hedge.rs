@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use volfit::fit::{FitSpec, ModelKind};
 use volfit::hedge::{
-    backtest, DeltaKind, Entry, FeeSchedule, HedgeConfig, HedgeOutput, Instrument,
+    backtest, DeltaKind, Entry, FeeSchedule, HedgeConfig, HedgeOutput, Instrument, Marks,
 };
 use volfit::market::perp::{read_perpetuals, PerpPrice};
 use volfit::report::atomic::write_atomic;
@@ -38,6 +38,7 @@ hedge.toml (every key optional):
   deltas = [\"black\", \"smile\", \"premium-adjusted\"]
   horizon = 8                   # hold at most 8 snapshot steps
   entry = \"first\"               # or \"every\" (a path from every snapshot)
+  marks = \"mid\"                 # or \"exchange\" (Deribit mark price)
   max_gap_hours = 168           # larger gaps start a new run
   underlyings = [\"BTC\"]
   [fees]
@@ -79,6 +80,9 @@ pub struct HedgeArgs {
     /// Start a path at every snapshot (overlapping), not only at the first.
     #[arg(long)]
     pub every_entry: bool,
+    /// Mark options at the mid (default) or at the exchange mark price.
+    #[arg(long, value_parser = ["mid", "exchange"])]
+    pub marks: Option<String>,
     /// No fees (spread costs still apply to the net P&L).
     #[arg(long)]
     pub no_fees: bool,
@@ -120,6 +124,9 @@ impl HedgeArgs {
         }
         if self.every_entry {
             cfg.entry = Entry::Every;
+        }
+        if let Some(m) = &self.marks {
+            cfg.marks = if m == "exchange" { Marks::Exchange } else { Marks::Mid };
         }
         if self.no_fees {
             cfg.fees = FeeSchedule::zero();

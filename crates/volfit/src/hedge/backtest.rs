@@ -77,6 +77,18 @@ pub enum Entry {
     Every,
 }
 
+/// How held options are marked between trades.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Marks {
+    /// Mid of bid and ask (exchange mark, then model price, when one-sided).
+    #[default]
+    Mid,
+    /// The exchange's mark price (mid, then model price, when absent): less noisy for wide
+    /// quotes; spread costs are still measured against it.
+    Exchange,
+}
+
 /// Everything that defines a hedging backtest (TOML: `hedge.toml`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -99,6 +111,8 @@ pub struct HedgeConfig {
     pub horizon: Option<usize>,
     /// Where paths start.
     pub entry: Entry,
+    /// How options are marked.
+    pub marks: Marks,
     /// Underlyings to hedge (empty: all).
     pub underlyings: Vec<String>,
     /// Largest distance (seconds) between a snapshot and the perpetual price matched to it.
@@ -117,6 +131,7 @@ impl Default for HedgeConfig {
             max_gap_hours: 24.0 * 7.0,
             horizon: None,
             entry: Entry::First,
+            marks: Marks::Mid,
             underlyings: Vec::new(),
             perp_tolerance_s: 900.0,
         }
@@ -316,7 +331,7 @@ pub struct PathRecord {
     pub entry_vega: f64,
     /// Observations whose model vol fell back to the market IV (expiry not fitted).
     pub fallback_vols: usize,
-    /// Observations marked at the exchange mark or model price (no two-sided quote).
+    /// Observations marked by a fallback (mark or model price instead of the chosen marks).
     pub model_marks: usize,
     /// Unhedged option P&L at mid, USD.
     pub unhedged_usd: f64,
@@ -831,7 +846,8 @@ fn follow(
         let e = &snap.expiries[ei];
         let q = index[j].get(q0.instrument.as_str()).map(|&(_, qi)| &e.quotes[qi]);
         let k = (q0.strike / e.forward).ln();
-        let market_iv = q.and_then(|q| q.mid_iv.or(q.mark_iv));
+        // Exchange mark IV first: mid IVs of wide short-dated quotes are noisy.
+        let market_iv = q.and_then(|q| q.mark_iv.or(q.mid_iv));
         let (vol, slope, fallback) = match model_vol(&smiles[j], &expiry_iso[j][ei], k, market_iv) {
             Some(v) => v,
             None => {
@@ -842,14 +858,15 @@ fn follow(
         prev_vol = Some((vol, slope));
         info.fallback_vols += usize::from(fallback);
         let deltas = Deltas::new(q0.kind, e.forward, q0.strike, e.t, vol, slope);
-        let (value, marked) = match (q.and_then(Quote::mid), q.and_then(|q| q.mark)) {
-            (Some(m), _) => (m, false),
-            (None, Some(m)) => (m, true),
-            (None, None) => (deltas.price, true),
+        let (mid, mark) = (q.and_then(Quote::mid), q.and_then(|q| q.mark));
+        let (value, marked) = match (cfg.marks, mid, mark) {
+            (Marks::Exchange, _, Some(m)) | (Marks::Mid, Some(m), _) => (m, false),
+            (_, Some(m), _) | (_, _, Some(m)) => (m, true),
+            (_, None, None) => (deltas.price, true),
         };
         info.model_marks += usize::from(marked);
         let value_coin = match q.map(|q| (q.bid_coin, q.ask_coin)) {
-            Some((Some(b), Some(a))) if !marked => 0.5 * (a + b),
+            Some((Some(b), Some(a))) if !marked && cfg.marks == Marks::Mid => 0.5 * (a + b),
             _ => value / e.forward,
         };
         let side = |usd: Option<f64>, c: Option<f64>| -> Option<(f64, f64)> {
