@@ -965,3 +965,69 @@ pub fn summarise(paths: &[PathRecord]) -> Vec<SummaryRecord> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obs(f: f64, value: f64, delta: f64, settled: bool) -> Obs {
+        Obs {
+            time_ms: 0,
+            forward: f,
+            value,
+            value_coin: value / f,
+            bid: (!settled).then_some((value - 1.0, (value - 1.0) / f)),
+            ask: (!settled).then_some((value + 1.0, (value + 1.0) / f)),
+            deltas: Deltas { black: delta, ..Deltas::default() },
+            settled,
+        }
+    }
+
+    #[test]
+    fn hand_worked_path() {
+        // One call: F 100 → 110 → 120 (settles, payoff 20); marks 10, 15; deltas 0.5, 0.6.
+        // Hedge −0.5 then −0.6 coins: USD −0.5·10 − 0.6·10 = −11; option +10 → gross −1.
+        // Coin: option 20/120 − 10/100; hedge −0.5·10/110 − 0.6·10/120.
+        // Fees: hedge taker 0.1 % of |0.5|·100 + |0.1|·110 + |0.6|·120 = 0.133 USD,
+        // 0.001·1.2 coin; spread: bought at ask 11 vs mid 10 = 1 USD (0.01 coin).
+        let o = [
+            obs(100.0, 10.0, 0.5, false),
+            obs(110.0, 15.0, 0.6, false),
+            obs(120.0, 20.0, 0.0, true),
+        ];
+        let s = [
+            Step { p0: 100.0, p1: 110.0, source: HedgeSource::Perpetual },
+            Step { p0: 110.0, p1: 120.0, source: HedgeSource::Perpetual },
+        ];
+        let fees = FeeSchedule { hedge_taker: 0.001, ..FeeSchedule::zero() };
+        let p = hedge_path(&o, &s, 1.0, DeltaKind::Black, None, &fees);
+        let coin = 20.0 / 120.0 - 0.1 - 0.5 * 10.0 / 110.0 - 0.6 * 10.0 / 120.0;
+        assert!((p.pnl_usd + 1.0).abs() < 1e-12);
+        assert!((p.pnl_coin - coin).abs() < 1e-12);
+        assert!((p.fees_usd - 0.133).abs() < 1e-12);
+        assert!((p.spread_usd - 1.0).abs() < 1e-12);
+        assert!((p.pnl_usd_net + 2.133).abs() < 1e-12);
+        assert!((p.pnl_coin_net - (coin - 0.01 - 0.0012)).abs() < 1e-12);
+        assert_eq!((p.trades, p.unhedged_usd), (3, 10.0));
+        // A band of 0.2 coins skips the 0.1 rebalance: hedge −0.5 throughout, −10 USD.
+        let b = hedge_path(&o, &s, 1.0, DeltaKind::Black, Some(0.2), &fees);
+        assert!(b.pnl_usd.abs() < 1e-12);
+        assert_eq!(b.trades, 2);
+        // Short one option: every gross P&L flips sign (hedge flips with it).
+        let short = hedge_path(&o, &s, -1.0, DeltaKind::Black, None, &FeeSchedule::zero());
+        assert!((short.pnl_usd - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn stats_match_brute_force() {
+        // Sample 1..=100: mean 50.5, std √(100·101/12) (n − 1 form: √841.67 = 29.01);
+        // VaR_0.95 of P&L −x is the loss 95 (inverted-CDF quantile, risk module docs);
+        // ES_0.99 = mean of the worst 1 % = 100.
+        let x: Vec<f64> = (1..=100).map(|i| -f64::from(i)).collect();
+        let s = PnlStats::of(&x).unwrap();
+        assert!((s.mean + 50.5).abs() < 1e-12);
+        assert!((s.std - (100.0 * 101.0 / 12.0_f64).sqrt()).abs() < 1e-9);
+        assert_eq!((s.var_95, s.min, s.max), (95.0, -100.0, -1.0));
+        assert!((s.es_99 - 100.0).abs() < 1e-9);
+    }
+}
