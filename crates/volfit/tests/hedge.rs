@@ -144,6 +144,14 @@ fn backtest_runs_end_to_end_on_28_consecutive_snapshots() {
                 out.summary.iter().find(|s| s.underlying == und && s.delta == dk).unwrap();
             assert_eq!(summary.paths, want);
             assert_eq!(summary.pnl_usd.n, want);
+            // The moneyness × maturity buckets partition the paths.
+            let in_buckets: usize = out
+                .buckets
+                .iter()
+                .filter(|b| b.underlying == und && b.delta == dk)
+                .map(|b| b.pnl_usd.n)
+                .sum();
+            assert_eq!(in_buckets, want);
             for p in &paths {
                 assert!(p.n_obs >= 2 && p.n_obs <= 28);
                 assert_eq!(p.hedge_source, "perpetual");

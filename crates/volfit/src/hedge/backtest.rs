@@ -237,10 +237,10 @@ pub fn hedge_path(
     let mut h = 0.0;
     let mut hedge_usd = 0.0;
     let mut hedge_coin = 0.0;
-    for (o, s) in obs.iter().zip(steps) {
+    for (i, (o, s)) in obs.iter().zip(steps).enumerate() {
         let target = -qty * o.deltas.get(delta);
         let trade = target - h;
-        let rebalance = out.trades == 0 || band.is_none_or(|b| trade.abs() > b);
+        let rebalance = i == 0 || band.is_none_or(|b| trade.abs() > b);
         if rebalance && trade != 0.0 {
             h = target;
             out.trades += 1;
@@ -319,6 +319,8 @@ pub struct PathRecord {
     pub hedge_source: String,
     /// Forward at entry.
     pub entry_forward: f64,
+    /// Years to expiry at entry.
+    pub entry_t: f64,
     /// Log-moneyness at entry.
     pub entry_k: f64,
     /// Model vol at entry.
@@ -440,6 +442,81 @@ pub struct SummaryRecord {
     pub pnl_coin_net: PnlStats,
 }
 
+/// Hedging error of one spec × delta × underlying within one moneyness × maturity bucket.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BucketRecord {
+    /// Fit specification name.
+    pub spec: String,
+    /// Hedge ratio.
+    pub delta: DeltaKind,
+    /// Underlying.
+    pub underlying: String,
+    /// Moneyness bucket of the entry standardised moneyness `z = k/(σ√t)`.
+    pub moneyness: &'static str,
+    /// Maturity bucket of the entry time to expiry.
+    pub maturity: &'static str,
+    /// Gross USD P&L.
+    pub pnl_usd: PnlStats,
+    /// Gross coin P&L.
+    pub pnl_coin: PnlStats,
+}
+
+/// Moneyness bucket of `z = k/(σ√t)` (k = ln K/F).
+pub fn moneyness_bucket(z: f64) -> &'static str {
+    match z {
+        z if z < -1.0 => "z<-1",
+        z if z < -0.25 => "-1<=z<-0.25",
+        z if z <= 0.25 => "atm |z|<=0.25",
+        z if z <= 1.0 => "0.25<z<=1",
+        _ => "z>1",
+    }
+}
+
+/// Maturity bucket of `t` years.
+pub fn maturity_bucket(t: f64) -> &'static str {
+    let days = t * 365.0;
+    match days {
+        d if d < 7.0 => "<7d",
+        d if d < 30.0 => "7-30d",
+        d if d < 90.0 => "30-90d",
+        _ => ">=90d",
+    }
+}
+
+/// Hedging-error summaries by moneyness × maturity bucket.
+pub fn bucket_summaries(paths: &[PathRecord]) -> Vec<BucketRecord> {
+    type Key<'a> = (&'a str, DeltaKind, &'a str, &'static str, &'static str);
+    let mut groups: BTreeMap<Key, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    for p in paths {
+        let z = p.entry_k / (p.entry_vol * p.entry_t.sqrt());
+        let key = (
+            p.spec.as_str(),
+            p.delta,
+            p.underlying.as_str(),
+            moneyness_bucket(z),
+            maturity_bucket(p.entry_t),
+        );
+        let g = groups.entry(key).or_default();
+        if p.pnl_usd.is_finite() && p.pnl_coin.is_finite() {
+            g.0.push(p.pnl_usd);
+            g.1.push(p.pnl_coin);
+        }
+    }
+    groups
+        .into_iter()
+        .filter(|(_, (u, _))| !u.is_empty())
+        .map(|((spec, delta, und, m, t), (u, c))| BucketRecord {
+            spec: spec.to_string(),
+            delta,
+            underlying: und.to_string(),
+            moneyness: m,
+            maturity: t,
+            pnl_usd: PnlStats::of(&u).unwrap_or_default(),
+            pnl_coin: PnlStats::of(&c).unwrap_or_default(),
+        })
+        .collect()
+}
+
 /// Counts of one backtest.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct HedgeCounts {
@@ -464,6 +541,8 @@ pub struct HedgeOutput {
     pub notices: Vec<String>,
     /// Summaries per spec × delta × underlying.
     pub summary: Vec<SummaryRecord>,
+    /// Summaries per spec × delta × underlying × moneyness × maturity bucket.
+    pub buckets: Vec<BucketRecord>,
     /// Every path (goes to `paths.csv`, not to the JSON).
     #[serde(skip)]
     pub paths: Vec<PathRecord>,
@@ -702,9 +781,10 @@ pub fn backtest(snapshots: &[Snapshot], perps: &[PerpPrice], cfg: &HedgeConfig) 
         ))
     });
     let summary = summarise(&paths);
+    let buckets = bucket_summaries(&paths);
     notices.sort();
     notices.dedup();
-    HedgeOutput { config: cfg.clone(), counts, notices, summary, paths }
+    HedgeOutput { config: cfg.clone(), counts, notices, summary, buckets, paths }
 }
 
 /// Every path of one run under one spec, for each configured delta kind.
@@ -774,6 +854,7 @@ fn run_paths(
                         settled: obs[obs.len() - 1].settled,
                         hedge_source: source.clone(),
                         entry_forward: o0.forward,
+                        entry_t: e.t,
                         entry_k: (q.strike / o0.forward).ln(),
                         entry_vol: p.entry_vol,
                         entry_delta: o0.deltas.get(dk),

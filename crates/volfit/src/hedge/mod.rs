@@ -14,8 +14,8 @@ pub mod fees;
 pub mod path;
 
 pub use backtest::{
-    backtest, hedge_path, Entry, HedgeConfig, HedgeOutput, HedgeSource, Instrument, Marks, Obs,
-    PathPnl, PathRecord, PnlStats, Step, SummaryRecord,
+    backtest, bucket_summaries, hedge_path, BucketRecord, Entry, HedgeConfig, HedgeOutput,
+    HedgeSource, Instrument, Marks, Obs, PathPnl, PathRecord, PnlStats, Step, SummaryRecord,
 };
 pub use delta::{DeltaKind, Deltas, SmilePoint, SmileTable};
 pub use fees::FeeSchedule;
