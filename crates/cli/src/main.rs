@@ -39,6 +39,11 @@ enum Command {
     /// Risk measures (VaR, ES, spectral, EVaR, entropic, OCE, drawdown) of a P&L sample.
     /// Losses are negative P&L; results are in loss units, larger = riskier.
     Risk(cmd::risk::RiskArgs),
+    /// Delta-hedging backtest over consecutive snapshots (re-fit, Black/smile/premium-adjusted
+    /// deltas, perpetual or future hedge, fees and spread); writes DIR/paths.csv and
+    /// DIR/hedge.json.
+    #[command(after_help = cmd::hedge::AFTER_HELP)]
+    Hedge(cmd::hedge::HedgeArgs),
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
@@ -49,6 +54,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Iv(a) => cmd::iv::run(a),
         Command::Synth(a) => cmd::synth::run(a, cli.quiet),
         Command::Risk(a) => cmd::risk::run(a, cli.quiet),
+        Command::Hedge(a) => cmd::hedge::run(a, cli.quiet),
     }
 }
 

@@ -13,6 +13,7 @@
 
 pub mod black;
 pub mod fit;
+pub mod hedge;
 pub mod market;
 pub mod model;
 pub mod objective;

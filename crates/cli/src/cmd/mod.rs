@@ -2,6 +2,7 @@
 
 pub mod demo;
 pub mod fit;
+pub mod hedge;
 pub mod input;
 pub mod iv;
 pub mod quotes;
