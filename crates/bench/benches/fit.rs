@@ -19,13 +19,13 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 use volfit::fit::problem::CfSurfaceModel;
 use volfit::fit::{
-    calibrate, fit_snapshot, Calibration, FitSpec, ModelKind, SmileModel, SurfaceModel, VolModel,
+    calibrate, fit_snapshot, Calibration, FitSpec, ModelKind, SurfaceModel, VolModel,
 };
 use volfit::market::Snapshot;
 use volfit::model::arbitrage::{check_butterfly, fill_grid};
 use volfit::model::heston::Heston;
 use volfit::model::ssvi::{Essvi, Phi, Ssvi};
-use volfit::model::svi::{quasi_explicit_fit, Svi};
+use volfit::model::svi::Svi;
 use volfit::model::{Params, Surface};
 use volfit::objective::Target;
 use volfit_bench::slices::{
@@ -81,21 +81,15 @@ fn load1() -> String {
 
 // ------------------------------------------------------------------------------ volfit side
 
-/// Per-expiry SVI as `fit_snapshot` runs it: quasi-explicit start, then `calibrate`.
+/// Per-expiry SVI exactly as `fit_snapshot` runs it (`volfit::fit::fit_svi_slice`).
 fn ours_svi(s: &Slice, spec: &FitSpec) -> Option<Calibration> {
-    let ks: Vec<f64> = s.targets.iter().map(|q| q.k).collect();
-    let ws: Vec<f64> =
-        s.targets.iter().map(|q| q.mid_iv.unwrap_or(f64::NAN).powi(2) * q.t).collect();
-    let ones = vec![1.0; ks.len()];
-    let x0 = quasi_explicit_fit(&ks, &ws, &ones).ok()?.params();
-    calibrate(&SmileModel::<Svi>::new(), &s.targets, spec, &x0, None).ok()
+    volfit::fit::fit_svi_slice(&s.targets, spec, None).ok().map(|(c, _)| c)
 }
 
-/// Per-expiry SABR (β = 1, α ρ ν free) from `fit_snapshot`'s start `[σ_atm, −0.1, 1]`.
+/// Per-expiry SABR exactly as `fit_snapshot` runs it (`volfit::fit::fit_sabr_slice`, β = 1).
 fn ours_sabr(s: &Slice, spec: &FitSpec) -> Option<Calibration> {
-    let family = volfit::fit::SabrModel { f: s.forward, t: s.t, beta: Some(1.0) };
-    let x0 = [atm_vol(&s.targets).unwrap_or(0.5), -0.1, 1.0];
-    calibrate(&family, &s.targets, spec, &x0, None).ok()
+    let spec = FitSpec { sabr_beta: Some(1.0), ..spec.clone() };
+    volfit::fit::fit_sabr_slice(&s.targets, s.forward, s.t, &spec, None).ok().map(|(c, _)| c)
 }
 
 /// A chain's quotes concatenated, expiries, and the ATM total variances (made increasing).

@@ -9,5 +9,7 @@ pub mod spec;
 pub use calibrate::{calibrate, Calibration, FitError};
 pub use problem::{QuoteResiduals, SabrModel, SmileModel, SurfaceModel, VolModel};
 pub use report::{quality, ExpiryFit, FitOutput, Quality, ResidualRow, SnapshotFit};
-pub use snapshot::{fit_snapshot, select_targets, SnapshotResult, WarmStart};
+pub use snapshot::{
+    fit_sabr_slice, fit_snapshot, fit_svi_slice, select_targets, SnapshotResult, WarmStart,
+};
 pub use spec::{FitSpec, ModelKind, QuoteFilter, Ridge, RidgeTarget, SolverKind};

@@ -172,7 +172,95 @@ fn named(names: &[String], values: &[f64]) -> BTreeMap<String, f64> {
     names.iter().cloned().zip(values.iter().copied()).collect()
 }
 
-/// Fits one expiry with a per-expiry model; `None` with a reason when skipped.
+/// Runs `calibrate` from each start and keeps the best fit (lowest loss).
+fn best_of(
+    starts: Vec<Vec<f64>>,
+    run: impl Fn(&[f64]) -> Result<Calibration, FitError>,
+) -> Result<Calibration, FitError> {
+    let mut best: Option<Calibration> = None;
+    let mut last_err = FitError::Infeasible;
+    for x0 in starts {
+        match run(&x0) {
+            Ok(c) if best.as_ref().is_none_or(|b| c.minimum.cost < b.minimum.cost) => {
+                best = Some(c)
+            }
+            Ok(_) => {}
+            Err(err) => last_err = err,
+        }
+    }
+    best.ok_or(last_err)
+}
+
+/// Fits raw SVI to one expiry's targets: from the warm start (when given) and from the
+/// quasi-explicit fit, on a box tied to the quoted range; the better fit wins.
+///
+/// # Errors
+/// [`FitError`] when no start can be calibrated.
+pub fn fit_svi_slice(
+    targets: &[Target],
+    spec: &FitSpec,
+    warm: Option<&[f64]>,
+) -> Result<(Calibration, SmileModel<Svi>), FitError> {
+    let ks: Vec<f64> = targets.iter().map(|q| q.k).collect();
+    let ws: Vec<f64> = targets.iter().map(|q| market_iv(q).powi(2) * q.t).collect();
+    let ones = vec![1.0; ks.len()];
+    // SVI has a flat valley (a ↓, σ ↑ at fixed wings) along which a solver can drift far
+    // outside the quotes, leaving a smile that is arbitrageable where nobody quotes (seen on
+    // 1–3-day ETH slices). Box m and σ by the quoted range, as the quasi-explicit search does.
+    let (kmin, kmax) =
+        ks.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &k| (l.min(k), h.max(k)));
+    let span = (kmax - kmin).max(0.02);
+    let family = SmileModel::<Svi>::with_domains(vec![
+        Domain::Free,
+        Domain::Positive,
+        Domain::Interval(-1.0, 1.0),
+        Domain::Interval(kmin - span, kmax + span),
+        Domain::Interval(0.0, 2.0 * span),
+    ]);
+    // Moves a start into the box; when σ shrinks, `a` rises by the minimum variance lost,
+    // `b(σ − σ')√(1−ρ²)`, so the smile stays valid and keeps its level.
+    let inside = |x: &[f64]| -> Vec<f64> {
+        let mut x = x.to_vec();
+        x[3] = x[3].clamp(kmin - 0.99 * span, kmax + 0.99 * span);
+        let sigma = x[4].clamp(1e-4 * span, 1.98 * span);
+        x[0] += x[1] * (x[4] - sigma) * (1.0 - x[2] * x[2]).max(0.0).sqrt();
+        x[4] = sigma;
+        x
+    };
+    let mut starts: Vec<Vec<f64>> = warm.map(inside).into_iter().collect();
+    if let Ok(svi) = quasi_explicit_fit(&ks, &ws, &ones) {
+        starts.push(inside(&svi.params()));
+    }
+    let cal = best_of(starts, |x0| calibrate(&family, targets, spec, x0, warm))?;
+    Ok((cal, family))
+}
+
+/// Fits SABR (β from the spec, fixed or free) to one expiry's targets at forward `f` and
+/// expiry `t`, from the warm start (when given) and from α at the ATM vol, ρ = −0.1, ν = 1.
+///
+/// # Errors
+/// [`FitError`] when no start can be calibrated.
+pub fn fit_sabr_slice(
+    targets: &[Target],
+    f: f64,
+    t: f64,
+    spec: &FitSpec,
+    warm: Option<&[f64]>,
+) -> Result<(Calibration, SabrModel), FitError> {
+    let family = SabrModel { f, t, beta: spec.sabr_beta };
+    let beta = spec.sabr_beta.unwrap_or(1.0);
+    let atm = atm_vol(targets).unwrap_or(0.5);
+    let mut guess = vec![atm * f.powf(1.0 - beta), -0.1, 1.0];
+    if spec.sabr_beta.is_none() {
+        guess.push(beta);
+    }
+    let mut starts: Vec<Vec<f64>> = warm.map(<[f64]>::to_vec).into_iter().collect();
+    starts.push(guess);
+    let cal = best_of(starts, |x0| calibrate(&family, targets, spec, x0, warm))?;
+    Ok((cal, family))
+}
+
+/// Fits one expiry with a per-expiry model; `Err` with a reason when skipped.
 fn fit_expiry(
     e: &Expiry,
     spec: &FitSpec,
@@ -182,80 +270,20 @@ fn fit_expiry(
     if targets.len() < spec.filter.min_quotes.max(1) {
         return Err(format!("{}: {} usable quotes", iso8601(e.expiry_ms), targets.len()));
     }
-    let run = |model: &dyn Fn(&[f64]) -> Result<Calibration, FitError>, starts: Vec<Vec<f64>>| {
-        // Warm start first, then the model's own guess; keep the better fit.
-        let mut best: Option<Calibration> = None;
-        let mut last_err = None;
-        for x0 in starts {
-            match model(&x0) {
-                Ok(c) if best.as_ref().is_none_or(|b| c.minimum.cost < b.minimum.cost) => {
-                    best = Some(c)
-                }
-                Ok(_) => {}
-                Err(err) => last_err = Some(err),
-            }
-        }
-        best.ok_or_else(|| {
-            format!(
-                "{}: {}",
-                iso8601(e.expiry_ms),
-                last_err.map(|e| e.to_string()).unwrap_or_default()
-            )
-        })
-    };
-    match spec.model {
+    let why = |err: FitError| format!("{}: {err}", iso8601(e.expiry_ms));
+    let (cal, names) = match spec.model {
         ModelKind::Svi => {
-            let ks: Vec<f64> = targets.iter().map(|q| q.k).collect();
-            let ws: Vec<f64> = targets.iter().map(|q| market_iv(q).powi(2) * q.t).collect();
-            let ones = vec![1.0; ks.len()];
-            // SVI has a flat valley (a ↓, σ ↑ at fixed wings) along which a solver can drift
-            // far outside the quotes, leaving a smile that is arbitrageable where nobody quotes
-            // (seen on 1–3-day ETH slices). Box m and σ by the quoted range, as the
-            // quasi-explicit search does.
-            let (kmin, kmax) = ks
-                .iter()
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &k| (l.min(k), h.max(k)));
-            let span = (kmax - kmin).max(0.02);
-            let domains = vec![
-                Domain::Free,
-                Domain::Positive,
-                Domain::Interval(-1.0, 1.0),
-                Domain::Interval(kmin - span, kmax + span),
-                Domain::Interval(0.0, 2.0 * span),
-            ];
-            // Moves a start into the box; when σ shrinks, `a` rises by the minimum variance
-            // lost, `b(σ − σ')√(1−ρ²)`, so the smile stays valid and keeps its level.
-            let inside = |x: &[f64]| -> Vec<f64> {
-                let mut x = x.to_vec();
-                x[3] = x[3].clamp(kmin - 0.99 * span, kmax + 0.99 * span);
-                let sigma = x[4].clamp(1e-4 * span, 1.98 * span);
-                x[0] += x[1] * (x[4] - sigma) * (1.0 - x[2] * x[2]).max(0.0).sqrt();
-                x[4] = sigma;
-                x
-            };
-            let mut starts: Vec<Vec<f64>> = warm.map(inside).into_iter().collect();
-            if let Ok(svi) = quasi_explicit_fit(&ks, &ws, &ones) {
-                starts.push(inside(&svi.params()));
-            }
-            let family = SmileModel::<Svi>::with_domains(domains);
-            let cal = run(&|x0| calibrate(&family, &targets, spec, x0, warm), starts)?;
-            Ok((targets, cal, family.param_names()))
+            let (cal, family) = fit_svi_slice(&targets, spec, warm).map_err(why)?;
+            (cal, family.param_names())
         }
         ModelKind::Sabr => {
-            let family = SabrModel { f: e.forward, t: e.t, beta: spec.sabr_beta };
-            let beta = spec.sabr_beta.unwrap_or(1.0);
-            let atm = atm_vol(&targets).unwrap_or(0.5);
-            let mut guess = vec![atm * e.forward.powf(1.0 - beta), -0.1, 1.0];
-            if spec.sabr_beta.is_none() {
-                guess.push(beta);
-            }
-            let mut starts: Vec<Vec<f64>> = warm.map(<[f64]>::to_vec).into_iter().collect();
-            starts.push(guess);
-            let cal = run(&|x0| calibrate(&family, &targets, spec, x0, warm), starts)?;
-            Ok((targets, cal, family.param_names()))
+            let (cal, family) =
+                fit_sabr_slice(&targets, e.forward, e.t, spec, warm).map_err(why)?;
+            (cal, family.param_names())
         }
-        _ => Err("not a per-expiry model".into()),
-    }
+        _ => return Err("not a per-expiry model".into()),
+    };
+    Ok((targets, cal, names))
 }
 
 /// Fits one snapshot under `spec`, warm-starting from `warm` when given.
