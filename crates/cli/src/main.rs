@@ -39,6 +39,10 @@ enum Command {
     /// Risk measures (VaR, ES, spectral, EVaR, entropic, OCE, drawdown) of a P&L sample.
     /// Losses are negative P&L; results are in loss units, larger = riskier.
     Risk(cmd::risk::RiskArgs),
+    /// Does the fit generalise? Walk-forward (in- vs out-of-sample), a grid of specs ranked
+    /// out-of-sample, ridge path, cross-validation over strikes, parameter stability; CSV
+    /// tables in DIR.
+    Validate(cmd::validate::ValidateArgs),
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
@@ -49,6 +53,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Iv(a) => cmd::iv::run(a),
         Command::Synth(a) => cmd::synth::run(a, cli.quiet),
         Command::Risk(a) => cmd::risk::run(a, cli.quiet),
+        Command::Validate(a) => cmd::validate::run(a, cli.quiet),
     }
 }
 
