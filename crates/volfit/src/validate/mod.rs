@@ -15,7 +15,7 @@
 //! | `cross_validation.csv` | spec × snapshot × expiry ([`CvRow`]) |
 //! | `stability.csv` | spec × underlying × parameter × expiry ([`StabilityRow`]) |
 //! | `params.csv` | spec × snapshot × parameter ([`ParamPoint`]) |
-//! | `specs.csv` | spec: id, label and its full TOML ([`SpecRow`]) |
+//! | `specs.csv` | spec: id, label and the full spec as JSON ([`SpecRow`]) |
 //!
 //! Errors are in vol points (1 = 0.01 of implied vol) against mid IVs of two-sided quotes.
 
@@ -111,8 +111,8 @@ pub struct SpecRow {
     pub spec_id: usize,
     /// Label.
     pub spec: String,
-    /// The full spec as TOML (one line per key).
-    pub toml: String,
+    /// The full spec as one-line JSON.
+    pub json: String,
 }
 
 /// The winner of the grid.
@@ -384,7 +384,7 @@ pub fn write_csv(dir: &Path, v: &Validation) -> std::io::Result<Vec<PathBuf>> {
         .map(|s| SpecRow {
             spec_id: s.id,
             spec: s.label.clone(),
-            toml: toml::to_string(&s.spec).unwrap_or_default(),
+            json: serde_json::to_string(&s.spec).unwrap_or_default(),
         })
         .collect();
     write_table(&p(TABLES[0]), &v.rows)?;
