@@ -1,7 +1,8 @@
 //! `volfit validate FILES… [--model M] [--config grid.toml] --out DIR`: does a fit
 //! generalise? Walk-forward (in- vs out-of-sample, sticky moneyness and sticky strike), a
 //! grid of specs ranked out-of-sample, the ridge path, cross-validation over strikes and
-//! parameter stability; tables in DIR as CSV (see `volfit::validate`).
+//! parameter stability; tables in DIR as CSV, or Parquet with `--table-format parquet` in builds
+//! with the cargo feature `parquet` (see `volfit::validate`).
 //!
 //! Exit codes: 0 done; 1 nothing could be scored; 2 error.
 
@@ -10,7 +11,7 @@ use anyhow::Context;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use volfit::fit::ModelKind;
-use volfit::validate::{validate, write_csv, GridConfig};
+use volfit::validate::{validate, write_tables, GridConfig, TableFormat};
 
 /// Arguments of `volfit validate`.
 #[derive(clap::Args, Debug)]
@@ -32,9 +33,23 @@ pub struct ValidateArgs {
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Table format: csv, or parquet (only in builds with the cargo feature `parquet`).
+    /// (`--format` is the input format.)
+    #[arg(long, value_name = "FORMAT", default_value = "csv", value_parser = parse_format)]
+    pub table_format: TableFormat,
     /// Output directory (created if missing).
     #[arg(long, short)]
     pub out: PathBuf,
+}
+
+fn parse_format(s: &str) -> Result<TableFormat, String> {
+    match s {
+        "csv" => Ok(TableFormat::Csv),
+        #[cfg(feature = "parquet")]
+        "parquet" => Ok(TableFormat::Parquet),
+        "parquet" => Err("this build has no Parquet support (cargo feature `parquet`)".into()),
+        _ => Err(format!("unknown table format {s:?} (csv or parquet)")),
+    }
 }
 
 impl ValidateArgs {
@@ -75,8 +90,8 @@ pub fn run(args: &ValidateArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         .build()
         .context("starting worker threads")?;
     let v = pool.install(|| validate(&snaps, &cfg))?;
-    let written =
-        write_csv(&args.out, &v).with_context(|| format!("writing {}", args.out.display()))?;
+    let written = write_tables(&args.out, &v, args.table_format)
+        .with_context(|| format!("writing {}", args.out.display()))?;
     if !quiet {
         println!(
             "{:>4} {:<44} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9}",

@@ -21,6 +21,8 @@
 
 pub mod cross_validation;
 pub mod grid;
+#[cfg(feature = "parquet")]
+pub mod parquet;
 pub mod predict;
 pub mod ridge_path;
 pub mod stability;
@@ -360,7 +362,35 @@ pub const TABLES: [&str; 8] = [
     "specs",
 ];
 
-fn write_table<T: Serialize>(path: &Path, rows: &[T]) -> std::io::Result<()> {
+/// Output format of the tables.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TableFormat {
+    /// CSV with a header row.
+    #[default]
+    Csv,
+    /// Parquet (cargo feature `parquet`).
+    #[cfg(feature = "parquet")]
+    Parquet,
+}
+
+impl TableFormat {
+    /// File extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            TableFormat::Csv => "csv",
+            #[cfg(feature = "parquet")]
+            TableFormat::Parquet => "parquet",
+        }
+    }
+}
+
+fn write_table<T: Serialize>(path: &Path, rows: &[T], format: TableFormat) -> std::io::Result<()> {
+    #[cfg(feature = "parquet")]
+    if format == TableFormat::Parquet {
+        let bytes = parquet::to_parquet(rows)?;
+        return write_atomic(path, |w: &mut dyn std::io::Write| w.write_all(&bytes));
+    }
+    let _ = format;
     write_atomic(path, |w: &mut dyn std::io::Write| -> std::io::Result<()> {
         let mut csv = csv::Writer::from_writer(w);
         for r in rows {
@@ -376,8 +406,22 @@ fn write_table<T: Serialize>(path: &Path, rows: &[T]) -> std::io::Result<()> {
 /// # Errors
 /// I/O errors.
 pub fn write_csv(dir: &Path, v: &Validation) -> std::io::Result<Vec<PathBuf>> {
+    write_tables(dir, v, TableFormat::Csv)
+}
+
+/// Writes every table of `v` as `DIR/<table>.<csv|parquet>` (atomically) and
+/// `DIR/validate.json`; returns the paths written.
+///
+/// # Errors
+/// I/O errors.
+pub fn write_tables(
+    dir: &Path,
+    v: &Validation,
+    format: TableFormat,
+) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
-    let p = |name: &str| dir.join(format!("{name}.csv"));
+    let ext = format.extension();
+    let p = |name: &str| dir.join(format!("{name}.{ext}"));
     let specs: Vec<SpecRow> = v
         .specs
         .iter()
@@ -387,20 +431,20 @@ pub fn write_csv(dir: &Path, v: &Validation) -> std::io::Result<Vec<PathBuf>> {
             json: serde_json::to_string(&s.spec).unwrap_or_default(),
         })
         .collect();
-    write_table(&p(TABLES[0]), &v.rows)?;
-    write_table(&p(TABLES[1]), &v.summary)?;
-    write_table(&p(TABLES[2]), &v.buckets)?;
-    write_table(&p(TABLES[3]), &v.ridge)?;
-    write_table(&p(TABLES[4]), &v.cv)?;
-    write_table(&p(TABLES[5]), &v.stability)?;
-    write_table(&p(TABLES[6]), &v.params)?;
-    write_table(&p(TABLES[7]), &specs)?;
+    write_table(&p(TABLES[0]), &v.rows, format)?;
+    write_table(&p(TABLES[1]), &v.summary, format)?;
+    write_table(&p(TABLES[2]), &v.buckets, format)?;
+    write_table(&p(TABLES[3]), &v.ridge, format)?;
+    write_table(&p(TABLES[4]), &v.cv, format)?;
+    write_table(&p(TABLES[5]), &v.stability, format)?;
+    write_table(&p(TABLES[6]), &v.params, format)?;
+    write_table(&p(TABLES[7]), &specs, format)?;
     let json = serde_json::json!({
         "config": v.config,
         "winner": v.winner,
         "ridge_lambda_prev": chosen_lambda(&v.ridge, "prev"),
         "ridge_lambda_zero": chosen_lambda(&v.ridge, "zero"),
-        "tables": TABLES.iter().map(|t| format!("{t}.csv")).collect::<Vec<_>>(),
+        "tables": TABLES.iter().map(|t| format!("{t}.{ext}")).collect::<Vec<_>>(),
     });
     let jpath = dir.join("validate.json");
     write_atomic(&jpath, |w: &mut dyn std::io::Write| -> std::io::Result<()> {

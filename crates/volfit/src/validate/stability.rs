@@ -2,8 +2,8 @@
 //! parameter × expiry) its standard deviation, lag-1 autocorrelation, the RMS of its
 //! snapshot-to-snapshot changes and the number of jumps.
 //!
-//! A jump is a change further than 5 robust standard deviations (1.4826 · MAD of the
-//! changes) from the median change, and larger than 1e-6 in absolute terms.
+//! A jump is a change larger than 5 times the median absolute change of its series, and
+//! larger than 1e-6 in absolute terms.
 
 use super::walk_forward::ParamPoint;
 use serde::{Deserialize, Serialize};
@@ -60,24 +60,17 @@ fn series_stats(points: &[(usize, f64)]) -> (f64, f64, f64, f64, usize) {
     let changes: Vec<f64> =
         points.windows(2).filter(|w| w[1].0 == w[0].0 + 1).map(|w| w[1].1 - w[0].1).collect();
     let rms = (changes.iter().map(|d| d * d).sum::<f64>() / changes.len() as f64).sqrt();
-    let mut c = changes.clone();
-    let med = median(&mut c);
-    let mut dev: Vec<f64> = changes.iter().map(|d| (d - med).abs()).collect();
-    let scale = 1.4826 * median(&mut dev);
-    let jumps = changes
-        .iter()
-        .filter(|d| {
-            let x = (*d - med).abs();
-            x > 1e-6 && (scale == 0.0 || x > 5.0 * scale)
-        })
-        .count();
+    let mut abs: Vec<f64> = changes.iter().map(|d| d.abs()).collect();
+    let typical = median(&mut abs);
+    let jumps = changes.iter().filter(|d| d.abs() > 1e-6 && d.abs() > 5.0 * typical).count();
     let jumps = if changes.len() < 3 { 0 } else { jumps };
     (mean, var.sqrt(), ac, rms, jumps)
 }
 
 /// Stability statistics of every parameter series in `points`.
 pub fn stability(points: &[ParamPoint]) -> Vec<StabilityRow> {
-    let mut groups: BTreeMap<(usize, &str, &str, &str), Vec<(usize, f64)>> = BTreeMap::new();
+    type Key<'a> = (usize, &'a str, &'a str, &'a str);
+    let mut groups: BTreeMap<Key<'_>, Vec<(usize, f64)>> = BTreeMap::new();
     for p in points.iter().filter(|p| p.value.is_finite()) {
         groups
             .entry((p.spec_id, p.underlying.as_str(), p.param.as_str(), p.expiry.as_str()))
@@ -155,7 +148,7 @@ mod tests {
     fn one_jump_in_a_smooth_series_is_counted() {
         // Changes of ~0.01 with one change of 1.0: one jump by construction.
         let mut v: Vec<f64> =
-            (0..20).map(|i| 0.01 * i as f64 + 0.001 * ((i * 7) % 3) as f64).collect();
+            (0..20).map(|i| 0.01 * f64::from(i) + 0.001 * f64::from((i * 7) % 3)).collect();
         for x in v.iter_mut().skip(10) {
             *x += 1.0;
         }
