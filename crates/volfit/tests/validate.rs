@@ -250,3 +250,34 @@ fn cross_validation_error_of_an_over_parametrised_spec_exceeds_in_sample() {
     assert!(ratios[0] > 1.15, "{ratios:?}");
     assert!(ratios[0] > ratios[1], "{ratios:?}");
 }
+
+#[test]
+fn rebuilt_model_reproduces_the_fit_model_vols() {
+    // Round trip: the smiles rebuilt from a fit's parameters give the fit's own model vols
+    // on the fitted quotes (same forward, so sticky rules coincide), to rounding.
+    let snaps = synth_snapshots(1);
+    let snap = &snaps[0];
+    for model in [ModelKind::Svi, ModelKind::Ssvi, ModelKind::Essvi, ModelKind::Sabr] {
+        let spec = FitSpec { model, ..FitSpec::default() };
+        let result = volfit::fit::fit_snapshot(snap, &spec, None);
+        let fitted = volfit::validate::FittedModel::from_result(&result, snap, &spec);
+        assert_eq!(fitted.num_expiries(), result.fit.expiries.len(), "{model}");
+        assert!(!result.residuals.is_empty());
+        for r in &result.residuals {
+            let e = snap
+                .expiries
+                .iter()
+                .find(|e| volfit::market::iso8601(e.expiry_ms) == r.expiry)
+                .expect("fitted expiry in snapshot");
+            for sticky in [volfit::validate::Sticky::Moneyness, volfit::validate::Sticky::Strike] {
+                let v = fitted.vol(e.expiry_ms, r.strike, e.forward, sticky).expect("model vol");
+                assert!(
+                    (v - r.model_iv).abs() < 1e-9,
+                    "{model} {}: {v} vs {}",
+                    r.strike,
+                    r.model_iv
+                );
+            }
+        }
+    }
+}

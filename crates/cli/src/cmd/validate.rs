@@ -47,6 +47,7 @@ fn parse_format(s: &str) -> Result<TableFormat, String> {
         "csv" => Ok(TableFormat::Csv),
         #[cfg(feature = "parquet")]
         "parquet" => Ok(TableFormat::Parquet),
+        #[cfg(not(feature = "parquet"))]
         "parquet" => Err("this build has no Parquet support (cargo feature `parquet`)".into()),
         _ => Err(format!("unknown table format {s:?} (csv or parquet)")),
     }
