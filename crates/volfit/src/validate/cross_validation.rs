@@ -2,7 +2,7 @@
 //! expiry are dealt round-robin into `k` folds (calls and puts of a strike together, so a
 //! held-out strike is never seen through its twin), the spec is fitted with one fold held
 //! out and predicts the held-out quotes; the in-sample reference is the fit on all quotes.
-//! Both are scored on the quotes of [`scoring_spec`](super::walk_forward::scoring_spec).
+//! Both are scored on the quotes of [`scoring_spec`].
 
 use super::grid::LabeledSpec;
 use super::predict::{bucket, ErrorAcc, FittedModel, Sticky};

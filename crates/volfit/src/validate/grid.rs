@@ -57,7 +57,7 @@ impl Default for GridConfig {
             horizon: 1,
             folds: 5,
             cv_snapshots: 2,
-            ridge_lambdas: vec![0.0, 0.01, 0.1, 1.0, 10.0, 100.0],
+            ridge_lambdas: vec![0.0, 0.001, 0.01, 0.1, 1.0, 10.0],
         }
     }
 }
@@ -111,7 +111,7 @@ impl GridConfig {
     pub fn for_model(model: ModelKind) -> GridConfig {
         GridConfig {
             models: vec![model],
-            ridges: vec!["none".into(), "1:prev".into()],
+            ridges: vec!["none".into(), "0.1:prev".into()],
             ..GridConfig::default()
         }
     }
