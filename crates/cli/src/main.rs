@@ -44,6 +44,10 @@ enum Command {
     /// DIR/hedge.json.
     #[command(after_help = cmd::hedge::AFTER_HELP)]
     Hedge(cmd::hedge::HedgeArgs),
+    /// Does the fit generalise? Walk-forward (in- vs out-of-sample), a grid of specs ranked
+    /// out-of-sample, ridge path, cross-validation over strikes, parameter stability; CSV
+    /// tables in DIR.
+    Validate(cmd::validate::ValidateArgs),
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
@@ -55,6 +59,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Synth(a) => cmd::synth::run(a, cli.quiet),
         Command::Risk(a) => cmd::risk::run(a, cli.quiet),
         Command::Hedge(a) => cmd::hedge::run(a, cli.quiet),
+        Command::Validate(a) => cmd::validate::run(a, cli.quiet),
     }
 }
 

@@ -19,3 +19,4 @@ pub mod model;
 pub mod objective;
 pub mod report;
 pub mod risk;
+pub mod validate;

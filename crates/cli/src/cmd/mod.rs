@@ -8,3 +8,4 @@ pub mod iv;
 pub mod quotes;
 pub mod risk;
 pub mod synth;
+pub mod validate;

@@ -1,0 +1,132 @@
+//! `volfit validate FILES… [--model M] [--config grid.toml] --out DIR`: does a fit
+//! generalise? Walk-forward (in- vs out-of-sample, sticky moneyness and sticky strike), a
+//! grid of specs ranked out-of-sample, the ridge path, cross-validation over strikes and
+//! parameter stability; tables in DIR as CSV, or Parquet with `--table-format parquet` in builds
+//! with the cargo feature `parquet` (see `volfit::validate`).
+//!
+//! Exit codes: 0 done; 1 nothing could be scored; 2 error.
+
+use super::input::InputArgs;
+use anyhow::Context;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use volfit::fit::ModelKind;
+use volfit::validate::{validate, write_tables, GridConfig, TableFormat};
+
+/// Arguments of `volfit validate`.
+#[derive(clap::Args, Debug)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Restrict the default grid to one model (its losses × weights × ridge on/off).
+    #[arg(long)]
+    pub model: Option<ModelKind>,
+    /// Grid and settings (TOML, see `volfit::validate::grid`); flags override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Score each fit on the next H snapshots.
+    #[arg(long, value_name = "H")]
+    pub horizon: Option<usize>,
+    /// Cross-validation folds over strikes (0 = off).
+    #[arg(long)]
+    pub folds: Option<usize>,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Table format: csv, or parquet (only in builds with the cargo feature `parquet`).
+    /// (`--format` is the input format.)
+    #[arg(long, value_name = "FORMAT", default_value = "csv", value_parser = parse_format)]
+    pub table_format: TableFormat,
+    /// Output directory (created if missing).
+    #[arg(long, short)]
+    pub out: PathBuf,
+}
+
+fn parse_format(s: &str) -> Result<TableFormat, String> {
+    match s {
+        "csv" => Ok(TableFormat::Csv),
+        #[cfg(feature = "parquet")]
+        "parquet" => Ok(TableFormat::Parquet),
+        #[cfg(not(feature = "parquet"))]
+        "parquet" => Err("this build has no Parquet support (cargo feature `parquet`)".into()),
+        _ => Err(format!("unknown table format {s:?} (csv or parquet)")),
+    }
+}
+
+impl ValidateArgs {
+    /// The settings: the config file (or the default grid) with flags applied on top.
+    pub fn config(&self) -> anyhow::Result<GridConfig> {
+        let mut cfg = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                GridConfig::from_toml(&text).with_context(|| format!("in {}", path.display()))?
+            }
+            None => match self.model {
+                Some(m) => GridConfig::for_model(m),
+                None => GridConfig::default(),
+            },
+        };
+        if let (Some(m), Some(_)) = (self.model, &self.config) {
+            cfg.models = vec![m];
+        }
+        if let Some(h) = self.horizon {
+            cfg.horizon = h;
+        }
+        if let Some(f) = self.folds {
+            cfg.folds = f;
+        }
+        Ok(cfg)
+    }
+}
+
+/// Runs `volfit validate`.
+pub fn run(args: &ValidateArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+    let cfg = args.config()?;
+    cfg.specs()?;
+    let (cleaned, _reports) = args.input.load(quiet)?;
+    let snaps: Vec<_> = cleaned.into_iter().map(|c| c.snapshot).collect();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.unwrap_or(0))
+        .build()
+        .context("starting worker threads")?;
+    let v = pool.install(|| validate(&snaps, &cfg))?;
+    let written = write_tables(&args.out, &v, args.table_format)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    if !quiet {
+        println!(
+            "{:>4} {:<44} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9}",
+            "rank", "spec", "is_rmse", "oos_rmse", "oos_strk", "overfit", "cv_rmse", "param_var"
+        );
+        for s in &v.summary {
+            let rank = if s.rank == 0 { "-".to_string() } else { s.rank.to_string() };
+            println!(
+                "{:>4} {:<44} {:>9.3} {:>9.3} {:>9.3} {:>8.3} {:>8.3} {:>9.4}",
+                rank,
+                s.spec,
+                s.is_rmse,
+                s.oos_rmse,
+                s.oos_rmse_strike,
+                s.overfit,
+                s.cv_rmse,
+                s.param_variation
+            );
+        }
+        if let Some(w) = &v.winner {
+            println!(
+                "winner: {} (oos {:.3} vol pts, margin {:.3} = {:.1}%)",
+                w.spec,
+                w.oos_rmse,
+                w.margin,
+                100.0 * w.margin_rel
+            );
+        }
+        for toward in ["prev", "zero"] {
+            if let Some(l) = volfit::validate::chosen_lambda(&v.ridge, toward) {
+                println!("ridge toward {toward}: λ chosen out-of-sample = {l}");
+            }
+        }
+        eprintln!("wrote {} files in {}", written.len(), args.out.display());
+    }
+    Ok(if v.winner.is_some() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}

@@ -1,0 +1,87 @@
+//! `volfit validate` end to end on synthetic chains (three seeds = three snapshots).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn volfit() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_volfit"))
+}
+
+fn synth(dir: &Path, seed: u64) -> PathBuf {
+    let p = dir.join(format!("synth_{seed}.csv"));
+    let out = volfit()
+        .args(["synth", "-q", "--seed", &seed.to_string(), "--out"])
+        .arg(&p)
+        .output()
+        .expect("volfit runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    p
+}
+
+#[test]
+fn validate_writes_every_table_and_names_a_winner() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let inputs: Vec<PathBuf> = (1..=3).map(|s| synth(dir.path(), s)).collect();
+    let grid = dir.path().join("grid.toml");
+    std::fs::write(
+        &grid,
+        "models = [\"svi\", \"ssvi\"]\nlosses = [\"mse\"]\nweights = [\"uniform\"]\n\
+         folds = 2\ncv_snapshots = 1\nridge_lambdas = [0.0, 0.1]\n",
+    )
+    .expect("grid written");
+    let out_dir = dir.path().join("v");
+    let out = volfit()
+        .arg("validate")
+        .args(&inputs)
+        .arg("--config")
+        .arg(&grid)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .expect("volfit runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("winner: "), "{stdout}");
+    for t in volfit::validate::TABLES {
+        assert!(out_dir.join(format!("{t}.csv")).is_file(), "{t}");
+    }
+    let summary = std::fs::read_to_string(out_dir.join("summary.csv")).expect("summary");
+    assert!(summary.starts_with("rank,spec_id,spec,group,model,"));
+    // 2 grid specs + ridge path {0, 0.1:prev, 0.1:zero}.
+    assert_eq!(summary.lines().count(), 1 + 2 + 3);
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out_dir.join("validate.json")).expect("json"),
+    )
+    .expect("valid json");
+    assert!(json["winner"]["spec"].is_string());
+}
+
+#[test]
+fn bad_grid_and_unavailable_format_exit_2() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = synth(dir.path(), 1);
+    let grid = dir.path().join("grid.toml");
+    std::fs::write(&grid, "losses = [\"hubber\"]\n").expect("grid written");
+    let out = volfit()
+        .arg("validate")
+        .arg(&input)
+        .arg("--config")
+        .arg(&grid)
+        .arg("--out")
+        .arg(dir.path().join("v"))
+        .output()
+        .expect("volfit runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("losses"));
+    if !cfg!(feature = "parquet") {
+        let out = volfit()
+            .arg("validate")
+            .arg(&input)
+            .args(["--table-format", "parquet", "--out"])
+            .arg(dir.path().join("w"))
+            .output()
+            .expect("volfit runs");
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("feature"));
+    }
+}
