@@ -5,5 +5,6 @@ pub mod fit;
 pub mod input;
 pub mod iv;
 pub mod quotes;
+pub mod report;
 pub mod risk;
 pub mod synth;
