@@ -51,7 +51,7 @@ pub struct SmilePoint {
 }
 
 /// Line colours, cycled.
-const COLORS: [RGBColor; 8] = [
+const COLORS: [RGBColor; 12] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -60,6 +60,10 @@ const COLORS: [RGBColor; 8] = [
     RGBColor(140, 86, 75),
     RGBColor(227, 119, 194),
     RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+    RGBColor(0, 0, 128),
+    RGBColor(128, 0, 0),
 ];
 
 /// Colour `i` of the cycle.
@@ -196,7 +200,7 @@ pub fn smile(size: Size, caption: &str, quotes: &[SmilePoint], curve: &[(f64, f6
             .configure_series_labels()
             .background_style(WHITE.mix(0.8))
             .border_style(BAND)
-            .position(SeriesLabelPosition::UpperRight)
+            .position(SeriesLabelPosition::UpperMiddle)
             .draw()
             .map_err(|e| e.to_string())
     })
@@ -278,6 +282,7 @@ fn lines_on<Y>(
     xr: (f64, f64),
     y_range: Y,
     series: &[Series],
+    legend: SeriesLabelPosition,
 ) -> Result<(), String>
 where
     Y: AsRangedCoord<Value = f64>,
@@ -294,6 +299,7 @@ where
         .configure_mesh()
         .x_desc(x_desc)
         .y_desc(y_desc)
+        .y_labels(8)
         .light_line_style(WHITE.mix(0.0))
         .draw()
         .map_err(|e| e.to_string())?;
@@ -319,7 +325,7 @@ where
             .configure_series_labels()
             .background_style(WHITE.mix(0.8))
             .border_style(BAND)
-            .position(SeriesLabelPosition::UpperRight)
+            .position(legend)
             .draw()
             .map_err(|e| e.to_string())?;
     }
@@ -351,6 +357,18 @@ pub fn lines(
     let (Some(xr), Some(yr)) = (extent(all().map(|p| p.0)), extent(all().map(|p| p.1))) else {
         return empty(size, "no data");
     };
+    // The legend goes to the right-hand corner the data leave free.
+    let ty = |y: f64| if log_y { y.ln() } else { y };
+    let (ylo, yhi) = all()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), p| (l.min(ty(p.1)), h.max(ty(p.1))));
+    let right: Vec<f64> = all()
+        .filter(|p| p.0 >= xr.0 + 0.6 * (xr.1 - xr.0))
+        .map(|p| (ty(p.1) - ylo) / (yhi - ylo).max(1e-300))
+        .filter(|u| u.is_finite())
+        .collect();
+    let high = !right.is_empty() && right.iter().sum::<f64>() / right.len() as f64 > 0.5;
+    let legend =
+        if high { SeriesLabelPosition::LowerRight } else { SeriesLabelPosition::UpperRight };
     canvas(size, |root| {
         if log_y {
             let (lo, hi) = all()
@@ -358,9 +376,9 @@ pub fn lines(
                 .filter(|v| v.is_finite())
                 .fold((f64::INFINITY, 0.0_f64), |(l, h), v| (l.min(v), h.max(v)));
             let (lo, hi) = if hi > lo { (lo / 1.5, hi * 1.5) } else { (lo / 10.0, lo * 10.0) };
-            lines_on(root, caption, x_desc, y_desc, xr, (lo..hi).log_scale(), &series)
+            lines_on(root, caption, x_desc, y_desc, xr, (lo..hi).log_scale(), &series, legend)
         } else {
-            lines_on(root, caption, x_desc, y_desc, xr, yr.0..yr.1, &series)
+            lines_on(root, caption, x_desc, y_desc, xr, yr.0..yr.1, &series, legend)
         }
     })
 }
@@ -389,9 +407,13 @@ pub fn heatmap(
     y_edges: &[f64],
     values: &[Vec<f64>],
 ) -> String {
-    let flat = || values.iter().flatten().copied().filter(|v| v.is_finite());
-    let lo = flat().fold(f64::INFINITY, f64::min);
-    let hi = flat().fold(f64::NEG_INFINITY, f64::max);
+    // Colour scale from the 2nd to the 98th percentile, so a few extreme wing cells do not
+    // wash out the rest; cells beyond it take the end colours.
+    let mut flat: Vec<f64> = values.iter().flatten().copied().filter(|v| v.is_finite()).collect();
+    flat.sort_by(f64::total_cmp);
+    let pct =
+        |q: f64| flat.get(((flat.len().saturating_sub(1)) as f64 * q).round() as usize).copied();
+    let (lo, hi) = (pct(0.02).unwrap_or(f64::NAN), pct(0.98).unwrap_or(f64::NAN));
     let finite =
         |e: &[f64]| e.len() >= 2 && e.iter().all(|v| v.is_finite()) && e[0] < e[e.len() - 1];
     if !(lo <= hi) || !finite(x_edges) || !finite(y_edges) {
@@ -399,7 +421,7 @@ pub fn heatmap(
     }
     let span = (hi - lo).max(1e-12);
     canvas(size, |root| {
-        let (main, bar) = root.split_horizontally(size.width.saturating_sub(90));
+        let (main, bar) = root.split_horizontally(size.width.saturating_sub(100));
         let mut chart = ChartBuilder::on(&main)
             .caption(caption, ("sans-serif", 15))
             .margin(6)
@@ -429,14 +451,14 @@ pub fn heatmap(
             .margin_top(30)
             .margin_bottom(38)
             .margin_right(8)
-            .y_label_area_size(44)
+            .y_label_area_size(60)
             .build_cartesian_2d(0.0..1.0, 100.0 * lo..100.0 * hi.max(lo + 1e-9))
             .map_err(|e| e.to_string())?;
         legend
             .configure_mesh()
             .disable_mesh()
             .disable_x_axis()
-            .y_desc("IV (vol pts)")
+            .y_label_style(("sans-serif", 12))
             .draw()
             .map_err(|e| e.to_string())?;
         let n = 40;

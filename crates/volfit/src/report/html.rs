@@ -646,9 +646,15 @@ fn underlying_page(data: &ReportData, series: &[&SnapshotFit]) -> Option<Underly
     ];
 
     // Heat map of model IV over k × t.
-    let (klo, khi) =
-        rows.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), r| (l.min(r.k), h.max(r.k)));
-    let (klo, khi) = if klo < khi { (klo.max(-1.5), khi.min(1.0)) } else { (-0.5, 0.5) };
+    // k range: the 5th to 95th percentile of quoted moneyness (far wings of long expiries
+    // would otherwise push the short expiries into pure extrapolation).
+    let mut qk: Vec<f64> = rows.iter().map(|r| r.k).filter(|k| k.is_finite()).collect();
+    qk.sort_by(f64::total_cmp);
+    let pk = |q: f64| qk.get((qk.len().saturating_sub(1) as f64 * q).round() as usize).copied();
+    let (klo, khi) = match (pk(0.05), pk(0.95)) {
+        (Some(a), Some(b)) if a < b => (a.max(-1.5), b.min(1.0)),
+        _ => (-0.5, 0.5),
+    };
     let k_edges = linspace(klo, khi, 61);
     let k_mid: Vec<f64> = k_edges.windows(2).map(|w| 0.5 * (w[0] + w[1])).collect();
     let ts: Vec<f64> = snap.expiries.iter().map(|e| e.t).collect();
@@ -677,7 +683,7 @@ fn underlying_page(data: &ReportData, series: &[&SnapshotFit]) -> Option<Underly
         title: "Model implied vol over k × t".into(),
         svg: charts::heatmap(
             Size::WIDE,
-            "model IV",
+            "model IV (vol pts)",
             "k = ln(K/F)",
             "t (years)",
             &k_edges,
@@ -1101,6 +1107,61 @@ pub fn render(data: &ReportData) -> Result<String, ReportError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::fit::{fit_snapshot, FitSpec, ModelKind};
+    use crate::market::synth::{generate, SynthSpec};
+    use crate::market::{build, read_path, ReadOptions, Snapshot};
+
+    fn synthetic_snapshot() -> Snapshot {
+        let chain = generate(&SynthSpec { seed: 7, ..SynthSpec::default() });
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("synth.csv");
+        chain.write_csv(std::fs::File::create(&path).expect("create")).expect("write");
+        let opts = ReadOptions::default();
+        let mut snaps = Vec::new();
+        read_path(&path, &opts, &mut |raw| {
+            snaps.push(build(raw, &opts.clean).snapshot);
+            Ok(())
+        })
+        .expect("read");
+        snaps.pop().expect("one snapshot")
+    }
+
+    /// Round trip: the model rebuilt from fit.json's parameters reproduces the model IVs the
+    /// fit wrote into residuals.csv, for every model family.
+    #[test]
+    fn rebuilt_models_reproduce_the_fitted_vols() {
+        let snap = synthetic_snapshot();
+        for model in [
+            ModelKind::Svi,
+            ModelKind::Sabr,
+            ModelKind::Ssvi,
+            ModelKind::Essvi,
+            ModelKind::Heston,
+            ModelKind::Bates,
+        ] {
+            let spec = FitSpec { model, max_iters: 30, ..FitSpec::default() };
+            let r = fit_snapshot(&snap, &spec, None);
+            assert!(!r.fit.expiries.is_empty(), "{model:?}: {:?}", r.fit.skipped);
+            // fit.json goes through JSON: rebuild from the parsed copy.
+            let json = serde_json::to_string(&r.fit).expect("serialise");
+            let fit: SnapshotFit = serde_json::from_str(&json).expect("parse");
+            let view = ModelView::new(spec.sabr_beta, &fit);
+            let mut worst: f64 = 0.0;
+            for (i, e) in fit.expiries.iter().enumerate() {
+                let rows: Vec<&ResidualRow> =
+                    r.residuals.iter().filter(|q| q.expiry == e.expiry).collect();
+                let ks: Vec<f64> = rows.iter().map(|q| q.k).collect();
+                let v = view.vols(i, e.t, &ks).expect("model rebuilt");
+                for (q, v) in rows.iter().zip(v) {
+                    worst = worst.max((v - q.model_iv).abs());
+                }
+            }
+            // Same formulas, same inputs; the JSON round trip of f64 is exact (ryu), so only
+            // evaluation-order rounding remains.
+            assert!(worst < 1e-9, "{model:?}: max |rebuilt − fitted| IV {worst:e}");
+        }
+    }
 
     #[test]
     fn indexed_names() {
