@@ -75,6 +75,22 @@ const OUTLIER: RGBColor = RGBColor(214, 39, 40);
 const BAND: RGBColor = RGBColor(120, 120, 120);
 const MODEL: RGBColor = RGBColor(31, 119, 180);
 
+/// An axis tick label: up to three decimals without trailing zeros; scientific notation
+/// for very small values.
+fn tick(v: &f64) -> String {
+    let v = *v;
+    if v != 0.0 && v.abs() < 1e-3 {
+        return format!("{v:.1e}");
+    }
+    let s = format!("{v:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".into()
+    } else {
+        s.to_string()
+    }
+}
+
 /// `[lo, hi]` of the finite values, widened by 5% (and to a unit interval when flat).
 fn extent(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     let (lo, hi) = values
@@ -154,6 +170,8 @@ pub fn smile(size: Size, caption: &str, quotes: &[SmilePoint], curve: &[(f64, f6
             .configure_mesh()
             .x_desc("k = ln(K/F)")
             .y_desc("IV (vol pts)")
+            .x_label_formatter(&tick)
+            .y_label_formatter(&tick)
             .light_line_style(WHITE.mix(0.0))
             .draw()
             .map_err(|e| e.to_string())?;
@@ -233,6 +251,8 @@ pub fn scatter(
             .configure_mesh()
             .x_desc(x_desc)
             .y_desc(y_desc)
+            .x_label_formatter(&tick)
+            .y_label_formatter(&tick)
             .light_line_style(WHITE.mix(0.0))
             .draw()
             .map_err(|e| e.to_string())?;
@@ -276,9 +296,7 @@ pub fn scatter(
 /// Draws `series` as lines with markers on a chart whose y coordinate is `y_range`.
 fn lines_on<Y>(
     root: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
-    caption: &str,
-    x_desc: &str,
-    y_desc: &str,
+    [caption, x_desc, y_desc]: [&str; 3],
     xr: (f64, f64),
     y_range: Y,
     series: &[Series],
@@ -299,6 +317,7 @@ where
         .configure_mesh()
         .x_desc(x_desc)
         .y_desc(y_desc)
+        .x_label_formatter(&tick)
         .y_labels(8)
         .light_line_style(WHITE.mix(0.0))
         .draw()
@@ -375,10 +394,12 @@ pub fn lines(
                 .map(|p| p.1)
                 .filter(|v| v.is_finite())
                 .fold((f64::INFINITY, 0.0_f64), |(l, h), v| (l.min(v), h.max(v)));
-            let (lo, hi) = if hi > lo { (lo / 1.5, hi * 1.5) } else { (lo / 10.0, lo * 10.0) };
-            lines_on(root, caption, x_desc, y_desc, xr, (lo..hi).log_scale(), &series, legend)
+            // Whole decades, so the axis always carries labelled powers of ten.
+            let lo = 10f64.powf(lo.log10().floor());
+            let hi = 10f64.powf(hi.log10().ceil()).max(10.0 * lo);
+            lines_on(root, [caption, x_desc, y_desc], xr, (lo..hi).log_scale(), &series, legend)
         } else {
-            lines_on(root, caption, x_desc, y_desc, xr, yr.0..yr.1, &series, legend)
+            lines_on(root, [caption, x_desc, y_desc], xr, yr.0..yr.1, &series, legend)
         }
     })
 }
@@ -461,10 +482,10 @@ pub fn heatmap(
             .y_label_style(("sans-serif", 12))
             .draw()
             .map_err(|e| e.to_string())?;
-        let n = 40;
+        let n = 40u32;
         legend
             .draw_series((0..n).map(|i| {
-                let (a, b) = (i as f64 / n as f64, (i + 1) as f64 / n as f64);
+                let (a, b) = (f64::from(i) / f64::from(n), f64::from(i + 1) / f64::from(n));
                 Rectangle::new(
                     [(0.0, 100.0 * (lo + a * span)), (1.0, 100.0 * (lo + b * span))],
                     heat(0.5 * (a + b)).filled(),
@@ -500,6 +521,14 @@ mod tests {
         assert!(s.contains("no quotes"));
         let h = heatmap(Size::WIDE, "h", "k", "t", &[0.0], &[0.0], &[]);
         assert!(h.contains("no surface"));
+    }
+
+    #[test]
+    fn tick_labels() {
+        assert_eq!(tick(&50000.0), "50000");
+        assert_eq!(tick(&0.30000000000000004), "0.3");
+        assert_eq!(tick(&-0.0), "0");
+        assert_eq!(tick(&2.5e-5), "2.5e-5");
     }
 
     #[test]

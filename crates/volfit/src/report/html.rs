@@ -506,20 +506,14 @@ fn market_atm(rows: &[&ResidualRow]) -> Option<(f64, f64)> {
     Some((my - slope * mx, slope))
 }
 
-/// Hours since `first` (ISO-8601), or `fallback` when either does not parse.
-fn hours_since(first: &str, at: &str, fallback: f64) -> f64 {
-    let p = |s: &str| chrono::DateTime::parse_from_rfc3339(s).ok();
-    match (p(first), p(at)) {
-        (Some(a), Some(b)) => (b - a).num_seconds() as f64 / 3600.0,
-        _ => fallback,
-    }
-}
-
 /// True for per-expiry parameters of a surface (`dtheta_3`, `rho_0`, …).
 fn indexed(name: &str) -> bool {
     name.rsplit_once('_')
         .is_some_and(|(_, d)| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
 }
+
+/// `(t, model (atm vol, skew), market (atm vol, skew))` of one expiry.
+type AtmPoint = (f64, Option<(f64, f64)>, Option<(f64, f64)>);
 
 fn underlying_page(data: &ReportData, series: &[&SnapshotFit]) -> Option<UnderlyingPage> {
     let snap = *series.last()?;
@@ -605,13 +599,10 @@ fn underlying_page(data: &ReportData, series: &[&SnapshotFit]) -> Option<Underly
     };
 
     // Term structure and skew.
-    let line =
-        |label: &str, f: &dyn Fn(&(f64, Option<(f64, f64)>, Option<(f64, f64)>)) -> Option<f64>| {
-            Series {
-                label: label.into(),
-                points: atm.iter().filter_map(|a| Some((a.0, f(a)?))).collect(),
-            }
-        };
+    let line = |label: &str, f: &dyn Fn(&AtmPoint) -> Option<f64>| Series {
+        label: label.into(),
+        points: atm.iter().filter_map(|a| Some((a.0, f(a)?))).collect(),
+    };
     let term = vec![
         Panel {
             kind: "term-structure",
@@ -726,8 +717,9 @@ fn underlying_page(data: &ReportData, series: &[&SnapshotFit]) -> Option<Underly
         .sum();
 
     // Parameter time series across snapshots.
-    let first = series.first().map_or("", |s| s.snapshot.as_str());
-    let x_of = |j: usize, s: &SnapshotFit| hours_since(first, &s.snapshot, j as f64);
+    // x: the snapshot's position in time order (real snapshot times are irregular: hours
+    // apart within a day, weeks apart between days).
+    let x_of = |j: usize, _: &SnapshotFit| j as f64;
     let mut params = Vec::new();
     let rmse = Series {
         label: "median rmse".into(),
@@ -747,7 +739,7 @@ fn underlying_page(data: &ReportData, series: &[&SnapshotFit]) -> Option<Underly
         svg: charts::lines(
             Size::SMALL,
             "rmse",
-            "hours since first snapshot",
+            "snapshot # (time order)",
             "vol pts",
             &[rmse],
             false,
@@ -774,7 +766,7 @@ fn underlying_page(data: &ReportData, series: &[&SnapshotFit]) -> Option<Underly
             params.push(Panel {
                 kind: "param-series",
                 title: format!("Surface parameter {n}"),
-                svg: charts::lines(Size::SMALL, &n, "hours since first snapshot", &n, &[s], false),
+                svg: charts::lines(Size::SMALL, &n, "snapshot # (time order)", &n, &[s], false),
             });
         }
     }
@@ -814,7 +806,7 @@ fn underlying_page(data: &ReportData, series: &[&SnapshotFit]) -> Option<Underly
         params.push(Panel {
             kind: "param-series",
             title: format!("Parameter {n} by expiry"),
-            svg: charts::lines(Size::SMALL, &n, "hours since first snapshot", &n, &lines, false),
+            svg: charts::lines(Size::SMALL, &n, "snapshot # (time order)", &n, &lines, false),
         });
     }
 
@@ -989,24 +981,14 @@ fn validation_panels(tables: &[Table], notes: &mut Vec<String>) -> Vec<Panel> {
     let mut panels = Vec::new();
     if let Some(t) = tables.iter().find(|t| t.name == "walk_forward.csv") {
         let tc = named_col(&t.header, &["snapshot", "time", "fit_snapshot", "date", "t0"]);
-        let first: Option<String> = tc.and_then(|c| {
-            let mut v: Vec<&String> = t.rows.iter().filter_map(|r| r.get(c)).collect();
-            v.sort();
-            v.first().map(|s| s.to_string())
-        });
-        let x_of = |s: &str| -> Option<f64> {
-            match &first {
-                Some(f) => {
-                    let h = hours_since(f, s, f64::NAN);
-                    if h.is_finite() {
-                        Some(h)
-                    } else {
-                        s.parse().ok()
-                    }
-                }
-                None => s.parse().ok(),
-            }
-        };
+        // x: the rank of the snapshot time among the table's distinct times (ISO-8601 sorts
+        // chronologically), as in the parameter charts.
+        let mut times: Vec<&str> = tc
+            .map(|c| t.rows.iter().filter_map(|r| r.get(c).map(String::as_str)).collect())
+            .unwrap_or_default();
+        times.sort_unstable();
+        times.dedup();
+        let x_of = |s: &str| -> Option<f64> { times.binary_search(&s).ok().map(|i| i as f64) };
         match tc.and_then(|c| in_out_series(t, c, &x_of, 3)) {
             Some(series) => panels.push(Panel {
                 kind: "walk-forward",
@@ -1014,7 +996,7 @@ fn validation_panels(tables: &[Table], notes: &mut Vec<String>) -> Vec<Panel> {
                 svg: charts::lines(
                     Size::WIDE,
                     "walk-forward",
-                    "hours since first snapshot",
+                    "snapshot # (time order)",
                     "error",
                     &series,
                     false,
