@@ -79,7 +79,10 @@ const MODEL: RGBColor = RGBColor(31, 119, 180);
 /// for very small values.
 fn tick(v: &f64) -> String {
     let v = *v;
-    if v != 0.0 && v.abs() < 1e-3 {
+    if v.abs() < 1e-12 {
+        return "0".into();
+    }
+    if v.abs() < 1e-3 {
         return format!("{v:.1e}");
     }
     let s = format!("{v:.3}");
@@ -458,6 +461,8 @@ pub fn heatmap(
             .disable_mesh()
             .x_desc(x_desc)
             .y_desc(y_desc)
+            .x_label_formatter(&tick)
+            .y_label_formatter(&tick)
             .draw()
             .map_err(|e| e.to_string())?;
         let cells = values.iter().enumerate().flat_map(|(r, row)| {
@@ -528,6 +533,7 @@ mod tests {
         assert_eq!(tick(&50000.0), "50000");
         assert_eq!(tick(&0.30000000000000004), "0.3");
         assert_eq!(tick(&-0.0), "0");
+        assert_eq!(tick(&-5.6e-17), "0");
         assert_eq!(tick(&2.5e-5), "2.5e-5");
     }
 

@@ -662,7 +662,20 @@ fn underlying_page(data: &ReportData, series: &[&SnapshotFit]) -> Option<Underly
             for (i, &t) in ts.iter().enumerate() {
                 let next = ts.get(i + 1).map_or(t + (t - t_edges[i]), |n| 0.5 * (t + n));
                 t_edges.push(next.max(t_edges[i] + 1e-6));
-                grid.push(view.vols(i, t, &k_mid).unwrap_or_else(|| vec![f64::NAN; k_mid.len()]));
+                // A per-expiry smile says nothing outside its quotes: blank cells there.
+                let mut row =
+                    view.vols(i, t, &k_mid).unwrap_or_else(|| vec![f64::NAN; k_mid.len()]);
+                let (lo, hi) = snap.expiries.get(i).map_or((0.0, 0.0), |e| {
+                    expiry_rows(e).iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), r| {
+                        (l.min(r.k), h.max(r.k))
+                    })
+                });
+                for (v, k) in row.iter_mut().zip(&k_mid) {
+                    if !(lo..=hi).contains(k) {
+                        *v = f64::NAN;
+                    }
+                }
+                grid.push(row);
             }
             if t_edges[0] < 0.0 {
                 t_edges[0] = 0.0;
