@@ -156,7 +156,8 @@ pub struct Table {
     pub name: String,
     /// Header.
     pub header: Vec<String>,
-    /// Rows (all of them; the page shows the first few).
+    /// Rows (all of them for `walk_forward.csv` and `ridge_path.csv`, else at most 200; the
+    /// page shows the first 40).
     pub rows: Vec<Vec<String>>,
 }
 
@@ -189,12 +190,19 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, R
         .map_err(|source| ReportError::Json { path: path.into(), source })
 }
 
+/// Tables other than the validation tables the charts use are only shown in part: read at
+/// most this many rows of them (a stray large CSV in the directory costs nothing).
+const OTHER_TABLE_ROWS: usize = 200;
+
 fn read_table(path: &Path) -> Result<Table, ReportError> {
     let err = |source| ReportError::Csv { path: path.into(), source };
+    let charted =
+        path.file_name().is_some_and(|n| n == "walk_forward.csv" || n == "ridge_path.csv");
+    let limit = if charted { usize::MAX } else { OTHER_TABLE_ROWS };
     let mut rdr = csv::ReaderBuilder::new().flexible(true).from_path(path).map_err(err)?;
     let header = rdr.headers().map_err(err)?.iter().map(str::to_string).collect();
     let mut rows = Vec::new();
-    for rec in rdr.records() {
+    for rec in rdr.records().take(limit) {
         rows.push(rec.map_err(err)?.iter().map(str::to_string).collect());
     }
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
