@@ -34,10 +34,16 @@ timeout 120 "$chrome" "${flags[@]}" --dump-dom "$url" >"$dom" 2>>"$log" \
     || { echo "chromium --dump-dom failed" >&2; exit 2; }
 
 status=0
-# Console messages at error level, uncaught exceptions, and failed loads (the report must
-# need no network and no other file).
-if grep -E 'CONSOLE.*(ERROR|error)|Uncaught|ERR_FILE_NOT_FOUND|ERR_NAME_NOT_RESOLVED|ERR_INTERNET_DISCONNECTED|Failed to load resource' "$log" >&2; then
-    echo "console errors in $report" >&2
+# Chromium logs every console message as `INFO:CONSOLE` (errors and uncaught exceptions
+# included). The report has no script, so any console message at all is a failure.
+if grep -E ':CONSOLE[:(]|Uncaught|Failed to load resource' "$log" >&2; then
+    echo "console messages while rendering $report" >&2
+    status=1
+fi
+# Failed loads are not console messages in headless mode: the page must reference no
+# resource at all (self-contained: inline SVG and CSS only).
+if grep -Eo '<(img|link|iframe|object|embed|audio|video|source)[^>]*>|url\([^)]*\)|@import' "$dom" >&2; then
+    echo "external resource references in $report" >&2
     status=1
 fi
 charts=$(grep -o '<figure class="chart' "$dom" | wc -l)
