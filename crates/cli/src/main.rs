@@ -32,6 +32,9 @@ enum Command {
     /// Calibrate a volatility model to every snapshot (robust loss, any solver); writes
     /// DIR/fit.json and DIR/residuals.csv.
     Fit(cmd::fit::FitArgs),
+    /// Write DIR/report.html: one self-contained HTML page of charts and tables from a fit's
+    /// output directory.
+    Report(cmd::report::ReportArgs),
     /// Implied Black-76 volatilities of a CSV of prices (forward,strike,t,type,price).
     Iv(cmd::iv::IvArgs),
     /// Write the built-in synthetic Deribit-like chain (and its truth).
@@ -55,6 +58,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Quotes(a) => cmd::quotes::run(a, cli.quiet),
         Command::Demo(a) => cmd::demo::run(a, cli.quiet),
         Command::Fit(a) => cmd::fit::run(a, cli.quiet),
+        Command::Report(a) => cmd::report::run(a, cli.quiet),
         Command::Iv(a) => cmd::iv::run(a),
         Command::Synth(a) => cmd::synth::run(a, cli.quiet),
         Command::Risk(a) => cmd::risk::run(a, cli.quiet),

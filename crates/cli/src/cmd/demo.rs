@@ -4,7 +4,7 @@
 //! with a robust loss → how well the known truth was recovered. Everything is written to
 //! `--out DIR` (default `volfit-demo/`) so the files can be opened afterwards.
 
-use super::fit::{fit_all, print_summary, write_outputs};
+use super::fit::{fit_all, print_summary, write_inputs, write_outputs};
 use anyhow::Context;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -94,11 +94,14 @@ pub fn run(args: &DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
 
     // 3. SSVI (the truth's family) and per-expiry SVI, Huber loss at one vol point.
     let mut ok = true;
+    let mut dirs = Vec::new();
     for model in [ModelKind::Ssvi, ModelKind::Svi] {
         let spec = FitSpec { model, loss: LossKind::Huber { scale: 0.01 }, ..FitSpec::default() };
         let results = fit_all(&snaps[..1], &spec, false);
         let dir = args.out.join(format!("fit_{}", model.name()));
         write_outputs(&dir, &spec, std::slice::from_ref(&csv), &results)?;
+        write_inputs(&dir, std::slice::from_ref(&report), &snaps[..1])?;
+        dirs.push(dir.clone());
         let Some(r) = results.first() else { continue };
         ok &= !r.fit.expiries.is_empty();
         if quiet {
@@ -149,6 +152,12 @@ pub fn run(args: &DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             "files in {}: synth_deribit.csv (+ .truth.json), fit_ssvi/, fit_svi/",
             args.out.display()
         );
+    }
+    // 4. The reports: one self-contained HTML page per fit.
+    for dir in &dirs {
+        let path = volfit::report::html::write_report(dir)
+            .with_context(|| format!("writing the report in {}", dir.display()))?;
+        println!("report: {}", path.display());
     }
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -16,9 +16,10 @@ use std::process::ExitCode;
 use volfit::fit::{
     fit_snapshot, FitOutput, FitSpec, ModelKind, Ridge, SnapshotResult, SolverKind, WarmStart,
 };
-use volfit::market::Cleaned;
+use volfit::market::{Cleaned, FileReport};
 use volfit::objective::{ResidualKind, WeightKind};
 use volfit::report::atomic::write_atomic;
+use volfit::report::html::{write_report, InputsSummary, TraceRecord};
 use volfit_optim::loss::LossKind;
 
 /// Arguments of `volfit fit`.
@@ -71,6 +72,9 @@ pub struct FitArgs {
     /// Output directory (created if missing).
     #[arg(long, short)]
     pub out: PathBuf,
+    /// Also write DIR/report.html (see `volfit report`).
+    #[arg(long)]
+    pub report: bool,
 }
 
 impl FitArgs {
@@ -169,7 +173,8 @@ pub fn fit_all(snaps: &[Cleaned], spec: &FitSpec, progress: bool) -> Vec<Snapsho
     out.into_iter().flatten().collect()
 }
 
-/// Writes `fit.json` and `residuals.csv` into `dir`.
+/// Writes `fit.json`, `residuals.csv` and `traces.json` (solver iterates with the
+/// diagnostics' warnings) into `dir`.
 pub fn write_outputs(
     dir: &std::path::Path,
     spec: &FitSpec,
@@ -197,7 +202,29 @@ pub fn write_outputs(
         out.flush()
     })
     .with_context(|| format!("writing {}", csv_path.display()))?;
+    let traces = TraceRecord::from_results(results);
+    let traces_path = dir.join("traces.json");
+    write_atomic(&traces_path, |w: &mut dyn Write| -> std::io::Result<()> {
+        serde_json::to_writer(&mut *w, &traces).map_err(std::io::Error::other)?;
+        writeln!(w)
+    })
+    .with_context(|| format!("writing {}", traces_path.display()))?;
     Ok(())
+}
+
+/// Writes `inputs.json` (the rejection summary of the input data) into `dir`.
+pub fn write_inputs(
+    dir: &std::path::Path,
+    files: &[FileReport],
+    snaps: &[Cleaned],
+) -> anyhow::Result<()> {
+    let path = dir.join("inputs.json");
+    let summary = InputsSummary::new(files, snaps);
+    write_atomic(&path, |w: &mut dyn Write| -> std::io::Result<()> {
+        serde_json::to_writer_pretty(&mut *w, &summary).map_err(std::io::Error::other)?;
+        writeln!(w)
+    })
+    .with_context(|| format!("writing {}", path.display()))
 }
 
 /// The summary table: one line per snapshot.
@@ -239,7 +266,7 @@ pub fn print_summary(results: &[SnapshotResult]) {
 /// Runs `volfit fit`.
 pub fn run(args: &FitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let spec = args.spec()?;
-    let (snaps, _reports) = args.input.load(quiet)?;
+    let (snaps, reports) = args.input.load(quiet)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads.unwrap_or(0))
         .build()
@@ -247,6 +274,12 @@ pub fn run(args: &FitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let progress = !quiet && std::io::stderr().is_terminal() && snaps.len() > 1;
     let results = pool.install(|| fit_all(&snaps, &spec, progress));
     write_outputs(&args.out, &spec, &args.input.files, &results)?;
+    write_inputs(&args.out, &reports, &snaps)?;
+    let report = if args.report {
+        Some(write_report(&args.out).context("writing the report")?)
+    } else {
+        None
+    };
     if !quiet {
         print_summary(&results);
         eprintln!(
@@ -254,6 +287,9 @@ pub fn run(args: &FitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             args.out.join("fit.json").display(),
             args.out.join("residuals.csv").display()
         );
+        if let Some(p) = report {
+            eprintln!("wrote {}", p.display());
+        }
     }
     let fitted = results.iter().any(|r| !r.fit.expiries.is_empty());
     Ok(if fitted { ExitCode::SUCCESS } else { ExitCode::from(1) })

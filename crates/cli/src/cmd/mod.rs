@@ -6,6 +6,7 @@ pub mod hedge;
 pub mod input;
 pub mod iv;
 pub mod quotes;
+pub mod report;
 pub mod risk;
 pub mod synth;
 pub mod validate;

@@ -1,3 +1,5 @@
 //! Outputs: files written atomically.
 
 pub mod atomic;
+pub mod charts;
+pub mod html;

@@ -1,0 +1,168 @@
+//! The HTML report: every expected chart and section is present, every string from data is
+//! escaped (a hostile underlying, instrument-like expiry label, spec name and file name), the
+//! page needs no network and no script, and optional inputs may be missing.
+//!
+//! The fixture is a real fit of the built-in synthetic chain, written to a temporary
+//! directory the way `volfit fit` writes it, with hostile names patched in.
+
+use std::path::Path;
+use volfit::fit::{fit_snapshot, FitOutput, FitSpec, ModelKind, ResidualRow, SnapshotResult};
+use volfit::market::synth::{generate, SynthSpec};
+use volfit::market::{build, read_path, Cleaned, FileReport, ReadOptions};
+use volfit::report::html::{load, write_report, InputsSummary, ReportError, TraceRecord};
+use volfit_optim::loss::LossKind;
+
+const HOSTILE: &str = "<script>alert(1)</script>";
+
+fn synthetic(dir: &Path) -> (Vec<Cleaned>, FileReport) {
+    let chain = generate(&SynthSpec { seed: 11, ..SynthSpec::default() });
+    let path = dir.join("synth.csv.in");
+    chain.write_csv(std::fs::File::create(&path).expect("create")).expect("write");
+    let opts = ReadOptions::default();
+    let mut snaps = Vec::new();
+    let report = read_path(&path, &opts, &mut |raw| {
+        snaps.push(build(raw, &opts.clean));
+        Ok(())
+    })
+    .expect("read synthetic chain");
+    (snaps, report)
+}
+
+/// Writes fit.json, residuals.csv, traces.json and inputs.json as `volfit fit` does, with the
+/// underlying renamed to `underlying`.
+fn write_fit_dir(dir: &Path, model: ModelKind, underlying: &str) -> SnapshotResult {
+    let (snaps, mut file) = synthetic(dir);
+    // Huber at one vol point, as `volfit demo` fits: the planted stale quotes become outliers.
+    let spec = FitSpec { model, loss: LossKind::Huber { scale: 0.01 }, ..FitSpec::default() };
+    let mut r = fit_snapshot(&snaps[0].snapshot, &spec, None);
+    r.fit.underlying = underlying.to_string();
+    r.residuals.iter_mut().for_each(|q| q.underlying = underlying.to_string());
+    r.fit.skipped.push(format!("{HOSTILE} skipped"));
+    let out =
+        FitOutput { spec, inputs: vec![format!("{HOSTILE}.csv")], snapshots: vec![r.fit.clone()] };
+    std::fs::write(dir.join("fit.json"), serde_json::to_vec(&out).expect("json")).expect("fit");
+    let mut w = csv::Writer::from_path(dir.join("residuals.csv")).expect("csv");
+    for q in &r.residuals {
+        w.serialize(q).expect("row");
+    }
+    w.flush().expect("flush");
+    let mut traces = TraceRecord::from_results(std::slice::from_ref(&r));
+    if let Some(t) = traces.first_mut() {
+        t.warnings.push(format!("{HOSTILE} stall"));
+    }
+    std::fs::write(dir.join("traces.json"), serde_json::to_vec(&traces).expect("json"))
+        .expect("traces");
+    file.path = format!("{HOSTILE}.csv");
+    file.examples.push(HOSTILE.to_string());
+    let mut cleaned = snaps;
+    cleaned[0].snapshot.underlying = underlying.to_string();
+    let inputs = InputsSummary::new(&[file], &cleaned);
+    std::fs::write(dir.join("inputs.json"), serde_json::to_vec(&inputs).expect("json"))
+        .expect("inputs");
+    r
+}
+
+fn count(html: &str, needle: &str) -> usize {
+    html.matches(needle).count()
+}
+
+/// No raw hostile markup anywhere, no script element, no external resource.
+fn assert_safe(html: &str) {
+    assert_eq!(count(html, HOSTILE), 0, "raw hostile string in the report");
+    assert!(!html.to_ascii_lowercase().contains("<script"), "a <script> element");
+    assert!(html.contains("&lt;script&gt;"), "the hostile text is shown, escaped");
+    for bad in ["src=", "<link", "url(", "@import", "<iframe"] {
+        assert!(!html.contains(bad), "external resource reference {bad:?}");
+    }
+}
+
+#[test]
+fn surface_report_has_every_section_and_escapes_data() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let r = write_fit_dir(dir.path(), ModelKind::Ssvi, HOSTILE);
+    // Validation tables as `volfit validate` might write them, with a hostile spec name.
+    let spec2 = "huber|vega";
+    let mut wf = String::from("snapshot,expiry,spec,in_sample_rmse,out_of_sample_rmse\n");
+    for (h, x) in [(0, 1.0), (6, 1.2), (12, 0.9)] {
+        for (s, d) in [(HOSTILE, 0.0), (spec2, 0.3)] {
+            wf.push_str(&format!(
+                "2026-01-05T{h:02}:00:00Z,2026-02-27T08:00:00Z,\"{s}\",{},{}\n",
+                x + d,
+                1.5 * x + d
+            ));
+        }
+    }
+    std::fs::write(dir.path().join("walk_forward.csv"), wf).expect("wf");
+    let mut rp = String::from("lambda,in_sample_rmse,out_of_sample_rmse\n");
+    for (l, i, o) in [(1e-4, 0.5, 1.4), (1e-3, 0.6, 1.1), (1e-2, 0.8, 1.0), (1e-1, 1.2, 1.3)] {
+        rp.push_str(&format!("{l},{i},{o}\n"));
+    }
+    std::fs::write(dir.path().join("ridge_path.csv"), rp).expect("rp");
+
+    let path = write_report(dir.path()).expect("report written");
+    assert_eq!(path, dir.path().join("report.html"));
+    let html = std::fs::read_to_string(&path).expect("read report");
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert_safe(&html);
+
+    // One smile per fitted expiry, and one of each other chart.
+    let n_exp = r.fit.expiries.len();
+    assert!(n_exp >= 5, "synthetic chain has {n_exp} fitted expiries");
+    assert_eq!(count(&html, r#"data-chart="smile""#), n_exp);
+    for kind in
+        ["residuals", "term-structure", "skew", "heatmap", "loss", "walk-forward", "ridge-path"]
+    {
+        assert_eq!(count(&html, &format!(r#"data-chart="{kind}""#)), 1, "chart {kind}");
+    }
+    // RMSE plus the three non-indexed SSVI parameters (rho, zeta, gamma) and the three
+    // per-expiry summaries (atm_vol, atm_skew, atm_total_variance).
+    assert_eq!(count(&html, r#"data-chart="param-series""#), 7);
+    for table in ["expiries", "warnings", "rejections", "files"] {
+        assert!(html.contains(&format!(r#"data-table="{table}""#)), "table {table}");
+    }
+    for section in ["underlying", "inputs", "validation", "spec"] {
+        assert!(html.contains(&format!(r#"data-section="{section}""#)), "section {section}");
+    }
+    // Every chart is an inline SVG: as many <svg> elements as figures.
+    assert_eq!(count(&html, "<svg"), count(&html, "<figure class=\"chart"));
+    // The ridge path's best λ (1e-2, from the table above) is stated.
+    assert!(html.contains("λ = 1.000e-2"), "chosen lambda");
+    // Outliers flagged by the fit get their legend entry on the smiles they sit on; the
+    // synthetic chain plants stale quotes, so some are flagged.
+    let with_outliers: std::collections::BTreeSet<&str> = r
+        .residuals
+        .iter()
+        .filter(|q: &&ResidualRow| q.outlier)
+        .map(|q| q.expiry.as_str())
+        .collect();
+    assert!(!with_outliers.is_empty(), "fixture has outliers");
+    assert_eq!(count(&html, ">\noutlier\n</text>"), with_outliers.len());
+}
+
+#[test]
+fn per_expiry_report_without_optional_files() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let r = write_fit_dir(dir.path(), ModelKind::Svi, "BTC");
+    for f in ["residuals.csv", "traces.json", "inputs.json"] {
+        std::fs::remove_file(dir.path().join(f)).expect("remove");
+    }
+    let data = load(dir.path()).expect("fit.json alone is enough");
+    assert!(data.residuals.is_empty() && data.traces.is_empty() && data.inputs.is_none());
+    let html = std::fs::read_to_string(write_report(dir.path()).expect("report")).expect("read");
+    assert_safe(&html);
+    // Smiles still drawn (model curves from the SVI parameters), no loss chart, notes instead.
+    assert_eq!(count(&html, r#"data-chart="smile""#), r.fit.expiries.len());
+    assert_eq!(count(&html, r#"data-chart="loss""#), 0);
+    assert!(html.contains("No solver traces"));
+    assert!(html.contains("No inputs.json"));
+    assert!(html.contains("No walk-forward or ridge-path tables"));
+}
+
+#[test]
+fn missing_or_broken_fit_json_is_an_error_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    assert!(matches!(write_report(dir.path()), Err(ReportError::Read { .. })));
+    std::fs::write(dir.path().join("fit.json"), "{not json").expect("write");
+    assert!(matches!(write_report(dir.path()), Err(ReportError::Json { .. })));
+    assert!(!dir.path().join("report.html").exists());
+}
