@@ -85,3 +85,24 @@ fn bad_grid_and_unavailable_format_exit_2() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("feature"));
     }
 }
+
+#[test]
+fn validate_report_fits_the_winner_and_charts_the_validation() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs: Vec<PathBuf> = (1..=3).map(|s| synth(dir.path(), s)).collect();
+    let out = dir.path().join("v");
+    let run = volfit()
+        .args(["validate", "--model", "svi", "--report", "-q", "--out"])
+        .arg(&out)
+        .args(&inputs)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    for f in ["fit.json", "residuals.csv", "walk_forward.csv", "ridge_path.csv", "report.html"] {
+        assert!(out.join(f).exists(), "{f} missing");
+    }
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("walk-forward"), "walk-forward chart missing");
+    assert!(html.contains("ridge"), "ridge path missing");
+    assert!(!html.contains("no time / in-sample"), "walk-forward table not understood");
+}

@@ -40,6 +40,10 @@ pub struct ValidateArgs {
     /// Output directory (created if missing).
     #[arg(long, short)]
     pub out: PathBuf,
+    /// Also fit the winning spec to every snapshot (fit.json, residuals.csv, traces.json in
+    /// DIR) and write DIR/report.html with its smiles and the validation charts.
+    #[arg(long)]
+    pub report: bool,
 }
 
 fn parse_format(s: &str) -> Result<TableFormat, String> {
@@ -84,8 +88,8 @@ impl ValidateArgs {
 pub fn run(args: &ValidateArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let cfg = args.config()?;
     cfg.specs()?;
-    let (cleaned, _reports) = args.input.load(quiet)?;
-    let snaps: Vec<_> = cleaned.into_iter().map(|c| c.snapshot).collect();
+    let (cleaned, reports) = args.input.load(quiet)?;
+    let snaps: Vec<_> = cleaned.iter().map(|c| c.snapshot.clone()).collect();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads.unwrap_or(0))
         .build()
@@ -127,6 +131,19 @@ pub fn run(args: &ValidateArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             }
         }
         eprintln!("wrote {} files in {}", written.len(), args.out.display());
+    }
+    if args.report {
+        let winner = v.winner.as_ref().and_then(|w| v.specs.iter().find(|s| s.id == w.spec_id));
+        if let Some(w) = winner {
+            let results = pool.install(|| super::fit::fit_all(&cleaned, &w.spec, false));
+            super::fit::write_outputs(&args.out, &w.spec, &args.input.files, &results)?;
+            super::fit::write_inputs(&args.out, &reports, &cleaned)?;
+        }
+        let page = volfit::report::html::write_report(&args.out)
+            .with_context(|| format!("writing the report in {}", args.out.display()))?;
+        if !quiet {
+            println!("report: {}", page.display());
+        }
     }
     Ok(if v.winner.is_some() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -998,9 +998,51 @@ fn in_out_series(
     (!out.is_empty()).then_some(out)
 }
 
+/// `volfit validate` writes walk-forward results long: one row per (spec, fit snapshot,
+/// horizon, expiry) with `rmse_vol`, horizon 0 being in-sample. Folds them into one row per
+/// (spec, fit snapshot) with the mean in-sample (`is_rmse`) and out-of-sample (`oos_rmse`,
+/// horizons ≥ 1) error, the wide form the chart reads; `None` for other layouts.
+fn walk_forward_wide(t: &Table) -> Option<Table> {
+    let h = named_col(&t.header, &["horizon"])?;
+    let e = named_col(&t.header, &["rmse_vol"])?;
+    let f = named_col(&t.header, &["fit_snapshot"])?;
+    let sc = named_col(&t.header, &["spec"]);
+    // (spec, fit snapshot) → (Σ in, n in, Σ out, n out)
+    let mut acc: BTreeMap<(String, String), (f64, f64, f64, f64)> = BTreeMap::new();
+    for r in &t.rows {
+        let (Some(hz), Some(err)) = (
+            r.get(h).and_then(|v| v.parse::<u32>().ok()),
+            r.get(e).and_then(|v| v.parse::<f64>().ok()).filter(|v| v.is_finite()),
+        ) else {
+            continue;
+        };
+        let spec = sc.and_then(|c| r.get(c)).cloned().unwrap_or_default();
+        let a = acc.entry((spec, r.get(f)?.clone())).or_insert((0.0, 0.0, 0.0, 0.0));
+        if hz == 0 {
+            (a.0, a.1) = (a.0 + err, a.1 + 1.0);
+        } else {
+            (a.2, a.3) = (a.2 + err, a.3 + 1.0);
+        }
+    }
+    let rows: Vec<Vec<String>> = acc
+        .into_iter()
+        .filter(|(_, a)| a.1 > 0.0 && a.3 > 0.0)
+        .map(|((spec, snap), a)| vec![spec, snap, (a.0 / a.1).to_string(), (a.2 / a.3).to_string()])
+        .collect();
+    Some(Table {
+        name: t.name.clone(),
+        header: ["spec", "fit_snapshot", "is_rmse", "oos_rmse"].map(String::from).to_vec(),
+        rows,
+    })
+}
+
 fn validation_panels(tables: &[Table], notes: &mut Vec<String>) -> Vec<Panel> {
     let mut panels = Vec::new();
-    if let Some(t) = tables.iter().find(|t| t.name == "walk_forward.csv") {
+    let wide = tables
+        .iter()
+        .find(|t| t.name == "walk_forward.csv")
+        .map(|t| walk_forward_wide(t).unwrap_or_else(|| t.clone()));
+    if let Some(t) = wide.as_ref() {
         let tc = named_col(&t.header, &["snapshot", "time", "fit_snapshot", "date", "t0"]);
         // x: the rank of the snapshot time among the table's distinct times (ISO-8601 sorts
         // chronologically), as in the parameter charts.
