@@ -92,6 +92,10 @@ pub struct HedgeArgs {
     /// Output directory (created if missing).
     #[arg(long, short)]
     pub out: PathBuf,
+    /// Also write DIR/report.html: spec comparison, P&L histograms with VaR/ES marked, and
+    /// hedging error by moneyness and maturity.
+    #[arg(long)]
+    pub report: bool,
 }
 
 impl HedgeArgs {
@@ -250,6 +254,13 @@ pub fn run(args: &HedgeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         .context("starting worker threads")?;
     let out = pool.install(|| backtest(&snapshots, &perps, &cfg));
     write_outputs(&args.out, &out, &input.files, perp_path.as_deref())?;
+    if args.report {
+        let page = volfit::report::hedge::write_report(&args.out, &out)
+            .with_context(|| format!("writing the report in {}", args.out.display()))?;
+        if !quiet {
+            println!("report: {}", page.display());
+        }
+    }
     if !quiet {
         for n in &out.notices {
             eprintln!("notice: {n}");

@@ -2,4 +2,5 @@
 
 pub mod atomic;
 pub mod charts;
+pub mod hedge;
 pub mod html;
