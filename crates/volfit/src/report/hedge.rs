@@ -46,6 +46,9 @@ Gross = hedged at mid; net = after spread and fees.</p>
 </body></html>
 "#;
 
+/// Gross P&L std per (moneyness, maturity) bucket.
+type BucketCells = BTreeMap<(String, String), f64>;
+
 #[derive(Serialize)]
 struct Page<'a> {
     n_paths: usize,
@@ -167,8 +170,7 @@ pub fn render(out: &HedgeOutput) -> Result<String, minijinja::Error> {
             Some(Figure { svg: histogram(&pnl, &s.pnl_usd, &caption), caption })
         })
         .collect();
-    let mut tables: BTreeMap<(String, String, String), BTreeMap<(String, String), f64>> =
-        BTreeMap::new();
+    let mut tables: BTreeMap<(String, String, String), BucketCells> = BTreeMap::new();
     for b in &out.buckets {
         tables
             .entry((b.underlying.clone(), b.spec.clone(), delta_name(b.delta)))
