@@ -155,3 +155,22 @@ fn bad_flags_exit_2_with_a_clear_message() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("huber"));
 }
+
+#[test]
+fn a_bad_config_file_is_named_with_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = synth(dir.path());
+    let config = dir.path().join("fit.toml");
+    std::fs::write(&config, "modle = \"svi\"\n").unwrap();
+    let out = volfit()
+        .args(["fit", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(dir.path().join("x"))
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("fit.toml") && err.contains("modle"), "{err}");
+}

@@ -80,14 +80,8 @@ pub struct FitArgs {
 impl FitArgs {
     /// The spec: the config file (or defaults) with flags applied on top.
     pub fn spec(&self) -> anyhow::Result<FitSpec> {
-        let mut spec = match &self.config {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading {}", path.display()))?;
-                FitSpec::from_toml(&text).with_context(|| format!("in {}", path.display()))?
-            }
-            None => FitSpec::default(),
-        };
+        let mut spec = super::input::read_config(self.config.as_deref(), FitSpec::from_toml)?
+            .unwrap_or_default();
         if let Some(v) = self.model {
             spec.model = v;
         }

@@ -101,14 +101,8 @@ pub struct HedgeArgs {
 impl HedgeArgs {
     /// The configuration: the config file (or defaults) with flags applied on top.
     pub fn config(&self) -> anyhow::Result<HedgeConfig> {
-        let mut cfg = match &self.config {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading {}", path.display()))?;
-                HedgeConfig::from_toml(&text).with_context(|| format!("in {}", path.display()))?
-            }
-            None => HedgeConfig::default(),
-        };
+        let mut cfg = super::input::read_config(self.config.as_deref(), HedgeConfig::from_toml)?
+            .unwrap_or_default();
         if let Some(m) = self.model {
             cfg.specs = [(m.name().to_string(), FitSpec { model: m, ..FitSpec::default() })].into();
         }

@@ -12,6 +12,21 @@ use volfit::market::{
     ReadOptions, Schedule, TimeUnit,
 };
 
+/// Reads a TOML configuration file with `parse`, naming the file in any error; `None` when no
+/// file was given (the caller then starts from its defaults and applies flags on top).
+pub fn read_config<T, E>(
+    path: Option<&std::path::Path>,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> anyhow::Result<Option<T>>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let Some(path) = path else { return Ok(None) };
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(Some(parse(&text).with_context(|| format!("in {}", path.display()))?))
+}
+
 /// Which chains to read, and how.
 #[derive(clap::Args, Debug, Clone)]
 pub struct InputArgs {

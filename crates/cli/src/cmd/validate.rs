@@ -60,17 +60,14 @@ fn parse_format(s: &str) -> Result<TableFormat, String> {
 impl ValidateArgs {
     /// The settings: the config file (or the default grid) with flags applied on top.
     pub fn config(&self) -> anyhow::Result<GridConfig> {
-        let mut cfg = match &self.config {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading {}", path.display()))?;
-                GridConfig::from_toml(&text).with_context(|| format!("in {}", path.display()))?
-            }
-            None => match self.model {
-                Some(m) => GridConfig::for_model(m),
-                None => GridConfig::default(),
-            },
-        };
+        let mut cfg =
+            match super::input::read_config(self.config.as_deref(), GridConfig::from_toml)? {
+                Some(c) => c,
+                None => match self.model {
+                    Some(m) => GridConfig::for_model(m),
+                    None => GridConfig::default(),
+                },
+            };
         if let (Some(m), Some(_)) = (self.model, &self.config) {
             cfg.models = vec![m];
         }
