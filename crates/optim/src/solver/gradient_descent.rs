@@ -8,7 +8,7 @@
 // Index loops mirror the formulas (several arrays indexed together).
 #![allow(clippy::needless_range_loop)]
 
-use super::schedule::{dist, norm2, projected_grad_norm, Control, Progress};
+use super::schedule::{dist, norm2, start, Control};
 use crate::observe::{Iterate, Observer};
 use crate::problem::{Bounds, Counted, Objective};
 use crate::solver::{Minimum, Solver, Stop};
@@ -54,34 +54,13 @@ impl Solver for GradientDescent {
         let ctl = &self.control;
         let counted = Counted::new(problem);
         let n = x0.len();
-        let mut x = x0.to_vec();
-        if let Some(b) = bounds {
-            b.project(&mut x);
-        }
-        let mut g = vec![0.0; n];
+        let (mut x, mut g, mut f, mut prog) = match start(&counted, x0, bounds, obs, ctl, self.lr) {
+            Ok(s) => s,
+            Err(done) => return done,
+        };
         let mut gc = vec![0.0; n];
         let mut xt = vec![0.0; n];
         let mut gt = vec![0.0; n];
-        let Some(mut f) = counted.value_grad(&x, &mut g).filter(|v| !v.is_nan()) else {
-            return Minimum {
-                x,
-                cost: f64::NAN,
-                stop: Stop::Infeasible,
-                iters: 0,
-                evals: counted.evals(),
-            };
-        };
-        let mut prog = Progress::new(ctl, &x, f);
-        obs.observe(&Iterate {
-            iter: 0,
-            cost: f,
-            grad_norm: norm2(&g),
-            step: 0.0,
-            rate: self.lr * ctl.schedule.factor(0),
-        });
-        if projected_grad_norm(&x, &g, bounds) <= ctl.limits.grad_tol {
-            return prog.finish(Stop::GradientTolerance, &counted);
-        }
         let mut t_prev = f64::INFINITY;
         let stop = loop {
             if let Some(s) = prog.budget(&counted) {

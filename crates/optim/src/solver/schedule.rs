@@ -262,6 +262,47 @@ pub(crate) trait Rule {
     fn reset(&mut self);
 }
 
+/// The start shared by every first-order method: project `x0` into the box, evaluate it and
+/// report iterate 0. Returns the point, its gradient, cost and progress tracker, or the
+/// finished [`Minimum`] when the start cannot be evaluated (`Infeasible`) or already meets
+/// the gradient tolerance.
+#[allow(clippy::type_complexity)]
+pub(crate) fn start<'a, P: Objective>(
+    counted: &Counted<P>,
+    x0: &[f64],
+    bounds: Option<&Bounds>,
+    obs: &mut dyn Observer,
+    ctl: &'a Control,
+    base_rate: f64,
+) -> Result<(Vec<f64>, Vec<f64>, f64, Progress<'a>), Minimum> {
+    let mut x = x0.to_vec();
+    if let Some(b) = bounds {
+        b.project(&mut x);
+    }
+    let mut g = vec![0.0; x.len()];
+    let Some(f) = counted.value_grad(&x, &mut g).filter(|v| !v.is_nan()) else {
+        return Err(Minimum {
+            x,
+            cost: f64::NAN,
+            stop: Stop::Infeasible,
+            iters: 0,
+            evals: counted.evals(),
+        });
+    };
+    let prog = Progress::new(ctl, &x, f);
+    obs.observe(&Iterate {
+        iter: 0,
+        cost: f,
+        grad_norm: norm2(&g),
+        step: 0.0,
+        rate: base_rate * ctl.schedule.factor(0),
+    });
+    if projected_grad_norm(&x, &g, bounds) <= ctl.limits.grad_tol {
+        return Err(prog.finish(Stop::GradientTolerance, counted));
+    }
+    Ok((x, g, f, prog))
+}
+
 /// The loop shared by momentum, Nesterov, Adam/AdamW and RMSProp: clip, propose,
 /// project, evaluate (halving the move toward `x` while the problem cannot be
 /// evaluated), track the best point, report, test the stopping rules.
@@ -276,34 +317,13 @@ pub(crate) fn run_rule<P: Objective, R: Rule>(
 ) -> Minimum {
     let counted = Counted::new(problem);
     let n = x0.len();
-    let mut x = x0.to_vec();
-    if let Some(b) = bounds {
-        b.project(&mut x);
-    }
-    let mut g = vec![0.0; n];
+    let (mut x, mut g, _, mut prog) = match start(&counted, x0, bounds, obs, ctl, base_rate) {
+        Ok(s) => s,
+        Err(done) => return done,
+    };
     let mut gc = vec![0.0; n];
     let mut x_new = vec![0.0; n];
     let mut g_new = vec![0.0; n];
-    let Some(mut f) = counted.value_grad(&x, &mut g).filter(|v| !v.is_nan()) else {
-        return Minimum {
-            x,
-            cost: f64::NAN,
-            stop: Stop::Infeasible,
-            iters: 0,
-            evals: counted.evals(),
-        };
-    };
-    let mut prog = Progress::new(ctl, &x, f);
-    obs.observe(&Iterate {
-        iter: 0,
-        cost: f,
-        grad_norm: norm2(&g),
-        step: 0.0,
-        rate: base_rate * ctl.schedule.factor(0),
-    });
-    if projected_grad_norm(&x, &g, bounds) <= ctl.limits.grad_tol {
-        return prog.finish(Stop::GradientTolerance, &counted);
-    }
     let stop = loop {
         if let Some(s) = prog.budget(&counted) {
             break s;
@@ -334,7 +354,7 @@ pub(crate) fn run_rule<P: Objective, R: Rule>(
         let step = dist(&x_new, &x);
         std::mem::swap(&mut x, &mut x_new);
         std::mem::swap(&mut g, &mut g_new);
-        f = fv;
+        let f = fv;
         let stop = prog.accept(&x, f, &g, step, bounds);
         obs.observe(&Iterate { iter: prog.iter, cost: f, grad_norm: norm2(&g), step, rate });
         if let Some(s) = stop {
