@@ -56,6 +56,12 @@ struct LpSolution {
 /// [`AllocError::Unbounded`] or [`AllocError::Solver`] from clarabel.
 pub fn solve(p: &Problem, settings: &Settings) -> Result<Allocation, AllocError> {
     let start = Instant::now();
+    if !matches!(settings.linear_solver.as_str(), "faer" | "qdldl") {
+        return Err(AllocError::Invalid(format!(
+            "linear solver `{}` (known: faer, qdldl)",
+            settings.linear_solver
+        )));
+    }
     let levels = lp_levels(&settings.risk, settings.levels)?;
     let ns = p.pnl.rows();
     let lambda = settings.lambda;
@@ -66,13 +72,22 @@ pub fn solve(p: &Problem, settings: &Settings) -> Result<Allocation, AllocError>
     } else {
         Vec::new()
     };
+    // A guess of the optimum from a subsample of the scenarios, when there are many: its
+    // tail scenarios seed the active sets (a guess only; the check below is on all rows).
+    let guess = if settings.constraint_generation && !tails.is_empty() && ns >= 4 * SUBSAMPLE {
+        subsample_guess(p, settings)
+    } else {
+        None
+    };
     let mut active: Vec<Vec<usize>> = tails
         .iter()
         .map(|&(a, _)| {
-            if settings.constraint_generation {
-                initial_active(p, 1.0 - a)
-            } else {
+            if !settings.constraint_generation {
                 (0..ns).collect()
+            } else if let Some((x0, _, _)) = &guess {
+                worst_under(p, x0, 1.5 * (1.0 - a))
+            } else {
+                initial_active(p, 1.0 - a)
             }
         })
         .collect();
@@ -84,11 +99,13 @@ pub fn solve(p: &Problem, settings: &Settings) -> Result<Allocation, AllocError>
             m
         })
         .collect();
-    let mut iterations = 0u64;
-    let mut rounds = 0;
+    // The cascade's work counts in the report.
+    let (mut iterations, mut rounds) = guess.as_ref().map_or((0, 0), |g| (g.1, g.2));
+    let mut own_rounds = 0;
     let mut loss = vec![0.0; ns];
     let sol = loop {
         rounds += 1;
+        own_rounds += 1;
         let sol = solve_restricted(p, settings, &tails, w0, &active)?;
         iterations += u64::from(sol.iterations);
         p.pnl.pnl_into(&sol.x, &mut loss);
@@ -116,7 +133,7 @@ pub fn solve(p: &Problem, settings: &Settings) -> Result<Allocation, AllocError>
         if !added {
             break sol;
         }
-        if rounds >= MAX_ROUNDS {
+        if own_rounds >= MAX_ROUNDS {
             return Err(AllocError::Solver(format!(
                 "constraint generation did not close in {MAX_ROUNDS} rounds"
             )));
@@ -155,11 +172,63 @@ pub fn solve(p: &Problem, settings: &Settings) -> Result<Allocation, AllocError>
     p.report(x, settings, risk_lp, report)
 }
 
+/// Below `4·SUBSAMPLE` scenarios the active sets start from the most extreme scenarios;
+/// above, from the tail of the optimum on every fourth scenario (itself solved the same
+/// way, so the guesses cascade 10⁴ → 2500 → 625).
+pub const SUBSAMPLE: usize = 250;
+
+/// The optimum of the same problem on every fourth scenario (probabilities renormalised);
+/// `None` when that smaller LP fails.
+fn subsample_guess(p: &Problem, settings: &Settings) -> Option<(Vec<f64>, u64, usize)> {
+    let n = p.n();
+    let ns = p.pnl.rows();
+    let rows: Vec<usize> = (0..ns / 4).map(|j| 4 * j).collect();
+    let data = p.pnl.as_slice();
+    let mut sub = Vec::with_capacity(rows.len() * n);
+    for &s in &rows {
+        sub.extend_from_slice(&data[s * n..(s + 1) * n]);
+    }
+    let probs = p.probs.as_ref().map(|_| {
+        let w: Vec<f64> = rows.iter().map(|&s| p.prob(s)).collect();
+        let t: f64 = w.iter().sum();
+        w.into_iter().map(|v| v / t).collect()
+    });
+    let small = Problem {
+        pnl: crate::risk::reward::Scenarios::new(sub, rows.len(), n).ok()?,
+        probs,
+        ..p.clone()
+    };
+    solve(&small, settings).ok().map(|a| (a.x, a.solver.iterations, a.solver.rounds))
+}
+
+/// The worst scenarios under `x` holding at least `mass` of the probability (and 50 rows).
+fn worst_under(p: &Problem, x: &[f64], mass: f64) -> Vec<usize> {
+    let mut pnl = vec![0.0; p.pnl.rows()];
+    p.pnl.pnl_into(x, &mut pnl);
+    let mut order: Vec<usize> = (0..pnl.len()).collect();
+    order.sort_by(|&a, &b| pnl[a].total_cmp(&pnl[b]).then(a.cmp(&b)));
+    take_mass(p, order, mass)
+}
+
+/// The first scenarios of `order` until they hold `mass` (capped at 1) and at least 50 rows.
+fn take_mass(p: &Problem, order: Vec<usize>, mass: f64) -> Vec<usize> {
+    let target = mass.min(1.0);
+    let mut m = 0.0;
+    let mut out = Vec::new();
+    for s in order {
+        if m >= target - 1e-12 && out.len() >= 50 {
+            break;
+        }
+        m += p.prob(s);
+        out.push(s);
+    }
+    out
+}
+
 /// The most extreme scenarios (largest `Σ_i |pnl_si|·range_i`) holding at least `3·tail`
 /// of the probability.
 fn initial_active(p: &Problem, tail: f64) -> Vec<usize> {
     let n = p.n();
-    let ns = p.pnl.rows();
     let range: Vec<f64> = p
         .positions
         .iter()
@@ -180,17 +249,7 @@ fn initial_active(p: &Problem, tail: f64) -> Vec<usize> {
         .map(|(s, row)| (s, row.iter().zip(&range).map(|(a, r)| a.abs() * r).sum()))
         .collect();
     score.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    let target = (3.0 * tail).min(1.0);
-    let mut mass = 0.0;
-    let mut out = Vec::new();
-    for (s, _) in score {
-        if mass >= target - 1e-12 && out.len() >= 50.min(ns) {
-            break;
-        }
-        mass += p.prob(s);
-        out.push(s);
-    }
-    out
+    take_mass(p, score.into_iter().map(|s| s.0).collect(), 3.0 * tail)
 }
 
 /// Builds and solves the LP with the scenario rows of `active[k]` for each tail level.
@@ -214,14 +273,17 @@ fn solve_restricted(
         tail_at.push(nv);
         nv += 1 + a.len();
     }
+    // The LP is posed in scaled P&L units `pnl·sc` (largest entry 1) so that the
+    // interior-point method sees O(1) numbers; t and z come back divided by sc.
+    let sc = 1.0 / p.pnl.as_slice().iter().fold(f64::MIN_POSITIVE, |m, v| m.max(v.abs()));
     let mean = p.mean_pnl();
     let mut q = vec![0.0; nv];
     for i in 0..n {
-        q[i] = -mean[i] * (1.0 + lambda * w0);
+        q[i] = -mean[i] * sc * (1.0 + lambda * w0);
     }
     if costs {
         for (i, pos) in p.positions.iter().enumerate() {
-            q[n + i] = 0.5 * pos.spread_usd;
+            q[n + i] = 0.5 * pos.spread_usd * sc;
         }
     }
     for (k, &(alpha, w)) in tails.iter().enumerate() {
@@ -256,9 +318,12 @@ fn solve_restricted(
         }
     }
     for r in &rows {
+        // Each row divided by its largest coefficient (premiums in USD, margins in coin).
         let shift = if r.abs { n } else { 0 };
-        let e: Vec<(usize, f64)> = r.coef.iter().map(|&(j, a)| (j + shift, a)).collect();
-        push(&e, r.rhs, &mut ri, &mut b);
+        let big = r.coef.iter().fold(0.0f64, |m, c| m.max(c.1.abs()));
+        let f = if big > 0.0 { 1.0 / big } else { 1.0 };
+        let e: Vec<(usize, f64)> = r.coef.iter().map(|&(j, a)| (j + shift, a * f)).collect();
+        push(&e, r.rhs * f, &mut ri, &mut b);
     }
     let data = p.pnl.as_slice();
     let mut e: Vec<(usize, f64)> = Vec::with_capacity(n + 2);
@@ -272,7 +337,7 @@ fn solve_restricted(
                     .iter()
                     .enumerate()
                     .filter(|(_, v)| **v != 0.0)
-                    .map(|(i, v)| (i, -v)),
+                    .map(|(i, v)| (i, -v * sc)),
             );
             e.push((at, -1.0));
             e.push((at + 1 + j, -1.0));
@@ -287,6 +352,10 @@ fn solve_restricted(
     let cs = DefaultSettingsBuilder::default()
         .verbose(false)
         .max_iter(200)
+        // Supernodal LDLᵀ (faer): the scenario rows are dense in x, so the KKT factor has a
+        // dense n×n block that a supernodal method handles with dense kernels.
+        .direct_solve_method(settings.linear_solver.clone())
+        .max_threads(u32::try_from(rayon::current_num_threads()).unwrap_or(1))
         .build()
         .map_err(|e| AllocError::Solver(format!("{e:?}")))?;
     let mut solver = DefaultSolver::new(&pm, &q, &a, &b, &cones, cs)
@@ -308,9 +377,13 @@ fn solve_restricted(
     let mut t = Vec::with_capacity(tails.len());
     for (k, &(alpha, _)) in tails.iter().enumerate() {
         let at = tail_at[k];
-        let tk = sx[at];
-        let tail: f64 =
-            active[k].iter().enumerate().map(|(j, &s)| p.prob(s) * sx[at + 1 + j].max(0.0)).sum();
+        let tk = sx[at] / sc;
+        let tail: f64 = active[k]
+            .iter()
+            .enumerate()
+            .map(|(j, &s)| p.prob(s) * sx[at + 1 + j].max(0.0))
+            .sum::<f64>()
+            / sc;
         t.push(tk);
         cvar.push(tk + tail / (1.0 - alpha));
     }

@@ -203,6 +203,8 @@ pub struct Settings {
     /// Solve the LP by scenario constraint generation (exact; much faster for large
     /// scenario counts). `false` builds every scenario row at once.
     pub constraint_generation: bool,
+    /// clarabel's LDLᵀ method: `faer` (supernodal, multithreaded; default) or `qdldl`.
+    pub linear_solver: String,
     /// Number of starts of the utility path (the origin, then seeded points in the box).
     pub starts: usize,
     /// Seed of the utility path's extra starts.
@@ -218,6 +220,7 @@ impl Default for Settings {
             levels: 8,
             spread_costs: false,
             constraint_generation: true,
+            linear_solver: "faer".into(),
             starts: 4,
             seed: 7,
         }

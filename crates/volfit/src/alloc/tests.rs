@@ -31,8 +31,8 @@ fn synthetic(n: usize, ns: usize, seed: u64) -> Problem {
     let groups = (0..2)
         .map(|g| {
             let mut m = Vec::new();
-            for k in 0..6 {
-                let shock = -0.3 + 0.12 * k as f64;
+            for k in 0..6u8 {
+                let shock = -0.3 + 0.12 * f64::from(k);
                 for i in 0..n {
                     m.push(if i % 2 == g { shock * (1.0 + 0.1 * i as f64) } else { 0.0 });
                 }
@@ -119,9 +119,9 @@ fn brute_force_two_instruments() {
         let f_lp = objective(&p, &s, &a.x);
         let mut best = f64::NEG_INFINITY;
         let h = 0.01;
-        for i in 0..=400 {
-            for j in 0..=400 {
-                let x = [-2.0 + h * i as f64, -2.0 + h * j as f64];
+        for i in 0..=400u16 {
+            for j in 0..=400u16 {
+                let x = [-2.0 + h * f64::from(i), -2.0 + h * f64::from(j)];
                 best = best.max(objective(&p, &s, &x));
             }
         }
@@ -142,7 +142,7 @@ fn brute_force_three_instruments_with_constraints() {
     let f_lp = objective(&p, &s, &a.x);
     let mut best = f64::NEG_INFINITY;
     let h = 0.05;
-    let pts: Vec<f64> = (0..=80).map(|i| -2.0 + h * i as f64).collect();
+    let pts: Vec<f64> = (0..=80u8).map(|i| -2.0 + h * f64::from(i)).collect();
     for &x0 in &pts {
         for &x1 in &pts {
             for &x2 in &pts {
@@ -331,9 +331,9 @@ fn utility_path_is_feasible_and_near_brute_force() {
     };
     let fa = f(&a.x);
     let mut best = f64::NEG_INFINITY;
-    for i in 0..=200 {
-        for j in 0..=200 {
-            let x = [-2.0 + 0.02 * i as f64, -2.0 + 0.02 * j as f64];
+    for i in 0..=200u8 {
+        for j in 0..=200u8 {
+            let x = [-2.0 + 0.02 * f64::from(i), -2.0 + 0.02 * f64::from(j)];
             if p.check(&x, 0.0).1 <= 0.0 {
                 best = best.max(f(&x));
             }
