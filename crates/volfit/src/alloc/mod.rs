@@ -10,7 +10,7 @@
 //! - **Expected P&L − λ·(CVaR or spectral risk)** is solved as ONE linear program
 //!   (Rockafellar & Uryasev 2000) by the interior-point solver `clarabel` ([`lp`]). A
 //!   spectral measure enters as a mixture of CVaRs whose weights come from the
-//!   [`Spectrum`](crate::risk::Spectrum) on a grid of levels ([`cvar_mixture`]). Scenario
+//!   [`Spectrum`] on a grid of levels ([`cvar_mixture`]). Scenario
 //!   rows are added by constraint generation; the returned point is the optimum of the full
 //!   LP (see [`lp`] for why).
 //! - **Expected utility (CARA, CRRA) − λ·risk** is not linear; it goes through volfit-optim's

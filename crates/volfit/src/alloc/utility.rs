@@ -2,7 +2,7 @@
 //!
 //! ## Method (penalty + projection, then feasibility restoration)
 //! The objective `f(x) = −E[u(S·x)] + λ·ρ(S·x)` is
-//! [`PortfolioObjective`](crate::risk::reward::PortfolioObjective). The position bounds are
+//! [`PortfolioObjective`]. The position bounds are
 //! enforced by **projection** (L-BFGS-B keeps every iterate in the box). Every other
 //! constraint of [`Problem::rows`] (group limits, premium budget, margin ≤ collateral per
 //! margin shock) enters as a **quadratic penalty** `ρ_pen·Σ_r max(0, (a_r·x − b_r)/s_r)²`

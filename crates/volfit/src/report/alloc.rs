@@ -361,3 +361,94 @@ pub fn render(out: &AllocOutput) -> Result<String, minijinja::Error> {
     env.add_template("alloc.html", TEMPLATE)?;
     env.get_template("alloc.html")?.render(minijinja::value::Serde(&page))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alloc::{solve, Budget, Group, Position, Problem, Settings};
+    use crate::risk::reward::Scenarios;
+
+    fn output() -> AllocOutput {
+        let pnl = Scenarios::new(vec![2.0, -1.0, -1.0, 0.5, 0.3, 0.2], 3, 2).unwrap();
+        let problem = Problem {
+            pnl,
+            probs: None,
+            positions: ["BTC-A<&>", "ETH-B"]
+                .iter()
+                .enumerate()
+                .map(|(i, n)| Position {
+                    name: (*n).into(),
+                    group: i,
+                    price_usd: 1.0,
+                    spread_usd: 0.0,
+                    min: -1.0,
+                    max: 1.0,
+                })
+                .collect(),
+            groups: ["BTC", "ETH"]
+                .iter()
+                .map(|n| Group {
+                    name: (*n).into(),
+                    net_limit: None,
+                    gross_limit: None,
+                    collateral: Some(1.0),
+                    margin: Some(Scenarios::new(vec![-0.1, -0.1], 1, 2).unwrap()),
+                    price_usd: Some(100.0),
+                })
+                .collect(),
+            budget: Budget::default(),
+        };
+        let s = Settings { lambda: 0.2, ..Settings::default() };
+        let allocation = solve(&problem, &s).unwrap();
+        let frontier = crate::alloc::frontier(&problem, &s, &[0.1, 1.0])
+            .unwrap()
+            .into_iter()
+            .map(|f| f.0)
+            .collect();
+        AllocOutput {
+            config: serde_json::json!({"lambda": 0.2}),
+            candidates: problem
+                .positions
+                .iter()
+                .map(|p| CandidateRow {
+                    name: p.name.clone(),
+                    coin: problem.groups[p.group].name.clone(),
+                    kind: "future".into(),
+                    price_usd: p.price_usd,
+                    spread_usd: p.spread_usd,
+                    min: p.min,
+                    max: p.max,
+                })
+                .collect(),
+            allocation,
+            frontier,
+            provenance: "unit test <matrix>".into(),
+            scenarios: 3,
+            notices: vec![],
+        }
+    }
+
+    #[test]
+    fn writes_every_file_and_escapes() {
+        let out = output();
+        let dir = tempfile::tempdir().unwrap();
+        let paths = write_all(dir.path(), &out).unwrap();
+        assert_eq!(paths.len(), 4);
+        let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+        assert!(html.contains("BTC-A&lt;&amp;&gt;") && !html.contains("BTC-A<&>"));
+        assert!(html.contains("unit test &lt;matrix&gt;"));
+        assert!(html.matches("<svg").count() >= 4, "frontier, positions, contributions, margin");
+        let json: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join("allocation.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(json["margin"].as_array().unwrap().len(), 2);
+        assert_eq!(json["frontier"].as_array().unwrap().len(), 2);
+        assert!(json["summary"]["risk"].as_f64().is_some());
+        let csv = std::fs::read_to_string(dir.path().join("allocation.csv")).unwrap();
+        assert_eq!(csv.lines().count(), 3);
+        assert!(csv.starts_with("candidate,coin,kind,x,price_usd"));
+        let front = std::fs::read_to_string(dir.path().join("frontier.csv")).unwrap();
+        assert_eq!(front.lines().count(), 3);
+    }
+}
