@@ -7,9 +7,10 @@
 //! portfolio-margin grid of 21 moves × 3 vol shocks per coin), so the figure measures
 //! what the allocator costs on a problem of the size.
 //!
-//! `cargo run --release -p volfit-bench --bin alloc_bench [-- SCENARIOS [CANDIDATES [full]]]`
-//! (defaults 10000 and 200; `full` also solves the LP with every scenario row at once, to
-//! compare with constraint generation).
+//! `cargo run --release -p volfit-bench --bin alloc_bench [-- SCENARIOS [CANDIDATES [RISK [full]]]]`
+//! (defaults 10000, 200 and `es:0.95`; RISK may be a spectral measure such as
+//! `spectral-exp:10`; `full` also solves the LP with every scenario row at once, to compare
+//! with constraint generation).
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -153,14 +154,22 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let ns: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(10_000);
     let nc: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(200).max(20);
-    let full = args.get(3).is_some_and(|a| a == "full");
+    let risk: RiskMeasure =
+        match args.get(3).map_or(Ok(RiskMeasure::Es { alpha: 0.95 }), |a| a.parse()) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+    let full = args.get(4).is_some_and(|a| a == "full");
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("thread pool");
     pool.install(|| {
         let t0 = Instant::now();
         let problem = build(ns, nc);
         let t_build = t0.elapsed().as_secs_f64();
         let settings = Settings {
-            risk: RiskMeasure::Es { alpha: 0.95 },
+            risk: risk.clone(),
             lambda: 1.0,
             spread_costs: true,
             ..Settings::default()
@@ -174,7 +183,7 @@ fn main() -> ExitCode {
             }
         };
         let t_lp = t1.elapsed().as_secs_f64();
-        println!("alloc_bench: {nc} candidates × {ns} scenarios, ES_0.95, λ = 1, 2 threads");
+        println!("alloc_bench: {nc} candidates × {ns} scenarios, {risk}, λ = 1, 2 threads");
         println!("  scenario matrices : {t_build:8.3} s");
         println!(
             "  LP (clarabel, cg) : {t_lp:8.3} s  ({} rounds, {} IPM iterations, {} scenario rows, status {})",
@@ -182,7 +191,7 @@ fn main() -> ExitCode {
         );
         println!("  total             : {:8.3} s", t_build + t_lp);
         println!(
-            "  result: E[P&L] {:.2} USD, ES {:.2} (LP {:.2}), {} nonzero positions, binding {:?}",
+            "  result: E[P&L] {:.2} USD, risk {:.2} (LP {:.2}), {} nonzero positions, {} binding constraints",
             a.expected_pnl,
             a.risk,
             a.risk_lp,
