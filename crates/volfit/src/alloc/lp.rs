@@ -266,9 +266,21 @@ fn solve_restricted(
     let costs = settings.spread_costs && p.positions.iter().any(|q| q.spread_usd > 0.0);
     let need_u = costs || rows.iter().any(|r| r.abs);
     let nu = if need_u { n } else { 0 };
-    // Variable layout: x | u | per level (t_k, z_k...).
+    // With several levels (spectral), the loss of each scenario is one variable y_s ≥
+    // −pnl_s·x shared by the levels, so a scenario costs one dense row however many levels
+    // hold it in their active set; the level rows z_ks ≥ y_s − t_k are sparse.
+    let shared: Vec<usize> = if active.len() > 1 {
+        let mut u: Vec<usize> = active.iter().flatten().copied().collect();
+        u.sort_unstable();
+        u.dedup();
+        u
+    } else {
+        Vec::new()
+    };
+    // Variable layout: x | u | y (shared losses) | per level (t_k, z_k...).
+    let y_at = n + nu;
     let mut tail_at = Vec::with_capacity(tails.len());
-    let mut nv = n + nu;
+    let mut nv = n + nu + shared.len();
     for a in active {
         tail_at.push(nv);
         nv += 1 + a.len();
@@ -327,18 +339,33 @@ fn solve_restricted(
     }
     let data = p.pnl.as_slice();
     let mut e: Vec<(usize, f64)> = Vec::with_capacity(n + 2);
+    let loss_row = |e: &mut Vec<(usize, f64)>, s: usize| {
+        e.clear();
+        e.extend(
+            data[s * n..(s + 1) * n]
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| **v != 0.0)
+                .map(|(i, v)| (i, -v * sc)),
+        );
+    };
+    for (j, &s) in shared.iter().enumerate() {
+        // −pnl_s·x − y_s ≤ 0
+        loss_row(&mut e, s);
+        e.push((y_at + j, -1.0));
+        push(&e, 0.0, &mut ri, &mut b);
+    }
     for (k, a) in active.iter().enumerate() {
         let at = tail_at[k];
         for (j, &s) in a.iter().enumerate() {
-            // −pnl_s·x − t_k − z_kj ≤ 0
-            e.clear();
-            e.extend(
-                data[s * n..(s + 1) * n]
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, v)| **v != 0.0)
-                    .map(|(i, v)| (i, -v * sc)),
-            );
+            // −pnl_s·x − t_k − z_kj ≤ 0, or y_s − t_k − z_kj ≤ 0 with shared losses.
+            if shared.is_empty() {
+                loss_row(&mut e, s);
+            } else {
+                e.clear();
+                let at_y = shared.binary_search(&s).unwrap_or(0);
+                e.push((y_at + at_y, 1.0));
+            }
             e.push((at, -1.0));
             e.push((at + 1 + j, -1.0));
             push(&e, 0.0, &mut ri, &mut b);
