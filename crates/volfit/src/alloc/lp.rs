@@ -49,7 +49,8 @@ struct LpSolution {
     status: SolverStatus,
 }
 
-/// Solves the LP of the module docs.
+/// Solves the LP of the module docs. `p` must have passed [`Problem::validate`]
+/// ([`super::solve`] does it).
 ///
 /// # Errors
 /// [`AllocError::NotLinear`] for a measure without LP form, [`AllocError::Infeasible`],

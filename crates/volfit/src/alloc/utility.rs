@@ -73,7 +73,8 @@ impl<R: Reward> Objective for Penalised<'_, R> {
     }
 }
 
-/// Solves the utility problem of the module docs.
+/// Solves the utility problem of the module docs. `p` must have passed
+/// [`Problem::validate`] ([`super::solve`] does it).
 ///
 /// # Errors
 /// [`AllocError::Invalid`] for the expected reward (use the LP), [`AllocError::Infeasible`]
