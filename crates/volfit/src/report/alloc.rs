@@ -84,7 +84,7 @@ pub fn write_all(dir: &Path, out: &AllocOutput) -> std::io::Result<Vec<PathBuf>>
                 format!("{}", a.x[i]),
                 format!("{}", cand.price_usd),
                 format!("{}", cand.spread_usd),
-                format!("{}", cand.price_usd * a.x[i]),
+                format!("{}", cand.price_usd * a.x[i] + 0.0),
                 format!("{}", cand.min),
                 format!("{}", cand.max),
                 format!("{}", a.contributions[i]),
