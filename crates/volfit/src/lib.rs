@@ -11,6 +11,7 @@
 //! `k` log-forward-moneyness ln(K/F); `w` total implied variance σ²t; `t` years to expiry
 //! (ACT/365 to the second); `f` forward; `iv` implied vol as a fraction.
 
+pub mod alloc;
 pub mod black;
 pub mod fit;
 pub mod hedge;

@@ -1,5 +1,6 @@
 //! Outputs: files written atomically.
 
+pub mod alloc;
 pub mod atomic;
 pub mod charts;
 pub mod hedge;

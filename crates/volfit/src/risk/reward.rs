@@ -98,6 +98,10 @@ impl Scenarios {
     pub fn cols(&self) -> usize {
         self.cols
     }
+    /// The row-major entries (`rows·cols`): row `s` is `[s·cols, (s+1)·cols)`.
+    pub fn as_slice(&self) -> &[f64] {
+        &self.data
+    }
     /// Writes the portfolio P&L `S·x` into `out` (length `rows`).
     pub fn pnl_into(&self, x: &[f64], out: &mut [f64]) {
         for (o, row) in out.iter_mut().zip(self.data.chunks_exact(self.cols)) {
