@@ -294,6 +294,7 @@ impl SabrFixedBeta {
         Ok(SabrFixedBeta { t, beta, q, ln_f, f_q: (q * ln_f).exp(), expansion })
     }
 
+    #[inline]
     fn strike(&self, k: f64) -> StrikeConsts {
         if self.q == 0.0 {
             return (1.0, k, 1.0);
@@ -398,10 +399,10 @@ impl SabrFixedBetaAt {
         // √(1 + q) − 1 without cancellation.
         let root_m1 = qz / s1;
         let x = if z >= r {
-            ((root_m1 + z) * self.inv_1mr).ln_1p()
+            ln_1p_fast((root_m1 + z) * self.inv_1mr)
         } else {
             // (s + z − ρ)(s − z + ρ) = 1 − ρ²: no cancellation for z ≪ 0.
-            -((root_m1 - z) * self.inv_1pr).ln_1p()
+            -ln_1p_fast((root_m1 - z) * self.inv_1pr)
         };
         let inv_x = 1.0 / x;
         let zeta = z * inv_x;
@@ -434,6 +435,7 @@ impl SabrFixedBetaAt {
     }
 
     /// Black implied vol at log-moneyness `k`.
+    #[inline]
     pub fn vol(&self, k: f64) -> f64 {
         let (inv_d, c, b, _) = self.strike(k);
         let [a, _, n] = self.x;
@@ -442,6 +444,7 @@ impl SabrFixedBetaAt {
     }
 
     /// Black implied vol at `k` and its gradient over `[α, ρ, ν]`.
+    #[inline]
     pub fn vol_grad(&self, k: f64, grad: &mut [f64; 3]) -> f64 {
         let (inv_d, c, b, db) = self.strike(k);
         let [a, _, n] = self.x;
@@ -454,6 +457,17 @@ impl SabrFixedBetaAt {
         grad[1] = lead * (zeta_r * b + zeta * db[1]);
         grad[2] = lead * (zeta * db[2] - b * zeta_z * c_a);
         lead * zeta * b
+    }
+}
+
+/// `ln(1 + y)` for `y > −1`: `ln_1p` where it matters (small `y`), the cheaper `ln` of
+/// `1 + y` elsewhere (rounding of `1 + y` costs < 5 ulp of the result for `y > ¼`).
+#[inline]
+fn ln_1p_fast(y: f64) -> f64 {
+    if y > 0.25 {
+        (1.0 + y).ln()
+    } else {
+        y.ln_1p()
     }
 }
 
