@@ -173,8 +173,13 @@ fn parts<R: Residuals, L: Loss>(
     }
     // Scores gᵢ = wᵢρ'(uᵢ²)·uᵢ·φ'(rᵢ)·∇rᵢ, the data part of the cost, and for the sandwich
     // the exact curvature max(ρ₁ + 2sρ₂, 0)·φ'²·∇rᵢ∇rᵢᵀ.
-    let (mut r, mut j) = (vec![0.0; m], vec![0.0; m * n]);
-    p.residuals().eval(x, &mut r, Some(&mut j)).ok_or(CovarianceError::Infeasible)?;
+    // The meat `b` and the sandwich curvature need the raw Jacobian; Gauss–Newton only the
+    // residuals (for σ̂²).
+    let sandwich = kind == CovarianceKind::Sandwich;
+    let (mut r, mut j) = (vec![0.0; m], vec![0.0; if sandwich { m * n } else { 0 }]);
+    p.residuals()
+        .eval(x, &mut r, sandwich.then_some(&mut j[..]))
+        .ok_or(CovarianceError::Infeasible)?;
     let mut b = vec![0.0; n * n];
     let mut rho_sum = 0.0;
     for i in 0..m {
@@ -183,13 +188,14 @@ fn parts<R: Residuals, L: Loss>(
         let [d0, d1, d2] = p.loss().rho(s);
         let w = p.weights().map_or(1.0, |w| w[i]);
         rho_sum += w * d0;
+        if !sandwich {
+            continue;
+        }
         let c = w * d1 * u * du;
         let ji = &j[i * n..(i + 1) * n];
         add_outer(&mut b, ji, c * c);
-        if kind == CovarianceKind::Sandwich {
-            let curv = (w * (d1 + 2.0 * s * d2)).max(0.0);
-            add_outer(&mut h, ji, curv * du * du);
-        }
+        let curv = (w * (d1 + 2.0 * s * d2)).max(0.0);
+        add_outer(&mut h, ji, curv * du * du);
     }
     if !linalg::cholesky(&mut h, n) {
         return Err(CovarianceError::Singular);

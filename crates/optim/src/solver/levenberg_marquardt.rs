@@ -118,19 +118,19 @@ impl LevenbergMarquardt {
         let mut optimistic = true;
         loop {
             // Gauss–Newton model at x: JᵀJ (upper and lower) and g = Jᵀr.
-            jtj.iter_mut().for_each(|v| *v = 0.0);
-            g.iter_mut().for_each(|v| *v = 0.0);
-            for i in 0..m {
-                let row = &jac[i * n..(i + 1) * n];
-                let ri = r[i];
-                for j in 0..n {
-                    let rj = row[j];
-                    g[j] += rj * ri;
-                    if rj != 0.0 {
-                        for k in j..n {
-                            jtj[j * n + k] += rj * row[k];
+            // One register accumulator per entry, rows summed in order (a running sum kept
+            // in memory per row is a store-to-load chain: slow for few parameters).
+            for j in 0..n {
+                g[j] = jac.chunks_exact(n).zip(&r).fold(0.0, |s, (row, ri)| s + row[j] * ri);
+                for k in j..n {
+                    jtj[j * n + k] = jac.chunks_exact(n).fold(0.0, |s, row| {
+                        let rj = row[j];
+                        if rj != 0.0 {
+                            s + rj * row[k]
+                        } else {
+                            s
                         }
-                    }
+                    });
                 }
             }
             for j in 0..n {

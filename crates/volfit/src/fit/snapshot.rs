@@ -15,7 +15,7 @@ use crate::model::arbitrage::{
 };
 use crate::model::bates::Bates;
 use crate::model::heston::Heston;
-use crate::model::sabr::{Sabr, SabrExpansion};
+use crate::model::sabr::{guess_from_smile, Sabr, SabrExpansion};
 use crate::model::ssvi::{Essvi, Phi, Ssvi};
 use crate::model::svi::{quasi_explicit_fit, Svi};
 use crate::model::{Domain, Params, Smile, Surface};
@@ -235,6 +235,43 @@ pub fn fit_svi_slice(
     Ok((cal, family))
 }
 
+/// SABR start `[α, ρ, ν]` from a least-squares quadratic in `k` through the market vols
+/// ([`guess_from_smile`] on its value, slope and curvature at `k = 0`); `None` with fewer
+/// than 3 distinct strikes.
+fn sabr_guess(targets: &[Target], f: f64, t: f64, beta: f64, atm: f64) -> Option<[f64; 3]> {
+    // Normal equations of σ ≈ c₀ + c₁k + c₂k², with k scaled by the quoted half-width.
+    let (kmin, kmax) = targets
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), q| (l.min(q.k), h.max(q.k)));
+    let h = 0.5 * (kmax - kmin);
+    if !(h > 1e-8) {
+        return None;
+    }
+    let mut m = [0.0; 9];
+    let mut rhs = [0.0; 3];
+    for q in targets {
+        let v = market_iv(q);
+        if !v.is_finite() {
+            continue;
+        }
+        let u = q.k / h;
+        let basis = [1.0, u, u * u];
+        for i in 0..3 {
+            rhs[i] += basis[i] * v;
+            for j in 0..3 {
+                m[3 * i + j] += basis[i] * basis[j];
+            }
+        }
+    }
+    if !volfit_optim::linalg::cholesky(&mut m, 3) {
+        return None;
+    }
+    volfit_optim::linalg::cholesky_solve(&m, 3, &mut rhs);
+    let [c0, c1, c2] = rhs;
+    let sigma0 = if c0 > 0.0 { c0 } else { atm };
+    guess_from_smile(f, t, beta, sigma0, c1 / h, 2.0 * c2 / (h * h))
+}
+
 /// Fits SABR (β from the spec, fixed or free) to one expiry's targets at forward `f` and
 /// expiry `t`, from the warm start (when given) and from α at the ATM vol, ρ = −0.1, ν = 1.
 ///
@@ -250,7 +287,8 @@ pub fn fit_sabr_slice(
     let family = SabrModel { f, t, beta: spec.sabr_beta };
     let beta = spec.sabr_beta.unwrap_or(1.0);
     let atm = atm_vol(targets).unwrap_or(0.5);
-    let mut guess = vec![atm * f.powf(1.0 - beta), -0.1, 1.0];
+    let mut guess = sabr_guess(targets, f, t, beta, atm)
+        .map_or_else(|| vec![atm * f.powf(1.0 - beta), -0.1, 1.0], |g| g.to_vec());
     if spec.sabr_beta.is_none() {
         guess.push(beta);
     }
