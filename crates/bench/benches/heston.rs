@@ -70,6 +70,48 @@ fn heston_start(c: &Chain) -> Option<Heston> {
     Heston::new(c.short_atm.powi(2), 2.0, c.long_atm.powi(2), 1.0, -0.3).ok()
 }
 
+/// Counts the value-only and value + Jacobian evaluations `calibrate` asks of a model.
+struct Counting<'a, V> {
+    inner: &'a V,
+    values: std::cell::Cell<usize>,
+    jacobians: std::cell::Cell<usize>,
+}
+
+impl<V: VolModel> VolModel for Counting<'_, V> {
+    fn num_params(&self) -> usize {
+        self.inner.num_params()
+    }
+    fn param_names(&self) -> Vec<String> {
+        self.inner.param_names()
+    }
+    fn domains(&self) -> Vec<volfit::model::Domain> {
+        self.inner.domains()
+    }
+    fn cost_tolerance(&self) -> f64 {
+        self.inner.cost_tolerance()
+    }
+    fn vols(&self, x: &[f64], t: &[Target], s: &mut [f64], jac: Option<&mut [f64]>) -> Option<()> {
+        let c = if jac.is_some() { &self.jacobians } else { &self.values };
+        c.set(c.get() + 1);
+        self.inner.vols(x, t, s, jac)
+    }
+}
+
+/// (value-only, Jacobian) model evaluations of one Heston calibration.
+fn heston_eval_counts(c: &Chain, spec: &FitSpec) -> (usize, usize) {
+    let Some(h) = heston_start(c) else { return (0, 0) };
+    let fam = CfSurfaceModel::new(h, &c.targets);
+    let counting = Counting {
+        inner: &fam,
+        values: std::cell::Cell::new(0),
+        jacobians: std::cell::Cell::new(0),
+    };
+    let mut x0 = [0.0; 5];
+    Params::to_slice(&h, &mut x0);
+    let _ = calibrate(&counting, &c.targets, spec, &x0, None);
+    (counting.values.get(), counting.jacobians.get())
+}
+
 fn fit_heston(c: &Chain, spec: &FitSpec) -> Option<Calibration> {
     let h = heston_start(c)?;
     let fam = CfSurfaceModel::new(h, &c.targets);
@@ -130,7 +172,22 @@ fn summary(chains: &[Chain]) {
                 println!("| {} | {name} | failed |", c.name);
                 continue;
             };
+            if std::env::var_os("HESTON_BENCH_TRACE").is_some() {
+                for it in &cal.trace.iterates {
+                    println!(
+                        "  iter {:2} cost {:.10e} |g| {:.3e} step {:.3e} rate {:.3e}",
+                        it.iter, it.cost, it.grad_norm, it.step, it.rate
+                    );
+                }
+            }
             let n = cal.x.len();
+            if name == "Heston" {
+                let (v, j) = heston_eval_counts(c, &spec);
+                println!(
+                    "{} Heston model evaluations in calibrate: {v} values, {j} Jacobians",
+                    c.name
+                );
+            }
             let jac_ms = if name == "Heston" {
                 let fam =
                     CfSurfaceModel::new(Heston::from_slice(&cal.x).expect("fitted"), &c.targets);

@@ -84,8 +84,9 @@ pub struct Calibration {
 }
 
 /// Iteration and evaluation limits for a solver kind. First-order methods take many cheap
-/// steps, so they get 25× the spec's iteration budget.
-fn limits_for(spec: &FitSpec, kind: SolverKind) -> Limits {
+/// steps, so they get 25× the spec's iteration budget; the relative cost tolerance is the
+/// model family's ([`VolModel::cost_tolerance`]).
+fn limits_for(spec: &FitSpec, kind: SolverKind, cost_tol: f64) -> Limits {
     let first_order = matches!(
         kind,
         SolverKind::Gd
@@ -104,7 +105,7 @@ fn limits_for(spec: &FitSpec, kind: SolverKind) -> Limits {
         max_iters: iters,
         max_evals: 200_000,
         grad_tol: 1e-12,
-        cost_tol: 1e-12,
+        cost_tol,
         step_tol: 1e-12,
         ..Limits::default()
     }
@@ -115,12 +116,13 @@ fn limits_for(spec: &FitSpec, kind: SolverKind) -> Limits {
 fn local<R: Residuals>(
     kind: SolverKind,
     spec: &FitSpec,
+    cost_tol: f64,
     free: &Transformed<RobustSum<R, LossKind>>,
     bounds: &Bounds,
     y0: &[f64],
     trace: &mut Trace,
 ) -> Minimum {
-    let limits = limits_for(spec, kind);
+    let limits = limits_for(spec, kind, cost_tol);
     let control = Control {
         limits,
         schedule: Schedule::Cosine { floor: 0.05, period: limits.max_iters },
@@ -251,10 +253,12 @@ pub fn calibrate<V: VolModel>(
     free.to_free(x0, &mut y0).ok_or_else(|| FitError::BadStart(x0.to_vec()))?;
     free.value(&y0).filter(|c| c.is_finite()).ok_or(FitError::Infeasible)?;
 
+    let cost_tol = model.cost_tolerance();
     let mut trace = Trace::default();
     let mut best = match spec.solver {
         SolverKind::De | SolverKind::Cmaes => {
-            let limits = Limits { max_iters: spec.max_iters, ..limits_for(spec, spec.solver) };
+            let limits =
+                Limits { max_iters: spec.max_iters, ..limits_for(spec, spec.solver, cost_tol) };
             let radius = 2.0;
             let lo: Vec<f64> = y0.iter().map(|v| v - radius).collect();
             let hi: Vec<f64> = y0.iter().map(|v| v + radius).collect();
@@ -275,7 +279,8 @@ pub fn calibrate<V: VolModel>(
                 )
             };
             let start = if global.cost.is_finite() { global.x.clone() } else { y0.clone() };
-            let mut polished = local(SolverKind::Lm, spec, &free, &bounds, &start, &mut trace);
+            let mut polished =
+                local(SolverKind::Lm, spec, cost_tol, &free, &bounds, &start, &mut trace);
             polished.iters += global.iters;
             polished.evals.values += global.evals.values;
             polished.evals.gradients += global.evals.gradients;
@@ -285,7 +290,7 @@ pub fn calibrate<V: VolModel>(
                 polished
             }
         }
-        kind => local(kind, spec, &free, &bounds, &y0, &mut trace),
+        kind => local(kind, spec, cost_tol, &free, &bounds, &y0, &mut trace),
     };
     if spec.starts > 1 {
         let mut sobol = Sobol::new(n).map_err(|e| FitError::Setup(e.to_string()))?;
@@ -298,7 +303,7 @@ pub fn calibrate<V: VolModel>(
                 continue;
             }
             let mut t = Trace::default();
-            let m = local(spec.solver, spec, &free, &bounds, &start, &mut t);
+            let m = local(spec.solver, spec, cost_tol, &free, &bounds, &start, &mut t);
             if m.cost < best.cost {
                 let evals = best.evals;
                 best = m;
@@ -323,19 +328,21 @@ pub fn calibrate<V: VolModel>(
     let m = targets.len();
     let mut model_vols = vec![0.0; m];
     model.vols(&x, targets, &mut model_vols, None).ok_or(FitError::Infeasible)?;
-    let mut res = vec![0.0; m];
-    robust.residuals().eval(&x, &mut res, None).ok_or(FitError::Infeasible)?;
+    // The residuals follow from the model vols (what `QuoteResiduals` computes); only the
+    // covariance the loss calls for is formed (one Jacobian: surface models pay dearly for
+    // each).
+    let res: Vec<f64> =
+        targets.iter().zip(&model_vols).map(|(q, &s)| spec.residual.eval(q, s).0).collect();
     let mut effective_weights = vec![0.0; m];
     robust.effective_weights(&x, &mut effective_weights).ok_or(FitError::Infeasible)?;
     let mut outliers = vec![false; m];
     robust.outliers(&x, 0.5, &mut outliers).ok_or(FitError::Infeasible)?;
-    let std_errors = covariance::at_solution(robust, &x, 0.5).ok().and_then(|s| {
-        if spec.loss == LossKind::Mse {
-            Some(s.gauss_newton.std_errors())
-        } else {
-            s.sandwich.ok().map(|c| c.std_errors())
-        }
-    });
+    let std_errors = if spec.loss == LossKind::Mse {
+        covariance::gauss_newton(robust, &x).ok()
+    } else {
+        covariance::sandwich(robust, &x).ok()
+    }
+    .map(|c| c.std_errors());
     let diagnosis = diagnose(&trace, &Thresholds::default());
     Ok(Calibration {
         x,

@@ -142,8 +142,8 @@ pub(crate) fn heston_log_cf_grad(u: Complex64, t: f64, p: [f64; 5]) -> Dual<Comp
 pub(crate) trait LewisValue: ComplexScalar {
     /// Number of complex components.
     const LEN: usize;
-    /// `out[c] += Re(rot · component_c)` for every component.
-    fn add_re_rotated(&self, rot: Complex64, out: &mut [f64]);
+    /// Writes component `c` (value, then derivatives) into `re[c][i]`, `im[c][i]`.
+    fn scatter(&self, i: usize, re: &mut [[f64; 16]; MAX_LEN], im: &mut [[f64; 16]; MAX_LEN]);
     /// The value whose components are the real numbers `parts` (imaginary parts zero).
     fn from_re(parts: &[f64]) -> Self;
     /// `|value|` (the derivatives are ignored).
@@ -153,8 +153,9 @@ pub(crate) trait LewisValue: ComplexScalar {
 impl LewisValue for Complex64 {
     const LEN: usize = 1;
     #[inline(always)]
-    fn add_re_rotated(&self, rot: Complex64, out: &mut [f64]) {
-        out[0] += rot.re * self.re - rot.im * self.im;
+    fn scatter(&self, i: usize, re: &mut [[f64; 16]; MAX_LEN], im: &mut [[f64; 16]; MAX_LEN]) {
+        re[0][i] = self.re;
+        im[0][i] = self.im;
     }
     fn from_re(parts: &[f64]) -> Self {
         Complex64::new(parts[0], 0.0)
@@ -167,11 +168,12 @@ impl LewisValue for Complex64 {
 impl<const N: usize> LewisValue for Dual<Complex64, N> {
     const LEN: usize = N + 1;
     #[inline(always)]
-    fn add_re_rotated(&self, rot: Complex64, out: &mut [f64]) {
-        let out = &mut out[..N + 1];
-        out[0] += rot.re * self.v.re - rot.im * self.v.im;
-        for (o, d) in out[1..].iter_mut().zip(&self.d) {
-            *o += rot.re * d.re - rot.im * d.im;
+    fn scatter(&self, i: usize, re: &mut [[f64; 16]; MAX_LEN], im: &mut [[f64; 16]; MAX_LEN]) {
+        re[0][i] = self.v.re;
+        im[0][i] = self.v.im;
+        for (c, d) in self.d.iter().enumerate() {
+            re[c + 1][i] = d.re;
+            im[c + 1][i] = d.im;
         }
     }
     fn from_re(parts: &[f64]) -> Self {
@@ -184,6 +186,9 @@ impl<const N: usize> LewisValue for Dual<Complex64, N> {
         self.v.norm()
     }
 }
+
+/// Most components a [`LewisValue`] may have (Bates: value and 8 derivatives).
+pub(crate) const MAX_LEN: usize = 9;
 
 /// Panel widths of the Lewis quadrature: powers of two from 1 to 128.
 const N_WIDTHS: usize = 8;
@@ -233,8 +238,8 @@ pub(crate) fn lewis_integrals<Z: LewisValue, F: Fn(Complex64) -> Z>(
             }
         }
     }
-    let zero = Z::cst(0.0);
     let kmax = ks.iter().fold(0.0_f64, |m, k| m.max(k.abs()));
+    let (mut qre, mut qim) = ([[0.0; 16]; MAX_LEN], [[0.0; 16]; MAX_LEN]);
     let mut lo = 0.0;
     for _ in 0..MAX_PANELS {
         let mut wi = 0;
@@ -244,29 +249,42 @@ pub(crate) fn lewis_integrals<Z: LewisValue, F: Fn(Complex64) -> Z>(
             h *= 2.0;
         }
         let mid = lo + 0.5 * h;
-        // Weighted CF values at mid + δ_i (plus) and mid − δ_i (minus).
-        let mut qp = [zero; 8];
-        let mut qm = [zero; 8];
+        // Weighted CF values at mid + δ_i (node i) and mid − δ_i (node 8 + i), split into
+        // real and imaginary parts per component.
         let mut env = 0.0_f64;
         for (i, (&x, &w)) in GL_X.iter().zip(&GL_W).enumerate() {
-            for (sgn, q) in [(1.0, &mut qp[i]), (-1.0, &mut qm[i])] {
+            for (sgn, node) in [(1.0, i), (-1.0, 8 + i)] {
                 let u = mid + sgn * 0.5 * h * x;
                 let phi = log_cf(Complex64::new(u, -0.5)).exp();
                 let den = u * u + 0.25;
-                *q = phi * (0.5 * h * w / den);
-                if i == GL_X.len() - 1 && sgn > 0.0 {
+                (phi * (0.5 * h * w / den)).scatter(node, &mut qre, &mut qim);
+                if node == 7 {
                     env = phi.magnitude() / den;
                 }
             }
         }
         for (j, l) in left.iter_mut().enumerate() {
             let r = &rot[j * R + wi * 9..j * R + wi * 9 + 9];
-            let s = &mut sums[j * len..(j + 1) * len];
             let centre = *l * r[8];
             *l = centre * r[8];
+            // e^(−i(mid ± δ_i)k) = centre · e^(∓iδ_i k), as (cos, −sin) pairs.
+            let (mut cre, mut cim) = ([0.0; 16], [0.0; 16]);
             for i in 0..8 {
-                qp[i].add_re_rotated(centre * r[i], s);
-                qm[i].add_re_rotated(centre * r[i].conj(), s);
+                let (a, b) = (centre.re * r[i].re, centre.im * r[i].im);
+                let (c, d) = (centre.re * r[i].im, centre.im * r[i].re);
+                cre[i] = a - b;
+                cim[i] = c + d;
+                cre[8 + i] = a + b;
+                cim[8 + i] = d - c;
+            }
+            let s = &mut sums[j * len..(j + 1) * len];
+            for (c, sc) in s.iter_mut().enumerate() {
+                let (qr, qi) = (&qre[c], &qim[c]);
+                let mut acc = 0.0;
+                for i in 0..16 {
+                    acc += cre[i] * qr[i] - cim[i] * qi[i];
+                }
+                *sc += acc;
             }
         }
         lo += h;
