@@ -181,6 +181,30 @@ fn summary(chains: &[Chain]) {
                 }
             }
             let n = cal.x.len();
+            if name == "Heston" && std::env::var_os("HESTON_BENCH_TRACE").is_some() {
+                // One value + Jacobian evaluation per expiry at the fit.
+                let h = Heston::from_slice(&cal.x).expect("fitted");
+                let mut parts = Vec::new();
+                let mut start = 0;
+                while start < c.targets.len() {
+                    let t = c.targets[start].t;
+                    let end = start + c.targets[start..].iter().take_while(|q| q.t == t).count();
+                    let tg = &c.targets[start..end];
+                    let fam = CfSurfaceModel::new(h, tg);
+                    let (mut s, mut j) = (vec![0.0; tg.len()], vec![0.0; 5 * tg.len()]);
+                    let (cpu, _, _) = timed(reps, || fam.vols(&cal.x, tg, &mut s, Some(&mut j)));
+                    let kmax = tg.iter().fold(0.0_f64, |m, q| m.max(q.k.abs()));
+                    parts.push(format!(
+                        "{:.2}d/{}q/|k|≤{:.2} {:.0}µs",
+                        t * 365.0,
+                        tg.len(),
+                        kmax,
+                        cpu * 1e6
+                    ));
+                    start = end;
+                }
+                println!("{} Jacobian per expiry: {}", c.name, parts.join(", "));
+            }
             if name == "Heston" {
                 let (v, j) = heston_eval_counts(c, &spec);
                 println!(

@@ -190,24 +190,27 @@ impl<const N: usize> LewisValue for Dual<Complex64, N> {
 /// Most components a [`LewisValue`] may have (Bates: value and 8 derivatives).
 pub(crate) const MAX_LEN: usize = 9;
 
-/// Panel widths of the Lewis quadrature: powers of two from 1 to 128.
+/// Number of panel widths of the Lewis quadrature: `h_max/2⁷, …, h_max/2, h_max`.
 const N_WIDTHS: usize = 8;
 
+/// Widest panel of the Lewis quadrature (reached only when `max|k| ≤ MAX_PHASE/128`).
+const MAX_WIDTH: f64 = 128.0;
+
 /// Largest `h·max|k|` of a panel: 16-point Gauss–Legendre integrates `e^(−iuk)` over a
-/// panel of width `h` to ~1e-16 relative while `h·|k| ≤ 12` (the error of an `n`-point
-/// rule on `e^(iωx)`, `x ∈ [−1, 1]`, is about `(eω/4n)^(2n)`, here `ω ≤ 6`).
-const MAX_PHASE: f64 = 12.0;
+/// panel of width `h` to ~1e-17 relative while `h·|k| ≤ 14` (the error of an `n`-point
+/// rule on `e^(iωx)`, `x ∈ [−1, 1]`, is about `(eω/4n)^(2n)`, here `ω ≤ 7`).
+const MAX_PHASE: f64 = 14.0;
 
 /// Integrates Lewis' formula for all strikes `ks` of one expiry. `log_cf(u)` is the log
 /// characteristic function at complex `u`; `acc[j]` receives the integral
 /// `∫₀^∞ Re[e^(−iuk_j) φ(u − i/2)]/(u² + ¼) du` (with its derivatives when `Z` carries
 /// them; imaginary parts zero) for strike `ks[j]` (caller-owned, `acc.len() ≥ ks.len()`).
 ///
-/// Composite 16-point Gauss–Legendre on panels whose widths (powers of two, 1 to 128) grow
-/// with the distance from the singularities nearest the real axis — the poles of
-/// `1/(u² + ¼)` at `±i/2` and those of `φ(u − i/2)`, which lie on the imaginary axis — as
-/// `h ≤ lo/2` (panel `[lo, lo + h]`), and are capped by the fastest strike oscillation
-/// (`h·max|k| ≤ 12`). Short expiries, whose characteristic function decays slowly (only
+/// Composite 16-point Gauss–Legendre on panels whose widths grow with the distance from
+/// the singularities nearest the real axis — the poles of `1/(u² + ¼)` at `±i/2` and those
+/// of `φ(u − i/2)`, which lie on the imaginary axis — as `h ≤ max(1, lo/2)` (panel
+/// `[lo, lo + h]`), up to the width the fastest strike oscillation allows,
+/// `h_max = min(128, 14/max|k|)`; the widths are `h_max/2^j`. Short expiries, whose characteristic function decays slowly (only
 /// linearly in `u` in the exponent once `uσt ≳ 1`), thus cover the tail with few wide
 /// panels. Truncated when `|φ(u − i/2)|/(u² + ¼) < 1e-17`. The characteristic function is
 /// evaluated once per node for all strikes; each strike then costs one complex rotation
@@ -227,10 +230,14 @@ pub(crate) fn lewis_integrals<Z: LewisValue, F: Fn(Complex64) -> Z>(
     let mut sums = vec![0.0; nk * len];
     // e^(−i·lo·k) at the current panel's left end, advanced by the half-width rotations.
     let mut left = vec![Complex64::from(1.0); nk];
+    let kmax = ks.iter().fold(0.0_f64, |m, k| m.max(k.abs()));
+    let h_max = if kmax * MAX_WIDTH > MAX_PHASE { MAX_PHASE / kmax } else { MAX_WIDTH };
+    let h_min = h_max / f64::from(1 << (N_WIDTHS - 1));
     for (j, &k) in ks.iter().enumerate() {
         for (i, &x) in GL_X.iter().chain(&[1.0]).enumerate() {
-            // Width 1: δ = x/2; each doubling of the width squares the rotation.
-            let (sn, cs) = (0.5 * x * k).sin_cos();
+            // Narrowest width: δ = h_min·x/2; each doubling of the width squares the
+            // rotation.
+            let (sn, cs) = (0.5 * h_min * x * k).sin_cos();
             let mut r = Complex64::new(cs, -sn);
             for wi in 0..N_WIDTHS {
                 rot[j * R + wi * 9 + i] = r;
@@ -238,13 +245,12 @@ pub(crate) fn lewis_integrals<Z: LewisValue, F: Fn(Complex64) -> Z>(
             }
         }
     }
-    let kmax = ks.iter().fold(0.0_f64, |m, k| m.max(k.abs()));
     let (mut qre, mut qim) = ([[0.0; 16]; MAX_LEN], [[0.0; 16]; MAX_LEN]);
-    let mut lo = 0.0;
+    let mut lo = 0.0_f64;
     for _ in 0..MAX_PANELS {
         let mut wi = 0;
-        let mut h = 1.0;
-        while wi + 1 < N_WIDTHS && 2.0 * h <= 0.5 * lo && 2.0 * h * kmax <= MAX_PHASE {
+        let mut h = h_min;
+        while wi + 1 < N_WIDTHS && 2.0 * h <= (0.5 * lo).max(1.0) {
             wi += 1;
             h *= 2.0;
         }
