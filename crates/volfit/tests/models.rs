@@ -594,13 +594,16 @@ fn bates_gradients_match_fd_and_tend_to_heston() {
     for (j, &k) in ks.iter().enumerate() {
         let mut g = [0.0; 8];
         let w = b.smile(0.4).total_variance_grad(k, &mut g);
-        assert!((w - wb[j]).abs() < 1e-13 * w);
+        // The quadrature panels depend on the batch's widest |k|, so batch and single-strike
+        // prices agree to the quadrature's accuracy (~1e-14 in price, 1e-12 relative in w
+        // here), not bit for bit.
+        assert!((w - wb[j]).abs() < 1e-12 * w, "k={k}: {w} vs {}", wb[j]);
         for i in 0..8 {
             assert!((g[i] - gb[8 * j + i]).abs() < 1e-10 * (1.0 + g[i].abs()));
         }
         let mut g5 = [0.0; 5];
         let w5 = h.smile(0.4).total_variance_grad(k, &mut g5);
-        assert!((w5 - wh[j]).abs() < 1e-13 * w5);
+        assert!((w5 - wh[j]).abs() < 1e-12 * w5, "k={k}: {w5} vs {}", wh[j]);
         for i in 0..5 {
             assert!((g5[i] - gh[5 * j + i]).abs() < 1e-10 * (1.0 + g5[i].abs()));
         }

@@ -8,7 +8,8 @@
 //! `[v0, κ, θ, σ, ρ, λ, μ_J, σ_J]` by complex dual numbers.
 
 use super::heston::{
-    finish_price, heston_log_cf, lewis_integrals, total_variance_from_call, Heston, HestonError,
+    finish_price, heston_log_cf, heston_log_cf_grad, lewis_integrals, total_variance_from_call,
+    Heston, HestonError,
 };
 use super::real::{ComplexScalar, Dual};
 use super::{check_len, Domain, Params, Smile, Surface};
@@ -21,6 +22,19 @@ pub struct Bates {
     lambda: f64,
     mu_j: f64,
     sigma_j: f64,
+}
+
+/// Bates log-CF and its exact gradient over the 8 parameters: the Heston part by
+/// [`heston_log_cf_grad`], the jump part by dual numbers over `(λ, μ_J, σ_J)`.
+#[inline(always)]
+fn bates_log_cf_grad(u: Complex64, t: f64, p: [f64; 8]) -> Dual<Complex64, 8> {
+    let h = heston_log_cf_grad(u, t, [p[0], p[1], p[2], p[3], p[4]]);
+    let c = |x: f64, i| Dual::<Complex64, 3>::var(Complex64::from(x), i);
+    let j = jump_log_cf(u, t, c(p[5], 0), c(p[6], 1), c(p[7], 2));
+    let mut d = [Complex64::from(0.0); 8];
+    d[..5].copy_from_slice(&h.d);
+    d[5..].copy_from_slice(&j.d);
+    Dual { v: h.v + j.v, d }
 }
 
 /// Compensated lognormal jump log-CF term.
@@ -72,7 +86,7 @@ impl Bates {
     /// Undiscounted call prices (forward 1, strikes `e^k`) for all `ks` at expiry `t`;
     /// `work.len() ≥ ks.len()`.
     pub fn call_prices(&self, t: f64, ks: &[f64], out: &mut [f64], work: &mut [Complex64]) {
-        lewis_integrals(|u| self.log_cf(u, t), ks, work, |z| z.norm());
+        lewis_integrals(|u| self.log_cf(u, t), ks, work);
         for ((o, a), &k) in out.iter_mut().zip(work.iter()).zip(ks) {
             *o = 1.0 - (0.5 * k).exp() / std::f64::consts::PI * a.re;
         }
@@ -81,19 +95,9 @@ impl Bates {
     /// Undiscounted call price (forward 1, strike `e^k`) and its gradient over the 8
     /// parameters.
     pub fn call_price_grad(&self, k: f64, t: f64, grad: &mut [f64]) -> f64 {
-        let all = self.params();
-        let p: [Dual<Complex64, 8>; 8] =
-            std::array::from_fn(|i| Dual::var(Complex64::from(all[i]), i));
+        let p = self.params();
         let mut acc = [Dual::constant(Complex64::from(0.0))];
-        lewis_integrals(
-            |u| {
-                heston_log_cf(u, t, [p[0], p[1], p[2], p[3], p[4]])
-                    + jump_log_cf(u, t, p[5], p[6], p[7])
-            },
-            &[k],
-            &mut acc,
-            |z| z.v.norm(),
-        );
+        lewis_integrals(|u| bates_log_cf_grad(u, t, p), &[k], &mut acc);
         finish_price(k, &acc[0], grad)
     }
 
@@ -107,18 +111,8 @@ impl Bates {
         grads: &mut [f64],
         work: &mut [Dual<Complex64, 8>],
     ) {
-        let all = self.params();
-        let p: [Dual<Complex64, 8>; 8] =
-            std::array::from_fn(|i| Dual::var(Complex64::from(all[i]), i));
-        lewis_integrals(
-            |u| {
-                heston_log_cf(u, t, [p[0], p[1], p[2], p[3], p[4]])
-                    + jump_log_cf(u, t, p[5], p[6], p[7])
-            },
-            ks,
-            work,
-            |z| z.v.norm(),
-        );
+        let p = self.params();
+        lewis_integrals(|u| bates_log_cf_grad(u, t, p), ks, work);
         for (j, &k) in ks.iter().enumerate() {
             out[j] = finish_price(k, &work[j], &mut grads[8 * j..8 * j + 8]);
         }

@@ -81,10 +81,26 @@ impl Scalar for Complex64 {
         Complex64::exp(self)
     }
     fn ln(self) -> Self {
-        Complex64::ln(self)
+        // ln|z| from the squared modulus (no `hypot`): the Fourier pricers' arguments are
+        // far from over- and underflow.
+        Complex64::new(0.5 * (self.re * self.re + self.im * self.im).ln(), self.im.atan2(self.re))
     }
     fn sqrt(self) -> Self {
-        Complex64::sqrt(self)
+        // Principal branch, algebraically (no polar round trip): for z = x + iy with
+        // r = |z|, √z = a + ib, a = √((r + x)/2), b = y/(2a) (x ≥ 0), or
+        // b = ±√((r − x)/2), a = y/(2b) (x < 0; sign of y, so the cut is the negative axis).
+        let (x, y) = (self.re, self.im);
+        let r = (x * x + y * y).sqrt();
+        if r == 0.0 {
+            return Complex64::new(0.0, y);
+        }
+        if x >= 0.0 {
+            let a = (0.5 * (r + x)).sqrt();
+            Complex64::new(a, 0.5 * y / a)
+        } else {
+            let b = (0.5 * (r - x)).sqrt().copysign(y);
+            Complex64::new(0.5 * y / b, b)
+        }
     }
 }
 
@@ -287,5 +303,32 @@ mod tests {
         let (s, e, l) = (2f64.sqrt(), 2f64.exp(), 2f64.ln());
         let exact = (0.5 / s * e * l + s * e * l - s * e / 2.0) / (l * l);
         assert!((f.d[0] - exact).abs() < 1e-13 * exact.abs());
+    }
+
+    #[test]
+    fn complex_sqrt_and_ln_match_num_complex() {
+        // The algebraic square root and the hypot-free logarithm against num_complex's
+        // polar versions, on both sides of the branch cut and near the axes.
+        for &(x, y) in &[
+            (3.0, 4.0),
+            (-3.0, 4.0),
+            (-3.0, -4.0),
+            (3.0, -4.0),
+            (-2.0, 0.0),
+            (-2.0, -0.0),
+            (2.0, 0.0),
+            (1e-9, -5.0),
+            (-1e5, 1e-3),
+            (0.0, 0.0),
+        ] {
+            let z = Complex64::new(x, y);
+            let (s, want) = (Scalar::sqrt(z), z.sqrt());
+            assert!((s - want).norm() <= 1e-15 * want.norm(), "sqrt({z}) = {s} vs {want}");
+            assert_eq!(s.im.is_sign_negative(), want.im.is_sign_negative(), "sqrt({z}) branch");
+            if x != 0.0 || y != 0.0 {
+                let (l, want) = (Scalar::ln(z), z.ln());
+                assert!((l - want).norm() <= 1e-15 * want.norm().max(1.0), "ln({z})");
+            }
+        }
     }
 }
