@@ -10,6 +10,7 @@ pub use calibrate::{calibrate, Calibration, FitError};
 pub use problem::{QuoteResiduals, SabrModel, SmileModel, SurfaceModel, VolModel};
 pub use report::{quality, ExpiryFit, FitOutput, Quality, ResidualRow, SnapshotFit};
 pub use snapshot::{
-    fit_sabr_slice, fit_snapshot, fit_svi_slice, select_targets, SnapshotResult, WarmStart,
+    fit_sabr_slice, fit_snapshot, fit_svi_slice, select_targets, svi_degeneracy, SnapshotResult,
+    WarmStart,
 };
 pub use spec::{FitSpec, ModelKind, QuoteFilter, Ridge, RidgeTarget, SolverKind};

@@ -212,7 +212,8 @@ pub fn fit_svi_slice(
     let span = (kmax - kmin).max(0.02);
     let family = SmileModel::<Svi>::with_domains(vec![
         Domain::Free,
-        Domain::Positive,
+        // Roger Lee: the wing slopes b(1 ± ρ) of w cannot exceed 2, so b < 2.
+        Domain::Interval(0.0, 2.0),
         Domain::Interval(-1.0, 1.0),
         Domain::Interval(kmin - span, kmax + span),
         Domain::Interval(0.0, 2.0 * span),
@@ -221,18 +222,145 @@ pub fn fit_svi_slice(
     // `b(σ − σ')√(1−ρ²)`, so the smile stays valid and keeps its level.
     let inside = |x: &[f64]| -> Vec<f64> {
         let mut x = x.to_vec();
+        // Above Lee's bound: lower b keeping the minimum variance a + bσ√(1−ρ²).
+        let b = x[1].min(1.98);
+        x[0] += (x[1] - b) * x[4] * (1.0 - x[2] * x[2]).max(0.0).sqrt();
+        x[1] = b;
         x[3] = x[3].clamp(kmin - 0.99 * span, kmax + 0.99 * span);
         let sigma = x[4].clamp(1e-4 * span, 1.98 * span);
         x[0] += x[1] * (x[4] - sigma) * (1.0 - x[2] * x[2]).max(0.0).sqrt();
         x[4] = sigma;
         x
     };
+    // Moves coordinates sitting on the box (a fit's logistic coordinate saturates there) a
+    // hair inside, so the point can start another calibration.
+    let bounds = [(0.0, 2.0), (-1.0, 1.0), (kmin - span, kmax + span), (0.0, 2.0 * span)];
+    let off_bounds = |x: &[f64]| -> Vec<f64> {
+        let mut x = x.to_vec();
+        for (v, (lo, hi)) in x[1..].iter_mut().zip(bounds) {
+            let eps = 1e-9 * (hi - lo);
+            *v = v.clamp(lo + eps, hi - eps);
+        }
+        x
+    };
     let mut starts: Vec<Vec<f64>> = warm.map(inside).into_iter().collect();
     if let Ok(svi) = quasi_explicit_fit(&ks, &ws, &ones) {
         starts.push(inside(&svi.params()));
     }
-    let cal = best_of(starts, |x0| calibrate(&family, targets, spec, x0, warm))?;
+    let mut cal = best_of(starts, |x0| calibrate(&family, targets, spec, x0, warm))?;
+    let t = targets.first().map_or(1.0, |q| q.t);
+    let grid = arbitrage_grid();
+    let clean =
+        |x: &[f64]| Svi::from_slice(x).is_ok_and(|s| check_butterfly(&s, t, &grid).is_none());
+    // Raw SVI is not arbitrage-free by construction and quotes rarely pin the wings: when
+    // the fit has a negative density on the report's grid, (1) flatten it just enough to be
+    // clean (a feasible start near the fit), (2) refit from there with the butterfly penalty
+    // (only then: it would bias every other fit; from a feasible start the solver trades fit
+    // against the penalty instead of fleeing a huge one), (3) flatten again if a residual
+    // violation is left. The result is free of butterfly arbitrage on the grid.
+    if !clean(&cal.x) {
+        let k0 = 0.0f64.clamp(kmin, kmax);
+        // Penalty method: weights w₀, 10w₀, … each round from the previous point, until
+        // the fit is clean; whatever is left is flattened away.
+        let penalty_path = |x0: Vec<f64>, w0: f64| -> Option<Calibration> {
+            let (mut x, mut weight, mut last) = (x0, w0, None::<Calibration>);
+            for _ in 0..SVI_PENALTY_ROUNDS {
+                let penalised = FitSpec { arbitrage_penalty: weight, ..spec.clone() };
+                let Ok(c) = calibrate(&family, targets, &penalised, &off_bounds(&x), warm) else {
+                    break;
+                };
+                x = c.x.clone();
+                last = Some(c);
+                if clean(&x) {
+                    return last;
+                }
+                weight *= 10.0;
+            }
+            let y = flatten_until_clean(&off_bounds(&x), k0, &clean)?;
+            // Score the flattened point as it stands (no solver step).
+            let at = FitSpec { max_iters: 0, arbitrage_penalty: weight, ..spec.clone() };
+            let mut c = calibrate(&family, targets, &at, &y, warm).ok()?;
+            if let Some(b) = last {
+                c.minimum.stop = b.minimum.stop;
+                c.minimum.iters = b.minimum.iters;
+                c.minimum.evals = b.minimum.evals;
+                c.trace = b.trace;
+            }
+            Some(c)
+        };
+        // Two paths, the better clean fit wins: (1) from the fit itself, the first weight
+        // balancing the penalty against the data cost (a huge first weight sends the solver
+        // far off); (2) from the fit flattened until clean (a feasible start).
+        let data_cost = |c: &Calibration| {
+            c.residuals.iter().zip(&c.weights).map(|(r, w)| w * r * r).sum::<f64>()
+        };
+        let pen = family.arbitrage_penalty().map_or(0.0, |p| p(&cal.x, &mut [0.0; 5]));
+        let balanced = (data_cost(&cal) / pen.max(f64::MIN_POSITIVE)).clamp(1e-8, SVI_PENALTY);
+        let w0 = if spec.arbitrage_penalty > 0.0 { spec.arbitrage_penalty } else { balanced };
+        let mut found = penalty_path(cal.x.clone(), w0);
+        if let Some(start) = flatten_until_clean(&off_bounds(&cal.x), k0, &clean) {
+            if let Some(c) = penalty_path(start, spec.arbitrage_penalty.max(SVI_PENALTY)) {
+                if found.as_ref().is_none_or(|f| data_cost(&c) < data_cost(f)) {
+                    found = Some(c);
+                }
+            }
+        }
+        if let Some(c) = found.filter(|c| clean(&c.x)) {
+            cal = c;
+        }
+    }
     Ok((cal, family))
+}
+
+/// Largest first weight of the butterfly penalty when an SVI fit needs one (see
+/// `fit_svi_slice`).
+const SVI_PENALTY: f64 = 1.0;
+/// Most penalised refits of one SVI slice on one path (weights w₀, …, 10⁷w₀).
+const SVI_PENALTY_ROUNDS: usize = 8;
+
+/// The SVI `x` flattened toward its level at `k0` — `b ← λb`, `a ← a + (1 − λ)b·f(k0)` with
+/// `f(k) = ρ(k − m) + √((k − m)² + σ²)`, so `w(k0)` is kept — with the largest `λ ∈ (0, 1]`
+/// (bisection to 2⁻¹⁴) for which `clean` holds. As `λ → 0` the smile tends to the flat
+/// `w ≡ w(k0) > 0`, whose density is positive, so some `λ` is always clean. `None` when no
+/// `λ ≥ 2⁻¹⁴` is.
+fn flatten_until_clean(x: &[f64], k0: f64, clean: &dyn Fn(&[f64]) -> bool) -> Option<Vec<f64>> {
+    if clean(x) {
+        return Some(x.to_vec());
+    }
+    let [a, b, rho, m, sigma] = [x[0], x[1], x[2], x[3], x[4]];
+    let f0 = rho * (k0 - m) + ((k0 - m).powi(2) + sigma * sigma).sqrt();
+    let at = |l: f64| vec![a + (1.0 - l) * b * f0, l * b, rho, m, sigma];
+    let (mut lo, mut hi) = (0.0, 1.0);
+    for _ in 0..14 {
+        let mid = 0.5 * (lo + hi);
+        if clean(&at(mid)) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    (lo > 0.0).then(|| at(lo))
+}
+
+/// Why a fitted raw SVI slice is degenerate, if it is: a collapsed smile — `σ` at the lower
+/// end of its range (`σ ≤ 10⁻³` of the quoted width `kmax − kmin`: a kinked, V-shaped
+/// smile), `b` ≈ 0 (flat, the wings lost), `|ρ|` ≈ 1 (one wing flat), or a non-positive
+/// minimum total variance. (A large `σ` with a low `a` is not degenerate: the smile is a
+/// parabola over the quotes, only the split between `a`, `b` and `σ` is loosely identified.)
+pub fn svi_degeneracy(svi: &Svi, kmin: f64, kmax: f64) -> Option<&'static str> {
+    let [_, b, rho, _, sigma] = svi.params();
+    let span = (kmax - kmin).max(0.02);
+    if sigma <= 1e-3 * span {
+        Some("sigma at its lower bound")
+    } else if b <= 1e-6 {
+        Some("b -> 0")
+    } else if rho.abs() >= 0.999 {
+        Some("|rho| -> 1")
+    } else if svi.min_variance() <= 0.0 {
+        Some("non-positive minimum variance")
+    } else {
+        None
+    }
 }
 
 /// SABR start `[α, ρ, ν]` from a least-squares quadratic in `k` through the market vols
