@@ -13,10 +13,13 @@
 //! ```text
 //! C = 1 − √K/π ∫₀^∞ Re[e^(−iuk) φ(u − i/2)] / (u² + ¼) du
 //! ```
-//! integrated by composite 16-point Gauss–Legendre on panels (width 1 near 0, growing),
-//! truncated when `|φ(u − i/2)|/(u² + ¼) < 1e-17`. The nodes depend on `t` only, so one
-//! expiry's strikes share the characteristic function ([`Heston::call_prices`]).
-//! Exact gradients by forward-mode dual numbers over complex values.
+//! integrated by composite 16-point Gauss–Legendre on panels (width ≤ 1 near 0, doubling
+//! with the distance from the poles up to a cap set by the widest strike of the batch),
+//! truncated when `|φ(u − i/2)|/(u² + ¼) < 1e-17`. The nodes depend on `t` and the batch's
+//! widest `|k|` only, so one expiry's strikes share the characteristic function
+//! ([`Heston::call_prices`]): each strike costs a rotation and a real dot product per node.
+//! Exact gradients by forward-mode dual numbers over complex values — over `(κ, σ, ρ)`
+//! only, `v₀` and `θ` entering `ln φ` linearly.
 //! Parameters (flat order) `[v0, kappa, theta, sigma, rho]`: `v0, κ, θ, σ > 0`, `|ρ| < 1`.
 
 use super::real::{ComplexScalar, Dual};
