@@ -20,4 +20,5 @@ pub mod model;
 pub mod objective;
 pub mod report;
 pub mod risk;
+pub mod scenario;
 pub mod validate;

@@ -1,0 +1,258 @@
+//! The valuation surface of one coin (per-expiry SVI fitted to its last snapshot) and full
+//! revaluation of candidates under a scenario (forward move, vol shift, time decay).
+
+use super::{Candidate, CandidateKind, Coin, ScenarioError};
+use crate::black;
+use crate::fit::{fit_snapshot, FitSpec, ModelKind};
+use crate::market::{OptionType, Snapshot};
+use crate::validate::predict::{FittedModel, Sticky};
+
+/// One expiry of the valuation snapshot.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExpiryInfo {
+    /// Expiry time, ms since epoch.
+    pub expiry_ms: i64,
+    /// Deribit expiry code (`27MAR26`).
+    pub code: String,
+    /// Years to expiry.
+    pub t: f64,
+    /// Forward, USD.
+    pub forward: f64,
+}
+
+/// A coin's valuation snapshot with its fitted smiles.
+pub struct CoinSurface {
+    /// The coin.
+    pub coin: Coin,
+    /// Index of the valuation snapshot in the slice given to `build`.
+    pub snapshot: usize,
+    /// Snapshot time, ms.
+    pub time_ms: i64,
+    /// Coin price: the index when the data carry it, else the nearest expiry's forward.
+    pub spot: f64,
+    /// Expiries, nearest first.
+    pub expiries: Vec<ExpiryInfo>,
+    /// Quotes of the fitted expiries: (instrument, mid USD, spread USD, expiry ms, strike).
+    pub(crate) quotes: Vec<(String, Option<f64>, Option<f64>, i64, f64)>,
+    model: FittedModel,
+}
+
+impl std::fmt::Debug for CoinSurface {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CoinSurface")
+            .field("coin", &self.coin)
+            .field("time_ms", &self.time_ms)
+            .field("spot", &self.spot)
+            .field("expiries", &self.expiries.len())
+            .finish()
+    }
+}
+
+/// The SVI spec used for valuation smiles (vol residuals, vega weights, MSE).
+pub(crate) fn valuation_spec() -> FitSpec {
+    FitSpec { model: ModelKind::Svi, ..FitSpec::default() }
+}
+
+impl CoinSurface {
+    /// Fits the last snapshot of `coin` among `snapshots`.
+    ///
+    /// # Errors
+    /// [`ScenarioError::Data`] when no snapshot of the coin has a fitted expiry.
+    pub fn at_last(coin: Coin, snapshots: &[Snapshot]) -> Result<CoinSurface, ScenarioError> {
+        let name = coin.to_string();
+        let (idx, snap) = snapshots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.underlying.eq_ignore_ascii_case(&name))
+            .max_by_key(|(i, s)| (s.time_ms, *i))
+            .ok_or_else(|| ScenarioError::Data(format!("no {name} snapshot among the inputs")))?;
+        Self::fit(coin, idx, snap)
+    }
+
+    /// Fits `snap` (per-expiry SVI).
+    ///
+    /// # Errors
+    /// [`ScenarioError::Data`] when no expiry could be fitted.
+    pub fn fit(coin: Coin, idx: usize, snap: &Snapshot) -> Result<CoinSurface, ScenarioError> {
+        let spec = valuation_spec();
+        let result = fit_snapshot(snap, &spec, None);
+        let model = FittedModel::from_result(&result, snap, &spec);
+        let mut expiries: Vec<ExpiryInfo> = snap
+            .expiries
+            .iter()
+            .filter(|e| model.has_expiry(e.expiry_ms))
+            .map(|e| ExpiryInfo {
+                expiry_ms: e.expiry_ms,
+                code: e
+                    .quotes
+                    .first()
+                    .and_then(|q| q.instrument.split('-').nth(1))
+                    .unwrap_or("")
+                    .to_string(),
+                t: e.t,
+                forward: e.forward,
+            })
+            .collect();
+        expiries.sort_by(|a, b| a.t.total_cmp(&b.t));
+        let Some(first) = expiries.first() else {
+            return Err(ScenarioError::Data(format!(
+                "{coin} snapshot {}: no expiry could be fitted",
+                snap.time_iso()
+            )));
+        };
+        let quotes = snap
+            .expiries
+            .iter()
+            .filter(|e| model.has_expiry(e.expiry_ms))
+            .flat_map(|e| {
+                e.quotes.iter().map(move |q| {
+                    (q.instrument.clone(), q.mid(), q.spread(), e.expiry_ms, q.strike)
+                })
+            })
+            .collect();
+        let spot = snap.index.filter(|v| *v > 0.0 && v.is_finite()).unwrap_or(first.forward);
+        Ok(CoinSurface { coin, snapshot: idx, time_ms: snap.time_ms, spot, expiries, quotes, model })
+    }
+
+    /// Fitted vol of `strike` of expiry `expiry_ms` when its forward is `forward`
+    /// (sticky moneyness).
+    pub fn vol(&self, expiry_ms: i64, strike: f64, forward: f64) -> Option<f64> {
+        self.model.vol(expiry_ms, strike, forward, Sticky::Moneyness)
+    }
+
+    /// ATM vol at `tenor` years: total variance at `k = 0` interpolated linearly in `t`
+    /// between fitted expiries (flat vol outside).
+    pub fn atm_vol(&self, tenor: f64) -> Option<f64> {
+        let pts: Vec<(f64, f64)> = self
+            .expiries
+            .iter()
+            .filter_map(|e| self.vol(e.expiry_ms, e.forward, e.forward).map(|v| (e.t, v)))
+            .collect();
+        let (first, last) = (pts.first()?, pts.last()?);
+        if tenor <= first.0 {
+            return Some(first.1);
+        }
+        if tenor >= last.0 {
+            return Some(last.1);
+        }
+        let i = pts.iter().position(|p| p.0 >= tenor)?;
+        let (a, b) = (pts[i - 1], pts[i]);
+        let (wa, wb) = (a.1 * a.1 * a.0, b.1 * b.1 * b.0);
+        let w = wa + (wb - wa) * (tenor - a.0) / (b.0 - a.0);
+        (w > 0.0).then(|| (w / tenor).sqrt())
+    }
+}
+
+/// A candidate ready for revaluation.
+#[derive(Clone, Debug)]
+pub(crate) struct Priced {
+    /// Index of the coin's surface.
+    pub surface: usize,
+    pub inst: Inst,
+    /// Model value now, USD per unit (0 for delta one).
+    pub value0: f64,
+}
+
+/// What is revalued.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Inst {
+    Option { expiry_ms: i64, strike: f64, t: f64, forward: f64, kind: OptionType, vol0: f64 },
+    Future { forward: f64 },
+    Perpetual { spot: f64 },
+}
+
+impl Priced {
+    /// Value per unit (USD) when the underlying is multiplied by `m`, vols by `vol_mult`
+    /// then shifted by `dvol` (vol points as fractions), `dt` years later.
+    #[inline]
+    pub fn value(&self, surf: &CoinSurface, m: f64, vol_mult: f64, dvol: f64, dt: f64) -> f64 {
+        match self.inst {
+            Inst::Option { expiry_ms, strike, t, forward, kind, vol0 } => {
+                let f1 = forward * m;
+                let t1 = t - dt;
+                if t1 <= 1e-9 {
+                    return (kind.sign() * (f1 - strike)).max(0.0);
+                }
+                let v = surf.vol(expiry_ms, strike, f1).unwrap_or(vol0);
+                let v = (v * vol_mult + dvol).max(0.01);
+                black::price(kind, f1, strike, t1, v)
+            }
+            Inst::Future { forward } => forward * m,
+            Inst::Perpetual { spot } => spot * m,
+        }
+    }
+
+    /// P&L per unit (USD) of the same move.
+    #[inline]
+    pub fn pnl(&self, surf: &CoinSurface, m: f64, vol_mult: f64, dvol: f64, dt: f64) -> f64 {
+        let base = match self.inst {
+            Inst::Option { .. } => self.value0,
+            Inst::Future { forward } => forward,
+            Inst::Perpetual { spot } => spot,
+        };
+        self.value(surf, m, vol_mult, dvol, dt) - base
+    }
+}
+
+/// Attaches the revaluation data to resolved candidates.
+pub(crate) fn price_candidates(
+    resolved: &[(Candidate, Priced)],
+    _surfaces: &[CoinSurface],
+) -> Vec<Priced> {
+    resolved.iter().map(|(_, p)| p.clone()).collect()
+}
+
+/// The option candidate `name` of expiry `e` at strike/kind, valued on `surf`.
+pub(crate) fn option_priced(
+    surf_idx: usize,
+    surf: &CoinSurface,
+    e: &ExpiryInfo,
+    strike: f64,
+    kind: OptionType,
+) -> Option<Priced> {
+    let vol0 = surf.vol(e.expiry_ms, strike, e.forward)?;
+    let value0 = black::price(kind, e.forward, strike, e.t, vol0);
+    value0.is_finite().then_some(Priced {
+        surface: surf_idx,
+        inst: Inst::Option {
+            expiry_ms: e.expiry_ms,
+            strike,
+            t: e.t,
+            forward: e.forward,
+            kind,
+            vol0,
+        },
+        value0,
+    })
+}
+
+/// The candidate record of a priced instrument.
+pub(crate) fn candidate(
+    name: String,
+    coin: Coin,
+    p: &Priced,
+    mid: Option<f64>,
+    spread: Option<f64>,
+    min: f64,
+    max: f64,
+) -> Candidate {
+    let kind = match p.inst {
+        Inst::Option { strike, t, kind, .. } => {
+            CandidateKind::Option { strike, expiry_t_years: t, is_call: kind == OptionType::Call }
+        }
+        Inst::Future { .. } => CandidateKind::Future {
+            expiry_t_years: 0.0, // filled by the caller
+        },
+        Inst::Perpetual { .. } => CandidateKind::Perpetual,
+    };
+    let is_option = matches!(p.inst, Inst::Option { .. });
+    Candidate {
+        name,
+        coin,
+        kind,
+        price_usd: if is_option { mid.unwrap_or(p.value0) } else { 0.0 },
+        spread_usd: if is_option { spread.unwrap_or(0.0).max(0.0) } else { 0.0 },
+        min,
+        max,
+    }
+}
