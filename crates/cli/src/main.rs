@@ -22,6 +22,13 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Allocate over a candidate book of BTC/ETH options and futures: maximise reward −
+    /// λ·risk (CVaR or spectral, by LP) under position, per-coin, premium-budget and
+    /// coin-margin constraints; writes DIR/allocation.csv, frontier.csv, allocation.json and
+    /// report.html.
+    #[cfg(feature = "allocate")]
+    #[command(after_help = cmd::allocate::AFTER_HELP)]
+    Allocate(cmd::allocate::AllocateArgs),
     /// Read option chains (Deribit, Tardis, OptionsDX, JSON, mapped CSV) and write cleaned
     /// quotes with implied vols plus a rejection summary.
     #[command(after_help = cmd::quotes::AFTER_HELP)]
@@ -55,6 +62,8 @@ enum Command {
 
 fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
+        #[cfg(feature = "allocate")]
+        Command::Allocate(a) => cmd::allocate::run(a, cli.quiet),
         Command::Quotes(a) => cmd::quotes::run(a, cli.quiet),
         Command::Demo(a) => cmd::demo::run(a, cli.quiet),
         Command::Fit(a) => cmd::fit::run(a, cli.quiet),

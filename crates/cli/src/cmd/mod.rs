@@ -1,5 +1,7 @@
 //! One module per subcommand, each a clap `Args` struct and a `run` function.
 
+#[cfg(feature = "allocate")]
+pub mod allocate;
 pub mod demo;
 pub mod fit;
 pub mod hedge;

@@ -56,6 +56,20 @@ struct LpSolution {
 /// [`AllocError::NotLinear`] for a measure without LP form, [`AllocError::Infeasible`],
 /// [`AllocError::Unbounded`] or [`AllocError::Solver`] from clarabel.
 pub fn solve(p: &Problem, settings: &Settings) -> Result<Allocation, AllocError> {
+    solve_from(p, settings, None)
+}
+
+/// [`solve`] with the active scenario sets seeded from the tail of `guess` (e.g. the optimum
+/// at a neighbouring `λ` on a frontier) instead of a subsample cascade. The result is the
+/// same optimum; only the work differs.
+///
+/// # Errors
+/// As [`solve`].
+pub fn solve_from(
+    p: &Problem,
+    settings: &Settings,
+    guess: Option<&[f64]>,
+) -> Result<Allocation, AllocError> {
     let start = Instant::now();
     if !matches!(settings.linear_solver.as_str(), "faer" | "qdldl") {
         return Err(AllocError::Invalid(format!(
@@ -75,7 +89,9 @@ pub fn solve(p: &Problem, settings: &Settings) -> Result<Allocation, AllocError>
     };
     // A guess of the optimum from a subsample of the scenarios, when there are many: its
     // tail scenarios seed the active sets (a guess only; the check below is on all rows).
-    let guess = if settings.constraint_generation && !tails.is_empty() && ns >= 4 * SUBSAMPLE {
+    let guess = if let Some(g) = guess.filter(|g| g.len() == p.n()) {
+        Some((g.to_vec(), 0, 0))
+    } else if settings.constraint_generation && !tails.is_empty() && ns >= 4 * SUBSAMPLE {
         subsample_guess(p, settings)
     } else {
         None

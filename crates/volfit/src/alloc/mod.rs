@@ -716,13 +716,16 @@ pub fn frontier(
     ls.dedup();
     let mut p = problem.clone();
     p.validate()?;
+    // Each LP's active scenario sets start from the tail of the previous λ's optimum.
+    let mut prev: Option<Vec<f64>> = None;
     ls.iter()
         .map(|&lambda| {
             let s = Settings { lambda, ..settings.clone() };
             let a = match s.reward {
-                RewardSpec::Expected => lp::solve(&p, &s)?,
+                RewardSpec::Expected => lp::solve_from(&p, &s, prev.as_deref())?,
                 _ => utility::solve(&p, &s)?,
             };
+            prev = Some(a.x.clone());
             let fp = FrontierPoint {
                 lambda,
                 reward: a.reward,

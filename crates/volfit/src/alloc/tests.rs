@@ -396,3 +396,16 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn frontier_warm_sets_give_the_same_optima() {
+    // The frontier seeds each LP from the previous λ's tail; every point must equal a cold
+    // solve at that λ (the full check over all scenario rows makes both exact).
+    let p = synthetic(8, 1200, 31);
+    let s = es(0.95, 1.0);
+    for (fp, _) in frontier(&p, &s, &[0.2, 0.6, 2.0]).unwrap() {
+        let cold = solve(&p, &Settings { lambda: fp.lambda, ..s.clone() }).unwrap();
+        let (a, b) = (fp.reward - fp.lambda * fp.risk_lp, cold.reward - fp.lambda * cold.risk_lp);
+        assert!((a - b).abs() <= 1e-6 * a.abs().max(1.0), "λ={}: {a} vs {b}", fp.lambda);
+    }
+}

@@ -1,0 +1,380 @@
+//! `volfit allocate [FILES…] --book candidates.toml --config alloc.toml --out DIR`: choose
+//! position sizes over a candidate book of options and futures to maximise reward − λ·risk
+//! under position, per-coin, budget and coin-margin constraints (`volfit::alloc`).
+//!
+//! Snapshots come from FILES, else from `files = [...]` in alloc.toml, else from the
+//! built-in synthetic BTC and ETH chains (written into DIR), so it runs with no data.
+//! Scenarios are built by `volfit::scenario::build` from the `[scenarios]` table. Writes
+//! DIR/allocation.csv, DIR/frontier.csv, DIR/allocation.json and DIR/report.html
+//! (atomically) and prints a summary.
+//!
+//! Exit codes: 0 allocated; 2 error (bad input, infeasible or unbounded problem).
+//!
+//! Compiled with the cargo feature `allocate` until `volfit::scenario` is on main.
+
+use super::input::InputArgs;
+use anyhow::Context;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use volfit::alloc::{self, Budget, Group, Position, Problem, RewardSpec, Settings};
+use volfit::market::synth::{generate, SynthSpec};
+use volfit::market::Snapshot;
+use volfit::report::alloc::{write_all, AllocOutput, CandidateRow};
+use volfit::report::atomic::write_atomic;
+use volfit::risk::RiskMeasure;
+use volfit::scenario::{self, Book, CandidateKind, ScenarioConfig, ScenarioSet};
+
+/// Help text after the options.
+pub const AFTER_HELP: &str = "\
+alloc.toml (every key but [scenarios] optional; see examples/alloc/alloc.toml):
+  reward = \"expected\"          # or \"cara:a\", \"crra:gamma:wealth\" (non-convex: L-BFGS-B path)
+  risk = \"es:0.95\"             # or \"spectral-exp:k\", \"spectral-pow:gamma\" (CVaR mixture)
+  lambda = 1.0
+  frontier = [0.1, 0.5, 1, 2, 5]
+  levels = 8                   # CVaR levels of a spectral measure
+  spread_costs = true          # charge half the bid-ask spread per unit traded
+  files = [\"../shared/data/svcj_deribit_2026/deribit_options_snapshot_….csv.gz\"]
+  [budget]
+  net = 50000                  # net premium paid, USD
+  gross = 500000
+  [collateral]                 # coin; initial margin <= collateral per coin
+  BTC = 2.0
+  ETH = 30.0
+  [net_limit]                  # |sum of units| per coin
+  BTC = 20
+  [gross_limit]                # sum of |units| per coin
+  BTC = 100
+  [scenarios]                  # volfit::scenario::ScenarioConfig
+  kind = \"historical\"";
+
+/// Arguments of `volfit allocate`.
+#[derive(clap::Args, Debug)]
+#[command(mut_arg("files", |a| a.required(false)))]
+pub struct AllocateArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Candidate book (TOML: [[instrument]] and [[select]] tables).
+    #[arg(long, value_name = "FILE")]
+    pub book: PathBuf,
+    /// Allocation settings (TOML, see below).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Override `lambda` of the config.
+    #[arg(long)]
+    pub lambda: Option<f64>,
+    /// Output directory (created if missing).
+    #[arg(long, short)]
+    pub out: PathBuf,
+}
+
+/// The alloc.toml file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllocConfig {
+    /// `expected`, `cara:a` or `crra:gamma:wealth`.
+    #[serde(default = "default_reward")]
+    pub reward: String,
+    /// Risk measure spec (`es:α`, `spectral-exp:k`, `spectral-pow:γ`, …).
+    #[serde(default = "default_risk")]
+    pub risk: String,
+    /// Risk aversion λ.
+    #[serde(default = "default_lambda")]
+    pub lambda: f64,
+    /// λ grid of the efficient frontier (default: λ·{0.1, 0.25, 0.5, 1, 2, 4, 10}).
+    #[serde(default)]
+    pub frontier: Vec<f64>,
+    /// CVaR levels approximating a spectral measure.
+    #[serde(default = "default_levels")]
+    pub levels: usize,
+    /// Charge half-spread costs.
+    #[serde(default)]
+    pub spread_costs: bool,
+    /// Snapshot files when none are given on the command line.
+    #[serde(default)]
+    pub files: Vec<PathBuf>,
+    /// Premium budget, USD.
+    #[serde(default)]
+    pub budget: Budget,
+    /// Collateral per coin, in coin.
+    #[serde(default)]
+    pub collateral: BTreeMap<String, f64>,
+    /// Net unit limit per coin.
+    #[serde(default)]
+    pub net_limit: BTreeMap<String, f64>,
+    /// Gross unit limit per coin.
+    #[serde(default)]
+    pub gross_limit: BTreeMap<String, f64>,
+    /// clarabel's LDLᵀ method (`faer` or `qdldl`).
+    #[serde(default)]
+    pub linear_solver: Option<String>,
+    /// How scenarios are made.
+    pub scenarios: ScenarioConfig,
+}
+
+fn default_reward() -> String {
+    "expected".into()
+}
+fn default_risk() -> String {
+    "es:0.95".into()
+}
+fn default_lambda() -> f64 {
+    1.0
+}
+fn default_levels() -> usize {
+    8
+}
+
+impl AllocConfig {
+    /// Parses alloc.toml text (errors carry the line and the field).
+    ///
+    /// # Errors
+    /// The TOML error.
+    pub fn from_toml(text: &str) -> Result<Self, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    /// Solver settings from the config.
+    fn settings(&self) -> anyhow::Result<Settings> {
+        let reward: RewardSpec =
+            self.reward.parse().map_err(|e: String| anyhow::anyhow!("field `reward`: {e}"))?;
+        let risk: RiskMeasure =
+            self.risk.parse().map_err(|e| anyhow::anyhow!("field `risk`: {e}"))?;
+        anyhow::ensure!(
+            self.lambda.is_finite() && self.lambda >= 0.0,
+            "field `lambda`: {} must be finite and >= 0",
+            self.lambda
+        );
+        anyhow::ensure!(self.levels >= 1, "field `levels` must be >= 1");
+        Ok(Settings {
+            reward,
+            risk,
+            lambda: self.lambda,
+            levels: self.levels,
+            spread_costs: self.spread_costs,
+            linear_solver: self.linear_solver.clone().unwrap_or_else(|| "faer".into()),
+            ..Settings::default()
+        })
+    }
+}
+
+/// The allocation problem of a scenario set under the config's limits; notices for coins
+/// configured but absent from the book.
+fn problem(set: &ScenarioSet, cfg: &AllocConfig) -> anyhow::Result<(Problem, Vec<String>)> {
+    let mut notices = Vec::new();
+    let mut coins: Vec<String> = Vec::new();
+    for c in &set.candidates {
+        let name = c.coin.to_string();
+        if !coins.contains(&name) {
+            coins.push(name);
+        }
+    }
+    for (what, map) in [
+        ("collateral", &cfg.collateral),
+        ("net_limit", &cfg.net_limit),
+        ("gross_limit", &cfg.gross_limit),
+    ] {
+        for k in map.keys() {
+            if !coins.contains(k) {
+                notices
+                    .push(format!("[{what}] {k}: no candidate of this coin in the book; ignored"));
+            }
+        }
+    }
+    let groups = coins
+        .iter()
+        .map(|coin| {
+            let grid = set.margin.iter().find(|g| g.coin.to_string() == *coin);
+            let collateral = cfg.collateral.get(coin).copied();
+            if collateral.is_some() && grid.is_none() {
+                anyhow::bail!("[collateral] {coin}: the scenario set has no margin grid for it");
+            }
+            if collateral.is_none() {
+                notices.push(format!(
+                    "{coin}: no collateral configured; margin is reported, not limited"
+                ));
+            }
+            Ok(Group {
+                name: coin.clone(),
+                net_limit: cfg.net_limit.get(coin).copied(),
+                gross_limit: cfg.gross_limit.get(coin).copied(),
+                collateral,
+                margin: grid.map(|g| g.pnl_coin.clone()),
+                price_usd: set
+                    .coin_price_usd
+                    .iter()
+                    .find(|(c, _)| c.to_string() == *coin)
+                    .map(|(_, p)| *p),
+            })
+        })
+        .collect::<anyhow::Result<Vec<Group>>>()?;
+    let positions = set
+        .candidates
+        .iter()
+        .map(|c| Position {
+            name: c.name.clone(),
+            group: coins.iter().position(|k| *k == c.coin.to_string()).unwrap_or(0),
+            price_usd: c.price_usd,
+            spread_usd: c.spread_usd,
+            min: c.min,
+            max: c.max,
+        })
+        .collect();
+    let p = Problem {
+        pnl: set.pnl.clone(),
+        probs: set.probs.clone(),
+        positions,
+        groups,
+        budget: cfg.budget,
+    };
+    Ok((p, notices))
+}
+
+fn kind_name(k: &CandidateKind) -> String {
+    match k {
+        CandidateKind::Option { is_call: true, .. } => "call".into(),
+        CandidateKind::Option { .. } => "put".into(),
+        CandidateKind::Future { .. } => "future".into(),
+        CandidateKind::Perpetual => "perpetual".into(),
+    }
+}
+
+/// The built-in synthetic BTC and ETH chains, written into `dir` and read back.
+fn synthetic_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for (coin, spot, seed) in [("BTC", 90_000.0, 42u64), ("ETH", 3_000.0, 43)] {
+        let chain =
+            generate(&SynthSpec { seed, underlying: coin.into(), spot, ..SynthSpec::default() });
+        let path = dir.join(format!("synth_{}.csv", coin.to_lowercase()));
+        write_atomic(&path, |w| chain.write_csv(w))
+            .with_context(|| format!("writing {}", path.display()))?;
+        files.push(path);
+    }
+    Ok(files)
+}
+
+/// Runs `volfit allocate`.
+pub fn run(args: &AllocateArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+    let cfg_text = std::fs::read_to_string(&args.config)
+        .with_context(|| format!("reading {}", args.config.display()))?;
+    let mut cfg = AllocConfig::from_toml(&cfg_text)
+        .with_context(|| format!("in {}", args.config.display()))?;
+    if let Some(l) = args.lambda {
+        cfg.lambda = l;
+    }
+    let settings = cfg.settings().with_context(|| format!("in {}", args.config.display()))?;
+    let book_text = std::fs::read_to_string(&args.book)
+        .with_context(|| format!("reading {}", args.book.display()))?;
+    let book = Book::from_toml(&book_text, &args.book)?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+
+    let mut input = args.input.clone();
+    let mut notices = Vec::new();
+    if input.files.is_empty() {
+        if cfg.files.is_empty() {
+            input.files = synthetic_files(&args.out)?;
+            notices.push("no snapshot files given: built-in synthetic BTC and ETH chains".into());
+        } else {
+            // Relative paths in the config are relative to the config file.
+            let base = args.config.parent().unwrap_or(Path::new("."));
+            input.files = cfg.files.iter().map(|f| base.join(f)).collect();
+        }
+    }
+    let (cleaned, _) = input.load(quiet)?;
+    let snapshots: Vec<Snapshot> = cleaned.into_iter().map(|c| c.snapshot).collect();
+    anyhow::ensure!(!snapshots.is_empty(), "no snapshot could be read from the inputs");
+    let set = scenario::build(&book, &cfg.scenarios, &snapshots)?;
+    let (problem, more) = problem(&set, &cfg)?;
+    notices.extend(more);
+
+    let allocation = alloc::solve(&problem, &settings)?;
+    let lambdas: Vec<f64> = if cfg.frontier.is_empty() {
+        [0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 10.0].iter().map(|m| m * cfg.lambda.max(0.1)).collect()
+    } else {
+        cfg.frontier.clone()
+    };
+    let frontier: Vec<_> =
+        alloc::frontier(&problem, &settings, &lambdas)?.into_iter().map(|f| f.0).collect();
+
+    let config: toml::Value = toml::from_str(&cfg_text).context("re-reading the config")?;
+    let candidates = set
+        .candidates
+        .iter()
+        .map(|c| CandidateRow {
+            name: c.name.clone(),
+            coin: c.coin.to_string(),
+            kind: kind_name(&c.kind),
+            price_usd: c.price_usd,
+            spread_usd: c.spread_usd,
+            min: c.min,
+            max: c.max,
+        })
+        .collect();
+    let out = AllocOutput {
+        config: serde_json::to_value(&config).context("config echo")?,
+        candidates,
+        allocation,
+        frontier,
+        provenance: set.provenance.clone(),
+        scenarios: problem.pnl.rows(),
+        notices,
+    };
+    write_all(&args.out, &out).with_context(|| format!("writing into {}", args.out.display()))?;
+    if !quiet {
+        print_summary(&out);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_summary(out: &AllocOutput) {
+    let a = &out.allocation;
+    println!(
+        "volfit allocate: {} candidates × {} scenarios; {}",
+        out.candidates.len(),
+        out.scenarios,
+        out.provenance
+    );
+    for n in &out.notices {
+        println!("  notice: {n}");
+    }
+    println!(
+        "  λ {}  reward {:.2}  E[P&L] {:.2} USD  cost {:.2}  risk {:.2} (LP {:.2})",
+        a.lambda, a.reward, a.expected_pnl, a.cost, a.risk, a.risk_lp
+    );
+    println!(
+        "  premium net {:.2} / gross {:.2} USD; solver {} {} ({} iterations, {} rounds, {:.2} s)",
+        a.premium_net,
+        a.premium_gross,
+        a.solver.method,
+        a.solver.status,
+        a.solver.iterations,
+        a.solver.rounds,
+        a.solver.seconds
+    );
+    for m in &a.margin {
+        let c = m.collateral.map_or("unlimited".to_string(), |c| format!("{c}"));
+        println!("  margin {}: {:.4} of {c} coin", m.coin, m.used);
+    }
+    let mut order: Vec<usize> = (0..a.x.len()).filter(|&i| a.x[i].abs() > 1e-9).collect();
+    order.sort_by(|&i, &j| a.x[j].abs().total_cmp(&a.x[i].abs()));
+    println!(
+        "  {:<28} {:>5} {:>10} {:>12} {:>14}",
+        "candidate", "coin", "x", "price_usd", "risk_contrib"
+    );
+    for &i in order.iter().take(20) {
+        let c = &out.candidates[i];
+        println!(
+            "  {:<28} {:>5} {:>10.4} {:>12.2} {:>14.2}",
+            c.name, c.coin, a.x[i], c.price_usd, a.contributions[i]
+        );
+    }
+    if order.len() > 20 {
+        println!("  … {} more nonzero positions in allocation.csv", order.len() - 20);
+    }
+    println!(
+        "  binding: {}",
+        if a.binding.is_empty() { "none".into() } else { a.binding.join(", ") }
+    );
+}
