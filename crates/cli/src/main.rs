@@ -26,7 +26,6 @@ enum Command {
     /// λ·risk (CVaR or spectral, by LP) under position, per-coin, premium-budget and
     /// coin-margin constraints; writes DIR/allocation.csv, frontier.csv, allocation.json and
     /// report.html.
-    #[cfg(feature = "allocate")]
     #[command(after_help = cmd::allocate::AFTER_HELP)]
     Allocate(cmd::allocate::AllocateArgs),
     /// Read option chains (Deribit, Tardis, OptionsDX, JSON, mapped CSV) and write cleaned
@@ -62,7 +61,6 @@ enum Command {
 
 fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
-        #[cfg(feature = "allocate")]
         Command::Allocate(a) => cmd::allocate::run(a, cli.quiet),
         Command::Quotes(a) => cmd::quotes::run(a, cli.quiet),
         Command::Demo(a) => cmd::demo::run(a, cli.quiet),

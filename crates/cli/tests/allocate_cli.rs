@@ -1,7 +1,5 @@
 //! `volfit allocate` end to end: the example book and config on the built-in synthetic
 //! chains, a config error naming file and field, and (when present) the real 2026 snapshots.
-//! Built with the `allocate` feature (see crates/cli/Cargo.toml).
-#![cfg(feature = "allocate")]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -45,7 +43,9 @@ fn check_outputs(dir: &Path) -> String {
     assert!(rows.len() >= 2);
     for w in rows.windows(2) {
         assert!(w[0].0 > w[1].0, "λ decreasing");
-        let tol = 1e-6 * w[0].1.abs().max(w[0].2.abs()).max(1.0);
+        // USD amounts: 1e-4 USD absorbs interior-point noise where the optimum is flat
+        // (the synthetic Monte Carlo is a martingale, so the best book is nearly empty).
+        let tol = 1e-4 + 1e-6 * w[0].1.abs().max(w[0].2.abs());
         assert!(w[1].1 >= w[0].1 - tol, "reward not monotone: {w:?}");
         assert!(w[1].2 >= w[0].2 - tol, "risk not monotone: {w:?}");
     }

@@ -9,8 +9,6 @@
 //! (atomically) and prints a summary.
 //!
 //! Exit codes: 0 allocated; 2 error (bad input, infeasible or unbounded problem).
-//!
-//! Compiled with the cargo feature `allocate` until `volfit::scenario` is on main.
 
 use super::input::InputArgs;
 use anyhow::Context;

@@ -1,6 +1,5 @@
 //! One module per subcommand, each a clap `Args` struct and a `run` function.
 
-#[cfg(feature = "allocate")]
 pub mod allocate;
 pub mod demo;
 pub mod fit;

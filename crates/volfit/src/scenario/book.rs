@@ -158,11 +158,9 @@ impl Book {
         })?;
         let limit = |v: &Option<Spanned<f64>>, field: &str| -> Result<Option<f64>, ScenarioError> {
             match v {
-                Some(s) if !s.get_ref().is_finite() => Err(err(
-                    line_of(text, s.span().start),
-                    field,
-                    "must be a finite number".into(),
-                )),
+                Some(s) if !s.get_ref().is_finite() => {
+                    Err(err(line_of(text, s.span().start), field, "must be a finite number".into()))
+                }
                 Some(s) => Ok(Some(*s.get_ref())),
                 None => Ok(None),
             }
@@ -222,7 +220,11 @@ impl Book {
             });
         }
         if instruments.is_empty() && selects.is_empty() {
-            return Err(err(1, "instrument", "the book has no [[instrument]] and no [[select]]".into()));
+            return Err(err(
+                1,
+                "instrument",
+                "the book has no [[instrument]] and no [[select]]".into(),
+            ));
         }
         Ok(Book { file, instruments, selects })
     }
@@ -281,15 +283,18 @@ impl Book {
             let (min, max) =
                 (ins.min.unwrap_or(cfg.default_min), ins.max.unwrap_or(cfg.default_max));
             let item = if parts[1].eq_ignore_ascii_case("PERPETUAL") {
-                let p = Priced { surface: si, inst: Inst::Perpetual { spot: surf.spot }, value0: 0.0 };
+                let p =
+                    Priced { surface: si, inst: Inst::Perpetual { spot: surf.spot }, value0: 0.0 };
                 (candidate(ins.name.clone(), coin, &p, None, None, min, max), p)
             } else if parts.len() == 2 {
-                let e = snap_quotes(si, parts[1])
-                    .ok_or_else(|| bad(format!("no {coin} expiry {} in the valuation snapshot", parts[1])))?;
+                let e = snap_quotes(si, parts[1]).ok_or_else(|| {
+                    bad(format!("no {coin} expiry {} in the valuation snapshot", parts[1]))
+                })?;
                 future_item(ins.name.clone(), coin, si, &e, min, max)
             } else {
-                let e = snap_quotes(si, parts[1])
-                    .ok_or_else(|| bad(format!("no {coin} expiry {} in the valuation snapshot", parts[1])))?;
+                let e = snap_quotes(si, parts[1]).ok_or_else(|| {
+                    bad(format!("no {coin} expiry {} in the valuation snapshot", parts[1]))
+                })?;
                 let strike: f64 = parts[2].parse().map_err(|_| bad("bad strike".into()))?;
                 let kind = if parts[3] == "C" { OptionType::Call } else { OptionType::Put };
                 let (mid, spread) = quote_of(surf, &ins.name);
@@ -308,7 +313,8 @@ impl Book {
                 (sel.min.unwrap_or(cfg.default_min), sel.max.unwrap_or(cfg.default_max));
             if sel.perpetual {
                 let name = format!("{}-PERPETUAL", sel.coin);
-                let p = Priced { surface: si, inst: Inst::Perpetual { spot: surf.spot }, value0: 0.0 };
+                let p =
+                    Priced { surface: si, inst: Inst::Perpetual { spot: surf.spot }, value0: 0.0 };
                 if seen.insert(name.clone()) {
                     out.push((candidate(name, sel.coin, &p, None, None, min, max), p));
                 }
@@ -325,9 +331,7 @@ impl Book {
                         out.push(future_item(name, sel.coin, si, e, min, max));
                     }
                 }
-                for (name, strike, kind, mid, spread) in
-                    liquid_strikes(surf, e.expiry_ms, sel)
-                {
+                for (name, strike, kind, mid, spread) in liquid_strikes(surf, e.expiry_ms, sel) {
                     if !seen.insert(name.clone()) {
                         continue;
                     }
@@ -363,19 +367,14 @@ fn future_item(
 
 /// Mid and spread (USD) of the quoted instrument `name` in the valuation snapshot's data.
 fn quote_of(surf: &CoinSurface, name: &str) -> (Option<f64>, Option<f64>) {
-    surf.quotes
-        .iter()
-        .find(|q| q.0 == name)
-        .map(|q| (q.1, q.2))
-        .unwrap_or((None, None))
+    surf.quotes.iter().find(|q| q.0 == name).map(|q| (q.1, q.2)).unwrap_or((None, None))
 }
 
-/// Two-sided strikes of an expiry nearest the forward: (name, strike, kind, mid, spread).
-fn liquid_strikes(
-    surf: &CoinSurface,
-    expiry_ms: i64,
-    sel: &Select,
-) -> Vec<(String, f64, OptionType, Option<f64>, Option<f64>)> {
+/// A selected option: (name, strike, kind, mid, spread).
+type Liquid = (String, f64, OptionType, Option<f64>, Option<f64>);
+
+/// Two-sided strikes of an expiry nearest the forward.
+fn liquid_strikes(surf: &CoinSurface, expiry_ms: i64, sel: &Select) -> Vec<Liquid> {
     let Some(e) = surf.expiries.iter().find(|e| e.expiry_ms == expiry_ms) else {
         return Vec::new();
     };

@@ -27,13 +27,9 @@ pub(crate) struct Step {
 fn level(s: &Snapshot) -> Option<(f64, f64)> {
     let mut pts: Vec<(f64, f64, f64)> = Vec::new(); // (t, vol, forward)
     for e in &s.expiries {
-        let q = e
-            .quotes
-            .iter()
-            .filter(|q| q.mid_iv.is_some_and(|v| v > 0.0))
-            .min_by(|a, b| {
-                (a.strike / e.forward).ln().abs().total_cmp(&(b.strike / e.forward).ln().abs())
-            })?;
+        let q = e.quotes.iter().filter(|q| q.mid_iv.is_some_and(|v| v > 0.0)).min_by(|a, b| {
+            (a.strike / e.forward).ln().abs().total_cmp(&(b.strike / e.forward).ln().abs())
+        })?;
         pts.push((e.t, q.mid_iv?, e.forward));
     }
     pts.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -55,11 +51,7 @@ fn level(s: &Snapshot) -> Option<(f64, f64)> {
 }
 
 /// Aligned historical steps of `coins` (in that order).
-pub(crate) fn steps(
-    coins: &[Coin],
-    snapshots: &[Snapshot],
-    max_step_hours: f64,
-) -> Vec<Step> {
+pub(crate) fn steps(coins: &[Coin], snapshots: &[Snapshot], max_step_hours: f64) -> Vec<Step> {
     let series: Vec<Vec<(i64, (f64, f64))>> = coins
         .iter()
         .map(|c| {

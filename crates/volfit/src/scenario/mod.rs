@@ -307,7 +307,9 @@ pub fn build(
     let candidates = book.resolve(&surfaces, cfg)?;
     let priced = surface::price_candidates(&candidates, &surfaces);
     let (pnl, provenance) = match cfg.kind {
-        ScenarioKind::Historical => historical::scenarios(&priced, &surfaces, snapshots, cfg, horizon)?,
+        ScenarioKind::Historical => {
+            historical::scenarios(&priced, &surfaces, snapshots, cfg, horizon)?
+        }
         ScenarioKind::Heston | ScenarioKind::Bates => {
             montecarlo::scenarios(&priced, &surfaces, snapshots, cfg, horizon)?
         }
@@ -326,6 +328,3 @@ pub fn build(
         provenance,
     })
 }
-
-#[cfg(test)]
-mod tests;

@@ -38,10 +38,9 @@ pub(crate) fn fit_dynamics(snap: &Snapshot, kind: ScenarioKind) -> Result<Dynami
         (ModelKind::Heston, 5) if ok => {
             Ok(Dynamics { heston: [x[0], x[1], x[2], x[3], x[4]], jumps: None })
         }
-        (ModelKind::Bates, 8) if ok => Ok(Dynamics {
-            heston: [x[0], x[1], x[2], x[3], x[4]],
-            jumps: Some((x[5], x[6], x[7])),
-        }),
+        (ModelKind::Bates, 8) if ok => {
+            Ok(Dynamics { heston: [x[0], x[1], x[2], x[3], x[4]], jumps: Some((x[5], x[6], x[7])) })
+        }
         _ => Err(ScenarioError::Data(format!(
             "{} {}: unexpected {model:?} parameters {x:?}",
             snap.underlying,
@@ -115,7 +114,10 @@ pub(crate) fn scenarios(
     let nc = coins.len();
     let poissons: Vec<Option<Poisson<f64>>> = dyns
         .iter()
-        .map(|d| d.jumps.and_then(|(l, _, _)| (l * dt > 0.0).then(|| Poisson::new(l * dt).ok()).flatten()))
+        .map(|d| {
+            d.jumps
+                .and_then(|(l, _, _)| (l * dt > 0.0).then(|| Poisson::new(l * dt).ok()).flatten())
+        })
         .collect();
     data.par_chunks_mut(cols).enumerate().for_each_init(
         || (vec![0.0; n_steps * nc], vec![0.0; n_steps * nc], vec![(0.0, 0.0); n_steps * nc]),

@@ -20,6 +20,9 @@ pub struct ExpiryInfo {
     pub forward: f64,
 }
 
+/// A quote of the valuation snapshot: (instrument, mid USD, spread USD, expiry ms, strike).
+pub(crate) type QuoteRow = (String, Option<f64>, Option<f64>, i64, f64);
+
 /// A coin's valuation snapshot with its fitted smiles.
 pub struct CoinSurface {
     /// The coin.
@@ -33,7 +36,7 @@ pub struct CoinSurface {
     /// Expiries, nearest first.
     pub expiries: Vec<ExpiryInfo>,
     /// Quotes of the fitted expiries: (instrument, mid USD, spread USD, expiry ms, strike).
-    pub(crate) quotes: Vec<(String, Option<f64>, Option<f64>, i64, f64)>,
+    pub(crate) quotes: Vec<QuoteRow>,
     model: FittedModel,
 }
 
@@ -111,7 +114,15 @@ impl CoinSurface {
             })
             .collect();
         let spot = snap.index.filter(|v| *v > 0.0 && v.is_finite()).unwrap_or(first.forward);
-        Ok(CoinSurface { coin, snapshot: idx, time_ms: snap.time_ms, spot, expiries, quotes, model })
+        Ok(CoinSurface {
+            coin,
+            snapshot: idx,
+            time_ms: snap.time_ms,
+            spot,
+            expiries,
+            quotes,
+            model,
+        })
     }
 
     /// Fitted vol of `strike` of expiry `expiry_ms` when its forward is `forward`
