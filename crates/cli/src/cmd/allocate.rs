@@ -53,7 +53,7 @@ alloc.toml (every key but [scenarios] optional; see examples/alloc/alloc.toml):
 pub struct AllocateArgs {
     #[command(flatten)]
     pub input: InputArgs,
-    /// Candidate book (TOML: [[instrument]] and [[select]] tables).
+    /// Candidate book (TOML: `[[instrument]]` and `[[select]]` tables).
     #[arg(long, value_name = "FILE")]
     pub book: PathBuf,
     /// Allocation settings (TOML, see below).
