@@ -17,5 +17,5 @@ sed "s/^count = .*/count = 10000/; s/^kind = .*/kind = \"$KIND\"/" \
 (cd "$ROOT" && cargo build --release -q -p volfit-cli)
 /usr/bin/time -v "$ROOT/target/release/volfit" allocate "$DATA"/deribit_options_snapshot_202601*.csv.gz \
   --book "$ROOT/crates/bench/data/alloc_book_206.toml" --config "$RUN/alloc.toml" --out "$RUN/out" \
-  2> "$RUN/time.txt" | head -5
+  2> "$RUN/time.txt" | sed -n 1,5p
 grep -E "Elapsed|Maximum resident|User time" "$RUN/time.txt"
