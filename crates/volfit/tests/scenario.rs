@@ -227,7 +227,17 @@ fn real_btc_eth_book_historical_and_heston() {
         let s1 = build(&b, &cfg, &snaps).unwrap();
         let s2 = build(&b, &cfg, &snaps).unwrap();
         assert_eq!(s1.pnl.as_slice(), s2.pnl.as_slice(), "{kind:?} reproducible");
-        assert_eq!(s1.pnl.rows(), 2000);
+        let rows = s1.pnl.rows();
+        let probs = s1.probs.clone().unwrap_or_else(|| vec![1.0 / rows as f64; rows]);
+        assert_eq!(probs.len(), rows);
+        assert!((probs.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        if kind == ScenarioKind::Historical {
+            // Draws of the same steps are merged: far fewer rows, probabilities in 1/2000s.
+            assert!(rows < 2000, "{rows}");
+            assert!(probs.iter().all(|p| (p * 2000.0 - (p * 2000.0).round()).abs() < 1e-9));
+        } else {
+            assert_eq!(rows, 2000);
+        }
         assert_eq!(s1.candidates.len(), 33, "{kind:?}");
         assert!(s1.pnl.as_slice().iter().all(|v| v.is_finite()));
         assert_eq!(s1.margin.len(), 2);
@@ -238,10 +248,10 @@ fn real_btc_eth_book_historical_and_heston() {
             .iter()
             .position(|c| matches!(c.kind, CandidateKind::Future { .. }))
             .unwrap();
-        let x: Vec<f64> = (0..2000).map(|r| s1.pnl.as_slice()[r * n + j]).collect();
-        let mean = x.iter().sum::<f64>() / 2000.0;
-        let sd = (x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 1999.0).sqrt();
-        assert!(sd > 0.003 * 80_000.0, "{kind:?}: sd {sd}");
+        let x: Vec<f64> = (0..rows).map(|r| s1.pnl.as_slice()[r * n + j]).collect();
+        let mean: f64 = x.iter().zip(&probs).map(|(v, p)| v * p).sum();
+        let var: f64 = x.iter().zip(&probs).map(|(v, p)| p * (v - mean).powi(2)).sum();
+        assert!(var.sqrt() > 0.003 * 80_000.0, "{kind:?}: sd {}", var.sqrt());
         eprintln!("{kind:?}: {}", s1.provenance);
     }
 }

@@ -101,7 +101,7 @@ pub(crate) fn scenarios(
     snapshots: &[Snapshot],
     cfg: &ScenarioConfig,
     horizon: f64,
-) -> Result<(Scenarios, String), ScenarioError> {
+) -> Result<(Scenarios, Option<Vec<f64>>, String), ScenarioError> {
     let coins: Vec<Coin> = surfaces.iter().map(|s| s.coin).collect();
     let steps = steps(&coins, snapshots, cfg.max_step_hours);
     if steps.len() < 2 {
@@ -118,21 +118,38 @@ pub(crate) fn scenarios(
     let median = gaps[gaps.len() / 2];
     let n_h = (horizon * 365.0 * 24.0 / median).round() as usize;
     let cols = priced.len();
-    let mut data = vec![0.0; cfg.count * cols];
     let n = steps.len();
-    data.par_chunks_mut(cols).enumerate().for_each(|(row, out)| {
-        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-        rng.set_stream(row as u64);
-        let mut acc = vec![(0.0, 0.0); coins.len()];
-        let mut filled = 0;
-        while filled < n_h {
-            let start = rng.random_range(0..n);
-            for b in 0..cfg.block.min(n_h - filled) {
-                for (a, m) in acc.iter_mut().zip(&steps[(start + b) % n].moves) {
-                    a.0 += m.0;
-                    a.1 += m.1;
+    // Draw every scenario's step indices (one ChaCha stream per scenario), then merge
+    // scenarios made of the same multiset of steps: their P&L is the same, so one row with
+    // the summed probability gives exactly the same risk and reward (and a far smaller LP).
+    let draws: Vec<Vec<u32>> = (0..cfg.count)
+        .into_par_iter()
+        .map(|row| {
+            let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+            rng.set_stream(row as u64);
+            let mut idx = Vec::with_capacity(n_h);
+            while idx.len() < n_h {
+                let start = rng.random_range(0..n);
+                for b in 0..cfg.block.min(n_h - idx.len()) {
+                    idx.push(((start + b) % n) as u32);
                 }
-                filled += 1;
+            }
+            idx.sort_unstable();
+            idx
+        })
+        .collect();
+    let mut distinct: std::collections::BTreeMap<Vec<u32>, usize> = Default::default();
+    for d in draws {
+        *distinct.entry(d).or_default() += 1;
+    }
+    let keys: Vec<(&Vec<u32>, usize)> = distinct.iter().map(|(k, &c)| (k, c)).collect();
+    let mut data = vec![0.0; keys.len() * cols];
+    data.par_chunks_mut(cols).zip(&keys).for_each(|(out, (idx, _))| {
+        let mut acc = vec![(0.0, 0.0); coins.len()];
+        for &i in idx.iter() {
+            for (a, m) in acc.iter_mut().zip(&steps[i as usize].moves) {
+                a.0 += m.0;
+                a.1 += m.1;
             }
         }
         for (o, p) in out.iter_mut().zip(priced) {
@@ -140,12 +157,15 @@ pub(crate) fn scenarios(
             *o = p.pnl(&surfaces[p.surface], dx.exp(), 1.0, dv, horizon);
         }
     });
-    let pnl = Scenarios::new(data, cfg.count, cols)
+    let probs: Vec<f64> = keys.iter().map(|&(_, c)| c as f64 / cfg.count as f64).collect();
+    let pnl = Scenarios::new(data, keys.len(), cols)
         .map_err(|e| ScenarioError::Data(format!("historical scenarios: {e}")))?;
     let prov = format!(
-        "historical block bootstrap: {} scenarios, horizon {} = {n_h} steps of median {:.1} h \
-         (block {}), from {} aligned steps of {}; seed {}",
+        "historical block bootstrap: {} draws merged into {} distinct weighted scenarios, \
+         horizon {} = {n_h} steps of median {:.1} h (block {}), from {} aligned steps of {}; \
+         seed {}",
         cfg.count,
+        keys.len(),
         cfg.horizon,
         median,
         cfg.block,
@@ -153,5 +173,5 @@ pub(crate) fn scenarios(
         coins.iter().map(|c| c.to_string()).collect::<Vec<_>>().join("+"),
         cfg.seed
     );
-    Ok((pnl, prov))
+    Ok((pnl, Some(probs), prov))
 }

@@ -17,7 +17,8 @@
 //! ## Scenario kinds ([`ScenarioKind`])
 //! - `historical`: block bootstrap of the per-step changes (log forward, 30-day ATM vol)
 //!   of the given snapshots; BTC and ETH steps are drawn together, so their dependence is
-//!   the historical one.
+//!   the historical one. Draws made of the same steps are merged into one row with the
+//!   summed probability (`ScenarioSet::probs`): same distribution, fewer rows.
 //! - `heston` / `bates`: Monte Carlo of the forward and variance under the model fitted to
 //!   the valuation snapshot (full-truncation Euler, Bates jumps compensated), BTC and ETH
 //!   Brownian drivers correlated (config or estimated from the snapshots); the smile shifts
@@ -306,7 +307,7 @@ pub fn build(
     }
     let candidates = book.resolve(&surfaces, cfg)?;
     let priced = surface::price_candidates(&candidates, &surfaces);
-    let (pnl, provenance) = match cfg.kind {
+    let (pnl, probs, provenance) = match cfg.kind {
         ScenarioKind::Historical => {
             historical::scenarios(&priced, &surfaces, snapshots, cfg, horizon)?
         }
@@ -322,7 +323,7 @@ pub fn build(
     Ok(ScenarioSet {
         candidates: candidates.into_iter().map(|(c, _)| c).collect(),
         pnl,
-        probs: None,
+        probs,
         margin,
         coin_price_usd,
         provenance,

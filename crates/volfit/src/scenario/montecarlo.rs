@@ -98,7 +98,7 @@ pub(crate) fn scenarios(
     snapshots: &[Snapshot],
     cfg: &ScenarioConfig,
     horizon: f64,
-) -> Result<(Scenarios, String), ScenarioError> {
+) -> Result<(Scenarios, Option<Vec<f64>>, String), ScenarioError> {
     let coins: Vec<Coin> = surfaces.iter().map(|s| s.coin).collect();
     let dyns: Vec<Dynamics> = surfaces
         .iter()
@@ -177,5 +177,5 @@ pub(crate) fn scenarios(
         params.join("; "),
         cfg.seed
     );
-    Ok((pnl, prov))
+    Ok((pnl, None, prov))
 }
