@@ -306,7 +306,7 @@ pub fn build(
         surfaces.push(CoinSurface::at_last(coin, snapshots)?);
     }
     let candidates = book.resolve(&surfaces, cfg)?;
-    let priced = surface::price_candidates(&candidates, &surfaces);
+    let priced: Vec<surface::Priced> = candidates.iter().map(|(_, p)| p.clone()).collect();
     let (pnl, probs, provenance) = match cfg.kind {
         ScenarioKind::Historical => {
             historical::scenarios(&priced, &surfaces, snapshots, cfg, horizon)?

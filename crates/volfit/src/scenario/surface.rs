@@ -130,28 +130,6 @@ impl CoinSurface {
     pub fn vol(&self, expiry_ms: i64, strike: f64, forward: f64) -> Option<f64> {
         self.model.vol(expiry_ms, strike, forward, Sticky::Moneyness)
     }
-
-    /// ATM vol at `tenor` years: total variance at `k = 0` interpolated linearly in `t`
-    /// between fitted expiries (flat vol outside).
-    pub fn atm_vol(&self, tenor: f64) -> Option<f64> {
-        let pts: Vec<(f64, f64)> = self
-            .expiries
-            .iter()
-            .filter_map(|e| self.vol(e.expiry_ms, e.forward, e.forward).map(|v| (e.t, v)))
-            .collect();
-        let (first, last) = (pts.first()?, pts.last()?);
-        if tenor <= first.0 {
-            return Some(first.1);
-        }
-        if tenor >= last.0 {
-            return Some(last.1);
-        }
-        let i = pts.iter().position(|p| p.0 >= tenor)?;
-        let (a, b) = (pts[i - 1], pts[i]);
-        let (wa, wb) = (a.1 * a.1 * a.0, b.1 * b.1 * b.0);
-        let w = wa + (wb - wa) * (tenor - a.0) / (b.0 - a.0);
-        (w > 0.0).then(|| (w / tenor).sqrt())
-    }
 }
 
 /// A candidate ready for revaluation.
@@ -203,14 +181,6 @@ impl Priced {
         };
         self.value(surf, m, vol_mult, dvol, dt) - base
     }
-}
-
-/// Attaches the revaluation data to resolved candidates.
-pub(crate) fn price_candidates(
-    resolved: &[(Candidate, Priced)],
-    _surfaces: &[CoinSurface],
-) -> Vec<Priced> {
-    resolved.iter().map(|(_, p)| p.clone()).collect()
 }
 
 /// The option candidate `name` of expiry `e` at strike/kind, valued on `surf`.
