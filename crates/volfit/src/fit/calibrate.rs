@@ -111,18 +111,49 @@ fn limits_for(spec: &FitSpec, kind: SolverKind, cost_tol: f64) -> Limits {
     }
 }
 
-/// Runs one local solve of `kind` from `y0` (free coordinates) on `free`, or on `model_space`
-/// with true bounds for L-BFGS-B.
-#[allow(clippy::too_many_arguments)]
+/// Where a local solve works: free coordinates (every parameter's [`Domain`] mapped to ℝ),
+/// or model coordinates on the domain box with true bounds.
+struct Coordinates<'a, R> {
+    free: &'a Transformed<RobustSum<R, LossKind>>,
+    bounds: &'a Bounds,
+    /// Levenberg–Marquardt on the box ([`VolModel::prefers_box_bounds`]).
+    box_lm: bool,
+}
+
+impl<R: Residuals> Coordinates<'_, R> {
+    /// Runs `solve` in model coordinates on the box from the model point of `y0`, and
+    /// reports the result in free coordinates like every other local solve.
+    fn on_box(
+        &self,
+        y0: &[f64],
+        solve: impl FnOnce(&RobustSum<R, LossKind>, &[f64]) -> Minimum,
+    ) -> Minimum {
+        let mut x0 = vec![0.0; y0.len()];
+        self.free.from_free(y0, &mut x0);
+        self.bounds.project(&mut x0);
+        let mut m = solve(self.free.inner(), &x0);
+        let mut y = vec![0.0; m.x.len()];
+        if self.free.to_free(&m.x, &mut y).is_some() {
+            m.x = y;
+        } else {
+            m.x = y0.to_vec();
+            m.stop = Stop::Infeasible;
+        }
+        m
+    }
+}
+
+/// Runs one local solve of `kind` from `y0` (free coordinates): in free coordinates, or on
+/// the model's box with true bounds for L-BFGS-B (and for LM when the family asks for it).
 fn local<R: Residuals>(
     kind: SolverKind,
     spec: &FitSpec,
     cost_tol: f64,
-    free: &Transformed<RobustSum<R, LossKind>>,
-    bounds: &Bounds,
+    at: &Coordinates<'_, R>,
     y0: &[f64],
     trace: &mut Trace,
 ) -> Minimum {
+    let free = at.free;
     let limits = limits_for(spec, kind, cost_tol);
     let control = Control {
         limits,
@@ -130,31 +161,17 @@ fn local<R: Residuals>(
         ..Control::default()
     };
     match kind {
+        SolverKind::Lm | SolverKind::De | SolverKind::Cmaes if at.box_lm => at
+            .on_box(y0, |p, x0| {
+                LevenbergMarquardt::new(limits).minimize(p, x0, Some(at.bounds), trace)
+            }),
         SolverKind::Lm | SolverKind::De | SolverKind::Cmaes => {
             LevenbergMarquardt::new(limits).minimize(free, y0, None, trace)
         }
         SolverKind::Lbfgs => Lbfgs { limits, ..Lbfgs::default() }.minimize(free, y0, trace),
-        SolverKind::Lbfgsb => {
-            // True box bounds in model coordinates: start from the model point.
-            let mut x0 = vec![0.0; y0.len()];
-            free.from_free(y0, &mut x0);
-            bounds.project(&mut x0);
-            let mut m = LbfgsB { limits, ..LbfgsB::default() }.minimize_bounded(
-                free.inner(),
-                &x0,
-                Some(bounds),
-                trace,
-            );
-            // Report in free coordinates like every other local solver.
-            let mut y = vec![0.0; m.x.len()];
-            if free.to_free(&m.x, &mut y).is_some() {
-                m.x = y;
-            } else {
-                m.x = y0.to_vec();
-                m.stop = Stop::Infeasible;
-            }
-            m
-        }
+        SolverKind::Lbfgsb => at.on_box(y0, |p, x0| {
+            LbfgsB { limits, ..LbfgsB::default() }.minimize_bounded(p, x0, Some(at.bounds), trace)
+        }),
         SolverKind::Gd => {
             GradientDescent { control, ..GradientDescent::default() }.minimize(free, y0, trace)
         }
@@ -255,6 +272,7 @@ pub fn calibrate<V: VolModel>(
     free.value(&y0).filter(|c| c.is_finite()).ok_or(FitError::Infeasible)?;
 
     let cost_tol = model.cost_tolerance();
+    let at = Coordinates { free: &free, bounds: &bounds, box_lm: model.prefers_box_bounds() };
     let mut trace = Trace::default();
     let mut best = match spec.solver {
         SolverKind::De | SolverKind::Cmaes => {
@@ -280,8 +298,7 @@ pub fn calibrate<V: VolModel>(
                 )
             };
             let start = if global.cost.is_finite() { global.x.clone() } else { y0.clone() };
-            let mut polished =
-                local(SolverKind::Lm, spec, cost_tol, &free, &bounds, &start, &mut trace);
+            let mut polished = local(SolverKind::Lm, spec, cost_tol, &at, &start, &mut trace);
             polished.iters += global.iters;
             polished.evals.values += global.evals.values;
             polished.evals.gradients += global.evals.gradients;
@@ -291,7 +308,7 @@ pub fn calibrate<V: VolModel>(
                 polished
             }
         }
-        kind => local(kind, spec, cost_tol, &free, &bounds, &y0, &mut trace),
+        kind => local(kind, spec, cost_tol, &at, &y0, &mut trace),
     };
     if spec.starts > 1 {
         let mut sobol = Sobol::new(n).map_err(|e| FitError::Setup(e.to_string()))?;
@@ -304,7 +321,7 @@ pub fn calibrate<V: VolModel>(
                 continue;
             }
             let mut t = Trace::default();
-            let m = local(spec.solver, spec, cost_tol, &free, &bounds, &start, &mut t);
+            let m = local(spec.solver, spec, cost_tol, &at, &start, &mut t);
             if m.cost < best.cost {
                 let evals = best.evals;
                 best = m;

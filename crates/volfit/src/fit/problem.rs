@@ -40,6 +40,11 @@ pub trait VolModel {
     fn cost_tolerance(&self) -> f64 {
         1e-12
     }
+    /// Whether Levenberg–Marquardt should work in model coordinates on the domain box (see
+    /// [`Surface::prefers_box_bounds`]); free coordinates unless the family says otherwise.
+    fn prefers_box_bounds(&self) -> bool {
+        false
+    }
 }
 
 /// A static-arbitrage penalty: `f(x, grad_accumulate) -> p(x)`.
@@ -202,6 +207,9 @@ impl<S: Surface> VolModel for SurfaceModel<S> {
             Some(g) => model.total_variance_grad(q.k, q.t, g),
             None => model.total_variance(q.k, q.t),
         })
+    }
+    fn prefers_box_bounds(&self) -> bool {
+        self.template.prefers_box_bounds()
     }
 }
 

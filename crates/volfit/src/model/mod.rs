@@ -109,6 +109,14 @@ pub trait Surface: Sized {
     fn total_variance_grad(&self, k: f64, t: f64, grad: &mut [f64]) -> f64;
     /// The smile at expiry `t` (its gradient is over the slice's own parameters).
     fn slice(&self, t: f64) -> Self::Slice;
+    /// Whether calibration should run Levenberg–Marquardt on the true domain box in model
+    /// coordinates rather than through the logistic/exponential maps to free coordinates.
+    /// Families whose optimum often sits on a domain edge say yes (SSVI's power law hits
+    /// its `γ ≤ ½` no-arbitrage edge on most crypto chains): a logistic map flattens the
+    /// gradient there, and the solver then creeps toward the edge one small step at a time.
+    fn prefers_box_bounds(&self) -> bool {
+        false
+    }
     /// Total variances at one expiry for many strikes. Models that price all strikes of an
     /// expiry at once (Heston, Bates) override it.
     fn total_variances(&self, t: f64, ks: &[f64], out: &mut [f64]) {

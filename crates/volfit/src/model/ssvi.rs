@@ -205,11 +205,44 @@ fn sgn(x: f64) -> f64 {
 /// Flat vector: power law `[ρ, ζ, γ, δ_1..δ_n]`, Heston-like `[ρ, ξ, δ_1..δ_n]`
 /// (see the module doc for the maps).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(from = "SsviData", into = "SsviData")]
 pub struct Ssvi {
     rho: f64,
     phi: Phi,
     expiries: Vec<f64>,
     thetas: Vec<f64>,
+    /// `φ` and its partials at each node's θ: quotes sit on the expiry nodes, so a surface
+    /// evaluation pays the powers and logarithms of φ once per expiry, not once per quote.
+    node_phi: Vec<[f64; 4]>,
+}
+
+/// The serialised form of [`Ssvi`] (the node cache is derived, not stored).
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct SsviData {
+    rho: f64,
+    phi: Phi,
+    expiries: Vec<f64>,
+    thetas: Vec<f64>,
+}
+
+impl From<SsviData> for Ssvi {
+    fn from(d: SsviData) -> Ssvi {
+        let mut s = Ssvi {
+            rho: d.rho,
+            phi: d.phi,
+            expiries: d.expiries,
+            thetas: d.thetas,
+            node_phi: vec![],
+        };
+        s.node_phi = s.thetas.iter().map(|&th| s.phi(th)).collect();
+        s
+    }
+}
+
+impl From<Ssvi> for SsviData {
+    fn from(s: Ssvi) -> SsviData {
+        SsviData { rho: s.rho, phi: s.phi, expiries: s.expiries, thetas: s.thetas }
+    }
 }
 
 impl Ssvi {
@@ -242,7 +275,7 @@ impl Ssvi {
                 }
             }
         }
-        Ok(Ssvi { rho, phi, expiries: expiries.to_vec(), thetas: thetas.to_vec() })
+        Ok(SsviData { rho, phi, expiries: expiries.to_vec(), thetas: thetas.to_vec() }.into())
     }
 
     /// A starting surface from per-expiry ATM total variances (e.g. interpolated market
@@ -299,7 +332,20 @@ impl Ssvi {
     /// ATM total variance θ(t).
     pub fn theta(&self, t: f64) -> f64 {
         let (i, wi, wj) = locate(&self.expiries, t);
+        self.theta_at(i, wi, wj)
+    }
+
+    /// θ from the interpolation weights of [`locate`].
+    fn theta_at(&self, i: usize, wi: f64, wj: f64) -> f64 {
         wi * self.thetas[i] + if wj > 0.0 { wj * self.thetas[i + 1] } else { 0.0 }
+    }
+
+    /// [`Ssvi::phi`] at `θ(t)`, from the node cache when `t` is an expiry node.
+    fn phi_at(&self, i: usize, wj: f64, t: f64, theta: f64) -> [f64; 4] {
+        match self.node_phi.get(i) {
+            Some(p) if wj == 0.0 && t == self.expiries[i] => *p,
+            _ => self.phi(theta),
+        }
     }
 
     /// `(φ, ∂φ/∂θ, ∂φ/∂p1, ∂φ/∂p2)` in natural parameters (η, γ) or (λ, –).
@@ -399,8 +445,8 @@ impl Surface for Ssvi {
 
     fn total_variance_grad(&self, k: f64, t: f64, grad: &mut [f64]) -> f64 {
         let (i, wi, wj) = locate(&self.expiries, t);
-        let theta = self.theta(t);
-        let [phi, dphi_dth, dphi_p1, dphi_p2] = self.phi(theta);
+        let theta = self.theta_at(i, wi, wj);
+        let [phi, dphi_dth, dphi_p1, dphi_p2] = self.phi_at(i, wj, t, theta);
         let s = SsviSlice { theta, rho: self.rho, phi };
         let [w, dw_dth, dw_drho, dw_dphi] = s.eval(k);
         let dw_dtheta = dw_dth + dw_dphi * dphi_dth;
@@ -433,9 +479,15 @@ impl Surface for Ssvi {
         w
     }
 
+    /// The power law's optimum usually sits on the `γ = ½` edge on crypto chains.
+    fn prefers_box_bounds(&self) -> bool {
+        matches!(self.phi, Phi::PowerLaw { .. })
+    }
+
     fn slice(&self, t: f64) -> SsviSlice {
-        let theta = self.theta(t);
-        SsviSlice { theta, rho: self.rho, phi: self.phi(theta)[0] }
+        let (i, wi, wj) = locate(&self.expiries, t);
+        let theta = self.theta_at(i, wi, wj);
+        SsviSlice { theta, rho: self.rho, phi: self.phi_at(i, wj, t, theta)[0] }
     }
 }
 
