@@ -82,6 +82,26 @@ fn fit_writes_the_contracted_fields() {
 }
 
 #[test]
+fn calendar_flag_enforces_calendar_between_svi_slices() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = synth(dir.path());
+    let out_dir = dir.path().join("fit");
+    let out = volfit()
+        .args(["fit", "--model", "svi", "--calendar", "-q", "--out"])
+        .arg(&out_dir)
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let fit: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("fit.json")).unwrap()).unwrap();
+    assert_eq!(fit["spec"]["calendar"], true);
+    let arb = &fit["snapshots"][0]["arbitrage"];
+    assert_eq!(arb["calendar_ok"], true, "{arb}");
+    assert_eq!(arb["butterfly_ok"], true, "{arb}");
+}
+
+#[test]
 fn results_do_not_depend_on_thread_count() {
     let dir = tempfile::tempdir().unwrap();
     let input = synth(dir.path());

@@ -107,6 +107,38 @@ fn per_expiry_svi_stays_inside_the_spread() {
     assert!(m < 0.5, "median SVI rmse {m}");
 }
 
+#[test]
+fn svi_calendar_enforcement_removes_crossed_slices() {
+    // Independently fitted SVI slices cross somewhere on the report grid k ∈ [−2, 2] on
+    // every real snapshot; with calendar enforcement on, slices are refitted front to back
+    // above the previous one. Measured: 0 → 60 of 60 snapshots calendar-free, all
+    // butterfly-free, median rmse 0.31 → 0.44 vol points, median inside_spread 1.0 → 0.94
+    // (the price of holding 1-day smiles under their neighbours out to k = ±2).
+    let Some(dir) = data_dir() else { return };
+    let snaps = snapshots(&dir);
+    let plain = FitSpec { model: ModelKind::Svi, ..FitSpec::default() };
+    let enforced = FitSpec { calendar: true, ..plain.clone() };
+    let (mut before, mut after, mut fly) = (0, 0, 0);
+    let (mut inside, mut rmse) = (Vec::new(), Vec::new());
+    for s in &snaps {
+        before += usize::from(fit_snapshot(s, &plain, None).fit.arbitrage.calendar_ok);
+        let r = fit_snapshot(s, &enforced, None);
+        after += usize::from(r.fit.arbitrage.calendar_ok);
+        fly += usize::from(r.fit.arbitrage.butterfly_ok);
+        for e in &r.fit.expiries {
+            assert!(e.params.values().all(|v| v.is_finite()), "{}: {:?}", e.expiry, e.params);
+            inside.push(e.inside_spread);
+            rmse.push(e.rmse_vol);
+        }
+    }
+    assert!(before <= 5, "{before} of 60 calendar-free without enforcement");
+    assert!(after >= 58, "{after} of 60 calendar-free with enforcement");
+    assert_eq!(fly, 60, "butterfly-free snapshots");
+    let (i, m) = (median(inside), median(rmse));
+    assert!(i >= 0.9, "median inside_spread {i}");
+    assert!(m < 0.5, "median SVI rmse {m}");
+}
+
 /// Adds `shift` to the bid and ask IV of every `every`-th OTM two-sided quote of a snapshot
 /// (re-pricing them), returning the altered snapshot and the altered (expiry, strike) keys.
 fn inject_stale(s: &Snapshot, every: usize, shift: f64) -> (Snapshot, Vec<(i64, f64)>) {

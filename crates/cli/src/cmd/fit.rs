@@ -54,6 +54,10 @@ pub struct FitArgs {
     /// are arbitrage-free by construction). 0 = check and report only.
     #[arg(long, value_name = "W")]
     pub arbitrage_penalty: Option<f64>,
+    /// Per-expiry SVI: enforce calendar no-arbitrage between slices (each refitted, front to
+    /// back, above the previous one on k ∈ [−2, 2]; weight from --arbitrage-penalty, else 1).
+    #[arg(long)]
+    pub calendar: bool,
     /// Number of starts (extra starts from a Sobol sequence around the initial guess).
     #[arg(long)]
     pub starts: Option<usize>,
@@ -103,6 +107,9 @@ impl FitArgs {
         if let Some(v) = self.arbitrage_penalty {
             anyhow::ensure!(v >= 0.0 && v.is_finite(), "--arbitrage-penalty must be ≥ 0");
             spec.arbitrage_penalty = v;
+        }
+        if self.calendar {
+            spec.calendar = true;
         }
         if let Some(v) = self.starts {
             spec.starts = v.max(1);

@@ -1,5 +1,6 @@
 //! Calibration: a [`FitSpec`] plus quotes plus a model family → a fit.
 
+mod calendar;
 pub mod calibrate;
 pub mod problem;
 pub mod report;

@@ -5,13 +5,14 @@
 //! Per-expiry models (SVI, SABR) fit their expiries in parallel; surfaces fit all expiries
 //! at once. Every computation is deterministic, so results do not depend on thread count.
 
+use super::calendar::lift_above;
 use super::calibrate::{calibrate, Calibration, FitError};
 use super::problem::{CfSurfaceModel, SabrModel, SmileModel, SurfaceModel, VolModel};
 use super::report::{quality, ArbitrageVerdict, ExpiryFit, ResidualRow, SnapshotFit};
 use super::spec::{FitSpec, ModelKind};
 use crate::market::{iso8601, Expiry, OptionType, Snapshot};
 use crate::model::arbitrage::{
-    check_butterfly, check_smiles, check_surface, fill_grid, ArbitrageReport,
+    check_butterfly, check_calendar, check_smiles, check_surface, fill_grid, ArbitrageReport,
 };
 use crate::model::bates::Bates;
 use crate::model::heston::Heston;
@@ -191,6 +192,28 @@ fn best_of(
     best.ok_or(last_err)
 }
 
+/// The quoted log-moneyness range `(kmin, kmax)` of `targets`.
+fn quoted_range(targets: &[Target]) -> (f64, f64) {
+    targets.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), q| (l.min(q.k), h.max(q.k)))
+}
+
+/// Raw SVI on a box tied to the quoted range of `targets`. SVI has a flat valley (a ↓,
+/// σ ↑ at fixed wings) along which a solver can drift far outside the quotes, leaving a
+/// smile that is arbitrageable where nobody quotes (seen on 1–3-day ETH slices): m and σ
+/// are boxed by the quoted range, as the quasi-explicit search does.
+fn svi_family(targets: &[Target]) -> SmileModel<Svi> {
+    let (kmin, kmax) = quoted_range(targets);
+    let span = (kmax - kmin).max(0.02);
+    SmileModel::<Svi>::with_domains(vec![
+        Domain::Free,
+        // Roger Lee: the wing slopes b(1 ± ρ) of w cannot exceed 2, so b < 2.
+        Domain::Interval(0.0, 2.0),
+        Domain::Interval(-1.0, 1.0),
+        Domain::Interval(kmin - span, kmax + span),
+        Domain::Interval(0.0, 2.0 * span),
+    ])
+}
+
 /// Fits raw SVI to one expiry's targets: from the warm start (when given) and from the
 /// quasi-explicit fit, on a box tied to the quoted range; the better fit wins.
 ///
@@ -204,20 +227,9 @@ pub fn fit_svi_slice(
     let ks: Vec<f64> = targets.iter().map(|q| q.k).collect();
     let ws: Vec<f64> = targets.iter().map(|q| market_iv(q).powi(2) * q.t).collect();
     let ones = vec![1.0; ks.len()];
-    // SVI has a flat valley (a ↓, σ ↑ at fixed wings) along which a solver can drift far
-    // outside the quotes, leaving a smile that is arbitrageable where nobody quotes (seen on
-    // 1–3-day ETH slices). Box m and σ by the quoted range, as the quasi-explicit search does.
-    let (kmin, kmax) =
-        ks.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &k| (l.min(k), h.max(k)));
+    let (kmin, kmax) = quoted_range(targets);
     let span = (kmax - kmin).max(0.02);
-    let family = SmileModel::<Svi>::with_domains(vec![
-        Domain::Free,
-        // Roger Lee: the wing slopes b(1 ± ρ) of w cannot exceed 2, so b < 2.
-        Domain::Interval(0.0, 2.0),
-        Domain::Interval(-1.0, 1.0),
-        Domain::Interval(kmin - span, kmax + span),
-        Domain::Interval(0.0, 2.0 * span),
-    ]);
+    let family = svi_family(targets);
     // Moves a start into the box; when σ shrinks, `a` rises by the minimum variance lost,
     // `b(σ − σ')√(1−ρ²)`, so the smile stays valid and keeps its level.
     let inside = |x: &[f64]| -> Vec<f64> {
@@ -462,7 +474,7 @@ pub fn fit_snapshot(snap: &Snapshot, spec: &FitSpec, warm: Option<&WarmStart>) -
 }
 
 fn fit_per_expiry(snap: &Snapshot, spec: &FitSpec, warm: Option<&WarmStart>) -> SnapshotResult {
-    let outcomes: Vec<_> = snap
+    let mut outcomes: Vec<_> = snap
         .expiries
         .par_iter()
         .map(|e| {
@@ -471,6 +483,9 @@ fn fit_per_expiry(snap: &Snapshot, spec: &FitSpec, warm: Option<&WarmStart>) -> 
         })
         .collect();
     let grid = arbitrage_grid();
+    if spec.model == ModelKind::Svi && spec.calendar {
+        enforce_svi_calendar(snap, spec, &mut outcomes, &grid);
+    }
     let mut result = SnapshotResult {
         fit: SnapshotFit {
             snapshot: snap.time_iso(),
@@ -544,6 +559,37 @@ fn fit_per_expiry(snap: &Snapshot, spec: &FitSpec, warm: Option<&WarmStart>) -> 
             result.fit.expiries.iter().find_map(|e| e.arbitrage.worst.clone());
     }
     result
+}
+
+/// One expiry's targets, fit and parameter names, or why it was skipped.
+type ExpiryOutcome = Result<(Vec<Target>, Calibration, Vec<String>), String>;
+
+/// Calendar enforcement for per-expiry SVI (see [`super::calendar`]): front to back, each
+/// slice that crosses below the last accepted one is refitted above it; a slice whose
+/// repair fails is kept as fitted (and reported by the arbitrage check).
+fn enforce_svi_calendar(
+    snap: &Snapshot,
+    spec: &FitSpec,
+    outcomes: &mut [ExpiryOutcome],
+    grid: &[f64],
+) {
+    let mut prev: Option<(f64, Svi)> = None;
+    for (e, outcome) in snap.expiries.iter().zip(outcomes.iter_mut()) {
+        let Ok((targets, cal, _)) = outcome else { continue };
+        let Ok(mut svi) = Svi::from_slice(&cal.x) else { continue };
+        if let Some((t0, p)) = prev {
+            if check_calendar(&[(t0, p), (e.t, svi)], grid).is_some() {
+                let family = svi_family(targets);
+                if let Some(c) = lift_above(&family, targets, spec, cal, (t0, &p), e.t, grid) {
+                    if let Ok(s) = Svi::from_slice(&c.x) {
+                        svi = s;
+                        *cal = c;
+                    }
+                }
+            }
+        }
+        prev = Some((e.t, svi));
+    }
 }
 
 /// Butterfly check of a smile given only as total variances on a grid (`variances(ks, w)`),

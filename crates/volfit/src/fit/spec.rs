@@ -261,6 +261,9 @@ pub struct FitSpec {
     pub ridge: Option<Ridge>,
     /// Weight of the static-arbitrage penalty (0 = report only).
     pub arbitrage_penalty: f64,
+    /// Per-expiry SVI: enforce calendar no-arbitrage between slices (refitted front to back
+    /// above the previous slice, penalty weight `arbitrage_penalty`, 1 when that is 0).
+    pub calendar: bool,
     /// Solver.
     pub solver: SolverKind,
     /// Iteration limit of the solver.
@@ -285,6 +288,7 @@ impl Default for FitSpec {
             loss: LossKind::Mse,
             ridge: None,
             arbitrage_penalty: 0.0,
+            calendar: false,
             solver: SolverKind::Lm,
             max_iters: 200,
             starts: 1,
