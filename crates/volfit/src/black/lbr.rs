@@ -43,8 +43,8 @@
 //! `black_scaled`'s docs for the error analysis; prices use the few-ulp `black_scaled`.
 
 use super::special::{
-    erfcx, erfcx_diff, erfcx_sum, two_prod, two_square, upper_tail_point,
-    upper_tail_point_accurate, FRAC_1_SQRT_2PI,
+    erfcx, erfcx_diff, erfcx_sum, two_prod, two_square, upper_tail_point, upper_tail_point_frac,
+    FRAC_1_SQRT_2PI,
 };
 use std::f64::consts::{FRAC_1_SQRT_2, SQRT_2};
 
@@ -422,14 +422,30 @@ fn upper_map(x: f64, s: f64, v: f64) -> (f64, f64, f64) {
 /// Used for `|x| ≤ 12` (checked to there, the tested domain is `|x| ≤ 6`); beyond, the
 /// asymptotic slope `x²/16` dominates the quartic and Jäckel's rational cubic in `β` is
 /// the safer guess.
+///
+/// Only quantities at `s_l` enter (no lower-map exponential: `ln f_l` is formed in
+/// logarithms): `b_l = fac_l·e^{e_l}` as [`black_ht`] gives it, `1/ln β` is the caller's.
 #[inline]
-fn lower_guess(x: f64, beta: f64, b_l: f64, f_l: f64, fp: f64, fpp: f64) -> f64 {
-    let ln_bl = b_l.ln();
-    let q_l = (f_l / b_l).ln();
+fn lower_guess(x: f64, ln_beta: f64, inv_ln_beta: f64, s_l: f64, e_l: f64, fac_l: f64) -> f64 {
+    let ax = -x;
+    let inv_s = 1.0 / s_l;
+    let z = ax * inv_s * (1.0 / SQRT_3);
+    let y = erfcx(z * FRAC_1_SQRT_2);
+    let lam = (LOWER_MAP_C * ax).ln();
+    let ln_bl = e_l + fac_l.ln();
+    // ln f_l = ln(c|x|) + 3·ln Φ(−z) with Φ(−z) = ½·e^{−z²/2}·erfcx(z/√2).
+    let q_l = lam + 3.0 * (0.5 * y).ln() - 1.5 * z * z - ln_bl;
+    // β·f'/f at b_l: (b/b')·(f_s/f) with f_s/f = 3·M·z/s, M = φ(z)/Φ(−z) = 2/(√(2π)·Y),
+    // b_l/b'(s_l) = √(2π)·fac_l; β²f''/f = (b/b')·a·[(2Mz + z² − 2)/s − b''/b'].
+    let mills = (2.0 * FRAC_1_SQRT_2PI) / y;
+    let w = SQRT_2PI * fac_l;
+    let a = w * 3.0 * mills * z * inv_s;
+    let h = x * inv_s;
+    let t = 0.5 * s_l;
+    let b2 = (h - t) * (h + t) * inv_s;
     // d q/d ln β = β·f'/f − 1 and its derivative, then in v = −1/ln β (dv/d ln β = v²).
-    let a = b_l * fp / f_l;
     let g1 = a - 1.0;
-    let g2 = a + b_l * b_l * fpp / f_l - a * a;
+    let g2 = a + w * a * ((2.0 * mills * z + z * z - 2.0) * inv_s - b2) - a * a;
     let v_l = -1.0 / ln_bl;
     let slope0 = 0.0625 * x * x - 3.0;
     // Scaled conditions at ρ = 1: R0 = q − A·v, R1 = v·(q' − A), R2 = v²·q''.
@@ -439,16 +455,17 @@ fn lower_guess(x: f64, beta: f64, b_l: f64, f_l: f64, fp: f64, fpp: f64) -> f64 
     let c4 = 0.5 * (r2 - 4.0 * r1 + 6.0 * r0);
     let c3 = r1 - 2.0 * r0 - 2.0 * c4;
     let c2 = r0 - c3 - c4;
-    let ln_beta = beta.ln();
-    let rho = ln_bl / ln_beta;
-    let q = -slope0 / ln_beta + rho * rho * (c2 + rho * (c3 + rho * c4));
-    let ln_p = (ln_beta + q - (LOWER_MAP_C * -x).ln()) * (1.0 / 3.0);
-    -x / (SQRT_3 * upper_tail_point_accurate(ln_p))
+    let rho = ln_bl * inv_ln_beta;
+    let q = -slope0 * inv_ln_beta + rho * rho * (c2 + rho * (c3 + rho * c4));
+    let ln_p = (ln_beta + q - lam) * (1.0 / 3.0);
+    let (n, d) = upper_tail_point_frac(ln_p);
+    ax * d / (SQRT_3 * n)
 }
 
-/// Initial guess for `s` and the objective to refine it with.
+/// Initial guess for `s`, the objective to refine it with and, for the lower objective,
+/// `ln β` (0 otherwise).
 #[inline]
-fn initial_guess(beta: f64, x: f64, b_max: f64) -> (f64, Objective) {
+fn initial_guess(beta: f64, x: f64, b_max: f64) -> (f64, Objective, f64) {
     let (s_c, b_c, v_c) = if x == 0.0 {
         (0.0, 0.0, FRAC_1_SQRT_2PI)
     } else {
@@ -464,16 +481,28 @@ fn initial_guess(beta: f64, x: f64, b_max: f64) -> (f64, Objective) {
     };
     if beta < b_c {
         let s_l = s_c - b_c / v_c;
-        let (b_l, v_l) = if s_l > 0.0 { black_and_vega(x, s_l) } else { (0.0, 0.0) };
+        // (b, b') at s_l, with b = fac·e^e as black_ht gives it (e = 0: large region).
+        let (b_l, v_l, e_l, fac_l) = if s_l > 0.0 {
+            let (e, fac) = black_ht(x, x / s_l, 0.5 * s_l);
+            if e == 0.0 {
+                (fac, vega(x, s_l), f64::NAN, f64::NAN)
+            } else {
+                let ee = e.exp();
+                (fac * ee, FRAC_1_SQRT_2PI * ee, e, fac)
+            }
+        } else {
+            (0.0, 0.0, f64::NAN, f64::NAN)
+        };
         if beta < b_l || v_l.is_nan() || v_l <= 1e-300 {
+            let ln_beta = beta.ln();
             if b_l > 0.0 && v_l > 1e-300 {
-                let (f_l, fp, fpp) = lower_map(x, s_l, v_l);
                 if x >= -LOWER_GUESS_MAX_ABS_X {
-                    let s = lower_guess(x, beta, b_l, f_l, fp, fpp);
+                    let s = lower_guess(x, ln_beta, 1.0 / ln_beta, s_l, e_l, fac_l);
                     if s > 0.0 && s < s_l {
-                        return (s, Objective::Lower);
+                        return (s, Objective::Lower, ln_beta);
                     }
                 }
+                let (f_l, fp, fpp) = lower_map(x, s_l, v_l);
                 let r = control_right(0.0, b_l, 0.0, f_l, 1.0, fp, fpp);
                 let mut f = rational_cubic(beta, 0.0, b_l, 0.0, f_l, 1.0, fp, r);
                 if f.is_nan() || f <= 0.0 {
@@ -481,23 +510,24 @@ fn initial_guess(beta: f64, x: f64, b_max: f64) -> (f64, Objective) {
                 }
                 let s = inverse_lower_map(x, f);
                 if s.is_finite() && s > 0.0 {
-                    return (s, Objective::Lower);
+                    return (s, Objective::Lower, ln_beta);
                 }
             }
             // Degenerate tangent: start from the lower map read at f = β.
             let s = inverse_lower_map(x, beta);
-            return (if s.is_finite() && s > 0.0 { s } else { 0.5 * s_c }, Objective::Lower);
+            let s = if s.is_finite() && s > 0.0 { s } else { 0.5 * s_c };
+            return (s, Objective::Lower, ln_beta);
         }
         let r = control_right(b_l, b_c, s_l, s_c, 1.0 / v_l, 1.0 / v_c, 0.0);
         let s = rational_cubic(beta, b_l, b_c, s_l, s_c, 1.0 / v_l, 1.0 / v_c, r);
-        return (s, Objective::Middle);
+        return (s, Objective::Middle, 0.0);
     }
     let s_u = s_c + (b_max - b_c) / v_c;
     let (b_u, v_u) = black_and_vega(x, s_u);
     if beta <= b_u && v_u > 1e-300 {
         let r = control_left(b_c, b_u, s_c, s_u, 1.0 / v_c, 1.0 / v_u, 0.0);
         let s = rational_cubic(beta, b_c, b_u, s_c, s_u, 1.0 / v_c, 1.0 / v_u, r);
-        return (s, Objective::Middle);
+        return (s, Objective::Middle, 0.0);
     }
     let (f_u, fp, fpp) = upper_map(x, s_u, v_u);
     let mut f = if v_u > 1e-300 {
@@ -510,7 +540,7 @@ fn initial_guess(beta: f64, x: f64, b_max: f64) -> (f64, Objective) {
         // f_u ≈ (b_max − b)/2 near the upper bound.
         f = (0.5 * (b_max - beta)).clamp(f64::MIN_POSITIVE, 0.49);
     }
-    (2.0 * upper_tail_point(f.ln()), Objective::Upper)
+    (2.0 * upper_tail_point(f.ln()), Objective::Upper, 0.0)
 }
 
 /// One Householder(3) step; returns the new `s`.
@@ -624,15 +654,11 @@ pub(crate) fn implied_total_vol_traced(
     x: f64,
     b_max: f64,
 ) -> Trace {
-    let (mut s, obj) = match ln_beta_tiny {
+    // `ln_beta` is set for the lower objective (0 otherwise).
+    let (mut s, obj, ln_beta) = match ln_beta_tiny {
         // f_l(b) ≈ b for tiny b: the lower map read at β is the guess.
-        Some(lb) => (inverse_lower_map_ln(x, lb), Objective::Lower),
+        Some(lb) => (inverse_lower_map_ln(x, lb), Objective::Lower, lb),
         None => initial_guess(beta, x, b_max),
-    };
-    let ln_beta = match (ln_beta_tiny, obj) {
-        (Some(lb), _) => lb,
-        (None, Objective::Lower) => beta.ln(),
-        _ => 0.0,
     };
     let branch = match obj {
         Objective::Lower => 0,

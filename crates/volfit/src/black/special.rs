@@ -335,22 +335,30 @@ fn poly7(c: &[f64; 8], x: f64) -> f64 {
 /// The point `z ≥ 0` with upper tail `Φ(−z) = q`, from `ln q` (`q ≤ ½`; larger `q` is
 /// treated as ½), to about 1e-16 relative by Wichura's AS 241; `q` may be far below the
 /// smallest double (only `ln q` is used in the tails).
-#[inline]
+#[cfg(test)]
 pub(crate) fn upper_tail_point_accurate(ln_q: f64) -> f64 {
+    let (n, d) = upper_tail_point_frac(ln_q);
+    n / d
+}
+
+/// [`upper_tail_point_accurate`] as a fraction `(N, D)`, `z = N/D` with `D > 0`, so that
+/// callers fold the division into their own.
+#[inline]
+pub(crate) fn upper_tail_point_frac(ln_q: f64) -> (f64, f64) {
     // |q − ½| ≤ 0.425 ⇔ q ≥ 0.075.
     const LN_0_075: f64 = -2.590_267_165_445_236_6;
     if ln_q > LN_0_075 {
         let d = 0.5 - ln_q.min(-std::f64::consts::LN_2).exp();
         let r = 0.180_625 - d * d;
-        return d * poly7(&AS241_A, r) / poly7(&AS241_B, r);
+        return (d * poly7(&AS241_A, r), poly7(&AS241_B, r));
     }
     let r = (-ln_q).sqrt();
     if r <= 5.0 {
         let r = r - 1.6;
-        poly7(&AS241_C, r) / poly7(&AS241_D, r)
+        (poly7(&AS241_C, r), poly7(&AS241_D, r))
     } else {
         let r = r - 5.0;
-        poly7(&AS241_E, r) / poly7(&AS241_F, r)
+        (poly7(&AS241_E, r), poly7(&AS241_F, r))
     }
 }
 
