@@ -466,21 +466,20 @@ fn lower_guess(x: f64, ln_beta: f64, inv_ln_beta: f64, s_l: f64, e_l: f64, fac_l
 /// `ln β` (0 otherwise).
 #[inline]
 fn initial_guess(beta: f64, x: f64, b_max: f64) -> (f64, Objective, f64) {
-    let (s_c, b_c, v_c) = if x == 0.0 {
-        (0.0, 0.0, FRAC_1_SQRT_2PI)
+    // b_c/v_c = ½·√(2π)·(1 − erfcx(√|x|)) without a division where b_c has that form.
+    let (s_c, b_c, v_c, bc_over_vc) = if x == 0.0 {
+        (0.0, 0.0, FRAC_1_SQRT_2PI, 0.0)
     } else {
         let s_c = (-2.0 * x).sqrt();
         // At s_c, h + t = 0 and E = e^{x/2}: b_c = ½·b_max·(1 − erfcx(√|x|)), which
         // cancels only for tiny |x| (there the general evaluation is used).
-        let b_c = if x < -1e-4 {
-            0.5 * b_max * (1.0 - erfcx(s_c * FRAC_1_SQRT_2))
-        } else {
-            black_and_vega(x, s_c).0
-        };
-        (s_c, b_c, b_max * FRAC_1_SQRT_2PI)
+        let one_minus_y = 1.0 - erfcx(s_c * FRAC_1_SQRT_2);
+        let b_c = if x < -1e-4 { 0.5 * b_max * one_minus_y } else { black_and_vega(x, s_c).0 };
+        (s_c, b_c, b_max * FRAC_1_SQRT_2PI, 0.5 * SQRT_2PI * one_minus_y)
     };
     if beta < b_c {
-        let s_l = s_c - b_c / v_c;
+        // The tangent at s_c meets b = 0 at s_l = s_c − b_c/v_c.
+        let s_l = s_c - if x < -1e-4 { bc_over_vc } else { b_c / v_c };
         // (b, b') at s_l, with b = fac·e^e as black_ht gives it (e = 0: large region).
         let (b_l, v_l, e_l, fac_l) = if s_l > 0.0 {
             let (e, fac) = black_ht(x, x / s_l, 0.5 * s_l);
@@ -552,22 +551,24 @@ fn householder_step(it: &Inversion, s: f64, obj: Objective) -> f64 {
     let t = 0.5 * s;
     let b2 = (h - t) * (h + t) * inv_s;
     let b3 = b2 * b2 - 3.0 * (h * inv_s) * (h * inv_s) - 0.25;
-    let (nu, h2, h3) = match obj {
+    // (ν, w·h2, w²·h3, w) with the Newton step ν and the ratios h2 = g''/g', h3 = g'''/g'
+    // scaled by w > 0 so that the lower objective needs no division before the step's.
+    let (nu, h2, h3, w) = match obj {
         Objective::Lower => {
             let (e, fac) = black_ht(x, h, t);
             let l = e + fac.ln();
-            let inv_fl = 1.0 / (fac * l); // one division for 1/fac and 1/l
-            let lam = FRAC_1_SQRT_2PI * l * inv_fl; // L1 = b'/b
-            let inv_l = fac * inv_fl;
-            // g = 1/L − 1/Lβ; with L2 = λ(b2 − λ), L3 = λ(b3 − 3λ·b2 + 2λ²) the derivatives
-            // of L = ln b: g2/g1 = L2/L1 − 2L1/L, g3/g1 = L3/L1 − 6L2/L + 6L1²/L².
-            let l2_over_l1 = b2 - lam;
-            let l3_over_l1 = b3 - 3.0 * lam * b2 + 2.0 * lam * lam;
-            let h2 = l2_over_l1 - 2.0 * lam * inv_l;
-            let h3 = l3_over_l1 - 6.0 * lam * l2_over_l1 * inv_l + 6.0 * lam * lam * inv_l * inv_l;
+            // g = 1/L − 1/Lβ with L = ln b; L1 = b'/b = 1/u, u = √(2π)·fac, and with
+            // L2 = L1(b2 − L1), L3 = L1(b3 − 3L1·b2 + 2L1²): g2/g1 = L2/L1 − 2L1/L,
+            // g3/g1 = L3/L1 − 6L2/L + 6L1²/L². Scaled by m = u·L (m/u = L):
+            // m·h2 = b2·m − L − 2, m²·h3 = b3·m² − 3b2·L·m + 2L² − 6b2·m + 6L + 6.
+            let u = SQRT_2PI * fac;
+            let m = u * l;
+            let h2 = b2 * m - l - 2.0;
+            let h3 = (b3 * m - 3.0 * b2 * l - 6.0 * b2) * m + (2.0 * l + 6.0) * l + 6.0;
             // −g/g1 = (Lβ − L)·(L/Lβ)/L1.
-            let nu = (it.ln_beta - l) * l * it.inv_ln_beta * SQRT_2PI * fac;
-            (nu, h2, h3)
+            let nu = (it.ln_beta - l) * l * it.inv_ln_beta * u;
+            // m < 0 (L < 0): use w = −m and flip the signs of the odd scaled ratio.
+            (nu, -h2, h3, -m)
         }
         Objective::Middle => {
             let (e, fac) = black_ht(x, h, t);
@@ -577,17 +578,19 @@ fn householder_step(it: &Inversion, s: f64, obj: Objective) -> f64 {
                 let ee = e.exp();
                 (fac * ee, FRAC_1_SQRT_2PI * ee)
             };
-            ((it.beta - b) / v, b2, b3)
+            ((it.beta - b) / v, b2, b3, 1.0)
         }
         Objective::Upper => {
             let (d, v) = black_complement_and_vega(x, s);
             let mu = v / d;
             let g = (it.b_max_minus_beta / d).ln();
-            (-g / mu, b2 + mu, b3 + 3.0 * mu * b2 + 2.0 * mu * mu)
+            (-g / mu, b2 + mu, b3 + 3.0 * mu * b2 + 2.0 * mu * mu, 1.0)
         }
     };
-    let num = 1.0 + 0.5 * h2 * nu;
-    let den = 1.0 + nu * (h2 + h3 * nu * (1.0 / 6.0));
+    // w²·(1 + ½h2·ν) and w²·(1 + ν·(h2 + h3·ν/6)): same signs, same quotient.
+    let w2 = w * w;
+    let num = w2 + 0.5 * w * h2 * nu;
+    let den = w2 + nu * (w * h2 + h3 * nu * (1.0 / 6.0));
     let step = if num > 0.0 && den > 0.0 { nu * num / den } else { nu };
     let s_new = s + step;
     if s_new.is_finite() && s_new > 0.0 {
