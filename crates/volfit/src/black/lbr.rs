@@ -28,15 +28,18 @@
 //!
 //! # Inversion
 //! Jäckel's four-branch initial guess: the inflexion point `s_c = √(2|x|)`, tangents give
-//! `s_l < s_c < s_u`; below `b_l` a rational cubic in the lower map
-//! `f_l(s) = (2π|x|/√27)·Φ(−|x|/(√3·s))³`, between `b_l` and `b_u` a rational cubic for
-//! `s(b)` (zero curvature at `b_c`), above `b_u` a rational cubic in the upper map
-//! `f_u(s) = Φ(−s/2)`; rational cubics are Delbourgo & Gregory's (1985) with the control
-//! parameter fitted to the second derivative and clamped to preserve shape. Then
-//! Householder(3) steps on `1/ln b − 1/ln β` (lower), `b − β` (middle) or
-//! `ln((b_max − β)/(b_max − b))` (upper): one step if it moved `s` by ≤ 3e-4 relative
-//! (order-four convergence leaves ~1e-14), else two; more only for extreme inputs
-//! (`|x| ≫ 6`) where the second step still moved more than 1e-6.
+//! `s_l < s_c < s_u`; between `b_l` and `b_u` a rational cubic for `s(b)` (zero curvature
+//! at `b_c`), above `b_u` a rational cubic in the upper map `f_u(s) = Φ(−s/2)`; rational
+//! cubics are Delbourgo & Gregory's (1985) with the control parameter fitted to the second
+//! derivative and clamped to preserve shape. Below `b_l` the lower map
+//! `f_l(s) = (2π|x|/√27)·Φ(−|x|/(√3·s))³` is read at `f = β·ρ`, with `ln ρ` a quartic in
+//! `v = −1/ln β` (see `lower_guess`: 1e-5 typical, ≤ 2e-3 on the benchmark's inputs, where
+//! Jäckel's rational cubic in `β` is off by up to 1e-1), and inverted with Wichura's
+//! AS 241. Then Householder(3) steps on `1/ln b − 1/ln β` (lower), `b − β` (middle) or
+//! `ln((b_max − β)/(b_max − b))` (upper), Householder(4) on the middle one (whose guess is
+//! the least accurate): one step if it moved `s` by ≤ 5e-4 (lower), 2e-3 (middle) or 3e-4
+//! (upper) relative (order-four/five convergence leaves ~1e-14), else two; more only for
+//! extreme inputs (`|x| ≫ 6`) where the second step still moved more than 1e-6.
 //!
 //! The iteration evaluates `b` with the cheaper `black_ht` (no double-double exponent,
 //! series only where the erfcx difference would cost the vol more than ~100ε), see
@@ -463,9 +466,9 @@ fn lower_guess(x: f64, ln_beta: f64, inv_ln_beta: f64, s_l: f64, e_l: f64, fac_l
 }
 
 /// Initial guess for `s`, the objective to refine it with and, for the lower objective,
-/// `ln β` (0 otherwise).
+/// `ln β` and `1/ln β` (0 and ∞ otherwise).
 #[inline]
-fn initial_guess(beta: f64, x: f64, b_max: f64) -> (f64, Objective, f64) {
+fn initial_guess(beta: f64, x: f64, b_max: f64) -> (f64, Objective, f64, f64) {
     // b_c/v_c = ½·√(2π)·(1 − erfcx(√|x|)) without a division where b_c has that form.
     let (s_c, b_c, v_c, bc_over_vc) = if x == 0.0 {
         (0.0, 0.0, FRAC_1_SQRT_2PI, 0.0)
@@ -494,11 +497,12 @@ fn initial_guess(beta: f64, x: f64, b_max: f64) -> (f64, Objective, f64) {
         };
         if beta < b_l || v_l.is_nan() || v_l <= 1e-300 {
             let ln_beta = beta.ln();
+            let inv_ln_beta = 1.0 / ln_beta;
             if b_l > 0.0 && v_l > 1e-300 {
                 if x >= -LOWER_GUESS_MAX_ABS_X {
-                    let s = lower_guess(x, ln_beta, 1.0 / ln_beta, s_l, e_l, fac_l);
+                    let s = lower_guess(x, ln_beta, inv_ln_beta, s_l, e_l, fac_l);
                     if s > 0.0 && s < s_l {
-                        return (s, Objective::Lower, ln_beta);
+                        return (s, Objective::Lower, ln_beta, inv_ln_beta);
                     }
                 }
                 let (f_l, fp, fpp) = lower_map(x, s_l, v_l);
@@ -509,24 +513,24 @@ fn initial_guess(beta: f64, x: f64, b_max: f64) -> (f64, Objective, f64) {
                 }
                 let s = inverse_lower_map(x, f);
                 if s.is_finite() && s > 0.0 {
-                    return (s, Objective::Lower, ln_beta);
+                    return (s, Objective::Lower, ln_beta, inv_ln_beta);
                 }
             }
             // Degenerate tangent: start from the lower map read at f = β.
             let s = inverse_lower_map(x, beta);
             let s = if s.is_finite() && s > 0.0 { s } else { 0.5 * s_c };
-            return (s, Objective::Lower, ln_beta);
+            return (s, Objective::Lower, ln_beta, inv_ln_beta);
         }
         let r = control_right(b_l, b_c, s_l, s_c, 1.0 / v_l, 1.0 / v_c, 0.0);
         let s = rational_cubic(beta, b_l, b_c, s_l, s_c, 1.0 / v_l, 1.0 / v_c, r);
-        return (s, Objective::Middle, 0.0);
+        return (s, Objective::Middle, 0.0, f64::INFINITY);
     }
     let s_u = s_c + (b_max - b_c) / v_c;
     let (b_u, v_u) = black_and_vega(x, s_u);
     if beta <= b_u && v_u > 1e-300 {
         let r = control_left(b_c, b_u, s_c, s_u, 1.0 / v_c, 1.0 / v_u, 0.0);
         let s = rational_cubic(beta, b_c, b_u, s_c, s_u, 1.0 / v_c, 1.0 / v_u, r);
-        return (s, Objective::Middle, 0.0);
+        return (s, Objective::Middle, 0.0, f64::INFINITY);
     }
     let (f_u, fp, fpp) = upper_map(x, s_u, v_u);
     let mut f = if v_u > 1e-300 {
@@ -539,10 +543,10 @@ fn initial_guess(beta: f64, x: f64, b_max: f64) -> (f64, Objective, f64) {
         // f_u ≈ (b_max − b)/2 near the upper bound.
         f = (0.5 * (b_max - beta)).clamp(f64::MIN_POSITIVE, 0.49);
     }
-    (2.0 * upper_tail_point(f.ln()), Objective::Upper, 0.0)
+    (2.0 * upper_tail_point(f.ln()), Objective::Upper, 0.0, f64::INFINITY)
 }
 
-/// One Householder(3) step; returns the new `s`.
+/// One Householder(3) step (Householder(4) for the middle objective); returns the new `s`.
 #[inline]
 fn householder_step(it: &Inversion, s: f64, obj: Objective) -> f64 {
     let x = it.x;
@@ -578,7 +582,21 @@ fn householder_step(it: &Inversion, s: f64, obj: Objective) -> f64 {
                 let ee = e.exp();
                 (fac * ee, FRAC_1_SQRT_2PI * ee)
             };
-            ((it.beta - b) / v, b2, b3, 1.0)
+            // Householder(4) (order five: the middle guess is only ~1e-3 accurate) with
+            // b''''/b' = 3·b2·b3 − 2·b2³ + 12h²/s³ (from ln b' = −x²/(2s²) − s²/8 + c):
+            // ν·(1 + ν·h2 + ν²·h3/6)/(1 + (3/2)ν·h2 + ¼ν²·h2² + ⅓ν²·h3 + ν³·h4/24).
+            let nu = (it.beta - b) / v;
+            let hs = h * inv_s;
+            let b4 = (3.0 * b3 - 2.0 * b2 * b2) * b2 + 12.0 * hs * hs * inv_s;
+            let nh2 = nu * b2;
+            let n2h3 = nu * nu * b3;
+            let num = 1.0 + nh2 + n2h3 * (1.0 / 6.0);
+            let den = 1.0
+                + nh2 * (1.5 + 0.25 * nh2)
+                + n2h3 * (1.0 / 3.0)
+                + nu * nu * nu * b4 * (1.0 / 24.0);
+            let step = if num > 0.0 && den > 0.0 { nu * num / den } else { nu };
+            return finish_step(s, step);
         }
         Objective::Upper => {
             let (d, v) = black_complement_and_vega(x, s);
@@ -592,6 +610,12 @@ fn householder_step(it: &Inversion, s: f64, obj: Objective) -> f64 {
     let num = w2 + 0.5 * w * h2 * nu;
     let den = w2 + nu * (w * h2 + h3 * nu * (1.0 / 6.0));
     let step = if num > 0.0 && den > 0.0 { nu * num / den } else { nu };
+    finish_step(s, step)
+}
+
+/// `s + step`, or a safeguarded move by a factor 4 if that is not a positive number.
+#[inline]
+fn finish_step(s: f64, step: f64) -> f64 {
     let s_new = s + step;
     if s_new.is_finite() && s_new > 0.0 {
         s_new
@@ -622,6 +646,11 @@ struct Inversion {
 /// that leaves at most 1.5e-14 (as 3e-4 does) and 99 % of lower-branch inputs stop there
 /// (87 % with 3e-4); 1e-3 would leave up to 8e-14.
 const STOP_FIRST_LOWER: f64 = 5e-4;
+
+/// The middle objective's Householder(4) step converges with order five: after a first
+/// step of up to 2e-3 at most 1.8e-14 is left on the benchmark's inputs (97 % of them stop
+/// there; 3e-3 would leave 4e-14).
+const STOP_FIRST_MIDDLE: f64 = 2e-3;
 
 /// See [`STOP_FIRST_LOWER`].
 const STOP: [f64; 12] =
@@ -657,10 +686,10 @@ pub(crate) fn implied_total_vol_traced(
     x: f64,
     b_max: f64,
 ) -> Trace {
-    // `ln_beta` is set for the lower objective (0 otherwise).
-    let (mut s, obj, ln_beta) = match ln_beta_tiny {
+    // `ln_beta` and its inverse are set for the lower objective (0 and ∞ otherwise).
+    let (mut s, obj, ln_beta, inv_ln_beta) = match ln_beta_tiny {
         // f_l(b) ≈ b for tiny b: the lower map read at β is the guess.
-        Some(lb) => (inverse_lower_map_ln(x, lb), Objective::Lower, lb),
+        Some(lb) => (inverse_lower_map_ln(x, lb), Objective::Lower, lb, 1.0 / lb),
         None => initial_guess(beta, x, b_max),
     };
     let branch = match obj {
@@ -672,12 +701,12 @@ pub(crate) fn implied_total_vol_traced(
     if !(s.is_finite() && s > 0.0) {
         return Trace { s: bisect(ln_beta, x), guess, branch, steps: 0, first: f64::NAN };
     }
-    let it =
-        Inversion { beta, x, ln_beta, inv_ln_beta: 1.0 / ln_beta, b_max_minus_beta: b_max - beta };
+    let it = Inversion { beta, x, ln_beta, inv_ln_beta, b_max_minus_beta: b_max - beta };
     let first = householder_step(&it, s, obj);
     let first_stop = match obj {
         Objective::Lower => STOP_FIRST_LOWER,
-        _ => STOP[0],
+        Objective::Middle => STOP_FIRST_MIDDLE,
+        Objective::Upper => STOP[0],
     };
     let moved = (first - s).abs();
     s = first;
