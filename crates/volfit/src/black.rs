@@ -197,7 +197,8 @@ impl IvError {
 ///
 /// Relative error ≤ 1e-12 against the true vol wherever the price carries that information
 /// (tests: `|ln(K/F)| ≤ 6`, `σ√t ∈ [1e-4, 6]`; see `tests/iv.rs` for the precise
-/// conditioning criterion); one or two Householder(3) steps after Jäckel's rational guess.
+/// conditioning criterion); usually one Householder step (order four, five on the middle
+/// branch) after Jäckel's four-branch guess with a sharper lower branch (`lbr` module docs).
 ///
 /// # Errors
 /// [`IvError::NonFinite`] for non-finite or non-positive `f`, `k`, `t` or a negative or
