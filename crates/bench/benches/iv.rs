@@ -16,7 +16,9 @@ use criterion::Criterion;
 use rand::{RngExt, SeedableRng};
 use std::hint::black_box;
 use std::time::Instant;
-use volfit::black::{implied_vol, implied_vols, implied_vols_par, price, IvError, IvInput};
+use volfit::black::{
+    implied_vol, implied_vol_traced, implied_vols, implied_vols_par, price, IvError, IvInput,
+};
 use volfit::market::OptionType;
 
 const F: f64 = 60_000.0;
@@ -190,6 +192,20 @@ fn main() {
         );
     }
     println!("points with price/F > 1e-300: {} of {n}", acc_v.n_all);
+    // Householder steps per volfit inversion (diagnostic trace, same computation).
+    let mut steps = [0usize; 4];
+    for q in &inputs {
+        if let Ok(tr) = implied_vol_traced(q.kind, q.price, q.forward, q.strike, q.t) {
+            steps[(tr.steps as usize).min(3)] += 1;
+        }
+    }
+    let inverted: usize = steps.iter().sum();
+    println!(
+        "volfit Householder steps: one {:.1} %, two {:.1} %, more {:.1} % of {inverted} inversions",
+        100.0 * steps[1] as f64 / inverted as f64,
+        100.0 * steps[2] as f64 / inverted as f64,
+        100.0 * steps[3] as f64 / inverted as f64
+    );
     println!("speed ratio volfit/volsurf (CPU time): {:.2}", t_s.1 / t_v.1);
 
     // Parallel batch API scaling.

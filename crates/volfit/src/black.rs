@@ -197,13 +197,36 @@ impl IvError {
 ///
 /// Relative error ≤ 1e-12 against the true vol wherever the price carries that information
 /// (tests: `|ln(K/F)| ≤ 6`, `σ√t ∈ [1e-4, 6]`; see `tests/iv.rs` for the precise
-/// conditioning criterion); one or two Householder(3) steps after Jäckel's rational guess.
+/// conditioning criterion); usually one Householder step (order four, five on the middle
+/// branch) after Jäckel's four-branch guess with a sharper lower branch (`lbr` module docs).
 ///
 /// # Errors
 /// [`IvError::NonFinite`] for non-finite or non-positive `f`, `k`, `t` or a negative or
 /// non-finite price; [`IvError::BelowIntrinsic`] when `price ≤ intrinsic`;
 /// [`IvError::AboveUpperBound`] when `price ≥ F` (call) or `≥ K` (put).
+#[inline]
 pub fn implied_vol(kind: OptionType, price_: f64, f: f64, k: f64, t: f64) -> Result<f64, IvError> {
+    implied_vol_traced(kind, price_, f, k, t).map(|tr| tr.s / t.sqrt())
+}
+
+/// Diagnostics of one inversion ([`implied_vol`]'s work): the total vol `σ√t` it returns,
+/// its initial guess, the guess's branch and the number of Householder steps.
+#[doc(hidden)]
+pub use lbr::Trace as IvTrace;
+
+/// [`implied_vol`] returning the [`IvTrace`] (total vol `s = σ√t`, not `σ`).
+///
+/// # Errors
+/// As [`implied_vol`].
+#[doc(hidden)]
+#[inline(always)]
+pub fn implied_vol_traced(
+    kind: OptionType,
+    price_: f64,
+    f: f64,
+    k: f64,
+    t: f64,
+) -> Result<IvTrace, IvError> {
     if !(price_.is_finite() && f.is_finite() && k.is_finite() && t.is_finite())
         || f <= 0.0
         || k <= 0.0
@@ -237,7 +260,7 @@ pub fn implied_vol(kind: OptionType, price_: f64, f: f64, k: f64, t: f64) -> Res
     // Far wings (|x| ≳ 100) can push β below the normal range although the price is
     // normal: keep ln β exact from the undivided time value.
     let ln_beta_tiny = (beta < 1e-290).then(|| (price_ - intrinsic).ln() - 0.5 * (f.ln() + k.ln()));
-    Ok(lbr::implied_total_vol(beta, ln_beta_tiny, x, b_max) / t.sqrt())
+    Ok(lbr::implied_total_vol_traced(beta, ln_beta_tiny, x, b_max))
 }
 
 /// One inversion request of the batch API.

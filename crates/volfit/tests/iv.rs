@@ -387,3 +387,30 @@ fn extreme_inputs_stay_finite_and_reprice() {
     }
     assert!(checked > 50_000, "{checked}");
 }
+
+#[test]
+fn dense_grid_round_trips() {
+    // Deterministic complement to `vol_price_vol`: 481 moneyness values k = ln(K/F) in
+    // [−6, 6] × 160 total vols log-spaced in [1e-4, 6], calls and puts, each branch of the
+    // initial guess and each stopping rule of the iteration; the tolerances of `assert_iv`.
+    let f = 1_000.0;
+    let mut checked = 0;
+    for i in 0..=480 {
+        let k = -6.0 + 12.0 * f64::from(i) / 480.0;
+        let strike = f * k.exp();
+        for j in 0..160 {
+            let s = (1e-4f64.ln() + (6.0f64.ln() - 1e-4f64.ln()) * f64::from(j) / 159.0).exp();
+            for kind in [Call, Put] {
+                let t: f64 = 0.5;
+                let sigma = s / t.sqrt();
+                let p = price(kind, f, strike, t, sigma);
+                let intrinsic = (kind.sign() * (f - strike)).max(0.0);
+                if p / f >= 1e-300 && p > intrinsic {
+                    assert_iv(kind, p, f, strike, t, sigma);
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 50_000, "{checked}");
+}
