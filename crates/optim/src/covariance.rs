@@ -152,9 +152,23 @@ fn add_outer(h: &mut [f64], v: &[f64], c: f64) {
     }
 }
 
+/// The raw residuals and Jacobian of `p`'s residual problem at `x` (one evaluation).
+fn raw<R: Residuals, L: Loss>(
+    p: &RobustSum<R, L>,
+    x: &[f64],
+) -> Result<(Vec<f64>, Vec<f64>), CovarianceError> {
+    let (m, n) = (p.num_residuals(), x.len());
+    let (mut r, mut j) = (vec![0.0; m], vec![0.0; m * n]);
+    p.residuals().eval(x, &mut r, Some(&mut j)).ok_or(CovarianceError::Infeasible)?;
+    Ok((r, j))
+}
+
+/// The pieces of `kind` at `x` from the raw residuals `r` and their Jacobian `j` there.
 fn parts<R: Residuals, L: Loss>(
     p: &RobustSum<R, L>,
     x: &[f64],
+    r: &[f64],
+    j: &[f64],
     kind: CovarianceKind,
 ) -> Result<Parts, CovarianceError> {
     let n = x.len();
@@ -162,10 +176,15 @@ fn parts<R: Residuals, L: Loss>(
     if m <= n {
         return Err(CovarianceError::DegreesOfFreedom { m, n });
     }
+    if r.len() != m || j.len() != m * n {
+        return Err(CovarianceError::Infeasible);
+    }
     // Corrected rows: all of them for Gauss–Newton, the penalty rows for the sandwich.
     let k = p.num_rows();
     let (mut rows, mut jt) = (vec![0.0; k], vec![0.0; k * n]);
-    p.linearize(x, &mut rows, &mut jt).ok_or(CovarianceError::Infeasible)?;
+    rows[..m].copy_from_slice(r);
+    jt[..m * n].copy_from_slice(j);
+    p.correct_rows(x, &mut rows, &mut jt).ok_or(CovarianceError::Infeasible)?;
     let first = if kind == CovarianceKind::GaussNewton { 0 } else { m };
     let mut h = vec![0.0; n * n];
     for row in jt.chunks_exact(n.max(1)).take(k).skip(first) {
@@ -173,13 +192,7 @@ fn parts<R: Residuals, L: Loss>(
     }
     // Scores gᵢ = wᵢρ'(uᵢ²)·uᵢ·φ'(rᵢ)·∇rᵢ, the data part of the cost, and for the sandwich
     // the exact curvature max(ρ₁ + 2sρ₂, 0)·φ'²·∇rᵢ∇rᵢᵀ.
-    // The meat `b` and the sandwich curvature need the raw Jacobian; Gauss–Newton only the
-    // residuals (for σ̂²).
     let sandwich = kind == CovarianceKind::Sandwich;
-    let (mut r, mut j) = (vec![0.0; m], vec![0.0; if sandwich { m * n } else { 0 }]);
-    p.residuals()
-        .eval(x, &mut r, sandwich.then_some(&mut j[..]))
-        .ok_or(CovarianceError::Infeasible)?;
     let mut b = vec![0.0; n * n];
     let mut rho_sum = 0.0;
     for i in 0..m {
@@ -239,7 +252,22 @@ pub fn gauss_newton<R: Residuals, L: Loss>(
     p: &RobustSum<R, L>,
     x: &[f64],
 ) -> Result<Covariance, CovarianceError> {
-    let parts = parts(p, x, CovarianceKind::GaussNewton)?;
+    let (r, j) = raw(p, x)?;
+    gauss_newton_from(p, x, &r, &j)
+}
+
+/// [`gauss_newton`] from the raw residuals `r` (length `m`) and their row-major Jacobian
+/// `j` (`m×n`) already evaluated at `x`: no evaluation of the problem's residuals.
+///
+/// # Errors
+/// As [`gauss_newton`]; [`CovarianceError::Infeasible`] also for mis-sized `r` or `j`.
+pub fn gauss_newton_from<R: Residuals, L: Loss>(
+    p: &RobustSum<R, L>,
+    x: &[f64],
+    r: &[f64],
+    j: &[f64],
+) -> Result<Covariance, CovarianceError> {
+    let parts = parts(p, x, r, j, CovarianceKind::GaussNewton)?;
     let matrix = parts.h_inv.iter().map(|v| v * parts.sigma2).collect();
     Ok(Covariance { n: x.len(), matrix, kind: CovarianceKind::GaussNewton, sigma2: parts.sigma2 })
 }
@@ -252,7 +280,22 @@ pub fn sandwich<R: Residuals, L: Loss>(
     p: &RobustSum<R, L>,
     x: &[f64],
 ) -> Result<Covariance, CovarianceError> {
-    let parts = parts(p, x, CovarianceKind::Sandwich)?;
+    let (r, j) = raw(p, x)?;
+    sandwich_from(p, x, &r, &j)
+}
+
+/// [`sandwich`] from the raw residuals `r` and their Jacobian `j` already evaluated at
+/// `x` (as [`gauss_newton_from`]).
+///
+/// # Errors
+/// As [`sandwich`]; [`CovarianceError::Infeasible`] also for mis-sized `r` or `j`.
+pub fn sandwich_from<R: Residuals, L: Loss>(
+    p: &RobustSum<R, L>,
+    x: &[f64],
+    r: &[f64],
+    j: &[f64],
+) -> Result<Covariance, CovarianceError> {
+    let parts = parts(p, x, r, j, CovarianceKind::Sandwich)?;
     let n = x.len();
     Ok(Covariance {
         n,

@@ -401,6 +401,19 @@ impl<R: Residuals, L: Loss> LeastSquares for RobustSum<R, L> {
     fn linearize(&self, x: &[f64], rows: &mut [f64], jac: &mut [f64]) -> Option<f64> {
         let (m, n) = (self.m, self.n);
         self.residuals.eval(x, &mut rows[..m], Some(&mut jac[..m * n]))?;
+        self.correct_rows(x, rows, jac)
+    }
+}
+
+impl<R: Residuals, L: Loss> RobustSum<R, L> {
+    /// [`LeastSquares::linearize`] from residuals and their Jacobian already evaluated at
+    /// `x`: on entry `rows[..m]` holds the raw residuals `rᵢ(x)` and `jac[..m·n]` their
+    /// Jacobian (row-major); on return both hold the corrected rows followed by the penalty
+    /// rows, as `linearize` writes them. Returns the cost. For callers that evaluated the
+    /// residuals themselves (e.g. to keep the model values too) and should not pay for a
+    /// second evaluation.
+    pub fn correct_rows(&self, x: &[f64], rows: &mut [f64], jac: &mut [f64]) -> Option<f64> {
+        let (m, n) = (self.m, self.n);
         let mut cost = self.data_cost(&rows[..m]);
         for i in 0..m {
             self.correct(i, &mut rows[i], &mut jac[i * n..(i + 1) * n]);
