@@ -78,27 +78,29 @@ impl LevenbergMarquardt {
             None => (&[][..], &[][..]),
         };
         let bounded = bounds.is_some();
-        // Workspace, allocated once.
-        let mut x = x0[..n].to_vec();
-        let mut xt = vec![0.0; n];
-        let mut r = vec![0.0; m];
-        let mut rt = vec![0.0; m];
-        let mut jac = vec![0.0; m * n];
-        let mut jt = vec![0.0; m * n];
-        let mut jtj = vec![0.0; n * n];
-        let mut a = vec![0.0; n * n];
-        let mut g = vec![0.0; n];
-        let mut delta = vec![0.0; n];
-        let mut diag = vec![0.0f64; n];
+        // Workspace, allocated once (one block of floats, split).
+        let mut work = vec![0.0; 6 * n + 2 * m + 2 * m * n + 2 * n * n];
+        let (x, rest) = work.split_at_mut(n);
+        let (xt, rest) = rest.split_at_mut(n);
+        let (r, rest) = rest.split_at_mut(m);
+        let (rt, rest) = rest.split_at_mut(m);
+        let (jac, rest) = rest.split_at_mut(m * n);
+        let (jt, rest) = rest.split_at_mut(m * n);
+        let (jtj, rest) = rest.split_at_mut(n * n);
+        let (a, rest) = rest.split_at_mut(n * n);
+        let (g, rest) = rest.split_at_mut(n);
+        let (delta, diag) = rest.split_at_mut(n);
+        let (mut x, mut xt, mut r, mut rt, mut jac, mut jt) = (x, xt, r, rt, jac, jt);
         let mut active = vec![false; n];
         let mut evals = Evals::default();
+        x.copy_from_slice(&x0[..n]);
         if bounded {
             for i in 0..n {
                 x[i] = x[i].clamp(lo[i], hi[i]);
             }
         }
-        let done = |x: Vec<f64>, cost: f64, stop: Stop, iters: u32, evals: Evals| Minimum {
-            x,
+        let done = |x: &[f64], cost: f64, stop: Stop, iters: u32, evals: Evals| Minimum {
+            x: x.to_vec(),
             cost,
             stop,
             iters,
@@ -106,9 +108,9 @@ impl LevenbergMarquardt {
         };
 
         evals.gradients += 1;
-        let mut cost = match problem.linearize(&x, &mut r, &mut jac) {
+        let mut cost = match problem.linearize(x, r, jac) {
             Some(c) if c.is_finite() => c,
-            _ => return done(x, f64::NAN, Stop::Infeasible, 0, evals),
+            _ => return done(&*x, f64::NAN, Stop::Infeasible, 0, evals),
         };
         let mut lambda = self.initial_damping;
         let mut nu = 2.0;
@@ -121,7 +123,7 @@ impl LevenbergMarquardt {
             // One register accumulator per entry, rows summed in order (a running sum kept
             // in memory per row is a store-to-load chain: slow for few parameters).
             for j in 0..n {
-                g[j] = jac.chunks_exact(n).zip(&r).fold(0.0, |s, (row, ri)| s + row[j] * ri);
+                g[j] = jac.chunks_exact(n).zip(r.iter()).fold(0.0, |s, (row, ri)| s + row[j] * ri);
                 for k in j..n {
                     jtj[j * n + k] = jac.chunks_exact(n).fold(0.0, |s, row| {
                         let rj = row[j];
@@ -141,7 +143,7 @@ impl LevenbergMarquardt {
                 diag[j] = diag[j].max(djj);
             }
             let gnorm = if bounded {
-                projected_grad_norm(&x, &g, lo, hi)
+                projected_grad_norm(x, g, lo, hi)
             } else {
                 g.iter().fold(0.0f64, |s, v| s.max(v.abs()))
             };
@@ -153,13 +155,13 @@ impl LevenbergMarquardt {
                 rate: lambda,
             });
             if gnorm <= limits.grad_tol {
-                return done(x, cost, Stop::GradientTolerance, iters, evals);
+                return done(&*x, cost, Stop::GradientTolerance, iters, evals);
             }
             if cost_converged {
-                return done(x, cost, Stop::CostTolerance, iters, evals);
+                return done(&*x, cost, Stop::CostTolerance, iters, evals);
             }
             if iters >= limits.max_iters {
-                return done(x, cost, Stop::MaxIters, iters, evals);
+                return done(&*x, cost, Stop::MaxIters, iters, evals);
             }
             for j in 0..n {
                 active[j] =
@@ -169,15 +171,15 @@ impl LevenbergMarquardt {
             // Inner loop: raise λ until a step is accepted.
             loop {
                 if evals.total() >= limits.max_evals {
-                    return done(x, cost, Stop::MaxEvals, iters, evals);
+                    return done(&*x, cost, Stop::MaxEvals, iters, evals);
                 }
                 if let (Some(t0), Some(budget)) = (start, limits.max_time) {
                     if t0.elapsed() >= budget {
-                        return done(x, cost, Stop::TimeBudget, iters, evals);
+                        return done(&*x, cost, Stop::TimeBudget, iters, evals);
                     }
                 }
                 if lambda > self.max_damping || !lambda.is_finite() {
-                    return done(x, cost, Stop::Stalled, iters, evals);
+                    return done(&*x, cost, Stop::Stalled, iters, evals);
                 }
                 for j in 0..n {
                     let dj = if diag[j] > 0.0 {
@@ -191,12 +193,12 @@ impl LevenbergMarquardt {
                     a[j * n + j] = if active[j] { 1.0 } else { jtj[j * n + j] + lambda * dj };
                     delta[j] = if active[j] { 0.0 } else { -g[j] };
                 }
-                if !linalg::cholesky(&mut a, n) {
+                if !linalg::cholesky(a, n) {
                     lambda *= nu;
                     nu *= 2.0;
                     continue;
                 }
-                linalg::cholesky_solve(&a, n, &mut delta);
+                linalg::cholesky_solve(a, n, delta);
                 let mut dn = 0.0;
                 let mut xn = 0.0;
                 for j in 0..n {
@@ -211,7 +213,7 @@ impl LevenbergMarquardt {
                 }
                 let (dn, xn) = (dn.sqrt(), xn.sqrt());
                 if dn <= limits.step_tol * (xn + limits.step_tol) {
-                    return done(x, cost, Stop::StepTolerance, iters, evals);
+                    return done(&*x, cost, Stop::StepTolerance, iters, evals);
                 }
                 // Predicted decrease of the Gauss–Newton model for the (projected) step.
                 let mut quad = 0.0;
@@ -230,10 +232,10 @@ impl LevenbergMarquardt {
                 // only the cost is evaluated.
                 let trial = if optimistic {
                     evals.gradients += 1;
-                    problem.linearize(&xt, &mut rt, &mut jt)
+                    problem.linearize(xt, rt, jt)
                 } else {
                     evals.values += 1;
-                    problem.cost(&xt, &mut rt)
+                    problem.cost(xt, rt)
                 };
                 let trial = trial.filter(|c| c.is_finite());
                 let gain = match trial {
@@ -261,9 +263,9 @@ impl LevenbergMarquardt {
                     cost = c_new;
                 } else {
                     evals.gradients += 1;
-                    match problem.linearize(&x, &mut r, &mut jac) {
+                    match problem.linearize(x, r, jac) {
                         Some(c) if c.is_finite() => cost = c,
-                        _ => return done(x, c_new, Stop::Stalled, iters, evals),
+                        _ => return done(&*x, c_new, Stop::Stalled, iters, evals),
                     }
                 }
                 optimistic = true;
