@@ -1,6 +1,11 @@
 //! Levenberg–Marquardt on any [`LeastSquares`] problem: plain residuals (through the blanket
 //! impl) or the robust cost with Triggs-corrected rows.
 //!
+//! Stops on the cost when an accepted step decreased the cost, and its model predicted a
+//! decrease, of at most `cost_tol` relative (MINPACK's `ftol`), or — unbounded problems,
+//! after at least one step — when the undamped Gauss–Newton step from the current point
+//! predicts no more than that: the step that would only confirm convergence is skipped.
+//!
 //! Each trial step solves `(J̃ᵀJ̃ + λ·D)·δ = −J̃ᵀr̃` by Cholesky, with Moré's (1978) scaling
 //! `D = diag(J̃ᵀJ̃)` kept as a running maximum, and damping updated from the gain ratio
 //! `ρ = actual/predicted decrease` as in Nielsen (1999) / Madsen, Nielsen & Tingleff (2004):
@@ -25,7 +30,8 @@ use std::time::Instant;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LevenbergMarquardt {
     /// Stopping limits. The cost test stops when both the actual and the predicted relative
-    /// decrease of an accepted step fall below `cost_tol` (MINPACK's `ftol`).
+    /// decrease of an accepted step fall below `cost_tol` (MINPACK's `ftol`), or when the
+    /// undamped Gauss–Newton step predicts less (unbounded, after one step; module docs).
     pub limits: Limits,
     /// Initial damping `λ₀`, relative to the Moré scale `D` (so dimensionless).
     pub initial_damping: f64,
@@ -157,7 +163,17 @@ impl LevenbergMarquardt {
             if gnorm <= limits.grad_tol {
                 return done(&*x, cost, Stop::GradientTolerance, iters, evals);
             }
-            if cost_converged {
+            if cost_converged
+                || (!bounded
+                    && iters > 0
+                    && gn_converged(
+                        jtj,
+                        g,
+                        a,
+                        delta,
+                        limits.cost_tol * cost.abs().max(f64::MIN_POSITIVE),
+                    ))
+            {
                 return done(&*x, cost, Stop::CostTolerance, iters, evals);
             }
             if iters >= limits.max_iters {
@@ -274,6 +290,22 @@ impl LevenbergMarquardt {
             }
         }
     }
+}
+
+/// Whether the undamped Gauss–Newton step from the current point predicts a decrease
+/// `½gᵀ(JᵀJ)⁻¹g ≤ tol` — an upper bound on what any damped step's model predicts, so the
+/// step that would confirm convergence is not worth an evaluation. `a` and `sol` are
+/// scratch (`n×n`, `n`); `false` when `JᵀJ` is not numerically positive definite.
+fn gn_converged(jtj: &[f64], g: &[f64], a: &mut [f64], sol: &mut [f64], tol: f64) -> bool {
+    let n = g.len();
+    a.copy_from_slice(jtj);
+    if !(tol > 0.0) || !linalg::cholesky(a, n) {
+        return false;
+    }
+    sol.copy_from_slice(g);
+    linalg::cholesky_solve(a, n, sol);
+    let dec = 0.5 * g.iter().zip(sol.iter()).map(|(a, b)| a * b).sum::<f64>();
+    dec.is_finite() && dec <= tol
 }
 
 #[cfg(test)]
