@@ -374,7 +374,7 @@ pub struct SabrFixedBetaAt {
 
 impl SabrFixedBetaAt {
     /// `ζ = z/x(z)` and, when `grad`, its partials `(∂ζ/∂z, ∂ζ/∂ρ)`.
-    #[inline]
+    #[inline(always)]
     fn zeta(&self, z: f64, grad: bool) -> (f64, f64, f64) {
         let r = self.x[1];
         let qz = z * (z - 2.0 * r);
@@ -432,7 +432,7 @@ impl SabrFixedBetaAt {
     }
 
     /// `(1/D, c, B, ∂B)` at log-moneyness `k`.
-    #[inline]
+    #[inline(always)]
     fn strike(&self, k: f64) -> (f64, f64, f64, [f64; 3]) {
         match self.b {
             Some((b, db)) => (1.0, k, b, db),
