@@ -265,7 +265,8 @@ pub fn calibrate<V: VolModel>(
     }
 
     let cost_tol = model.cost_tolerance();
-    let mut trace = Trace::default();
+    // Room for a typical local solve's iterates without regrowing.
+    let mut trace = Trace { iterates: Vec::with_capacity(16) };
     let mut best = match spec.solver {
         SolverKind::De | SolverKind::Cmaes => {
             let limits =
