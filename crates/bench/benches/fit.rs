@@ -53,19 +53,32 @@ thread_local! {
     static LAST_CPU: std::cell::Cell<f64> = const { std::cell::Cell::new(f64::NAN) };
 }
 
-/// Median wall time (seconds) of `repeats` calls after one warm-up call; returns the last
-/// result too. The mean on-CPU time per call is left in `LAST_CPU`.
+/// Shortest on-CPU window of one `timed` run, seconds. The kernel advances a running
+/// thread's schedstat runtime only at scheduler ticks and context switches (4 ms apart
+/// here), so a window of a few milliseconds reads as 0 or one tick; 40 ticks keep the
+/// quantization under 3 %.
+const MIN_CPU_WINDOW: f64 = 0.16;
+
+/// Median wall time (seconds) of at least `repeats` calls after one warm-up call — more
+/// until the calls have run [`MIN_CPU_WINDOW`] on the CPU; returns the last result too. The
+/// mean on-CPU time per call is left in `LAST_CPU`.
 fn timed<R>(repeats: usize, mut f: impl FnMut() -> R) -> (f64, R) {
     let mut last = black_box(f());
     let mut times = Vec::with_capacity(repeats);
     let cpu0 = thread_cpu();
-    for _ in 0..repeats {
-        let t0 = Instant::now();
-        last = black_box(f());
-        times.push(t0.elapsed().as_secs_f64());
+    let mut batch = repeats.max(1);
+    let mut cpu = 0.0;
+    // The clock is read between batches only (each read is a file read: not free).
+    while times.is_empty() || (cpu < MIN_CPU_WINDOW && times.len() < 1_000_000) {
+        for _ in 0..batch {
+            let t0 = Instant::now();
+            last = black_box(f());
+            times.push(t0.elapsed().as_secs_f64());
+        }
+        cpu = thread_cpu() - cpu0;
+        batch = times.len();
     }
-    let cpu = (thread_cpu() - cpu0) / repeats.max(1) as f64;
-    LAST_CPU.with(|c| c.set(cpu));
+    LAST_CPU.with(|c| c.set(cpu / times.len() as f64));
     (median(&times), last)
 }
 
@@ -86,10 +99,15 @@ fn ours_svi(s: &Slice, spec: &FitSpec) -> Option<Calibration> {
     volfit::fit::fit_svi_slice(&s.targets, spec, None).ok().map(|(c, _)| c)
 }
 
-/// Per-expiry SABR exactly as `fit_snapshot` runs it (`volfit::fit::fit_sabr_slice`, β = 1).
+/// Per-expiry SABR exactly as `fit_snapshot` runs it (`volfit::fit::fit_sabr_slice`; the
+/// spec's β, 1 from [`sabr_spec`]).
 fn ours_sabr(s: &Slice, spec: &FitSpec) -> Option<Calibration> {
-    let spec = FitSpec { sabr_beta: Some(1.0), ..spec.clone() };
-    volfit::fit::fit_sabr_slice(&s.targets, s.forward, s.t, &spec, None).ok().map(|(c, _)| c)
+    volfit::fit::fit_sabr_slice(&s.targets, s.forward, s.t, spec, None).ok().map(|(c, _)| c)
+}
+
+/// The benchmark's SABR spec with β fixed at 1 (built once, outside the timed calls).
+fn sabr_spec() -> FitSpec {
+    FitSpec { sabr_beta: Some(1.0), ..bench_spec(ModelKind::Sabr, MIN_QUOTES) }
 }
 
 /// A chain's quotes concatenated, expiries, and the ATM total variances (made increasing).
@@ -459,7 +477,7 @@ fn summary(snaps: &[Snapshot], all: &[Slice], chains: &[Chain]) {
     let svi_rmse = ours.rmse();
 
     // SABR per slice.
-    let spec = bench_spec(ModelKind::Sabr, MIN_QUOTES);
+    let spec = sabr_spec();
     let (mut ours, mut vs) = (Acc::default(), Acc::default());
     for s in all {
         let mids = s.mids();
@@ -622,7 +640,7 @@ fn bench(c: &mut Criterion) {
         summary(&snaps, &all, &chains);
     }
 
-    let spec_sabr = bench_spec(ModelKind::Sabr, MIN_QUOTES);
+    let spec_sabr = sabr_spec();
     let mut g = c.benchmark_group("fit_svi_all_slices");
     g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
     g.bench_function("volfit", |b| {

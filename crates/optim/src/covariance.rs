@@ -135,11 +135,21 @@ pub struct Solution {
     pub outliers: Vec<bool>,
 }
 
-/// Pieces of an estimator: `H⁻¹` (of the kind's `H`), the scores' `B`, and `σ̂²`.
+/// Pieces of an estimator: `H⁻¹` (of the kind's `H`), the scores' `B` (`n×n` each, in one
+/// buffer), and `σ̂²`.
 struct Parts {
-    h_inv: Vec<f64>,
-    b: Vec<f64>,
+    mats: Vec<f64>,
+    n: usize,
     sigma2: f64,
+}
+
+impl Parts {
+    fn h_inv(&self) -> &[f64] {
+        &self.mats[..self.n * self.n]
+    }
+    fn b(&self) -> &[f64] {
+        &self.mats[self.n * self.n..2 * self.n * self.n]
+    }
 }
 
 /// Adds `c·v·vᵀ` to the `n×n` matrix `h`.
@@ -152,9 +162,23 @@ fn add_outer(h: &mut [f64], v: &[f64], c: f64) {
     }
 }
 
+/// The raw residuals and Jacobian of `p`'s residual problem at `x` (one evaluation).
+fn raw<R: Residuals, L: Loss>(
+    p: &RobustSum<R, L>,
+    x: &[f64],
+) -> Result<(Vec<f64>, Vec<f64>), CovarianceError> {
+    let (m, n) = (p.num_residuals(), x.len());
+    let (mut r, mut j) = (vec![0.0; m], vec![0.0; m * n]);
+    p.residuals().eval(x, &mut r, Some(&mut j)).ok_or(CovarianceError::Infeasible)?;
+    Ok((r, j))
+}
+
+/// The pieces of `kind` at `x` from the raw residuals `r` and their Jacobian `j` there.
 fn parts<R: Residuals, L: Loss>(
     p: &RobustSum<R, L>,
     x: &[f64],
+    r: &[f64],
+    j: &[f64],
     kind: CovarianceKind,
 ) -> Result<Parts, CovarianceError> {
     let n = x.len();
@@ -162,25 +186,28 @@ fn parts<R: Residuals, L: Loss>(
     if m <= n {
         return Err(CovarianceError::DegreesOfFreedom { m, n });
     }
+    if r.len() != m || j.len() != m * n {
+        return Err(CovarianceError::Infeasible);
+    }
     // Corrected rows: all of them for Gauss–Newton, the penalty rows for the sandwich.
     let k = p.num_rows();
-    let (mut rows, mut jt) = (vec![0.0; k], vec![0.0; k * n]);
-    p.linearize(x, &mut rows, &mut jt).ok_or(CovarianceError::Infeasible)?;
+    let mut lin = vec![0.0; k * (n + 1)];
+    let (rows, jt) = lin.split_at_mut(k);
+    rows[..m].copy_from_slice(r);
+    jt[..m * n].copy_from_slice(j);
+    p.correct_rows(x, rows, jt).ok_or(CovarianceError::Infeasible)?;
     let first = if kind == CovarianceKind::GaussNewton { 0 } else { m };
-    let mut h = vec![0.0; n * n];
+    // H⁻¹, B, H and a column of scratch in one buffer.
+    let mut mats = vec![0.0; 3 * n * n + n];
+    let (h_inv_b, rest) = mats.split_at_mut(2 * n * n);
+    let (h, col) = rest.split_at_mut(n * n);
     for row in jt.chunks_exact(n.max(1)).take(k).skip(first) {
-        add_outer(&mut h, row, 1.0);
+        add_outer(h, row, 1.0);
     }
     // Scores gᵢ = wᵢρ'(uᵢ²)·uᵢ·φ'(rᵢ)·∇rᵢ, the data part of the cost, and for the sandwich
     // the exact curvature max(ρ₁ + 2sρ₂, 0)·φ'²·∇rᵢ∇rᵢᵀ.
-    // The meat `b` and the sandwich curvature need the raw Jacobian; Gauss–Newton only the
-    // residuals (for σ̂²).
     let sandwich = kind == CovarianceKind::Sandwich;
-    let (mut r, mut j) = (vec![0.0; m], vec![0.0; if sandwich { m * n } else { 0 }]);
-    p.residuals()
-        .eval(x, &mut r, sandwich.then_some(&mut j[..]))
-        .ok_or(CovarianceError::Infeasible)?;
-    let mut b = vec![0.0; n * n];
+    let (h_inv, b) = h_inv_b.split_at_mut(n * n);
     let mut rho_sum = 0.0;
     for i in 0..m {
         let [u, du] = p.scaling().apply(r[i]);
@@ -193,21 +220,19 @@ fn parts<R: Residuals, L: Loss>(
         }
         let c = w * d1 * u * du;
         let ji = &j[i * n..(i + 1) * n];
-        add_outer(&mut b, ji, c * c);
+        add_outer(b, ji, c * c);
         let curv = (w * (d1 + 2.0 * s * d2)).max(0.0);
-        add_outer(&mut h, ji, curv * du * du);
+        add_outer(h, ji, curv * du * du);
     }
-    if !linalg::cholesky(&mut h, n) {
+    if !linalg::cholesky(h, n) {
         return Err(CovarianceError::Singular);
     }
-    let mut h_inv = vec![0.0; n * n];
-    let mut col = vec![0.0; n];
-    linalg::cholesky_inverse(&h, n, &mut h_inv, &mut col);
-    Ok(Parts { h_inv, b, sigma2: rho_sum / (m - n) as f64 })
+    linalg::cholesky_inverse(h, n, h_inv, col);
+    Ok(Parts { mats, n, sigma2: rho_sum / (m - n) as f64 })
 }
 
 fn sandwich_of(parts: &Parts, n: usize) -> Vec<f64> {
-    let (hi, b) = (&parts.h_inv, &parts.b);
+    let (hi, b) = (parts.h_inv(), parts.b());
     let mut t = vec![0.0; n * n];
     for i in 0..n {
         for j in 0..n {
@@ -239,8 +264,23 @@ pub fn gauss_newton<R: Residuals, L: Loss>(
     p: &RobustSum<R, L>,
     x: &[f64],
 ) -> Result<Covariance, CovarianceError> {
-    let parts = parts(p, x, CovarianceKind::GaussNewton)?;
-    let matrix = parts.h_inv.iter().map(|v| v * parts.sigma2).collect();
+    let (r, j) = raw(p, x)?;
+    gauss_newton_from(p, x, &r, &j)
+}
+
+/// [`gauss_newton`] from the raw residuals `r` (length `m`) and their row-major Jacobian
+/// `j` (`m×n`) already evaluated at `x`: no evaluation of the problem's residuals.
+///
+/// # Errors
+/// As [`gauss_newton`]; [`CovarianceError::Infeasible`] also for mis-sized `r` or `j`.
+pub fn gauss_newton_from<R: Residuals, L: Loss>(
+    p: &RobustSum<R, L>,
+    x: &[f64],
+    r: &[f64],
+    j: &[f64],
+) -> Result<Covariance, CovarianceError> {
+    let parts = parts(p, x, r, j, CovarianceKind::GaussNewton)?;
+    let matrix = parts.h_inv().iter().map(|v| v * parts.sigma2).collect();
     Ok(Covariance { n: x.len(), matrix, kind: CovarianceKind::GaussNewton, sigma2: parts.sigma2 })
 }
 
@@ -252,7 +292,22 @@ pub fn sandwich<R: Residuals, L: Loss>(
     p: &RobustSum<R, L>,
     x: &[f64],
 ) -> Result<Covariance, CovarianceError> {
-    let parts = parts(p, x, CovarianceKind::Sandwich)?;
+    let (r, j) = raw(p, x)?;
+    sandwich_from(p, x, &r, &j)
+}
+
+/// [`sandwich`] from the raw residuals `r` and their Jacobian `j` already evaluated at
+/// `x` (as [`gauss_newton_from`]).
+///
+/// # Errors
+/// As [`sandwich`]; [`CovarianceError::Infeasible`] also for mis-sized `r` or `j`.
+pub fn sandwich_from<R: Residuals, L: Loss>(
+    p: &RobustSum<R, L>,
+    x: &[f64],
+    r: &[f64],
+    j: &[f64],
+) -> Result<Covariance, CovarianceError> {
+    let parts = parts(p, x, r, j, CovarianceKind::Sandwich)?;
     let n = x.len();
     Ok(Covariance {
         n,

@@ -32,17 +32,29 @@ use std::str::FromStr;
 pub trait Loss {
     /// Returns `[ρ(s), ρ'(s), ρ''(s)]`. `s` must be non-negative.
     fn rho(&self, s: f64) -> [f64; 3];
+    /// True when `ρ(s) = s` exactly (`[s, 1, 0]` for every `s`): plain least squares, which
+    /// lets the robust cost skip the loss and the corrector per residual. `false` unless
+    /// the loss says otherwise (always a safe answer).
+    fn is_squared(&self) -> bool {
+        false
+    }
 }
 
 impl<L: Loss + ?Sized> Loss for &L {
     fn rho(&self, s: f64) -> [f64; 3] {
         (**self).rho(s)
     }
+    fn is_squared(&self) -> bool {
+        (**self).is_squared()
+    }
 }
 
 impl<L: Loss + ?Sized> Loss for Box<L> {
     fn rho(&self, s: f64) -> [f64; 3] {
         (**self).rho(s)
+    }
+    fn is_squared(&self) -> bool {
+        (**self).is_squared()
     }
 }
 
@@ -155,6 +167,9 @@ pub struct Squared;
 impl Loss for Squared {
     fn rho(&self, s: f64) -> [f64; 3] {
         [s, 1.0, 0.0]
+    }
+    fn is_squared(&self) -> bool {
+        true
     }
 }
 
@@ -504,6 +519,9 @@ impl Loss for LossKind {
             LossKind::Tukey { scale } => tukey(s, scale * scale),
             LossKind::Tolerant { a, b } => tolerant(s, a, b),
         }
+    }
+    fn is_squared(&self) -> bool {
+        matches!(self, LossKind::Mse)
     }
 }
 

@@ -67,25 +67,31 @@ pub type BoxedPenalty = Box<dyn Penalty + Send + Sync>;
 /// keeps the problem `Sync`: the uncontended `try_lock` costs a few nanoseconds, and if
 /// another thread (or a re-entrant call) holds the buffers, this call falls back to fresh
 /// ones instead of blocking. Contents never carry information between calls, so a
-/// poisoned lock is simply reused.
+/// poisoned lock is simply reused. The shared buffers are built on first use, so a
+/// problem whose solver never needs them (Levenberg–Marquardt without penalties) does not
+/// allocate them.
 pub(crate) struct ScratchCell<T> {
-    cell: Mutex<T>,
+    cell: Mutex<Option<T>>,
     fresh: Box<dyn Fn() -> T + Send + Sync>,
 }
 
 impl<T> ScratchCell<T> {
-    /// Buffers built by `fresh` now and on contention.
+    /// Buffers built by `fresh` on first use and on contention.
     pub(crate) fn new(fresh: impl Fn() -> T + Send + Sync + 'static) -> Self {
-        ScratchCell { cell: Mutex::new(fresh()), fresh: Box::new(fresh) }
+        ScratchCell { cell: Mutex::new(None), fresh: Box::new(fresh) }
     }
 
     /// The shared buffers, or fresh ones when they are in use.
     pub(crate) fn borrow_mut(&self) -> ScratchGuard<'_, T> {
-        match self.cell.try_lock() {
-            Ok(g) => ScratchGuard::Shared(g),
-            Err(TryLockError::Poisoned(p)) => ScratchGuard::Shared(p.into_inner()),
-            Err(TryLockError::WouldBlock) => ScratchGuard::Own((self.fresh)()),
+        let mut g = match self.cell.try_lock() {
+            Ok(g) => g,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return ScratchGuard::Own((self.fresh)()),
+        };
+        if g.is_none() {
+            *g = Some((self.fresh)());
         }
+        ScratchGuard::Shared(g)
     }
 }
 
@@ -97,8 +103,8 @@ impl<T> std::fmt::Debug for ScratchCell<T> {
 
 /// Access to scratch from [`ScratchCell::borrow_mut`].
 pub(crate) enum ScratchGuard<'a, T> {
-    /// The problem's own buffers.
-    Shared(MutexGuard<'a, T>),
+    /// The problem's own buffers (always `Some`: filled by `borrow_mut`).
+    Shared(MutexGuard<'a, Option<T>>),
     /// Fresh buffers (contention fallback).
     Own(T),
 }
@@ -107,7 +113,10 @@ impl<T> Deref for ScratchGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
         match self {
-            ScratchGuard::Shared(g) => g,
+            ScratchGuard::Shared(g) => match &**g {
+                Some(t) => t,
+                None => unreachable!("ScratchCell::borrow_mut fills the cell"),
+            },
             ScratchGuard::Own(t) => t,
         }
     }
@@ -116,7 +125,10 @@ impl<T> Deref for ScratchGuard<'_, T> {
 impl<T> DerefMut for ScratchGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
         match self {
-            ScratchGuard::Shared(g) => g,
+            ScratchGuard::Shared(g) => match &mut **g {
+                Some(t) => t,
+                None => unreachable!("ScratchCell::borrow_mut fills the cell"),
+            },
             ScratchGuard::Own(t) => t,
         }
     }
@@ -267,8 +279,23 @@ impl<R: Residuals, L: Loss> RobustSum<R, L> {
         self.weights.as_ref().map_or(1.0, |w| w[i])
     }
 
+    /// Plain weighted least squares: `ρ(s) = s`, `φ(r) = r`. The cost is then `½ Σ wᵢrᵢ²`
+    /// and the corrector scales row `i` by `√wᵢ` — what the general path computes too, to
+    /// the last bit, without evaluating the loss per residual.
+    #[inline]
+    fn plain(&self) -> bool {
+        self.loss.is_squared() && self.scaling == ResidualScale::None
+    }
+
     /// `½ Σ wᵢ ρ(φ(rᵢ)²)` from residuals already in `r`.
     fn data_cost(&self, r: &[f64]) -> f64 {
+        if self.plain() {
+            let c = match &self.weights {
+                Some(w) => r.iter().zip(w).fold(0.0, |c, (ri, wi)| c + wi * (ri * ri)),
+                None => r.iter().fold(0.0, |c, ri| c + ri * ri),
+            };
+            return 0.5 * c;
+        }
         let mut c = 0.0;
         for (i, &ri) in r.iter().enumerate() {
             let [u, _] = self.scaling.apply(ri);
@@ -344,6 +371,21 @@ impl<R: Residuals, L: Loss> RobustSum<R, L> {
     }
 }
 
+/// The corrector of a plain least-squares residual with weight `w` (`ρ₁ = w`, `ρ₂ = 0`):
+/// row and Jacobian row scaled by `√w`, a zero weight zeroing both (as [`RobustSum`]'s
+/// general corrector does).
+#[inline]
+fn correct_plain(w: f64, row: &mut f64, jac_row: &mut [f64]) {
+    if w.is_nan() || w <= 0.0 {
+        *row = 0.0;
+        jac_row.iter_mut().for_each(|v| *v = 0.0);
+        return;
+    }
+    let sw = w.sqrt();
+    *row *= sw;
+    jac_row.iter_mut().for_each(|v| *v *= sw);
+}
+
 impl<R: Residuals, L: Loss> Objective for RobustSum<R, L> {
     fn num_params(&self) -> usize {
         self.n
@@ -393,17 +435,41 @@ impl<R: Residuals, L: Loss> LeastSquares for RobustSum<R, L> {
     fn cost(&self, x: &[f64], rows: &mut [f64]) -> Option<f64> {
         let m = self.m;
         self.residuals.eval(x, &mut rows[..m], None)?;
-        let mut guard = self.scratch.borrow_mut();
-        let cost = self.data_cost(&rows[..m]) + self.penalty_only(x, &mut guard.grad);
+        let mut cost = self.data_cost(&rows[..m]);
+        if !self.penalties.is_empty() {
+            let mut guard = self.scratch.borrow_mut();
+            cost += self.penalty_only(x, &mut guard.grad);
+        }
         (!cost.is_nan()).then_some(cost)
     }
 
     fn linearize(&self, x: &[f64], rows: &mut [f64], jac: &mut [f64]) -> Option<f64> {
         let (m, n) = (self.m, self.n);
         self.residuals.eval(x, &mut rows[..m], Some(&mut jac[..m * n]))?;
+        self.correct_rows(x, rows, jac)
+    }
+}
+
+impl<R: Residuals, L: Loss> RobustSum<R, L> {
+    /// [`LeastSquares::linearize`] from residuals and their Jacobian already evaluated at
+    /// `x`: on entry `rows[..m]` holds the raw residuals `rᵢ(x)` and `jac[..m·n]` their
+    /// Jacobian (row-major); on return both hold the corrected rows followed by the penalty
+    /// rows, as `linearize` writes them. Returns the cost. For callers that evaluated the
+    /// residuals themselves (e.g. to keep the model values too) and should not pay for a
+    /// second evaluation.
+    pub fn correct_rows(&self, x: &[f64], rows: &mut [f64], jac: &mut [f64]) -> Option<f64> {
+        let (m, n) = (self.m, self.n);
         let mut cost = self.data_cost(&rows[..m]);
-        for i in 0..m {
-            self.correct(i, &mut rows[i], &mut jac[i * n..(i + 1) * n]);
+        if self.plain() {
+            if let Some(w) = &self.weights {
+                for ((row, jrow), wi) in rows[..m].iter_mut().zip(jac.chunks_exact_mut(n)).zip(w) {
+                    correct_plain(*wi, row, jrow);
+                }
+            }
+        } else {
+            for i in 0..m {
+                self.correct(i, &mut rows[i], &mut jac[i * n..(i + 1) * n]);
+            }
         }
         let mut off = m;
         for p in &self.penalties {
@@ -413,8 +479,10 @@ impl<R: Residuals, L: Loss> LeastSquares for RobustSum<R, L> {
         }
         // Penalty values through `value_grad`, exactly as `cost` and `value_grad` compute
         // them, so LM's actual and predicted reductions share one definition.
-        let mut guard = self.scratch.borrow_mut();
-        cost += self.penalty_only(x, &mut guard.grad);
+        if !self.penalties.is_empty() {
+            let mut guard = self.scratch.borrow_mut();
+            cost += self.penalty_only(x, &mut guard.grad);
+        }
         (!cost.is_nan()).then_some(cost)
     }
 }

@@ -1,6 +1,11 @@
 //! Levenberg–Marquardt on any [`LeastSquares`] problem: plain residuals (through the blanket
 //! impl) or the robust cost with Triggs-corrected rows.
 //!
+//! Stops on the cost when an accepted step decreased the cost, and its model predicted a
+//! decrease, of at most `cost_tol` relative (MINPACK's `ftol`), or — unbounded problems,
+//! after at least one step — when the undamped Gauss–Newton step from the current point
+//! predicts no more than that: the step that would only confirm convergence is skipped.
+//!
 //! Each trial step solves `(J̃ᵀJ̃ + λ·D)·δ = −J̃ᵀr̃` by Cholesky, with Moré's (1978) scaling
 //! `D = diag(J̃ᵀJ̃)` kept as a running maximum, and damping updated from the gain ratio
 //! `ρ = actual/predicted decrease` as in Nielsen (1999) / Madsen, Nielsen & Tingleff (2004):
@@ -25,7 +30,8 @@ use std::time::Instant;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LevenbergMarquardt {
     /// Stopping limits. The cost test stops when both the actual and the predicted relative
-    /// decrease of an accepted step fall below `cost_tol` (MINPACK's `ftol`).
+    /// decrease of an accepted step fall below `cost_tol` (MINPACK's `ftol`), or when the
+    /// undamped Gauss–Newton step predicts less (unbounded, after one step; module docs).
     pub limits: Limits,
     /// Initial damping `λ₀`, relative to the Moré scale `D` (so dimensionless).
     pub initial_damping: f64,
@@ -78,27 +84,29 @@ impl LevenbergMarquardt {
             None => (&[][..], &[][..]),
         };
         let bounded = bounds.is_some();
-        // Workspace, allocated once.
-        let mut x = x0[..n].to_vec();
-        let mut xt = vec![0.0; n];
-        let mut r = vec![0.0; m];
-        let mut rt = vec![0.0; m];
-        let mut jac = vec![0.0; m * n];
-        let mut jt = vec![0.0; m * n];
-        let mut jtj = vec![0.0; n * n];
-        let mut a = vec![0.0; n * n];
-        let mut g = vec![0.0; n];
-        let mut delta = vec![0.0; n];
-        let mut diag = vec![0.0f64; n];
+        // Workspace, allocated once (one block of floats, split).
+        let mut work = vec![0.0; 6 * n + 2 * m + 2 * m * n + 2 * n * n];
+        let (x, rest) = work.split_at_mut(n);
+        let (xt, rest) = rest.split_at_mut(n);
+        let (r, rest) = rest.split_at_mut(m);
+        let (rt, rest) = rest.split_at_mut(m);
+        let (jac, rest) = rest.split_at_mut(m * n);
+        let (jt, rest) = rest.split_at_mut(m * n);
+        let (jtj, rest) = rest.split_at_mut(n * n);
+        let (a, rest) = rest.split_at_mut(n * n);
+        let (g, rest) = rest.split_at_mut(n);
+        let (delta, diag) = rest.split_at_mut(n);
+        let (mut x, mut xt, mut r, mut rt, mut jac, mut jt) = (x, xt, r, rt, jac, jt);
         let mut active = vec![false; n];
         let mut evals = Evals::default();
+        x.copy_from_slice(&x0[..n]);
         if bounded {
             for i in 0..n {
                 x[i] = x[i].clamp(lo[i], hi[i]);
             }
         }
-        let done = |x: Vec<f64>, cost: f64, stop: Stop, iters: u32, evals: Evals| Minimum {
-            x,
+        let done = |x: &[f64], cost: f64, stop: Stop, iters: u32, evals: Evals| Minimum {
+            x: x.to_vec(),
             cost,
             stop,
             iters,
@@ -106,9 +114,9 @@ impl LevenbergMarquardt {
         };
 
         evals.gradients += 1;
-        let mut cost = match problem.linearize(&x, &mut r, &mut jac) {
+        let mut cost = match problem.linearize(x, r, jac) {
             Some(c) if c.is_finite() => c,
-            _ => return done(x, f64::NAN, Stop::Infeasible, 0, evals),
+            _ => return done(&*x, f64::NAN, Stop::Infeasible, 0, evals),
         };
         let mut lambda = self.initial_damping;
         let mut nu = 2.0;
@@ -121,7 +129,7 @@ impl LevenbergMarquardt {
             // One register accumulator per entry, rows summed in order (a running sum kept
             // in memory per row is a store-to-load chain: slow for few parameters).
             for j in 0..n {
-                g[j] = jac.chunks_exact(n).zip(&r).fold(0.0, |s, (row, ri)| s + row[j] * ri);
+                g[j] = jac.chunks_exact(n).zip(r.iter()).fold(0.0, |s, (row, ri)| s + row[j] * ri);
                 for k in j..n {
                     jtj[j * n + k] = jac.chunks_exact(n).fold(0.0, |s, row| {
                         let rj = row[j];
@@ -141,7 +149,7 @@ impl LevenbergMarquardt {
                 diag[j] = diag[j].max(djj);
             }
             let gnorm = if bounded {
-                projected_grad_norm(&x, &g, lo, hi)
+                projected_grad_norm(x, g, lo, hi)
             } else {
                 g.iter().fold(0.0f64, |s, v| s.max(v.abs()))
             };
@@ -153,13 +161,23 @@ impl LevenbergMarquardt {
                 rate: lambda,
             });
             if gnorm <= limits.grad_tol {
-                return done(x, cost, Stop::GradientTolerance, iters, evals);
+                return done(&*x, cost, Stop::GradientTolerance, iters, evals);
             }
-            if cost_converged {
-                return done(x, cost, Stop::CostTolerance, iters, evals);
+            if cost_converged
+                || (!bounded
+                    && iters > 0
+                    && gn_converged(
+                        jtj,
+                        g,
+                        a,
+                        delta,
+                        limits.cost_tol * cost.abs().max(f64::MIN_POSITIVE),
+                    ))
+            {
+                return done(&*x, cost, Stop::CostTolerance, iters, evals);
             }
             if iters >= limits.max_iters {
-                return done(x, cost, Stop::MaxIters, iters, evals);
+                return done(&*x, cost, Stop::MaxIters, iters, evals);
             }
             for j in 0..n {
                 active[j] =
@@ -169,15 +187,15 @@ impl LevenbergMarquardt {
             // Inner loop: raise λ until a step is accepted.
             loop {
                 if evals.total() >= limits.max_evals {
-                    return done(x, cost, Stop::MaxEvals, iters, evals);
+                    return done(&*x, cost, Stop::MaxEvals, iters, evals);
                 }
                 if let (Some(t0), Some(budget)) = (start, limits.max_time) {
                     if t0.elapsed() >= budget {
-                        return done(x, cost, Stop::TimeBudget, iters, evals);
+                        return done(&*x, cost, Stop::TimeBudget, iters, evals);
                     }
                 }
                 if lambda > self.max_damping || !lambda.is_finite() {
-                    return done(x, cost, Stop::Stalled, iters, evals);
+                    return done(&*x, cost, Stop::Stalled, iters, evals);
                 }
                 for j in 0..n {
                     let dj = if diag[j] > 0.0 {
@@ -191,12 +209,12 @@ impl LevenbergMarquardt {
                     a[j * n + j] = if active[j] { 1.0 } else { jtj[j * n + j] + lambda * dj };
                     delta[j] = if active[j] { 0.0 } else { -g[j] };
                 }
-                if !linalg::cholesky(&mut a, n) {
+                if !linalg::cholesky(a, n) {
                     lambda *= nu;
                     nu *= 2.0;
                     continue;
                 }
-                linalg::cholesky_solve(&a, n, &mut delta);
+                linalg::cholesky_solve(a, n, delta);
                 let mut dn = 0.0;
                 let mut xn = 0.0;
                 for j in 0..n {
@@ -211,7 +229,7 @@ impl LevenbergMarquardt {
                 }
                 let (dn, xn) = (dn.sqrt(), xn.sqrt());
                 if dn <= limits.step_tol * (xn + limits.step_tol) {
-                    return done(x, cost, Stop::StepTolerance, iters, evals);
+                    return done(&*x, cost, Stop::StepTolerance, iters, evals);
                 }
                 // Predicted decrease of the Gauss–Newton model for the (projected) step.
                 let mut quad = 0.0;
@@ -230,10 +248,10 @@ impl LevenbergMarquardt {
                 // only the cost is evaluated.
                 let trial = if optimistic {
                     evals.gradients += 1;
-                    problem.linearize(&xt, &mut rt, &mut jt)
+                    problem.linearize(xt, rt, jt)
                 } else {
                     evals.values += 1;
-                    problem.cost(&xt, &mut rt)
+                    problem.cost(xt, rt)
                 };
                 let trial = trial.filter(|c| c.is_finite());
                 let gain = match trial {
@@ -261,9 +279,9 @@ impl LevenbergMarquardt {
                     cost = c_new;
                 } else {
                     evals.gradients += 1;
-                    match problem.linearize(&x, &mut r, &mut jac) {
+                    match problem.linearize(x, r, jac) {
                         Some(c) if c.is_finite() => cost = c,
-                        _ => return done(x, c_new, Stop::Stalled, iters, evals),
+                        _ => return done(&*x, c_new, Stop::Stalled, iters, evals),
                     }
                 }
                 optimistic = true;
@@ -272,6 +290,22 @@ impl LevenbergMarquardt {
             }
         }
     }
+}
+
+/// Whether the undamped Gauss–Newton step from the current point predicts a decrease
+/// `½gᵀ(JᵀJ)⁻¹g ≤ tol` — an upper bound on what any damped step's model predicts, so the
+/// step that would confirm convergence is not worth an evaluation. `a` and `sol` are
+/// scratch (`n×n`, `n`); `false` when `JᵀJ` is not numerically positive definite.
+fn gn_converged(jtj: &[f64], g: &[f64], a: &mut [f64], sol: &mut [f64], tol: f64) -> bool {
+    let n = g.len();
+    a.copy_from_slice(jtj);
+    if !(tol > 0.0) || !linalg::cholesky(a, n) {
+        return false;
+    }
+    sol.copy_from_slice(g);
+    linalg::cholesky_solve(a, n, sol);
+    let dec = 0.5 * g.iter().zip(sol.iter()).map(|(a, b)| a * b).sum::<f64>();
+    dec.is_finite() && dec <= tol
 }
 
 #[cfg(test)]

@@ -265,15 +265,27 @@ pub fn calibrate<V: VolModel>(
         }
     }
     let domains = model.domains();
-    let bounds = model_bounds(&domains);
+    // Only L-BFGS-B, and LM for families that ask for it, work with true box bounds.
+    let box_lm = model.prefers_box_bounds();
+    let bounds = if spec.solver == SolverKind::Lbfgsb || box_lm {
+        model_bounds(&domains)
+    } else {
+        Bounds::unbounded(0)
+    };
     let free = Transformed::new(robust, domains).map_err(|e| FitError::Setup(e.to_string()))?;
     let mut y0 = vec![0.0; n];
     free.to_free(x0, &mut y0).ok_or_else(|| FitError::BadStart(x0.to_vec()))?;
-    free.value(&y0).filter(|c| c.is_finite()).ok_or(FitError::Infeasible)?;
+    // Levenberg–Marquardt's first step evaluates the start itself and stops at once,
+    // `Stop::Infeasible` after no iteration, when it cannot (checked below).
+    let lm_checks_start = spec.solver == SolverKind::Lm;
+    if !lm_checks_start {
+        free.value(&y0).filter(|c| c.is_finite()).ok_or(FitError::Infeasible)?;
+    }
 
     let cost_tol = model.cost_tolerance();
-    let at = Coordinates { free: &free, bounds: &bounds, box_lm: model.prefers_box_bounds() };
-    let mut trace = Trace::default();
+    let at = Coordinates { free: &free, bounds: &bounds, box_lm };
+    // Room for a typical local solve's iterates without regrowing.
+    let mut trace = Trace { iterates: Vec::with_capacity(16) };
     let mut best = match spec.solver {
         SolverKind::De | SolverKind::Cmaes => {
             let limits =
@@ -310,6 +322,9 @@ pub fn calibrate<V: VolModel>(
         }
         kind => local(kind, spec, cost_tol, &at, &y0, &mut trace),
     };
+    if lm_checks_start && best.stop == Stop::Infeasible && best.iters == 0 {
+        return Err(FitError::Infeasible);
+    }
     if spec.starts > 1 {
         let mut sobol = Sobol::new(n).map_err(|e| FitError::Setup(e.to_string()))?;
         let mut point = vec![0.0; n];
@@ -344,25 +359,35 @@ pub fn calibrate<V: VolModel>(
     free.from_free(&best.x, &mut x);
     let robust = free.inner();
     let m = targets.len();
+    // One evaluation with the Jacobian serves the model vols and the covariance.
     let mut model_vols = vec![0.0; m];
-    model.vols(&x, targets, &mut model_vols, None).ok_or(FitError::Infeasible)?;
-    // Residuals, effective weights `wᵢρ'` and outlier flags (`ρ' < ½`) from the model vols
-    // (as `RobustSum::effective_weights` / `outliers`, without re-evaluating the model).
+    let mut jac = vec![0.0; m * n];
+    let with_jac = model.vols(&x, targets, &mut model_vols, Some(&mut jac)).is_some();
+    if !with_jac {
+        model.vols(&x, targets, &mut model_vols, None).ok_or(FitError::Infeasible)?;
+    }
+    // Residuals (their Jacobian rows in place), effective weights `wᵢρ'` and outlier flags
+    // (`ρ' < ½`) from the model vols, as `QuoteResiduals`, `RobustSum::effective_weights`
+    // and `outliers` compute them, without re-evaluating the model.
     let mut res = vec![0.0; m];
     let mut effective_weights = vec![0.0; m];
     let mut outliers = vec![false; m];
-    for (i, (q, &s)) in targets.iter().zip(&model_vols).enumerate() {
-        res[i] = spec.residual.eval(q, s).0;
-        let [u, _] = robust.scaling().apply(res[i]);
+    for (i, ((q, &s), row)) in targets.iter().zip(&model_vols).zip(jac.chunks_mut(n)).enumerate() {
+        let (r, d) = spec.residual.eval(q, s);
+        res[i] = r;
+        row.iter_mut().for_each(|v| *v *= d);
+        let [u, _] = robust.scaling().apply(r);
         let d1 = robust.loss().rho(u * u)[1];
         effective_weights[i] = weights[i] * d1;
         outliers[i] = d1 < 0.5;
     }
     // Only the covariance that is reported: Gauss–Newton under least squares, else sandwich.
-    let std_errors = if spec.loss == LossKind::Mse {
-        covariance::gauss_newton(robust, &x).ok().map(|c| c.std_errors())
+    let std_errors = if !with_jac {
+        None
+    } else if spec.loss == LossKind::Mse {
+        covariance::gauss_newton_from(robust, &x, &res, &jac).ok().map(|c| c.std_errors())
     } else {
-        covariance::sandwich(robust, &x).ok().map(|c| c.std_errors())
+        covariance::sandwich_from(robust, &x, &res, &jac).ok().map(|c| c.std_errors())
     };
     let diagnosis = diagnose(&trace, &Thresholds::default());
     Ok(Calibration {

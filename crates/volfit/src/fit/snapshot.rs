@@ -427,14 +427,16 @@ pub fn fit_sabr_slice(
     let family = SabrModel { f, t, beta: spec.sabr_beta };
     let beta = spec.sabr_beta.unwrap_or(1.0);
     let atm = atm_vol(targets).unwrap_or(0.5);
-    let mut guess = sabr_guess(targets, f, t, beta, atm)
-        .map_or_else(|| vec![atm * f.powf(1.0 - beta), -0.1, 1.0], |g| g.to_vec());
-    if spec.sabr_beta.is_none() {
-        guess.push(beta);
-    }
-    let mut starts: Vec<Vec<f64>> = warm.map(<[f64]>::to_vec).into_iter().collect();
-    starts.push(guess);
-    let cal = best_of(starts, |x0| calibrate(&family, targets, spec, x0, warm))?;
+    let [a, r, n] = sabr_guess(targets, f, t, beta, atm)
+        .unwrap_or_else(|| [atm * f.powf(1.0 - beta), -0.1, 1.0]);
+    let full = [a, r, n, beta];
+    let guess = &full[..family.num_params()];
+    let cal = match warm {
+        None => calibrate(&family, targets, spec, guess, None)?,
+        Some(w) => best_of(vec![w.to_vec(), guess.to_vec()], |x0| {
+            calibrate(&family, targets, spec, x0, warm)
+        })?,
+    };
     Ok((cal, family))
 }
 

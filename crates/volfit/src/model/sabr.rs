@@ -374,7 +374,7 @@ pub struct SabrFixedBetaAt {
 
 impl SabrFixedBetaAt {
     /// `ζ = z/x(z)` and, when `grad`, its partials `(∂ζ/∂z, ∂ζ/∂ρ)`.
-    #[inline]
+    #[inline(always)]
     fn zeta(&self, z: f64, grad: bool) -> (f64, f64, f64) {
         let r = self.x[1];
         let qz = z * (z - 2.0 * r);
@@ -404,25 +404,35 @@ impl SabrFixedBetaAt {
             // (s + z − ρ)(s − z + ρ) = 1 − ρ²: no cancellation for z ≪ 0.
             -ln_1p_fast((root_m1 - z) * self.inv_1pr)
         };
-        let inv_x = 1.0 / x;
-        let zeta = z * inv_x;
         if !grad {
-            return (zeta, 0.0, 0.0);
+            return (z / x, 0.0, 0.0);
         }
+        // One division for the three reciprocals 1/x, 1/s and 1/((s + 1)²s).
+        let s1s1 = s1 * s1;
+        let inv = 1.0 / (x * s * s1s1);
+        let inv_x = inv * s * s1s1;
+        let zeta = z * inv_x;
         // ∂ζ/∂z = 1/x − z/(s x²) = (1/x)(1 − ζ/s).
-        (zeta, inv_x * (1.0 - zeta / s), self.zeta_r(z, zeta, s))
+        let zeta_z = inv_x * (1.0 - zeta * (inv * x * s1s1));
+        (zeta, zeta_z, self.zeta_r_with(z, zeta, s1, inv * x))
     }
 
     /// `∂ζ/∂ρ = −ζ²(∂x/∂ρ)/z`, `∂x/∂ρ = z²(s + 1 + ρz − 2ρ²)/((s + 1)²(1 − ρ²)s)`.
     #[inline]
     fn zeta_r(&self, z: f64, zeta: f64, s: f64) -> f64 {
-        let r = self.x[1];
         let s1 = s + 1.0;
-        -zeta * zeta * z * (s1 + r * z - 2.0 * r * r) * self.inv_1mr2 / (s1 * s1 * s)
+        self.zeta_r_with(z, zeta, s1, 1.0 / (s1 * s1 * s))
+    }
+
+    /// [`Self::zeta_r`] with `s + 1` and `1/((s + 1)²s)` given.
+    #[inline]
+    fn zeta_r_with(&self, z: f64, zeta: f64, s1: f64, inv_s1s1_s: f64) -> f64 {
+        let r = self.x[1];
+        -zeta * zeta * z * (s1 + r * z - 2.0 * r * r) * self.inv_1mr2 * inv_s1s1_s
     }
 
     /// `(1/D, c, B, ∂B)` at log-moneyness `k`.
-    #[inline]
+    #[inline(always)]
     fn strike(&self, k: f64) -> (f64, f64, f64, [f64; 3]) {
         match self.b {
             Some((b, db)) => (1.0, k, b, db),
