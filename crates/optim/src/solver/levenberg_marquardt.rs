@@ -1,11 +1,20 @@
 //! Levenberg–Marquardt on any [`LeastSquares`] problem: plain residuals (through the blanket
 //! impl) or the robust cost with Triggs-corrected rows.
 //!
-//! Each trial step solves `(J̃ᵀJ̃ + λ·D)·δ = −J̃ᵀr̃` by Cholesky, with Moré's (1978) scaling
-//! `D = diag(J̃ᵀJ̃)` kept as a running maximum, and damping updated from the gain ratio
-//! `ρ = actual/predicted decrease` as in Nielsen (1999) / Madsen, Nielsen & Tingleff (2004):
-//! on success `λ ← λ·max(⅓, 1 − (2ρ − 1)³)`, on failure `λ ← λ·ν, ν ← 2ν`. A failed
-//! factorisation or a trial point outside the domain also counts as a failure.
+//! Each trial step solves `(J̃ᵀJ̃ + λ·D²)·δ = −J̃ᵀr̃` by Cholesky, with Moré's (1978) scaling
+//! `D = diag(‖column j of J̃‖)` kept as a running maximum. Two ways of choosing `λ`
+//! ([`Damping`]):
+//!
+//! * [`Damping::TrustRegion`] is MINPACK's `lmder` (Moré 1978): a radius `Δ` on
+//!   the scaled step `‖D·δ‖`, `λ = 0` (the Gauss–Newton step) when that step fits, otherwise
+//!   `λ` from the Moré–Hebden iteration `‖D·δ(λ)‖ ≈ Δ` (within 10 %, at most 10 factorisations,
+//!   each a Cholesky of an `n×n` matrix); `Δ` is updated from the gain ratio
+//!   `ρ = actual/predicted decrease` (shrunk by ½…⅒ for `ρ ≤ ¼`, set to `2‖D·δ‖` for `ρ ≥ ¾`).
+//! * [`Damping::Nielsen`] (the default): `λ` itself updated from `ρ` as in Nielsen (1999) / Madsen, Nielsen &
+//!   Tingleff (2004): on success `λ ← λ·max(⅓, 1 − (2ρ − 1)³)`, on failure `λ ← λ·ν, ν ← 2ν`.
+//!
+//! A failed factorisation or a trial point outside the domain ("cannot evaluate here") counts
+//! as a failure: the radius shrinks tenfold (Nielsen: `λ` grows).
 //!
 //! Acceptance uses the problem's true cost — from `cost()`, or from `linearize()` (which returns
 //! the same true cost) when the trial follows an accepted step and is therefore linearized
@@ -21,30 +30,193 @@ use crate::observe::{Iterate, Observer};
 use crate::problem::{Bounds, Evals, LeastSquares};
 use std::time::Instant;
 
-/// Levenberg–Marquardt with Moré scaling and Nielsen damping.
+/// How LM chooses its damping `λ` (see the module documentation).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Damping {
+    /// MINPACK `lmder`: a trust region on `‖D·δ‖`, `λ` from the Moré–Hebden iteration.
+    TrustRegion {
+        /// Initial radius `Δ₀ = step_bound·‖D·x₀‖` (or `step_bound` when that is zero);
+        /// MINPACK's `factor`, 100 by default.
+        step_bound: f64,
+    },
+    /// Nielsen's gain-ratio update of `λ`.
+    Nielsen {
+        /// Initial damping `λ₀`, relative to the Moré scale `D²` (so dimensionless).
+        initial_damping: f64,
+        /// Smallest factor by which one accepted step may shrink the damping (Nielsen: ⅓).
+        min_shrink: f64,
+    },
+}
+
+impl Default for Damping {
+    /// Nielsen damping with its usual settings (`λ₀ = 10⁻²`, shrink at most ⅓).
+    fn default() -> Self {
+        Damping::Nielsen { initial_damping: 1e-2, min_shrink: 1.0 / 3.0 }
+    }
+}
+
+impl Damping {
+    /// MINPACK's trust region with its default initial radius factor (100).
+    pub fn minpack() -> Self {
+        Damping::TrustRegion { step_bound: 100.0 }
+    }
+}
+
+/// Levenberg–Marquardt with Moré scaling; trust-region (MINPACK) or Nielsen damping.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LevenbergMarquardt {
     /// Stopping limits. The cost test stops when both the actual and the predicted relative
-    /// decrease of an accepted step fall below `cost_tol` (MINPACK's `ftol`).
+    /// decrease of a trial step fall below `cost_tol` (MINPACK's `ftol`; with
+    /// [`Damping::Nielsen`] only accepted steps are tested).
     pub limits: Limits,
-    /// Initial damping `λ₀`, relative to the Moré scale `D` (so dimensionless).
-    pub initial_damping: f64,
+    /// How `λ` is chosen.
+    pub damping: Damping,
     /// Smallest gain ratio for which a step is accepted.
     pub min_gain: f64,
     /// Damping above which the solver gives up (reported as [`Stop::Stalled`]).
     pub max_damping: f64,
-    /// Smallest factor by which one accepted step may shrink the damping (Nielsen: ⅓).
-    pub min_shrink: f64,
 }
 
 impl Default for LevenbergMarquardt {
     fn default() -> Self {
         LevenbergMarquardt {
             limits: Limits::default(),
-            initial_damping: 1e-2,
+            damping: Damping::default(),
             min_gain: 1e-4,
             max_damping: 1e32,
-            min_shrink: 1.0 / 3.0,
+        }
+    }
+}
+
+/// Forward substitution `L·y = b` in place, `L` the lower factor from [`linalg::cholesky`].
+fn forward_substitute(l: &[f64], n: usize, b: &mut [f64]) {
+    for i in 0..n {
+        let row = &l[i * n..i * n + i];
+        let s = row.iter().zip(&b[..i]).fold(b[i], |s, (lik, bk)| s - lik * bk);
+        b[i] = s / l[i * n + i];
+    }
+}
+
+/// Workspace of one damped solve.
+struct Damped<'a> {
+    n: usize,
+    jtj: &'a [f64],
+    g: &'a [f64],
+    /// Scale `D` (trust region) or `D²` (Nielsen), per `squared`.
+    d: &'a [f64],
+    active: &'a [bool],
+    chol: &'a mut [f64],
+    p: &'a mut [f64],
+    w: &'a mut [f64],
+}
+
+impl Damped<'_> {
+    /// Factorises `JᵀJ + λ·D²` (frozen variables: identity rows) into `chol` and solves for
+    /// `p = −(JᵀJ + λ·D²)⁻¹g`; `dd(j)` is `D²ⱼ`. False when not numerically positive definite.
+    fn solve(&mut self, lambda: f64, squared: bool) -> bool {
+        let n = self.n;
+        for j in 0..n {
+            let row = &mut self.chol[j * n..j * n + j + 1];
+            if self.active[j] {
+                row.iter_mut().for_each(|v| *v = 0.0);
+                row[j] = 1.0;
+                self.p[j] = 0.0;
+                continue;
+            }
+            for (k, v) in row[..j].iter_mut().enumerate() {
+                *v = if self.active[k] { 0.0 } else { self.jtj[j * n + k] };
+            }
+            let dj = if squared { self.d[j] } else { self.d[j] * self.d[j] };
+            row[j] = self.jtj[j * n + j] + lambda * dj;
+            self.p[j] = -self.g[j];
+        }
+        if !linalg::cholesky(self.chol, n) {
+            return false;
+        }
+        linalg::cholesky_solve(self.chol, n, self.p);
+        self.p.iter().all(|v| v.is_finite())
+    }
+
+    /// `‖D·p‖`.
+    fn scaled_norm(&self) -> f64 {
+        self.d.iter().zip(self.p.iter()).map(|(d, p)| (d * p) * (d * p)).sum::<f64>().sqrt()
+    }
+
+    /// `‖L⁻¹·D²p/‖D·p‖‖²`: `−φ′(λ)·‖D·p‖` in Moré's notation, from the current factor.
+    fn newton_denominator(&mut self, dxnorm: f64) -> f64 {
+        for j in 0..self.n {
+            self.w[j] = self.d[j] * (self.d[j] * self.p[j]) / dxnorm;
+        }
+        forward_substitute(self.chol, self.n, self.w);
+        self.w.iter().map(|v| v * v).sum()
+    }
+
+    /// Moré–Hebden: the `λ ≥ 0` whose step has `‖D·p‖` within 10 % of `radius` (`λ = 0` when
+    /// the Gauss–Newton step is shorter), starting from `lambda0`; leaves that step in `p` and
+    /// returns `(λ, ‖D·p‖)`, or `None` when no damping gives a positive-definite system.
+    fn trust_region_step(&mut self, radius: f64, lambda0: f64) -> Option<(f64, f64)> {
+        let mut fp = f64::INFINITY;
+        let mut dxnorm = f64::INFINITY;
+        let mut parl = 0.0f64;
+        let full_rank = self.solve(0.0, false);
+        if full_rank {
+            dxnorm = self.scaled_norm();
+            fp = dxnorm - radius;
+            if fp <= 0.1 * radius {
+                return Some((0.0, dxnorm));
+            }
+            let s = self.newton_denominator(dxnorm);
+            if s > 0.0 && s.is_finite() {
+                parl = (fp / radius) / s;
+            }
+        }
+        let gnorm = (0..self.n)
+            .filter(|&j| !self.active[j])
+            .map(|j| (self.g[j] / self.d[j]).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        let mut paru = gnorm / radius;
+        if paru == 0.0 {
+            paru = f64::MIN_POSITIVE / radius.min(0.1);
+        }
+        let mut lambda = lambda0.max(parl).min(paru);
+        if lambda == 0.0 && full_rank {
+            lambda = gnorm / dxnorm;
+        }
+        let mut tries = 0;
+        let mut iter = 0;
+        loop {
+            if lambda == 0.0 || !lambda.is_finite() {
+                lambda = f64::MIN_POSITIVE.max(0.001 * paru);
+            }
+            if !self.solve(lambda, false) {
+                // Not numerically positive definite (JᵀJ far from full rank): more damping.
+                tries += 1;
+                if tries > 60 {
+                    return None;
+                }
+                parl = lambda;
+                lambda *= 10.0;
+                continue;
+            }
+            iter += 1;
+            dxnorm = self.scaled_norm();
+            if iter == 10 {
+                return Some((lambda, dxnorm));
+            }
+            let fp_old = fp;
+            fp = dxnorm - radius;
+            if fp.abs() <= 0.1 * radius || (parl == 0.0 && fp <= fp_old && fp_old < 0.0) {
+                return Some((lambda, dxnorm));
+            }
+            let parc = (fp / radius) / self.newton_denominator(dxnorm);
+            if fp > 0.0 {
+                parl = parl.max(lambda);
+            } else {
+                paru = paru.min(lambda);
+            }
+            lambda = parl.max(lambda + parc);
         }
     }
 }
@@ -53,6 +225,11 @@ impl LevenbergMarquardt {
     /// LM with the given limits and default damping settings.
     pub fn new(limits: Limits) -> Self {
         LevenbergMarquardt { limits, ..Self::default() }
+    }
+
+    /// The same solver with another damping strategy.
+    pub fn with_damping(self, damping: Damping) -> Self {
+        LevenbergMarquardt { damping, ..self }
     }
 
     /// Minimises `problem` from `x0`, within `bounds` when given (no trial point leaves
@@ -78,6 +255,7 @@ impl LevenbergMarquardt {
             None => (&[][..], &[][..]),
         };
         let bounded = bounds.is_some();
+        let trust = matches!(self.damping, Damping::TrustRegion { .. });
         // Workspace, allocated once.
         let mut x = x0[..n].to_vec();
         let mut xt = vec![0.0; n];
@@ -86,10 +264,13 @@ impl LevenbergMarquardt {
         let mut jac = vec![0.0; m * n];
         let mut jt = vec![0.0; m * n];
         let mut jtj = vec![0.0; n * n];
-        let mut a = vec![0.0; n * n];
+        let mut chol = vec![0.0; n * n];
         let mut g = vec![0.0; n];
         let mut delta = vec![0.0; n];
+        let mut w = vec![0.0; n];
+        // Running maximum of diag(JᵀJ) (= squared column norms), and the scale used per step.
         let mut diag = vec![0.0f64; n];
+        let mut scale = vec![0.0f64; n];
         let mut active = vec![false; n];
         let mut evals = Evals::default();
         if bounded {
@@ -110,7 +291,12 @@ impl LevenbergMarquardt {
             Some(c) if c.is_finite() => c,
             _ => return done(x, f64::NAN, Stop::Infeasible, 0, evals),
         };
-        let mut lambda = self.initial_damping;
+        let (mut lambda, min_shrink) = match self.damping {
+            Damping::TrustRegion { .. } => (0.0, 0.0),
+            Damping::Nielsen { initial_damping, min_shrink } => (initial_damping, min_shrink),
+        };
+        let mut radius = 0.0;
+        let mut first_trial = true;
         let mut nu = 2.0;
         let mut iters = 0u32;
         let mut last_step = 0.0;
@@ -165,8 +351,27 @@ impl LevenbergMarquardt {
                 active[j] =
                     bounded && ((x[j] <= lo[j] && g[j] > 0.0) || (x[j] >= hi[j] && g[j] < 0.0));
             }
-            let dmax = diag.iter().fold(0.0f64, |s, &v| s.max(v));
-            // Inner loop: raise λ until a step is accepted.
+            if trust {
+                // MINPACK: D = column norms (1 for a column that has always been zero).
+                for j in 0..n {
+                    scale[j] = if diag[j] > 0.0 { diag[j].sqrt() } else { 1.0 };
+                }
+                if iters == 0 && first_trial {
+                    let Damping::TrustRegion { step_bound } = self.damping else { unreachable!() };
+                    let xs = x.iter().zip(&scale).map(|(x, d)| (x * d).powi(2)).sum::<f64>();
+                    radius = if xs > 0.0 { step_bound * xs.sqrt() } else { step_bound };
+                }
+            } else {
+                let dmax = diag.iter().fold(0.0f64, |s, &v| s.max(v));
+                for j in 0..n {
+                    scale[j] = if diag[j] > 0.0 {
+                        diag[j]
+                    } else {
+                        dmax.max(1.0) * 1e-12 + f64::MIN_POSITIVE
+                    };
+                }
+            }
+            // Inner loop: shrink the region (raise λ) until a step is accepted.
             loop {
                 if evals.total() >= limits.max_evals {
                     return done(x, cost, Stop::MaxEvals, iters, evals);
@@ -176,29 +381,32 @@ impl LevenbergMarquardt {
                         return done(x, cost, Stop::TimeBudget, iters, evals);
                     }
                 }
-                if lambda > self.max_damping || !lambda.is_finite() {
+                if lambda > self.max_damping || !lambda.is_finite() || (trust && !(radius > 0.0)) {
                     return done(x, cost, Stop::Stalled, iters, evals);
                 }
-                for j in 0..n {
-                    let dj = if diag[j] > 0.0 {
-                        diag[j]
-                    } else {
-                        dmax.max(1.0) * 1e-12 + f64::MIN_POSITIVE
-                    };
-                    for k in 0..n {
-                        a[j * n + k] = if active[j] || active[k] { 0.0 } else { jtj[j * n + k] };
+                let mut step = Damped {
+                    n,
+                    jtj: &jtj,
+                    g: &g,
+                    d: &scale,
+                    active: &active,
+                    chol: &mut chol,
+                    p: &mut delta,
+                    w: &mut w,
+                };
+                if trust {
+                    match step.trust_region_step(radius, lambda) {
+                        Some((l, _)) => lambda = l,
+                        None => return done(x, cost, Stop::Stalled, iters, evals),
                     }
-                    a[j * n + j] = if active[j] { 1.0 } else { jtj[j * n + j] + lambda * dj };
-                    delta[j] = if active[j] { 0.0 } else { -g[j] };
-                }
-                if !linalg::cholesky(&mut a, n) {
+                } else if !step.solve(lambda, true) {
                     lambda *= nu;
                     nu *= 2.0;
                     continue;
                 }
-                linalg::cholesky_solve(&a, n, &mut delta);
                 let mut dn = 0.0;
                 let mut xn = 0.0;
+                let mut pnorm = 0.0;
                 for j in 0..n {
                     let mut v = x[j] + delta[j];
                     if bounded {
@@ -208,20 +416,23 @@ impl LevenbergMarquardt {
                     delta[j] = v - x[j];
                     dn += delta[j] * delta[j];
                     xn += x[j] * x[j];
+                    pnorm += (scale[j] * delta[j]).powi(2);
                 }
-                let (dn, xn) = (dn.sqrt(), xn.sqrt());
+                let (dn, xn, pnorm) = (dn.sqrt(), xn.sqrt(), pnorm.sqrt());
                 if dn <= limits.step_tol * (xn + limits.step_tol) {
                     return done(x, cost, Stop::StepTolerance, iters, evals);
                 }
+                if trust && first_trial && pnorm < radius {
+                    radius = pnorm;
+                }
+                first_trial = false;
                 // Predicted decrease of the Gauss–Newton model for the (projected) step.
                 let mut quad = 0.0;
                 let mut lin = 0.0;
                 for j in 0..n {
                     lin += g[j] * delta[j];
-                    let mut s = 0.0;
-                    for k in 0..n {
-                        s += jtj[j * n + k] * delta[k];
-                    }
+                    let s =
+                        jtj[j * n..(j + 1) * n].iter().zip(&delta).fold(0.0, |s, (a, d)| s + a * d);
                     quad += delta[j] * s;
                 }
                 let pred = -(lin + 0.5 * quad);
@@ -238,23 +449,64 @@ impl LevenbergMarquardt {
                 let trial = trial.filter(|c| c.is_finite());
                 let gain = match trial {
                     Some(c) if pred > 0.0 => (cost - c) / pred,
+                    Some(_) if trust => 0.0,
                     _ => f64::NEG_INFINITY,
                 };
-                let Some(c_new) = trial.filter(|_| gain > self.min_gain) else {
+                let accepted = trial.filter(|_| gain >= self.min_gain);
+                let mut stop_now = false;
+                if trust {
+                    // MINPACK's radius update and cost test, relative to the current cost.
+                    let c0 = cost.max(f64::MIN_POSITIVE);
+                    let blown = trial.is_none_or(|c| c >= 100.0 * cost);
+                    let actred = match trial {
+                        Some(c) if !blown => (cost - c) / c0,
+                        _ => -1.0,
+                    };
+                    let prered = pred / c0;
+                    let dirder = lin / (2.0 * c0);
+                    if gain <= 0.25 {
+                        let mut t = if actred >= 0.0 {
+                            0.5
+                        } else {
+                            0.5 * dirder / (dirder + 0.5 * actred)
+                        };
+                        if blown || !(t >= 0.1) {
+                            t = 0.1;
+                        }
+                        radius = t * radius.min(10.0 * pnorm);
+                        lambda /= t;
+                    } else if lambda == 0.0 || gain >= 0.75 {
+                        radius = 2.0 * pnorm;
+                        lambda *= 0.5;
+                    }
+                    stop_now =
+                        actred.abs() <= limits.cost_tol && prered <= limits.cost_tol && gain <= 2.0;
+                    if stop_now && accepted.is_none() {
+                        return done(x, cost, Stop::CostTolerance, iters, evals);
+                    }
+                }
+                let Some(c_new) = accepted else {
                     optimistic = false;
-                    lambda *= nu;
-                    nu *= 2.0;
+                    if !trust {
+                        lambda *= nu;
+                        nu *= 2.0;
+                    }
                     continue;
                 };
-                lambda *= (1.0 - (2.0 * gain - 1.0).powi(3)).max(self.min_shrink);
-                lambda = lambda.max(f64::MIN_POSITIVE);
-                nu = 2.0;
-                let actual = cost - c_new;
-                let small = limits.cost_tol * cost.abs().max(f64::MIN_POSITIVE);
-                let cost_conv = actual <= small && pred <= small;
+                if !trust {
+                    lambda *= (1.0 - (2.0 * gain - 1.0).powi(3)).max(min_shrink);
+                    lambda = lambda.max(f64::MIN_POSITIVE);
+                    nu = 2.0;
+                    let actual = cost - c_new;
+                    let small = limits.cost_tol * cost.abs().max(f64::MIN_POSITIVE);
+                    cost_converged = actual <= small && pred <= small;
+                }
                 std::mem::swap(&mut x, &mut xt);
                 iters += 1;
                 last_step = dn;
+                if stop_now {
+                    return done(x, c_new, Stop::CostTolerance, iters, evals);
+                }
                 if optimistic {
                     std::mem::swap(&mut r, &mut rt);
                     std::mem::swap(&mut jac, &mut jt);
@@ -267,13 +519,11 @@ impl LevenbergMarquardt {
                     }
                 }
                 optimistic = true;
-                cost_converged = cost_conv;
                 break;
             }
         }
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,9 +547,12 @@ mod tests {
             }
             Some(())
         });
-        let c = Counted::new(&p);
-        let m = LevenbergMarquardt::default().minimize(&c, &[1.0, 1.0], None, &mut ());
-        assert!((m.x[0] - 2.0).abs() < 1e-9 && (m.x[1] - 0.5).abs() < 1e-9, "{m:?}");
-        assert_eq!(m.evals, c.evals());
+        for damping in [Damping::default(), Damping::minpack()] {
+            let c = Counted::new(&p);
+            let lm = LevenbergMarquardt::default().with_damping(damping);
+            let m = lm.minimize(&c, &[1.0, 1.0], None, &mut ());
+            assert!((m.x[0] - 2.0).abs() < 1e-9 && (m.x[1] - 0.5).abs() < 1e-9, "{m:?}");
+            assert_eq!(m.evals, c.evals());
+        }
     }
 }
