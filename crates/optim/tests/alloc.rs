@@ -63,8 +63,8 @@ fn solvers_do_not_allocate_per_iteration() {
                 &mut (),
             )
         }),
-        ("lm trust region bounded", &|k| {
-            LevenbergMarquardt::new(capped(k)).with_damping(Damping::minpack()).minimize(
+        ("lm nielsen bounded", &|k| {
+            LevenbergMarquardt::new(capped(k)).with_damping(Damping::nielsen()).minimize(
                 &POWELL_SINGULAR,
                 x0,
                 Some(&bounds),

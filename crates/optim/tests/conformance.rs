@@ -36,13 +36,13 @@ fn run_lm(
     LevenbergMarquardt::new(limits()).minimize(&p, x0, b, &mut |it: &Iterate| obs(it))
 }
 
-fn run_lm_minpack(
+fn run_lm_nielsen(
     p: &dyn Residuals,
     x0: &[f64],
     b: Option<&Bounds>,
     obs: &mut dyn FnMut(&Iterate),
 ) -> Minimum {
-    LevenbergMarquardt::new(limits()).with_damping(Damping::minpack()).minimize(
+    LevenbergMarquardt::new(limits()).with_damping(Damping::nielsen()).minimize(
         &p,
         x0,
         b,
@@ -72,7 +72,7 @@ fn run_lbfgsb(
 
 /// The rows of the table: (name, runner).
 fn solvers() -> [(&'static str, Run); 4] {
-    [("lm", run_lm), ("lm-tr", run_lm_minpack), ("lbfgs", run_lbfgs), ("lbfgsb", run_lbfgsb)]
+    [("lm", run_lm), ("lm-nielsen", run_lm_nielsen), ("lbfgs", run_lbfgs), ("lbfgsb", run_lbfgsb)]
 }
 
 /// Required minimum LRE of the parameters for (solver, problem, start); `None` = not required
@@ -85,7 +85,7 @@ fn solvers() -> [(&'static str, Run); 4] {
 ///   far from the minimum; LM's Moré scaling is what solves them. Not required.
 fn nist_expectation(solver: &str, problem: &str, start: u8) -> Option<f64> {
     match (solver, problem, start) {
-        ("lm" | "lm-tr", _, _) => Some(6.0),
+        ("lm" | "lm-nielsen", _, _) => Some(6.0),
         (_, "Misra1a" | "Rat43", 1) => None,
         _ => Some(6.0),
     }

@@ -5,13 +5,18 @@
 //! `D = diag(‖column j of J̃‖)` kept as a running maximum. Two ways of choosing `λ`
 //! ([`Damping`]):
 //!
-//! * [`Damping::TrustRegion`] is MINPACK's `lmder` (Moré 1978): a radius `Δ` on
+//! * [`Damping::TrustRegion`] (the default) is MINPACK's `lmder` (Moré 1978): a radius `Δ` on
 //!   the scaled step `‖D·δ‖`, `λ = 0` (the Gauss–Newton step) when that step fits, otherwise
 //!   `λ` from the Moré–Hebden iteration `‖D·δ(λ)‖ ≈ Δ` (within 10 %, at most 10 factorisations,
 //!   each a Cholesky of an `n×n` matrix); `Δ` is updated from the gain ratio
 //!   `ρ = actual/predicted decrease` (shrunk by ½…⅒ for `ρ ≤ ¼`, set to `2‖D·δ‖` for `ρ ≥ ¾`).
-//! * [`Damping::Nielsen`] (the default): `λ` itself updated from `ρ` as in Nielsen (1999) / Madsen, Nielsen &
+//! * [`Damping::Nielsen`]: `λ` itself updated from `ρ` as in Nielsen (1999) / Madsen, Nielsen &
 //!   Tingleff (2004): on success `λ ← λ·max(⅓, 1 − (2ρ − 1)³)`, on failure `λ ← λ·ν, ν ← 2ν`.
+//!
+//! By default the Gauss–Newton model is augmented with a structured secant estimate of the
+//! neglected curvature `Σ r̃ᵢ∇²r̃ᵢ` (Dennis, Gay & Welsch 1981, as in NL2SOL; see
+//! [`LevenbergMarquardt::secant`]), which turns Gauss–Newton's linear convergence on
+//! large-residual problems (MGH09, Eckerle4, Thurber) into superlinear convergence.
 //!
 //! A failed factorisation or a trial point outside the domain ("cannot evaluate here") counts
 //! as a failure: the radius shrinks tenfold (Nielsen: `λ` grows).
@@ -50,9 +55,10 @@ pub enum Damping {
 }
 
 impl Default for Damping {
-    /// Nielsen damping with its usual settings (`λ₀ = 10⁻²`, shrink at most ⅓).
+    /// The trust region with initial radius `‖D·x₀‖` (`step_bound = 1`; on the NIST set and
+    /// smile60 this needs fewer evaluations than MINPACK's 100, and never converges elsewhere).
     fn default() -> Self {
-        Damping::Nielsen { initial_damping: 1e-2, min_shrink: 1.0 / 3.0 }
+        Damping::TrustRegion { step_bound: 1.0 }
     }
 }
 
@@ -61,9 +67,14 @@ impl Damping {
     pub fn minpack() -> Self {
         Damping::TrustRegion { step_bound: 100.0 }
     }
+    /// Nielsen damping with its usual settings (`λ₀ = 10⁻²`, shrink at most ⅓).
+    pub fn nielsen() -> Self {
+        Damping::Nielsen { initial_damping: 1e-2, min_shrink: 1.0 / 3.0 }
+    }
 }
 
-/// Levenberg–Marquardt with Moré scaling; trust-region (MINPACK) or Nielsen damping.
+/// Levenberg–Marquardt with Moré scaling; trust-region (MINPACK) or Nielsen damping, and an
+/// optional structured secant correction of the model.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LevenbergMarquardt {
     /// Stopping limits. The cost test stops when both the actual and the predicted relative
@@ -76,6 +87,11 @@ pub struct LevenbergMarquardt {
     pub min_gain: f64,
     /// Damping above which the solver gives up (reported as [`Stop::Stalled`]).
     pub max_damping: f64,
+    /// Augment the Gauss–Newton model with a structured secant estimate `S` of the neglected
+    /// curvature `Σ rᵢ∇²rᵢ` (Dennis, Gay & Welsch 1981, NL2SOL), used whenever it predicted the
+    /// last step's decrease better than `J̃ᵀJ̃` alone did (and keeps the system positive
+    /// definite). Speeds up the linear convergence of Gauss–Newton on large-residual problems.
+    pub secant: bool,
 }
 
 impl Default for LevenbergMarquardt {
@@ -85,6 +101,7 @@ impl Default for LevenbergMarquardt {
             damping: Damping::default(),
             min_gain: 1e-4,
             max_damping: 1e32,
+            secant: true,
         }
     }
 }
@@ -264,6 +281,15 @@ impl LevenbergMarquardt {
         let mut jac = vec![0.0; m * n];
         let mut jt = vec![0.0; m * n];
         let mut jtj = vec![0.0; n * n];
+        // Secant curvature S, the model matrix JᵀJ (+ S) and the previous gradient.
+        let mut curv = vec![0.0; if self.secant { n * n } else { 0 }];
+        let mut model = vec![0.0; if self.secant { n * n } else { 0 }];
+        let mut g_old = vec![0.0; n];
+        let mut sv = vec![0.0; n];
+        let mut yv = vec![0.0; n];
+        // Predicted decreases of the last accepted step under JᵀJ and under JᵀJ + S.
+        let (mut pred_gn, mut pred_aug, mut cost_old) = (0.0, 0.0, 0.0);
+        let mut use_secant = false;
         let mut chol = vec![0.0; n * n];
         let mut g = vec![0.0; n];
         let mut delta = vec![0.0; n];
@@ -303,6 +329,9 @@ impl LevenbergMarquardt {
         let mut cost_converged = false;
         let mut optimistic = true;
         loop {
+            if self.secant && iters > 0 {
+                g_old.copy_from_slice(&g);
+            }
             // Gauss–Newton model at x: JᵀJ (upper and lower) and g = Jᵀr.
             // One register accumulator per entry, rows summed in order (a running sum kept
             // in memory per row is a store-to-load chain: slow for few parameters).
@@ -325,6 +354,55 @@ impl LevenbergMarquardt {
                 }
                 let djj = jtj[j * n + j];
                 diag[j] = diag[j].max(djj);
+            }
+            if self.secant && iters > 0 {
+                // Structured secant update (Dennis, Gay & Welsch 1981) from the accepted step
+                // s = delta: S⁺s = y# with y = g⁺ − g, y# = y − J⁺ᵀJ⁺s, sized by τ.
+                let s_vec = &delta;
+                let mut ys = 0.0;
+                let (mut ss, mut yy) = (0.0, 0.0);
+                for j in 0..n {
+                    yv[j] = g[j] - g_old[j];
+                    ys += yv[j] * s_vec[j];
+                    ss += s_vec[j] * s_vec[j];
+                    yy += yv[j] * yv[j];
+                }
+                if ys > 1e-12 * (ss * yy).sqrt() && ys.is_finite() {
+                    let (mut s_ss, mut s_yh) = (0.0, 0.0);
+                    for j in 0..n {
+                        let row = &curv[j * n..(j + 1) * n];
+                        let ssj = row.iter().zip(s_vec).fold(0.0, |t, (a, b)| t + a * b);
+                        let jsj = jtj[j * n..(j + 1) * n]
+                            .iter()
+                            .zip(s_vec)
+                            .fold(0.0, |t, (a, b)| t + a * b);
+                        // sv ← S·s for now; y# into w.
+                        sv[j] = ssj;
+                        w[j] = yv[j] - jsj;
+                        s_ss += s_vec[j] * ssj;
+                        s_yh += s_vec[j] * w[j];
+                    }
+                    let tau = if s_ss != 0.0 { (s_yh / s_ss).abs().min(1.0) } else { 1.0 };
+                    let mut vs = 0.0;
+                    for j in 0..n {
+                        // v = y# − τ·S·s
+                        sv[j] = w[j] - tau * sv[j];
+                        vs += sv[j] * s_vec[j];
+                    }
+                    for j in 0..n {
+                        for k in 0..n {
+                            let c = &mut curv[j * n + k];
+                            *c = tau * *c + (sv[j] * yv[k] + yv[j] * sv[k]) / ys
+                                - vs * yv[j] * yv[k] / (ys * ys);
+                        }
+                    }
+                    if curv.iter().any(|v| !v.is_finite()) {
+                        curv.iter_mut().for_each(|v| *v = 0.0);
+                    }
+                }
+                // Keep the model that predicted the last decrease better.
+                let actual = cost_old - cost;
+                use_secant = (actual - pred_aug).abs() < (actual - pred_gn).abs();
             }
             let gnorm = if bounded {
                 projected_grad_norm(&x, &g, lo, hi)
@@ -384,9 +462,15 @@ impl LevenbergMarquardt {
                 if lambda > self.max_damping || !lambda.is_finite() || (trust && !(radius > 0.0)) {
                     return done(x, cost, Stop::Stalled, iters, evals);
                 }
+                let aug = use_secant && {
+                    for (h, (a, c)) in model.iter_mut().zip(jtj.iter().zip(&curv)) {
+                        *h = a + c;
+                    }
+                    true
+                };
                 let mut step = Damped {
                     n,
-                    jtj: &jtj,
+                    jtj: if aug { &model } else { &jtj },
                     g: &g,
                     d: &scale,
                     active: &active,
@@ -400,8 +484,13 @@ impl LevenbergMarquardt {
                         None => return done(x, cost, Stop::Stalled, iters, evals),
                     }
                 } else if !step.solve(lambda, true) {
-                    lambda *= nu;
-                    nu *= 2.0;
+                    if aug {
+                        // JᵀJ + S indefinite: fall back to Gauss–Newton for this iterate.
+                        use_secant = false;
+                    } else {
+                        lambda *= nu;
+                        nu *= 2.0;
+                    }
                     continue;
                 }
                 let mut dn = 0.0;
@@ -428,14 +517,23 @@ impl LevenbergMarquardt {
                 first_trial = false;
                 // Predicted decrease of the Gauss–Newton model for the (projected) step.
                 let mut quad = 0.0;
+                let mut quad_s = 0.0;
                 let mut lin = 0.0;
                 for j in 0..n {
                     lin += g[j] * delta[j];
                     let s =
                         jtj[j * n..(j + 1) * n].iter().zip(&delta).fold(0.0, |s, (a, d)| s + a * d);
                     quad += delta[j] * s;
+                    if self.secant {
+                        let s = curv[j * n..(j + 1) * n]
+                            .iter()
+                            .zip(&delta)
+                            .fold(0.0, |s, (a, d)| s + a * d);
+                        quad_s += delta[j] * s;
+                    }
                 }
-                let pred = -(lin + 0.5 * quad);
+                let (p_gn, p_aug) = (-(lin + 0.5 * quad), -(lin + 0.5 * (quad + quad_s)));
+                let pred = if aug { p_aug } else { p_gn };
                 // After an accepted step the next trial is likely accepted too: linearize there
                 // directly (one call instead of cost() then linearize()); after a rejection
                 // only the cost is evaluated.
@@ -502,6 +600,7 @@ impl LevenbergMarquardt {
                     cost_converged = actual <= small && pred <= small;
                 }
                 std::mem::swap(&mut x, &mut xt);
+                (pred_gn, pred_aug, cost_old) = (p_gn, p_aug, cost);
                 iters += 1;
                 last_step = dn;
                 if stop_now {
@@ -547,9 +646,15 @@ mod tests {
             }
             Some(())
         });
-        for damping in [Damping::default(), Damping::minpack()] {
+        for (damping, secant) in [
+            (Damping::default(), true),
+            (Damping::minpack(), false),
+            (Damping::nielsen(), false),
+            (Damping::nielsen(), true),
+        ] {
             let c = Counted::new(&p);
-            let lm = LevenbergMarquardt::default().with_damping(damping);
+            let lm = LevenbergMarquardt { secant, ..LevenbergMarquardt::default() }
+                .with_damping(damping);
             let m = lm.minimize(&c, &[1.0, 1.0], None, &mut ());
             assert!((m.x[0] - 2.0).abs() < 1e-9 && (m.x[1] - 0.5).abs() < 1e-9, "{m:?}");
             assert_eq!(m.evals, c.evals());
