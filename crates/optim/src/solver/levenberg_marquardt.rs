@@ -106,6 +106,69 @@ impl Default for LevenbergMarquardt {
     }
 }
 
+/// `Σᵢ f(row i of J, i)` over the rows of the row-major `J` (`n` columns), with four register
+/// accumulators (rows i ≡ 0, 1, 2, 3 mod 4) so the sum is not one long chain of dependent
+/// additions (a running sum kept in memory per row would be a store-to-load chain).
+#[inline(always)]
+fn column_dot(jac: &[f64], n: usize, f: impl Fn(&[f64], usize) -> f64) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let mut quads = jac.chunks_exact(4 * n);
+    let mut i = 0;
+    for q in &mut quads {
+        for (t, (a, row)) in acc.iter_mut().zip(q.chunks_exact(n)).enumerate() {
+            *a += f(row, i + t);
+        }
+        i += 4;
+    }
+    let mut s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    for (t, row) in quads.remainder().chunks_exact(n).enumerate() {
+        s += f(row, i + t);
+    }
+    s
+}
+
+/// Upper triangle of `JᵀJ` and `g = Jᵀr` for the row-major `J` with `n` columns.
+fn normal_equations(jac: &[f64], r: &[f64], n: usize, jtj: &mut [f64], g: &mut [f64]) {
+    match n {
+        1 => normal_fixed::<1>(jac, r, jtj, g),
+        2 => normal_fixed::<2>(jac, r, jtj, g),
+        3 => normal_fixed::<3>(jac, r, jtj, g),
+        4 => normal_fixed::<4>(jac, r, jtj, g),
+        5 => normal_fixed::<5>(jac, r, jtj, g),
+        6 => normal_fixed::<6>(jac, r, jtj, g),
+        7 => normal_fixed::<7>(jac, r, jtj, g),
+        8 => normal_fixed::<8>(jac, r, jtj, g),
+        _ => {
+            for j in 0..n {
+                g[j] = column_dot(jac, n, |row, i| row[j] * r[i]);
+                for k in j..n {
+                    jtj[j * n + k] = column_dot(jac, n, |row, _| row[j] * row[k]);
+                }
+            }
+        }
+    }
+}
+
+/// [`normal_equations`] for `n = N`: one pass over the rows, the `N(N+3)/2` sums in
+/// independent (register) accumulators.
+#[inline(always)]
+fn normal_fixed<const N: usize>(jac: &[f64], r: &[f64], jtj: &mut [f64], g: &mut [f64]) {
+    let mut a = [[0.0f64; N]; N];
+    let mut b = [0.0f64; N];
+    for (row, &ri) in jac.chunks_exact(N).zip(r) {
+        for j in 0..N {
+            b[j] += row[j] * ri;
+            for k in j..N {
+                a[j][k] += row[j] * row[k];
+            }
+        }
+    }
+    for j in 0..N {
+        g[j] = b[j];
+        jtj[j * N + j..(j + 1) * N].copy_from_slice(&a[j][j..]);
+    }
+}
+
 /// Forward substitution `L·y = b` in place, `L` the lower factor from [`linalg::cholesky`].
 fn forward_substitute(l: &[f64], n: usize, b: &mut [f64]) {
     for i in 0..n {
@@ -132,6 +195,18 @@ impl Damped<'_> {
     /// Factorises `JᵀJ + λ·D²` (frozen variables: identity rows) into `chol` and solves for
     /// `p = −(JᵀJ + λ·D²)⁻¹g`; `dd(j)` is `D²ⱼ`. False when not numerically positive definite.
     fn solve(&mut self, lambda: f64, squared: bool) -> bool {
+        // Few parameters (the usual case): a fixed-size kernel, fully unrolled.
+        match self.n {
+            1 => return self.solve_fixed::<1>(lambda, squared),
+            2 => return self.solve_fixed::<2>(lambda, squared),
+            3 => return self.solve_fixed::<3>(lambda, squared),
+            4 => return self.solve_fixed::<4>(lambda, squared),
+            5 => return self.solve_fixed::<5>(lambda, squared),
+            6 => return self.solve_fixed::<6>(lambda, squared),
+            7 => return self.solve_fixed::<7>(lambda, squared),
+            8 => return self.solve_fixed::<8>(lambda, squared),
+            _ => {}
+        }
         let n = self.n;
         for j in 0..n {
             let row = &mut self.chol[j * n..j * n + j + 1];
@@ -153,6 +228,66 @@ impl Damped<'_> {
         }
         linalg::cholesky_solve(self.chol, n, self.p);
         self.p.iter().all(|v| v.is_finite())
+    }
+
+    /// [`Self::solve`] for `n = N`: the same operations in the same order, on a stack copy.
+    // Index loops on purpose: the textbook Cholesky form, unrolled by the compiler for fixed N.
+    #[allow(clippy::needless_range_loop)]
+    #[inline(always)]
+    fn solve_fixed<const N: usize>(&mut self, lambda: f64, squared: bool) -> bool {
+        let (jtj, g, d, active) =
+            (&self.jtj[..N * N], &self.g[..N], &self.d[..N], &self.active[..N]);
+        let mut l = [[0.0f64; N]; N];
+        let mut b = [0.0f64; N];
+        for j in 0..N {
+            if active[j] {
+                l[j][j] = 1.0;
+                continue;
+            }
+            for k in 0..j {
+                l[j][k] = if active[k] { 0.0 } else { jtj[j * N + k] };
+            }
+            let dj = if squared { d[j] } else { d[j] * d[j] };
+            l[j][j] = jtj[j * N + j] + lambda * dj;
+            b[j] = -g[j];
+        }
+        for j in 0..N {
+            let mut dj = l[j][j];
+            for k in 0..j {
+                dj -= l[j][k] * l[j][k];
+            }
+            if dj.is_nan() || dj <= 0.0 || !dj.is_finite() {
+                return false;
+            }
+            let dj = dj.sqrt();
+            l[j][j] = dj;
+            for i in j + 1..N {
+                let mut t = l[i][j];
+                for k in 0..j {
+                    t -= l[i][k] * l[j][k];
+                }
+                l[i][j] = t / dj;
+            }
+        }
+        for i in 0..N {
+            let mut t = b[i];
+            for k in 0..i {
+                t -= l[i][k] * b[k];
+            }
+            b[i] = t / l[i][i];
+        }
+        for i in (0..N).rev() {
+            let mut t = b[i];
+            for k in i + 1..N {
+                t -= l[k][i] * b[k];
+            }
+            b[i] = t / l[i][i];
+        }
+        for (dst, row) in self.chol.chunks_exact_mut(N).zip(&l) {
+            dst.copy_from_slice(row);
+        }
+        self.p[..N].copy_from_slice(&b);
+        b.iter().all(|v| v.is_finite())
     }
 
     /// `‖D·p‖`.
@@ -333,21 +468,7 @@ impl LevenbergMarquardt {
                 g_old.copy_from_slice(&g);
             }
             // Gauss–Newton model at x: JᵀJ (upper and lower) and g = Jᵀr.
-            // One register accumulator per entry, rows summed in order (a running sum kept
-            // in memory per row is a store-to-load chain: slow for few parameters).
-            for j in 0..n {
-                g[j] = jac.chunks_exact(n).zip(&r).fold(0.0, |s, (row, ri)| s + row[j] * ri);
-                for k in j..n {
-                    jtj[j * n + k] = jac.chunks_exact(n).fold(0.0, |s, row| {
-                        let rj = row[j];
-                        if rj != 0.0 {
-                            s + rj * row[k]
-                        } else {
-                            s
-                        }
-                    });
-                }
-            }
+            normal_equations(&jac, &r, n, &mut jtj, &mut g);
             for j in 0..n {
                 for k in 0..j {
                     jtj[j * n + k] = jtj[k * n + j];
