@@ -169,6 +169,13 @@ fn normal_fixed<const N: usize>(jac: &[f64], r: &[f64], jtj: &mut [f64], g: &mut
     }
 }
 
+/// The first `len` entries of `rest`, which keeps the remainder.
+fn carve<'a>(rest: &mut &'a mut [f64], len: usize) -> &'a mut [f64] {
+    let (head, tail) = std::mem::take(rest).split_at_mut(len);
+    *rest = tail;
+    head
+}
+
 /// Forward substitution `L·y = b` in place, `L` the lower factor from [`linalg::cholesky`].
 fn forward_substitute(l: &[f64], n: usize, b: &mut [f64]) {
     for i in 0..n {
@@ -408,30 +415,35 @@ impl LevenbergMarquardt {
         };
         let bounded = bounds.is_some();
         let trust = matches!(self.damping, Damping::TrustRegion { .. });
-        // Workspace, allocated once.
-        let mut x = x0[..n].to_vec();
-        let mut xt = vec![0.0; n];
-        let mut r = vec![0.0; m];
-        let mut rt = vec![0.0; m];
-        let mut jac = vec![0.0; m * n];
-        let mut jt = vec![0.0; m * n];
-        let mut jtj = vec![0.0; n * n];
+        // Workspace, allocated once (one buffer carved into slices: for a few parameters the
+        // allocations would otherwise cost as much as a couple of iterations).
+        let sn = if self.secant { n * n } else { 0 };
+        let mut buf = vec![0.0f64; 12 * n + 2 * m + 2 * m * n + 2 * n * n + 2 * sn];
+        let mut rest: &mut [f64] = &mut buf;
+        let mut x = carve(&mut rest, n);
+        x.copy_from_slice(&x0[..n]);
+        let mut xt = carve(&mut rest, n);
+        let mut r = carve(&mut rest, m);
+        let mut rt = carve(&mut rest, m);
+        let mut jac = carve(&mut rest, m * n);
+        let mut jt = carve(&mut rest, m * n);
+        let jtj = carve(&mut rest, n * n);
         // Secant curvature S, the model matrix JᵀJ (+ S) and the previous gradient.
-        let mut curv = vec![0.0; if self.secant { n * n } else { 0 }];
-        let mut model = vec![0.0; if self.secant { n * n } else { 0 }];
-        let mut g_old = vec![0.0; n];
-        let mut sv = vec![0.0; n];
-        let mut yv = vec![0.0; n];
+        let curv = carve(&mut rest, sn);
+        let model = carve(&mut rest, sn);
+        let g_old = carve(&mut rest, n);
+        let sv = carve(&mut rest, n);
+        let yv = carve(&mut rest, n);
         // Predicted decreases of the last accepted step under JᵀJ and under JᵀJ + S.
         let (mut pred_gn, mut pred_aug, mut cost_old) = (0.0, 0.0, 0.0);
         let mut use_secant = false;
-        let mut chol = vec![0.0; n * n];
-        let mut g = vec![0.0; n];
-        let mut delta = vec![0.0; n];
-        let mut w = vec![0.0; n];
+        let chol = carve(&mut rest, n * n);
+        let g = carve(&mut rest, n);
+        let delta = carve(&mut rest, n);
+        let w = carve(&mut rest, n);
         // Running maximum of diag(JᵀJ) (= squared column norms), and the scale used per step.
-        let mut diag = vec![0.0f64; n];
-        let mut scale = vec![0.0f64; n];
+        let diag = carve(&mut rest, n);
+        let scale = carve(&mut rest, n);
         let mut active = vec![false; n];
         let mut evals = Evals::default();
         if bounded {
@@ -439,8 +451,8 @@ impl LevenbergMarquardt {
                 x[i] = x[i].clamp(lo[i], hi[i]);
             }
         }
-        let done = |x: Vec<f64>, cost: f64, stop: Stop, iters: u32, evals: Evals| Minimum {
-            x,
+        let done = |x: &[f64], cost: f64, stop: Stop, iters: u32, evals: Evals| Minimum {
+            x: x.to_vec(),
             cost,
             stop,
             iters,
@@ -448,7 +460,7 @@ impl LevenbergMarquardt {
         };
 
         evals.gradients += 1;
-        let mut cost = match problem.linearize(&x, &mut r, &mut jac) {
+        let mut cost = match problem.linearize(x, r, jac) {
             Some(c) if c.is_finite() => c,
             _ => return done(x, f64::NAN, Stop::Infeasible, 0, evals),
         };
@@ -465,10 +477,10 @@ impl LevenbergMarquardt {
         let mut optimistic = true;
         loop {
             if self.secant && iters > 0 {
-                g_old.copy_from_slice(&g);
+                g_old.copy_from_slice(g);
             }
             // Gauss–Newton model at x: JᵀJ (upper and lower) and g = Jᵀr.
-            normal_equations(&jac, &r, n, &mut jtj, &mut g);
+            normal_equations(jac, r, n, jtj, g);
             for j in 0..n {
                 for k in 0..j {
                     jtj[j * n + k] = jtj[k * n + j];
@@ -479,7 +491,7 @@ impl LevenbergMarquardt {
             if self.secant && iters > 0 {
                 // Structured secant update (Dennis, Gay & Welsch 1981) from the accepted step
                 // s = delta: S⁺s = y# with y = g⁺ − g, y# = y − J⁺ᵀJ⁺s, sized by τ.
-                let s_vec = &delta;
+                let s_vec: &[f64] = delta;
                 let mut ys = 0.0;
                 let (mut ss, mut yy) = (0.0, 0.0);
                 for j in 0..n {
@@ -526,7 +538,7 @@ impl LevenbergMarquardt {
                 use_secant = (actual - pred_aug).abs() < (actual - pred_gn).abs();
             }
             let gnorm = if bounded {
-                projected_grad_norm(&x, &g, lo, hi)
+                projected_grad_norm(x, g, lo, hi)
             } else {
                 g.iter().fold(0.0f64, |s, v| s.max(v.abs()))
             };
@@ -557,7 +569,7 @@ impl LevenbergMarquardt {
                 }
                 if iters == 0 && first_trial {
                     let Damping::TrustRegion { step_bound } = self.damping else { unreachable!() };
-                    let xs = x.iter().zip(&scale).map(|(x, d)| (x * d).powi(2)).sum::<f64>();
+                    let xs = x.iter().zip(scale.iter()).map(|(x, d)| (x * d).powi(2)).sum::<f64>();
                     radius = if xs > 0.0 { step_bound * xs.sqrt() } else { step_bound };
                 }
             } else {
@@ -584,20 +596,20 @@ impl LevenbergMarquardt {
                     return done(x, cost, Stop::Stalled, iters, evals);
                 }
                 let aug = use_secant && {
-                    for (h, (a, c)) in model.iter_mut().zip(jtj.iter().zip(&curv)) {
+                    for (h, (a, c)) in model.iter_mut().zip(jtj.iter().zip(curv.iter())) {
                         *h = a + c;
                     }
                     true
                 };
                 let mut step = Damped {
                     n,
-                    jtj: if aug { &model } else { &jtj },
-                    g: &g,
-                    d: &scale,
+                    jtj: if aug { model } else { jtj },
+                    g,
+                    d: scale,
                     active: &active,
-                    chol: &mut chol,
-                    p: &mut delta,
-                    w: &mut w,
+                    chol: &mut *chol,
+                    p: &mut *delta,
+                    w: &mut *w,
                 };
                 if trust {
                     match step.trust_region_step(radius, lambda) {
@@ -642,13 +654,15 @@ impl LevenbergMarquardt {
                 let mut lin = 0.0;
                 for j in 0..n {
                     lin += g[j] * delta[j];
-                    let s =
-                        jtj[j * n..(j + 1) * n].iter().zip(&delta).fold(0.0, |s, (a, d)| s + a * d);
+                    let s = jtj[j * n..(j + 1) * n]
+                        .iter()
+                        .zip(delta.iter())
+                        .fold(0.0, |s, (a, d)| s + a * d);
                     quad += delta[j] * s;
                     if self.secant {
                         let s = curv[j * n..(j + 1) * n]
                             .iter()
-                            .zip(&delta)
+                            .zip(delta.iter())
                             .fold(0.0, |s, (a, d)| s + a * d);
                         quad_s += delta[j] * s;
                     }
@@ -660,10 +674,10 @@ impl LevenbergMarquardt {
                 // only the cost is evaluated.
                 let trial = if optimistic {
                     evals.gradients += 1;
-                    problem.linearize(&xt, &mut rt, &mut jt)
+                    problem.linearize(xt, rt, jt)
                 } else {
                     evals.values += 1;
-                    problem.cost(&xt, &mut rt)
+                    problem.cost(xt, rt)
                 };
                 let trial = trial.filter(|c| c.is_finite());
                 let gain = match trial {
@@ -733,7 +747,7 @@ impl LevenbergMarquardt {
                     cost = c_new;
                 } else {
                     evals.gradients += 1;
-                    match problem.linearize(&x, &mut r, &mut jac) {
+                    match problem.linearize(x, r, jac) {
                         Some(c) if c.is_finite() => cost = c,
                         _ => return done(x, c_new, Stop::Stalled, iters, evals),
                     }
