@@ -4,7 +4,9 @@
 //! NIST StRD set (both starts for LM, start 2 for L-BFGS) and a 60-quote raw-SVI smile.
 //!
 //! Before timing, a table of final costs and evaluation counts is printed: the comparison is
-//! only meaningful where the final costs agree. Run: `cargo bench -p volfit-bench --bench optim`.
+//! only meaningful where the final costs agree. Then a load-robust LM timing table (minimum
+//! over 30 interleaved batches of ours and the peer's, with the ratio per case and the
+//! geometric mean); `--bench zzz` prints only these tables. Run: `cargo bench -p volfit-bench --bench optim`.
 
 use argmin::core::{CostFunction, Error, Executor, Gradient, State};
 use argmin::solver::linesearch::MoreThuenteLineSearch;

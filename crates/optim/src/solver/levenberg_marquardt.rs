@@ -26,7 +26,12 @@
 //! directly, saving one evaluation per accepted step; the model comes from `linearize()`. Bounds are
 //! handled by projection: variables on a bound whose gradient points outward are frozen for
 //! the step, the trial point is projected onto the box, and the gain ratio is computed for the
-//! projected step. All buffers are allocated once per call.
+//! projected step. All buffers are allocated once per call (one workspace buffer).
+//!
+//! Cost per iteration: `J̃ᵀJ̃` and `J̃ᵀr̃` in one pass over the rows, then one Cholesky per
+//! trial `λ` (trust region: the Gauss–Newton step first, further ones only when it leaves the
+//! region). For `n ≤ 8` both use fixed-size, fully unrolled kernels: on the small fits this
+//! solver is for, the linear algebra otherwise costs more than the residuals.
 
 use super::lbfgsb::projected_grad_norm;
 use super::{Limits, Minimum, Stop};
