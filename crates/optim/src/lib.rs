@@ -36,7 +36,7 @@ pub use solver::differential_evolution::{DifferentialEvolution, Strategy};
 pub use solver::gradient_descent::GradientDescent;
 pub use solver::lbfgs::Lbfgs;
 pub use solver::lbfgsb::LbfgsB;
-pub use solver::levenberg_marquardt::LevenbergMarquardt;
+pub use solver::levenberg_marquardt::{Damping, LevenbergMarquardt};
 pub use solver::lowdisc::{Halton, SequenceKind, Sobol};
 pub use solver::momentum::Momentum;
 pub use solver::multi_start::{MultiStart, Polish};

@@ -11,8 +11,8 @@ use common::POWELL_SINGULAR;
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use std::alloc::System;
 use volfit_optim::{
-    Bounds, FnObjective, Lbfgs, LbfgsB, LevenbergMarquardt, Limits, Minimum, Residuals, Solver,
-    Stop,
+    Bounds, Damping, FnObjective, Lbfgs, LbfgsB, LevenbergMarquardt, Limits, Minimum, Residuals,
+    Solver, Stop,
 };
 
 #[global_allocator]
@@ -51,12 +51,20 @@ fn solvers_do_not_allocate_per_iteration() {
     });
     let x0 = POWELL_SINGULAR.start;
     let bounds = Bounds::new(vec![-10.0; 4], vec![10.0; 4]).expect("valid box");
-    let runs: [(&str, &dyn Fn(u32) -> Minimum); 4] = [
+    let runs: [(&str, &dyn Fn(u32) -> Minimum); 5] = [
         ("lm", &|k| {
             LevenbergMarquardt::new(capped(k)).minimize(&POWELL_SINGULAR, x0, None, &mut ())
         }),
         ("lm bounded", &|k| {
             LevenbergMarquardt::new(capped(k)).minimize(
+                &POWELL_SINGULAR,
+                x0,
+                Some(&bounds),
+                &mut (),
+            )
+        }),
+        ("lm nielsen bounded", &|k| {
+            LevenbergMarquardt::new(capped(k)).with_damping(Damping::nielsen()).minimize(
                 &POWELL_SINGULAR,
                 x0,
                 Some(&bounds),
