@@ -150,6 +150,11 @@ impl<M: Params + Smile + ButterflyPenalty> VolModel for SmileModel<M> {
     fn arbitrage_penalty(&self) -> Option<ArbitragePenalty> {
         M::butterfly_penalty()
     }
+    /// A box of its own (SVI's, tied to the quoted range) is where fits end up on an edge:
+    /// solve on it with true bounds.
+    fn prefers_box_bounds(&self) -> bool {
+        self.domains.is_some()
+    }
     fn vols(
         &self,
         x: &[f64],
