@@ -18,6 +18,7 @@
 
 use super::calibrate::{calibrate, Calibration};
 use super::problem::{ArbitragePenalty, SmileModel, VolModel};
+use super::snapshot::{data_cost, off_bounds, score_as_it_stands};
 use super::spec::FitSpec;
 use crate::model::arbitrage::{check_butterfly, check_calendar};
 use crate::model::svi::Svi;
@@ -96,8 +97,9 @@ fn calendar_penalty(x: &[f64], ks: &[f64], floor: &[f64], grad: &mut [f64]) -> f
 
 /// Refits the SVI slice `cal` (of `family`, on `targets`, expiry `t`) so that it lies on or
 /// above `prev` on `grid` and stays free of butterfly arbitrage there: penalty rounds from
-/// the fit itself (and, failing that, from the previous slice scaled up), weights `w₀ × 10ʲ`. `None` when no round gives a clean
-/// slice (the caller keeps the unrepaired fit and reports the violation).
+/// the fit itself (and, failing that, from the previous slice scaled up), weights `w₀ × 10ʲ`.
+/// `None` when no round gives a clean slice (the caller keeps the unrepaired fit and reports
+/// the violation).
 pub(crate) fn lift_above(
     family: &SmileModel<Svi>,
     targets: &[Target],
@@ -116,13 +118,11 @@ pub(crate) fn lift_above(
         })
     };
     let domains = family.domains();
-    let data_cost =
-        |c: &Calibration| c.residuals.iter().zip(&c.weights).map(|(r, w)| w * r * r).sum::<f64>();
     // Penalty rounds from `x0` with first weight `w0`, until a clean slice.
     let path = |mut x: Vec<f64>, w0: f64| -> Option<Calibration> {
         let mut weight = w0;
         for _ in 0..ROUNDS {
-            inside(&mut x, &domains);
+            x = off_bounds(&x, &domains);
             let penalised = FitSpec { arbitrage_penalty: weight, ..spec.clone() };
             let c = calibrate(&model, targets, &penalised, &x, None).ok()?;
             if clean(&c.x) {
@@ -130,18 +130,9 @@ pub(crate) fn lift_above(
             }
             // Nearly there: close the last gap by raising the level `a` by the largest
             // shortfall (w rises by the same amount everywhere), scored as it stands.
-            let lifted = raised(&c.x, &model.ks, &model.floor).map(|mut y| {
-                inside(&mut y, &domains);
-                y
-            });
+            let lifted = raised(&c.x, &model.ks, &model.floor).map(|y| off_bounds(&y, &domains));
             if let Some(y) = lifted.filter(|y| clean(y)) {
-                let at = FitSpec { max_iters: 0, ..penalised };
-                let mut scored = calibrate(&model, targets, &at, &y, None).ok()?;
-                scored.minimum.stop = c.minimum.stop;
-                scored.minimum.iters = c.minimum.iters;
-                scored.minimum.evals = c.minimum.evals;
-                scored.trace = c.trace;
-                return Some(scored);
+                return score_as_it_stands(&model, targets, &penalised, &y, None, Some(c));
             }
             x = c.x;
             weight *= 10.0;
@@ -190,17 +181,6 @@ fn raised(x: &[f64], ks: &[f64], floor: &[f64]) -> Option<Vec<f64>> {
     let mut y = x.to_vec();
     y[0] += lift * (1.0 + MARGIN);
     Some(y)
-}
-
-/// Moves coordinates sitting on an interval's end (a fit's logistic coordinate saturates
-/// there) a hair inside, so the point can start another calibration.
-fn inside(x: &mut [f64], domains: &[Domain]) {
-    for (v, d) in x.iter_mut().zip(domains) {
-        if let Domain::Interval(lo, hi) = *d {
-            let eps = 1e-9 * (hi - lo);
-            *v = v.clamp(lo + eps, hi - eps);
-        }
-    }
 }
 
 #[cfg(test)]

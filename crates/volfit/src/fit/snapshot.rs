@@ -244,17 +244,8 @@ pub fn fit_svi_slice(
         x[4] = sigma;
         x
     };
-    // Moves coordinates sitting on the box (a fit's logistic coordinate saturates there) a
-    // hair inside, so the point can start another calibration.
-    let bounds = [(0.0, 2.0), (-1.0, 1.0), (kmin - span, kmax + span), (0.0, 2.0 * span)];
-    let off_bounds = |x: &[f64]| -> Vec<f64> {
-        let mut x = x.to_vec();
-        for (v, (lo, hi)) in x[1..].iter_mut().zip(bounds) {
-            let eps = 1e-9 * (hi - lo);
-            *v = v.clamp(lo + eps, hi - eps);
-        }
-        x
-    };
+    let domains = family.domains();
+    let off_bounds = |x: &[f64]| off_bounds(x, &domains);
     let mut starts: Vec<Vec<f64>> = warm.map(inside).into_iter().collect();
     if let Ok(svi) = quasi_explicit_fit(&ks, &ws, &ones) {
         starts.push(inside(&svi.params()));
@@ -289,23 +280,12 @@ pub fn fit_svi_slice(
                 weight *= 10.0;
             }
             let y = flatten_until_clean(&off_bounds(&x), k0, &clean)?;
-            // Score the flattened point as it stands (no solver step).
-            let at = FitSpec { max_iters: 0, arbitrage_penalty: weight, ..spec.clone() };
-            let mut c = calibrate(&family, targets, &at, &y, warm).ok()?;
-            if let Some(b) = last {
-                c.minimum.stop = b.minimum.stop;
-                c.minimum.iters = b.minimum.iters;
-                c.minimum.evals = b.minimum.evals;
-                c.trace = b.trace;
-            }
-            Some(c)
+            let penalised = FitSpec { arbitrage_penalty: weight, ..spec.clone() };
+            score_as_it_stands(&family, targets, &penalised, &y, warm, last)
         };
         // Two paths, the better clean fit wins: (1) from the fit itself, the first weight
         // balancing the penalty against the data cost (a huge first weight sends the solver
         // far off); (2) from the fit flattened until clean (a feasible start).
-        let data_cost = |c: &Calibration| {
-            c.residuals.iter().zip(&c.weights).map(|(r, w)| w * r * r).sum::<f64>()
-        };
         let pen = family.arbitrage_penalty().map_or(0.0, |p| p(&cal.x, &mut [0.0; 5]));
         let balanced = (data_cost(&cal) / pen.max(f64::MIN_POSITIVE)).clamp(1e-8, SVI_PENALTY);
         let w0 = if spec.arbitrage_penalty > 0.0 { spec.arbitrage_penalty } else { balanced };
@@ -322,6 +302,45 @@ pub fn fit_svi_slice(
         }
     }
     Ok((cal, family))
+}
+
+/// `x` with every coordinate on an interval's end of `domains` moved a hair inside (a fit's
+/// logistic coordinate saturates there), so the point can start another calibration.
+pub(super) fn off_bounds(x: &[f64], domains: &[Domain]) -> Vec<f64> {
+    let mut x = x.to_vec();
+    for (v, d) in x.iter_mut().zip(domains) {
+        if let Domain::Interval(lo, hi) = *d {
+            let eps = 1e-9 * (hi - lo);
+            *v = v.clamp(lo + eps, hi - eps);
+        }
+    }
+    x
+}
+
+/// The data part `Σ wᵢrᵢ²` of a calibration's cost (no penalties).
+pub(super) fn data_cost(c: &Calibration) -> f64 {
+    c.residuals.iter().zip(&c.weights).map(|(r, w)| w * r * r).sum()
+}
+
+/// The point `y` scored under `spec` as it stands (no solver step), reporting the solver
+/// run of `run` (the penalised fit `y` was derived from) when given.
+pub(super) fn score_as_it_stands<V: VolModel>(
+    model: &V,
+    targets: &[Target],
+    spec: &FitSpec,
+    y: &[f64],
+    prior: Option<&[f64]>,
+    run: Option<Calibration>,
+) -> Option<Calibration> {
+    let at = FitSpec { max_iters: 0, ..spec.clone() };
+    let mut c = calibrate(model, targets, &at, y, prior).ok()?;
+    if let Some(b) = run {
+        c.minimum.stop = b.minimum.stop;
+        c.minimum.iters = b.minimum.iters;
+        c.minimum.evals = b.minimum.evals;
+        c.trace = b.trace;
+    }
+    Some(c)
 }
 
 /// Largest first weight of the butterfly penalty when an SVI fit needs one (see
@@ -441,11 +460,7 @@ pub fn fit_sabr_slice(
 }
 
 /// Fits one expiry with a per-expiry model; `Err` with a reason when skipped.
-fn fit_expiry(
-    e: &Expiry,
-    spec: &FitSpec,
-    warm: Option<&[f64]>,
-) -> Result<(Vec<Target>, Calibration, Vec<String>), String> {
+fn fit_expiry(e: &Expiry, spec: &FitSpec, warm: Option<&[f64]>) -> ExpiryOutcome {
     let targets = select_targets(e, spec);
     if targets.len() < spec.filter.min_quotes.max(1) {
         return Err(format!("{}: {} usable quotes", iso8601(e.expiry_ms), targets.len()));
