@@ -197,6 +197,7 @@ fn report(smile: &Smile, outliers: &Smile) {
     );
     let mut log_sum = 0.0;
     let mut count = 0.0;
+    let mut rows = Vec::new();
     for (name, p, x0, _) in cases(smile) {
         let t = Instant::now();
         black_box(lm_min(black_box(p), black_box(&x0)));
@@ -217,8 +218,36 @@ fn report(smile: &Smile, outliers: &Smile) {
         log_sum += (peer / ours).ln();
         count += 1.0;
         eprintln!("{name:<14} {:>12.2} {:>12.2} {:>8.2}", ours * 1e6, peer * 1e6, peer / ours);
+        let cost = lm_min(p, &x0).cost;
+        rows.push(
+            serde_json::json!({ "case": name, "ours_s": ours, "peer_s": peer, "cost": cost }),
+        );
     }
     eprintln!("geometric mean ratio {:.2}", (log_sum / count).exp());
+    // For the scipy comparison (`peers/optim_peers.sh`): our times and final costs as JSON.
+    if let Ok(path) = std::env::var("OPTIM_BENCH_JSON") {
+        let h = HuberLs { inner: outliers, scale: HUBER_SCALE };
+        let huber = |b: &mut dyn FnMut()| {
+            let mut best = f64::INFINITY;
+            for _ in 0..30 {
+                let t = Instant::now();
+                for _ in 0..100 {
+                    b();
+                }
+                best = best.min(t.elapsed().as_secs_f64() / 100.0);
+            }
+            best
+        };
+        let m = our_lm().minimize(&h, &SVI_START, None, &mut ());
+        let t = huber(&mut || {
+            black_box(our_lm().minimize(black_box(&h), &SVI_START, None, &mut ()));
+        });
+        rows.push(serde_json::json!({
+            "case": "smile60-huber", "ours_s": t, "cost": m.cost, "evals": m.evals.total(),
+        }));
+        let text = serde_json::to_string_pretty(&rows).expect("JSON of plain numbers");
+        std::fs::write(&path, text).unwrap_or_else(|e| eprintln!("cannot write {path}: {e}"));
+    }
     eprintln!(
         "\n{:<14} {:>22} {:>22} {:>9} {:>6} {:>6}",
         "L-BFGS case", "ours cost", "argmin cost", "rel.diff", "ours#", "peer#"

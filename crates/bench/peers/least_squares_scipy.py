@@ -94,6 +94,7 @@ def main():
     ap.add_argument("problems")
     ap.add_argument("--repeat", type=int, default=30)
     ap.add_argument("--json", help="write results here")
+    ap.add_argument("--ours", help="the optim bench's JSON (OPTIM_BENCH_JSON): print time ratios")
     a = ap.parse_args()
     with open(a.problems) as fh:
         doc = json.load(fh)
@@ -137,6 +138,17 @@ def main():
     if a.json:
         with open(a.json, "w") as fh:
             json.dump(out, fh, indent=1)
+    if a.ours:
+        with open(a.ours) as fh:
+            ours = {row["case"]: row for row in json.load(fh)}
+        print(f"\n{'case':<15} {'method':<10} {'volfit us':>10} {'scipy us':>10} {'ratio':>7} {'cost rel.diff':>14}")
+        for row in out:
+            o = ours.get(row["case"])
+            if o is None:
+                continue
+            rel = abs(o["cost"] - row["cost"]) / abs(row["cost"])
+            print(f"{row['case']:<15} {row['method']:<10} {o['ours_s'] * 1e6:10.2f} {row['median_s'] * 1e6:10.1f} "
+                  f"{row['median_s'] / o['ours_s']:7.1f} {rel:14.1e}")
 
 
 if __name__ == "__main__":

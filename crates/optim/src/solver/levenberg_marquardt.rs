@@ -318,12 +318,22 @@ impl Damped<'_> {
 
     /// Moré–Hebden: the `λ ≥ 0` whose step has `‖D·p‖` within 10 % of `radius` (`λ = 0` when
     /// the Gauss–Newton step is shorter), starting from `lambda0`; leaves that step in `p` and
-    /// returns `(λ, ‖D·p‖)`, or `None` when no damping gives a positive-definite system.
-    fn trust_region_step(&mut self, radius: f64, lambda0: f64) -> Option<(f64, f64)> {
+    /// returns `(λ, ‖D·p‖)`, or `None` when no damping gives a positive-definite system — or,
+    /// with `need_definite`, when the undamped matrix is not positive definite (the secant-
+    /// augmented model: the Moré–Hebden iteration assumes a semi-definite matrix).
+    fn trust_region_step(
+        &mut self,
+        radius: f64,
+        lambda0: f64,
+        need_definite: bool,
+    ) -> Option<(f64, f64)> {
         let mut fp = f64::INFINITY;
         let mut dxnorm = f64::INFINITY;
         let mut parl = 0.0f64;
         let full_rank = self.solve(0.0, false);
+        if !full_rank && need_definite {
+            return None;
+        }
         if full_rank {
             dxnorm = self.scaled_norm();
             fp = dxnorm - radius;
@@ -380,7 +390,12 @@ impl Damped<'_> {
             } else {
                 paru = paru.min(lambda);
             }
-            lambda = parl.max(lambda + parc);
+            let next = parl.max(lambda + parc);
+            if next == lambda {
+                // No further progress possible in floating point.
+                return Some((lambda, dxnorm));
+            }
+            lambda = next;
         }
     }
 }
@@ -480,6 +495,7 @@ impl LevenbergMarquardt {
         let mut last_step = 0.0;
         let mut cost_converged = false;
         let mut optimistic = true;
+        let mut rejected_in_row = 0u32;
         loop {
             if self.secant && iters > 0 {
                 g_old.copy_from_slice(g);
@@ -527,11 +543,12 @@ impl LevenbergMarquardt {
                         sv[j] = w[j] - tau * sv[j];
                         vs += sv[j] * s_vec[j];
                     }
+                    let (inv, c2) = (1.0 / ys, vs / (ys * ys));
                     for j in 0..n {
                         for k in 0..n {
                             let c = &mut curv[j * n + k];
-                            *c = tau * *c + (sv[j] * yv[k] + yv[j] * sv[k]) / ys
-                                - vs * yv[j] * yv[k] / (ys * ys);
+                            *c = tau * *c + (sv[j] * yv[k] + yv[j] * sv[k]) * inv
+                                - c2 * yv[j] * yv[k];
                         }
                     }
                     if curv.iter().any(|v| !v.is_finite()) {
@@ -617,8 +634,13 @@ impl LevenbergMarquardt {
                     w: &mut *w,
                 };
                 if trust {
-                    match step.trust_region_step(radius, lambda) {
+                    match step.trust_region_step(radius, lambda, aug) {
                         Some((l, _)) => lambda = l,
+                        None if aug => {
+                            // JᵀJ + S indefinite: Gauss–Newton for this iterate.
+                            use_secant = false;
+                            continue;
+                        }
                         None => return done(x, cost, Stop::Stalled, iters, evals),
                     }
                 } else if !step.solve(lambda, true) {
@@ -674,9 +696,9 @@ impl LevenbergMarquardt {
                 }
                 let (p_gn, p_aug) = (-(lin + 0.5 * quad), -(lin + 0.5 * (quad + quad_s)));
                 let pred = if aug { p_aug } else { p_gn };
-                // After an accepted step the next trial is likely accepted too: linearize there
-                // directly (one call instead of cost() then linearize()); after a rejection
-                // only the cost is evaluated.
+                // A trial is likely accepted (after an accepted step, or after one rejection,
+                // which shrank the region): linearize there directly, one call instead of
+                // cost() then linearize(); after two rejections in a row only the cost.
                 let trial = if optimistic {
                     evals.gradients += 1;
                     problem.linearize(xt, rt, jt)
@@ -724,7 +746,10 @@ impl LevenbergMarquardt {
                     }
                 }
                 let Some(c_new) = accepted else {
-                    optimistic = false;
+                    // After one rejection the shrunken step is usually accepted: linearize it
+                    // directly; after a second one in a row, evaluate only the cost.
+                    rejected_in_row += 1;
+                    optimistic = rejected_in_row < 2;
                     if !trust {
                         lambda *= nu;
                         nu *= 2.0;
@@ -758,6 +783,7 @@ impl LevenbergMarquardt {
                     }
                 }
                 optimistic = true;
+                rejected_in_row = 0;
                 break;
             }
         }
@@ -799,5 +825,41 @@ mod tests {
             assert!((m.x[0] - 2.0).abs() < 1e-9 && (m.x[1] - 0.5).abs() < 1e-9, "{m:?}");
             assert_eq!(m.evals, c.evals());
         }
+    }
+
+    /// A damped solve on the 2×2 system `A = jtj`, `g = (1, 1)`, `D = 1`.
+    fn trust_step(jtj: [f64; 4], radius: f64, need_definite: bool) -> Option<(f64, f64, [f64; 2])> {
+        let (mut chol, mut p, mut w) = ([0.0; 4], [0.0; 2], [0.0; 2]);
+        let mut step = Damped {
+            n: 2,
+            jtj: &jtj,
+            g: &[1.0, 1.0],
+            d: &[1.0, 1.0],
+            active: &[false, false],
+            chol: &mut chol,
+            p: &mut p,
+            w: &mut w,
+        };
+        let (l, dx) = step.trust_region_step(radius, 0.0, need_definite)?;
+        Some((l, dx, p))
+    }
+
+    #[test]
+    fn trust_region_step_meets_the_radius_and_refuses_an_indefinite_model() {
+        // Positive definite: the Gauss–Newton step (length √2/3 ≈ 0.47) fits a radius of 1;
+        // a radius of 0.1 needs λ > 0 and a step within 10 % of it.
+        let spd = [3.0, 0.0, 0.0, 3.0];
+        let (l, dx, p) = trust_step(spd, 1.0, true).unwrap();
+        assert_eq!(l, 0.0);
+        assert!((p[0] + 1.0 / 3.0).abs() < 1e-15 && (dx - 2f64.sqrt() / 3.0).abs() < 1e-15);
+        let (l, dx, _) = trust_step(spd, 0.1, true).unwrap();
+        assert!(l > 0.0 && (dx - 0.1).abs() <= 0.01, "λ {l}, ‖Dp‖ {dx}");
+        // Indefinite (eigenvalues 3 and −1), as the secant-augmented model can be: refused when
+        // a definite matrix is needed (the caller falls back to Gauss–Newton); otherwise
+        // damped until definite, with a step inside the region.
+        let indefinite = [1.0, 2.0, 2.0, 1.0];
+        assert!(trust_step(indefinite, 0.1, true).is_none());
+        let (l, dx, _) = trust_step(indefinite, 0.1, false).unwrap();
+        assert!(l > 1.0 && dx <= 0.11, "λ {l}, ‖Dp‖ {dx}");
     }
 }
