@@ -242,7 +242,7 @@ impl Damped<'_> {
         self.p.iter().all(|v| v.is_finite())
     }
 
-    /// [`Self::solve`] for `n = N`: the same operations in the same order, on a stack copy.
+    /// [`Self::solve`] for `n = N`, on a stack copy, multiplying by pivot reciprocals.
     // Index loops on purpose: the textbook Cholesky form, unrolled by the compiler for fixed N.
     #[allow(clippy::needless_range_loop)]
     #[inline(always)]
@@ -263,22 +263,25 @@ impl Damped<'_> {
             l[j][j] = jtj[j * N + j] + lambda * dj;
             b[j] = -g[j];
         }
+        // One division per column: the reciprocal of each pivot, multiplied everywhere else.
+        let mut inv = [0.0f64; N];
         for j in 0..N {
             let mut dj = l[j][j];
             for k in 0..j {
                 dj -= l[j][k] * l[j][k];
             }
-            if dj.is_nan() || dj <= 0.0 || !dj.is_finite() {
+            if !(dj > 0.0 && dj.is_finite()) {
                 return false;
             }
             let dj = dj.sqrt();
             l[j][j] = dj;
+            inv[j] = 1.0 / dj;
             for i in j + 1..N {
                 let mut t = l[i][j];
                 for k in 0..j {
                     t -= l[i][k] * l[j][k];
                 }
-                l[i][j] = t / dj;
+                l[i][j] = t * inv[j];
             }
         }
         for i in 0..N {
@@ -286,14 +289,14 @@ impl Damped<'_> {
             for k in 0..i {
                 t -= l[i][k] * b[k];
             }
-            b[i] = t / l[i][i];
+            b[i] = t * inv[i];
         }
         for i in (0..N).rev() {
             let mut t = b[i];
             for k in i + 1..N {
                 t -= l[k][i] * b[k];
             }
-            b[i] = t / l[i][i];
+            b[i] = t * inv[i];
         }
         for (dst, row) in self.chol.chunks_exact_mut(N).zip(&l) {
             dst.copy_from_slice(row);
@@ -309,8 +312,9 @@ impl Damped<'_> {
 
     /// `‖L⁻¹·D²p/‖D·p‖‖²`: `−φ′(λ)·‖D·p‖` in Moré's notation, from the current factor.
     fn newton_denominator(&mut self, dxnorm: f64) -> f64 {
+        let inv = 1.0 / dxnorm;
         for j in 0..self.n {
-            self.w[j] = self.d[j] * (self.d[j] * self.p[j]) / dxnorm;
+            self.w[j] = self.d[j] * (self.d[j] * self.p[j]) * inv;
         }
         forward_substitute(self.chol, self.n, self.w);
         self.w.iter().map(|v| v * v).sum()
@@ -544,11 +548,10 @@ impl LevenbergMarquardt {
                         vs += sv[j] * s_vec[j];
                     }
                     let (inv, c2) = (1.0 / ys, vs / (ys * ys));
-                    for j in 0..n {
-                        for k in 0..n {
-                            let c = &mut curv[j * n + k];
-                            *c = tau * *c + (sv[j] * yv[k] + yv[j] * sv[k]) * inv
-                                - c2 * yv[j] * yv[k];
+                    let (sv, yv): (&[f64], &[f64]) = (sv, yv);
+                    for (row, (&svj, &yvj)) in curv.chunks_exact_mut(n).zip(sv.iter().zip(yv)) {
+                        for (c, (&svk, &yvk)) in row.iter_mut().zip(sv.iter().zip(yv)) {
+                            *c = tau * *c + (svj * yvk + yvj * svk) * inv - c2 * yvj * yvk;
                         }
                     }
                     if curv.iter().any(|v| !v.is_finite()) {
