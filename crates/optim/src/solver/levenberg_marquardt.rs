@@ -21,12 +21,15 @@
 //! A failed factorisation or a trial point outside the domain ("cannot evaluate here") counts
 //! as a failure: the radius shrinks tenfold (Nielsen: `λ` grows).
 //!
-//! Acceptance uses the problem's true cost — from `cost()`, or from `linearize()` (which returns
-//! the same true cost) when the trial follows an accepted step and is therefore linearized
-//! directly, saving one evaluation per accepted step; the model comes from `linearize()`. Bounds are
-//! handled by projection: variables on a bound whose gradient points outward are frozen for
-//! the step, the trial point is projected onto the box, and the gain ratio is computed for the
-//! projected step. All buffers are allocated once per call (one workspace buffer).
+//! Acceptance uses the problem's true cost — from `linearize()` (which returns the same true
+//! cost) when the trial is likely accepted (after an accepted step, or after a single rejection,
+//! which shrank the region), saving one evaluation per accepted step; from `cost()` after two
+//! rejections in a row. The model comes from `linearize()`. When the secant-augmented model
+//! is indefinite, the iterate falls back to the Gauss–Newton model (the Moré–Hebden iteration
+//! assumes a semi-definite matrix). Bounds are handled by projection: variables on a bound
+//! whose gradient points outward are frozen for the step, the trial point is projected onto
+//! the box, and the gain ratio is computed for the projected step. All buffers are allocated
+//! once per call (one workspace buffer).
 //!
 //! Cost per iteration: `J̃ᵀJ̃` and `J̃ᵀr̃` in one pass over the rows, then one Cholesky per
 //! trial `λ` (trust region: the Gauss–Newton step first, further ones only when it leaves the

@@ -268,8 +268,10 @@ pub fn quasi_explicit_fit(ks: &[f64], ws: &[f64], weights: &[f64]) -> Result<Svi
         }
     }
     let f = |x: [f64; 2]| -> f64 {
-        // Keep m within a generous band around the data and σ within bounds.
-        if x[0] < kmin - span || x[0] > kmax + span || x[1] < ls_lo - 3.0 || x[1] > ls_hi + 1.0 {
+        // Keep m within a generous band around the data, σ above the grid (down to ~span/4000)
+        // and not beyond its top, 2·span: wider σ only trades b against a along the flat
+        // parabola-like valley of a near-quadratic smile (a fit a box on σ would then cut).
+        if x[0] < kmin - span || x[0] > kmax + span || x[1] < ls_lo - 3.0 || x[1] > ls_hi {
             return f64::INFINITY;
         }
         inner(x[0], x[1]).0
@@ -494,5 +496,22 @@ mod tests {
         for (p, q) in fit.params().iter().zip(truth.params()) {
             assert!((p - q).abs() < 1e-5, "{:?} vs {:?}", fit, truth);
         }
+    }
+
+    #[test]
+    fn quasi_explicit_keeps_sigma_within_its_search_range_on_a_parabola() {
+        // A parabola is SVI's limit σ → ∞ (b/σ fixed, a → −∞): the fit slides along that
+        // valley to the top of the σ range, 2·span (here 0.4), and no further — a start a
+        // box on σ at 2·span would otherwise cut and move far from the data.
+        let ks: Vec<f64> = (0..21).map(|i| -0.1 + 0.01 * f64::from(i)).collect();
+        let ws: Vec<f64> = ks.iter().map(|&k| 0.003 + 0.002 * k + 0.05 * k * k).collect();
+        let fit = quasi_explicit_fit(&ks, &ws, &vec![1.0; ks.len()]).expect("fit");
+        assert!(fit.sigma <= 0.4 * (1.0 + 1e-12) && fit.sigma > 0.3, "{fit:?}");
+        let worst = ks
+            .iter()
+            .zip(&ws)
+            .map(|(&k, &w)| (fit.total_variance(k) - w).abs() / w)
+            .fold(0.0f64, f64::max);
+        assert!(worst < 0.01, "worst relative error {worst:e}, {fit:?}");
     }
 }
