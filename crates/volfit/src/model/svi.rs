@@ -255,7 +255,9 @@ pub fn quasi_explicit_fit(ks: &[f64], ws: &[f64], weights: &[f64]) -> Result<Svi
     let (mut best, mut best_x) = (f64::INFINITY, [0.0, 0.0]);
     let ls_lo = (span / 200.0).ln();
     let ls_hi = (2.0 * span).ln();
-    const G: usize = 6;
+    // 4×4: on the 941 real slices of ../shared/data a 6×6 grid ends in the same fits after
+    // the LM polish, at 1.5× the cost of this start.
+    const G: usize = 4;
     for i in 0..G {
         let m = kmin + span * (i as f64 + 0.5) / G as f64;
         for j in 0..G {
@@ -297,6 +299,7 @@ fn inner_fit(
     wmax: f64,
 ) -> (f64, [f64; 3]) {
     // Normal equations H x = g with basis (1, y, z); keep Σ w·v² for the cost.
+    let inv_sigma = 1.0 / sigma;
     let mut h = [0.0; 9];
     let mut g = [0.0; 3];
     let mut vv = 0.0;
@@ -305,7 +308,7 @@ fn inner_fit(
         if !(wt > 0.0) || !ks[i].is_finite() || !ws[i].is_finite() {
             continue;
         }
-        let y = (ks[i] - m) / sigma;
+        let y = (ks[i] - m) * inv_sigma;
         let z = (y * y + 1.0).sqrt();
         let basis = [1.0, y, z];
         for r in 0..3 {
