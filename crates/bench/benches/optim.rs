@@ -6,7 +6,9 @@
 //! Before timing, a table of final costs and evaluation counts is printed: the comparison is
 //! only meaningful where the final costs agree. Then a load-robust LM timing table (minimum
 //! over 30 interleaved batches of ours and the peer's, with the ratio per case and the
-//! geometric mean); `--bench zzz` prints only these tables. Run: `cargo bench -p volfit-bench --bench optim`.
+//! geometric mean); `--bench zzz` prints only these tables. With `OPTIM_BENCH_JSON=FILE`, our
+//! times and final costs are also written to FILE for the scipy comparison
+//! (`peers/optim_peers.sh`). Run: `cargo bench -p volfit-bench --bench optim`.
 
 use argmin::core::{CostFunction, Error, Executor, Gradient, State};
 use argmin::solver::linesearch::MoreThuenteLineSearch;
