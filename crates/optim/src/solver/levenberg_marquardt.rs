@@ -501,7 +501,10 @@ impl LevenbergMarquardt {
         let mut iters = 0u32;
         let mut last_step = 0.0;
         let mut cost_converged = false;
-        let mut optimistic = true;
+        // Rejected trials since the last accepted step: while fewer than two, a trial is
+        // likely accepted (after an accepted step, or after one rejection, which shrank the
+        // region) and is linearized directly, one call instead of cost() then linearize();
+        // after two rejections in a row only the cost is evaluated.
         let mut rejected_in_row = 0u32;
         loop {
             if self.secant && iters > 0 {
@@ -702,9 +705,7 @@ impl LevenbergMarquardt {
                 }
                 let (p_gn, p_aug) = (-(lin + 0.5 * quad), -(lin + 0.5 * (quad + quad_s)));
                 let pred = if aug { p_aug } else { p_gn };
-                // A trial is likely accepted (after an accepted step, or after one rejection,
-                // which shrank the region): linearize there directly, one call instead of
-                // cost() then linearize(); after two rejections in a row only the cost.
+                let optimistic = rejected_in_row < 2;
                 let trial = if optimistic {
                     evals.gradients += 1;
                     problem.linearize(xt, rt, jt)
@@ -752,10 +753,7 @@ impl LevenbergMarquardt {
                     }
                 }
                 let Some(c_new) = accepted else {
-                    // After one rejection the shrunken step is usually accepted: linearize it
-                    // directly; after a second one in a row, evaluate only the cost.
                     rejected_in_row += 1;
-                    optimistic = rejected_in_row < 2;
                     if !trust {
                         lambda *= nu;
                         nu *= 2.0;
@@ -788,7 +786,6 @@ impl LevenbergMarquardt {
                         _ => return done(x, c_new, Stop::Stalled, iters, evals),
                     }
                 }
-                optimistic = true;
                 rejected_in_row = 0;
                 break;
             }

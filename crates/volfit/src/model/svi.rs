@@ -270,9 +270,9 @@ pub fn quasi_explicit_fit(ks: &[f64], ws: &[f64], weights: &[f64]) -> Result<Svi
         }
     }
     let f = |x: [f64; 2]| -> f64 {
-        // Keep m within a generous band around the data, σ above the grid (down to ~span/4000)
-        // and not beyond its top, 2·span: wider σ only trades b against a along the flat
-        // parabola-like valley of a near-quadratic smile (a fit a box on σ would then cut).
+        // Keep m within a generous band around the data, and σ between ~span/4000 and the
+        // grid's top, 2·span: a wider σ only trades b against a along the flat valley of a
+        // near-quadratic smile, and a fit with σ boxed at 2·span would have to cut it.
         if x[0] < kmin - span || x[0] > kmax + span || x[1] < ls_lo - 3.0 || x[1] > ls_hi {
             return f64::INFINITY;
         }
@@ -504,8 +504,8 @@ mod tests {
     #[test]
     fn quasi_explicit_keeps_sigma_within_its_search_range_on_a_parabola() {
         // A parabola is SVI's limit σ → ∞ (b/σ fixed, a → −∞): the fit slides along that
-        // valley to the top of the σ range, 2·span (here 0.4), and no further — a start a
-        // box on σ at 2·span would otherwise cut and move far from the data.
+        // valley to the top of the σ range, 2·span (here 0.4), and no further; beyond it, a
+        // fit box on σ at 2·span would cut the start and move it far from the data.
         let ks: Vec<f64> = (0..21).map(|i| -0.1 + 0.01 * f64::from(i)).collect();
         let ws: Vec<f64> = ks.iter().map(|&k| 0.003 + 0.002 * k + 0.05 * k * k).collect();
         let fit = quasi_explicit_fit(&ks, &ws, &vec![1.0; ks.len()]).expect("fit");
