@@ -44,6 +44,46 @@ pub fn cholesky_solve(l: &[f64], n: usize, b: &mut [f64]) {
     }
 }
 
+/// In-place `LDLᵀ` factorisation of a symmetric positive-definite `n×n` matrix (read from its
+/// lower triangle): afterwards the strict lower triangle holds the unit lower factor `L` and the
+/// diagonal holds `1/dⱼ` (the upper triangle is left as is). No square roots, one division per
+/// pivot: for the few parameters of a fit the factorisation is a chain of dependent
+/// floating-point operations, and a square root is the longest of them. Returns `false` when
+/// `A` is not numerically positive definite.
+pub fn ldl(a: &mut [f64], n: usize, v: &mut [f64]) -> bool {
+    debug_assert!(a.len() >= n * n && v.len() >= n);
+    // Row by row (Crout): row j needs only the finished rows above it; v_k = L_jk·d_k.
+    for j in 0..n {
+        let (above, from_j) = a[..n * n].split_at_mut(j * n);
+        let rowj = &mut from_j[..n];
+        for k in 0..j {
+            let rowk = &above[k * n..k * n + k];
+            let c = rowk.iter().zip(&v[..k]).fold(rowj[k], |c, (l, vm)| c - l * vm);
+            v[k] = c;
+            rowj[k] = c * above[k * n + k];
+        }
+        let d = rowj[..j].iter().zip(&v[..j]).fold(rowj[j], |d, (l, vk)| d - l * vk);
+        if d.is_nan() || d <= 0.0 || !d.is_finite() {
+            return false;
+        }
+        rowj[j] = 1.0 / d;
+    }
+    true
+}
+
+/// Solves `L·D·Lᵀ·x = b` in place given the factor from [`ldl`].
+pub fn ldl_solve(f: &[f64], n: usize, b: &mut [f64]) {
+    for i in 0..n {
+        let (done, rest) = b.split_at_mut(i);
+        rest[0] = f[i * n..i * n + i].iter().zip(done.iter()).fold(rest[0], |s, (x, y)| s - x * y);
+    }
+    for i in (0..n).rev() {
+        let (head, done) = b[..n].split_at_mut(i + 1);
+        let col = f.get((i + 1) * n + i..).unwrap_or(&[]).iter().step_by(n);
+        head[i] = col.zip(done.iter()).fold(head[i] * f[i * n + i], |s, (x, y)| s - x * y);
+    }
+}
+
 /// Inverse of a symmetric positive-definite matrix from its Cholesky factor `l`, written
 /// into `out` (full symmetric `n×n`). `col` is scratch of length `n`.
 pub fn cholesky_inverse(l: &[f64], n: usize, out: &mut [f64], col: &mut [f64]) {
@@ -139,6 +179,23 @@ mod tests {
         cholesky_inverse(&a, 3, &mut inv, &mut col);
         // (A⁻¹)₀₀ = (5·3 − 1)/det, det = 4·14 − 2·6 = 44.
         assert!((inv[0] - 14.0 / 44.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn ldl_solves_spd_system_and_rejects_indefinite() {
+        // Same system as above: A·[1, −2, 3] = [0, −5, 7]; d = (4, 4, 11/4).
+        let mut a = [4.0, 2.0, 0.0, 2.0, 5.0, 1.0, 0.0, 1.0, 3.0];
+        let mut v = [0.0; 3];
+        assert!(ldl(&mut a, 3, &mut v));
+        assert_eq!((a[0], a[4], a[3], a[7]), (0.25, 0.25, 0.5, 0.25));
+        assert!((a[8] - 4.0 / 11.0).abs() < 1e-16);
+        let mut b = [0.0, -5.0, 7.0];
+        ldl_solve(&a, 3, &mut b);
+        for (v, e) in b.iter().zip([1.0, -2.0, 3.0]) {
+            assert!((v - e).abs() < 1e-14, "{v} vs {e}");
+        }
+        let mut indefinite = [1.0, 2.0, 2.0, 1.0];
+        assert!(!ldl(&mut indefinite, 2, &mut v));
     }
 
     #[test]

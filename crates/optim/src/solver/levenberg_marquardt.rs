@@ -1,14 +1,14 @@
 //! Levenberg–Marquardt on any [`LeastSquares`] problem: plain residuals (through the blanket
 //! impl) or the robust cost with Triggs-corrected rows.
 //!
-//! Each trial step solves `(J̃ᵀJ̃ + λ·D²)·δ = −J̃ᵀr̃` by Cholesky, with Moré's (1978) scaling
+//! Each trial step solves `(J̃ᵀJ̃ + λ·D²)·δ = −J̃ᵀr̃` by an `LDLᵀ` factorisation (a square-root-free Cholesky), with Moré's (1978) scaling
 //! `D = diag(‖column j of J̃‖)` kept as a running maximum. Two ways of choosing `λ`
 //! ([`Damping`]):
 //!
 //! * [`Damping::TrustRegion`] (the default) is MINPACK's `lmder` (Moré 1978): a radius `Δ` on
 //!   the scaled step `‖D·δ‖`, `λ = 0` (the Gauss–Newton step) when that step fits, otherwise
 //!   `λ` from the Moré–Hebden iteration `‖D·δ(λ)‖ ≈ Δ` (within 10 %, at most 10 factorisations,
-//!   each a Cholesky of an `n×n` matrix); `Δ` is updated from the gain ratio
+//!   each an `LDLᵀ` factorisation of an `n×n` matrix); `Δ` is updated from the gain ratio
 //!   `ρ = actual/predicted decrease` (shrunk by ½…⅒ for `ρ ≤ ¼`, set to `2‖D·δ‖` for `ρ ≥ ¾`).
 //! * [`Damping::Nielsen`]: `λ` itself updated from `ρ` as in Nielsen (1999) / Madsen, Nielsen &
 //!   Tingleff (2004): on success `λ ← λ·max(⅓, 1 − (2ρ − 1)³)`, on failure `λ ← λ·ν, ν ← 2ν`.
@@ -31,7 +31,7 @@
 //! the box, and the gain ratio is computed for the projected step. All buffers are allocated
 //! once per call (one workspace buffer).
 //!
-//! Cost per iteration: `J̃ᵀJ̃` and `J̃ᵀr̃` in one pass over the rows, then one Cholesky per
+//! Cost per iteration: `J̃ᵀJ̃` and `J̃ᵀr̃` in one pass over the rows, then one `LDLᵀ` factorisation per
 //! trial `λ` (trust region: the Gauss–Newton step first, further ones only when it leaves the
 //! region). For `n ≤ 8` both use fixed-size, fully unrolled kernels: on the small fits this
 //! solver is for, the linear algebra otherwise costs more than the residuals.
@@ -184,18 +184,47 @@ fn carve<'a>(rest: &mut &'a mut [f64], len: usize) -> &'a mut [f64] {
     head
 }
 
-/// Forward substitution `L·y = b` in place, `L` the lower factor from [`linalg::cholesky`].
-fn forward_substitute(l: &[f64], n: usize, b: &mut [f64]) {
+/// Forward substitution `L·y = b` in place, `L` the unit lower factor from [`linalg::ldl`].
+#[inline(always)]
+fn forward_substitute_unit(l: &[f64], n: usize, b: &mut [f64]) {
     for i in 0..n {
         let row = &l[i * n..i * n + i];
-        let s = row.iter().zip(&b[..i]).fold(b[i], |s, (lik, bk)| s - lik * bk);
-        b[i] = s / l[i * n + i];
+        b[i] = row.iter().zip(&b[..i]).fold(b[i], |s, (lik, bk)| s - lik * bk);
+    }
+}
+
+/// The number of parameters: a compile-time constant for the small fits (`n ≤ 8`, the usual
+/// case; every loop over parameters then has a constant trip count, unrolls and loses its
+/// bounds checks), or a run-time value.
+trait Dim: Copy {
+    fn get(self) -> usize;
+}
+
+/// `n = N`, known at compile time.
+#[derive(Clone, Copy)]
+struct Fixed<const N: usize>;
+
+impl<const N: usize> Dim for Fixed<N> {
+    #[inline(always)]
+    fn get(self) -> usize {
+        N
+    }
+}
+
+/// `n` known at run time only.
+#[derive(Clone, Copy)]
+struct Runtime(usize);
+
+impl Dim for Runtime {
+    #[inline(always)]
+    fn get(self) -> usize {
+        self.0
     }
 }
 
 /// Workspace of one damped solve.
-struct Damped<'a> {
-    n: usize,
+struct Damped<'a, D> {
+    dim: D,
     jtj: &'a [f64],
     g: &'a [f64],
     /// Scale `D` (trust region) or `D²` (Nielsen), per `squared`.
@@ -206,12 +235,12 @@ struct Damped<'a> {
     w: &'a mut [f64],
 }
 
-impl Damped<'_> {
+impl<D: Dim> Damped<'_, D> {
     /// Factorises `JᵀJ + λ·D²` (frozen variables: identity rows) into `chol` and solves for
     /// `p = −(JᵀJ + λ·D²)⁻¹g`; `dd(j)` is `D²ⱼ`. False when not numerically positive definite.
     fn solve(&mut self, lambda: f64, squared: bool) -> bool {
         // Few parameters (the usual case): a fixed-size kernel, fully unrolled.
-        match self.n {
+        match self.dim.get() {
             1 => return self.solve_fixed::<1>(lambda, squared),
             2 => return self.solve_fixed::<2>(lambda, squared),
             3 => return self.solve_fixed::<3>(lambda, squared),
@@ -222,7 +251,7 @@ impl Damped<'_> {
             8 => return self.solve_fixed::<8>(lambda, squared),
             _ => {}
         }
-        let n = self.n;
+        let n = self.dim.get();
         for j in 0..n {
             let row = &mut self.chol[j * n..j * n + j + 1];
             if self.active[j] {
@@ -238,15 +267,15 @@ impl Damped<'_> {
             row[j] = self.jtj[j * n + j] + lambda * dj;
             self.p[j] = -self.g[j];
         }
-        if !linalg::cholesky(self.chol, n) {
+        if !linalg::ldl(self.chol, n, self.w) {
             return false;
         }
-        linalg::cholesky_solve(self.chol, n, self.p);
+        linalg::ldl_solve(self.chol, n, self.p);
         self.p.iter().all(|v| v.is_finite())
     }
 
-    /// [`Self::solve`] for `n = N`, on a stack copy, multiplying by pivot reciprocals.
-    // Index loops on purpose: the textbook Cholesky form, unrolled by the compiler for fixed N.
+    /// [`Self::solve`] for `n = N`, on a stack copy.
+    // Index loops on purpose: the textbook LDLᵀ form, unrolled by the compiler for fixed N.
     #[allow(clippy::needless_range_loop)]
     #[inline(always)]
     fn solve_fixed<const N: usize>(&mut self, lambda: f64, squared: bool) -> bool {
@@ -266,40 +295,39 @@ impl Damped<'_> {
             l[j][j] = jtj[j * N + j] + lambda * dj;
             b[j] = -g[j];
         }
-        // One division per column: the reciprocal of each pivot, multiplied everywhere else.
-        let mut inv = [0.0f64; N];
+        // LDLᵀ (no square roots, one division per pivot): unit lower L below the diagonal of
+        // `l`, 1/dⱼ on it, as [`linalg::ldl`] stores it.
+        let mut v = [0.0f64; N];
         for j in 0..N {
+            // Row j from the finished rows above (Crout); v_k = L_jk·d_k.
+            for k in 0..j {
+                let mut c = l[j][k];
+                for m in 0..k {
+                    c -= l[k][m] * v[m];
+                }
+                v[k] = c;
+                l[j][k] = c * l[k][k];
+            }
             let mut dj = l[j][j];
             for k in 0..j {
-                dj -= l[j][k] * l[j][k];
+                dj -= l[j][k] * v[k];
             }
             if !(dj > 0.0 && dj.is_finite()) {
                 return false;
             }
-            let dj = dj.sqrt();
-            l[j][j] = dj;
-            inv[j] = 1.0 / dj;
-            for i in j + 1..N {
-                let mut t = l[i][j];
-                for k in 0..j {
-                    t -= l[i][k] * l[j][k];
-                }
-                l[i][j] = t * inv[j];
-            }
+            l[j][j] = 1.0 / dj;
         }
         for i in 0..N {
-            let mut t = b[i];
             for k in 0..i {
-                t -= l[i][k] * b[k];
+                b[i] -= l[i][k] * b[k];
             }
-            b[i] = t * inv[i];
         }
         for i in (0..N).rev() {
-            let mut t = b[i];
+            let mut t = b[i] * l[i][i];
             for k in i + 1..N {
                 t -= l[k][i] * b[k];
             }
-            b[i] = t * inv[i];
+            b[i] = t;
         }
         for (dst, row) in self.chol.chunks_exact_mut(N).zip(&l) {
             dst.copy_from_slice(row);
@@ -313,14 +341,18 @@ impl Damped<'_> {
         self.d.iter().zip(self.p.iter()).map(|(d, p)| (d * p) * (d * p)).sum::<f64>().sqrt()
     }
 
-    /// `‖L⁻¹·D²p/‖D·p‖‖²`: `−φ′(λ)·‖D·p‖` in Moré's notation, from the current factor.
+    /// `‖R⁻ᵀ·D²p‖² / ‖D·p‖²` for the Cholesky factor `R = D½Lᵀ` of the current `LDLᵀ` factor:
+    /// `−φ′(λ)·‖D·p‖` in Moré's notation.
     fn newton_denominator(&mut self, dxnorm: f64) -> f64 {
-        let inv = 1.0 / dxnorm;
-        for j in 0..self.n {
-            self.w[j] = self.d[j] * (self.d[j] * self.p[j]) * inv;
+        let n = self.dim.get();
+        let (d, p, w) = (&self.d[..n], &self.p[..n], &mut self.w[..n]);
+        for j in 0..n {
+            w[j] = d[j] * (d[j] * p[j]);
         }
-        forward_substitute(self.chol, self.n, self.w);
-        self.w.iter().map(|v| v * v).sum()
+        let f = &self.chol[..n * n];
+        forward_substitute_unit(f, n, w);
+        let s = (0..n).map(|j| w[j] * w[j] * f[j * n + j]).sum::<f64>();
+        s / (dxnorm * dxnorm)
     }
 
     /// Moré–Hebden: the `λ ≥ 0` whose step has `‖D·p‖` within 10 % of `radius` (`λ = 0` when
@@ -352,7 +384,7 @@ impl Damped<'_> {
                 parl = (fp / radius) / s;
             }
         }
-        let gnorm = (0..self.n)
+        let gnorm = (0..self.dim.get())
             .filter(|&j| !self.active[j])
             .map(|j| (self.g[j] / self.d[j]).powi(2))
             .sum::<f64>()
@@ -432,10 +464,32 @@ impl LevenbergMarquardt {
         bounds: Option<&Bounds>,
         obs: &mut dyn Observer,
     ) -> Minimum {
+        match problem.num_params() {
+            1 => self.run(problem, x0, bounds, obs, Fixed::<1>),
+            2 => self.run(problem, x0, bounds, obs, Fixed::<2>),
+            3 => self.run(problem, x0, bounds, obs, Fixed::<3>),
+            4 => self.run(problem, x0, bounds, obs, Fixed::<4>),
+            5 => self.run(problem, x0, bounds, obs, Fixed::<5>),
+            6 => self.run(problem, x0, bounds, obs, Fixed::<6>),
+            7 => self.run(problem, x0, bounds, obs, Fixed::<7>),
+            8 => self.run(problem, x0, bounds, obs, Fixed::<8>),
+            n => self.run(problem, x0, bounds, obs, Runtime(n)),
+        }
+    }
+
+    /// [`Self::minimize`] with `n = dim.get()` parameters.
+    fn run<P: LeastSquares, D: Dim>(
+        &self,
+        problem: &P,
+        x0: &[f64],
+        bounds: Option<&Bounds>,
+        obs: &mut dyn Observer,
+        dim: D,
+    ) -> Minimum {
         let limits = &self.limits;
         let start = limits.max_time.map(|_| Instant::now());
         let m = problem.num_rows();
-        let n = problem.num_params();
+        let n = dim.get();
         let (lo, hi) = match bounds {
             Some(b) => (b.lower(), b.upper()),
             None => (&[][..], &[][..]),
@@ -633,7 +687,7 @@ impl LevenbergMarquardt {
                     true
                 };
                 let mut step = Damped {
-                    n,
+                    dim,
                     jtj: if aug { model } else { jtj },
                     g,
                     d: scale,
@@ -834,7 +888,7 @@ mod tests {
     fn trust_step(jtj: [f64; 4], radius: f64, need_definite: bool) -> Option<(f64, f64, [f64; 2])> {
         let (mut chol, mut p, mut w) = ([0.0; 4], [0.0; 2], [0.0; 2]);
         let mut step = Damped {
-            n: 2,
+            dim: Fixed::<2>,
             jtj: &jtj,
             g: &[1.0, 1.0],
             d: &[1.0, 1.0],
