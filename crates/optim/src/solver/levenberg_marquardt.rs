@@ -178,6 +178,7 @@ fn normal_fixed<const N: usize>(jac: &[f64], r: &[f64], jtj: &mut [f64], g: &mut
 }
 
 /// The first `len` entries of `rest`, which keeps the remainder.
+#[inline(always)]
 fn carve<'a>(rest: &mut &'a mut [f64], len: usize) -> &'a mut [f64] {
     let (head, tail) = std::mem::take(rest).split_at_mut(len);
     *rest = tail;
@@ -230,6 +231,8 @@ struct Damped<'a, D> {
     /// Scale `D` (trust region) or `D²` (Nielsen), per `squared`.
     d: &'a [f64],
     active: &'a [bool],
+    /// `‖D⁻¹·g‖` over the free variables (trust region: Moré's upper bound `‖D⁻¹g‖/Δ` on `λ`).
+    gnorm: f64,
     chol: &'a mut [f64],
     p: &'a mut [f64],
     w: &'a mut [f64],
@@ -341,9 +344,9 @@ impl<D: Dim> Damped<'_, D> {
         self.d.iter().zip(self.p.iter()).map(|(d, p)| (d * p) * (d * p)).sum::<f64>().sqrt()
     }
 
-    /// `‖R⁻ᵀ·D²p‖² / ‖D·p‖²` for the Cholesky factor `R = D½Lᵀ` of the current `LDLᵀ` factor:
-    /// `−φ′(λ)·‖D·p‖` in Moré's notation.
-    fn newton_denominator(&mut self, dxnorm: f64) -> f64 {
+    /// Moré's Newton correction of `λ` for `φ(λ) = ‖D·p(λ)‖ − Δ`: `(φ/Δ)·‖D·p‖² / ‖R⁻ᵀ·D²p‖²`,
+    /// `R = D½Lᵀ` the Cholesky factor of the current `LDLᵀ` factor (one division).
+    fn newton_correction(&mut self, fp: f64, dxnorm: f64, radius: f64) -> f64 {
         let n = self.dim.get();
         let (d, p, w) = (&self.d[..n], &self.p[..n], &mut self.w[..n]);
         for j in 0..n {
@@ -352,7 +355,7 @@ impl<D: Dim> Damped<'_, D> {
         let f = &self.chol[..n * n];
         forward_substitute_unit(f, n, w);
         let s = (0..n).map(|j| w[j] * w[j] * f[j * n + j]).sum::<f64>();
-        s / (dxnorm * dxnorm)
+        fp * (dxnorm * dxnorm) / (radius * s)
     }
 
     /// Moré–Hebden: the `λ ≥ 0` whose step has `‖D·p‖` within 10 % of `radius` (`λ = 0` when
@@ -379,16 +382,12 @@ impl<D: Dim> Damped<'_, D> {
             if fp <= 0.1 * radius {
                 return Some((0.0, dxnorm));
             }
-            let s = self.newton_denominator(dxnorm);
-            if s > 0.0 && s.is_finite() {
-                parl = (fp / radius) / s;
+            let c = self.newton_correction(fp, dxnorm, radius);
+            if c > 0.0 && c.is_finite() {
+                parl = c;
             }
         }
-        let gnorm = (0..self.dim.get())
-            .filter(|&j| !self.active[j])
-            .map(|j| (self.g[j] / self.d[j]).powi(2))
-            .sum::<f64>()
-            .sqrt();
+        let gnorm = self.gnorm;
         let mut paru = gnorm / radius;
         if paru == 0.0 {
             paru = f64::MIN_POSITIVE / radius.min(0.1);
@@ -423,7 +422,7 @@ impl<D: Dim> Damped<'_, D> {
             if fp.abs() <= 0.1 * radius || (parl == 0.0 && fp <= fp_old && fp_old < 0.0) {
                 return Some((lambda, dxnorm));
             }
-            let parc = (fp / radius) / self.newton_denominator(dxnorm);
+            let parc = self.newton_correction(fp, dxnorm, radius);
             if fp > 0.0 {
                 parl = parl.max(lambda);
             } else {
@@ -525,7 +524,15 @@ impl LevenbergMarquardt {
         // Running maximum of diag(JᵀJ) (= squared column norms), and the scale used per step.
         let diag = carve(&mut rest, n);
         let scale = carve(&mut rest, n);
-        let mut active = vec![false; n];
+        // Variables frozen on a bound for the step (on the stack for the usual few parameters).
+        let mut active_heap = Vec::new();
+        let mut active_stack = [false; 8];
+        let active: &mut [bool] = if n <= active_stack.len() {
+            &mut active_stack[..n]
+        } else {
+            active_heap.resize(n, false);
+            &mut active_heap
+        };
         let mut evals = Evals::default();
         if bounded {
             for i in 0..n {
@@ -609,12 +616,16 @@ impl LevenbergMarquardt {
                     }
                     let (inv, c2) = (1.0 / ys, vs / (ys * ys));
                     let (sv, yv): (&[f64], &[f64]) = (sv, yv);
+                    // The sum of all entries is finite only if every entry is (one branch,
+                    // not one per entry; an overflowing sum of finite entries also resets S).
+                    let mut total = 0.0;
                     for (row, (&svj, &yvj)) in curv.chunks_exact_mut(n).zip(sv.iter().zip(yv)) {
                         for (c, (&svk, &yvk)) in row.iter_mut().zip(sv.iter().zip(yv)) {
                             *c = tau * *c + (svj * yvk + yvj * svk) * inv - c2 * yvj * yvk;
+                            total += *c;
                         }
                     }
-                    if curv.iter().any(|v| !v.is_finite()) {
+                    if !total.is_finite() {
                         curv.iter_mut().for_each(|v| *v = 0.0);
                     }
                 }
@@ -667,6 +678,16 @@ impl LevenbergMarquardt {
                     };
                 }
             }
+            // ‖D⁻¹g‖ over the free variables, for the Moré–Hebden bounds on λ.
+            let dgnorm = if trust {
+                (0..n)
+                    .filter(|&j| !active[j])
+                    .map(|j| (g[j] / scale[j]).powi(2))
+                    .sum::<f64>()
+                    .sqrt()
+            } else {
+                0.0
+            };
             // Inner loop: shrink the region (raise λ) until a step is accepted.
             loop {
                 if evals.total() >= limits.max_evals {
@@ -691,7 +712,8 @@ impl LevenbergMarquardt {
                     jtj: if aug { model } else { jtj },
                     g,
                     d: scale,
-                    active: &active,
+                    active,
+                    gnorm: dgnorm,
                     chol: &mut *chol,
                     p: &mut *delta,
                     w: &mut *w,
@@ -893,6 +915,7 @@ mod tests {
             g: &[1.0, 1.0],
             d: &[1.0, 1.0],
             active: &[false, false],
+            gnorm: 2f64.sqrt(),
             chol: &mut chol,
             p: &mut p,
             w: &mut w,
