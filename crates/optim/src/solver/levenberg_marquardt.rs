@@ -942,4 +942,68 @@ mod tests {
         let (l, dx, _) = trust_step(indefinite, 0.1, false).unwrap();
         assert!(l > 1.0 && dx <= 0.11, "λ {l}, ‖Dp‖ {dx}");
     }
+
+    /// A random SPD matrix `AᵀA + I` (`n×n`), a gradient and a positive scale, seeded.
+    fn random_system(n: usize, seed: u64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let a: Vec<f64> = (0..n * n).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let mut jtj = vec![0.0; n * n];
+        for i in 0..n {
+            for j in 0..n {
+                jtj[i * n + j] = (0..n).map(|k| a[k * n + i] * a[k * n + j]).sum::<f64>()
+                    + if i == j { 1.0 } else { 0.0 };
+            }
+        }
+        let g = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let d = (0..n).map(|_| rng.random_range(0.5..2.0)).collect();
+        (jtj, g, d)
+    }
+
+    #[test]
+    fn damped_solve_matches_cholesky_and_newton_correction_matches_the_derivative() {
+        // n ≤ 8 runs the fixed-size LDLᵀ kernel, n > 8 the general one: both must give the
+        // step of a plain Cholesky solve, and Moré's correction must equal
+        // (φ/Δ)·‖Dp‖/(−φ′(λ)) with φ′ from central differences of ‖D·p(λ)‖.
+        for n in 1..=10 {
+            let (jtj, g, d) = random_system(n, 40 + n as u64);
+            let lambda = 0.3;
+            let (mut chol, mut p, mut w) = (vec![0.0; n * n], vec![0.0; n], vec![0.0; n]);
+            let active = vec![false; n];
+            let mut step = Damped {
+                dim: Runtime(n),
+                jtj: &jtj,
+                g: &g,
+                d: &d,
+                active: &active,
+                gnorm: 0.0,
+                chol: &mut chol,
+                p: &mut p,
+                w: &mut w,
+            };
+            let norm_at = |step: &mut Damped<'_, Runtime>, l: f64| {
+                assert!(step.solve(l, false));
+                step.scaled_norm()
+            };
+            let h = 1e-6;
+            let dphi =
+                (norm_at(&mut step, lambda + h) - norm_at(&mut step, lambda - h)) / (2.0 * h);
+            let dx = norm_at(&mut step, lambda);
+            let radius = 0.5 * dx;
+            let fp = dx - radius;
+            let parc = step.newton_correction(fp, dx, radius);
+            let expected = (fp / radius) * dx / -dphi;
+            assert!((parc - expected).abs() < 1e-6 * expected.abs(), "n {n}: {parc} vs {expected}");
+            let mut a = jtj.clone();
+            for j in 0..n {
+                a[j * n + j] += lambda * d[j] * d[j];
+            }
+            assert!(linalg::cholesky(&mut a, n));
+            let mut x: Vec<f64> = g.iter().map(|v| -v).collect();
+            linalg::cholesky_solve(&a, n, &mut x);
+            for (u, v) in p.iter().zip(&x) {
+                assert!((u - v).abs() < 1e-12 * (1.0 + v.abs()), "n {n}: {u} vs {v}");
+            }
+        }
+    }
 }
