@@ -71,12 +71,19 @@ pub fn ldl(a: &mut [f64], n: usize, v: &mut [f64]) -> bool {
     true
 }
 
-/// Solves `L·D·Lᵀ·x = b` in place given the factor from [`ldl`].
-pub fn ldl_solve(f: &[f64], n: usize, b: &mut [f64]) {
+/// Forward substitution `L·y = b` in place for the unit lower factor `L` from [`ldl`] (its
+/// diagonal, `1/dⱼ`, is not read).
+#[inline]
+pub fn unit_lower_solve(f: &[f64], n: usize, b: &mut [f64]) {
     for i in 0..n {
         let (done, rest) = b.split_at_mut(i);
         rest[0] = f[i * n..i * n + i].iter().zip(done.iter()).fold(rest[0], |s, (x, y)| s - x * y);
     }
+}
+
+/// Solves `L·D·Lᵀ·x = b` in place given the factor from [`ldl`].
+pub fn ldl_solve(f: &[f64], n: usize, b: &mut [f64]) {
+    unit_lower_solve(f, n, b);
     for i in (0..n).rev() {
         let (head, done) = b[..n].split_at_mut(i + 1);
         let col = f.get((i + 1) * n + i..).unwrap_or(&[]).iter().step_by(n);
