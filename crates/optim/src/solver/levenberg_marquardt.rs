@@ -578,6 +578,9 @@ impl<'a> Work<'a> {
     }
 
     /// Carves the workspace out of `buf` (of [`Work::len`] entries).
+    // Inlined so that, for a compile-time `n`, every slice's length is known: the loops over
+    // the parameters then lose their bounds checks.
+    #[inline(always)]
     fn carve(buf: &'a mut [f64], n: usize, m: usize, secant: bool, active: &'a mut [bool]) -> Self {
         let sn = if secant { n * n } else { 0 };
         let mut rest: &mut [f64] = buf;
@@ -811,6 +814,7 @@ impl Damper {
         }
     }
 
+    #[inline(always)]
     fn lambda(&self) -> f64 {
         match *self {
             Damper::TrustRegion { lambda, .. } | Damper::Nielsen { lambda, .. } => lambda,
@@ -856,16 +860,22 @@ impl Damper {
         active: &[bool],
     ) -> f64 {
         match self {
-            Damper::TrustRegion { .. } => (0..dim.get())
-                .filter(|&j| !active[j])
-                .map(|j| (g[j] / scale[j]).powi(2))
-                .sum::<f64>()
-                .sqrt(),
+            Damper::TrustRegion { .. } => {
+                // A loop, not an iterator sum: that one was not inlined.
+                let mut s = 0.0;
+                for j in 0..dim.get() {
+                    if !active[j] {
+                        s += (g[j] / scale[j]).powi(2);
+                    }
+                }
+                s.sqrt()
+            }
             Damper::Nielsen { .. } => 0.0,
         }
     }
 
     /// The damping has run away (or the region vanished): give up.
+    #[inline(always)]
     fn exhausted(&self, max_damping: f64) -> bool {
         let lambda = self.lambda();
         let no_region = matches!(*self, Damper::TrustRegion { radius, .. } if !(radius > 0.0));
@@ -900,6 +910,7 @@ impl Damper {
     }
 
     /// After the first trial step (of length `pnorm = ‖D·δ‖`): MINPACK shrinks `Δ₀` to it.
+    #[inline(always)]
     fn after_trial(&mut self, pnorm: f64) {
         if let Damper::TrustRegion { radius, first_trial, .. } = self {
             if *first_trial && pnorm < *radius {
@@ -910,6 +921,7 @@ impl Damper {
     }
 
     /// Nielsen's rejection: `λ ← λ·ν`, `ν ← 2ν`.
+    #[inline(always)]
     fn reject(&mut self) {
         if let Damper::Nielsen { lambda, nu, .. } = self {
             *lambda *= *nu;
@@ -918,6 +930,7 @@ impl Damper {
     }
 
     /// Nielsen's acceptance with gain ratio `gain`: `λ ← λ·max(min_shrink, 1 − (2ρ − 1)³)`.
+    #[inline(always)]
     fn accept(&mut self, gain: f64) {
         if let Damper::Nielsen { lambda, nu, min_shrink } = self {
             *lambda *= (1.0 - (2.0 * gain - 1.0).powi(3)).max(*min_shrink);
@@ -982,6 +995,11 @@ impl Damper {
     }
 }
 
+/// The result of a solve.
+fn minimum(x: &[f64], cost: f64, stop: Stop, iters: u32, evals: Evals) -> Minimum {
+    Minimum { x: x.to_vec(), cost, stop, iters, evals }
+}
+
 /// The state of one solve.
 struct Solve<'a, D> {
     dim: D,
@@ -1007,8 +1025,9 @@ struct Solve<'a, D> {
 
 impl<D: Dim> Solve<'_, D> {
     /// The result at the current iterate.
+    #[inline(always)]
     fn done(&self, cost: f64, stop: Stop) -> Minimum {
-        Minimum { x: self.ws.x.to_vec(), cost, stop, iters: self.iters, evals: self.evals }
+        minimum(self.ws.x, cost, stop, self.iters, self.evals)
     }
 
     /// The model at `x`: `JᵀJ` (upper and lower) and `g = Jᵀr`, the running column norms,
@@ -1034,6 +1053,7 @@ impl<D: Dim> Solve<'_, D> {
     }
 
     /// The gradient's max-norm (projected onto the box when bounded).
+    #[inline(always)]
     fn grad_test_norm(&self) -> f64 {
         match self.bounds {
             Some((lo, hi)) => projected_grad_norm(self.ws.x, self.ws.g, lo, hi),
