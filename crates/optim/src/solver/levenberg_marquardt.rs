@@ -64,8 +64,10 @@ pub enum Damping {
 }
 
 impl Default for Damping {
-    /// The trust region with initial radius `‖D·x₀‖` (`step_bound = 1`; on the NIST set and
-    /// smile60 this needs fewer evaluations than MINPACK's 100, and never converges elsewhere).
+    /// The trust region with initial radius `‖D·x₀‖` (`step_bound = 1`). Against MINPACK's 100
+    /// on the NIST and MGH problems of the tests (default limits) it reaches the same minima,
+    /// with fewer evaluations from the far NIST starts (MGH09 109 against 374, Rat43 14
+    /// against 28, Misra1a 24 against 30) and more on Rosenbrock (27 against 17).
     fn default() -> Self {
         Damping::TrustRegion { step_bound: 1.0 }
     }
@@ -451,6 +453,39 @@ impl LevenbergMarquardt {
     ///
     /// # Panics
     /// When `x0` or `bounds` have fewer entries than the problem has parameters.
+    ///
+    /// # Example
+    /// NIST StRD Misra1a, `y = b₁·(1 − exp(−b₂·x))` on 14 observations, from NIST's far start
+    /// `(500, 10⁻⁴)`. The certified values are `b₁ = 238.94212918`, `b₂ = 5.5015643181·10⁻⁴`
+    /// and the residual sum of squares `0.12455138894` (the cost is half of it); LM matches
+    /// the parameters to a relative 10⁻⁸ and the cost to 10⁻¹⁰.
+    /// ```
+    /// use volfit_optim::{FnResiduals, LevenbergMarquardt};
+    ///
+    /// let x = [77.6, 114.9, 141.1, 190.8, 239.9, 289.0, 332.8, 378.4, 434.8, 477.3, 536.8, 593.1,
+    ///     689.1, 760.0];
+    /// let y = [10.07, 14.73, 17.94, 23.93, 29.61, 35.18, 40.02, 44.82, 50.76, 55.05, 61.01, 66.40,
+    ///     75.47, 81.78];
+    /// let misra1a = FnResiduals::new(14, 2, |b: &[f64], r: &mut [f64], jac: Option<&mut [f64]>| {
+    ///     for i in 0..14 {
+    ///         r[i] = b[0] * (1.0 - (-b[1] * x[i]).exp()) - y[i];
+    ///     }
+    ///     if let Some(j) = jac {
+    ///         for i in 0..14 {
+    ///             let e = (-b[1] * x[i]).exp();
+    ///             j[2 * i] = 1.0 - e;
+    ///             j[2 * i + 1] = b[0] * x[i] * e;
+    ///         }
+    ///     }
+    ///     Some(())
+    /// });
+    /// let m = LevenbergMarquardt::default().minimize(&misra1a, &[500.0, 1e-4], None, &mut ());
+    /// let rel = |v: f64, certified: f64| ((v - certified) / certified).abs();
+    /// assert!(m.stop.converged());
+    /// assert!(rel(m.x[0], 2.3894212918e2) < 1e-8, "{}", m.x[0]);
+    /// assert!(rel(m.x[1], 5.5015643181e-4) < 1e-8, "{}", m.x[1]);
+    /// assert!(rel(2.0 * m.cost, 1.2455138894e-1) < 1e-10, "{}", m.cost);
+    /// ```
     pub fn minimize<P: LeastSquares>(
         &self,
         problem: &P,
