@@ -1,5 +1,6 @@
 //! Penalties added to the robust cost: ridge (toward zero or a prior such as yesterday's
-//! fit), smoothed L1, and user penalties (later: no-arbitrage terms).
+//! fit), smoothed L1, a closure ([`FnPenalty`]), and any other [`Penalty`] implementation
+//! (volfit's butterfly and calendar no-arbitrage penalties are ones).
 //!
 //! A penalty `p(x) ≥ 0` has a scalar view (value and gradient, for first-order solvers)
 //! and a least-squares view (rows `rₖ` with `½ Σ rₖ² = p`, for Levenberg–Marquardt).

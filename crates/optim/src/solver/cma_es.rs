@@ -19,7 +19,7 @@ use super::schedule::{dist, norm2};
 use crate::linalg::symmetric_eigen;
 use crate::observe::{Iterate, Observer};
 use crate::problem::{Bounds, Counted, Objective};
-use crate::solver::{Limits, Minimum, Solver, Stop};
+use crate::solver::{Limits, Minimum, Solver, Status, Stop};
 use rand::RngExt;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -89,19 +89,30 @@ struct Ctx<'a, P> {
     gen: u32,
 }
 
-impl CmaEs {
-    #[allow(clippy::too_many_lines)]
-    fn run<P: Objective>(
-        &self,
-        ctx: &mut Ctx<'_, P>,
-        mean0: &[f64],
-        sigma0: f64,
-        lambda: usize,
-        best: &mut Best,
-    ) -> RunEnd {
-        let n = mean0.len();
+/// The strategy parameters of one run with `λ` offspring in `n` dimensions (Hansen's Table 1).
+struct Params {
+    n: usize,
+    lambda: usize,
+    mu: usize,
+    /// Positive recombination weights (sum 1).
+    w: Vec<f64>,
+    mueff: f64,
+    cc: f64,
+    cs: f64,
+    c1: f64,
+    cmu: f64,
+    damps: f64,
+    /// `E‖N(0, I)‖`.
+    chi_n: f64,
+    /// Generations between eigendecompositions of `C`.
+    eigen_every: u32,
+    /// Generations in the TolFun history.
+    hist_len: usize,
+}
+
+impl Params {
+    fn new(n: usize, lambda: usize) -> Self {
         let nf = n as f64;
-        let lim = &self.limits;
         let mu = lambda / 2;
         let mut w: Vec<f64> =
             (0..mu).map(|i| ((lambda as f64 + 1.0) / 2.0).ln() - ((i + 1) as f64).ln()).collect();
@@ -116,156 +127,234 @@ impl CmaEs {
         let chi_n = nf.sqrt() * (1.0 - 1.0 / (4.0 * nf) + 1.0 / (21.0 * nf * nf));
         let eigen_every = ((1.0 / (10.0 * nf * (c1 + cmu))).floor() as u32).max(1);
         let hist_len = 10 + (30.0 * nf / lambda as f64).ceil() as usize;
+        Params { n, lambda, mu, w, mueff, cc, cs, c1, cmu, damps, chi_n, eigen_every, hist_len }
+    }
+}
 
-        let mut m = mean0.to_vec();
-        let mut m_old = vec![0.0; n];
-        let mut sigma = sigma0;
+/// The state of one run: the distribution `N(m, σ²C)` with `C = B·D²·Bᵀ`, the evolution
+/// paths, the current offspring and the best-cost history. Sized once per run.
+struct Run {
+    m: Vec<f64>,
+    m_old: Vec<f64>,
+    sigma: f64,
+    c: Vec<f64>,
+    b: Vec<f64>,
+    d: Vec<f64>,
+    scratch: Vec<f64>,
+    ps: Vec<f64>,
+    pc: Vec<f64>,
+    z: Vec<f64>,
+    yw: Vec<f64>,
+    tmp: Vec<f64>,
+    /// Offspring steps `y_k` and points `x_k` (row-major), their costs and their order.
+    ys: Vec<f64>,
+    xs: Vec<f64>,
+    fs: Vec<f64>,
+    order: Vec<usize>,
+    hist: Vec<f64>,
+    /// Generations of this run.
+    g_run: u32,
+}
+
+impl Run {
+    fn new(prm: &Params, mean0: &[f64], sigma0: f64) -> Self {
+        let (n, lambda) = (prm.n, prm.lambda);
         let mut c = vec![0.0; n * n];
         let mut b = vec![0.0; n * n];
-        let mut d = vec![1.0; n];
         for i in 0..n {
             c[i * n + i] = 1.0;
             b[i * n + i] = 1.0;
         }
-        let mut scratch = vec![0.0; n * n];
-        let mut ps = vec![0.0; n];
-        let mut pc = vec![0.0; n];
-        let mut z = vec![0.0; n];
-        let mut yw = vec![0.0; n];
-        let mut tmp = vec![0.0; n];
-        let mut ys = vec![0.0; lambda * n];
-        let mut xs = vec![0.0; lambda * n];
-        let mut fs = vec![0.0; lambda];
-        let mut order: Vec<usize> = (0..lambda).collect();
-        let mut hist = vec![f64::NAN; hist_len];
-        let mut g_run = 0u32;
-        loop {
-            if ctx.gen >= lim.max_iters {
-                return RunEnd::Budget(Stop::MaxIters);
-            }
-            if ctx.p.evals().total() >= lim.max_evals {
-                return RunEnd::Budget(Stop::MaxEvals);
-            }
-            if lim.max_time.is_some_and(|t| ctx.start.elapsed() >= t) {
-                return RunEnd::Budget(Stop::TimeBudget);
-            }
-            for k in 0..lambda {
-                let x = &mut xs[k * n..(k + 1) * n];
-                let y = &mut ys[k * n..(k + 1) * n];
-                let mut tries = 0;
-                loop {
-                    for zi in z.iter_mut() {
-                        *zi = ctx.rng.sample(StandardNormal);
-                    }
-                    for i in 0..n {
-                        y[i] = (0..n).map(|j| b[i * n + j] * d[j] * z[j]).sum();
-                        x[i] = m[i] + sigma * y[i];
-                    }
-                    match ctx.bounds {
-                        Some(bd) if !bd.contains(x) => {
-                            tries += 1;
-                            if tries > self.resample {
-                                bd.project(x);
-                                for i in 0..n {
-                                    y[i] = (x[i] - m[i]) / sigma;
-                                }
-                                break;
+        Run {
+            m: mean0.to_vec(),
+            m_old: vec![0.0; n],
+            sigma: sigma0,
+            c,
+            b,
+            d: vec![1.0; n],
+            scratch: vec![0.0; n * n],
+            ps: vec![0.0; n],
+            pc: vec![0.0; n],
+            z: vec![0.0; n],
+            yw: vec![0.0; n],
+            tmp: vec![0.0; n],
+            ys: vec![0.0; lambda * n],
+            xs: vec![0.0; lambda * n],
+            fs: vec![0.0; lambda],
+            order: (0..lambda).collect(),
+            hist: vec![f64::NAN; prm.hist_len],
+            g_run: 0,
+        }
+    }
+
+    /// Draws and evaluates the `λ` offspring (out-of-box samples redrawn up to `resample`
+    /// times, then projected), records the best point in `best` and sorts them by cost.
+    fn sample<P: Objective>(
+        &mut self,
+        prm: &Params,
+        ctx: &mut Ctx<'_, P>,
+        resample: u32,
+        best: &mut Best,
+    ) {
+        let n = prm.n;
+        let (b, d, m, sigma) = (&self.b, &self.d, &self.m, self.sigma);
+        for k in 0..prm.lambda {
+            let x = &mut self.xs[k * n..(k + 1) * n];
+            let y = &mut self.ys[k * n..(k + 1) * n];
+            let mut tries = 0;
+            loop {
+                for zi in self.z.iter_mut() {
+                    *zi = ctx.rng.sample(StandardNormal);
+                }
+                for i in 0..n {
+                    y[i] = (0..n).map(|j| b[i * n + j] * d[j] * self.z[j]).sum();
+                    x[i] = m[i] + sigma * y[i];
+                }
+                match ctx.bounds {
+                    Some(bd) if !bd.contains(x) => {
+                        tries += 1;
+                        if tries > resample {
+                            bd.project(x);
+                            for i in 0..n {
+                                y[i] = (x[i] - m[i]) / sigma;
                             }
+                            break;
                         }
-                        _ => break,
                     }
-                }
-                fs[k] = match ctx.p.value(x) {
-                    Some(v) if !v.is_nan() => v,
-                    _ => f64::INFINITY,
-                };
-                if fs[k] < best.f {
-                    best.f = fs[k];
-                    best.x.copy_from_slice(x);
+                    _ => break,
                 }
             }
-            order.sort_unstable_by(|&a, &bb| fs[a].total_cmp(&fs[bb]).then(a.cmp(&bb)));
-            // Recombination: m ← m + σ·y_w.
-            m_old.copy_from_slice(&m);
-            yw.iter_mut().for_each(|v| *v = 0.0);
-            for (wi, &k) in w.iter().zip(&order[..mu]) {
-                for j in 0..n {
-                    yw[j] += wi * ys[k * n + j];
-                }
+            self.fs[k] = match ctx.p.value(x) {
+                Some(v) if !v.is_nan() => v,
+                _ => f64::INFINITY,
+            };
+            if self.fs[k] < best.f {
+                best.f = self.fs[k];
+                best.x.copy_from_slice(x);
             }
+        }
+        let fs = &self.fs;
+        self.order.sort_unstable_by(|&a, &bb| fs[a].total_cmp(&fs[bb]).then(a.cmp(&bb)));
+    }
+
+    /// Moves the mean to the weighted best `μ` offspring, updates the evolution paths, `C`
+    /// and `σ`, and re-decomposes `C` when due.
+    fn update(&mut self, prm: &Params, bounds: Option<&Bounds>) {
+        let (n, nf, w) = (prm.n, prm.n as f64, &prm.w);
+        let (cs, cc, c1, cmu, mueff) = (prm.cs, prm.cc, prm.c1, prm.cmu, prm.mueff);
+        let (b, ys, order) = (&self.b, &self.ys, &self.order);
+        // Recombination: m ← m + σ·y_w.
+        self.m_old.copy_from_slice(&self.m);
+        self.yw.iter_mut().for_each(|v| *v = 0.0);
+        for (wi, &k) in w.iter().zip(&order[..prm.mu]) {
             for j in 0..n {
-                m[j] += sigma * yw[j];
+                self.yw[j] += wi * ys[k * n + j];
             }
-            if let Some(bd) = ctx.bounds {
-                bd.project(&mut m);
-            }
-            // C^{-1/2}·y_w = B·D⁻¹·Bᵀ·y_w.
-            for j in 0..n {
-                tmp[j] = (0..n).map(|i| b[i * n + j] * yw[i]).sum::<f64>() / d[j];
-            }
-            let ks = (cs * (2.0 - cs) * mueff).sqrt();
-            for i in 0..n {
-                let v: f64 = (0..n).map(|j| b[i * n + j] * tmp[j]).sum();
-                ps[i] = (1.0 - cs) * ps[i] + ks * v;
-            }
-            g_run += 1;
-            let ps_norm = norm2(&ps);
-            let hs_den = (1.0 - (1.0 - cs).powi(2 * g_run as i32)).sqrt();
-            let hsig = ps_norm / hs_den / chi_n < 1.4 + 2.0 / (nf + 1.0);
-            let kc = (cc * (2.0 - cc) * mueff).sqrt();
-            for i in 0..n {
-                pc[i] = (1.0 - cc) * pc[i] + if hsig { kc * yw[i] } else { 0.0 };
-            }
-            let dh = if hsig { 0.0 } else { cc * (2.0 - cc) };
-            let keep = 1.0 - c1 - cmu + c1 * dh;
-            for i in 0..n {
-                for j in 0..=i {
-                    let mut r = 0.0;
-                    for (wi, &k) in w.iter().zip(&order[..mu]) {
-                        r += wi * ys[k * n + i] * ys[k * n + j];
-                    }
-                    let v = keep * c[i * n + j] + c1 * pc[i] * pc[j] + cmu * r;
-                    c[i * n + j] = v;
-                    c[j * n + i] = v;
+        }
+        for j in 0..n {
+            self.m[j] += self.sigma * self.yw[j];
+        }
+        if let Some(bd) = bounds {
+            bd.project(&mut self.m);
+        }
+        // C^{-1/2}·y_w = B·D⁻¹·Bᵀ·y_w.
+        for j in 0..n {
+            self.tmp[j] = (0..n).map(|i| b[i * n + j] * self.yw[i]).sum::<f64>() / self.d[j];
+        }
+        let ks = (cs * (2.0 - cs) * mueff).sqrt();
+        for i in 0..n {
+            let v: f64 = (0..n).map(|j| b[i * n + j] * self.tmp[j]).sum();
+            self.ps[i] = (1.0 - cs) * self.ps[i] + ks * v;
+        }
+        self.g_run += 1;
+        let ps_norm = norm2(&self.ps);
+        let hs_den = (1.0 - (1.0 - cs).powi(2 * self.g_run as i32)).sqrt();
+        let hsig = ps_norm / hs_den / prm.chi_n < 1.4 + 2.0 / (nf + 1.0);
+        let kc = (cc * (2.0 - cc) * mueff).sqrt();
+        for i in 0..n {
+            self.pc[i] = (1.0 - cc) * self.pc[i] + if hsig { kc * self.yw[i] } else { 0.0 };
+        }
+        let dh = if hsig { 0.0 } else { cc * (2.0 - cc) };
+        let keep = 1.0 - c1 - cmu + c1 * dh;
+        let (c, pc) = (&mut self.c, &self.pc);
+        for i in 0..n {
+            for j in 0..=i {
+                let mut r = 0.0;
+                for (wi, &k) in w.iter().zip(&order[..prm.mu]) {
+                    r += wi * ys[k * n + i] * ys[k * n + j];
                 }
+                let v = keep * c[i * n + j] + c1 * pc[i] * pc[j] + cmu * r;
+                c[i * n + j] = v;
+                c[j * n + i] = v;
             }
-            sigma *= ((cs / damps) * (ps_norm / chi_n - 1.0)).exp();
-            if g_run % eigen_every == 0 {
-                scratch.copy_from_slice(&c);
-                symmetric_eigen(&mut scratch, n, &mut d, &mut b);
-                for v in d.iter_mut() {
-                    *v = v.max(1e-300).sqrt();
-                }
+        }
+        self.sigma *= ((cs / prm.damps) * (ps_norm / prm.chi_n - 1.0)).exp();
+        if self.g_run % prm.eigen_every == 0 {
+            self.scratch.copy_from_slice(&self.c);
+            symmetric_eigen(&mut self.scratch, n, &mut self.d, &mut self.b);
+            for v in self.d.iter_mut() {
+                *v = v.max(1e-300).sqrt();
             }
+        }
+    }
+
+    /// The tutorial's per-run termination: TolFun over the history and the generation,
+    /// TolX, and ConditionCov (or a degenerate `σ`).
+    fn terminated(&self, prm: &Params, tol_fun: f64, tol_x: f64) -> Option<Stop> {
+        let n = prm.n;
+        let f_gen = self.fs[self.order[0]];
+        let (hmin, hmax) = self
+            .hist
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, bb), &v| (a.min(v), bb.max(v)));
+        let gen_range = self.fs[self.order[prm.lambda - 1]] - f_gen;
+        if self.g_run as usize >= prm.hist_len && hmax - hmin <= tol_fun && gen_range <= tol_fun {
+            return Some(Stop::CostTolerance);
+        }
+        let max_sd = (0..n).map(|i| self.c[i * n + i]).fold(0.0, f64::max).sqrt();
+        if self.sigma * max_sd <= tol_x {
+            return Some(Stop::StepTolerance);
+        }
+        let (dmin, dmax) =
+            self.d.iter().fold((f64::INFINITY, 0.0_f64), |(a, bb), &v| (a.min(v), bb.max(v)));
+        if dmax > 1e7 * dmin || !self.sigma.is_finite() || self.sigma <= 0.0 {
+            return Some(Stop::Stalled);
+        }
+        None
+    }
+}
+
+impl CmaEs {
+    /// One run from `mean0` with `λ = lambda` until it converges, stalls or a budget ends.
+    fn run<P: Objective>(
+        &self,
+        ctx: &mut Ctx<'_, P>,
+        mean0: &[f64],
+        sigma0: f64,
+        lambda: usize,
+        best: &mut Best,
+    ) -> RunEnd {
+        let prm = Params::new(mean0.len(), lambda);
+        let mut run = Run::new(&prm, mean0, sigma0);
+        loop {
+            let budget = Status::budget(ctx.gen, ctx.p.evals().total(), Some(ctx.start));
+            if let Some(stop) = self.limits.check(&budget) {
+                return RunEnd::Budget(stop);
+            }
+            run.sample(&prm, ctx, self.resample, best);
+            run.update(&prm, ctx.bounds);
             ctx.gen += 1;
-            let f_gen = fs[order[0]];
-            hist[g_run as usize % hist_len] = f_gen;
+            let f_gen = run.fs[run.order[0]];
+            run.hist[run.g_run as usize % prm.hist_len] = f_gen;
             ctx.obs.observe(&Iterate {
                 iter: ctx.gen,
                 cost: best.f,
                 grad_norm: f64::NAN,
-                step: dist(&m, &m_old),
-                rate: sigma,
+                step: dist(&run.m, &run.m_old),
+                rate: run.sigma,
             });
-            // Per-run termination (tutorial's TolFun, TolX, ConditionCov).
-            let (hmin, hmax) = hist
-                .iter()
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, bb), &v| (a.min(v), bb.max(v)));
-            let gen_range = fs[order[lambda - 1]] - f_gen;
-            if g_run as usize >= hist_len
-                && hmax - hmin <= self.tol_fun
-                && gen_range <= self.tol_fun
-            {
-                return RunEnd::Local(Stop::CostTolerance);
-            }
-            let max_sd = (0..n).map(|i| c[i * n + i]).fold(0.0, f64::max).sqrt();
-            if sigma * max_sd <= self.tol_x {
-                return RunEnd::Local(Stop::StepTolerance);
-            }
-            let (dmin, dmax) =
-                d.iter().fold((f64::INFINITY, 0.0_f64), |(a, bb), &v| (a.min(v), bb.max(v)));
-            if dmax > 1e7 * dmin || !sigma.is_finite() || sigma <= 0.0 {
-                return RunEnd::Local(Stop::Stalled);
+            if let Some(stop) = run.terminated(&prm, self.tol_fun, self.tol_x) {
+                return RunEnd::Local(stop);
             }
         }
     }

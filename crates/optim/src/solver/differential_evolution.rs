@@ -20,7 +20,7 @@ use super::multi_start::search_box;
 use super::schedule::dist;
 use crate::observe::{Iterate, Observer};
 use crate::problem::{Bounds, Counted, Objective};
-use crate::solver::{Limits, Minimum, Solver, Stop};
+use crate::solver::{Limits, Minimum, Solver, Status, Stop};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
@@ -149,14 +149,8 @@ impl Solver for DifferentialEvolution {
             if var.sqrt() <= self.atol + self.tol * mean.abs() {
                 break Stop::CostTolerance;
             }
-            if gen >= lim.max_iters {
-                break Stop::MaxIters;
-            }
-            if p.evals().total() >= lim.max_evals {
-                break Stop::MaxEvals;
-            }
-            if lim.max_time.is_some_and(|t| start.elapsed() >= t) {
-                break Stop::TimeBudget;
+            if let Some(stop) = lim.check(&Status::budget(gen, p.evals().total(), Some(start))) {
+                break stop;
             }
             let f = match self.dither {
                 Some((a, b)) => a + (b - a) * rng.random::<f64>(),

@@ -13,12 +13,13 @@ pub mod momentum;
 pub mod multi_start;
 pub mod nelder_mead;
 pub mod nesterov;
+mod quasi_newton;
 pub mod rmsprop;
 pub mod schedule;
 
 use crate::observe::Observer;
 use crate::problem::{Bounds, Evals, Objective};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Why a solver stopped. Stopping is a result, not an error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -109,6 +110,88 @@ impl Default for Limits {
             cost_tol: 1e-12,
             step_tol: 1e-12,
         }
+    }
+}
+
+/// Max-norm of the projected gradient `P(x − g) − x` in the box `[lo, hi]`.
+pub(crate) fn projected_grad_norm(x: &[f64], g: &[f64], lo: &[f64], hi: &[f64]) -> f64 {
+    let mut m = 0.0f64;
+    for i in 0..x.len() {
+        // |P(x − g) − x| without the cancellation of forming x − g.
+        let v = if g[i] > 0.0 { g[i].min(x[i] - lo[i]) } else { (-g[i]).min(hi[i] - x[i]) };
+        m = m.max(v);
+    }
+    m
+}
+
+/// What a solver knows at one of its stopping tests. [`Limits::check`] tests only the limits
+/// whose field is given, in the order of the fields.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Status {
+    /// The (projected) gradient's norm, against `grad_tol`.
+    pub grad_norm: Option<f64>,
+    /// The last step's cost decrease, against `cost_tol`.
+    pub decrease: Option<Decrease>,
+    /// `(‖Δx‖, ‖x‖)`: the step against `step_tol·(‖x‖ + step_tol)`.
+    pub step: Option<(f64, f64)>,
+    /// Iterations done, against `max_iters`.
+    pub iters: Option<u32>,
+    /// Evaluations done, against `max_evals`.
+    pub evals: Option<u64>,
+    /// When the run started, against `max_time` (the solver sets it only when there is a
+    /// time budget, or always).
+    pub started: Option<Instant>,
+}
+
+impl Status {
+    /// The budgets: iterations, evaluations and time.
+    pub fn budget(iters: u32, evals: u64, started: Option<Instant>) -> Self {
+        Status { iters: Some(iters), evals: Some(evals), started, ..Status::default() }
+    }
+}
+
+/// A cost decrease for the cost tolerance: it is met when `actual` (and `predicted`, for
+/// model-based solvers) is at most `cost_tol·scale`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Decrease {
+    /// The decrease achieved (or a spread of costs).
+    pub actual: f64,
+    /// The decrease the solver's model predicted, when it has one.
+    pub predicted: Option<f64>,
+    /// What the decrease is relative to.
+    pub scale: f64,
+}
+
+impl Limits {
+    /// The first limit that `status` meets, testing gradient, cost decrease, step, iterations,
+    /// evaluations and time in that order; `None` when the solver should go on. Every solver
+    /// tests its limits here.
+    #[inline]
+    pub(crate) fn check(&self, status: &Status) -> Option<Stop> {
+        if status.grad_norm.is_some_and(|g| g <= self.grad_tol) {
+            return Some(Stop::GradientTolerance);
+        }
+        if let Some(d) = status.decrease {
+            let small = self.cost_tol * d.scale;
+            if d.actual <= small && d.predicted.is_none_or(|p| p <= small) {
+                return Some(Stop::CostTolerance);
+            }
+        }
+        if status.step.is_some_and(|(dx, xn)| dx <= self.step_tol * (xn + self.step_tol)) {
+            return Some(Stop::StepTolerance);
+        }
+        if status.iters.is_some_and(|k| k >= self.max_iters) {
+            return Some(Stop::MaxIters);
+        }
+        if status.evals.is_some_and(|e| e >= self.max_evals) {
+            return Some(Stop::MaxEvals);
+        }
+        if let (Some(t0), Some(budget)) = (status.started, self.max_time) {
+            if t0.elapsed() >= budget {
+                return Some(Stop::TimeBudget);
+            }
+        }
+        None
     }
 }
 

@@ -14,7 +14,7 @@
 use super::schedule::{dist, norm2};
 use crate::observe::{Iterate, Observer};
 use crate::problem::{Bounds, Counted, Objective};
-use crate::solver::{Limits, Minimum, Solver, Stop};
+use crate::solver::{Decrease, Limits, Minimum, Solver, Status, Stop};
 use std::time::Instant;
 
 /// Nelder–Mead settings.
@@ -46,6 +46,7 @@ impl Default for NelderMead {
     }
 }
 
+/// The `n + 1` vertices (row-major), their costs and their order by cost.
 struct Simplex {
     n: usize,
     v: Vec<f64>,
@@ -61,6 +62,11 @@ impl Simplex {
         let f = &self.f;
         self.order.sort_unstable_by(|&a, &b| f[a].total_cmp(&f[b]).then(a.cmp(&b)));
     }
+    /// Replaces vertex `i` by `x` with cost `f`.
+    fn replace(&mut self, i: usize, x: &[f64], f: f64) {
+        self.v[i * self.n..(i + 1) * self.n].copy_from_slice(x);
+        self.f[i] = f;
+    }
 }
 
 fn eval<P: Objective>(p: &Counted<P>, x: &[f64]) -> f64 {
@@ -70,7 +76,117 @@ fn eval<P: Objective>(p: &Counted<P>, x: &[f64]) -> f64 {
     }
 }
 
+/// The reflection, expansion, contraction and shrink coefficients `(α, β, γ, δ)`.
+#[derive(Clone, Copy)]
+struct Coefficients {
+    alpha: f64,
+    beta: f64,
+    gamma: f64,
+    delta: f64,
+}
+
+/// One Nelder–Mead iteration's moves, with their scratch points (sized once per call).
+struct Moves<'a, P> {
+    p: &'a Counted<P>,
+    bounds: Option<&'a Bounds>,
+    k: Coefficients,
+    /// Centroid of all vertices but the worst.
+    c: Vec<f64>,
+    xr: Vec<f64>,
+    xe: Vec<f64>,
+}
+
+impl<P: Objective> Moves<'_, P> {
+    /// `out = c + t·(vertex iw − c)`, projected onto the box.
+    fn along(&self, out: &mut [f64], s: &Simplex, iw: usize, t: f64) {
+        let (c, w) = (&self.c, s.vertex(iw));
+        for i in 0..out.len() {
+            out[i] = c[i] + t * (w[i] - c[i]);
+        }
+        if let Some(b) = self.bounds {
+            b.project(out);
+        }
+    }
+
+    /// One iteration on `s` (sorted): reflect the worst vertex through the centroid of the
+    /// others, then expand, contract (outside or inside) or shrink toward the best vertex;
+    /// leaves `s` sorted.
+    fn iterate(&mut self, s: &mut Simplex) {
+        let n = s.n;
+        let nf = n as f64;
+        let Coefficients { alpha, beta, gamma, delta } = self.k;
+        let (ib, iw, isw) = (s.order[0], s.order[n], s.order[n - 1]);
+        let fb = s.f[ib];
+        self.c.iter_mut().for_each(|v| *v = 0.0);
+        for &i in &s.order[..n] {
+            for (cj, vj) in self.c.iter_mut().zip(s.vertex(i)) {
+                *cj += vj / nf;
+            }
+        }
+        let mut xr = std::mem::take(&mut self.xr);
+        let mut xe = std::mem::take(&mut self.xe);
+        self.along(&mut xr, s, iw, -alpha);
+        let fr = eval(self.p, &xr);
+        let fsw = s.f[isw];
+        let mut shrink = false;
+        if fr < fb {
+            self.along(&mut xe, s, iw, -alpha * beta);
+            let fe = eval(self.p, &xe);
+            if fe < fr {
+                s.replace(iw, &xe, fe);
+            } else {
+                s.replace(iw, &xr, fr);
+            }
+        } else if fr < fsw {
+            s.replace(iw, &xr, fr);
+        } else if fr < s.f[iw] {
+            // Outside contraction.
+            self.along(&mut xe, s, iw, -alpha * gamma);
+            let fc = eval(self.p, &xe);
+            if fc <= fr {
+                s.replace(iw, &xe, fc);
+            } else {
+                shrink = true;
+            }
+        } else {
+            // Inside contraction.
+            self.along(&mut xe, s, iw, gamma);
+            let fc = eval(self.p, &xe);
+            if fc < s.f[iw] {
+                s.replace(iw, &xe, fc);
+            } else {
+                shrink = true;
+            }
+        }
+        (self.xr, self.xe) = (xr, xe);
+        if shrink {
+            for i in 0..=n {
+                if i == ib {
+                    continue;
+                }
+                for j in 0..n {
+                    let b = s.v[ib * n + j];
+                    s.v[i * n + j] = b + delta * (s.v[i * n + j] - b);
+                }
+                s.f[i] = eval(self.p, &s.v[i * n..(i + 1) * n]);
+            }
+        }
+        s.sort();
+    }
+}
+
 impl NelderMead {
+    /// The coefficients for `n` parameters (Gao–Han when adaptive and `n > 2`).
+    fn coefficients(&self, n: usize) -> Coefficients {
+        let nf = n as f64;
+        let (alpha, beta, gamma, delta) = if self.adaptive && n > 2 {
+            (1.0, 1.0 + 2.0 / nf, 0.75 - 0.5 / nf, 1.0 - 1.0 / nf)
+        } else {
+            (1.0, 2.0, 0.5, 0.5)
+        };
+        Coefficients { alpha, beta, gamma, delta }
+    }
+
     fn build<P: Objective>(
         &self,
         s: &mut Simplex,
@@ -98,6 +214,24 @@ impl NelderMead {
         }
         s.sort();
     }
+
+    /// Whether the sorted simplex has collapsed: the spread of the vertex costs relative to
+    /// the best (`cost_tol`), or the diameter relative to `‖x_best‖` (`step_tol`).
+    fn collapsed(&self, s: &Simplex) -> Option<Stop> {
+        let n = s.n;
+        let (ib, iw) = (s.order[0], s.order[n]);
+        let fb = s.f[ib];
+        let spread = s.f[iw] - fb;
+        if spread == 0.0 {
+            return Some(Stop::CostTolerance);
+        }
+        let diam = (0..=n).map(|i| dist(s.vertex(i), s.vertex(ib))).fold(0.0, f64::max);
+        let xb_norm = norm2(s.vertex(ib));
+        let decrease = Decrease { actual: spread, predicted: None, scale: fb.abs() };
+        let status =
+            Status { decrease: Some(decrease), step: Some((diam, xb_norm)), ..Status::default() };
+        self.limits.check(&status)
+    }
 }
 
 impl Solver for NelderMead {
@@ -108,16 +242,9 @@ impl Solver for NelderMead {
         bounds: Option<&Bounds>,
         obs: &mut dyn Observer,
     ) -> Minimum {
-        let lim = &self.limits;
         let start = Instant::now();
         let p = Counted::new(problem);
         let n = x0.len();
-        let nf = n as f64;
-        let (alpha, beta, gamma, delta) = if self.adaptive && n > 2 {
-            (1.0, 1.0 + 2.0 / nf, 0.75 - 0.5 / nf, 1.0 - 1.0 / nf)
-        } else {
-            (1.0, 2.0, 0.5, 0.5)
-        };
         let mut x = x0.to_vec();
         if let Some(b) = bounds {
             b.project(&mut x);
@@ -130,9 +257,14 @@ impl Solver for NelderMead {
         }
         let mut s =
             Simplex { n, v: vec![0.0; (n + 1) * n], f: vec![0.0; n + 1], order: (0..=n).collect() };
-        let mut c = vec![0.0; n];
-        let mut xr = vec![0.0; n];
-        let mut xe = vec![0.0; n];
+        let mut moves = Moves {
+            p: &p,
+            bounds,
+            k: self.coefficients(n),
+            c: vec![0.0; n],
+            xr: vec![0.0; n],
+            xe: vec![0.0; n],
+        };
         let mut best_prev = vec![0.0; n];
         self.build(&mut s, &x, bounds, &p);
         let mut iter = 0u32;
@@ -154,39 +286,14 @@ impl Solver for NelderMead {
             step: 0.0,
             rate: f64::NAN,
         });
-        // Moves `out = c + t·(w − c)` and projects it.
-        let along = |out: &mut [f64], c: &[f64], w: &[f64], t: f64| {
-            for i in 0..out.len() {
-                out[i] = c[i] + t * (w[i] - c[i]);
-            }
-            if let Some(b) = bounds {
-                b.project(out);
-            }
-        };
         let stop = loop {
-            if iter >= lim.max_iters {
-                break Stop::MaxIters;
+            if let Some(stop) =
+                self.limits.check(&Status::budget(iter, p.evals().total(), Some(start)))
+            {
+                break stop;
             }
-            if p.evals().total() >= lim.max_evals {
-                break Stop::MaxEvals;
-            }
-            if lim.max_time.is_some_and(|t| start.elapsed() >= t) {
-                break Stop::TimeBudget;
-            }
-            let (ib, iw, isw) = (s.order[0], s.order[n], s.order[n - 1]);
-            // Convergence (collapse) tests.
-            let fb = s.f[ib];
-            let spread = s.f[iw] - fb;
-            let diam = (0..=n).map(|i| dist(s.vertex(i), s.vertex(ib))).fold(0.0, f64::max);
-            let xb_norm = norm2(s.vertex(ib));
-            let collapsed = if spread <= lim.cost_tol * fb.abs() || spread == 0.0 {
-                Some(Stop::CostTolerance)
-            } else if diam <= lim.step_tol * (xb_norm + lim.step_tol) {
-                Some(Stop::StepTolerance)
-            } else {
-                None
-            };
-            if let Some(reason) = collapsed {
+            let ib = s.order[0];
+            if let Some(reason) = self.collapsed(&s) {
                 if restarts >= self.restarts {
                     break reason;
                 }
@@ -196,64 +303,7 @@ impl Solver for NelderMead {
                 continue;
             }
             best_prev.copy_from_slice(s.vertex(ib));
-            // Centroid of all but the worst.
-            c.iter_mut().for_each(|v| *v = 0.0);
-            for &i in &s.order[..n] {
-                for (cj, vj) in c.iter_mut().zip(s.vertex(i)) {
-                    *cj += vj / nf;
-                }
-            }
-            along(&mut xr, &c, &s.v[iw * n..(iw + 1) * n], -alpha);
-            let fr = eval(&p, &xr);
-            let fsw = s.f[isw];
-            let mut shrink = false;
-            if fr < fb {
-                along(&mut xe, &c, &s.v[iw * n..(iw + 1) * n], -alpha * beta);
-                let fe = eval(&p, &xe);
-                if fe < fr {
-                    s.v[iw * n..(iw + 1) * n].copy_from_slice(&xe);
-                    s.f[iw] = fe;
-                } else {
-                    s.v[iw * n..(iw + 1) * n].copy_from_slice(&xr);
-                    s.f[iw] = fr;
-                }
-            } else if fr < fsw {
-                s.v[iw * n..(iw + 1) * n].copy_from_slice(&xr);
-                s.f[iw] = fr;
-            } else if fr < s.f[iw] {
-                // Outside contraction.
-                along(&mut xe, &c, &s.v[iw * n..(iw + 1) * n], -alpha * gamma);
-                let fc = eval(&p, &xe);
-                if fc <= fr {
-                    s.v[iw * n..(iw + 1) * n].copy_from_slice(&xe);
-                    s.f[iw] = fc;
-                } else {
-                    shrink = true;
-                }
-            } else {
-                // Inside contraction.
-                along(&mut xe, &c, &s.v[iw * n..(iw + 1) * n], gamma);
-                let fc = eval(&p, &xe);
-                if fc < s.f[iw] {
-                    s.v[iw * n..(iw + 1) * n].copy_from_slice(&xe);
-                    s.f[iw] = fc;
-                } else {
-                    shrink = true;
-                }
-            }
-            if shrink {
-                for i in 0..=n {
-                    if i == ib {
-                        continue;
-                    }
-                    for j in 0..n {
-                        let b = s.v[ib * n + j];
-                        s.v[i * n + j] = b + delta * (s.v[i * n + j] - b);
-                    }
-                    s.f[i] = eval(&p, &s.v[i * n..(i + 1) * n]);
-                }
-            }
-            s.sort();
+            moves.iterate(&mut s);
             iter += 1;
             let ib = s.order[0];
             obs.observe(&Iterate {

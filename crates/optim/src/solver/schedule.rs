@@ -8,7 +8,7 @@
 
 use crate::observe::{Iterate, Observer};
 use crate::problem::{Bounds, Counted, Objective};
-use crate::solver::{Limits, Minimum, Stop};
+use crate::solver::{Decrease, Limits, Minimum, Status, Stop};
 use std::f64::consts::PI;
 use std::time::Instant;
 
@@ -185,19 +185,7 @@ impl<'a> Progress<'a> {
 
     /// Budgets checked before starting an iteration.
     pub fn budget<P>(&self, counted: &Counted<P>) -> Option<Stop> {
-        let lim = &self.ctl.limits;
-        if self.iter >= lim.max_iters {
-            return Some(Stop::MaxIters);
-        }
-        if counted.evals().total() >= lim.max_evals {
-            return Some(Stop::MaxEvals);
-        }
-        if let Some(t) = lim.max_time {
-            if self.start.elapsed() >= t {
-                return Some(Stop::TimeBudget);
-            }
-        }
-        None
+        self.ctl.limits.check(&Status::budget(self.iter, counted.evals().total(), Some(self.start)))
     }
 
     /// Records the accepted iterate `x` (cost `f`, gradient `g`, step length `step`) and
@@ -219,20 +207,23 @@ impl<'a> Progress<'a> {
             self.since_best += 1;
         }
         let lim = &self.ctl.limits;
-        if projected_grad_norm(x, g, bounds) <= lim.grad_tol {
-            return Some(Stop::GradientTolerance);
-        }
-        let xn = norm2(x);
-        if step <= lim.step_tol * (xn + lim.step_tol) {
-            return Some(Stop::StepTolerance);
+        let status = Status {
+            grad_norm: Some(projected_grad_norm(x, g, bounds)),
+            step: Some((step, norm2(x))),
+            ..Status::default()
+        };
+        if let Some(stop) = lim.check(&status) {
+            return Some(stop);
         }
         let w = self.ring.len();
         let slot = self.iter as usize % w;
         self.ring[slot] = f;
         if self.iter as usize >= w - 1 {
             let old = self.ring[(self.iter as usize + 1) % w];
-            if (f - old).abs() <= lim.cost_tol * old.abs().max(1e-300) {
-                return Some(Stop::CostTolerance);
+            let change =
+                Decrease { actual: (f - old).abs(), predicted: None, scale: old.abs().max(1e-300) };
+            if let Some(stop) = lim.check(&Status { decrease: Some(change), ..Status::default() }) {
+                return Some(stop);
             }
         }
         if self.since_best >= self.ctl.patience {
@@ -297,8 +288,10 @@ pub(crate) fn start<'a, P: Objective>(
         step: 0.0,
         rate: base_rate * ctl.schedule.factor(0),
     });
-    if projected_grad_norm(&x, &g, bounds) <= ctl.limits.grad_tol {
-        return Err(prog.finish(Stop::GradientTolerance, counted));
+    let status =
+        Status { grad_norm: Some(projected_grad_norm(&x, &g, bounds)), ..Status::default() };
+    if let Some(stop) = ctl.limits.check(&status) {
+        return Err(prog.finish(stop, counted));
     }
     Ok((x, g, f, prog))
 }
