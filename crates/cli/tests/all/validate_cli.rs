@@ -106,3 +106,36 @@ fn validate_report_fits_the_winner_and_charts_the_validation() {
     assert!(html.contains("ridge"), "ridge path missing");
     assert!(!html.contains("no time / in-sample"), "walk-forward table not understood");
 }
+
+/// With the `parquet` feature (`.ci/run` tests it): every table is a Parquet file (magic
+/// `PAR1` at both ends) and `validate.json` lists them.
+#[cfg(feature = "parquet")]
+#[test]
+fn validate_writes_parquet_tables() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let inputs: Vec<PathBuf> = (1..=3).map(|s| synth(dir.path(), s)).collect();
+    let grid = dir.path().join("grid.toml");
+    std::fs::write(&grid, "models = [\"svi\"]\nlosses = [\"mse\"]\nfolds = 2\ncv_snapshots = 1\n")
+        .expect("grid written");
+    let out_dir = dir.path().join("v");
+    let out = volfit()
+        .arg("validate")
+        .args(&inputs)
+        .arg("--config")
+        .arg(&grid)
+        .args(["--table-format", "parquet", "-q", "--out"])
+        .arg(&out_dir)
+        .output()
+        .expect("volfit runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for t in volfit::validate::TABLES {
+        let bytes = std::fs::read(out_dir.join(format!("{t}.parquet"))).expect(t);
+        assert!(bytes.len() > 8 && bytes.starts_with(b"PAR1") && bytes.ends_with(b"PAR1"), "{t}");
+        assert!(!out_dir.join(format!("{t}.csv")).exists(), "{t}.csv written too");
+    }
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out_dir.join("validate.json")).expect("json"),
+    )
+    .expect("valid json");
+    assert_eq!(json["tables"][0], format!("{}.parquet", volfit::validate::TABLES[0]));
+}

@@ -208,11 +208,7 @@ fn config_errors_are_named() {
 
 #[test]
 fn real_btc_eth_book_historical_and_heston() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/svcj_deribit_2026");
-    if !dir.is_dir() {
-        eprintln!("notice: {} absent; real scenario test skipped", dir.display());
-        return;
-    }
+    let Some(dir) = crate::support::shared_data("svcj_deribit_2026") else { return };
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())

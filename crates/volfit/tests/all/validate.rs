@@ -2,7 +2,8 @@
 //! with a notice when the data are absent), ridge toward the previous fit, and on synthetic
 //! chains with a known SSVI truth the ridge path and cross-validation.
 
-use std::path::{Path, PathBuf};
+use crate::support::{data_missing, shared_data};
+use std::path::PathBuf;
 use volfit::fit::{FitSpec, ModelKind, Ridge, RidgeTarget};
 use volfit::market::synth::{generate, SynthSpec};
 use volfit::market::{build, read_path, ReadOptions, Snapshot};
@@ -10,10 +11,6 @@ use volfit::validate::{
     cross_validate, series_by_underlying, stability, validate, walk_forward, write_csv, GridConfig,
     LabeledSpec, TABLES,
 };
-
-fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/svcj_deribit_2026")
-}
 
 fn read_all(paths: &[PathBuf]) -> Vec<Snapshot> {
     let opts = ReadOptions::default();
@@ -30,7 +27,7 @@ fn read_all(paths: &[PathBuf]) -> Vec<Snapshot> {
 
 /// The 28 consecutive January snapshots (2026-01-05 … 2026-01-11), or `None` when absent.
 fn real_snapshots() -> Option<Vec<Snapshot>> {
-    let dir = data_dir();
+    let dir = shared_data("svcj_deribit_2026")?;
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
         .ok()?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -43,11 +40,7 @@ fn real_snapshots() -> Option<Vec<Snapshot>> {
         .collect();
     paths.sort();
     if paths.len() != 28 {
-        eprintln!(
-            "notice: {} has {} January snapshots, not 28: skipped",
-            dir.display(),
-            paths.len()
-        );
+        data_missing(&format!("{} has {} January snapshots, not 28", dir.display(), paths.len()));
         return None;
     }
     Some(read_all(&paths))

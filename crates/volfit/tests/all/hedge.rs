@@ -1,6 +1,7 @@
 //! Delta hedging: the theoretical 1/N variance rate in a synthetic Black–Scholes world, and
 //! end-to-end backtests on the real svcj snapshots (skipped with a notice when absent).
 
+use crate::support::shared_data;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use volfit::hedge::path::{hedged_pnl, log_log_slope, variance, BsWorld};
@@ -49,13 +50,7 @@ fn hedging_error_variance_falls_as_one_over_rebalancing_frequency() {
 }
 
 fn data_dir() -> Option<PathBuf> {
-    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/svcj_deribit_2026");
-    if d.is_dir() {
-        Some(d)
-    } else {
-        eprintln!("notice: {} absent; real-data hedging test skipped", d.display());
-        None
-    }
+    shared_data("svcj_deribit_2026")
 }
 
 fn load(files: &[PathBuf]) -> Vec<Snapshot> {

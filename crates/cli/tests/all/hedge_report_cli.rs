@@ -2,16 +2,11 @@
 //! absent): the page has the comparison table, one histogram per spec × delta × underlying
 //! with VaR/ES marked, the bucket tables, and escapes a hostile spec name.
 
-use std::path::Path;
 use std::process::Command;
 
 #[test]
 fn hedge_report_has_histograms_buckets_and_escapes_names() {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/svcj_deribit_2026");
-    if !data.is_dir() {
-        eprintln!("notice: {} absent; hedge report test skipped", data.display());
-        return;
-    }
+    let Some(data) = crate::support::shared_data("svcj_deribit_2026") else { return };
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("hedge.toml");
     std::fs::write(

@@ -19,6 +19,8 @@ use volfit::black::{
     price, IvError, IvInput,
 };
 use volfit::market::OptionType::{self, Call, Put};
+use volfit_optim::check::check_gradient;
+use volfit_optim::FnObjective;
 
 const EPS: f64 = f64::EPSILON;
 
@@ -183,9 +185,15 @@ fn deep_wing_tiny_vol_underflows_to_no_iv() {
 
 // ---------------------------------------------------------------- greeks
 
-/// Central difference of `g` at `x` with step `h`.
+/// Central difference of `g` at `x` with step `h` (`volfit_optim::check`).
 fn fd(g: impl Fn(f64) -> f64, x: f64, h: f64) -> f64 {
-    (g(x + h) - g(x - h)) / (2.0 * h)
+    let obj = FnObjective::new(1, |p: &[f64], grad: &mut [f64]| {
+        grad[0] = 0.0;
+        Some(g(p[0]))
+    });
+    // The checker's step is `rel·max(|x|, 1)`.
+    let c = check_gradient(&obj, &[x], Some(h / x.abs().max(1.0))).expect("finite around x");
+    c.fd[0]
 }
 
 #[test]

@@ -112,11 +112,8 @@ fn config_errors_name_file_and_field() {
 
 #[test]
 fn real_2026_snapshots_feasible_and_reproducible() {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/svcj_deribit_2026");
-    let Ok(entries) = std::fs::read_dir(&data) else {
-        eprintln!("notice: {} absent; real-data allocation test skipped", data.display());
-        return;
-    };
+    let Some(data) = crate::support::shared_data("svcj_deribit_2026") else { return };
+    let entries = std::fs::read_dir(&data).expect("readable data directory");
     let mut files: Vec<String> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {

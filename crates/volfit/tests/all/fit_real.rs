@@ -4,6 +4,7 @@
 //! outliers injected into a real chain, robust fits keep their error on the clean quotes
 //! while least squares degrades.
 
+use crate::support::shared_data;
 use std::path::{Path, PathBuf};
 use volfit::fit::{fit_snapshot, FitSpec, ModelKind};
 use volfit::market::{build, read_path, ReadOptions, Snapshot};
@@ -11,13 +12,7 @@ use volfit::objective::ResidualKind;
 use volfit_optim::loss::LossKind;
 
 fn data_dir() -> Option<PathBuf> {
-    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/svcj_deribit_2026");
-    if d.is_dir() {
-        Some(d)
-    } else {
-        eprintln!("notice: {} absent; real-data fit tests skipped", d.display());
-        None
-    }
+    shared_data("svcj_deribit_2026")
 }
 
 fn snapshots(dir: &Path) -> Vec<Snapshot> {

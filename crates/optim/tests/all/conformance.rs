@@ -4,9 +4,7 @@
 //! New solvers are added as rows of `solvers()`; their expectations as entries of
 //! `nist_expectation` (NIST) and `MGH_TOL` (MGH problems).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::cell::Cell;
 use volfit_optim::{
     Bounds, Counted, Damping, Iterate, Lbfgs, LbfgsB, LevenbergMarquardt, Limits, Minimum,

@@ -10,21 +10,21 @@ use volfit::model::sabr::{Sabr, SabrExpansion};
 use volfit::model::ssvi::{Essvi, Phi, Ssvi};
 use volfit::model::svi::{quasi_explicit_fit, Svi, SviJw};
 use volfit::model::{Params, Smile, Surface};
+use volfit_optim::check::check_gradient;
+use volfit_optim::FnObjective;
 
-/// Central finite differences of `f` at `x` with relative step `h`, compared with `grad`
-/// by `|g − fd| ≤ tol·(1 + |fd|)`.
+/// `grad` against central differences of `f` at `x` (`volfit_optim::check`, relative step
+/// `h`), entrywise `|g − fd| ≤ tol·(1 + |fd|)`.
 fn assert_grad_matches_fd(f: &dyn Fn(&[f64]) -> f64, x: &[f64], grad: &[f64], h: f64, tol: f64) {
-    for i in 0..x.len() {
-        let step = h * (1.0 + x[i].abs());
-        let mut xp = x.to_vec();
-        let mut xm = x.to_vec();
-        xp[i] += step;
-        xm[i] -= step;
-        let fd = (f(&xp) - f(&xm)) / (2.0 * step);
+    let obj = FnObjective::new(x.len(), |p: &[f64], g: &mut [f64]| {
+        g.copy_from_slice(grad);
+        Some(f(p))
+    });
+    let c = check_gradient(&obj, x, Some(h)).expect("finite around x");
+    for (i, (a, fd)) in c.analytic.iter().zip(&c.fd).enumerate() {
         assert!(
-            (grad[i] - fd).abs() <= tol * (1.0 + fd.abs()),
-            "coordinate {i}: analytic {} vs fd {fd} at {x:?}",
-            grad[i]
+            (a - fd).abs() <= tol * (1.0 + fd.abs()),
+            "coordinate {i}: analytic {a} vs fd {fd} at {x:?}"
         );
     }
 }

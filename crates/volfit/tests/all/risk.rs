@@ -9,7 +9,8 @@ use volfit::risk::reward::{
     Reward, Scaled, Scenarios, Sharpe, Sortino, Sum,
 };
 use volfit::risk::{evaluate, OceUtility, RiskError, RiskMeasure, Sample, Spectrum};
-use volfit_optim::Objective;
+use volfit_optim::check::check_gradient;
+use volfit_optim::{FnObjective, Objective};
 
 // ---------------------------------------------------------------- helpers
 
@@ -717,8 +718,8 @@ fn samples_are_validated() {
 
 // ---------------------------------------------------------------- gradients
 
-/// Central finite differences of `f` at `x` against `grad`, step `h`, tolerance `tol`
-/// (relative to max(1, |g|)).
+/// `grad` against central differences of `f` at `x` (`volfit_optim::check`, step
+/// `h·max(1, |xᵢ|)`), tolerance `tol` relative to max(1, |g|).
 fn assert_grad_matches_fd(
     f: impl Fn(&[f64]) -> f64,
     x: &[f64],
@@ -727,19 +728,13 @@ fn assert_grad_matches_fd(
     tol: f64,
     what: &str,
 ) {
-    let mut xp = x.to_vec();
-    for i in 0..x.len() {
-        xp[i] = x[i] + h;
-        let up = f(&xp);
-        xp[i] = x[i] - h;
-        let dn = f(&xp);
-        xp[i] = x[i];
-        let fd = (up - dn) / (2.0 * h);
-        assert!(
-            (fd - grad[i]).abs() <= tol * grad[i].abs().max(1.0),
-            "{what}: ∂{i} fd {fd} vs {}",
-            grad[i]
-        );
+    let obj = FnObjective::new(x.len(), |p: &[f64], g: &mut [f64]| {
+        g.copy_from_slice(grad);
+        Some(f(p))
+    });
+    let c = check_gradient(&obj, x, Some(h)).expect("finite around x");
+    for (i, (g, fd)) in c.analytic.iter().zip(&c.fd).enumerate() {
+        assert!((fd - g).abs() <= tol * g.abs().max(1.0), "{what}: ∂{i} fd {fd} vs {g}");
     }
 }
 

@@ -5,6 +5,8 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use crate::support::shared_data;
+
 use volfit::black::implied_vol;
 use volfit::market::{
     build, perp::read_perpetuals, read_path, year_fraction, CleanConfig, Cleaned, FileReport,
@@ -12,13 +14,7 @@ use volfit::market::{
 };
 
 fn data_dir() -> Option<PathBuf> {
-    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    if d.is_dir() {
-        Some(d)
-    } else {
-        eprintln!("NOTICE: {} absent; real-data tests skipped", d.display());
-        None
-    }
+    shared_data("")
 }
 
 fn read_raw(path: &Path) -> (FileReport, Vec<RawSnapshot>) {

@@ -1,0 +1,17 @@
+//! The end-to-end tests of the `volfit` binary, one module per command, linked into one test
+//! binary. Run one with e.g. `cargo test --release -p volfit-cli --test all golden`.
+//!
+//! Tests on the real data in `../shared/data` skip with a notice when it is absent, and fail
+//! instead when `VOLFIT_REQUIRE_DATA=1` is set (as `.ci/run` does): see [`support`].
+
+#[path = "../../../volfit/tests/all/support.rs"]
+mod support;
+
+mod allocate_cli;
+mod fit_cli;
+mod golden;
+mod hedge_report_cli;
+mod report_cli;
+mod risk_cli;
+mod synth_cli;
+mod validate_cli;

@@ -1,0 +1,22 @@
+//! The integration tests of `volfit`, one module per area, linked into one test binary (one
+//! optimised link instead of one per file keeps `cargo test --release` quick to build). Run
+//! one area with e.g. `cargo test --release -p volfit --test all fit_synth::`.
+//!
+//! Tests on the real data in `../shared/data` skip with a notice when it is absent, and fail
+//! instead when `VOLFIT_REQUIRE_DATA=1` is set (as `.ci/run` does): see [`support`].
+
+mod support;
+
+mod bad_input;
+mod fit_real;
+mod fit_recovery;
+mod fit_synth;
+mod hedge;
+mod iv;
+mod models;
+mod real_data;
+mod report;
+mod risk;
+mod scenario;
+mod tardis_stream;
+mod validate;
