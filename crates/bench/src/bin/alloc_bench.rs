@@ -17,8 +17,8 @@ use std::time::Instant;
 use volfit::alloc::{self, Budget, Group, Position, Problem, Settings};
 use volfit::black;
 use volfit::market::OptionType;
-use volfit::risk::reward::Scenarios;
 use volfit::risk::RiskMeasure;
+use volfit::risk::Scenarios;
 
 /// Peak resident set size in MiB from /proc/self/status (VmHWM).
 fn peak_rss_mib() -> f64 {

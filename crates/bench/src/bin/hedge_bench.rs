@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 use volfit::fit::{FitSpec, ModelKind};
 use volfit::hedge::{backtest, DeltaKind, HedgeConfig};
-use volfit::market::perp::read_perpetuals;
+use volfit::market::read_perpetuals;
 use volfit::market::{build, read_path, ReadOptions, Snapshot};
 use volfit_optim::loss::LossKind;
 

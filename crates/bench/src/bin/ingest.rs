@@ -115,7 +115,7 @@ fn read(path: &Path) -> ExitCode {
 /// Baseline: gzip + csv record parsing only, no state.
 fn baseline(path: &Path) -> ExitCode {
     let t0 = Instant::now();
-    let Ok(input) = volfit::market::input::open(path, None) else { return ExitCode::from(2) };
+    let Ok(input) = volfit::market::open_input(path, None) else { return ExitCode::from(2) };
     let mut rdr = csv::ReaderBuilder::new().buffer_capacity(256 * 1024).from_reader(input);
     let mut rec = csv::ByteRecord::new();
     let mut n = 0u64;

@@ -19,7 +19,7 @@ use volfit::fit::{FitSpec, ModelKind};
 use volfit::hedge::{
     backtest, DeltaKind, Entry, FeeSchedule, HedgeConfig, HedgeOutput, Instrument, Marks,
 };
-use volfit::market::perp::{read_perpetuals, PerpPrice};
+use volfit::market::{read_perpetuals, PerpPrice};
 use volfit::report::atomic::write_atomic;
 
 /// File name of the perpetual price series of the svcj collector.

@@ -106,7 +106,7 @@ impl InputArgs {
             mapping,
             strict: a.strict,
             clean: CleanConfig {
-                min_t: a.min_expiry as f64 / 1000.0 / market::chain::SECONDS_PER_YEAR,
+                min_t: a.min_expiry as f64 / 1000.0 / market::SECONDS_PER_YEAR,
                 max_age_ms: a.max_age,
             },
             ..ReadOptions::default()

@@ -210,11 +210,8 @@ fn subsample_guess(p: &Problem, settings: &Settings) -> Option<(Vec<f64>, u64, u
         let t: f64 = w.iter().sum();
         w.into_iter().map(|v| v / t).collect()
     });
-    let small = Problem {
-        pnl: crate::risk::reward::Scenarios::new(sub, rows.len(), n).ok()?,
-        probs,
-        ..p.clone()
-    };
+    let small =
+        Problem { pnl: crate::risk::Scenarios::new(sub, rows.len(), n).ok()?, probs, ..p.clone() };
     solve(&small, settings).ok().map(|a| (a.x, a.solver.iterations, a.solver.rounds))
 }
 

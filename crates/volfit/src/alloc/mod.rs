@@ -32,7 +32,7 @@
 pub mod lp;
 pub mod utility;
 
-use crate::risk::reward::Scenarios;
+use crate::risk::Scenarios;
 use crate::risk::{RiskError, RiskMeasure, Sample, Spectrum};
 use std::fmt;
 use std::str::FromStr;

@@ -15,7 +15,7 @@
 //! wins. Spread costs are not charged on this path.
 
 use super::{AllocError, Allocation, Problem, RewardSpec, Settings, SolverReport};
-use crate::risk::reward::{Cara, Crra, ExpectedUtility, PortfolioObjective, Reward};
+use crate::risk::{Cara, Crra, ExpectedUtility, PortfolioObjective, Reward};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;

@@ -25,7 +25,7 @@
 use super::delta::{smiles_from_residuals, DeltaKind, Deltas, SmileTable};
 use super::fees::FeeSchedule;
 use crate::fit::{fit_snapshot, FitSpec, WarmStart};
-use crate::market::perp::PerpPrice;
+use crate::market::PerpPrice;
 use crate::market::{iso8601, OptionType, Quote, Snapshot};
 use crate::risk::{evaluate, RiskMeasure, Sample};
 use rayon::prelude::*;

@@ -1,23 +1,15 @@
-//! Raw snapshot → cleaned [`Snapshot`]: validity checks with counted reasons, forward per
-//! expiry, USD prices and bid/ask/mid implied vols.
-//!
-//! **Which forward.** Each row carries its own forward (Deribit updates `underlying_price`
-//! per instrument). Coin prices are converted to USD with *that row's* forward, exactly as
-//! Deribit does (`usd = coin × F_row`), and `row_forward` keeps it. The expiry forward
-//! (median of the rows', see [`forward`]) is the single reference a smile fit needs, so the
-//! bid/ask/mid IVs are inverted on the **expiry forward**: then `Black76(F_exp, K, t, iv)`
-//! reproduces the quote's USD price, so price and vol residuals agree within a fit. The
-//! difference to the row-forward IV is the 2nd–5th significant digit of F, well inside
-//! the spread. To reproduce Deribit's own mark IV, invert `mark` on `row_forward`.
+//! Raw snapshot → cleaned [`Snapshot`]: the assembly — rows grouped by expiry, a forward per
+//! expiry, USD prices and bid/ask/mid implied vols — with the cleaning rules of `clean`
+//! applied on the way (every dropped row counted).
 
 use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
 use super::chain::{year_fraction, Expiry, ForwardSource, PriceUnit, Quote, RawQuote, Snapshot};
-use super::clean::{CleanConfig, Rejection, RejectionCounts};
-use super::read::RawSnapshot;
-use crate::black::{implied_vol, IvError};
+use super::clean::{self, CleanConfig, Rejection, RejectionCounts};
+use super::stream::RawSnapshot;
+use crate::black::{implied_vol, OptionType};
 
 /// A cleaned snapshot with its counts.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -46,7 +38,7 @@ pub fn forward(rows: &[RawQuote]) -> Option<(f64, ForwardSource)> {
         if let (Some(b), Some(a)) = (r.bid, r.ask) {
             if b > 0.0 && a >= b {
                 mids.insert(
-                    (r.strike.to_bits(), r.kind == super::OptionType::Call),
+                    (r.strike.to_bits(), r.kind == OptionType::Call),
                     (0.5 * (a + b), r.unit),
                 );
             }
@@ -99,67 +91,33 @@ pub fn quote_vega(q: &Quote, e: &Expiry) -> Option<f64> {
     Some(vega_per_point(e.forward, q.strike, e.t, iv))
 }
 
-/// Cleans, prices and groups one raw snapshot. Every input row ends up either in the
-/// chain or in `rejected`; `flagged` counts kept rows with a caveat.
+/// Cleans, prices and groups one raw snapshot under the rules listed on [`CleanConfig`].
+/// Every input row ends up either in the chain or in `rejected`; `flagged` counts kept rows
+/// with a caveat.
+///
+/// **Which forward.** Each row carries its own forward (Deribit updates `underlying_price`
+/// per instrument). Coin prices are converted to USD with *that row's* forward, exactly as
+/// Deribit does (`usd = coin × F_row`), and `row_forward` keeps it. The expiry forward
+/// (median of the rows', see [`forward`]) is the single reference a smile fit needs, so the
+/// bid/ask/mid IVs are inverted on the **expiry forward**: then `Black76(F_exp, K, t, iv)`
+/// reproduces the quote's USD price, so price and vol residuals agree within a fit. The
+/// difference to the row-forward IV is the 2nd–5th significant digit of F, well inside
+/// the spread. To reproduce Deribit's own mark IV, invert `mark` on `row_forward`.
 pub fn build(raw: RawSnapshot, cfg: &CleanConfig) -> Cleaned {
     let mut rejected = raw.rejected;
     let mut flagged = RejectionCounts::default();
     let rows_in = raw.rows.len() as u64;
     let time_ms = raw.time_ms;
 
-    // 1. Per-row validity, then duplicates (keep the latest update, then the last line).
+    // 1. Per-row rules, then duplicates.
     let mut ok: Vec<RawQuote> = Vec::with_capacity(raw.rows.len());
     for mut r in raw.rows {
-        let nums = [Some(r.strike), r.bid, r.ask, r.mark, r.forward, r.mark_iv];
-        if nums.iter().flatten().any(|v| !v.is_finite()) {
-            rejected.add(Rejection::NonFinite);
-            continue;
-        }
-        if r.strike <= 0.0 || [r.bid, r.ask, r.mark].iter().flatten().any(|v| *v < 0.0) {
-            rejected.add(Rejection::InvalidField);
-            continue;
-        }
-        let t = year_fraction(time_ms, r.expiry_ms);
-        if t <= 0.0 {
-            rejected.add(Rejection::Expired);
-            continue;
-        }
-        if t < cfg.min_t {
-            rejected.add(Rejection::ShortExpiry);
-            continue;
-        }
-        if time_ms - r.updated_ms > cfg.max_age_ms {
-            rejected.add(Rejection::Stale);
-            continue;
-        }
-        if r.bid == Some(0.0) {
-            flagged.add(Rejection::ZeroBid);
-            r.bid = None;
-        }
-        if r.bid.is_none() && r.ask.is_none() {
-            rejected.add(Rejection::NoQuote);
-            continue;
-        }
-        if let (Some(b), Some(a)) = (r.bid, r.ask) {
-            if b > a {
-                rejected.add(Rejection::Crossed);
-                continue;
-            }
-        }
-        ok.push(r);
-    }
-    let mut seen: HashMap<(i64, u64, bool), usize> = HashMap::new();
-    let mut keep = vec![true; ok.len()];
-    for (i, r) in ok.iter().enumerate() {
-        let key = (r.expiry_ms, r.strike.to_bits(), r.kind == super::OptionType::Call);
-        if let Some(j) = seen.insert(key, i) {
-            // Keep the later update (ties: the later row); the other is the duplicate.
-            let (loser, winner) = if ok[j].updated_ms > r.updated_ms { (i, j) } else { (j, i) };
-            keep[loser] = false;
-            seen.insert(key, winner);
-            rejected.add(Rejection::Duplicate);
+        match clean::screen_row(&mut r, time_ms, cfg, &mut flagged) {
+            Ok(()) => ok.push(r),
+            Err(why) => rejected.add(why),
         }
     }
+    let keep = clean::keep_latest(&ok, &mut rejected);
 
     // 2. Group by expiry, forward, USD prices and IVs.
     let mut by_exp: BTreeMap<i64, Vec<RawQuote>> = BTreeMap::new();
@@ -191,39 +149,18 @@ pub fn build(raw: RawSnapshot, cfg: &CleanConfig) -> Cleaned {
                 PriceUnit::Usd => None,
             };
             let (bid, ask) = (to_usd(r.bid), to_usd(r.ask));
+            let centre_iv = match clean::screen_price(r.kind, bid, ask, fwd, r.strike, t) {
+                Ok(iv) => iv,
+                Err(why) => {
+                    rejected.add(why);
+                    continue;
+                }
+            };
             let iv = |p: Option<f64>| p.map(|p| implied_vol(r.kind, p, fwd, r.strike, t));
-            // The quote's representative price: the mid, or its only side.
-            let centre = match (bid, ask) {
-                (Some(b), Some(a)) => 0.5 * (a + b),
-                (Some(p), None) | (None, Some(p)) => p,
-                (None, None) => unreachable!("rows without any side were rejected above"),
-            };
-            match implied_vol(r.kind, centre, fwd, r.strike, t) {
-                Err(IvError::BelowIntrinsic) => {
-                    rejected.add(Rejection::BelowIntrinsic);
-                    continue;
-                }
-                Err(IvError::AboveUpperBound) => {
-                    rejected.add(Rejection::AboveUpperBound);
-                    continue;
-                }
-                Err(_) => {
-                    rejected.add(Rejection::NonFinite);
-                    continue;
-                }
-                Ok(_) => {}
-            }
             let (bid_iv, ask_iv) = (iv(bid), iv(ask));
-            if bid.is_none() || ask.is_none() {
-                flagged.add(Rejection::OneSided);
-            }
-            if matches!(bid_iv, Some(Err(_))) || matches!(ask_iv, Some(Err(_))) {
-                flagged.add(Rejection::SideWithoutIv);
-            }
-            let mid_iv = match (bid, ask) {
-                (Some(b), Some(a)) => implied_vol(r.kind, 0.5 * (a + b), fwd, r.strike, t).ok(),
-                _ => None,
-            };
+            clean::flag_sides(bid_iv, ask_iv, &mut flagged);
+            // The centre of a two-sided quote is its mid.
+            let mid_iv = (bid.is_some() && ask.is_some()).then_some(centre_iv);
             quotes.push(Quote {
                 strike: r.strike,
                 kind: r.kind,
@@ -262,7 +199,6 @@ pub fn build(raw: RawSnapshot, cfg: &CleanConfig) -> Cleaned {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::market::OptionType;
 
     fn raw(kind: OptionType, strike: f64, bid: Option<f64>, ask: Option<f64>) -> RawQuote {
         RawQuote {

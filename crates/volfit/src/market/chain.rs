@@ -6,40 +6,14 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::black::OptionType;
+
 /// Seconds in the ACT/365 year used for every time to expiry.
 pub const SECONDS_PER_YEAR: f64 = 365.0 * 86_400.0;
 
 /// Years between two instants in milliseconds, ACT/365 to the second.
 pub fn year_fraction(from_ms: i64, to_ms: i64) -> f64 {
     (to_ms - from_ms) as f64 / 1000.0 / SECONDS_PER_YEAR
-}
-
-/// Call or put.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum OptionType {
-    /// Right to buy at the strike.
-    #[serde(rename = "C")]
-    Call,
-    /// Right to sell at the strike.
-    #[serde(rename = "P")]
-    Put,
-}
-
-impl OptionType {
-    /// `+1` for calls, `-1` for puts.
-    pub fn sign(self) -> f64 {
-        match self {
-            OptionType::Call => 1.0,
-            OptionType::Put => -1.0,
-        }
-    }
-    /// `"C"` or `"P"`.
-    pub fn letter(self) -> &'static str {
-        match self {
-            OptionType::Call => "C",
-            OptionType::Put => "P",
-        }
-    }
 }
 
 /// How a quote's price is denominated at the source.

@@ -7,10 +7,12 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::chain::{OptionType, PriceUnit, RawQuote};
+use super::chain::{PriceUnit, RawQuote};
 use super::error::{Error, ErrorKind, FieldReason};
 use super::fields::{Columns, Row};
+use super::format::Format;
 use super::instrument;
+use crate::black::OptionType;
 
 /// Parses a row into a [`RawQuote`].
 pub(crate) trait RowParser {
@@ -73,7 +75,7 @@ pub(crate) struct BookSummary {
 }
 
 impl BookSummary {
-    pub(crate) const NAME: &'static str = "deribit-summary";
+    pub(crate) const NAME: &'static str = Format::DeribitSummary.name();
     pub(crate) const SIGNATURE: &'static [&'static str] = &["instrument_name", "expiry_datetime"];
 
     pub(crate) fn new(c: &Columns, path: &Path) -> Result<Self, Error> {
@@ -158,7 +160,7 @@ pub(crate) struct OrderBook {
 }
 
 impl OrderBook {
-    pub(crate) const NAME: &'static str = "deribit-book";
+    pub(crate) const NAME: &'static str = Format::DeribitBook.name();
     pub(crate) const SIGNATURE: &'static [&'static str] =
         &["expiration_timestamp", "instrument_name"];
 

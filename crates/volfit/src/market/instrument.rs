@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 
-use super::chain::OptionType;
+use crate::black::OptionType;
 
 /// A parsed instrument name.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,10 +1,4 @@
 //! Any other CSV through a column mapping: `strike=Strike,bid=Bid,ask=Ask,…` plus units.
-//!
-//! Targets: `instrument`, `underlying`, `time`, `updated`, `expiry`, `strike`, `type`, `bid`,
-//! `ask`, `mark`, `mark_iv`, `forward`, `index`, `bid_size`, `ask_size`, `open_interest`,
-//! `volume`. Required: `time`, `bid`, `ask`, and either `instrument` or all of
-//! `strike`, `type`, `expiry`. Times and expiries are ISO-8601 / `YYYY-MM-DD[ HH:MM:SS]` or
-//! numbers in the [`TimeUnit`]; a bare expiry date means 08:00 UTC.
 
 use std::path::Path;
 
@@ -14,6 +8,7 @@ use super::chain::{PriceUnit, RawQuote};
 use super::deribit::{option_type, RowParser};
 use super::error::{Error, FieldReason};
 use super::fields::{normalise, parse_i64, parse_time_ms, Columns, Row};
+use super::format::Format;
 use super::instrument;
 
 /// Unit of numeric time columns.
@@ -40,7 +35,13 @@ pub enum IvUnit {
     Frac,
 }
 
-/// A user column mapping.
+/// A user column mapping: `target=Column` pairs plus units.
+///
+/// Targets: `instrument`, `underlying`, `time`, `updated`, `expiry`, `strike`, `type`, `bid`,
+/// `ask`, `mark`, `mark_iv`, `forward`, `index`, `bid_size`, `ask_size`, `open_interest`,
+/// `volume`. Required: `time`, `bid`, `ask`, and either `instrument` or all of
+/// `strike`, `type`, `expiry`. Times and expiries are ISO-8601 / `YYYY-MM-DD[ HH:MM:SS]` or
+/// numbers in the [`TimeUnit`]; a bare expiry date means 08:00 UTC.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Mapping {
     /// `(target, source column)` pairs.
@@ -111,7 +112,7 @@ pub(crate) struct Mapped {
 }
 
 impl Mapped {
-    pub(crate) const NAME: &'static str = "mapped";
+    pub(crate) const NAME: &'static str = Format::Mapped.name();
 
     pub(crate) fn new(m: &Mapping, c: &Columns, path: &Path) -> Result<Self, Error> {
         let mut cols = Vec::with_capacity(TARGETS.len());

@@ -8,6 +8,7 @@ use super::chain::{PriceUnit, RawQuote};
 use super::deribit::{check_name, option_type, RowParser};
 use super::error::Error;
 use super::fields::{Columns, Row};
+use super::format::Format;
 
 pub(crate) struct OptionsDx {
     time: usize,
@@ -27,7 +28,7 @@ pub(crate) struct OptionsDx {
 }
 
 impl OptionsDx {
-    pub(crate) const NAME: &'static str = "optionsdx";
+    pub(crate) const NAME: &'static str = Format::Optionsdx.name();
     pub(crate) const SIGNATURE: &'static [&'static str] = &["quote_unixtime", "instrument_name"];
 
     pub(crate) fn new(c: &Columns, path: &Path) -> Result<Self, Error> {

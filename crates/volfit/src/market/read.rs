@@ -1,175 +1,19 @@
 //! The reading driver: open (gzip or not) → detect the format from the header → stream
 //! rows → group them into raw snapshots (or, for Tardis, as-of chains) → hand each to a sink.
-//!
-//! Row-level problems (a bad number, an unparsable instrument name, a 10 MB line) are
-//! counted skips in [`FileReport::skipped`], with the first messages kept as examples; with
-//! [`ReadOptions::strict`] they are errors instead. File-level problems (unreadable file,
-//! corrupt gzip, missing column, unknown header, malformed CSV structure) are errors.
 
 use std::io::BufRead;
 use std::path::Path;
-use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
-
-use serde::{Deserialize, Serialize};
 
 use super::chain::RawQuote;
-use super::clean::{CleanConfig, Rejection, RejectionCounts};
+use super::clean::RejectionCounts;
 use super::deribit::{self, BookSummary, OrderBook, RowParser};
 use super::error::{Error, ErrorKind, FieldReason};
 use super::fields::{Columns, Row};
-use super::mapped::{Mapped, Mapping};
+use super::format::Format;
+use super::mapped::Mapped;
 use super::optionsdx::OptionsDx;
+use super::stream::{FileReport, RawSnapshot, ReadOptions};
 use super::{input, tardis};
-
-/// Input formats.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-#[non_exhaustive]
-pub enum Format {
-    /// Deribit book-summary snapshot CSV (one chain per file, BTC and ETH).
-    DeribitSummary,
-    /// Deribit order-book dump CSV (pandas of `get_order_book`).
-    DeribitBook,
-    /// OptionsDX end-of-day CSV (many daily snapshots per file).
-    Optionsdx,
-    /// Tardis.dev `options_chain` CSV (every update; as-of chains).
-    Tardis,
-    /// Deribit API JSON (`get_book_summary_by_currency` responses).
-    DeribitJson,
-    /// Any CSV through a [`Mapping`].
-    Mapped,
-}
-
-impl Format {
-    /// Short name (as accepted by `--format`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::DeribitSummary => BookSummary::NAME,
-            Format::DeribitBook => OrderBook::NAME,
-            Format::Optionsdx => OptionsDx::NAME,
-            Format::Tardis => tardis::NAME,
-            Format::DeribitJson => "deribit-json",
-            Format::Mapped => Mapped::NAME,
-        }
-    }
-    /// Parses a short name.
-    pub fn from_name(s: &str) -> Option<Format> {
-        [
-            Format::DeribitSummary,
-            Format::DeribitBook,
-            Format::Optionsdx,
-            Format::Tardis,
-            Format::DeribitJson,
-            Format::Mapped,
-        ]
-        .into_iter()
-        .find(|f| f.name().eq_ignore_ascii_case(s))
-    }
-}
-
-/// When to take as-of chains from an update stream (Tardis).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Schedule {
-    /// At every multiple of the step (ms since the epoch) from the first update on, up to
-    /// the last update in the file.
-    Every {
-        /// Step in ms.
-        step_ms: i64,
-    },
-    /// At these instants (ms since the epoch); instants after the last update are answered
-    /// as of the end of the file.
-    At(Vec<i64>),
-}
-
-/// Reader settings.
-#[derive(Clone, Debug)]
-pub struct ReadOptions {
-    /// Force a format (otherwise detected from the header).
-    pub format: Option<Format>,
-    /// As-of schedule for update streams; default every hour.
-    pub schedule: Schedule,
-    /// Keep only this underlying (e.g. `BTC`); other rows are counted in `filtered`.
-    pub underlying: Option<String>,
-    /// Column mapping (implies [`Format::Mapped`]).
-    pub mapping: Option<Mapping>,
-    /// Row-level problems are errors instead of counted skips.
-    pub strict: bool,
-    /// Rows of one underlying whose times lie within this window (ms) of the first row of
-    /// the open group form one snapshot at the latest row time (a chain polled over minutes).
-    pub poll_window_ms: i64,
-    /// Rows longer than this many bytes are skipped as `invalid_field`.
-    pub max_line_bytes: usize,
-    /// Cleaning thresholds (staleness is also applied to as-of chains).
-    pub clean: CleanConfig,
-    /// Compressed bytes read so far, for progress bars.
-    pub progress: Option<Arc<AtomicU64>>,
-}
-
-impl Default for ReadOptions {
-    fn default() -> Self {
-        ReadOptions {
-            format: None,
-            schedule: Schedule::Every { step_ms: 3_600_000 },
-            underlying: None,
-            mapping: None,
-            strict: false,
-            poll_window_ms: 5 * 60 * 1000,
-            max_line_bytes: 1 << 20,
-            clean: CleanConfig::default(),
-            progress: None,
-        }
-    }
-}
-
-/// Rows of one underlying at one instant, before cleaning.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RawSnapshot {
-    /// Snapshot time, ms since the epoch.
-    pub time_ms: i64,
-    /// Underlying coin.
-    pub underlying: String,
-    /// Rows.
-    pub rows: Vec<RawQuote>,
-    /// Rows dropped while reading that belong to this snapshot (stale/expired as-of states,
-    /// unparsable stored updates).
-    pub rejected: RejectionCounts,
-}
-
-/// What reading one file produced.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct FileReport {
-    /// File.
-    pub path: String,
-    /// Format used.
-    pub format: Format,
-    /// Data rows (or JSON items) read.
-    pub rows: u64,
-    /// Snapshots emitted.
-    pub snapshots: u64,
-    /// Rows skipped while reading, by reason.
-    pub skipped: RejectionCounts,
-    /// Rows of other underlyings than `--underlying`.
-    pub filtered: u64,
-    /// The first few skip messages (file, line, field, reason).
-    pub examples: Vec<String>,
-}
-
-const MAX_EXAMPLES: usize = 20;
-
-impl FileReport {
-    /// Records a message without counting (the count is kept elsewhere).
-    pub(crate) fn note(&mut self, e: &Error) {
-        if self.examples.len() < MAX_EXAMPLES {
-            self.examples.push(e.to_string());
-        }
-    }
-    /// Counts a row-level skip and keeps its message.
-    pub(crate) fn skip(&mut self, e: &Error) {
-        self.skipped.add(e.rejection().unwrap_or(Rejection::InvalidField));
-        self.note(e);
-    }
-}
 
 /// Detects the format of a header line.
 fn detect(cols: &Columns) -> Option<Format> {
@@ -199,9 +43,13 @@ fn looks_like_json(head: &[u8]) -> bool {
 /// complete. Memory is bounded by one snapshot (row formats) or the number of instruments
 /// (Tardis), not by the file size.
 ///
+/// Row-level problems (a bad number, an unparsable instrument name, a 10 MB line) are
+/// counted skips in [`FileReport::skipped`], with the first messages kept as examples; with
+/// [`ReadOptions::strict`] they are errors instead. File-level problems (unreadable file,
+/// corrupt gzip, missing column, unknown header, malformed CSV structure) are errors.
+///
 /// # Errors
-/// File-level problems (see the module doc), row-level ones under `strict`, and whatever
-/// `sink` returns.
+/// File-level problems, row-level ones under `strict`, and whatever `sink` returns.
 pub fn read_path(
     path: &Path,
     opts: &ReadOptions,
@@ -413,6 +261,7 @@ impl Grouper {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::market::{IvUnit, Mapping, TimeUnit};
 
     fn read_all(path: &Path, opts: &ReadOptions) -> (FileReport, Vec<RawSnapshot>) {
         let mut out = Vec::new();
@@ -451,8 +300,8 @@ mod tests {
         let mut m =
             Mapping::parse("time=Time,instrument=Name,bid=Bid,ask=Ask,mark_iv=IV,forward=F")
                 .expect("valid map");
-        m.time_unit = super::super::TimeUnit::S;
-        m.iv_unit = super::super::IvUnit::Frac;
+        m.time_unit = TimeUnit::S;
+        m.iv_unit = IvUnit::Frac;
         std::fs::write(
             &p,
             "Time,Name,Bid,Ask,IV,F\n1767586287,BTC-16JAN26-82000-C,0.1185,0.127,0.5124,92962.85\n",

@@ -15,7 +15,8 @@
 //! sidecar.
 
 use crate::black;
-use crate::market::chain::{iso8601, year_fraction, OptionType};
+use crate::black::OptionType;
+use crate::market::chain::{iso8601, year_fraction};
 use chrono::{Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;

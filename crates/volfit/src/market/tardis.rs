@@ -5,9 +5,9 @@
 //! its latest update (a reused [`ByteRecord`]: no per-row allocation once an instrument has
 //! been seen) and parses them only when a checkpoint `T` is passed, i.e. when the first row
 //! with `local_timestamp > T` arrives. The chain at `T` therefore holds, for each
-//! instrument, the last update that had *arrived* by `T`; an update whose exchange
-//! `timestamp` is older than `T − max_age` is counted `stale`, an instrument at or past
-//! expiry is counted `expired` once and forgotten. Memory is bounded by the number of
+//! instrument, the last update that had *arrived* by `T`; the as-of rule of `clean` counts
+//! an instrument at or past expiry `expired` (once: it is then forgotten) and an update
+//! whose exchange `timestamp` is older than `T − max_age` `stale`. Memory is bounded by the number of
 //! instruments, not by the file size.
 
 use std::collections::HashMap;
@@ -17,13 +17,14 @@ use std::path::Path;
 use csv::ByteRecord;
 
 use super::chain::{PriceUnit, RawQuote};
-use super::clean::{Rejection, RejectionCounts};
+use super::clean::{self, Rejection, RejectionCounts};
 use super::deribit::{check_name, option_type};
 use super::error::{Error, FieldReason};
 use super::fields::{parse_i64, Columns, Row};
-use super::read::{FileReport, RawSnapshot, ReadOptions, Schedule};
+use super::format::Format;
+use super::stream::{FileReport, RawSnapshot, ReadOptions, Schedule};
 
-pub(crate) const NAME: &str = "tardis";
+pub(crate) const NAME: &str = Format::Tardis.name();
 pub(crate) const SIGNATURE: &[&str] = &["exchange", "symbol", "local_timestamp"];
 
 struct Cols {
@@ -203,13 +204,11 @@ impl State<'_> {
                     &mut by_und[last]
                 }
             };
-            if slot.expiry_us.is_some_and(|e| e <= t_us) {
-                snap.rejected.add(Rejection::Expired);
-                expired.push(i);
-                continue;
-            }
-            if t_us - slot.ts_us > max_age_us {
-                snap.rejected.add(Rejection::Stale);
+            if let Some(why) = clean::screen_as_of(t_us, slot.expiry_us, slot.ts_us, max_age_us) {
+                snap.rejected.add(why);
+                if why == Rejection::Expired {
+                    expired.push(i);
+                }
                 continue;
             }
             match self.cols.quote(&row, asof_ms, slot.ts_us.div_euclid(1000)) {

@@ -8,8 +8,9 @@
 //! Deribit's tick (0.0001 coin), IVs to 0.01 %, so every written number is a short decimal
 //! whose parsed value equals the value this generator reports in [`Update`].
 
-use super::chain::{OptionType, PriceUnit, RawQuote};
+use super::chain::{PriceUnit, RawQuote};
 use crate::black;
+use crate::black::OptionType;
 
 /// One generated instrument.
 #[derive(Clone, Debug)]

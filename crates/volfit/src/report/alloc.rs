@@ -366,7 +366,7 @@ pub fn render(out: &AllocOutput) -> Result<String, minijinja::Error> {
 mod tests {
     use super::*;
     use crate::alloc::{solve, Budget, Group, Position, Problem, Settings};
-    use crate::risk::reward::Scenarios;
+    use crate::risk::Scenarios;
 
     fn output() -> AllocOutput {
         let pnl = Scenarios::new(vec![2.0, -1.0, -1.0, 0.5, 0.3, 0.2], 3, 2).unwrap();

@@ -1,27 +1,11 @@
-//! Risk measures of a P&L sample, all in loss units (larger = riskier).
-//!
-//! ## Conventions
-//! `X` is P&L, `L = −X` the loss, `p_i` the probabilities. `α` is a *confidence level*
-//! (`0.99` looks at the worst 1 %).
-//! - `VaR_α = inf{ l : P(L ≤ l) ≥ α }`: the lower α-quantile of the loss, with no
-//!   interpolation between atoms (numpy's `inverted_cdf`). Tail masses within `1e-12` of
-//!   `1 − α` count as equal, so `VaR_0.99` of 100 equal atoms is the 99th smallest loss.
-//! - `ES_α = (1/(1−α)) ∫_α^1 VaR_u du` (Acerbi & Tasche 2002), exact on weighted samples:
-//!   the atom straddling the quantile enters with its fractional mass.
-//! - spectral `ρ_φ = ∫₀¹ φ(u) VaR_u du` ([`Spectrum`] documents the orientation).
-//! - `EVaR_α = inf_{t>0} (ln E[e^{tL}] − ln(1−α)) / t` (Ahmadi-Javid 2012, Def. 3.1).
-//! - entropic `(1/θ) ln E[e^{−θX}]`.
-//! - OCE `inf_η { η + E[ℓ(L − η)] }` (Ben-Tal & Teboulle 2007, eq. 2.1 in loss form) with
-//!   `ℓ(x) = −u(−x)` for the utility `u`.
-//! - maximum drawdown of the cumulative P&L path `W_t = Σ_{s≤t} x_s`, `W_0 = 0`.
+//! Risk measures of a P&L sample, all in loss units (larger = riskier); the conventions
+//! and formulas are in the `risk` module docs.
 
-use super::sample::{RiskError, Sample, Sorted};
+use super::error::RiskError;
+use super::sample::{Sample, Sorted, TIE_TOL};
 use super::spectral::Spectrum;
 use std::fmt;
 use std::str::FromStr;
-
-/// Tolerance on tail masses when deciding which atom holds a quantile.
-pub const TIE_TOL: f64 = 1e-12;
 
 /// One risk measure; parse from the CLI syntax with [`str::parse`] or
 /// [`RiskMeasure::parse_list`].
@@ -130,6 +114,20 @@ impl RiskMeasure {
     }
 
     /// The measure of `sample`, in loss units.
+    ///
+    /// Expected shortfall of a weighted sample, by hand: losses 4, 2, 0, −1 with
+    /// probabilities 0.1, 0.2, 0.3, 0.4; the worst 25 % is all of the loss 4 and 0.15 of
+    /// the loss 2, so `ES_0.75 = (0.1·4 + 0.15·2) / 0.25 = 2.8`.
+    ///
+    /// ```
+    /// use volfit::risk::{RiskMeasure, Sample};
+    ///
+    /// let s = Sample::weighted(vec![-4.0, -2.0, 0.0, 1.0], vec![1.0, 2.0, 3.0, 4.0]).unwrap();
+    /// let es = RiskMeasure::Es { alpha: 0.75 }.eval(&s).unwrap();
+    /// assert!((es - 2.8).abs() < 1e-15);
+    /// // VaR_0.75: the loss 2 is the lowest with P(L > l) = 0.1 ≤ 0.25.
+    /// assert_eq!(RiskMeasure::Var { alpha: 0.75 }.eval(&s).unwrap(), 2.0);
+    /// ```
     ///
     /// # Errors
     /// [`RiskError::Parameter`] for invalid parameters.

@@ -1,19 +1,9 @@
-//! Reward functions of a P&L sample, their gradients, and portfolio objectives.
-//!
-//! A [`Reward`] scores a P&L sample (larger = better) and differentiates that score with
-//! respect to the sample values; through a [`Scenarios`] matrix `S` (rows = scenarios,
-//! columns = instruments) the same gradient is pulled back to linear portfolio weights
-//! `x` with P&L `S·x`: `∇_x R = Sᵀ ∇_pnl R`. [`PortfolioObjective`] turns
-//! "maximise `R(S·x) − λ·ρ(S·x)`" into a `volfit_optim::Objective` (minimising the
-//! negative), so any solver of the engine can design a portfolio.
-//!
-//! Rewards compose: [`Sum`] adds two, [`Scaled`] multiplies one by a constant, and
-//! [`Penalised`] subtracts `λ` times a [`RiskMeasure`].
-//!
-//! Probabilities `probs` must sum to one; `None` means equally likely scenarios.
+//! Reward functions of a P&L sample, their gradients, and portfolio objectives (the
+//! `risk` module docs, section Rewards, give the overview).
 
+use super::error::RiskError;
 use super::measure::RiskMeasure;
-use super::sample::{RiskError, Sample};
+use super::sample::Sample;
 use super::spectral::Spectrum;
 use volfit_optim::Objective;
 

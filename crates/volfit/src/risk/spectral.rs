@@ -1,36 +1,27 @@
-//! Risk spectra φ for spectral risk measures (Acerbi 2002), held in *loss ordering*.
-//!
-//! ## Orientation
-//! Write `u ∈ (0, 1)` for the loss quantile level: `VaR_u` is the `u`-quantile of the loss
-//! `L = −X`, so `u → 1` is the worst tail. A spectral measure is
-//!
-//! ```text
-//!   ρ_φ(X) = ∫₀¹ φ(u) VaR_u(X) du,     φ ≥ 0,  φ non-decreasing in u,  ∫₀¹ φ = 1.
-//! ```
-//!
-//! Acerbi (2002) writes the same measure with `p = 1 − u` indexing the P&L quantile, where
-//! his φ is non-*increasing*; the two are mirror images. The built-in spectra, in loss
-//! ordering:
-//! - exponential (Dowd, Cotter & Sorwar 2008, eq. 6 mirrored): `φ(u) = k e^{−k(1−u)} / (1 − e^{−k})`,
-//!   `k > 0`; larger `k` is more risk-averse, `k → 0` gives the mean loss;
-//! - power (same paper, eq. 7 mirrored): `φ(u) = γ (1 − u)^{γ−1}`, `0 < γ ≤ 1`; smaller `γ`
-//!   is more risk-averse, `γ = 1` gives the mean loss;
-//! - expected shortfall: `φ(u) = 1{u > α} / (1 − α)`.
-//!
-//! ## Exact discrete evaluation
-//! On a discrete sample, `VaR_u` is constant (the `j`-th sorted loss) on each atom's
-//! probability interval, so `ρ_φ = Σ_j L_(j) ∫_{interval j} φ(u) du` exactly. The integrals
-//! are taken through the *distortion* `Ψ(s) = ∫_{1−s}^1 φ(u) du` of the tail mass `s`
-//! (concave, `Ψ(0) = 0`, `Ψ(1) = 1`), which is closed-form for the built-in spectra:
-//! `Ψ(s) = expm1(−k s) / expm1(−k)`, `Ψ(s) = s^γ`, `Ψ(s) = min(s, 1−α)/(1−α)`.
-//! User spectra are tabulated (piecewise-linear φ, integrated exactly) or closures
-//! (integrated by composite 5-point Gauss–Legendre on each interval).
+//! Risk spectra φ for spectral risk measures (Acerbi 2002), held in loss ordering; the
+//! orientation and the exact discrete evaluation are in the `risk` module docs.
 
-use super::sample::RiskError;
+use super::error::RiskError;
 use std::fmt;
 use std::sync::Arc;
 
-/// A risk spectrum in loss ordering (see the module docs for the orientation).
+/// A risk spectrum in loss ordering (the `risk` module docs, section Spectra, give the
+/// orientation and how a spectral measure is evaluated).
+///
+/// Two equally likely losses, 0 and 1: the worst atom holds the tail masses `(0, ½]`, so
+/// `ρ_φ = 1·Ψ(½)`. For the power spectrum `Ψ(s) = s^γ`, `γ = ½` gives `√½ =
+/// 0.70710678118654752…`; for the exponential one `Ψ(½) = (1 − e^{−k/2}) / (1 − e^{−k})`,
+/// `k = 1` gives `1 / (1 + e^{−1/2}) = 0.62245933120185456…`.
+///
+/// ```
+/// use volfit::risk::{RiskMeasure, Sample, Spectrum};
+///
+/// let s = Sample::new(vec![0.0, -1.0]).unwrap();
+/// let pow = RiskMeasure::Spectral(Spectrum::power(0.5).unwrap()).eval(&s).unwrap();
+/// assert!((pow - 0.707_106_781_186_547_5).abs() < 1e-15);
+/// let exp = RiskMeasure::Spectral(Spectrum::exponential(1.0).unwrap()).eval(&s).unwrap();
+/// assert!((exp - 0.622_459_331_201_854_6).abs() < 1e-15);
+/// ```
 #[derive(Clone)]
 #[non_exhaustive]
 pub enum Spectrum {

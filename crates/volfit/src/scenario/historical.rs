@@ -5,7 +5,7 @@
 use super::surface::Priced;
 use super::{Coin, CoinSurface, ScenarioConfig, ScenarioError};
 use crate::market::Snapshot;
-use crate::risk::reward::Scenarios;
+use crate::risk::Scenarios;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;

@@ -3,7 +3,7 @@
 
 use super::surface::Priced;
 use super::{Coin, CoinSurface, MarginGrid, ScenarioConfig, ScenarioError};
-use crate::risk::reward::Scenarios;
+use crate::risk::Scenarios;
 
 /// The margin grid of `coin`: rows = (move, vol shock), P&L in coin per unit.
 pub(crate) fn grid(

@@ -36,7 +36,7 @@ pub use book::{Book, BookInstrument, Select};
 pub use surface::CoinSurface;
 
 use crate::market::Snapshot;
-use crate::risk::reward::Scenarios;
+use crate::risk::Scenarios;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 

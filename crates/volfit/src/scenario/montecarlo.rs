@@ -8,7 +8,7 @@ use super::surface::Priced;
 use super::{Coin, CoinSurface, ScenarioConfig, ScenarioError, ScenarioKind};
 use crate::fit::{fit_snapshot, FitSpec, ModelKind};
 use crate::market::Snapshot;
-use crate::risk::reward::Scenarios;
+use crate::risk::Scenarios;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Poisson, StandardNormal};

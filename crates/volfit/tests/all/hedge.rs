@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use volfit::hedge::path::{hedged_pnl, log_log_slope, variance, BsWorld};
 use volfit::hedge::{backtest, DeltaKind, HedgeConfig, HedgeOutput};
-use volfit::market::perp::{read_perpetuals, PerpPrice};
 use volfit::market::{build, read_path, OptionType, ReadOptions, Snapshot};
+use volfit::market::{read_perpetuals, PerpPrice};
 
 #[test]
 fn hedging_error_variance_falls_as_one_over_rebalancing_frequency() {

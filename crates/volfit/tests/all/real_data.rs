@@ -9,8 +9,8 @@ use crate::support::shared_data;
 
 use volfit::black::implied_vol;
 use volfit::market::{
-    build, perp::read_perpetuals, read_path, year_fraction, CleanConfig, Cleaned, FileReport,
-    Format, RawSnapshot, ReadOptions,
+    build, read_path, read_perpetuals, year_fraction, CleanConfig, Cleaned, FileReport, Format,
+    RawSnapshot, ReadOptions,
 };
 
 fn data_dir() -> Option<PathBuf> {

@@ -3,12 +3,12 @@
 
 use proptest::prelude::*;
 use volfit::black::{norm_cdf, norm_pdf};
-use volfit::risk::measure::{evar, max_drawdown, TIE_TOL};
-use volfit::risk::reward::{
+use volfit::risk::{evaluate, OceUtility, RiskError, RiskMeasure, Sample, Spectrum};
+use volfit::risk::{evar, max_drawdown, TIE_TOL};
+use volfit::risk::{
     Cara, Crra, ExpectedUtility, Kelly, MeanVariance, Penalised, PortfolioObjective, ReturnOverEs,
     Reward, Scaled, Scenarios, Sharpe, Sortino, Sum,
 };
-use volfit::risk::{evaluate, OceUtility, RiskError, RiskMeasure, Sample, Spectrum};
 use volfit_optim::check::check_gradient;
 use volfit_optim::{FnObjective, Objective};
 

@@ -1,0 +1,49 @@
+//! The input formats the reader knows, by the short names `--format` accepts.
+
+use serde::{Deserialize, Serialize};
+
+/// Input formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Format {
+    /// Deribit book-summary snapshot CSV (one chain per file, BTC and ETH).
+    DeribitSummary,
+    /// Deribit order-book dump CSV (pandas of `get_order_book`).
+    DeribitBook,
+    /// OptionsDX end-of-day CSV (many daily snapshots per file).
+    Optionsdx,
+    /// Tardis.dev `options_chain` CSV (every update; as-of chains).
+    Tardis,
+    /// Deribit API JSON (`get_book_summary_by_currency` responses).
+    DeribitJson,
+    /// Any CSV through a [`Mapping`](super::Mapping).
+    Mapped,
+}
+
+impl Format {
+    /// Short name (as accepted by `--format`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Format::DeribitSummary => "deribit-summary",
+            Format::DeribitBook => "deribit-book",
+            Format::Optionsdx => "optionsdx",
+            Format::Tardis => "tardis",
+            Format::DeribitJson => "deribit-json",
+            Format::Mapped => "mapped",
+        }
+    }
+    /// Parses a short name.
+    pub fn from_name(s: &str) -> Option<Format> {
+        [
+            Format::DeribitSummary,
+            Format::DeribitBook,
+            Format::Optionsdx,
+            Format::Tardis,
+            Format::DeribitJson,
+            Format::Mapped,
+        ]
+        .into_iter()
+        .find(|f| f.name().eq_ignore_ascii_case(s))
+    }
+}
