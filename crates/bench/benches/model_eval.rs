@@ -6,6 +6,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use num_complex::Complex64;
 use std::hint::black_box;
 use volfit::model::bates::Bates;
+use volfit::model::cf::CharacteristicFn;
 use volfit::model::heston::Heston;
 use volfit::model::sabr::{Sabr, SabrExpansion};
 use volfit::model::Smile;
@@ -26,7 +27,7 @@ fn bench(c: &mut Criterion) {
     c.bench_function("heston_40_strikes_w_grad_batch_t0.25", |bn| {
         let mut w = vec![0.0; 40];
         let mut g = vec![0.0; 200];
-        let mut work = vec![volfit::model::real::Dual::constant(Complex64::from(0.0)); 40];
+        let mut work = vec![volfit::model::dual::Dual::constant(Complex64::from(0.0)); 40];
         bn.iter(|| h.total_variance_grad_batch(black_box(0.25), &ks, &mut w, &mut g, &mut work))
     });
     c.bench_function("bates_price_grad_t0.25", |bn| {

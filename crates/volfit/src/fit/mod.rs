@@ -2,6 +2,7 @@
 
 mod calendar;
 pub mod calibrate;
+mod fitted;
 pub mod problem;
 pub mod report;
 pub mod snapshot;
@@ -9,7 +10,7 @@ pub mod spec;
 
 pub use calibrate::{calibrate, Calibration, FitError};
 pub use problem::{QuoteResiduals, SabrModel, SmileModel, SurfaceModel, VolModel};
-pub use report::{quality, ExpiryFit, FitOutput, Quality, ResidualRow, SnapshotFit};
+pub use report::{quality, ErrorAcc, ExpiryFit, FitOutput, Quality, ResidualRow, SnapshotFit};
 pub use snapshot::{
     fit_sabr_slice, fit_snapshot, fit_svi_slice, select_targets, svi_degeneracy, SnapshotResult,
     WarmStart,

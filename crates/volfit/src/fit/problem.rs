@@ -5,6 +5,7 @@
 //! Weights, the robust loss and penalties are applied on top by the optimizer crate's
 //! robust cost; this module only knows how to measure one quote's miss.
 
+use crate::model::cf::CharacteristicFn;
 use crate::model::sabr::{Sabr, SabrExpansion, SabrFixedBeta};
 use crate::model::{Domain, Params, Smile, Surface};
 use crate::objective::{ResidualKind, Target};
@@ -327,7 +328,7 @@ macro_rules! cf_surface_model {
                 let widest = self.groups.iter().map(|(_, r)| r.len()).max().unwrap_or(0);
                 match jac {
                     Some(jac) => {
-                        let zero = crate::model::real::Dual {
+                        let zero = crate::model::dual::Dual {
                             v: num_complex::Complex64::from(0.0),
                             d: [num_complex::Complex64::from(0.0); $n],
                         };
@@ -356,8 +357,7 @@ macro_rules! cf_surface_model {
                                 &mut work,
                             );
                             for (s, &k) in sigma[r.clone()].iter_mut().zip(&self.ks[r.clone()]) {
-                                let w =
-                                    crate::model::heston::total_variance_from_call(k, *t, *s, None);
+                                let w = crate::model::cf::total_variance_from_call(k, *t, *s, None);
                                 *s = vol_from_variance(w, *t, None)?;
                             }
                         }

@@ -7,6 +7,7 @@
 
 use super::spec::FitSpec;
 use crate::market::OptionType;
+use crate::objective::Target;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use volfit_optim::Stop;
@@ -125,7 +126,7 @@ pub struct ResidualRow {
     pub outlier: bool,
 }
 
-/// Fit quality of model vols against market quotes.
+/// Fit quality of model vols against market quotes (the summary `fit.json` carries).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Quality {
     /// RMSE vs mid IV in vol points.
@@ -138,25 +139,88 @@ pub struct Quality {
     pub n: usize,
 }
 
-/// Scores model vols `(model_iv, bid_iv, ask_iv, mid_iv)` on the two-sided quotes.
+/// Accumulated error of model vols against two-sided quotes: the one scoring behind
+/// [`quality`] (in-sample, `fit.json`) and validation's out-of-sample errors. Quotes
+/// without a bid IV, an ask IV and a mid IV are not scored. The averages of an empty
+/// accumulator are NaN (no quote, no error); [`quality`] reports an empty one as zeros.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ErrorAcc {
+    /// Σ (100·(σ_model − σ_mid))², vol points squared.
+    pub sse: f64,
+    /// Σ |100·(σ_model − σ_mid)|, vol points.
+    pub sae: f64,
+    /// Σ ((σ_model − σ_mid) / (σ_ask − σ_bid))², spreads squared (spread floored at 1e-4).
+    pub sse_spread: f64,
+    /// Quotes with the model vol inside `[σ_bid, σ_ask]`.
+    pub inside: usize,
+    /// Quotes scored.
+    pub n: usize,
+}
+
+impl ErrorAcc {
+    /// Adds the model vol `model` of a quote with market IVs `bid`, `ask`, `mid` (ignored
+    /// unless all three exist).
+    pub fn add_quote(&mut self, model: f64, bid: Option<f64>, ask: Option<f64>, mid: Option<f64>) {
+        let (Some(b), Some(a), Some(m)) = (bid, ask, mid) else { return };
+        let e = model - m;
+        let points = 100.0 * e;
+        self.sse += points * points;
+        self.sae += points.abs();
+        let spread = (a - b).max(1e-4);
+        self.sse_spread += (e / spread).powi(2);
+        self.inside += usize::from(model >= b && model <= a);
+        self.n += 1;
+    }
+    /// Adds one target quote (ignored unless two-sided with a mid IV).
+    pub fn add(&mut self, model: f64, q: &Target) {
+        self.add_quote(model, q.bid_iv, q.ask_iv, q.mid_iv);
+    }
+    /// Merges another accumulator.
+    pub fn merge(&mut self, o: &ErrorAcc) {
+        self.sse += o.sse;
+        self.sae += o.sae;
+        self.sse_spread += o.sse_spread;
+        self.inside += o.inside;
+        self.n += o.n;
+    }
+    /// Root-mean-square vol error in vol points (NaN when empty).
+    pub fn rmse(&self) -> f64 {
+        (self.sse / self.n as f64).sqrt()
+    }
+    /// Mean absolute vol error in vol points (NaN when empty).
+    pub fn mae(&self) -> f64 {
+        self.sae / self.n as f64
+    }
+    /// Root-mean-square error in bid–ask spreads (NaN when empty).
+    pub fn spread_rmse(&self) -> f64 {
+        (self.sse_spread / self.n as f64).sqrt()
+    }
+    /// Share of quotes with the model inside the spread (NaN when empty).
+    pub fn inside_share(&self) -> f64 {
+        self.inside as f64 / self.n as f64
+    }
+}
+
+/// Scores model vols `(model_iv, bid_iv, ask_iv, mid_iv)` on the two-sided quotes by an
+/// [`ErrorAcc`]. With no two-sided quote every field is 0 (`n = 0` tells it apart), as
+/// `fit.json` has always written it: a JSON number, where NaN would become `null`.
 pub fn quality<I>(rows: I) -> Quality
 where
     I: IntoIterator<Item = (f64, Option<f64>, Option<f64>, Option<f64>)>,
 {
-    let (mut se, mut ae, mut inside, mut n) = (0.0, 0.0, 0usize, 0usize);
+    let mut acc = ErrorAcc::default();
     for (model, bid, ask, mid) in rows {
-        let (Some(b), Some(a), Some(m)) = (bid, ask, mid) else { continue };
-        let e = 100.0 * (model - m);
-        se += e * e;
-        ae += e.abs();
-        inside += usize::from(model >= b && model <= a);
-        n += 1;
+        acc.add_quote(model, bid, ask, mid);
     }
-    if n == 0 {
+    if acc.n == 0 {
         return Quality::default();
     }
-    let nf = n as f64;
-    Quality { rmse_vol: (se / nf).sqrt(), mae_vol: ae / nf, inside_spread: inside as f64 / nf, n }
+    Quality {
+        rmse_vol: acc.rmse(),
+        mae_vol: acc.mae(),
+        inside_spread: acc.inside_share(),
+        n: acc.n,
+    }
 }
 
 #[cfg(test)]

@@ -2,58 +2,12 @@
 //! robust loss and penalties, which solver. Read from TOML (`--config fit.toml`), overridden
 //! by CLI flags, and echoed into every output so a fit can be reproduced.
 
+pub use crate::model::ModelKind;
 use crate::objective::{ParseKindError, ResidualKind, WeightKind};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 use volfit_optim::loss::LossKind;
-
-/// Which model to fit.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-#[non_exhaustive]
-pub enum ModelKind {
-    /// Raw SVI per expiry (Gatheral 2004).
-    Svi,
-    /// SSVI surface (Gatheral–Jacquier 2014), power-law φ.
-    #[default]
-    Ssvi,
-    /// eSSVI surface (Hendriks–Martini 2019), maturity-dependent ρ.
-    Essvi,
-    /// SABR per expiry (Hagan et al. 2002 with Obłój 2008).
-    Sabr,
-    /// Heston surface.
-    Heston,
-    /// Bates surface (Heston with lognormal jumps).
-    Bates,
-}
-
-impl ModelKind {
-    /// All models, in CLI order.
-    pub const ALL: [ModelKind; 6] = [
-        ModelKind::Svi,
-        ModelKind::Ssvi,
-        ModelKind::Essvi,
-        ModelKind::Sabr,
-        ModelKind::Heston,
-        ModelKind::Bates,
-    ];
-    /// The CLI name.
-    pub fn name(self) -> &'static str {
-        match self {
-            ModelKind::Svi => "svi",
-            ModelKind::Ssvi => "ssvi",
-            ModelKind::Essvi => "essvi",
-            ModelKind::Sabr => "sabr",
-            ModelKind::Heston => "heston",
-            ModelKind::Bates => "bates",
-        }
-    }
-    /// True for models fitted one expiry at a time.
-    pub fn per_expiry(self) -> bool {
-        matches!(self, ModelKind::Svi | ModelKind::Sabr)
-    }
-}
 
 /// Which solver drives the fit.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -11,20 +11,85 @@
 //! * [`Surface`]: all expiries, `w(k, t)` and its gradient over the surface's flat vector
 //!   ([`ssvi::Ssvi`], [`ssvi::Essvi`], [`heston::Heston`], [`bates::Bates`]); its length
 //!   can depend on the number of expiries, so the parametrisation is per value.
+//! * [`cf`]: models priced from their characteristic function ([`heston::Heston`],
+//!   [`bates::Bates`]) share one Lewis pricer, smile and surface.
+//! * [`ModelKind`] names a family; [`Fitted`] is a fitted model of any family (its smiles
+//!   per expiry, and the surface for surface families), built from the kind, the parameter
+//!   layout and the parameter vector(s).
 //! * [`arbitrage`]: butterfly and calendar diagnostics and a smooth penalty.
+//!
+//! Adding a model touches its own file, this file (`pub mod` and a [`ModelKind`] variant),
+//! [`fitted`] (its arm in [`Fitted`]) and the fit's dispatch.
 
 // `!(x > 0.0)` is used on purpose in validations: it also rejects NaN.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 pub mod arbitrage;
 pub mod bates;
+pub mod cf;
+pub mod dual;
+pub mod fitted;
 pub mod heston;
-pub mod real;
+mod maturity;
 pub mod sabr;
 pub mod ssvi;
 pub mod svi;
 
+pub use fitted::{ExpiryPoint, Fitted, FittedError, FittedSlice, FittedSmile, Sticky};
+pub use maturity::{maturity_bucket, MATURITY_BUCKETS};
 pub use volfit_optim::Domain;
+
+/// A model family. Serialised (and parsed, see [`crate::fit::spec`]) as its CLI name.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum ModelKind {
+    /// Raw SVI per expiry (Gatheral 2004).
+    Svi,
+    /// SSVI surface (Gatheral–Jacquier 2014), power-law φ.
+    #[default]
+    Ssvi,
+    /// eSSVI surface (Hendriks–Martini 2019), maturity-dependent ρ.
+    Essvi,
+    /// SABR per expiry (Hagan et al. 2002 with Obłój 2008).
+    Sabr,
+    /// Heston surface.
+    Heston,
+    /// Bates surface (Heston with lognormal jumps).
+    Bates,
+}
+
+impl ModelKind {
+    /// All models, in CLI order.
+    pub const ALL: [ModelKind; 6] = [
+        ModelKind::Svi,
+        ModelKind::Ssvi,
+        ModelKind::Essvi,
+        ModelKind::Sabr,
+        ModelKind::Heston,
+        ModelKind::Bates,
+    ];
+    /// The CLI name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Svi => "svi",
+            ModelKind::Ssvi => "ssvi",
+            ModelKind::Essvi => "essvi",
+            ModelKind::Sabr => "sabr",
+            ModelKind::Heston => "heston",
+            ModelKind::Bates => "bates",
+        }
+    }
+    /// True for models fitted one expiry at a time.
+    pub fn per_expiry(self) -> bool {
+        match self {
+            ModelKind::Svi | ModelKind::Sabr => true,
+            ModelKind::Ssvi | ModelKind::Essvi | ModelKind::Heston | ModelKind::Bates => false,
+        }
+    }
+}
 
 /// A model with a fixed number of named parameters and a flat vector representation.
 pub trait Params: Sized {

@@ -12,9 +12,9 @@
 //! are regular.) `z/x(z)` and `E` use Taylor series near 0, so the ATM limit is smooth.
 //! Parameters `α > 0`, `|ρ| < 1`, `ν ≥ 0`, `β ∈ [0, 1]`; flat order `[α, ρ, ν, β]`, so
 //! a fit with β fixed uses the first three coordinates ([`Sabr::with_free`]).
-//! Gradients by forward-mode dual numbers ([`crate::model::real::Dual`]).
+//! Gradients by forward-mode dual numbers ([`crate::model::dual::Dual`]).
 
-use super::real::{Dual, Real};
+use super::dual::{Dual, Real};
 use super::{check_len, Domain, Params, Smile};
 
 /// Why a SABR parameter set was rejected.

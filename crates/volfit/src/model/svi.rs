@@ -228,6 +228,25 @@ impl Smile for Svi {
 /// # Errors
 /// [`SviError::TooFewQuotes`] with fewer than 5 positive-weight finite quotes, or a
 /// constructor error if the search found no admissible point.
+///
+/// # Examples
+/// Quotes from `a = 0.04, b = 0.4, ρ = −0.3, m = 0.1, σ = 0.2`, whose total variance at
+/// `k = 0.25` is by hand `0.04 + 0.4·(−0.3·0.15 + √(0.15² + 0.2²)) = 0.04 + 0.4·0.205 =
+/// 0.122`, are fitted back:
+/// ```
+/// use volfit::model::svi::{quasi_explicit_fit, Svi};
+/// use volfit::model::Smile;
+///
+/// let truth = Svi::new(0.04, 0.4, -0.3, 0.1, 0.2).unwrap();
+/// assert!((truth.total_variance(0.25) - 0.122).abs() < 1e-15);
+/// let ks: Vec<f64> = (0..21).map(|i| -0.5 + 0.05 * f64::from(i)).collect();
+/// let ws: Vec<f64> = ks.iter().map(|&k| truth.total_variance(k)).collect();
+/// let fit = quasi_explicit_fit(&ks, &ws, &vec![1.0; ks.len()]).unwrap();
+/// for (got, want) in fit.params().iter().zip([0.04, 0.4, -0.3, 0.1, 0.2]) {
+///     assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+/// }
+/// assert!((fit.total_variance(0.25) - 0.122).abs() < 1e-9);
+/// ```
 pub fn quasi_explicit_fit(ks: &[f64], ws: &[f64], weights: &[f64]) -> Result<Svi, SviError> {
     let n = ks.len().min(ws.len()).min(weights.len());
     let usable =

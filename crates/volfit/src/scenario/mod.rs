@@ -266,6 +266,7 @@ fn bad_horizon(h: &str) -> ScenarioError {
 
 /// Why scenarios could not be built.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ScenarioError {
     /// The candidate book is malformed (file, line, field).
     #[error("{file}:{line}: field `{field}`: {msg}")]

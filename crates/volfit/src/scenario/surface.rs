@@ -5,7 +5,7 @@ use super::{Candidate, CandidateKind, Coin, ScenarioError};
 use crate::black;
 use crate::fit::{fit_snapshot, FitSpec, ModelKind};
 use crate::market::{OptionType, Snapshot};
-use crate::validate::predict::{FittedModel, Sticky};
+use crate::model::{Fitted, Sticky};
 
 /// One expiry of the valuation snapshot.
 #[derive(Clone, Debug, PartialEq)]
@@ -37,7 +37,7 @@ pub struct CoinSurface {
     pub expiries: Vec<ExpiryInfo>,
     /// Quotes of the fitted expiries: (instrument, mid USD, spread USD, expiry ms, strike).
     pub(crate) quotes: Vec<QuoteRow>,
-    model: FittedModel,
+    model: Fitted,
 }
 
 impl std::fmt::Debug for CoinSurface {
@@ -51,7 +51,8 @@ impl std::fmt::Debug for CoinSurface {
     }
 }
 
-/// The SVI spec used for valuation smiles (vol residuals, vega weights, MSE).
+/// The SVI spec used for valuation smiles: [`FitSpec::default`] with the SVI model (vol
+/// residuals, uniform weights, MSE).
 pub(crate) fn valuation_spec() -> FitSpec {
     FitSpec { model: ModelKind::Svi, ..FitSpec::default() }
 }
@@ -79,7 +80,7 @@ impl CoinSurface {
     pub fn fit(coin: Coin, idx: usize, snap: &Snapshot) -> Result<CoinSurface, ScenarioError> {
         let spec = valuation_spec();
         let result = fit_snapshot(snap, &spec, None);
-        let model = FittedModel::from_result(&result, snap, &spec);
+        let model = result.fitted(snap, &spec);
         let mut expiries: Vec<ExpiryInfo> = snap
             .expiries
             .iter()

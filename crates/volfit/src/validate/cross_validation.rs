@@ -5,10 +5,10 @@
 //! Both are scored on the quotes of [`scoring_spec`].
 
 use super::grid::LabeledSpec;
-use super::predict::{bucket, ErrorAcc, FittedModel, Sticky};
 use super::walk_forward::scoring_spec;
-use crate::fit::{fit_snapshot, select_targets};
+use crate::fit::{fit_snapshot, select_targets, ErrorAcc};
 use crate::market::{iso8601, Snapshot};
+use crate::model::{maturity_bucket, Sticky};
 use serde::{Deserialize, Serialize};
 
 /// One row of `cross_validation.csv`: a spec on one expiry of one snapshot.
@@ -60,7 +60,7 @@ pub fn cross_validate(snap: &Snapshot, spec: &LabeledSpec, k: usize) -> Vec<CvRo
         })
         .collect();
     let full = fit_snapshot(snap, &spec.spec, None);
-    let full_model = FittedModel::from_result(&full, snap, &spec.spec);
+    let full_model = full.fitted(snap, &spec.spec);
     let n_exp = snap.expiries.len();
     let mut acc_in = vec![ErrorAcc::default(); n_exp];
     let mut acc_cv = vec![ErrorAcc::default(); n_exp];
@@ -77,7 +77,7 @@ pub fn cross_validate(snap: &Snapshot, spec: &LabeledSpec, k: usize) -> Vec<CvRo
             e.quotes.retain(|q| fold_of(s, q.strike, k) != fold);
         }
         let fit = fit_snapshot(&train, &spec.spec, None);
-        let model = FittedModel::from_result(&fit, &train, &spec.spec);
+        let model = fit.fitted(&train, &spec.spec);
         for (i, (e, s)) in snap.expiries.iter().zip(&strikes).enumerate() {
             for q in select_targets(e, &scoring) {
                 if fold_of(s, q.strike, k) != fold {
@@ -100,7 +100,7 @@ pub fn cross_validate(snap: &Snapshot, spec: &LabeledSpec, k: usize) -> Vec<CvRo
             snapshot: snap.time_iso(),
             expiry: iso8601(e.expiry_ms),
             t: e.t,
-            bucket: bucket(e.t).to_string(),
+            bucket: maturity_bucket(e.t).to_string(),
             folds: k,
             n_in: a.n,
             rmse_in: a.rmse(),

@@ -23,19 +23,19 @@ pub mod cross_validation;
 pub mod grid;
 #[cfg(feature = "parquet")]
 pub mod parquet;
-pub mod predict;
 pub mod ridge_path;
 pub mod stability;
 pub mod walk_forward;
 
 pub use cross_validation::{cross_validate, CvRow};
 pub use grid::{GridConfig, GridError, LabeledSpec};
-pub use predict::{bucket, ErrorAcc, FittedModel, Sticky};
 pub use ridge_path::{chosen_lambda, RidgePoint};
 pub use stability::{stability, StabilityRow};
 pub use walk_forward::{walk_forward, ParamPoint, SeriesRun, WalkForwardRow};
 
+use crate::fit::ErrorAcc;
 use crate::market::Snapshot;
+use crate::model::MATURITY_BUCKETS;
 use crate::report::atomic::write_atomic;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -313,7 +313,7 @@ fn bucket_rows(specs: &[LabeledSpec], rows: &[WalkForwardRow], horizon: usize) -
     let mut out = Vec::new();
     for sp in specs {
         for h in 0..=horizon {
-            for b in ["<7d", "7-30d", "30-90d", ">90d"] {
+            for b in MATURITY_BUCKETS {
                 let (mut m, mut s) = (ErrorAcc::default(), ErrorAcc::default());
                 for r in
                     rows.iter().filter(|r| r.spec_id == sp.id && r.horizon == h && r.bucket == b)
@@ -324,6 +324,7 @@ fn bucket_rows(specs: &[LabeledSpec], rows: &[WalkForwardRow], horizon: usize) -
                         sse_spread: r.spread_rmse.powi(2) * n,
                         inside: (r.inside_spread * n).round() as usize,
                         n: r.n,
+                        ..ErrorAcc::default()
                     });
                     s.merge(&ErrorAcc {
                         sse: r.rmse_vol_strike.powi(2) * n,

@@ -8,9 +8,9 @@
 //! compare across residual kinds, weights and filters.
 
 use super::grid::LabeledSpec;
-use super::predict::{bucket, ErrorAcc, FittedModel, Sticky};
-use crate::fit::{fit_snapshot, select_targets, FitSpec, SnapshotResult, WarmStart};
+use crate::fit::{fit_snapshot, select_targets, ErrorAcc, FitSpec, SnapshotResult, WarmStart};
 use crate::market::{iso8601, Snapshot};
+use crate::model::{maturity_bucket, Fitted, Sticky};
 use serde::{Deserialize, Serialize};
 
 /// The spec whose quote selection every model is scored on.
@@ -38,7 +38,7 @@ pub struct WalkForwardRow {
     pub expiry: String,
     /// Years to expiry at the scored snapshot.
     pub t: f64,
-    /// Expiry bucket (`<7d`, `7-30d`, `30-90d`, `>90d`).
+    /// Expiry bucket (`<7d`, `7-30d`, `30-90d`, `>=90d`).
     pub bucket: String,
     /// Two-sided quotes scored.
     pub n: usize,
@@ -87,7 +87,7 @@ pub struct SeriesRun {
 /// Scores `model` on every fitted expiry of `snap`; one accumulator pair (sticky moneyness,
 /// sticky strike) per expiry with at least one two-sided quote.
 pub fn score_snapshot(
-    model: &FittedModel,
+    model: &Fitted,
     snap: &Snapshot,
     scoring: &FitSpec,
 ) -> Vec<(i64, f64, ErrorAcc, ErrorAcc)> {
@@ -157,11 +157,11 @@ pub fn walk_forward(series: &[&Snapshot], spec: &LabeledSpec, horizon: usize) ->
     let scoring = scoring_spec();
     let mut run = SeriesRun::default();
     let mut warm: Option<WarmStart> = None;
-    let mut models: Vec<FittedModel> = Vec::with_capacity(series.len());
+    let mut models: Vec<Fitted> = Vec::with_capacity(series.len());
     for (step, snap) in series.iter().enumerate() {
         let result = fit_snapshot(snap, &spec.spec, warm.as_ref());
         param_points(&result, spec.id, step, &mut run.params);
-        models.push(FittedModel::from_result(&result, snap, &spec.spec));
+        models.push(result.fitted(snap, &spec.spec));
         warm = Some(result.warm);
     }
     for (i, (model, fit_snap)) in models.iter().zip(series.iter().copied()).enumerate() {
@@ -177,7 +177,7 @@ pub fn walk_forward(series: &[&Snapshot], spec: &LabeledSpec, horizon: usize) ->
                     horizon: h,
                     expiry: iso8601(ms),
                     t,
-                    bucket: bucket(t).to_string(),
+                    bucket: maturity_bucket(t).to_string(),
                     n: m.n,
                     rmse_vol: m.rmse(),
                     spread_rmse: m.spread_rmse(),
@@ -204,6 +204,7 @@ pub fn pool(rows: &[&WalkForwardRow]) -> (ErrorAcc, ErrorAcc, ErrorAcc) {
             sse_spread: spread * spread * n,
             inside: (inside * n).round() as usize,
             n: r.n,
+            ..ErrorAcc::default()
         };
         let m = acc(r.rmse_vol, r.spread_rmse, r.inside_spread);
         if r.horizon == 0 {

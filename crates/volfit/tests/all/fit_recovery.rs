@@ -9,6 +9,7 @@ use volfit::black;
 use volfit::fit::{fit_snapshot, FitSpec, ModelKind};
 use volfit::market::{Expiry, ForwardSource, OptionType, Quote, Snapshot};
 use volfit::model::bates::Bates;
+use volfit::model::cf::CharacteristicFn;
 use volfit::model::heston::Heston;
 use volfit::model::sabr::{Sabr, SabrExpansion};
 use volfit::model::Smile;

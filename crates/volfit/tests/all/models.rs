@@ -5,6 +5,7 @@ use volfit::black;
 use volfit::market::OptionType;
 use volfit::model::arbitrage::{self, butterfly_penalty, fill_grid, ViolationKind};
 use volfit::model::bates::Bates;
+use volfit::model::cf::CharacteristicFn;
 use volfit::model::heston::Heston;
 use volfit::model::sabr::{Sabr, SabrExpansion};
 use volfit::model::ssvi::{Essvi, Phi, Ssvi};
@@ -551,7 +552,7 @@ fn heston_gradients_match_fd() {
         // Batched version agrees with the single-strike one.
         let mut ob = [0.0; 2];
         let mut gb = [0.0; 10];
-        let mut wb = [volfit::model::real::Dual::constant(num_complex::Complex64::from(0.0)); 2];
+        let mut wb = [volfit::model::dual::Dual::constant(num_complex::Complex64::from(0.0)); 2];
         h.call_prices_grad(t, &[k, k + 0.1], &mut ob, &mut gb, &mut wb);
         assert!((ob[0] - c).abs() < 1e-15);
         for i in 0..5 {
@@ -585,11 +586,11 @@ fn bates_gradients_match_fd_and_tend_to_heston() {
     let ks = [-0.3, 0.0, 0.25];
     let mut wb = [0.0; 3];
     let mut gb = [0.0; 24];
-    let mut work = [volfit::model::real::Dual::constant(num_complex::Complex64::from(0.0)); 3];
+    let mut work = [volfit::model::dual::Dual::constant(num_complex::Complex64::from(0.0)); 3];
     b.total_variance_grad_batch(0.4, &ks, &mut wb, &mut gb, &mut work);
     let mut wh = [0.0; 3];
     let mut gh = [0.0; 15];
-    let mut workh = [volfit::model::real::Dual::constant(num_complex::Complex64::from(0.0)); 3];
+    let mut workh = [volfit::model::dual::Dual::constant(num_complex::Complex64::from(0.0)); 3];
     h.total_variance_grad_batch(0.4, &ks, &mut wh, &mut gh, &mut workh);
     for (j, &k) in ks.iter().enumerate() {
         let mut g = [0.0; 8];

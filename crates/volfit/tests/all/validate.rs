@@ -253,7 +253,7 @@ fn rebuilt_model_reproduces_the_fit_model_vols() {
     for model in [ModelKind::Svi, ModelKind::Ssvi, ModelKind::Essvi, ModelKind::Sabr] {
         let spec = FitSpec { model, ..FitSpec::default() };
         let result = volfit::fit::fit_snapshot(snap, &spec, None);
-        let fitted = volfit::validate::FittedModel::from_result(&result, snap, &spec);
+        let fitted = result.fitted(snap, &spec);
         assert_eq!(fitted.num_expiries(), result.fit.expiries.len(), "{model}");
         assert!(!result.residuals.is_empty());
         for r in &result.residuals {
@@ -262,7 +262,7 @@ fn rebuilt_model_reproduces_the_fit_model_vols() {
                 .iter()
                 .find(|e| volfit::market::iso8601(e.expiry_ms) == r.expiry)
                 .expect("fitted expiry in snapshot");
-            for sticky in [volfit::validate::Sticky::Moneyness, volfit::validate::Sticky::Strike] {
+            for sticky in [volfit::model::Sticky::Moneyness, volfit::model::Sticky::Strike] {
                 let v = fitted.vol(e.expiry_ms, r.strike, e.forward, sticky).expect("model vol");
                 assert!(
                     (v - r.model_iv).abs() < 1e-9,

@@ -1,5 +1,5 @@
-//! A tiny scalar abstraction so a formula is written once and evaluated either on plain
-//! numbers or on forward-mode dual numbers carrying exact parameter derivatives.
+//! Forward-mode dual numbers and the scalar traits a formula is written over, so it is
+//! evaluated either on plain numbers or on dual numbers carrying exact parameter derivatives.
 //!
 //! [`Scalar`] is a field with `exp`, `ln`, `sqrt` (implemented for `f64`, `Complex64` and
 //! [`Dual`]); [`Dual<T, N>`] carries a value and `N` directional derivatives and never
