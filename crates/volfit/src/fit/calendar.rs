@@ -17,7 +17,7 @@
 //! back, so the whole smile set is free of calendar arbitrage on the grid whenever every
 //! repair succeeds. The penalty is [`SviAboveFloor`].
 
-use super::calibrate::{calibrate_with, data_cost, off_bounds, score_as_it_stands, Calibration};
+use super::calibrate::{calibrate_with, off_bounds, score_as_it_stands, Calibration};
 use super::penalty::SviAboveFloor;
 use super::problem::{SmileModel, VolModel};
 use super::spec::FitSpec;
@@ -115,11 +115,12 @@ pub(crate) fn lift_above(
     // (1) From the fit, the first weight balancing the penalty against the data cost (or
     // the spec's, if smaller), so the first clean round costs the fit as little as it must.
     let w_spec = if spec.arbitrage_penalty > 0.0 { spec.arbitrage_penalty } else { 1.0 };
-    let data = data_cost(cal);
+    let data = cal.data_cost;
     let pen = penalty.calendar(&cal.x, &mut [0.0; 5]);
-    let balanced = (data / pen.max(f64::MIN_POSITIVE)).max(1e-8);
+    // `2·data` is `Σ wᵢρ(rᵢ²)`: the penalty weighs in like one more data term.
+    let balanced = (2.0 * data / pen.max(f64::MIN_POSITIVE)).max(1e-8);
     let from_fit = path(cal.x.clone(), w_spec.min(balanced.max(BALANCE_FLOOR * w_spec)));
-    if from_fit.as_ref().is_some_and(|c| data_cost(c) <= 2.0 * data) {
+    if from_fit.as_ref().is_some_and(|c| c.data_cost <= 2.0 * data) {
         return from_fit;
     }
     // (2) When that failed or cost the data dearly: from a feasible start, the previous
@@ -133,7 +134,7 @@ pub(crate) fn lift_above(
         .filter(|x| clean(x) && x.iter().zip(&domains).all(|(v, d)| d.contains(*v)))
         .and_then(|x| path(x, w_spec));
     match (from_fit, from_prev) {
-        (Some(f), Some(p)) => Some(if data_cost(&p) < data_cost(&f) { p } else { f }),
+        (Some(f), Some(p)) => Some(if p.data_cost < f.data_cost { p } else { f }),
         (f, p) => f.or(p),
     }
 }

@@ -488,11 +488,6 @@ pub(super) fn off_bounds(x: &[f64], domains: &[Domain]) -> Vec<f64> {
     x
 }
 
-/// The data part `Σ wᵢrᵢ²` of a calibration's cost (no penalties).
-pub(super) fn data_cost(c: &Calibration) -> f64 {
-    c.residuals.iter().zip(&c.weights).map(|(r, w)| w * r * r).sum()
-}
-
 /// The point `y` scored under `spec` and `penalty` as it stands (no solver step), reporting
 /// the solver run of `run` (the penalised fit `y` was derived from) when given.
 pub(super) fn score_as_it_stands<V: VolModel, P: Penalty + Send + Sync + 'static>(

@@ -3,7 +3,7 @@
 
 use super::arbitrage::arbitrage_grid;
 use super::calibrate::{
-    best_of, calibrate, calibrate_with, data_cost, off_bounds, score_as_it_stands, Calibration,
+    best_of, calibrate, calibrate_with, off_bounds, score_as_it_stands, Calibration,
 };
 use super::error::FitError;
 use super::penalty::SviButterfly;
@@ -114,20 +114,22 @@ impl Repair<'_> {
         Svi::from_slice(x).is_ok_and(|s| check_butterfly(&s, self.t, &self.grid).is_none())
     }
 
-    /// Two paths, the better clean fit wins: (1) from the fit itself, the first weight
-    /// balancing the penalty against the data cost (a huge first weight sends the solver
-    /// far off); (2) from the fit flattened until clean (a feasible start). `None` when
-    /// neither gives a clean fit.
+    /// Two paths, the clean fit with the lower data cost (the robust cost the solver
+    /// minimises, penalties aside) wins: (1) from the fit itself, the first weight balancing
+    /// the penalty against the data cost (a huge first weight sends the solver far off);
+    /// (2) from the fit flattened until clean (a feasible start). `None` when neither gives
+    /// a clean fit.
     fn run(&self, cal: &Calibration) -> Option<Calibration> {
         let spec = self.spec;
         let clean = |x: &[f64]| self.clean(x);
         let pen = SviButterfly::new(1.0).value_grad(&cal.x, &mut [0.0; 5]);
-        let balanced = (data_cost(cal) / pen.max(f64::MIN_POSITIVE)).clamp(1e-8, SVI_PENALTY);
+        // `2·data_cost` is `Σ wᵢρ(rᵢ²)`: the penalty weighs in like one more data term.
+        let balanced = (2.0 * cal.data_cost / pen.max(f64::MIN_POSITIVE)).clamp(1e-8, SVI_PENALTY);
         let w0 = if spec.arbitrage_penalty > 0.0 { spec.arbitrage_penalty } else { balanced };
         let mut found = self.penalty_path(cal.x.clone(), w0);
         if let Some(start) = flatten_until_clean(&self.off_bounds(&cal.x), self.k0, &clean) {
             if let Some(c) = self.penalty_path(start, spec.arbitrage_penalty.max(SVI_PENALTY)) {
-                if found.as_ref().is_none_or(|f| data_cost(&c) < data_cost(f)) {
+                if found.as_ref().is_none_or(|f| c.data_cost < f.data_cost) {
                     found = Some(c);
                 }
             }
