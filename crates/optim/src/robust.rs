@@ -485,4 +485,23 @@ impl<R: Residuals, L: Loss> RobustSum<R, L> {
         }
         (!cost.is_nan()).then_some(cost)
     }
+
+    /// The data part `½ Σ wᵢ ρ(φ(rᵢ)²)` of the cost (no penalties) from residuals `r`
+    /// already evaluated, with every residual's effective weight `wᵢ·ρ'(φ(rᵢ)²)` written into
+    /// `effective` and its outlier flag (`ρ' <` [`OUTLIER_THRESHOLD`]) into `outliers`: what
+    /// [`Objective::value`] (without penalties), [`effective_weights`](Self::effective_weights)
+    /// and [`outliers`](Self::outliers) compute, without evaluating the residuals again.
+    pub fn data_terms(&self, r: &[f64], effective: &mut [f64], outliers: &mut [bool]) -> f64 {
+        for (i, ((&ri, e), o)) in r.iter().zip(effective.iter_mut()).zip(outliers).enumerate() {
+            let [u, _] = self.scaling.apply(ri);
+            let d1 = self.loss.rho(u * u)[1];
+            *e = self.weight(i) * d1;
+            *o = d1 < OUTLIER_THRESHOLD;
+        }
+        self.data_cost(r)
+    }
 }
+
+/// The share of its least-squares weight below which the loss counts a residual as an
+/// outlier (`ρ' < ½`): for Huber `|u| > 2·scale`, for Cauchy `|u| > scale`; never under MSE.
+pub const OUTLIER_THRESHOLD: f64 = 0.5;

@@ -9,14 +9,11 @@
 
 use super::input::InputArgs;
 use anyhow::Context;
-use rayon::prelude::*;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use volfit::fit::{
-    fit_snapshot, FitOutput, FitSpec, ModelKind, Ridge, SnapshotResult, SolverKind, WarmStart,
-};
-use volfit::market::{Cleaned, FileReport};
+use volfit::fit::{fit_series, FitOutput, FitSpec, ModelKind, Ridge, SnapshotResult, SolverKind};
+use volfit::market::{Cleaned, FileReport, Snapshot};
 use volfit::objective::{ResidualKind, WeightKind};
 use volfit::report::atomic::write_atomic;
 use volfit::report::html::{write_report, InputsSummary, TraceRecord};
@@ -136,13 +133,7 @@ impl FitArgs {
 /// Fits every snapshot: underlyings in parallel, snapshots of one underlying in time order
 /// (each warm-starts from the previous fit).
 pub fn fit_all(snaps: &[Cleaned], spec: &FitSpec, progress: bool) -> Vec<SnapshotResult> {
-    let mut series: Vec<Vec<&Cleaned>> = Vec::new();
-    for c in snaps {
-        match series.last_mut() {
-            Some(s) if s[0].snapshot.underlying == c.snapshot.underlying => s.push(c),
-            _ => series.push(vec![c]),
-        }
-    }
+    let snapshots: Vec<&Snapshot> = snaps.iter().map(|c| &c.snapshot).collect();
     let bar = progress.then(|| {
         let bar = indicatif::ProgressBar::new(snaps.len() as u64);
         if let Ok(style) =
@@ -152,26 +143,15 @@ pub fn fit_all(snaps: &[Cleaned], spec: &FitSpec, progress: bool) -> Vec<Snapsho
         }
         bar
     });
-    let out: Vec<Vec<SnapshotResult>> = series
-        .par_iter()
-        .map(|s| {
-            let mut warm: Option<WarmStart> = None;
-            let mut results = Vec::with_capacity(s.len());
-            for c in s {
-                let r = fit_snapshot(&c.snapshot, spec, warm.as_ref());
-                warm = Some(r.warm.clone());
-                if let Some(b) = &bar {
-                    b.inc(1);
-                }
-                results.push(r);
-            }
-            results
-        })
-        .collect();
+    let results = fit_series(&snapshots, spec, &|| {
+        if let Some(b) = &bar {
+            b.inc(1);
+        }
+    });
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    out.into_iter().flatten().collect()
+    results
 }
 
 /// Writes `fit.json`, `residuals.csv` and `traces.json` (solver iterates with the

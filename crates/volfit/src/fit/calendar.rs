@@ -13,12 +13,13 @@
 //!
 //! on the grid (plus the butterfly penalty), its weight raised ×10 per round from one that
 //! balances it against the data cost, until the slice is clean (or close enough that
-//! raising its level by the remaining shortfall makes it so). Slices are repaired front to back, so the whole smile set is free of
-//! calendar arbitrage on the grid whenever every repair succeeds.
+//! raising its level by the remaining shortfall makes it so). Slices are repaired front to
+//! back, so the whole smile set is free of calendar arbitrage on the grid whenever every
+//! repair succeeds. The penalty is [`SviAboveFloor`].
 
-use super::calibrate::{calibrate, Calibration};
-use super::problem::{ArbitragePenalty, SmileModel, VolModel};
-use super::snapshot::{data_cost, off_bounds, score_as_it_stands};
+use super::calibrate::{calibrate_with, off_bounds, score_as_it_stands, Calibration};
+use super::penalty::SviAboveFloor;
+use super::problem::{SmileModel, VolModel};
 use super::spec::FitSpec;
 use crate::model::arbitrage::{check_butterfly, check_calendar};
 use crate::model::svi::Svi;
@@ -35,23 +36,20 @@ const BALANCE_FLOOR: f64 = 1e-2;
 /// settles a hair below its floor still passes the calendar check.
 const MARGIN: f64 = 1e-8;
 
-/// An SVI family whose arbitrage penalty also keeps the slice above a floor of total
-/// variances on a grid.
-struct AboveFloor<'a> {
-    family: &'a SmileModel<Svi>,
-    ks: Vec<f64>,
-    floor: Vec<f64>,
-}
+/// The SVI family as the calendar refits solve it: in free coordinates (every parameter's
+/// domain mapped to ℝ), not on its box with true bounds as [`SmileModel::prefers_box_bounds`]
+/// asks for the slice fits.
+struct FreeCoordinates<'a>(&'a SmileModel<Svi>);
 
-impl VolModel for AboveFloor<'_> {
+impl VolModel for FreeCoordinates<'_> {
     fn num_params(&self) -> usize {
-        self.family.num_params()
+        self.0.num_params()
     }
     fn param_names(&self) -> Vec<String> {
-        self.family.param_names()
+        self.0.param_names()
     }
     fn domains(&self) -> Vec<Domain> {
-        self.family.domains()
+        self.0.domains()
     }
     fn vols(
         &self,
@@ -60,39 +58,11 @@ impl VolModel for AboveFloor<'_> {
         sigma: &mut [f64],
         jac: Option<&mut [f64]>,
     ) -> Option<()> {
-        self.family.vols(x, targets, sigma, jac)
-    }
-    fn arbitrage_penalty(&self) -> Option<ArbitragePenalty> {
-        let butterfly = self.family.arbitrage_penalty();
-        let (ks, floor) = (self.ks.clone(), self.floor.clone());
-        Some(Box::new(move |x: &[f64], grad: &mut [f64]| {
-            let fly = butterfly.as_ref().map_or(0.0, |p| p(x, grad));
-            fly + calendar_penalty(x, &ks, &floor, grad)
-        }))
+        self.0.vols(x, targets, sigma, jac)
     }
     fn cost_tolerance(&self) -> f64 {
-        self.family.cost_tolerance()
+        self.0.cost_tolerance()
     }
-}
-
-/// `Σⱼ max(0, (fⱼ − w(kⱼ))/fⱼ)²` for the SVI `x`; its gradient is added into `grad`.
-fn calendar_penalty(x: &[f64], ks: &[f64], floor: &[f64], grad: &mut [f64]) -> f64 {
-    let Ok(svi) = Svi::from_slice(x) else { return 0.0 };
-    let mut g = [0.0; 5];
-    let mut p = 0.0;
-    for (&k, &f) in ks.iter().zip(floor) {
-        let w = svi.total_variance(k);
-        if w >= f {
-            continue;
-        }
-        svi.total_variance_grad(k, &mut g);
-        let d = (f - w) / f;
-        p += d * d;
-        for (a, gi) in grad.iter_mut().zip(&g) {
-            *a -= 2.0 * d / f * gi;
-        }
-    }
-    p
 }
 
 /// Refits the SVI slice `cal` (of `family`, on `targets`, expiry `t`) so that it lies on or
@@ -110,7 +80,8 @@ pub(crate) fn lift_above(
     grid: &[f64],
 ) -> Option<Calibration> {
     let floor: Vec<f64> = grid.iter().map(|&k| prev.total_variance(k) * (1.0 + MARGIN)).collect();
-    let model = AboveFloor { family, ks: grid.to_vec(), floor };
+    let model = FreeCoordinates(family);
+    let penalty = SviAboveFloor::new(1.0, grid.to_vec(), floor);
     let clean = |x: &[f64]| {
         Svi::from_slice(x).is_ok_and(|s| {
             check_butterfly(&s, t, grid).is_none()
@@ -123,16 +94,18 @@ pub(crate) fn lift_above(
         let mut weight = w0;
         for _ in 0..ROUNDS {
             x = off_bounds(&x, &domains);
-            let penalised = FitSpec { arbitrage_penalty: weight, ..spec.clone() };
-            let c = calibrate(&model, targets, &penalised, &x, None).ok()?;
+            let penalised = penalty.with_weight(weight);
+            let c =
+                calibrate_with(&model, targets, spec, &x, None, Some(penalised.clone())).ok()?;
             if clean(&c.x) {
                 return Some(c);
             }
             // Nearly there: close the last gap by raising the level `a` by the largest
             // shortfall (w rises by the same amount everywhere), scored as it stands.
-            let lifted = raised(&c.x, &model.ks, &model.floor).map(|y| off_bounds(&y, &domains));
+            let lifted =
+                raised(&c.x, penalty.ks(), penalty.floor()).map(|y| off_bounds(&y, &domains));
             if let Some(y) = lifted.filter(|y| clean(y)) {
-                return score_as_it_stands(&model, targets, &penalised, &y, None, Some(c));
+                return score_as_it_stands(&model, targets, spec, penalised, &y, None, Some(c));
             }
             x = c.x;
             weight *= 10.0;
@@ -142,11 +115,12 @@ pub(crate) fn lift_above(
     // (1) From the fit, the first weight balancing the penalty against the data cost (or
     // the spec's, if smaller), so the first clean round costs the fit as little as it must.
     let w_spec = if spec.arbitrage_penalty > 0.0 { spec.arbitrage_penalty } else { 1.0 };
-    let data = data_cost(cal);
-    let pen = calendar_penalty(&cal.x, &model.ks, &model.floor, &mut [0.0; 5]);
-    let balanced = (data / pen.max(f64::MIN_POSITIVE)).max(1e-8);
+    let data = cal.data_cost;
+    let pen = penalty.calendar(&cal.x, &mut [0.0; 5]);
+    // `2·data` is `Σ wᵢρ(rᵢ²)`: the penalty weighs in like one more data term.
+    let balanced = (2.0 * data / pen.max(f64::MIN_POSITIVE)).max(1e-8);
     let from_fit = path(cal.x.clone(), w_spec.min(balanced.max(BALANCE_FLOOR * w_spec)));
-    if from_fit.as_ref().is_some_and(|c| data_cost(c) <= 2.0 * data) {
+    if from_fit.as_ref().is_some_and(|c| c.data_cost <= 2.0 * data) {
         return from_fit;
     }
     // (2) When that failed or cost the data dearly: from a feasible start, the previous
@@ -160,7 +134,7 @@ pub(crate) fn lift_above(
         .filter(|x| clean(x) && x.iter().zip(&domains).all(|(v, d)| d.contains(*v)))
         .and_then(|x| path(x, w_spec));
     match (from_fit, from_prev) {
-        (Some(f), Some(p)) => Some(if data_cost(&p) < data_cost(&f) { p } else { f }),
+        (Some(f), Some(p)) => Some(if p.data_cost < f.data_cost { p } else { f }),
         (f, p) => f.or(p),
     }
 }
@@ -181,36 +155,4 @@ fn raised(x: &[f64], ks: &[f64], floor: &[f64]) -> Option<Vec<f64>> {
     let mut y = x.to_vec();
     y[0] += lift * (1.0 + MARGIN);
     Some(y)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn penalty_gradient_matches_finite_differences() {
-        let ks = [-1.0, -0.3, 0.0, 0.4, 1.5];
-        let high = Svi::new(0.02, 0.1, -0.3, 0.05, 0.2).unwrap();
-        let floor: Vec<f64> = ks.iter().map(|&k| high.total_variance(k)).collect();
-        let x = [0.01, 0.08, -0.2, 0.0, 0.25];
-        let mut g = [0.0; 5];
-        let p = calendar_penalty(&x, &ks, &floor, &mut g);
-        assert!(p > 0.0);
-        for j in 0..5 {
-            let h = 1e-7;
-            let (mut xp, mut xm) = (x, x);
-            xp[j] += h;
-            xm[j] -= h;
-            let mut scratch = [0.0; 5];
-            let fd = (calendar_penalty(&xp, &ks, &floor, &mut scratch)
-                - calendar_penalty(&xm, &ks, &floor, &mut scratch))
-                / (2.0 * h);
-            assert!((fd - g[j]).abs() <= 1e-6 * (1.0 + fd.abs()), "j={j}: fd {fd} vs {}", g[j]);
-        }
-        // Above the floor everywhere: no penalty, no gradient.
-        let mut g = [0.0; 5];
-        let lifted = [0.05, 0.1, -0.3, 0.05, 0.2];
-        assert_eq!(calendar_penalty(&lifted, &ks, &floor, &mut g), 0.0);
-        assert_eq!(g, [0.0; 5]);
-    }
 }

@@ -5,11 +5,13 @@
 //! Weights, the robust loss and penalties are applied on top by the optimizer crate's
 //! robust cost; this module only knows how to measure one quote's miss.
 
+use super::penalty::SviButterfly;
 use crate::model::cf::CharacteristicFn;
 use crate::model::sabr::{Sabr, SabrExpansion, SabrFixedBeta};
 use crate::model::{Domain, Params, Smile, Surface};
 use crate::objective::{ResidualKind, Target};
 use std::marker::PhantomData;
+use volfit_optim::robust::BoxedPenalty;
 use volfit_optim::Residuals;
 
 /// A model family seen by calibration: flat vector `x` → implied vol at each target.
@@ -30,10 +32,9 @@ pub trait VolModel {
         sigma: &mut [f64],
         jac: Option<&mut [f64]>,
     ) -> Option<()>;
-    /// A smooth static-arbitrage penalty `p(x)` (its gradient ADDED into `grad`), for models
-    /// whose arbitrage is not excluded by their parametrisation; `None` when not needed or
-    /// not available.
-    fn arbitrage_penalty(&self) -> Option<ArbitragePenalty> {
+    /// A smooth static-arbitrage penalty with weight `weight`, for models whose arbitrage is
+    /// not excluded by their parametrisation; `None` when not needed or not available.
+    fn arbitrage_penalty(&self, _weight: f64) -> Option<BoxedPenalty> {
         None
     }
     /// Relative cost decrease below which a local solve counts as converged (the solver's
@@ -48,36 +49,18 @@ pub trait VolModel {
     }
 }
 
-/// A static-arbitrage penalty: `f(x, grad_accumulate) -> p(x)`.
-pub type ArbitragePenalty = Box<dyn Fn(&[f64], &mut [f64]) -> f64 + Send + Sync>;
-
 /// Smiles that can express a butterfly-arbitrage penalty over their own parameters.
 pub trait ButterflyPenalty: Sized {
-    /// The penalty, if the model has one (raw SVI does; SSVI-type smiles are arbitrage-free
-    /// by construction).
-    fn butterfly_penalty() -> Option<ArbitragePenalty> {
+    /// The penalty with weight `weight`, if the model has one (raw SVI does; SSVI-type
+    /// smiles are arbitrage-free by construction).
+    fn butterfly_penalty(_weight: f64) -> Option<BoxedPenalty> {
         None
     }
 }
 
 impl ButterflyPenalty for crate::model::svi::Svi {
-    fn butterfly_penalty() -> Option<ArbitragePenalty> {
-        // Durrleman's g on the grid the fit report checks ([−2, 2], see fit::snapshot),
-        // through softplus(−g/s)²·s² (model::arbitrage), s = 0.01.
-        let mut ks = vec![0.0; 81];
-        crate::model::arbitrage::fill_grid(-2.0, 2.0, &mut ks);
-        Some(Box::new(move |x: &[f64], grad: &mut [f64]| {
-            let Ok(svi) = <crate::model::svi::Svi as Params>::from_slice(x) else {
-                return 0.0;
-            };
-            let mut g = [0.0; 5];
-            let mut work = [0.0; 15];
-            let p = crate::model::arbitrage::butterfly_penalty(&svi, &ks, 0.01, &mut g, &mut work);
-            for (a, b) in grad.iter_mut().zip(&g) {
-                *a += b;
-            }
-            p
-        }))
+    fn butterfly_penalty(weight: f64) -> Option<BoxedPenalty> {
+        Some(Box::new(SviButterfly::new(weight)))
     }
 }
 
@@ -148,8 +131,8 @@ impl<M: Params + Smile + ButterflyPenalty> VolModel for SmileModel<M> {
     fn domains(&self) -> Vec<Domain> {
         self.domains.clone().unwrap_or_else(|| M::domain().to_vec())
     }
-    fn arbitrage_penalty(&self) -> Option<ArbitragePenalty> {
-        M::butterfly_penalty()
+    fn arbitrage_penalty(&self, weight: f64) -> Option<BoxedPenalty> {
+        M::butterfly_penalty(weight)
     }
     /// A box of its own (SVI's, tied to the quoted range) is where fits end up on an edge:
     /// solve on it with true bounds.

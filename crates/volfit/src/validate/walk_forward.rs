@@ -8,7 +8,7 @@
 //! compare across residual kinds, weights and filters.
 
 use super::grid::LabeledSpec;
-use crate::fit::{fit_snapshot, select_targets, ErrorAcc, FitSpec, SnapshotResult, WarmStart};
+use crate::fit::{select_targets, ErrorAcc, FitSpec, SeriesFit, SnapshotResult};
 use crate::market::{iso8601, Snapshot};
 use crate::model::{maturity_bucket, Fitted, Sticky};
 use serde::{Deserialize, Serialize};
@@ -156,13 +156,12 @@ fn param_points(result: &SnapshotResult, spec_id: usize, step: usize, out: &mut 
 pub fn walk_forward(series: &[&Snapshot], spec: &LabeledSpec, horizon: usize) -> SeriesRun {
     let scoring = scoring_spec();
     let mut run = SeriesRun::default();
-    let mut warm: Option<WarmStart> = None;
+    let mut fit = SeriesFit::new(&spec.spec);
     let mut models: Vec<Fitted> = Vec::with_capacity(series.len());
     for (step, snap) in series.iter().enumerate() {
-        let result = fit_snapshot(snap, &spec.spec, warm.as_ref());
+        let result = fit.fit(snap);
         param_points(&result, spec.id, step, &mut run.params);
         models.push(result.fitted(snap, &spec.spec));
-        warm = Some(result.warm);
     }
     for (i, (model, fit_snap)) in models.iter().zip(series.iter().copied()).enumerate() {
         for h in 0..=horizon {

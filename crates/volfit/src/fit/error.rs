@@ -1,0 +1,92 @@
+//! Why a calibration could not start ([`FitError`]) and why an expiry or a surface was left
+//! out of a snapshot's fit ([`SkipReason`], written to `fit.json` as its `Display` text).
+
+use crate::model::heston::HestonError;
+use crate::model::ssvi::SsviError;
+use volfit_optim::penalty::PenaltyError;
+use volfit_optim::problem::BoundsError;
+use volfit_optim::robust::RobustError;
+use volfit_optim::solver::lowdisc::LowDiscError;
+use volfit_optim::transform::TransformError;
+
+/// Why a calibration could not even start.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FitError {
+    /// Fewer usable quotes than parameters.
+    #[error("{quotes} usable quotes for {params} parameters")]
+    TooFewQuotes {
+        /// Usable quotes.
+        quotes: usize,
+        /// Parameters.
+        params: usize,
+    },
+    /// The start vector lies outside the model's domain.
+    #[error("start point outside the model's domain: {0:?}")]
+    BadStart(Vec<f64>),
+    /// The model cannot be evaluated at the start.
+    #[error("model cannot be evaluated at the start point")]
+    Infeasible,
+    /// Weights or a penalty the robust cost rejects — a programming error upstream.
+    #[error("invalid fit setup: {0}")]
+    Robust(#[from] RobustError),
+    /// A ridge the optimizer rejects (e.g. a non-finite prior).
+    #[error("invalid fit setup: {0}")]
+    Penalty(#[from] PenaltyError),
+    /// Parameter domains the coordinate transform rejects.
+    #[error("invalid fit setup: {0}")]
+    Transform(#[from] TransformError),
+    /// An empty or inverted search box.
+    #[error("invalid fit setup: {0}")]
+    Bounds(#[from] BoundsError),
+    /// No Sobol sequence of the parameter dimension (multi-start).
+    #[error("invalid fit setup: {0}")]
+    Sequence(#[from] LowDiscError),
+}
+
+/// Why a surface fit produced nothing.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SurfaceError {
+    /// The SSVI/eSSVI start (or the fitted vector) is not a valid surface.
+    #[error(transparent)]
+    Ssvi(#[from] SsviError),
+    /// The Heston/Bates start (or the fitted vector) is not a valid model.
+    #[error(transparent)]
+    Heston(#[from] HestonError),
+    /// No start could be calibrated (the last start's error).
+    #[error(transparent)]
+    Fit(#[from] FitError),
+    /// A per-expiry model was asked to fit a surface.
+    #[error("not a surface model")]
+    NotSurface,
+}
+
+/// Why an expiry (or a whole surface) is missing from a snapshot's fit. Its `Display` text
+/// is what `fit.json` lists under `skipped`.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// Fewer quotes passed the filter than the spec requires (for surfaces: or no ATM vol).
+    #[error("{expiry}: {quotes} usable quotes")]
+    TooFewQuotes {
+        /// Expiry, ISO-8601 UTC.
+        expiry: String,
+        /// Quotes that passed the filter.
+        quotes: usize,
+    },
+    /// The expiry's calibration could not start.
+    #[error("{expiry}: {error}")]
+    Fit {
+        /// Expiry, ISO-8601 UTC.
+        expiry: String,
+        /// Why.
+        error: FitError,
+    },
+    /// A surface model was asked to fit one expiry.
+    #[error("not a per-expiry model")]
+    NotPerExpiry,
+    /// The surface fit failed.
+    #[error("surface: {0}")]
+    Surface(#[from] SurfaceError),
+}

@@ -1,0 +1,177 @@
+//! A snapshot fitted one expiry at a time (SVI, SABR), expiries in parallel, with the
+//! optional calendar repair of SVI slices.
+
+use super::arbitrage::{arbitrage_grid, verdict};
+use super::calendar::lift_above;
+use super::calibrate::Calibration;
+use super::error::SkipReason;
+use super::problem::{SabrModel, VolModel};
+use super::report::ArbitrageVerdict;
+use super::result::{expiry_outputs, named, SnapshotResult, WarmStart};
+use super::sabr::fit_sabr_slice;
+use super::spec::{FitSpec, ModelKind};
+use super::svi::{fit_svi_slice, svi_family};
+use super::targets::select_targets;
+use crate::market::{iso8601, Expiry, Snapshot};
+use crate::model::arbitrage::{
+    check_butterfly, check_calendar, check_smiles, ArbitrageReport, Violation,
+};
+use crate::model::sabr::{Sabr, SabrExpansion};
+use crate::model::svi::Svi;
+use crate::model::Params;
+use crate::objective::Target;
+use rayon::prelude::*;
+
+/// Fits one expiry with a per-expiry model; `Err` with a reason when skipped.
+fn fit_expiry(e: &Expiry, spec: &FitSpec, warm: Option<&[f64]>) -> ExpiryOutcome {
+    let targets = select_targets(e, spec);
+    if targets.len() < spec.filter.min_quotes.max(1) {
+        return Err(SkipReason::TooFewQuotes {
+            expiry: iso8601(e.expiry_ms),
+            quotes: targets.len(),
+        });
+    }
+    let why = |error| SkipReason::Fit { expiry: iso8601(e.expiry_ms), error };
+    let (cal, names) = match spec.model {
+        ModelKind::Svi => {
+            let (cal, family) = fit_svi_slice(&targets, spec, warm).map_err(why)?;
+            (cal, family.param_names())
+        }
+        ModelKind::Sabr => {
+            let (cal, family) =
+                fit_sabr_slice(&targets, e.forward, e.t, spec, warm).map_err(why)?;
+            (cal, family.param_names())
+        }
+        ModelKind::Ssvi | ModelKind::Essvi | ModelKind::Heston | ModelKind::Bates => {
+            return Err(SkipReason::NotPerExpiry)
+        }
+    };
+    Ok((targets, cal, names))
+}
+
+/// Fits every expiry of `snap` with the per-expiry model of `spec` (in parallel), repairs
+/// calendar arbitrage between SVI slices when asked, and reports the slices.
+pub(super) fn fit_per_expiry(
+    snap: &Snapshot,
+    spec: &FitSpec,
+    warm: Option<&WarmStart>,
+) -> SnapshotResult {
+    let mut outcomes: Vec<_> = snap
+        .expiries
+        .par_iter()
+        .map(|e| {
+            let w = warm.and_then(|w| w.per_expiry.get(&e.expiry_ms)).map(Vec::as_slice);
+            fit_expiry(e, spec, w)
+        })
+        .collect();
+    let grid = arbitrage_grid();
+    if spec.model == ModelKind::Svi && spec.calendar {
+        enforce_svi_calendar(snap, spec, &mut outcomes, &grid);
+    }
+    let clean = ArbitrageVerdict { butterfly_ok: true, calendar_ok: true, worst: None };
+    let mut result = SnapshotResult::empty(snap, spec, clean);
+    let mut svi_slices: Vec<(f64, Svi)> = Vec::new();
+    for (e, outcome) in snap.expiries.iter().zip(outcomes) {
+        let (targets, cal, names) = match outcome {
+            Ok(v) => v,
+            Err(reason) => {
+                result.fit.skipped.push(reason.to_string());
+                continue;
+            }
+        };
+        let fly = slice_butterfly(spec, e, &cal.x, &grid, &mut svi_slices);
+        let arbitrage = ArbitrageVerdict {
+            butterfly_ok: fly.is_some_and(|v| v.is_none()),
+            calendar_ok: true,
+            worst: fly.flatten().map(|v| format!("Butterfly at k={:.3}: {:.3e}", v.k, v.value)),
+        };
+        let se = cal.std_errors.as_deref().map(|s| named(&names, s)).unwrap_or_default();
+        let (fit, rows) = expiry_outputs(
+            snap,
+            e,
+            &targets,
+            &cal,
+            0..targets.len(),
+            spec.model.name(),
+            named(&names, &cal.x),
+            se,
+            arbitrage,
+        );
+        result.warm.per_expiry.insert(e.expiry_ms, cal.x.clone());
+        result.traces.push((fit.expiry.clone(), cal.trace.clone()));
+        result.fit.expiries.push(fit);
+        result.residuals.extend(rows);
+    }
+    let report = if spec.model == ModelKind::Svi {
+        check_smiles(&svi_slices, &grid)
+    } else {
+        ArbitrageReport {
+            butterfly_ok: result.fit.expiries.iter().all(|e| e.arbitrage.butterfly_ok),
+            calendar_ok: true,
+            worst: None,
+        }
+    };
+    result.fit.arbitrage = verdict(report);
+    if spec.model != ModelKind::Svi {
+        result.fit.arbitrage.worst =
+            result.fit.expiries.iter().find_map(|e| e.arbitrage.worst.clone());
+    }
+    result
+}
+
+/// The butterfly check of one fitted slice `x` on `grid`: `None` when `x` is not a smile,
+/// else the worst violation, if any. SVI slices are collected into `svi_slices` for the
+/// snapshot's calendar check.
+fn slice_butterfly(
+    spec: &FitSpec,
+    e: &Expiry,
+    x: &[f64],
+    grid: &[f64],
+    svi_slices: &mut Vec<(f64, Svi)>,
+) -> Option<Option<Violation>> {
+    match spec.model {
+        ModelKind::Svi => Svi::from_slice(x).ok().map(|s| {
+            svi_slices.push((e.t, s));
+            check_butterfly(&s, e.t, grid)
+        }),
+        ModelKind::Sabr => {
+            let p = SabrModel { f: e.forward, t: e.t, beta: spec.sabr_beta }.full(x);
+            Sabr::new(p[0], p[1], p[2], p[3])
+                .and_then(|s| s.smile(e.forward, e.t, SabrExpansion::Obloj2008))
+                .ok()
+                .map(|s| check_butterfly(&s, e.t, grid))
+        }
+        ModelKind::Ssvi | ModelKind::Essvi | ModelKind::Heston | ModelKind::Bates => None,
+    }
+}
+
+/// One expiry's targets, fit and parameter names, or why it was skipped.
+type ExpiryOutcome = Result<(Vec<Target>, Calibration, Vec<String>), SkipReason>;
+
+/// Calendar enforcement for per-expiry SVI (see [`super::calendar`]): front to back, each
+/// slice that crosses below the last accepted one is refitted above it; a slice whose
+/// repair fails is kept as fitted (and reported by the arbitrage check).
+fn enforce_svi_calendar(
+    snap: &Snapshot,
+    spec: &FitSpec,
+    outcomes: &mut [ExpiryOutcome],
+    grid: &[f64],
+) {
+    let mut prev: Option<(f64, Svi)> = None;
+    for (e, outcome) in snap.expiries.iter().zip(outcomes.iter_mut()) {
+        let Ok((targets, cal, _)) = outcome else { continue };
+        let Ok(mut svi) = Svi::from_slice(&cal.x) else { continue };
+        if let Some((t0, p)) = prev {
+            if check_calendar(&[(t0, p), (e.t, svi)], grid).is_some() {
+                let family = svi_family(targets);
+                if let Some(c) = lift_above(&family, targets, spec, cal, (t0, &p), e.t, grid) {
+                    if let Ok(s) = Svi::from_slice(&c.x) {
+                        svi = s;
+                        *cal = c;
+                    }
+                }
+            }
+        }
+        prev = Some((e.t, svi));
+    }
+}

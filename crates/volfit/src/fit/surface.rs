@@ -1,0 +1,213 @@
+//! A snapshot fitted as one surface (SSVI, eSSVI, Heston, Bates).
+
+use super::arbitrage::{arbitrage_grid, cf_butterfly, verdict};
+use super::calibrate::{calibrate, Calibration};
+use super::error::{FitError, SkipReason, SurfaceError};
+use super::problem::{CfSurfaceModel, SurfaceModel, VolModel};
+use super::report::ArbitrageVerdict;
+use super::result::{expiry_outputs, named, SnapshotResult, WarmStart};
+use super::spec::{FitSpec, ModelKind};
+use super::targets::{atm_vol, quoted_range, select_targets};
+use crate::market::{iso8601, Expiry, Snapshot};
+use crate::model::arbitrage::{check_butterfly, check_surface, fill_grid, ArbitrageReport};
+use crate::model::bates::Bates;
+use crate::model::heston::Heston;
+use crate::model::ssvi::{Essvi, Phi, Ssvi};
+use crate::model::{Smile, Surface};
+use crate::objective::Target;
+use std::collections::BTreeMap;
+
+/// The parameters of `template` as a start vector.
+fn surface_start<S: Surface>(template: &S) -> Vec<f64> {
+    let mut x = vec![0.0; template.num_params()];
+    template.to_slice(&mut x);
+    x
+}
+
+/// What every surface fit of one snapshot shares: the quotes (grouped by expiry), each
+/// expiry's range in them, and the warm start.
+struct SurfaceInputs<'a> {
+    snap: &'a Snapshot,
+    spec: &'a FitSpec,
+    targets: Vec<Target>,
+    /// (expiry, its range in `targets`, its ATM vol)
+    used: Vec<(&'a Expiry, std::ops::Range<usize>, f64)>,
+    layout: Vec<i64>,
+    warm: Option<Vec<f64>>,
+}
+
+impl SurfaceInputs<'_> {
+    fn expiries(&self) -> Vec<f64> {
+        self.used.iter().map(|(e, _, _)| e.t).collect()
+    }
+}
+
+/// Calibrates a surface family from the warm start (when any) and from `template`, keeps
+/// the better fit and reports it into `result`.
+fn fit_family<S: Surface, V: VolModel>(
+    template: &S,
+    family: &V,
+    inp: &SurfaceInputs,
+    result: &mut SnapshotResult,
+) -> Result<(), SurfaceError>
+where
+    S::Error: Into<SurfaceError>,
+{
+    let mut starts: Vec<Vec<f64>> = inp.warm.clone().into_iter().collect();
+    starts.push(surface_start(template));
+    let mut best: Option<Calibration> = None;
+    let mut err = FitError::Infeasible;
+    for x0 in starts {
+        match calibrate(family, &inp.targets, inp.spec, &x0, inp.warm.as_deref()) {
+            Ok(c) if best.as_ref().is_none_or(|b| c.minimum.cost < b.minimum.cost) => {
+                best = Some(c)
+            }
+            Ok(_) => {}
+            Err(e) => err = e,
+        }
+    }
+    let cal = best.ok_or(err)?;
+    let surface = template.with_slice(&cal.x).map_err(Into::into)?;
+    report_surface(&surface, &cal, &family.param_names(), inp, result);
+    Ok(())
+}
+
+/// Per-expiry outputs, arbitrage verdicts and warm start of a fitted surface.
+fn report_surface<S: Surface>(
+    surface: &S,
+    cal: &Calibration,
+    names: &[String],
+    inp: &SurfaceInputs,
+    result: &mut SnapshotResult,
+) {
+    let grid = arbitrage_grid();
+    let ts = inp.expiries();
+    // Heston and Bates prices are expectations under one martingale measure: free of static
+    // arbitrage by construction. Their check is numerical (quadrature accuracy), so it runs
+    // on each expiry's quoted range, batch-priced, where prices are well above underflow.
+    let cf_model = matches!(inp.spec.model, ModelKind::Heston | ModelKind::Bates);
+    let report = if cf_model {
+        ArbitrageReport { butterfly_ok: true, calendar_ok: true, worst: None }
+    } else {
+        check_surface(surface, &ts, &grid)
+    };
+    result.fit.arbitrage = verdict(report);
+    result.fit.surface_params = Some(named(names, &cal.x));
+    for (e, range, _) in &inp.used {
+        let slice = surface.slice(e.t);
+        let fly = if cf_model {
+            let (lo, hi) = quoted_range(&inp.targets[range.clone()]);
+            let mut ks = vec![0.0; 41];
+            fill_grid(lo, hi, &mut ks);
+            cf_butterfly(&|ks: &[f64], w: &mut [f64]| surface.total_variances(e.t, ks, w), e.t, &ks)
+        } else {
+            check_butterfly(&slice, e.t, &grid)
+        };
+        if let Some(v) = fly {
+            result.fit.arbitrage.butterfly_ok = false;
+            result.fit.arbitrage.worst.get_or_insert_with(|| {
+                format!("Butterfly at t={:.4}, k={:.3}: {:.3e}", v.t, v.k, v.value)
+            });
+        }
+        let atm_w = slice.total_variance(0.0);
+        let h = 1e-4;
+        let skew = (slice.implied_vol(h, e.t) - slice.implied_vol(-h, e.t)) / (2.0 * h);
+        let params = BTreeMap::from([
+            ("atm_vol".to_string(), (atm_w / e.t).sqrt()),
+            ("atm_skew".to_string(), skew),
+            ("atm_total_variance".to_string(), atm_w),
+        ]);
+        let arbitrage = ArbitrageVerdict {
+            butterfly_ok: fly.is_none(),
+            calendar_ok: report.calendar_ok,
+            worst: fly.map(|v| format!("Butterfly at k={:.3}: {:.3e}", v.k, v.value)),
+        };
+        let (fit, rows) = expiry_outputs(
+            inp.snap,
+            e,
+            &inp.targets,
+            cal,
+            range.clone(),
+            inp.spec.model.name(),
+            params,
+            BTreeMap::new(),
+            arbitrage,
+        );
+        result.fit.expiries.push(fit);
+        result.residuals.extend(rows);
+    }
+    result.warm.surface = Some((inp.layout.clone(), cal.x.clone()));
+    result.traces.push(("surface".into(), cal.trace.clone()));
+}
+
+/// Fits `snap` as one surface of `spec.model`, from the warm start (when its layout fits)
+/// and from a start built from the expiries' ATM vols.
+pub(super) fn fit_surface(
+    snap: &Snapshot,
+    spec: &FitSpec,
+    warm: Option<&WarmStart>,
+) -> SnapshotResult {
+    let mut result = SnapshotResult::empty(snap, spec, ArbitrageVerdict::default());
+    let mut inp = SurfaceInputs {
+        snap,
+        spec,
+        targets: Vec::new(),
+        used: Vec::new(),
+        layout: Vec::new(),
+        warm: None,
+    };
+    for e in &snap.expiries {
+        let sel = select_targets(e, spec);
+        match atm_vol(&sel) {
+            Some(atm) if sel.len() >= spec.filter.min_quotes.max(1) => {
+                let start = inp.targets.len();
+                inp.targets.extend(sel);
+                inp.used.push((e, start..inp.targets.len(), atm));
+            }
+            _ => result.fit.skipped.push(
+                SkipReason::TooFewQuotes { expiry: iso8601(e.expiry_ms), quotes: sel.len() }
+                    .to_string(),
+            ),
+        }
+    }
+    if inp.used.is_empty() {
+        return result;
+    }
+    let ts = inp.expiries();
+    inp.layout = inp.used.iter().map(|(e, _, _)| e.expiry_ms).collect();
+    let mut thetas: Vec<f64> = inp.used.iter().map(|(e, _, atm)| atm * atm * e.t).collect();
+    for i in 1..thetas.len() {
+        thetas[i] = thetas[i].max(thetas[i - 1] * (1.0 + 1e-3));
+    }
+    // Surfaces laid out per expiry can only reuse a vector of the same layout; Heston and
+    // Bates vectors do not depend on the expiries.
+    let layout_free = matches!(spec.model, ModelKind::Heston | ModelKind::Bates);
+    inp.warm = warm
+        .and_then(|w| w.surface.as_ref())
+        .and_then(|(l, x)| (layout_free || *l == inp.layout).then(|| x.clone()));
+    let short = inp.used.first().map_or(0.5, |u| u.2);
+    let long = inp.used.last().map_or(0.5, |u| u.2);
+    let ssvi = || Ssvi::new(&ts, &thetas, -0.2, Phi::PowerLaw { eta: 1.0, gamma: 0.4 });
+    let heston = || Heston::new(short * short, 2.0, long * long, 1.0, -0.3);
+    let outcome = match spec.model {
+        ModelKind::Ssvi => ssvi()
+            .map_err(SurfaceError::from)
+            .and_then(|t| fit_family(&t.clone(), &SurfaceModel::new(t), &inp, &mut result)),
+        ModelKind::Essvi => ssvi()
+            .and_then(|s| Essvi::from_ssvi(&s))
+            .map_err(SurfaceError::from)
+            .and_then(|t| fit_family(&t.clone(), &SurfaceModel::new(t), &inp, &mut result)),
+        ModelKind::Heston => heston()
+            .map_err(SurfaceError::from)
+            .and_then(|t| fit_family(&t, &CfSurfaceModel::new(t, &inp.targets), &inp, &mut result)),
+        ModelKind::Bates => heston()
+            .and_then(|h| Bates::new(h, 0.5, -0.05, 0.15))
+            .map_err(SurfaceError::from)
+            .and_then(|t| fit_family(&t, &CfSurfaceModel::new(t, &inp.targets), &inp, &mut result)),
+        ModelKind::Svi | ModelKind::Sabr => Err(SurfaceError::NotSurface),
+    };
+    if let Err(reason) = outcome {
+        result.fit.skipped.push(SkipReason::Surface(reason).to_string());
+    }
+    result
+}
