@@ -39,7 +39,8 @@ pub use fitted::{ExpiryPoint, Fitted, FittedError, FittedSlice, FittedSmile, Sti
 pub use maturity::{maturity_bucket, MATURITY_BUCKETS};
 pub use volfit_optim::Domain;
 
-/// A model family. Serialised (and parsed, see [`crate::fit::spec`]) as its CLI name.
+/// A model family. Serialised, parsed and displayed as its CLI name (`svi`, `ssvi`, `essvi`,
+/// `sabr`, `heston`, `bates`).
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
 )]
