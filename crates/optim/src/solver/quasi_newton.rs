@@ -3,8 +3,8 @@
 //! past the box), store the new pair, report the iterate, test the tolerances.
 //!
 //! The methods differ only in how they turn the pairs into a direction ([`Direction`]): the
-//! two-loop recursion ([`super::lbfgs`]) or the generalised Cauchy point and subspace
-//! minimisation ([`super::lbfgsb`]). With a box, trial points are projected onto it and the
+//! two-loop recursion ([`Lbfgs`](crate::Lbfgs)) or the generalised Cauchy point and subspace
+//! minimisation ([`LbfgsB`](crate::LbfgsB)). With a box, trial points are projected onto it and the
 //! gradient tests use the projected gradient.
 
 use super::line_search::{strong_wolfe, Step, Wolfe};
