@@ -63,7 +63,8 @@ struct CauchySubspace<'a> {
 impl Direction for CauchySubspace<'_> {
     fn direction(&mut self, pairs: &Pairs, x: &[f64], g: &[f64], d: &mut [f64]) {
         self.build_b(pairs);
-        self.cauchy_subspace(x, g, d);
+        self.cauchy_point(x, g);
+        self.subspace_step(x, g, d);
     }
 }
 
@@ -121,9 +122,10 @@ impl<'a> CauchySubspace<'a> {
         }
     }
 
-    /// Generalised Cauchy point then subspace minimisation; writes the search direction
-    /// `d = x̄ − x` into `d`.
-    fn cauchy_subspace(&mut self, x: &[f64], g: &[f64], d: &mut [f64]) {
+    /// The generalised Cauchy point: the first local minimiser of the quadratic model along
+    /// the projected steepest-descent path `x(t) = P(x − t·g)`, as `z = x_c − x`; the
+    /// variables at a bound there are marked `fixed`.
+    fn cauchy_point(&mut self, x: &[f64], g: &[f64]) {
         let (n, lo, hi) = (self.n, self.lo, self.hi);
         // Breakpoints along x(t) = P(x − t·g).
         for i in 0..n {
@@ -201,7 +203,13 @@ impl<'a> CauchySubspace<'a> {
             let xc = (x[i] + self.z[i]).clamp(lo[i], hi[i]);
             self.z[i] = xc - x[i];
         }
-        // Subspace minimisation over the free variables: B_FF δ = −(g + B z)_F.
+    }
+
+    /// Subspace minimisation from the Cauchy point over the free variables,
+    /// `B_FF δ = −(g + B z)_F`, truncated to the box; writes the search direction
+    /// `d = x̄ − x` into `d`.
+    fn subspace_step(&mut self, x: &[f64], g: &[f64], d: &mut [f64]) {
+        let (n, lo, hi) = (self.n, self.lo, self.hi);
         let mut nf = 0;
         for i in 0..n {
             if !self.fixed[i] {

@@ -1,7 +1,7 @@
 //! Low-discrepancy sequences on the unit cube: Sobol (Joe & Kuo 2008 direction numbers,
 //! `new-joe-kuo-6.21201`, dimensions 1–32) and Halton (optionally with seeded random
-//! permutations of all digits, carried to double precision). Used by [`MultiStart`](super::multi_start)
-//! to spread starting points over a search box.
+//! permutations of all digits, carried to double precision). Used by
+//! [`MultiStart`](crate::MultiStart) to spread starting points over a search box.
 
 // Index loops mirror the formulas (several arrays indexed together).
 #![allow(clippy::needless_range_loop)]

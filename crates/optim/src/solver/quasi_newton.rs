@@ -3,11 +3,11 @@
 //! past the box), store the new pair, report the iterate, test the tolerances.
 //!
 //! The methods differ only in how they turn the pairs into a direction ([`Direction`]): the
-//! two-loop recursion ([`super::lbfgs`]) or the generalised Cauchy point and subspace
-//! minimisation ([`super::lbfgsb`]). With a box, trial points are projected onto it and the
+//! two-loop recursion ([`Lbfgs`](crate::Lbfgs)) or the generalised Cauchy point and subspace
+//! minimisation ([`LbfgsB`](crate::LbfgsB)). With a box, trial points are projected onto it and the
 //! gradient tests use the projected gradient.
 
-use super::line_search::{strong_wolfe, Wolfe};
+use super::line_search::{strong_wolfe, Step, Wolfe};
 use super::{projected_grad_norm, Decrease, Limits, Minimum, Status, Stop};
 use crate::observe::{Iterate, Observer};
 use crate::problem::{Counted, Objective};
@@ -166,6 +166,65 @@ impl Point {
     }
 }
 
+impl Point {
+    /// The strong-Wolfe search from `x` along `d` (`slope = gᵀd`, cost `f`), never past the
+    /// box, within the evaluations left; `fresh`: no stored pairs, so the first trial step is
+    /// scaled to length 1. The trial point and its gradient are left in `xt`, `gt`.
+    fn search<P: Objective>(
+        &mut self,
+        p: &Counted<&P>,
+        f: f64,
+        slope: f64,
+        fresh: bool,
+        settings: &Settings<'_>,
+    ) -> Step {
+        let bounds = settings.bounds;
+        let amax = match bounds {
+            Some((lo, hi)) => max_step(&self.x, &self.d, lo, hi).min(1e10),
+            None => f64::INFINITY,
+        };
+        let a0 = if fresh {
+            (1.0 / dot(&self.d, &self.d).sqrt()).min(1.0).min(amax)
+        } else {
+            1.0f64.min(amax)
+        };
+        let remaining = settings.limits.max_evals.saturating_sub(p.evals().total());
+        let wolfe = Wolfe {
+            max_evals: settings.wolfe.max_evals.min(remaining.min(u64::from(u32::MAX)) as u32),
+            ..*settings.wolfe
+        };
+        let (x, d, xt, gt) = (&self.x, &self.d, &mut self.xt, &mut self.gt);
+        strong_wolfe(
+            |a| {
+                along(xt, x, d, a, bounds);
+                let v = p.value_grad(xt, gt)?;
+                if v.is_nan() {
+                    return None;
+                }
+                Some((v, dot(gt, d)))
+            },
+            f,
+            slope,
+            a0,
+            amax,
+            &wolfe,
+        )
+    }
+
+    /// Moves to the trial point; returns `(‖xt − x‖, ‖xt‖)`.
+    fn advance(&mut self) -> (f64, f64) {
+        let mut dx = 0.0;
+        let mut xn = 0.0;
+        for i in 0..self.x.len() {
+            dx += (self.xt[i] - self.x[i]).powi(2);
+            xn += self.xt[i] * self.xt[i];
+        }
+        std::mem::swap(&mut self.x, &mut self.xt);
+        std::mem::swap(&mut self.g, &mut self.gt);
+        (dx.sqrt(), xn.sqrt())
+    }
+}
+
 /// Settings of one quasi-Newton run.
 pub(crate) struct Settings<'a> {
     /// Correction pairs kept.
@@ -243,36 +302,7 @@ pub(crate) fn run<P: Objective, M: Direction>(
                 return finish(&w, f, Stop::Stalled, iters, &p);
             }
         }
-        let amax = match bounds {
-            Some((lo, hi)) => max_step(&w.x, &w.d, lo, hi).min(1e10),
-            None => f64::INFINITY,
-        };
-        let a0 = if pairs.len() == 0 {
-            (1.0 / dot(&w.d, &w.d).sqrt()).min(1.0).min(amax)
-        } else {
-            1.0f64.min(amax)
-        };
-        let remaining = limits.max_evals.saturating_sub(p.evals().total());
-        let wolfe = Wolfe {
-            max_evals: settings.wolfe.max_evals.min(remaining.min(u64::from(u32::MAX)) as u32),
-            ..*settings.wolfe
-        };
-        let (x, d, xt, gt) = (&w.x, &w.d, &mut w.xt, &mut w.gt);
-        let step = strong_wolfe(
-            |a| {
-                along(xt, x, d, a, bounds);
-                let v = p.value_grad(xt, gt)?;
-                if v.is_nan() {
-                    return None;
-                }
-                Some((v, dot(gt, d)))
-            },
-            f,
-            slope,
-            a0,
-            amax,
-            &wolfe,
-        );
+        let step = w.search(&p, f, slope, pairs.len() == 0, settings);
         if step.alpha <= 0.0 || step.value.is_nan() || step.value >= f {
             if pairs.len() > 0 && !retried {
                 pairs.clear();
@@ -291,15 +321,7 @@ pub(crate) fn run<P: Objective, M: Direction>(
         }
         iters += 1;
         pairs.push(&w.x, &w.xt, &w.g, &w.gt);
-        let mut dx = 0.0;
-        let mut xn = 0.0;
-        for i in 0..n {
-            dx += (w.xt[i] - w.x[i]).powi(2);
-            xn += w.xt[i] * w.xt[i];
-        }
-        let (dx, xn) = (dx.sqrt(), xn.sqrt());
-        std::mem::swap(&mut w.x, &mut w.xt);
-        std::mem::swap(&mut w.g, &mut w.gt);
+        let (dx, xn) = w.advance();
         let f_old = f;
         f = step.value;
         obs.observe(&Iterate {
