@@ -230,7 +230,7 @@ impl CmaEs {
                 }
             }
             sigma *= ((cs / damps) * (ps_norm / chi_n - 1.0)).exp();
-            if g_run % eigen_every == 0 {
+            if g_run.is_multiple_of(eigen_every) {
                 scratch.copy_from_slice(&c);
                 symmetric_eigen(&mut scratch, n, &mut d, &mut b);
                 for v in d.iter_mut() {
