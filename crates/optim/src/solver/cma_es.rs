@@ -289,7 +289,7 @@ impl Run {
             }
         }
         self.sigma *= ((cs / prm.damps) * (ps_norm / prm.chi_n - 1.0)).exp();
-        if self.g_run % prm.eigen_every == 0 {
+        if self.g_run.is_multiple_of(prm.eigen_every) {
             self.scratch.copy_from_slice(&self.c);
             symmetric_eigen(&mut self.scratch, n, &mut self.d, &mut self.b);
             for v in self.d.iter_mut() {

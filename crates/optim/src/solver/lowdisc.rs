@@ -169,7 +169,7 @@ impl Halton {
         let mut bases = Vec::with_capacity(dim);
         let mut p = 2u32;
         while bases.len() < dim {
-            if (2..p).take_while(|d| d * d <= p).all(|d| p % d != 0) {
+            if (2..p).take_while(|d| d * d <= p).all(|d| !p.is_multiple_of(d)) {
                 bases.push(p);
             }
             p += 1;
