@@ -15,6 +15,7 @@ pub mod alloc;
 pub mod black;
 pub mod fit;
 pub mod hedge;
+pub mod io;
 pub mod market;
 pub mod model;
 pub mod objective;

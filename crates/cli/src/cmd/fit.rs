@@ -16,9 +16,9 @@ use std::process::ExitCode;
 use volfit::fit::{
     fit_snapshot, FitOutput, FitSpec, ModelKind, Ridge, SnapshotResult, SolverKind, WarmStart,
 };
+use volfit::io::write_atomic;
 use volfit::market::{Cleaned, FileReport};
 use volfit::objective::{ResidualKind, WeightKind};
-use volfit::report::atomic::write_atomic;
 use volfit::report::html::{write_report, InputsSummary, TraceRecord};
 use volfit_optim::loss::LossKind;
 

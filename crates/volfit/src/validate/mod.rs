@@ -35,8 +35,8 @@ pub use ridge_path::{chosen_lambda, RidgePoint};
 pub use stability::{stability, StabilityRow};
 pub use walk_forward::{walk_forward, ParamPoint, SeriesRun, WalkForwardRow};
 
+use crate::io::write_atomic;
 use crate::market::Snapshot;
-use crate::report::atomic::write_atomic;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
