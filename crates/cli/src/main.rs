@@ -87,27 +87,11 @@ fn main() -> ExitCode {
     }
 }
 
-/// True when `e` (or an error it wraps: an I/O error inside a csv or market error inside an
-/// I/O error) is a broken pipe.
+/// True when `e` is a broken pipe ([`volfit::io::is_broken_pipe`]), also inside a market
+/// error (whose I/O cause is not its `source()`).
 fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
-    let pipe = |io: &std::io::Error| io.kind() == std::io::ErrorKind::BrokenPipe;
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            if pipe(io) || io.get_ref().is_some_and(|inner| is_broken_pipe(inner)) {
-                return true;
-            }
-        }
-        if let Some(csv::ErrorKind::Io(io)) = err.downcast_ref::<csv::Error>().map(|c| c.kind()) {
-            if pipe(io) {
-                return true;
-            }
-        }
-        if err.downcast_ref::<volfit::market::Error>().and_then(|m| m.io_error()).is_some_and(pipe)
-        {
-            return true;
-        }
-        cur = err.source();
-    }
-    false
+    volfit::io::is_broken_pipe(e)
+        || e.downcast_ref::<volfit::market::Error>()
+            .and_then(|m| m.io_error())
+            .is_some_and(|io| volfit::io::is_broken_pipe(io))
 }

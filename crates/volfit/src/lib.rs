@@ -35,6 +35,8 @@
 
 // The modules in the order of the flow (`io`, the atomic file writer of every output,
 // goes first; `black` sits below `market`, which prices and inverts with it).
+// Atomic file writes.
+pub mod io;
 // Black-76 prices ⇄ implied vols.
 pub mod black;
 // Data in: read, clean, build chains.

@@ -17,10 +17,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use volfit::alloc::{self, Budget, Group, Position, Problem, RewardSpec, Settings};
+use volfit::io::write_atomic;
 use volfit::market::synth::{generate, SynthSpec};
 use volfit::market::Snapshot;
 use volfit::report::alloc::{write_all, AllocOutput, CandidateRow};
-use volfit::report::atomic::write_atomic;
 use volfit::risk::RiskMeasure;
 use volfit::scenario::{self, Book, CandidateKind, ScenarioConfig, ScenarioSet};
 

@@ -9,9 +9,9 @@ use anyhow::Context;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use volfit::fit::{FitSpec, ModelKind, SnapshotResult};
+use volfit::io::write_atomic;
 use volfit::market::synth::{generate, SynthSpec, SynthTruth};
 use volfit::market::{build, read_path, ReadOptions};
-use volfit::report::atomic::write_atomic;
 use volfit_optim::loss::LossKind;
 
 /// Arguments of `volfit demo`.

@@ -14,8 +14,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use volfit::fit::{fit_series, FitOutput, FitSpec, ModelKind, Ridge, SnapshotResult, SolverKind};
 use volfit::market::{Cleaned, FileReport, Snapshot};
+use volfit::io::write_atomic;
 use volfit::objective::{ResidualKind, WeightKind};
-use volfit::report::atomic::write_atomic;
 use volfit::report::html::{write_report, InputsSummary, TraceRecord};
 use volfit_optim::loss::LossKind;
 

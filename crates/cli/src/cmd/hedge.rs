@@ -19,8 +19,8 @@ use volfit::fit::{FitSpec, ModelKind};
 use volfit::hedge::{
     backtest, DeltaKind, Entry, FeeSchedule, HedgeConfig, HedgeOutput, Instrument, Marks,
 };
+use volfit::io::write_atomic;
 use volfit::market::{read_perpetuals, PerpPrice};
-use volfit::report::atomic::write_atomic;
 
 /// File name of the perpetual price series of the svcj collector.
 const PERP_FILE: &str = "perpetual_futures_prices.csv";

@@ -7,15 +7,16 @@
 //! `non_finite`). Rows are processed in chunks of 65 536 with the parallel batch API, so
 //! memory stays bounded whatever the file size. Unparsable rows stop the run with an
 //! error naming the line and the field. `--output` is written atomically (temp file in the
-//! same directory, then rename).
+//! same directory, then rename; `-` is stdout), as every output of the CLI.
 
 use anyhow::{bail, Context};
 use clap::Args;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use volfit::black::{implied_vols_par, IvError, IvInput};
+use volfit::io::write_atomic;
 use volfit::market::OptionType;
 
 /// Arguments of `volfit iv`.
@@ -48,15 +49,9 @@ pub fn run(args: &IvArgs) -> anyhow::Result<ExitCode> {
         None => Box::new(io::stdin().lock()),
     };
     let summary = match &args.output {
-        Some(path) => write_atomically(path, |w| convert(reader, w, &source))?,
-        None => {
-            let stdout = io::stdout().lock();
-            match convert(reader, BufWriter::new(stdout), &source) {
-                Ok(s) => s,
-                Err(e) if is_broken_pipe(&e) => return Ok(ExitCode::SUCCESS),
-                Err(e) => return Err(e),
-            }
-        }
+        Some(path) => write_atomic(path, |w| convert(reader, w, &source))?,
+        // A closed stdout ends the run quietly: `main` treats a broken pipe as success.
+        None => convert(reader, BufWriter::new(io::stdout().lock()), &source)?,
     };
     if !args.quiet {
         eprintln!(
@@ -74,43 +69,6 @@ pub fn run(args: &IvArgs) -> anyhow::Result<ExitCode> {
 struct Summary {
     rows: usize,
     no_iv: usize,
-}
-
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
-            || c.downcast_ref::<csv::Error>().is_some_and(|ce| {
-                matches!(ce.kind(), csv::ErrorKind::Io(io) if io.kind() == io::ErrorKind::BrokenPipe)
-            })
-    })
-}
-
-/// Writes through `body` into a temporary file beside `path`, then renames it over `path`;
-/// the temporary file is removed if anything fails.
-fn write_atomically<T>(
-    path: &Path,
-    body: impl FnOnce(BufWriter<&mut File>) -> anyhow::Result<T>,
-) -> anyhow::Result<T> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name =
-        path.file_name().with_context(|| format!("{} is not a file path", path.display()))?;
-    let tmp = dir.join(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
-    let result = (|| {
-        let mut file =
-            File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-        let out = body(BufWriter::new(&mut file))?;
-        file.sync_all().with_context(|| format!("cannot sync {}", tmp.display()))?;
-        std::fs::rename(&tmp, path)
-            .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
-        Ok(out)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 fn parse_type(s: &str) -> Option<OptionType> {
@@ -254,11 +212,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("out.csv");
         std::fs::write(&path, "old").expect("seed file");
-        let r: anyhow::Result<()> = write_atomically(&path, |_w| bail!("boom"));
+        let r: anyhow::Result<()> = write_atomic(&path, |_w| bail!("boom"));
         assert!(r.is_err());
         assert_eq!(std::fs::read_to_string(&path).expect("still there"), "old");
         assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 1, "temp file removed");
-        write_atomically(&path, |mut w| Ok(w.write_all(b"new")?)).expect("write");
+        write_atomic(&path, |w| -> anyhow::Result<()> { Ok(w.write_all(b"new")?) }).expect("write");
         assert_eq!(std::fs::read_to_string(&path).expect("replaced"), "new");
     }
 }

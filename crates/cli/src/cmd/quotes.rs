@@ -9,8 +9,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use serde::Serialize;
+use volfit::io::write_atomic;
 use volfit::market::{self, build, iso8601, quote_vega, Cleaned, FileReport, RejectionCounts};
-use volfit::report::atomic::write_atomic;
 
 use super::input::{with_progress, InputArgs};
 

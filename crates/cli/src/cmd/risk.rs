@@ -4,7 +4,7 @@ use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use volfit::report::atomic::write_atomic;
+use volfit::io::write_atomic;
 use volfit::risk::{evaluate, read_pnl_csv, RiskMeasure, Sample, Spectrum};
 
 /// The sign convention, stated in `--help` and in the JSON output.

@@ -4,8 +4,8 @@ use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use volfit::io::write_atomic;
 use volfit::market::synth::{generate, SynthSpec};
-use volfit::report::atomic::write_atomic;
 
 /// Arguments of `volfit synth`.
 #[derive(Args, Debug)]

@@ -27,7 +27,7 @@
 //! of the scenario count, and the factorisation cost of the interior-point method, linear
 //! in the rows times `n²` for dense scenario rows, drops accordingly.
 
-use super::{lp_levels, AllocError, Allocation, Problem, Settings, SolverReport};
+use super::{lp_levels, AllocError, Allocation, Problem, Row, Settings, SolverReport};
 use clarabel::algebra::CscMatrix;
 use clarabel::solver::{
     DefaultSettingsBuilder, DefaultSolver, IPSolver, NonnegativeConeT, SolverStatus, SupportedConeT,
@@ -266,6 +266,53 @@ fn initial_active(p: &Problem, tail: f64) -> Vec<usize> {
     take_mass(p, score.into_iter().map(|s| s.0).collect(), 3.0 * tail)
 }
 
+/// Where the LP's variables sit: `x | u | y (shared losses) | per level (t_k, z_k…)`.
+struct Layout {
+    /// Positions.
+    n: usize,
+    /// True when spread costs enter the objective.
+    costs: bool,
+    /// True when the `u_i ≥ |x_i|` variables exist (costs, or a row on `|x|`).
+    need_u: bool,
+    /// Scenarios whose loss is a shared variable `y_s` (several levels), sorted; empty with
+    /// one level.
+    shared: Vec<usize>,
+    /// Index of the first `y_s`.
+    y_at: usize,
+    /// Per level: index of `t_k` (its `z_k…` follow).
+    tail_at: Vec<usize>,
+    /// Number of variables.
+    nv: usize,
+}
+
+impl Layout {
+    fn new(p: &Problem, settings: &Settings, rows: &[Row], active: &[Vec<usize>]) -> Layout {
+        let n = p.n();
+        let costs = settings.spread_costs && p.positions.iter().any(|q| q.spread_usd > 0.0);
+        let need_u = costs || rows.iter().any(|r| r.abs);
+        let nu = if need_u { n } else { 0 };
+        // With several levels (spectral), the loss of each scenario is one variable y_s ≥
+        // −pnl_s·x shared by the levels, so a scenario costs one dense row however many
+        // levels hold it in their active set; the level rows z_ks ≥ y_s − t_k are sparse.
+        let shared: Vec<usize> = if active.len() > 1 {
+            let mut u: Vec<usize> = active.iter().flatten().copied().collect();
+            u.sort_unstable();
+            u.dedup();
+            u
+        } else {
+            Vec::new()
+        };
+        let y_at = n + nu;
+        let mut tail_at = Vec::with_capacity(active.len());
+        let mut nv = n + nu + shared.len();
+        for a in active {
+            tail_at.push(nv);
+            nv += 1 + a.len();
+        }
+        Layout { n, costs, need_u, shared, y_at, tail_at, nv }
+    }
+}
+
 /// Builds and solves the LP with the scenario rows of `active[k]` for each tail level.
 fn solve_restricted(
     p: &Problem,
@@ -274,52 +321,73 @@ fn solve_restricted(
     w0: f64,
     active: &[Vec<usize>],
 ) -> Result<LpSolution, AllocError> {
-    let n = p.n();
-    let lambda = settings.lambda;
     let rows = p.rows();
-    let costs = settings.spread_costs && p.positions.iter().any(|q| q.spread_usd > 0.0);
-    let need_u = costs || rows.iter().any(|r| r.abs);
-    let nu = if need_u { n } else { 0 };
-    // With several levels (spectral), the loss of each scenario is one variable y_s ≥
-    // −pnl_s·x shared by the levels, so a scenario costs one dense row however many levels
-    // hold it in their active set; the level rows z_ks ≥ y_s − t_k are sparse.
-    let shared: Vec<usize> = if active.len() > 1 {
-        let mut u: Vec<usize> = active.iter().flatten().copied().collect();
-        u.sort_unstable();
-        u.dedup();
-        u
-    } else {
-        Vec::new()
-    };
-    // Variable layout: x | u | y (shared losses) | per level (t_k, z_k...).
-    let y_at = n + nu;
-    let mut tail_at = Vec::with_capacity(tails.len());
-    let mut nv = n + nu + shared.len();
-    for a in active {
-        tail_at.push(nv);
-        nv += 1 + a.len();
-    }
+    let lay = Layout::new(p, settings, &rows, active);
+    let n = lay.n;
     // The LP is posed in scaled P&L units `pnl·sc` (largest entry 1) so that the
     // interior-point method sees O(1) numbers; t and z come back divided by sc.
     let sc = 1.0 / p.pnl.as_slice().iter().fold(f64::MIN_POSITIVE, |m, v| m.max(v.abs()));
+    let q = objective(p, settings.lambda, tails, w0, active, &lay, sc);
+    let (a, b) = constraints(p, &rows, active, &lay, sc);
+    let (sx, iterations, status) = solve_clarabel(&q, &a, &b, settings)?;
+    let mut cvar = Vec::with_capacity(tails.len());
+    let mut t = Vec::with_capacity(tails.len());
+    for (k, &(alpha, _)) in tails.iter().enumerate() {
+        let at = lay.tail_at[k];
+        let tk = sx[at] / sc;
+        let tail: f64 = active[k]
+            .iter()
+            .enumerate()
+            .map(|(j, &s)| p.prob(s) * sx[at + 1 + j].max(0.0))
+            .sum::<f64>()
+            / sc;
+        t.push(tk);
+        cvar.push(tk + tail / (1.0 - alpha));
+    }
+    Ok(LpSolution { x: sx[..n].to_vec(), cvar, t, iterations, status })
+}
+
+/// The objective's linear coefficients, in scaled P&L units `sc`.
+fn objective(
+    p: &Problem,
+    lambda: f64,
+    tails: &[(f64, f64)],
+    w0: f64,
+    active: &[Vec<usize>],
+    lay: &Layout,
+    sc: f64,
+) -> Vec<f64> {
+    let n = lay.n;
     let mean = p.mean_pnl();
-    let mut q = vec![0.0; nv];
+    let mut q = vec![0.0; lay.nv];
     for i in 0..n {
         q[i] = -mean[i] * sc * (1.0 + lambda * w0);
     }
-    if costs {
+    if lay.costs {
         for (i, pos) in p.positions.iter().enumerate() {
             q[n + i] = 0.5 * pos.spread_usd * sc;
         }
     }
     for (k, &(alpha, w)) in tails.iter().enumerate() {
-        let at = tail_at[k];
+        let at = lay.tail_at[k];
         q[at] = lambda * w;
         for (j, &s) in active[k].iter().enumerate() {
             q[at + 1 + j] = lambda * w * p.prob(s) / (1.0 - alpha);
         }
     }
+    q
+}
 
+/// The constraints `A·v ≤ b` (every row in the nonnegative cone of `b − A·v`): position
+/// bounds, `u ≥ |x|`, the problem's rows, and the scenario rows of the active sets.
+fn constraints(
+    p: &Problem,
+    rows: &[Row],
+    active: &[Vec<usize>],
+    lay: &Layout,
+    sc: f64,
+) -> (CscMatrix<f64>, Vec<f64>) {
+    let (n, shared, y_at) = (lay.n, &lay.shared, lay.y_at);
     let (mut ri, mut ci, mut vv, mut b) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut row = 0usize;
     let mut push = |entries: &[(usize, f64)], rhs: f64, ri: &mut Vec<usize>, b: &mut Vec<f64>| {
@@ -338,12 +406,12 @@ fn solve_restricted(
         if pos.min.is_finite() {
             push(&[(i, -1.0)], -pos.min, &mut ri, &mut b);
         }
-        if need_u {
+        if lay.need_u {
             push(&[(i, 1.0), (n + i, -1.0)], 0.0, &mut ri, &mut b);
             push(&[(i, -1.0), (n + i, -1.0)], 0.0, &mut ri, &mut b);
         }
     }
-    for r in &rows {
+    for r in rows {
         // Each row divided by its largest coefficient (premiums in USD, margins in coin).
         let shift = if r.abs { n } else { 0 };
         let big = r.coef.iter().fold(0.0f64, |m, c| m.max(c.1.abs()));
@@ -370,7 +438,7 @@ fn solve_restricted(
         push(&e, 0.0, &mut ri, &mut b);
     }
     for (k, a) in active.iter().enumerate() {
-        let at = tail_at[k];
+        let at = lay.tail_at[k];
         for (j, &s) in a.iter().enumerate() {
             // −pnl_s·x − t_k − z_kj ≤ 0, or y_s − t_k − z_kj ≤ 0 with shared losses.
             if shared.is_empty() {
@@ -387,9 +455,20 @@ fn solve_restricted(
         }
     }
     let m = row;
-    let a = CscMatrix::new_from_triplets(m, nv, ri, ci, vv);
+    (CscMatrix::new_from_triplets(m, lay.nv, ri, ci, vv), b)
+}
+
+/// Solves `min q·v` s.t. `b − A·v ≥ 0` with clarabel: the solution, the iteration count and
+/// the (solved or almost solved) status.
+fn solve_clarabel(
+    q: &[f64],
+    a: &CscMatrix<f64>,
+    b: &[f64],
+    settings: &Settings,
+) -> Result<(Vec<f64>, u32, SolverStatus), AllocError> {
+    let nv = q.len();
     let pm = CscMatrix::<f64>::zeros((nv, nv));
-    let cones: Vec<SupportedConeT<f64>> = vec![NonnegativeConeT(m)];
+    let cones: Vec<SupportedConeT<f64>> = vec![NonnegativeConeT(b.len())];
     let cs = DefaultSettingsBuilder::default()
         .verbose(false)
         .max_iter(200)
@@ -399,7 +478,7 @@ fn solve_restricted(
         .max_threads(u32::try_from(rayon::current_num_threads()).unwrap_or(1))
         .build()
         .map_err(|e| AllocError::Solver(format!("{e:?}")))?;
-    let mut solver = DefaultSolver::new(&pm, &q, &a, &b, &cones, cs)
+    let mut solver = DefaultSolver::new(&pm, q, a, b, &cones, cs)
         .map_err(|e| AllocError::Solver(format!("{e:?}")))?;
     solver.solve();
     let status = solver.solution.status;
@@ -413,20 +492,6 @@ fn solve_restricted(
         }
         other => return Err(AllocError::Solver(format!("clarabel stopped: {other:?}"))),
     }
-    let sx = &solver.solution.x;
-    let mut cvar = Vec::with_capacity(tails.len());
-    let mut t = Vec::with_capacity(tails.len());
-    for (k, &(alpha, _)) in tails.iter().enumerate() {
-        let at = tail_at[k];
-        let tk = sx[at] / sc;
-        let tail: f64 = active[k]
-            .iter()
-            .enumerate()
-            .map(|(j, &s)| p.prob(s) * sx[at + 1 + j].max(0.0))
-            .sum::<f64>()
-            / sc;
-        t.push(tk);
-        cvar.push(tk + tail / (1.0 - alpha));
-    }
-    Ok(LpSolution { x: sx[..n].to_vec(), cvar, t, iterations: solver.solution.iterations, status })
+    let iterations = solver.solution.iterations;
+    Ok((std::mem::take(&mut solver.solution.x), iterations, status))
 }

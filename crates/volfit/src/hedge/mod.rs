@@ -4,18 +4,25 @@
 //! [`backtest`](backtest::backtest) holds each option over consecutive snapshots, re-fits the
 //! smile at every snapshot (warm start), computes Black, smile-adjusted and premium-adjusted
 //! deltas ([`delta`]), hedges with the perpetual or the matching future, charges spread and
-//! [`fees`], and reports the hedging-error distribution per spec × delta with the risk
-//! measures of [`crate::risk`]. [`path`] is a synthetic Black–Scholes world that runs the same
-//! accounting with the true delta, for tests of the theoretical `1/N` variance rate.
+//! [`fees`] ([`accounting`]), and reports the hedging-error distribution per spec × delta
+//! with the risk measures of [`crate::risk`] ([`summary`]); [`config`] is what defines a run.
+//! [`path`] is a synthetic Black–Scholes world that runs the same accounting with the true
+//! delta, for tests of the theoretical `1/N` variance rate.
 
+pub mod accounting;
 pub mod backtest;
+pub mod config;
 pub mod delta;
 pub mod fees;
 pub mod path;
+pub mod summary;
 
-pub use backtest::{
-    backtest, bucket_summaries, hedge_path, BucketRecord, Entry, HedgeConfig, HedgeOutput,
-    HedgeSource, Instrument, Marks, Obs, PathPnl, PathRecord, PnlStats, Step, SummaryRecord,
-};
+pub use accounting::{hedge_path, Obs, PathPnl, Step};
+pub use backtest::backtest;
+pub use config::{Entry, HedgeConfig, HedgeSource, Instrument, Marks};
 pub use delta::{DeltaKind, Deltas, SmilePoint, SmileTable};
 pub use fees::FeeSchedule;
+pub use summary::{
+    bucket_summaries, summarise, BucketRecord, HedgeCounts, HedgeOutput, PathRecord, PnlStats,
+    SummaryRecord,
+};

@@ -6,7 +6,8 @@
 //! rebalances the hedging error of a European option has variance `∝ 1/N`, so the P&L
 //! standard deviation halves when the rebalancing frequency quadruples.
 
-use super::backtest::{hedge_path, HedgeSource, Obs, Step};
+use super::accounting::{hedge_path, Obs, Step};
+use super::config::HedgeSource;
 use super::delta::{DeltaKind, Deltas};
 use super::fees::FeeSchedule;
 use crate::market::OptionType;

@@ -3,9 +3,9 @@
 //! frontier, the positions, the risk contributions and the margin usage per coin. Every
 //! file is written atomically.
 
-use super::atomic::write_atomic;
 use super::charts::{self, Series, Size};
 use crate::alloc::{Allocation, FrontierPoint};
+use crate::io::write_atomic;
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -153,16 +153,13 @@ fn json_view(out: &AllocOutput) -> serde_json::Value {
     })
 }
 
-const TEMPLATE: &str = r#"<!DOCTYPE html>
+const TEMPLATE: &str = concat!(
+    r#"<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>volfit allocation report</title>
 <style>
-body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}
-table{border-collapse:collapse;font-size:13px;margin:1em 0}
-th,td{border:1px solid #ccc;padding:3px 6px;text-align:right}
-th{background:#f3f3f3}td.l,th.l{text-align:left}
-figure{margin:1em 0}figcaption{font-size:13px;color:#555}
-.note{color:#555;font-size:13px}
-</style></head><body>
+"#,
+    compact_css!(),
+    r#"</style></head><body>
 <h1>volfit allocation report</h1>
 <p class="note">{{ provenance }}</p>
 {% for n in notices %}<p class="note">notice: {{ n }}</p>{% endfor %}
@@ -184,7 +181,8 @@ figure{margin:1em 0}figcaption{font-size:13px;color:#555}
 </table>
 <p class="note">Binding constraints: {% for b in binding %}{{ b }}{% if not loop.last %}, {% endif %}{% endfor %}</p>
 </body></html>
-"#;
+"#
+);
 
 #[derive(Serialize)]
 struct Page {

@@ -5,24 +5,21 @@
 //! Sign convention (as in `volfit::risk`): P&L is profit; VaR and ES are losses, so they are
 //! marked at `−VaR` and `−ES` on the P&L axis.
 
-use super::atomic::write_atomic;
 use super::charts::{self, Series, Size};
 use crate::hedge::{DeltaKind, HedgeOutput, PathRecord, PnlStats};
+use crate::io::write_atomic;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-const TEMPLATE: &str = r#"<!DOCTYPE html>
+const TEMPLATE: &str = concat!(
+    r#"<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>volfit hedge report</title>
 <style>
-body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}
-table{border-collapse:collapse;font-size:13px;margin:1em 0}
-th,td{border:1px solid #ccc;padding:3px 6px;text-align:right}
-th{background:#f3f3f3}td.l,th.l{text-align:left}
-figure{margin:1em 0}figcaption{font-size:13px;color:#555}
-.note{color:#555;font-size:13px}
-</style></head><body>
+"#,
+    compact_css!(),
+    r#"</style></head><body>
 <h1>volfit hedge report</h1>
 <p class="note">{{ n_paths }} option paths; P&amp;L is profit (USD), VaR/ES are losses at 95&nbsp;% / 97.5&nbsp;%.
 Gross = hedged at mid; net = after spread and fees.</p>
@@ -44,7 +41,8 @@ Gross = hedged at mid; net = after spread and fees.</p>
 {% for row in b.rows %}<tr><td class="l">{{ row.0 }}</td>{% for v in row.1 %}<td>{{ v }}</td>{% endfor %}</tr>{% endfor %}
 </table>{% endfor %}
 </body></html>
-"#;
+"#
+);
 
 /// Gross P&L std per (moneyness, maturity) bucket.
 type BucketCells = BTreeMap<(String, String), f64>;

@@ -34,9 +34,9 @@ pub use stability::{stability, StabilityRow};
 pub use walk_forward::{walk_forward, ParamPoint, SeriesRun, WalkForwardRow};
 
 use crate::fit::ErrorAcc;
+use crate::io::write_atomic;
 use crate::market::Snapshot;
 use crate::model::MATURITY_BUCKETS;
-use crate::report::atomic::write_atomic;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

@@ -10,6 +10,7 @@ use volfit::fit::{fit_snapshot, FitOutput, FitSpec, ModelKind, ResidualRow, Snap
 use volfit::market::synth::{generate, SynthSpec};
 use volfit::market::{build, read_path, Cleaned, FileReport, ReadOptions};
 use volfit::report::html::{load, write_report, InputsSummary, ReportError, TraceRecord};
+use volfit::validate::{RidgePoint, WalkForwardRow};
 use volfit_optim::loss::LossKind;
 
 const HOSTILE: &str = "<script>alert(1)</script>";
@@ -80,24 +81,52 @@ fn assert_safe(html: &str) {
 fn surface_report_has_every_section_and_escapes_data() {
     let dir = tempfile::tempdir().expect("temp dir");
     let r = write_fit_dir(dir.path(), ModelKind::Ssvi, HOSTILE);
-    // Validation tables as `volfit validate` might write them, with a hostile spec name.
+    // Validation tables as `volfit validate` writes them, with a hostile spec name.
     let spec2 = "huber|vega";
-    let mut wf = String::from("snapshot,expiry,spec,in_sample_rmse,out_of_sample_rmse\n");
+    let mut wf = csv::Writer::from_path(dir.path().join("walk_forward.csv")).expect("wf");
     for (h, x) in [(0, 1.0), (6, 1.2), (12, 0.9)] {
         for (s, d) in [(HOSTILE, 0.0), (spec2, 0.3)] {
-            wf.push_str(&format!(
-                "2026-01-05T{h:02}:00:00Z,2026-02-27T08:00:00Z,\"{s}\",{},{}\n",
-                x + d,
-                1.5 * x + d
-            ));
+            for (horizon, err) in [(0, x + d), (1, 1.5 * x + d)] {
+                let snapshot = format!("2026-01-05T{h:02}:00:00Z");
+                wf.serialize(WalkForwardRow {
+                    spec_id: 0,
+                    spec: s.into(),
+                    underlying: "BTC".into(),
+                    fit_snapshot: snapshot.clone(),
+                    eval_snapshot: snapshot,
+                    horizon,
+                    expiry: "2026-02-27T08:00:00Z".into(),
+                    t: 0.15,
+                    bucket: "30-90d".into(),
+                    n: 10,
+                    rmse_vol: err,
+                    spread_rmse: 1.0,
+                    inside_spread: 0.5,
+                    rmse_vol_strike: err,
+                    spread_rmse_strike: 1.0,
+                    inside_spread_strike: 0.5,
+                })
+                .expect("wf row");
+            }
         }
     }
-    std::fs::write(dir.path().join("walk_forward.csv"), wf).expect("wf");
-    let mut rp = String::from("lambda,in_sample_rmse,out_of_sample_rmse\n");
-    for (l, i, o) in [(1e-4, 0.5, 1.4), (1e-3, 0.6, 1.1), (1e-2, 0.8, 1.0), (1e-1, 1.2, 1.3)] {
-        rp.push_str(&format!("{l},{i},{o}\n"));
+    wf.flush().expect("wf");
+    let mut rp = csv::Writer::from_path(dir.path().join("ridge_path.csv")).expect("rp");
+    let path = [(1e-4, 0.5, 1.4), (1e-3, 0.6, 1.1), (1e-2, 0.8, 1.0), (1e-1, 1.2, 1.3)];
+    for (id, (lambda, is_rmse, oos_rmse)) in path.into_iter().enumerate() {
+        rp.serialize(RidgePoint {
+            toward: "prev".into(),
+            lambda,
+            spec_id: id,
+            is_rmse,
+            oos_rmse,
+            oos_rmse_strike: oos_rmse,
+            param_variation: 0.1,
+            chosen: lambda == 1e-2,
+        })
+        .expect("rp row");
     }
-    std::fs::write(dir.path().join("ridge_path.csv"), rp).expect("rp");
+    rp.flush().expect("rp");
 
     let path = write_report(dir.path()).expect("report written");
     assert_eq!(path, dir.path().join("report.html"));

@@ -1,0 +1,212 @@
+//! The accounting of one hedged option path.
+//!
+//! ## Accounting (one option path, `q` options held, hedge `h_i` coins over step `i → i+1`)
+//! - Option marks: mid in USD `V_i` and in coin `W_i` (Deribit quotes coin premiums,
+//!   `V = W·F`); mark price, then the model price, when no two-sided quote exists. At an
+//!   expiry between two snapshots the option settles at the later snapshot on the index
+//!   (settlement proxy; Deribit settles on a 30-minute TWAP before 08:00 UTC).
+//! - Hedge `h_i = −q·Δ_i` coins, rebalanced at every snapshot or when `|target − h| > band`.
+//!   Over a step the hedge earns `h_i·(P_{i+1} − P_i)` USD, booked in coin at `P_{i+1}`
+//!   (`h_i·(P_{i+1} − P_i)/P_{i+1}`: an inverse perpetual re-sized to `h_i` coins).
+//! - Gross P&L: USD `q·(V_n − V_0) + Σ h_i ΔP_i`; coin `q·(W_n − W_0) + Σ h_i ΔP_i/P_{i+1}`.
+//!   The USD account finances the premium in USD; the coin account holds everything in coin
+//!   (so the premium-adjusted delta is its first-order hedge, see [`super::delta`]).
+//! - Net P&L subtracts spread costs (buy at ask, sell at bid, against the mid) and fees of
+//!   [`FeeSchedule`] (option trade, hedge trades, settlement), each in both units.
+
+use super::config::HedgeSource;
+use super::delta::{DeltaKind, Deltas};
+use super::fees::FeeSchedule;
+use serde::Serialize;
+
+/// One observation of a held option.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Obs {
+    /// Snapshot time, ms since the epoch.
+    pub time_ms: i64,
+    /// The option's expiry forward (settlement price when `settled`).
+    pub forward: f64,
+    /// Mark in USD (mid; the payoff when `settled`).
+    pub value: f64,
+    /// Mark in coin.
+    pub value_coin: f64,
+    /// Bid `(USD, coin)`.
+    pub bid: Option<(f64, f64)>,
+    /// Ask `(USD, coin)`.
+    pub ask: Option<(f64, f64)>,
+    /// Price and hedge ratios at this observation.
+    pub deltas: Deltas,
+    /// True for the settlement of an expired option (last observation only).
+    pub settled: bool,
+}
+
+/// Hedge prices at both ends of one step, from one source.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Step {
+    /// Price at the start.
+    pub p0: f64,
+    /// Price at the end.
+    pub p1: f64,
+    /// Source of both prices.
+    pub source: HedgeSource,
+}
+
+/// P&L of one hedged path.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct PathPnl {
+    /// Gross (mid, no costs) P&L in USD.
+    pub pnl_usd: f64,
+    /// Gross P&L in coin.
+    pub pnl_coin: f64,
+    /// Net of spread and fees, USD.
+    pub pnl_usd_net: f64,
+    /// Net of spread and fees, coin.
+    pub pnl_coin_net: f64,
+    /// Spread cost, USD.
+    pub spread_usd: f64,
+    /// Fees, USD.
+    pub fees_usd: f64,
+    /// Unhedged (option only, mid) P&L, USD.
+    pub unhedged_usd: f64,
+    /// Unhedged P&L, coin.
+    pub unhedged_coin: f64,
+    /// Number of hedge trades (including the opening and closing ones).
+    pub trades: usize,
+    /// Hedge turnover in coins.
+    pub turnover: f64,
+}
+
+/// Hedges one path: `obs` has `n ≥ 2` observations and `steps` the `n − 1` hedge price pairs.
+/// `qty` options are held; the hedge trades `delta` with an optional rebalancing band.
+pub fn hedge_path(
+    obs: &[Obs],
+    steps: &[Step],
+    qty: f64,
+    delta: DeltaKind,
+    band: Option<f64>,
+    fees: &FeeSchedule,
+) -> PathPnl {
+    let mut out = PathPnl::default();
+    let (Some(first), Some(last)) = (obs.first(), obs.last()) else {
+        return out;
+    };
+    if obs.len() < 2 || steps.len() + 1 != obs.len() {
+        return out;
+    }
+    let (mut fee_usd, mut fee_coin, mut spread_usd, mut spread_coin) = (0.0, 0.0, 0.0, 0.0);
+    // Entry: buy (qty > 0) at the ask, sell at the bid.
+    let entry_side = if qty > 0.0 { first.ask } else { first.bid };
+    if let Some((usd, coin)) = entry_side {
+        spread_usd += qty.abs() * (usd - first.value).abs();
+        spread_coin += qty.abs() * (coin - first.value_coin).abs();
+        fee_usd += fees.option_fee(first.forward, usd, qty);
+        fee_coin += fees.option_fee(1.0, coin, qty);
+    } else {
+        fee_usd += fees.option_fee(first.forward, first.value, qty);
+        fee_coin += fees.option_fee(1.0, first.value_coin, qty);
+    }
+    let mut h = 0.0;
+    let mut hedge_usd = 0.0;
+    let mut hedge_coin = 0.0;
+    for (i, (o, s)) in obs.iter().zip(steps).enumerate() {
+        let target = -qty * o.deltas.get(delta);
+        let trade = target - h;
+        let rebalance = i == 0 || band.is_none_or(|b| trade.abs() > b);
+        if rebalance && trade != 0.0 {
+            h = target;
+            out.trades += 1;
+            out.turnover += trade.abs();
+            fee_usd += fees.hedge_fee(trade * s.p0);
+            fee_coin += fees.hedge_fee(trade);
+        }
+        let dp = s.p1 - s.p0;
+        hedge_usd += h * dp;
+        hedge_coin += h * dp / s.p1;
+    }
+    // Close the hedge at the last step's end price.
+    if h != 0.0 {
+        let p = steps.last().map_or(last.forward, |s| s.p1);
+        out.trades += 1;
+        out.turnover += h.abs();
+        fee_usd += fees.hedge_fee(h * p);
+        fee_coin += fees.hedge_fee(h);
+    }
+    // Exit: settlement, or sell (qty > 0) at the bid.
+    if last.settled {
+        fee_usd += fees.settlement_fee(last.forward, last.value, qty);
+        fee_coin += fees.settlement_fee(1.0, last.value_coin, qty);
+    } else {
+        let exit_side = if qty > 0.0 { last.bid } else { last.ask };
+        if let Some((usd, coin)) = exit_side {
+            spread_usd += qty.abs() * (usd - last.value).abs();
+            spread_coin += qty.abs() * (coin - last.value_coin).abs();
+            fee_usd += fees.option_fee(last.forward, usd, qty);
+            fee_coin += fees.option_fee(1.0, coin, qty);
+        } else {
+            fee_usd += fees.option_fee(last.forward, last.value, qty);
+            fee_coin += fees.option_fee(1.0, last.value_coin, qty);
+        }
+    }
+    out.unhedged_usd = qty * (last.value - first.value);
+    out.unhedged_coin = qty * (last.value_coin - first.value_coin);
+    out.pnl_usd = out.unhedged_usd + hedge_usd;
+    out.pnl_coin = out.unhedged_coin + hedge_coin;
+    out.pnl_usd_net = out.pnl_usd - spread_usd - fee_usd;
+    out.pnl_coin_net = out.pnl_coin - spread_coin - fee_coin;
+    out.spread_usd = spread_usd;
+    out.fees_usd = fee_usd;
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obs(f: f64, value: f64, delta: f64, settled: bool) -> Obs {
+        Obs {
+            time_ms: 0,
+            forward: f,
+            value,
+            value_coin: value / f,
+            bid: (!settled).then_some((value - 1.0, (value - 1.0) / f)),
+            ask: (!settled).then_some((value + 1.0, (value + 1.0) / f)),
+            deltas: Deltas { black: delta, ..Deltas::default() },
+            settled,
+        }
+    }
+
+    #[test]
+    fn hand_worked_path() {
+        // One call: F 100 → 110 → 120 (settles, payoff 20); marks 10, 15; deltas 0.5, 0.6.
+        // Hedge −0.5 then −0.6 coins: USD −0.5·10 − 0.6·10 = −11; option +10 → gross −1.
+        // Coin: option 20/120 − 10/100; hedge −0.5·10/110 − 0.6·10/120.
+        // Fees: hedge taker 0.1 % of |0.5|·100 + |0.1|·110 + |0.6|·120 = 0.133 USD,
+        // 0.001·1.2 coin; spread: bought at ask 11 vs mid 10 = 1 USD (0.01 coin).
+        let o = [
+            obs(100.0, 10.0, 0.5, false),
+            obs(110.0, 15.0, 0.6, false),
+            obs(120.0, 20.0, 0.0, true),
+        ];
+        let s = [
+            Step { p0: 100.0, p1: 110.0, source: HedgeSource::Perpetual },
+            Step { p0: 110.0, p1: 120.0, source: HedgeSource::Perpetual },
+        ];
+        let fees = FeeSchedule { hedge_taker: 0.001, ..FeeSchedule::zero() };
+        let p = hedge_path(&o, &s, 1.0, DeltaKind::Black, None, &fees);
+        let coin = 20.0 / 120.0 - 0.1 - 0.5 * 10.0 / 110.0 - 0.6 * 10.0 / 120.0;
+        assert!((p.pnl_usd + 1.0).abs() < 1e-12);
+        assert!((p.pnl_coin - coin).abs() < 1e-12);
+        assert!((p.fees_usd - 0.133).abs() < 1e-12);
+        assert!((p.spread_usd - 1.0).abs() < 1e-12);
+        assert!((p.pnl_usd_net + 2.133).abs() < 1e-12);
+        assert!((p.pnl_coin_net - (coin - 0.01 - 0.0012)).abs() < 1e-12);
+        assert_eq!((p.trades, p.unhedged_usd), (3, 10.0));
+        // A band of 0.2 coins skips the 0.1 rebalance: hedge −0.5 throughout, −10 USD.
+        let b = hedge_path(&o, &s, 1.0, DeltaKind::Black, Some(0.2), &fees);
+        assert!(b.pnl_usd.abs() < 1e-12);
+        assert_eq!(b.trades, 2);
+        // Short one option: every gross P&L flips sign (hedge flips with it).
+        let short = hedge_path(&o, &s, -1.0, DeltaKind::Black, None, &FeeSchedule::zero());
+        assert!((short.pnl_usd - 1.0).abs() < 1e-12);
+    }
+}
