@@ -92,7 +92,7 @@ pub(super) fn fit_per_expiry(
             &targets,
             &cal,
             0..targets.len(),
-            spec.model.name(),
+            spec.model,
             named(&names, &cal.x),
             se,
             arbitrage,

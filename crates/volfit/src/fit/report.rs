@@ -5,7 +5,7 @@
 //!
 //! Field names are a contract: scripts outside the repository read them.
 
-use super::spec::FitSpec;
+use super::spec::{FitSpec, ModelKind};
 use crate::market::OptionType;
 use crate::objective::Target;
 use serde::{Deserialize, Serialize};
@@ -32,8 +32,8 @@ pub struct ExpiryFit {
     pub t: f64,
     /// Forward used (USD).
     pub forward: f64,
-    /// Model name.
-    pub model: String,
+    /// Model family (serialised as its CLI name, e.g. `svi`).
+    pub model: ModelKind,
     /// Parameters by name (for surfaces: the slice's own parameters, e.g. SVI-equivalent θ, ρ, φ).
     pub params: BTreeMap<String, f64>,
     /// Standard errors by name (sandwich form under robust losses); absent when singular.
@@ -67,8 +67,8 @@ pub struct SnapshotFit {
     pub snapshot: String,
     /// Underlying coin.
     pub underlying: String,
-    /// Model name.
-    pub model: String,
+    /// Model family (serialised as its CLI name, e.g. `svi`).
+    pub model: ModelKind,
     /// Surface parameters by name (surface models only).
     pub surface_params: Option<BTreeMap<String, f64>>,
     /// Per-expiry results.

@@ -3,7 +3,7 @@
 
 use super::calibrate::Calibration;
 use super::report::{quality, ArbitrageVerdict, ExpiryFit, ResidualRow, SnapshotFit};
-use super::spec::FitSpec;
+use super::spec::{FitSpec, ModelKind};
 use crate::market::{iso8601, Expiry, Snapshot};
 use crate::objective::Target;
 use std::collections::BTreeMap;
@@ -40,7 +40,7 @@ impl SnapshotResult {
             fit: SnapshotFit {
                 snapshot: snap.time_iso(),
                 underlying: snap.underlying.clone(),
-                model: spec.model.name().into(),
+                model: spec.model,
                 surface_params: None,
                 expiries: Vec::new(),
                 arbitrage,
@@ -61,7 +61,7 @@ pub(super) fn expiry_outputs(
     targets: &[Target],
     cal: &Calibration,
     range: std::ops::Range<usize>,
-    model: &str,
+    model: ModelKind,
     params: BTreeMap<String, f64>,
     std_errors: BTreeMap<String, f64>,
     arbitrage: ArbitrageVerdict,
@@ -95,7 +95,7 @@ pub(super) fn expiry_outputs(
         expiry,
         t: e.t,
         forward: e.forward,
-        model: model.to_string(),
+        model,
         params,
         std_errors,
         n_quotes: range.len(),

@@ -128,7 +128,7 @@ fn report_surface<S: Surface>(
             &inp.targets,
             cal,
             range.clone(),
-            inp.spec.model.name(),
+            inp.spec.model,
             params,
             BTreeMap::new(),
             arbitrage,

@@ -14,9 +14,10 @@ use super::accounting::{hedge_path, Obs, Step};
 use super::config::{Entry, HedgeConfig, HedgeSource, Instrument, Marks};
 use super::delta::{smiles_from_residuals, Deltas, SmileTable};
 use super::summary::{bucket_summaries, summarise, HedgeCounts, HedgeOutput, PathRecord};
-use crate::fit::{fit_snapshot, FitSpec, WarmStart};
+use crate::fit::{Carry, FitSpec, SeriesFit};
 use crate::market::PerpPrice;
 use crate::market::{iso8601, Quote, Snapshot};
+use crate::model::ModelKind;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap};
 
@@ -140,20 +141,21 @@ fn index_of(s: &Snapshot) -> HashMap<&str, (usize, usize)> {
 /// One underlying under one spec: fitted smiles per snapshot of each run.
 struct Fitted {
     spec: String,
-    model: String,
+    model: ModelKind,
     underlying: String,
     runs: Vec<Vec<BTreeMap<String, SmileTable>>>,
     skipped: Vec<String>,
 }
 
 fn fit_runs(runs: &[Vec<&Snapshot>], name: &str, spec: &FitSpec) -> Fitted {
-    let mut warm: Option<WarmStart> = None;
+    // A snapshot with nothing fitted leaves the warm start as it was.
+    let mut series = SeriesFit::new(spec).carry(Carry::LastFitted);
     let mut skipped = Vec::new();
     let mut out = Vec::with_capacity(runs.len());
     for run in runs {
         let mut smiles = Vec::with_capacity(run.len());
         for snap in run {
-            let r = fit_snapshot(snap, spec, warm.as_ref());
+            let r = series.fit(snap);
             if r.residuals.is_empty() {
                 skipped.push(format!(
                     "{} {} spec {name}: nothing fitted ({}); market IVs used",
@@ -161,8 +163,6 @@ fn fit_runs(runs: &[Vec<&Snapshot>], name: &str, spec: &FitSpec) -> Fitted {
                     snap.time_iso(),
                     r.fit.skipped.join("; ")
                 ));
-            } else {
-                warm = Some(r.warm);
             }
             smiles.push(smiles_from_residuals(&r.residuals));
         }
@@ -170,7 +170,7 @@ fn fit_runs(runs: &[Vec<&Snapshot>], name: &str, spec: &FitSpec) -> Fitted {
     }
     Fitted {
         spec: name.to_string(),
-        model: spec.model.name().to_string(),
+        model: spec.model,
         underlying: runs
             .first()
             .and_then(|r| r.first())

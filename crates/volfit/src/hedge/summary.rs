@@ -5,6 +5,7 @@
 use super::config::HedgeConfig;
 use super::delta::DeltaKind;
 use crate::market::OptionType;
+use crate::model::{maturity_bucket, ModelKind};
 use crate::risk::{evaluate, RiskMeasure, Sample};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -15,7 +16,7 @@ pub struct PathRecord {
     /// Fit specification name.
     pub spec: String,
     /// Model of the spec.
-    pub model: String,
+    pub model: ModelKind,
     /// Hedge ratio.
     pub delta: DeltaKind,
     /// Underlying coin.
@@ -143,7 +144,7 @@ pub struct SummaryRecord {
     /// Fit specification name.
     pub spec: String,
     /// Model of the spec.
-    pub model: String,
+    pub model: ModelKind,
     /// Hedge ratio.
     pub delta: DeltaKind,
     /// Underlying.
@@ -191,17 +192,6 @@ pub fn moneyness_bucket(z: f64) -> &'static str {
         z if z <= 0.25 => "atm |z|<=0.25",
         z if z <= 1.0 => "0.25<z<=1",
         _ => "z>1",
-    }
-}
-
-/// Maturity bucket of `t` years.
-pub fn maturity_bucket(t: f64) -> &'static str {
-    let days = t * 365.0;
-    match days {
-        d if d < 7.0 => "<7d",
-        d if d < 30.0 => "7-30d",
-        d if d < 90.0 => "30-90d",
-        _ => ">=90d",
     }
 }
 
@@ -285,7 +275,7 @@ pub fn summarise(paths: &[PathRecord]) -> Vec<SummaryRecord> {
             };
             SummaryRecord {
                 spec: spec.to_string(),
-                model: ps.first().map(|p| p.model.clone()).unwrap_or_default(),
+                model: ps.first().map(|p| p.model).unwrap_or_default(),
                 delta,
                 underlying: und.to_string(),
                 paths: ps.len(),

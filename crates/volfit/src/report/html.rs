@@ -12,6 +12,7 @@ use super::validation;
 use crate::fit::{ExpiryFit, SnapshotFit};
 use crate::io::write_atomic;
 use crate::market::RejectionCounts;
+use crate::model::ModelKind;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -64,7 +65,7 @@ struct UnderlyingPage {
     name: String,
     snapshot: String,
     n_snapshots: usize,
-    model: String,
+    model: ModelKind,
     surface_params: String,
     butterfly_ok: bool,
     calendar_ok: bool,
@@ -172,7 +173,7 @@ fn underlying_page(data: &ReportData, series: &[&SnapshotFit]) -> Option<Underly
         name: snap.underlying.clone(),
         snapshot: snap.snapshot.clone(),
         n_snapshots: series.len(),
-        model: snap.model.clone(),
+        model: snap.model,
         surface_params: snap.surface_params.as_ref().map(fmt_params).unwrap_or_default(),
         butterfly_ok: snap.arbitrage.butterfly_ok,
         calendar_ok: snap.arbitrage.calendar_ok,

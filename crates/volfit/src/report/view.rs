@@ -1,121 +1,35 @@
 //! The fitted model of one snapshot rebuilt from `fit.json`'s parameters, for the smile
-//! curves and the heat map of the report.
+//! curves and the heat map of the report: a [`Fitted`] keyed by each expiry's position in
+//! `SnapshotFit::expiries`.
 
 use crate::fit::SnapshotFit;
-use crate::model::bates::Bates;
-use crate::model::heston::Heston;
-use crate::model::sabr::{Sabr, SabrExpansion, SabrSmile};
-use crate::model::ssvi::{Essvi, Phi, Ssvi};
-use crate::model::svi::Svi;
-use crate::model::{Params, Smile, Surface};
+use crate::model::{ExpiryPoint, Fitted};
 use std::collections::BTreeMap;
 
-enum SurfaceView {
-    Ssvi(Ssvi),
-    Essvi(Essvi),
-    Heston(Heston),
-    Bates(Bates),
-}
-
-enum SliceView {
-    Svi(Svi),
-    Sabr(SabrSmile),
-}
-
-/// The fitted model of one snapshot, rebuilt from its parameters.
-pub(super) struct ModelView {
-    surface: Option<SurfaceView>,
-    /// Per-expiry slices, indexed like `SnapshotFit::expiries`.
-    slices: Vec<Option<SliceView>>,
-}
-
-fn ordered(params: &BTreeMap<String, f64>, names: &[String]) -> Option<Vec<f64>> {
-    names.iter().map(|n| params.get(n).copied()).collect()
-}
+/// The fitted model of one snapshot, rebuilt from its parameters (`None` when they do not
+/// rebuild).
+pub(super) struct ModelView(Option<Fitted>);
 
 impl ModelView {
     pub(super) fn new(spec_beta: Option<f64>, snap: &SnapshotFit) -> ModelView {
-        let ts: Vec<f64> = snap.expiries.iter().map(|e| e.t).collect();
-        let surface = snap.surface_params.as_ref().and_then(|p| {
-            let thetas: Vec<f64> = (1..=ts.len()).map(|i| 0.01 * i as f64).collect();
-            let template = Ssvi::new(&ts, &thetas, -0.2, Phi::PowerLaw { eta: 1.0, gamma: 0.4 });
-            match snap.model.as_str() {
-                "ssvi" => {
-                    let t = template.ok()?;
-                    let x = ordered(p, &t.param_names())?;
-                    t.with_slice(&x).ok().map(SurfaceView::Ssvi)
-                }
-                "essvi" => {
-                    let t = Essvi::from_ssvi(&template.ok()?).ok()?;
-                    let x = ordered(p, &t.param_names())?;
-                    t.with_slice(&x).ok().map(SurfaceView::Essvi)
-                }
-                "heston" => {
-                    let names: Vec<String> = Heston::NAMES.iter().map(|s| s.to_string()).collect();
-                    Heston::from_slice(&ordered(p, &names)?).ok().map(SurfaceView::Heston)
-                }
-                "bates" => {
-                    let names: Vec<String> = Bates::NAMES.iter().map(|s| s.to_string()).collect();
-                    Bates::from_slice(&ordered(p, &names)?).ok().map(SurfaceView::Bates)
-                }
-                _ => None,
-            }
-        });
-        let slices = snap
+        let expiries: Vec<(ExpiryPoint, &BTreeMap<String, f64>)> = snap
             .expiries
             .iter()
-            .map(|e| {
-                let p = &e.params;
-                let get = |n: &str| p.get(n).copied();
-                match e.model.as_str() {
-                    "svi" => Svi::new(get("a")?, get("b")?, get("rho")?, get("m")?, get("sigma")?)
-                        .ok()
-                        .map(SliceView::Svi),
-                    "sabr" => {
-                        let beta = get("beta").or(spec_beta).unwrap_or(1.0);
-                        Sabr::new(get("alpha")?, get("rho")?, get("nu")?, beta)
-                            .and_then(|s| s.smile(e.forward, e.t, SabrExpansion::Obloj2008))
-                            .ok()
-                            .map(SliceView::Sabr)
-                    }
-                    _ => None,
-                }
-            })
+            .zip(0..)
+            .map(|(e, i)| (ExpiryPoint { expiry_ms: i, t: e.t, forward: e.forward }, &e.params))
             .collect();
-        ModelView { surface, slices }
-    }
-
-    /// Model total variances at `(ks, t)`; for per-expiry models `i` selects the slice.
-    fn total_variances(&self, i: usize, t: f64, ks: &[f64], out: &mut [f64]) -> bool {
-        match (&self.surface, self.slices.get(i)) {
-            (Some(SurfaceView::Ssvi(s)), _) => s.total_variances(t, ks, out),
-            (Some(SurfaceView::Essvi(s)), _) => s.total_variances(t, ks, out),
-            (Some(SurfaceView::Heston(s)), _) => s.total_variances(t, ks, out),
-            (Some(SurfaceView::Bates(s)), _) => s.total_variances(t, ks, out),
-            (None, Some(Some(SliceView::Svi(s)))) => {
-                ks.iter().zip(out.iter_mut()).for_each(|(&k, w)| *w = s.total_variance(k))
-            }
-            (None, Some(Some(SliceView::Sabr(s)))) => {
-                ks.iter().zip(out.iter_mut()).for_each(|(&k, w)| *w = s.total_variance(k))
-            }
-            _ => return false,
-        }
-        true
+        let surface = snap.surface_params.as_ref();
+        ModelView(Fitted::from_named(snap.model, spec_beta, &expiries, surface).ok())
     }
 
     pub(super) fn is_surface(&self) -> bool {
-        self.surface.is_some()
+        self.0.as_ref().is_some_and(Fitted::is_surface)
     }
 
-    /// Implied vols at `ks` (NaN where the variance is not positive), or `None`.
+    /// Implied vols at `ks` of the `i`-th expiry (a surface at `t`; NaN where the variance
+    /// is not positive), or `None`.
     pub(super) fn vols(&self, i: usize, t: f64, ks: &[f64]) -> Option<Vec<f64>> {
-        let mut w = vec![f64::NAN; ks.len()];
-        if !self.total_variances(i, t, ks, &mut w) {
-            return None;
-        }
-        Some(
-            w.iter().map(|&w| if w > 0.0 && t > 0.0 { (w / t).sqrt() } else { f64::NAN }).collect(),
-        )
+        self.0.as_ref()?.vols(i64::try_from(i).ok()?, t, ks)
     }
 }
 

@@ -36,7 +36,7 @@ pub use walk_forward::{walk_forward, ParamPoint, SeriesRun, WalkForwardRow};
 use crate::fit::ErrorAcc;
 use crate::io::write_atomic;
 use crate::market::Snapshot;
-use crate::model::MATURITY_BUCKETS;
+use crate::model::{ModelKind, MATURITY_BUCKETS};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -52,8 +52,8 @@ pub struct SpecSummary {
     pub spec: String,
     /// `grid` or `ridge_path`.
     pub group: String,
-    /// Model name.
-    pub model: String,
+    /// Model family.
+    pub model: ModelKind,
     /// In-sample quotes scored.
     pub n_is: usize,
     /// In-sample RMSE, vol points.
@@ -241,7 +241,7 @@ pub fn validate(snaps: &[Snapshot], cfg: &GridConfig) -> Result<Validation, Grid
                 spec_id: sp.id,
                 spec: sp.label.clone(),
                 group: if i < n_grid { "grid" } else { "ridge_path" }.into(),
-                model: sp.spec.model.to_string(),
+                model: sp.spec.model,
                 n_is: is.n,
                 is_rmse: is.rmse(),
                 n_oos: oos.n,
