@@ -307,7 +307,7 @@ fn run_paths(
                     let pnl = hedge_path(obs, path_steps, cfg.quantity, dk, cfg.band, &cfg.fees);
                     out.push(PathRecord {
                         spec: f.spec.clone(),
-                        model: f.model.clone(),
+                        model: f.model,
                         delta: dk,
                         underlying: f.underlying.clone(),
                         instrument: q.instrument.clone(),
