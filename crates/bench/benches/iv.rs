@@ -6,7 +6,7 @@
 //! `k = ln(K/F) ~ U[−3, 3]`, `T` log-uniform in [1 day, 3 years], `σ` log-uniform in
 //! [5 %, 300 %], `F = 60000`, out-of-the-money side (call for `K ≥ F`, put otherwise).
 //! Prices come from `volfit::black::price` (few-ulp accurate against mpmath, see
-//! `crates/volfit/tests/iv.rs`). Relative error `|σ̂ − σ|/σ` is reported on all points
+//! `crates/volfit/tests/all/iv.rs`). Relative error `|σ̂ − σ|/σ` is reported on all points
 //! whose price is representable (`price/F > 1e-300`, "all"), on `price/F ≥ 1e-12`
 //! ("practical") and on `price/F ≥ 1e-4` ("tick").
 //!
