@@ -17,6 +17,7 @@
 //!   per expiry, and the surface for surface families), built from the kind, the parameter
 //!   layout and the parameter vector(s).
 //! * [`arbitrage`]: butterfly and calendar diagnostics and a smooth penalty.
+//! * [`maturity_bucket`]: the one labelling of years to expiry into maturity buckets.
 //!
 //! Adding a model touches its own file, this file (`pub mod` and a [`ModelKind`] variant),
 //! [`fitted`] (its arm in [`Fitted`]) and the fit's dispatch.
@@ -39,7 +40,8 @@ pub use fitted::{ExpiryPoint, Fitted, FittedError, FittedSlice, FittedSmile, Sti
 pub use maturity::{maturity_bucket, MATURITY_BUCKETS};
 pub use volfit_optim::Domain;
 
-/// A model family. Serialised (and parsed, see [`crate::fit::spec`]) as its CLI name.
+/// A model family, serialised (and parsed by `FromStr`, next to the fit specification) as
+/// its CLI name.
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
 )]
