@@ -17,6 +17,7 @@
 //!   per expiry, and the surface for surface families), built from the kind, the parameter
 //!   layout and the parameter vector(s).
 //! * [`arbitrage`]: butterfly and calendar diagnostics and a smooth penalty.
+//! * [`maturity_bucket`]: the one labelling of years to expiry into maturity buckets.
 //!
 //! Adding a model touches its own file, this file (`pub mod` and a [`ModelKind`] variant),
 //! [`fitted`] (its arm in [`Fitted`]) and the fit's dispatch.

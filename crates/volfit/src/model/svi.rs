@@ -245,7 +245,7 @@ impl Smile for Svi {
 /// for (got, want) in fit.params().iter().zip([0.04, 0.4, -0.3, 0.1, 0.2]) {
 ///     assert!((got - want).abs() < 1e-6, "{got} vs {want}");
 /// }
-/// assert!((fit.total_variance(0.25) - 0.122).abs() < 1e-9);
+/// assert!((fit.total_variance(0.25) - 0.122).abs() < 1e-6);
 /// ```
 pub fn quasi_explicit_fit(ks: &[f64], ws: &[f64], weights: &[f64]) -> Result<Svi, SviError> {
     let n = ks.len().min(ws.len()).min(weights.len());
@@ -442,6 +442,9 @@ fn inner_fit(
 }
 
 /// Minimal Nelder–Mead in two dimensions (standard coefficients 1, 2, ½, ½).
+/// Kept rather than `volfit_optim::NelderMead`: with the engine's solver (same first
+/// simplex, same iteration budget) 635 of the 660 real slices of `../shared/data` changed
+/// their fit, 56 to a higher loss (one 5×), 50 to a lower one.
 fn nelder_mead_2d<F: Fn([f64; 2]) -> f64>(
     f: F,
     x0: [f64; 2],
