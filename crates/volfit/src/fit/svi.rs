@@ -35,7 +35,7 @@ pub(super) fn svi_family(targets: &[Target]) -> SmileModel<Svi> {
 
 /// Fits raw SVI to one expiry's targets: from the warm start (when given) and from the
 /// quasi-explicit fit, on a box tied to the quoted range; the better fit wins. A fit with
-/// butterfly arbitrage on the report's grid is repaired ([`Repair`]).
+/// butterfly arbitrage on the report's grid is repaired (penalised refits, then flattening).
 ///
 /// # Errors
 /// [`FitError`] when no start can be calibrated.
