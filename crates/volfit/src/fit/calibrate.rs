@@ -1,15 +1,17 @@
 //! `calibrate`: one model family, one set of quotes, one [`FitSpec`] → a [`Calibration`].
 //!
 //! The cost is the optimizer crate's robust sum `½ Σ wᵢ ρ(rᵢ²) + penalties` (ridge, and a
-//! static-arbitrage penalty when asked for), defined once over [`QuoteResiduals`]. Solvers work in free coordinates (each parameter's [`Domain`] mapped
-//! to ℝ by `volfit_optim::Transformed`), except L-BFGS-B, which works on the model's own
+//! static-arbitrage penalty when asked for), defined once over [`QuoteResiduals`]. Solvers
+//! work in free coordinates (each parameter's [`Domain`] mapped to ℝ by
+//! `volfit_optim::Transformed`), except L-BFGS-B (and Levenberg–Marquardt for families
+//! that ask for it, [`VolModel::prefers_box_bounds`]), which work on the model's own
 //! coordinates with true box bounds. Global solvers (DE, CMA-ES) search a box around the
 //! start in free coordinates and are polished by Levenberg–Marquardt. Extra starts
 //! (`spec.starts > 1`) come from a Sobol sequence around the start; the best fit wins.
 //!
-//! [`calibrate`] runs four steps: cost assembly ([`cost`]), the first solve (local, or a
-//! global search polished locally: [`global_search`]), extra starts ([`multi_start`]) and
-//! the outputs at the optimum ([`outputs`]).
+//! [`calibrate()`] runs four steps: cost assembly (`cost`), the first solve (local, or a
+//! global search polished locally: `global_search`), extra starts (`multi_start`) and the
+//! outputs at the optimum (`outputs`).
 
 use super::error::FitError;
 use super::problem::{QuoteResiduals, VolModel};
@@ -486,6 +488,18 @@ pub(super) fn off_bounds(x: &[f64], domains: &[Domain]) -> Vec<f64> {
         }
     }
     x
+}
+
+/// `Σ wᵢρ(rᵢ²)` of `c` under `loss`, twice its [`data_cost`](Calibration::data_cost): what
+/// the first weight of an arbitrage penalty is balanced against. Under least squares it is
+/// summed as `Σ (wᵢrᵢ)·rᵢ`, the rounding the balance has always had (the robust cost sums
+/// `wᵢ·rᵢ²`), so that MSE fits keep their last bits; the two differ in rounding only.
+pub(super) fn balance_cost(c: &Calibration, loss: LossKind) -> f64 {
+    if loss == LossKind::Mse {
+        c.residuals.iter().zip(&c.weights).map(|(r, w)| w * r * r).sum()
+    } else {
+        2.0 * c.data_cost
+    }
 }
 
 /// The point `y` scored under `spec` and `penalty` as it stands (no solver step), reporting

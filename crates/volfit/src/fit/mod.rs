@@ -1,6 +1,6 @@
 //! Calibration: a [`FitSpec`] plus quotes plus a model family → a fit.
 //!
-//! [`calibrate`] fits one model family to one set of quotes; [`fit_svi_slice`] and
+//! [`calibrate()`] fits one model family to one set of quotes; [`fit_svi_slice`] and
 //! [`fit_sabr_slice`] fit one expiry (with SVI's arbitrage repair); [`fit_snapshot`] fits a
 //! whole snapshot (per expiry or as a surface) and [`fit_series`] / [`SeriesFit`] fit
 //! snapshots in time order, each warm-started from the previous fit.

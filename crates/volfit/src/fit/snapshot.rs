@@ -2,9 +2,8 @@
 //! previous snapshot's fit: a warm start), calibrate, score against the market, check
 //! static arbitrage and write the residual rows.
 //!
-//! Per-expiry models (SVI, SABR) fit their expiries in parallel ([`super::per_expiry`]);
-//! surfaces fit all expiries at once ([`super::surface`]). Every computation is
-//! deterministic, so results do not depend on thread count.
+//! Per-expiry models (SVI, SABR) fit their expiries in parallel; surfaces fit all expiries
+//! at once. Every computation is deterministic, so results do not depend on thread count.
 
 use super::per_expiry::fit_per_expiry;
 use super::result::{SnapshotResult, WarmStart};

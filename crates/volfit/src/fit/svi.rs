@@ -3,7 +3,7 @@
 
 use super::arbitrage::arbitrage_grid;
 use super::calibrate::{
-    best_of, calibrate, calibrate_with, off_bounds, score_as_it_stands, Calibration,
+    balance_cost, best_of, calibrate, calibrate_with, off_bounds, score_as_it_stands, Calibration,
 };
 use super::error::FitError;
 use super::penalty::SviButterfly;
@@ -35,7 +35,7 @@ pub(super) fn svi_family(targets: &[Target]) -> SmileModel<Svi> {
 
 /// Fits raw SVI to one expiry's targets: from the warm start (when given) and from the
 /// quasi-explicit fit, on a box tied to the quoted range; the better fit wins. A fit with
-/// butterfly arbitrage on the report's grid is repaired ([`Repair`]).
+/// butterfly arbitrage on the report's grid is repaired (penalised refits, then flattening).
 ///
 /// # Errors
 /// [`FitError`] when no start can be calibrated.
@@ -123,8 +123,8 @@ impl Repair<'_> {
         let spec = self.spec;
         let clean = |x: &[f64]| self.clean(x);
         let pen = SviButterfly::new(1.0).value_grad(&cal.x, &mut [0.0; 5]);
-        // `2·data_cost` is `Σ wᵢρ(rᵢ²)`: the penalty weighs in like one more data term.
-        let balanced = (2.0 * cal.data_cost / pen.max(f64::MIN_POSITIVE)).clamp(1e-8, SVI_PENALTY);
+        let data = balance_cost(cal, spec.loss);
+        let balanced = (data / pen.max(f64::MIN_POSITIVE)).clamp(1e-8, SVI_PENALTY);
         let w0 = if spec.arbitrage_penalty > 0.0 { spec.arbitrage_penalty } else { balanced };
         let mut found = self.penalty_path(cal.x.clone(), w0);
         if let Some(start) = flatten_until_clean(&self.off_bounds(&cal.x), self.k0, &clean) {
