@@ -23,7 +23,8 @@ use std::collections::{BTreeMap, HashMap};
 
 /// Hedge prices of the steps of one run of snapshots of one underlying.
 struct RunSteps {
-    /// Per step: `(p0, p1, source, note)`, for the perpetual instrument.
+    /// Per step: both hedge prices and their source (the perpetual, else a fallback);
+    /// with [`Instrument::Future`] the option's own forward replaces them.
     steps: Vec<Step>,
 }
 

@@ -1,11 +1,14 @@
 //! The HTML report: one self-contained file (inline SVG, inline CSS, no script, no network)
-//! built from a fit's output directory ([`load`], see [`super::data`] for the files read).
+//! built from a fit's output directory ([`load`]: `fit.json`, optionally `residuals.csv`,
+//! `traces.json`, `inputs.json`, and validation tables — `walk_forward.csv` and
+//! `ridge_path.csv` read through [`WalkForwardRow`](crate::validate::WalkForwardRow) and
+//! [`RidgePoint`](crate::validate::RidgePoint) — and any other `*.csv`).
 //!
-//! [`render`] assembles the page: per underlying, the fit table and the panels of
-//! [`super::panels`]; the input data's rejection counts; the validation charts of
-//! [`super::validation`]; every CSV table found. Every string that comes from data goes
-//! through the template engine's HTML auto-escaping (minijinja, `.html` template); the SVG
-//! charts escape their own text.
+//! [`render`] assembles the page: per underlying, the fit table and one chart per panel
+//! (smiles, residuals, term structure and skew, heat map, loss curves, parameter series);
+//! the input data's rejection counts; the validation charts; every CSV table found. Every
+//! string that comes from data goes through the template engine's HTML auto-escaping
+//! (minijinja, `.html` template); the SVG charts escape their own text.
 
 use super::panels::{self, Latest, Panel};
 use super::validation;

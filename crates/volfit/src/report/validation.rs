@@ -115,7 +115,7 @@ pub(super) fn walk_forward(
     };
     let Some(series) = in_out_series(&walk_forward_points(rows), 3) else {
         notes.push(
-            "walk_forward.csv: no time / in-sample / out-of-sample columns recognised".into(),
+            "walk_forward.csv: no fit snapshot with both in-sample and out-of-sample errors".into(),
         );
         return None;
     };
@@ -147,7 +147,7 @@ pub(super) fn ridge_path(
         }
     };
     let Some(series) = in_out_series(&ridge_points(rows), 2) else {
-        notes.push("ridge_path.csv: no λ / in-sample / out-of-sample columns recognised".into());
+        notes.push("ridge_path.csv: no run with λ > 0 and finite errors".into());
         return None;
     };
     if let Some(best) =
@@ -163,4 +163,51 @@ pub(super) fn ridge_path(
         title: "Ridge path: error against log10 λ".into(),
         svg: charts::lines(Size::WIDE, "ridge path", "log10 λ", "error", &series, false),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(spec: &str, snap: &str, horizon: usize, rmse_vol: f64) -> WalkForwardRow {
+        WalkForwardRow {
+            spec_id: 0,
+            spec: spec.into(),
+            underlying: "BTC".into(),
+            fit_snapshot: snap.into(),
+            eval_snapshot: snap.into(),
+            horizon,
+            expiry: "2026-02-27T08:00:00Z".into(),
+            t: 0.1,
+            bucket: "30-90d".into(),
+            n: 10,
+            rmse_vol,
+            spread_rmse: 1.0,
+            inside_spread: 0.5,
+            rmse_vol_strike: rmse_vol,
+            spread_rmse_strike: 1.0,
+            inside_spread_strike: 0.5,
+        }
+    }
+
+    #[test]
+    fn walk_forward_means_per_spec_and_fit_snapshot() {
+        // Snapshot b: in-sample 1 and 3 (mean 2), out-of-sample 4 and 8 (mean 6); snapshot a
+        // has no out-of-sample row and is dropped, so b is rank 0; NaN errors are skipped.
+        let rows = [
+            row("s", "b", 0, 1.0),
+            row("s", "b", 0, 3.0),
+            row("s", "b", 1, 4.0),
+            row("s", "b", 2, 8.0),
+            row("s", "b", 1, f64::NAN),
+            row("s", "a", 0, 5.0),
+        ];
+        let p = walk_forward_points(&rows);
+        assert_eq!(p.len(), 1);
+        assert_eq!((p[0].spec.as_str(), p[0].x, p[0].is, p[0].oos), ("s", 0.0, 2.0, 6.0));
+        let mut notes = Vec::new();
+        assert!(walk_forward(&Ok(rows.to_vec()), &mut notes).is_some() && notes.is_empty());
+        assert!(walk_forward(&Err("bad".into()), &mut notes).is_none());
+        assert_eq!(notes.len(), 1);
+    }
 }
