@@ -4,26 +4,35 @@
 use super::arbitrage::{arbitrage_grid, verdict};
 use super::calendar::lift_above;
 use super::calibrate::Calibration;
-use super::error::SkipReason;
-use super::problem::{SabrModel, VolModel};
+use super::error::{FitError, SkipReason};
 use super::report::ArbitrageVerdict;
 use super::result::{expiry_outputs, named, SnapshotResult, WarmStart};
-use super::sabr::fit_sabr_slice;
 use super::spec::{FitSpec, ModelKind};
-use super::svi::{fit_svi_slice, svi_family};
+use super::svi::svi_family;
 use super::targets::select_targets;
 use crate::market::{iso8601, Expiry, Snapshot};
 use crate::model::arbitrage::{
     check_butterfly, check_calendar, check_smiles, ArbitrageReport, Violation,
 };
-use crate::model::sabr::{Sabr, SabrExpansion};
 use crate::model::svi::Svi;
 use crate::model::Params;
+use crate::model::{ExpiryPoint, Fitted, FittedSmile};
 use crate::objective::Target;
 use rayon::prelude::*;
 
+/// How a per-expiry family fits one expiry's targets from an optional warm start: the
+/// calibration and its parameter names.
+pub(super) type SliceFit<'a> = dyn Fn(&[Target], &Expiry, Option<&[f64]>) -> Result<(Calibration, Vec<String>), FitError>
+    + Sync
+    + 'a;
+
 /// Fits one expiry with a per-expiry model; `Err` with a reason when skipped.
-fn fit_expiry(e: &Expiry, spec: &FitSpec, warm: Option<&[f64]>) -> ExpiryOutcome {
+fn fit_expiry(
+    e: &Expiry,
+    spec: &FitSpec,
+    warm: Option<&[f64]>,
+    fit: &SliceFit<'_>,
+) -> ExpiryOutcome {
     let targets = select_targets(e, spec);
     if targets.len() < spec.filter.min_quotes.max(1) {
         return Err(SkipReason::TooFewQuotes {
@@ -32,36 +41,24 @@ fn fit_expiry(e: &Expiry, spec: &FitSpec, warm: Option<&[f64]>) -> ExpiryOutcome
         });
     }
     let why = |error| SkipReason::Fit { expiry: iso8601(e.expiry_ms), error };
-    let (cal, names) = match spec.model {
-        ModelKind::Svi => {
-            let (cal, family) = fit_svi_slice(&targets, spec, warm).map_err(why)?;
-            (cal, family.param_names())
-        }
-        ModelKind::Sabr => {
-            let (cal, family) =
-                fit_sabr_slice(&targets, e.forward, e.t, spec, warm).map_err(why)?;
-            (cal, family.param_names())
-        }
-        ModelKind::Ssvi | ModelKind::Essvi | ModelKind::Heston | ModelKind::Bates => {
-            return Err(SkipReason::NotPerExpiry)
-        }
-    };
+    let (cal, names) = fit(&targets, e, warm).map_err(why)?;
     Ok((targets, cal, names))
 }
 
-/// Fits every expiry of `snap` with the per-expiry model of `spec` (in parallel), repairs
+/// Fits every expiry of `snap` with `fit`, the per-expiry family of `spec` (in parallel), repairs
 /// calendar arbitrage between SVI slices when asked, and reports the slices.
 pub(super) fn fit_per_expiry(
     snap: &Snapshot,
     spec: &FitSpec,
     warm: Option<&WarmStart>,
+    fit: &SliceFit<'_>,
 ) -> SnapshotResult {
     let mut outcomes: Vec<_> = snap
         .expiries
         .par_iter()
         .map(|e| {
             let w = warm.and_then(|w| w.per_expiry.get(&e.expiry_ms)).map(Vec::as_slice);
-            fit_expiry(e, spec, w)
+            fit_expiry(e, spec, w, fit)
         })
         .collect();
     let grid = arbitrage_grid();
@@ -129,20 +126,13 @@ fn slice_butterfly(
     grid: &[f64],
     svi_slices: &mut Vec<(f64, Svi)>,
 ) -> Option<Option<Violation>> {
-    match spec.model {
-        ModelKind::Svi => Svi::from_slice(x).ok().map(|s| {
-            svi_slices.push((e.t, s));
-            check_butterfly(&s, e.t, grid)
-        }),
-        ModelKind::Sabr => {
-            let p = SabrModel { f: e.forward, t: e.t, beta: spec.sabr_beta }.full(x);
-            Sabr::new(p[0], p[1], p[2], p[3])
-                .and_then(|s| s.smile(e.forward, e.t, SabrExpansion::Obloj2008))
-                .ok()
-                .map(|s| check_butterfly(&s, e.t, grid))
-        }
-        ModelKind::Ssvi | ModelKind::Essvi | ModelKind::Heston | ModelKind::Bates => None,
+    let at = ExpiryPoint { expiry_ms: e.expiry_ms, t: e.t, forward: e.forward };
+    let fitted = Fitted::per_expiry(spec.model, spec.sabr_beta, [(at, x)]).ok()?;
+    let smile = fitted.slice(e.expiry_ms)?.smile;
+    if let FittedSmile::Svi(s) = smile {
+        svi_slices.push((e.t, s));
     }
+    Some(check_butterfly(&smile, e.t, grid))
 }
 
 /// One expiry's targets, fit and parameter names, or why it was skipped.

@@ -6,7 +6,7 @@
 //! robust cost; this module only knows how to measure one quote's miss.
 
 use super::penalty::SviButterfly;
-use crate::model::cf::CharacteristicFn;
+use crate::model::cf::{CharacteristicFn, LewisValue};
 use crate::model::sabr::{Sabr, SabrExpansion, SabrFixedBeta};
 use crate::model::{Domain, Params, Smile, Surface};
 use crate::objective::{ResidualKind, Target};
@@ -277,82 +277,68 @@ impl<M> CfSurfaceModel<M> {
     }
 }
 
-macro_rules! cf_surface_model {
-    ($model:ty, $n:literal) => {
-        impl VolModel for CfSurfaceModel<$model> {
-            fn num_params(&self) -> usize {
-                $n
-            }
-            fn param_names(&self) -> Vec<String> {
-                <$model>::NAMES.iter().map(|s| s.to_string()).collect()
-            }
-            fn domains(&self) -> Vec<Domain> {
-                <$model>::domain().to_vec()
-            }
-            /// 1e-9: each evaluation prices the whole surface by Fourier integrals, and
-            /// Gauss–Newton converges only linearly on these large-residual fits (the cost
-            /// gap shrinks ~6× per iteration near the optimum), so the last three orders of
-            /// magnitude cost about four evaluations and move the RMSE in its 9th digit.
-            /// QuantLib's calibration stops at 1e-8 (`EndCriteria`).
-            fn cost_tolerance(&self) -> f64 {
-                1e-9
-            }
-            fn vols(
-                &self,
-                x: &[f64],
-                targets: &[Target],
-                sigma: &mut [f64],
-                jac: Option<&mut [f64]>,
-            ) -> Option<()> {
-                if targets.len() != self.ks.len() {
-                    return None;
-                }
-                let model = <$model>::from_slice(x).ok()?;
-                let widest = self.groups.iter().map(|(_, r)| r.len()).max().unwrap_or(0);
-                match jac {
-                    Some(jac) => {
-                        let zero = crate::model::dual::Dual {
-                            v: num_complex::Complex64::from(0.0),
-                            d: [num_complex::Complex64::from(0.0); $n],
-                        };
-                        let mut work = vec![zero; widest];
-                        for (t, r) in &self.groups {
-                            let rows = &mut jac[r.start * $n..r.end * $n];
-                            model.total_variance_grad_batch(
-                                *t,
-                                &self.ks[r.clone()],
-                                &mut sigma[r.clone()],
-                                rows,
-                                &mut work,
-                            );
-                            for (s, row) in sigma[r.clone()].iter_mut().zip(rows.chunks_mut($n)) {
-                                *s = vol_from_variance(*s, *t, Some(row))?;
-                            }
-                        }
-                    }
-                    None => {
-                        let mut work = vec![num_complex::Complex64::from(0.0); widest];
-                        for (t, r) in &self.groups {
-                            model.call_prices(
-                                *t,
-                                &self.ks[r.clone()],
-                                &mut sigma[r.clone()],
-                                &mut work,
-                            );
-                            for (s, &k) in sigma[r.clone()].iter_mut().zip(&self.ks[r.clone()]) {
-                                let w = crate::model::cf::total_variance_from_call(k, *t, *s, None);
-                                *s = vol_from_variance(w, *t, None)?;
-                            }
-                        }
+impl<M: CharacteristicFn> VolModel for CfSurfaceModel<M> {
+    fn num_params(&self) -> usize {
+        M::NAMES.len()
+    }
+    fn param_names(&self) -> Vec<String> {
+        M::NAMES.iter().map(|s| s.to_string()).collect()
+    }
+    fn domains(&self) -> Vec<Domain> {
+        M::domain().to_vec()
+    }
+    /// 1e-9: each evaluation prices the whole surface by Fourier integrals, and
+    /// Gauss–Newton converges only linearly on these large-residual fits (the cost
+    /// gap shrinks ~6× per iteration near the optimum), so the last three orders of
+    /// magnitude cost about four evaluations and move the RMSE in its 9th digit.
+    /// QuantLib's calibration stops at 1e-8 (`EndCriteria`).
+    fn cost_tolerance(&self) -> f64 {
+        1e-9
+    }
+    fn vols(
+        &self,
+        x: &[f64],
+        targets: &[Target],
+        sigma: &mut [f64],
+        jac: Option<&mut [f64]>,
+    ) -> Option<()> {
+        if targets.len() != self.ks.len() {
+            return None;
+        }
+        let model = M::from_slice(x).ok()?;
+        let n = M::NAMES.len();
+        let widest = self.groups.iter().map(|(_, r)| r.len()).max().unwrap_or(0);
+        match jac {
+            Some(jac) => {
+                let mut work = vec![M::Grad::zero(); widest];
+                for (t, r) in &self.groups {
+                    let rows = &mut jac[r.start * n..r.end * n];
+                    model.total_variance_grad_batch(
+                        *t,
+                        &self.ks[r.clone()],
+                        &mut sigma[r.clone()],
+                        rows,
+                        &mut work,
+                    );
+                    for (s, row) in sigma[r.clone()].iter_mut().zip(rows.chunks_mut(n)) {
+                        *s = vol_from_variance(*s, *t, Some(row))?;
                     }
                 }
-                Some(())
+            }
+            None => {
+                let mut work = vec![num_complex::Complex64::from(0.0); widest];
+                for (t, r) in &self.groups {
+                    model.call_prices(*t, &self.ks[r.clone()], &mut sigma[r.clone()], &mut work);
+                    for (s, &k) in sigma[r.clone()].iter_mut().zip(&self.ks[r.clone()]) {
+                        let w = crate::model::cf::total_variance_from_call(k, *t, *s, None);
+                        *s = vol_from_variance(w, *t, None)?;
+                    }
+                }
             }
         }
-    };
+        Some(())
+    }
 }
-cf_surface_model!(crate::model::heston::Heston, 5);
-cf_surface_model!(crate::model::bates::Bates, 8);
 
 /// SABR at one expiry (Obłój 2008 expansion) with β fixed or free, as a [`VolModel`] in
 /// `[α, ρ, ν(, β)]`.

@@ -4,18 +4,43 @@
 //!
 //! Per-expiry models (SVI, SABR) fit their expiries in parallel; surfaces fit all expiries
 //! at once. Every computation is deterministic, so results do not depend on thread count.
+//! [`fit_snapshot`] is the one place that maps a [`ModelKind`] to how it is fitted.
 
 use super::per_expiry::fit_per_expiry;
+use super::problem::{CfSurfaceModel, SurfaceModel, VolModel};
 use super::result::{SnapshotResult, WarmStart};
-use super::spec::FitSpec;
+use super::sabr::fit_sabr_slice;
+use super::spec::{FitSpec, ModelKind};
 use super::surface::fit_surface;
+use super::svi::fit_svi_slice;
 use crate::market::Snapshot;
+use crate::model::bates::Bates;
+use crate::model::ssvi::Essvi;
 
 /// Fits one snapshot under `spec`, warm-starting from `warm` when given.
 pub fn fit_snapshot(snap: &Snapshot, spec: &FitSpec, warm: Option<&WarmStart>) -> SnapshotResult {
-    if spec.model.per_expiry() {
-        fit_per_expiry(snap, spec, warm)
-    } else {
-        fit_surface(snap, spec, warm)
+    match spec.model {
+        ModelKind::Svi => fit_per_expiry(snap, spec, warm, &|q, _, w| {
+            fit_svi_slice(q, spec, w).map(|(c, family)| (c, family.param_names()))
+        }),
+        ModelKind::Sabr => fit_per_expiry(snap, spec, warm, &|q, e, w| {
+            fit_sabr_slice(q, e.forward, e.t, spec, w).map(|(c, family)| (c, family.param_names()))
+        }),
+        ModelKind::Ssvi => fit_surface(snap, spec, warm, |s| {
+            let t = s.ssvi()?;
+            s.fit(&t.clone(), &SurfaceModel::new(t))
+        }),
+        ModelKind::Essvi => fit_surface(snap, spec, warm, |s| {
+            let t = Essvi::from_ssvi(&s.ssvi()?)?;
+            s.fit(&t.clone(), &SurfaceModel::new(t))
+        }),
+        ModelKind::Heston => fit_surface(snap, spec, warm, |s| {
+            let t = s.heston()?;
+            s.fit(&t, &CfSurfaceModel::new(t, s.targets()))
+        }),
+        ModelKind::Bates => fit_surface(snap, spec, warm, |s| {
+            let t = Bates::new(s.heston()?, 0.5, -0.05, 0.15)?;
+            s.fit(&t, &CfSurfaceModel::new(t, s.targets()))
+        }),
     }
 }

@@ -3,16 +3,15 @@
 use super::arbitrage::{arbitrage_grid, cf_butterfly, verdict};
 use super::calibrate::{calibrate, Calibration};
 use super::error::{FitError, SkipReason, SurfaceError};
-use super::problem::{CfSurfaceModel, SurfaceModel, VolModel};
+use super::problem::VolModel;
 use super::report::ArbitrageVerdict;
 use super::result::{expiry_outputs, named, SnapshotResult, WarmStart};
-use super::spec::{FitSpec, ModelKind};
+use super::spec::FitSpec;
 use super::targets::{atm_vol, quoted_range, select_targets};
 use crate::market::{iso8601, Expiry, Snapshot};
 use crate::model::arbitrage::{check_butterfly, check_surface, fill_grid, ArbitrageReport};
-use crate::model::bates::Bates;
-use crate::model::heston::Heston;
-use crate::model::ssvi::{Essvi, Phi, Ssvi};
+use crate::model::heston::{Heston, HestonError};
+use crate::model::ssvi::{Phi, Ssvi, SsviError};
 use crate::model::{Smile, Surface};
 use crate::objective::Target;
 use std::collections::BTreeMap;
@@ -39,6 +38,45 @@ struct SurfaceInputs<'a> {
 impl SurfaceInputs<'_> {
     fn expiries(&self) -> Vec<f64> {
         self.used.iter().map(|(e, _, _)| e.t).collect()
+    }
+}
+
+/// What a surface family's start is built from, and where its fit is reported.
+pub(super) struct SurfaceStart<'a, 'b> {
+    inp: &'b SurfaceInputs<'a>,
+    result: &'b mut SnapshotResult,
+    /// Years to each used expiry.
+    ts: Vec<f64>,
+    /// ATM total variances of the used expiries, made increasing.
+    thetas: Vec<f64>,
+    /// ATM vols of the shortest and longest used expiries.
+    short: f64,
+    long: f64,
+}
+
+impl SurfaceStart<'_, '_> {
+    /// The quotes of the surface fit.
+    pub(super) fn targets(&self) -> &[Target] {
+        &self.inp.targets
+    }
+    /// SSVI (power-law φ, ρ = −0.2) on the ATM total variances.
+    pub(super) fn ssvi(&self) -> Result<Ssvi, SsviError> {
+        Ssvi::new(&self.ts, &self.thetas, -0.2, Phi::PowerLaw { eta: 1.0, gamma: 0.4 })
+    }
+    /// Heston from the short and long ATM vols (v₀, θ), κ = 2, σ = 1, ρ = −0.3.
+    pub(super) fn heston(&self) -> Result<Heston, HestonError> {
+        Heston::new(self.short * self.short, 2.0, self.long * self.long, 1.0, -0.3)
+    }
+    /// Calibrates `family` from the warm start and from `template`; reports the better fit.
+    pub(super) fn fit<S: Surface, V: VolModel>(
+        &mut self,
+        template: &S,
+        family: &V,
+    ) -> Result<(), SurfaceError>
+    where
+        S::Error: Into<SurfaceError>,
+    {
+        fit_family(template, family, self.inp, self.result)
     }
 }
 
@@ -85,7 +123,7 @@ fn report_surface<S: Surface>(
     // Heston and Bates prices are expectations under one martingale measure: free of static
     // arbitrage by construction. Their check is numerical (quadrature accuracy), so it runs
     // on each expiry's quoted range, batch-priced, where prices are well above underflow.
-    let cf_model = matches!(inp.spec.model, ModelKind::Heston | ModelKind::Bates);
+    let cf_model = inp.spec.model.characteristic_fn();
     let report = if cf_model {
         ArbitrageReport { butterfly_ok: true, calendar_ok: true, worst: None }
     } else {
@@ -140,12 +178,14 @@ fn report_surface<S: Surface>(
     result.traces.push(("surface".into(), cal.trace.clone()));
 }
 
-/// Fits `snap` as one surface of `spec.model`, from the warm start (when its layout fits)
-/// and from a start built from the expiries' ATM vols.
+/// Fits `snap` as one surface of `spec.model`: `family` builds the model's template from the
+/// expiries' ATM vols ([`SurfaceStart`]) and calibrates it from there and from the warm start
+/// (when its layout fits).
 pub(super) fn fit_surface(
     snap: &Snapshot,
     spec: &FitSpec,
     warm: Option<&WarmStart>,
+    family: impl FnOnce(&mut SurfaceStart) -> Result<(), SurfaceError>,
 ) -> SnapshotResult {
     let mut result = SnapshotResult::empty(snap, spec, ArbitrageVerdict::default());
     let mut inp = SurfaceInputs {
@@ -181,31 +221,14 @@ pub(super) fn fit_surface(
     }
     // Surfaces laid out per expiry can only reuse a vector of the same layout; Heston and
     // Bates vectors do not depend on the expiries.
-    let layout_free = matches!(spec.model, ModelKind::Heston | ModelKind::Bates);
+    let layout_free = spec.model.characteristic_fn();
     inp.warm = warm
         .and_then(|w| w.surface.as_ref())
         .and_then(|(l, x)| (layout_free || *l == inp.layout).then(|| x.clone()));
     let short = inp.used.first().map_or(0.5, |u| u.2);
     let long = inp.used.last().map_or(0.5, |u| u.2);
-    let ssvi = || Ssvi::new(&ts, &thetas, -0.2, Phi::PowerLaw { eta: 1.0, gamma: 0.4 });
-    let heston = || Heston::new(short * short, 2.0, long * long, 1.0, -0.3);
-    let outcome = match spec.model {
-        ModelKind::Ssvi => ssvi()
-            .map_err(SurfaceError::from)
-            .and_then(|t| fit_family(&t.clone(), &SurfaceModel::new(t), &inp, &mut result)),
-        ModelKind::Essvi => ssvi()
-            .and_then(|s| Essvi::from_ssvi(&s))
-            .map_err(SurfaceError::from)
-            .and_then(|t| fit_family(&t.clone(), &SurfaceModel::new(t), &inp, &mut result)),
-        ModelKind::Heston => heston()
-            .map_err(SurfaceError::from)
-            .and_then(|t| fit_family(&t, &CfSurfaceModel::new(t, &inp.targets), &inp, &mut result)),
-        ModelKind::Bates => heston()
-            .and_then(|h| Bates::new(h, 0.5, -0.05, 0.15))
-            .map_err(SurfaceError::from)
-            .and_then(|t| fit_family(&t, &CfSurfaceModel::new(t, &inp.targets), &inp, &mut result)),
-        ModelKind::Svi | ModelKind::Sabr => Err(SurfaceError::NotSurface),
-    };
+    let outcome =
+        family(&mut SurfaceStart { inp: &inp, result: &mut result, ts, thetas, short, long });
     if let Err(reason) = outcome {
         result.fit.skipped.push(SkipReason::Surface(reason).to_string());
     }

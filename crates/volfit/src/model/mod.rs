@@ -91,6 +91,15 @@ impl ModelKind {
             ModelKind::Ssvi | ModelKind::Essvi | ModelKind::Heston | ModelKind::Bates => false,
         }
     }
+    /// True for surfaces priced from a characteristic function (Heston, Bates): their
+    /// vector does not depend on the expiries, and their prices are free of static
+    /// arbitrage by construction (a check only measures quadrature accuracy).
+    pub fn characteristic_fn(self) -> bool {
+        match self {
+            ModelKind::Heston | ModelKind::Bates => true,
+            ModelKind::Svi | ModelKind::Sabr | ModelKind::Ssvi | ModelKind::Essvi => false,
+        }
+    }
 }
 
 /// A model with a fixed number of named parameters and a flat vector representation.
