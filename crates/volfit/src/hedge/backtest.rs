@@ -12,9 +12,9 @@
 
 use super::accounting::{hedge_path, Obs, Step};
 use super::config::{Entry, HedgeConfig, HedgeSource, Instrument, Marks};
-use super::delta::{smiles_from_residuals, Deltas, SmileTable};
+use super::delta::{Deltas, HedgeSmiles};
 use super::summary::{bucket_summaries, summarise, HedgeCounts, HedgeOutput, PathRecord};
-use crate::fit::{Carry, FitSpec, SeriesFit};
+use crate::fit::{Carry, FitSpec, SeriesFit, SnapshotResult};
 use crate::market::PerpPrice;
 use crate::market::{iso8601, Quote, Snapshot};
 use crate::model::ModelKind;
@@ -117,12 +117,12 @@ fn run_steps(
 /// Model vol and slope of a quote at a snapshot: the fitted smile, else the quote's market
 /// IV (`fallback = true`).
 fn model_vol(
-    smiles: &BTreeMap<String, SmileTable>,
-    expiry_iso: &str,
+    smiles: &HedgeSmiles,
+    expiry_ms: i64,
     k: f64,
     market_iv: Option<f64>,
 ) -> Option<(f64, f64, bool)> {
-    match smiles.get(expiry_iso).and_then(|t| t.at(k)) {
+    match smiles.at(expiry_ms, k) {
         Some(p) => Some((p.vol, p.slope, false)),
         None => market_iv.filter(|v| v.is_finite() && *v > 0.0).map(|v| (v, 0.0, true)),
     }
@@ -139,16 +139,29 @@ fn index_of(s: &Snapshot) -> HashMap<&str, (usize, usize)> {
     m
 }
 
-/// One underlying under one spec: fitted smiles per snapshot of each run.
-struct Fitted {
+/// The fitted model of a snapshot fit `r` of `snap` under `spec`, with the `k`-range of
+/// the quotes fitted on each expiry.
+fn hedge_smiles(snap: &Snapshot, spec: &FitSpec, r: &SnapshotResult) -> HedgeSmiles {
+    let expiry_ms: HashMap<String, i64> =
+        snap.expiries.iter().map(|e| (iso8601(e.expiry_ms), e.expiry_ms)).collect();
+    let points = r
+        .residuals
+        .iter()
+        .filter(|row| row.model_iv.is_finite() && row.model_iv > 0.0)
+        .filter_map(|row| expiry_ms.get(&row.expiry).map(|&ms| (ms, row.k)));
+    HedgeSmiles::new(r.fitted(snap, spec), points)
+}
+
+/// One underlying under one spec: the fitted model per snapshot of each run.
+struct SpecFits {
     spec: String,
     model: ModelKind,
     underlying: String,
-    runs: Vec<Vec<BTreeMap<String, SmileTable>>>,
+    runs: Vec<Vec<HedgeSmiles>>,
     skipped: Vec<String>,
 }
 
-fn fit_runs(runs: &[Vec<&Snapshot>], name: &str, spec: &FitSpec) -> Fitted {
+fn fit_runs(runs: &[Vec<&Snapshot>], name: &str, spec: &FitSpec) -> SpecFits {
     // A snapshot with nothing fitted leaves the warm start as it was.
     let mut series = SeriesFit::new(spec).carry(Carry::LastFitted);
     let mut skipped = Vec::new();
@@ -165,11 +178,11 @@ fn fit_runs(runs: &[Vec<&Snapshot>], name: &str, spec: &FitSpec) -> Fitted {
                     r.fit.skipped.join("; ")
                 ));
             }
-            smiles.push(smiles_from_residuals(&r.residuals));
+            smiles.push(hedge_smiles(snap, spec, &r));
         }
         out.push(smiles);
     }
-    Fitted {
+    SpecFits {
         spec: name.to_string(),
         model: spec.model,
         underlying: runs
@@ -220,7 +233,7 @@ pub fn backtest(snapshots: &[Snapshot], perps: &[PerpPrice], cfg: &HedgeConfig) 
         .enumerate()
         .flat_map(|(g, _)| cfg.specs.iter().map(move |(n, s)| (g, n, s)))
         .collect();
-    let fitted: Vec<(usize, Fitted)> =
+    let fitted: Vec<(usize, SpecFits)> =
         jobs.par_iter().map(|&(g, name, spec)| (g, fit_runs(&groups[g].0, name, spec))).collect();
     counts.fits = fitted.iter().map(|(_, f)| f.runs.iter().map(Vec::len).sum::<usize>()).sum();
     for (_, f) in &fitted {
@@ -264,21 +277,12 @@ pub fn backtest(snapshots: &[Snapshot], perps: &[PerpPrice], cfg: &HedgeConfig) 
 fn run_paths(
     run: &[&Snapshot],
     steps: &RunSteps,
-    smiles: &[BTreeMap<String, SmileTable>],
-    f: &Fitted,
+    smiles: &[HedgeSmiles],
+    f: &SpecFits,
     cfg: &HedgeConfig,
 ) -> Vec<PathRecord> {
-    let ctx = RunContext {
-        run,
-        index: run.iter().map(|s| index_of(s)).collect(),
-        expiry_iso: run
-            .iter()
-            .map(|s| s.expiries.iter().map(|e| iso8601(e.expiry_ms)).collect())
-            .collect(),
-        smiles,
-        steps,
-        cfg,
-    };
+    let ctx =
+        RunContext { run, index: run.iter().map(|s| index_of(s)).collect(), smiles, steps, cfg };
     let mut out = Vec::new();
     let mut started: std::collections::HashSet<&str> = std::collections::HashSet::new();
     let mut buf = PathBuffers::default();
@@ -354,16 +358,14 @@ struct PathInfo {
 }
 
 /// One run of snapshots of one underlying under one spec, ready for following options: the
-/// quotes' locations and the expiries' names per snapshot, the fitted smiles, the hedge
+/// quotes' locations per snapshot, the fitted smiles, the hedge
 /// prices and the configuration.
 struct RunContext<'a> {
     run: &'a [&'a Snapshot],
     /// Per snapshot: instrument → `(expiry index, quote index)`.
     index: Vec<HashMap<&'a str, (usize, usize)>>,
-    /// Per snapshot: the expiries as ISO-8601 (the keys of `smiles`).
-    expiry_iso: Vec<Vec<String>>,
-    /// Per snapshot: fitted smiles by expiry.
-    smiles: &'a [BTreeMap<String, SmileTable>],
+    /// Per snapshot: the fitted model's smiles.
+    smiles: &'a [HedgeSmiles],
     steps: &'a RunSteps,
     cfg: &'a HedgeConfig,
 }
@@ -392,7 +394,7 @@ impl RunContext<'_> {
         expiry_ms: i64,
         buf: &mut PathBuffers,
     ) -> Option<PathInfo> {
-        let RunContext { run, index, expiry_iso, smiles, steps, cfg } = self;
+        let RunContext { run, index, smiles, steps, cfg } = self;
         let PathBuffers { obs, steps: path_steps, quoted } = buf;
         obs.clear();
         path_steps.clear();
@@ -415,14 +417,13 @@ impl RunContext<'_> {
             let k = (q0.strike / e.forward).ln();
             // Exchange mark IV first: mid IVs of wide short-dated quotes are noisy.
             let market_iv = q.and_then(|q| q.mark_iv.or(q.mid_iv));
-            let (vol, slope, fallback) =
-                match model_vol(&smiles[j], &expiry_iso[j][ei], k, market_iv) {
-                    Some(v) => v,
-                    None => {
-                        let (v, s) = prev_vol?;
-                        (v, s, true)
-                    }
-                };
+            let (vol, slope, fallback) = match model_vol(&smiles[j], expiry_ms, k, market_iv) {
+                Some(v) => v,
+                None => {
+                    let (v, s) = prev_vol?;
+                    (v, s, true)
+                }
+            };
             prev_vol = Some((vol, slope));
             info.fallback_vols += usize::from(fallback);
             let deltas = Deltas::new(q0.kind, e.forward, q0.strike, e.t, vol, slope);

@@ -10,14 +10,14 @@
 //!   P&L is flat to first order for `h = Δ − V/F`: `Δ_PA = Δ_S − V/F` (built on the smile
 //!   delta). This is Deribit's displayed delta for BTC/ETH options.
 //!
-//! Model vols come from a fitted snapshot as a [`SmileTable`] per expiry: the model IVs at
-//! the fitted strikes, read with a three-point (quadratic) interpolation in `k` whose
-//! derivative gives `σ'(k)`. Outside the fitted range the vol is held flat at the edge value
-//! and the slope is zero (flagged as extrapolated).
+//! Model vols come from the fitted model of a snapshot ([`HedgeSmiles`]): `σ(k) = √(w/t)`
+//! of the fitted smile and its exact slope inside the fitted `k`-range of the expiry;
+//! outside it the vol is held flat at the edge value and the slope is zero (flagged as
+//! extrapolated).
 
 use crate::black;
-use crate::fit::ResidualRow;
 use crate::market::OptionType;
+use crate::model::{Fitted, Smile};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -118,84 +118,57 @@ pub struct SmilePoint {
     pub extrapolated: bool,
 }
 
-/// A fitted smile of one expiry sampled at its fitted strikes, sorted by `k`.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct SmileTable {
-    ks: Vec<f64>,
-    vols: Vec<f64>,
+/// The fitted model of one snapshot as the hedge reads it: the model's smile per fitted
+/// expiry and, beside it, the fitted `k`-range of each expiry (the log-moneyness span of
+/// the quotes the fit used).
+///
+/// Inside the range the vol is the model's own `σ(k) = √(w(k)/t)` and the slope is exact,
+/// `σ'(k) = w'(k)/(2σt)` from [`Smile::total_variance_dk`]. Outside it the vol is held flat
+/// at the edge value and the slope is zero (flagged as extrapolated).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HedgeSmiles {
+    model: Fitted,
+    ranges: BTreeMap<i64, (f64, f64)>,
 }
 
-impl SmileTable {
-    /// From `(k, σ)` points in any order; non-finite or non-positive vols are dropped and
-    /// duplicate `k`s keep the first.
-    pub fn new(mut points: Vec<(f64, f64)>) -> SmileTable {
-        points.retain(|(k, v)| k.is_finite() && v.is_finite() && *v > 0.0);
-        points.sort_by(|a, b| a.0.total_cmp(&b.0));
-        points.dedup_by(|b, a| (b.0 - a.0).abs() < 1e-12);
-        let (ks, vols) = points.into_iter().unzip();
-        SmileTable { ks, vols }
-    }
-
-    /// Number of points.
-    pub fn len(&self) -> usize {
-        self.ks.len()
-    }
-
-    /// True when there are no points.
-    pub fn is_empty(&self) -> bool {
-        self.ks.is_empty()
-    }
-
-    /// Vol and slope at `k`; `None` for an empty table.
-    pub fn at(&self, k: f64) -> Option<SmilePoint> {
-        let n = self.ks.len();
-        let (first, last) = (*self.ks.first()?, *self.ks.last()?);
-        if n == 1 || k < first || k > last {
-            let vol = if k <= first { self.vols[0] } else { self.vols[n - 1] };
-            return Some(SmilePoint { vol, slope: 0.0, extrapolated: k != first || n > 1 });
+impl HedgeSmiles {
+    /// The smiles of `model` over the fitted points `(expiry ms, k)`; non-finite `k`s are
+    /// ignored. An expiry without a point or without a fitted slice has no smile.
+    pub fn new(model: Fitted, points: impl IntoIterator<Item = (i64, f64)>) -> HedgeSmiles {
+        let mut ranges: BTreeMap<i64, (f64, f64)> = BTreeMap::new();
+        for (ms, k) in points.into_iter().filter(|(_, k)| k.is_finite()) {
+            if model.has_expiry(ms) {
+                let r = ranges.entry(ms).or_insert((k, k));
+                *r = (r.0.min(k), r.1.max(k));
+            }
         }
-        if n == 2 {
-            let slope = (self.vols[1] - self.vols[0]) / (self.ks[1] - self.ks[0]);
-            return Some(SmilePoint {
-                vol: self.vols[0] + slope * (k - self.ks[0]),
-                slope,
-                extrapolated: false,
-            });
-        }
-        // Three nearest nodes around k: i0 = the node left of the interval holding k, moved
-        // so that i0 + 2 < n.
-        let right = self.ks.partition_point(|&x| x < k).clamp(1, n - 1);
-        let mut i0 = right - 1;
-        if i0 + 2 >= n {
-            i0 = n - 3;
-        } else if i0 > 0 && (k - self.ks[i0 - 1]) < (self.ks[i0 + 2] - k) {
-            i0 -= 1;
-        }
-        let (x0, x1, x2) = (self.ks[i0], self.ks[i0 + 1], self.ks[i0 + 2]);
-        let (y0, y1, y2) = (self.vols[i0], self.vols[i0 + 1], self.vols[i0 + 2]);
-        // Lagrange basis of the quadratic through the three nodes and its derivative.
-        let l0 = (k - x1) * (k - x2) / ((x0 - x1) * (x0 - x2));
-        let l1 = (k - x0) * (k - x2) / ((x1 - x0) * (x1 - x2));
-        let l2 = (k - x0) * (k - x1) / ((x2 - x0) * (x2 - x1));
-        let d0 = (2.0 * k - x1 - x2) / ((x0 - x1) * (x0 - x2));
-        let d1 = (2.0 * k - x0 - x2) / ((x1 - x0) * (x1 - x2));
-        let d2 = (2.0 * k - x0 - x1) / ((x2 - x0) * (x2 - x1));
-        Some(SmilePoint {
-            vol: y0 * l0 + y1 * l1 + y2 * l2,
-            slope: y0 * d0 + y1 * d1 + y2 * d2,
-            extrapolated: false,
-        })
+        HedgeSmiles { model, ranges }
     }
-}
 
-/// Smile tables by expiry (ISO-8601 string, as in [`ResidualRow::expiry`]) from the residual
-/// rows of one snapshot fit.
-pub fn smiles_from_residuals(rows: &[ResidualRow]) -> BTreeMap<String, SmileTable> {
-    let mut points: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
-    for r in rows {
-        points.entry(r.expiry.clone()).or_default().push((r.k, r.model_iv));
+    /// The fitted model.
+    pub fn model(&self) -> &Fitted {
+        &self.model
     }
-    points.into_iter().map(|(e, p)| (e, SmileTable::new(p))).collect()
+
+    /// The fitted `k`-range `(min, max)` of expiry `expiry_ms`, if it has a smile.
+    pub fn k_range(&self, expiry_ms: i64) -> Option<(f64, f64)> {
+        self.ranges.get(&expiry_ms).copied()
+    }
+
+    /// Vol and slope of expiry `expiry_ms` at `k`; `None` when the expiry has no smile or
+    /// the model variance there (at the edge, outside the range) is not positive.
+    pub fn at(&self, expiry_ms: i64, k: f64) -> Option<SmilePoint> {
+        let (lo, hi) = self.k_range(expiry_ms)?;
+        let s = self.model.slice(expiry_ms)?;
+        let extrapolated = !(lo..=hi).contains(&k);
+        let [w, dw, _] = s.smile.total_variance_dk(k.clamp(lo, hi));
+        if !(w > 0.0 && w.is_finite() && s.t > 0.0) {
+            return None;
+        }
+        let vol = (w / s.t).sqrt();
+        let slope = if extrapolated { 0.0 } else { dw / (2.0 * vol * s.t) };
+        slope.is_finite().then_some(SmilePoint { vol, slope, extrapolated })
+    }
 }
 
 #[cfg(test)]
@@ -203,21 +176,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn quadratic_smile_is_read_exactly() {
-        // σ(k) = 0.5 + 0.1k + 0.3k² sampled at 7 nodes: three-point interpolation of a
-        // quadratic is exact (closed form), so value and slope match to rounding.
-        let s = |k: f64| 0.5 + 0.1 * k + 0.3 * k * k;
-        let t = SmileTable::new(
-            (-3..=3).map(|i| (0.1 * f64::from(i), s(0.1 * f64::from(i)))).collect(),
-        );
-        for k in [-0.3, -0.17, 0.0, 0.05, 0.29] {
-            let p = t.at(k).unwrap();
-            assert!((p.vol - s(k)).abs() < 1e-12, "vol at {k}");
-            assert!((p.slope - (0.1 + 0.6 * k)).abs() < 1e-10, "slope at {k}");
-            assert!(!p.extrapolated);
+    fn smile_point_is_the_fitted_model() {
+        use crate::model::svi::Svi;
+        use crate::model::{ExpiryPoint, ModelKind, Params, Sticky};
+        let x = [0.01, 0.1, -0.3, 0.05, 0.2];
+        let (ms, t) = (7, 0.25);
+        let point = ExpiryPoint { expiry_ms: ms, t, forward: 100.0 };
+        let model = Fitted::per_expiry(ModelKind::Svi, None, [(point, &x[..])]).unwrap();
+        let ks = [-0.3, 0.1, 0.25, -0.05, f64::NAN];
+        let smiles = HedgeSmiles::new(model, ks.iter().map(|&k| (ms, k)).chain([(8, 0.0)]));
+        assert_eq!(smiles.k_range(ms), Some((-0.3, 0.25)));
+        assert_eq!(smiles.k_range(8), None, "no fitted slice, no smile");
+        assert_eq!(smiles.at(8, 0.0), None);
+        let svi = Svi::from_slice(&x).unwrap();
+        let sigma = |k: f64| (svi.total_variance(k) / t).sqrt();
+        for k in [-0.3, -0.17, 0.0, 0.05, 0.25] {
+            let p = smiles.at(ms, k).unwrap();
+            assert!(!p.extrapolated, "{k}");
+            assert!((p.vol - sigma(k)).abs() < 1e-15, "vol at {k}");
+            let vol = smiles.model().vol(ms, 100.0 * k.exp(), 100.0, Sticky::Moneyness);
+            assert!((p.vol - vol.unwrap()).abs() < 1e-14, "model vol at {k}");
+            // Central difference of σ(k), step 1e-5: error O(h²) ≈ 1e-10.
+            let h = 1e-5;
+            let fd = (sigma(k + h) - sigma(k - h)) / (2.0 * h);
+            assert!((p.slope - fd).abs() < 1e-8, "slope at {k}: {} vs {fd}", p.slope);
         }
-        let out = t.at(0.5).unwrap();
-        assert!(out.extrapolated && out.slope == 0.0 && (out.vol - s(0.3)).abs() < 1e-12);
+        // Flat outside the fitted range at the edge vol, slope 0.
+        for (k, edge) in [(-0.5, -0.3), (0.4, 0.25)] {
+            let p = smiles.at(ms, k).unwrap();
+            assert!(p.extrapolated && p.slope == 0.0, "{k}");
+            assert_eq!(p.vol, smiles.at(ms, edge).unwrap().vol);
+        }
     }
 
     #[test]

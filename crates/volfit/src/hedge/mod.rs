@@ -20,7 +20,7 @@ pub mod summary;
 pub use accounting::{hedge_path, Obs, PathPnl, Step};
 pub use backtest::backtest;
 pub use config::{Entry, HedgeConfig, HedgeSource, Instrument, Marks};
-pub use delta::{DeltaKind, Deltas, SmilePoint, SmileTable};
+pub use delta::{DeltaKind, Deltas, HedgeSmiles, SmilePoint};
 pub use fees::FeeSchedule;
 pub use summary::{
     bucket_summaries, summarise, BucketRecord, HedgeCounts, HedgeOutput, PathRecord, PnlStats,
