@@ -17,7 +17,7 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
-use volfit::fit::problem::CfSurfaceModel;
+use volfit::fit::CfSurfaceModel;
 use volfit::fit::{
     calibrate, fit_snapshot, Calibration, FitSpec, ModelKind, SurfaceModel, VolModel,
 };

@@ -13,7 +13,7 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
-use volfit::fit::problem::CfSurfaceModel;
+use volfit::fit::CfSurfaceModel;
 use volfit::fit::{calibrate, Calibration, FitSpec, ModelKind, VolModel};
 use volfit::model::bates::Bates;
 use volfit::model::heston::Heston;
