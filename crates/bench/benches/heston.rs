@@ -15,8 +15,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 use volfit::fit::CfSurfaceModel;
 use volfit::fit::{calibrate, Calibration, FitSpec, ModelKind, VolModel};
-use volfit::model::bates::Bates;
-use volfit::model::heston::Heston;
+use volfit::model::Bates;
+use volfit::model::Heston;
 use volfit::model::Params;
 use volfit::objective::Target;
 use volfit_bench::slices::{
