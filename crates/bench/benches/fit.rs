@@ -17,15 +17,15 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
-use volfit::fit::problem::CfSurfaceModel;
+use volfit::fit::CfSurfaceModel;
 use volfit::fit::{
     calibrate, fit_snapshot, Calibration, FitSpec, ModelKind, SurfaceModel, VolModel,
 };
 use volfit::market::Snapshot;
-use volfit::model::arbitrage::{check_butterfly, fill_grid};
-use volfit::model::heston::Heston;
-use volfit::model::ssvi::{Essvi, Phi, Ssvi};
-use volfit::model::svi::Svi;
+use volfit::model::Heston;
+use volfit::model::Svi;
+use volfit::model::{check_butterfly, fill_grid};
+use volfit::model::{Essvi, Phi, Ssvi};
 use volfit::model::{Params, Surface};
 use volfit::objective::Target;
 use volfit_bench::slices::{

@@ -13,10 +13,10 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
-use volfit::fit::problem::CfSurfaceModel;
+use volfit::fit::CfSurfaceModel;
 use volfit::fit::{calibrate, Calibration, FitSpec, ModelKind, VolModel};
-use volfit::model::bates::Bates;
-use volfit::model::heston::Heston;
+use volfit::model::Bates;
+use volfit::model::Heston;
 use volfit::model::Params;
 use volfit::objective::Target;
 use volfit_bench::slices::{

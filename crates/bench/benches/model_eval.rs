@@ -5,11 +5,11 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use num_complex::Complex64;
 use std::hint::black_box;
-use volfit::model::bates::Bates;
-use volfit::model::cf::CharacteristicFn;
-use volfit::model::heston::Heston;
-use volfit::model::sabr::{Sabr, SabrExpansion};
+use volfit::model::Bates;
+use volfit::model::CharacteristicFn;
+use volfit::model::Heston;
 use volfit::model::Smile;
+use volfit::model::{Sabr, SabrExpansion};
 
 fn bench(c: &mut Criterion) {
     let h = Heston::new(0.4, 2.0, 0.5, 1.5, -0.3).expect("valid");
@@ -27,7 +27,7 @@ fn bench(c: &mut Criterion) {
     c.bench_function("heston_40_strikes_w_grad_batch_t0.25", |bn| {
         let mut w = vec![0.0; 40];
         let mut g = vec![0.0; 200];
-        let mut work = vec![volfit::model::dual::Dual::constant(Complex64::from(0.0)); 40];
+        let mut work = vec![volfit::model::Dual::constant(Complex64::from(0.0)); 40];
         bn.iter(|| h.total_variance_grad_batch(black_box(0.25), &ks, &mut w, &mut g, &mut work))
     });
     c.bench_function("bates_price_grad_t0.25", |bn| {

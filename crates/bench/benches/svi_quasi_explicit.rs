@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::io::Read;
 use std::path::Path;
-use volfit::model::svi::quasi_explicit_fit;
+use volfit::model::quasi_explicit_fit;
 use volfit::model::Smile;
 
 type Slice = (f64, Vec<f64>, Vec<f64>);
@@ -79,8 +79,8 @@ fn bench(c: &mut Criterion) {
                     / ks.len() as f64)
                     .sqrt();
                 let mut grid = [0.0; 301];
-                volfit::model::arbitrage::fill_grid(-3.0, 3.0, &mut grid);
-                let fly = volfit::model::arbitrage::check_butterfly(&fit, *t, &grid);
+                volfit::model::fill_grid(-3.0, 3.0, &mut grid);
+                let fly = volfit::model::check_butterfly(&fit, *t, &grid);
                 eprintln!(
                     "t={t:.4} n={} rmse_vol_pts={:.3} butterfly_ok={}",
                     ks.len(),

@@ -21,7 +21,7 @@ pub struct ValidateArgs {
     /// Restrict the default grid to one model (its losses × weights × ridge on/off).
     #[arg(long)]
     pub model: Option<ModelKind>,
-    /// Grid and settings (TOML, see `volfit::validate::grid`); flags override it.
+    /// Grid and settings (TOML, see `volfit::validate::GridConfig`); flags override it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Score each fit on the next H snapshots.

@@ -8,13 +8,15 @@
 //! choose the reward, the risk measure and `λ`.
 //!
 //! - **Expected P&L − λ·(CVaR or spectral risk)** is solved as ONE linear program
-//!   (Rockafellar & Uryasev 2000) by the interior-point solver `clarabel` ([`lp`]). A
+//!   (Rockafellar & Uryasev 2000) by the interior-point solver `clarabel`. A
 //!   spectral measure enters as a mixture of CVaRs whose weights come from the
 //!   [`Spectrum`] on a grid of levels ([`cvar_mixture`]). Scenario
 //!   rows are added by constraint generation; the returned point is the optimum of the full
-//!   LP (see [`lp`] for why).
+//!   LP: a relaxed optimum that satisfies every dropped scenario row is feasible for the
+//!   full LP with the same objective, hence optimal; otherwise the violated rows are added.
+//!   At the optimum the LP's risk value equals the empirical CVaR of the returned `x`.
 //! - **Expected utility (CARA, CRRA) − λ·risk** is not linear; it goes through volfit-optim's
-//!   L-BFGS-B ([`utility`]) with the box bounds enforced by projection and every other
+//!   L-BFGS-B with the box bounds enforced by projection and every other
 //!   constraint by a quadratic penalty, then a feasibility restoration that shrinks the
 //!   point toward the feasible origin, so what is returned never violates a constraint.
 //!
@@ -29,8 +31,8 @@
 //! Initial margin in coin of group `c` is `max(0, max_g −M_c[g]·x)` for its margin grid
 //! `M_c` (coin P&L per unit under shock `g`), and must not exceed the collateral in coin.
 
-pub mod lp;
-pub mod utility;
+mod lp;
+mod utility;
 
 use crate::risk::Scenarios;
 use crate::risk::{RiskError, RiskMeasure, Sample, Spectrum};

@@ -68,7 +68,7 @@ impl Penalty for SviButterfly {
 
 /// `weight · (butterfly + Σⱼ max(0, (fⱼ − w(kⱼ))/fⱼ)²)`: [`SviButterfly`]'s term plus the
 /// calendar term that keeps a raw SVI slice's total variance `w` above a floor `f` on a grid
-/// (see `fit::calendar`).
+/// (the calendar repair of the [`crate::fit`] overview).
 #[derive(Clone, Debug)]
 pub struct SviAboveFloor {
     weight: f64,

@@ -1,27 +1,59 @@
 //! Delta-hedging backtests: which model and fit spec hedges best, and how much tail risk
 //! remains.
 //!
-//! [`backtest`](backtest::backtest) holds each option over consecutive snapshots, re-fits the
-//! smile at every snapshot (warm start), computes Black, smile-adjusted and premium-adjusted
-//! deltas ([`delta`]), hedges with the perpetual or the matching future, charges spread and
-//! [`fees`] ([`accounting`]), and reports the hedging-error distribution per spec × delta
-//! with the risk measures of [`crate::risk`] ([`summary`]); [`config`] is what defines a run.
-//! [`path`] is a synthetic Black–Scholes world that runs the same accounting with the true
-//! delta, for tests of the theoretical `1/N` variance rate.
+//! [`backtest()`] holds each option over consecutive snapshots, re-fits the smile at every
+//! snapshot (warm start), computes Black, smile-adjusted and premium-adjusted deltas
+//! ([`DeltaKind`], [`Deltas`]), hedges with the perpetual or the matching future, charges
+//! spread and [`FeeSchedule`] fees ([`hedge_path`]), and reports the hedging-error
+//! distribution per spec × delta with the risk measures of [`crate::risk`] ([`summarise`]);
+//! [`HedgeConfig`] is what defines a run. [`BsWorld`] is a synthetic Black–Scholes world
+//! that runs the same accounting with the true delta, for tests of the theoretical `1/N`
+//! variance rate (Bertsimas, Kogan & Lo 2000: with `N` equally spaced rebalances the P&L
+//! standard deviation halves when the rebalancing frequency quadruples).
+//!
+//! ## Deltas
+//! With `k = ln(K/F)`, model vol `σ(k)` and its slope `σ'(k) = ∂σ/∂k`:
+//! - **Black delta** at the model vol: `Δ_B = ∂V/∂F` at fixed σ.
+//! - **Smile-adjusted (sticky-moneyness) delta**: the smile moves with the forward, so at a
+//!   fixed strike `dσ/dF = σ'(k)·∂k/∂F = −σ'(k)/F` and `Δ_S = Δ_B + vega·(−σ'(k)/F)`.
+//! - **Premium-adjusted delta** of an inverse (coin-settled) option: its coin value is
+//!   `W = V/F`, so the coin P&L is flat to first order for `Δ_PA = Δ_S − V/F` (built on the
+//!   smile delta). This is Deribit's displayed delta for BTC/ETH options.
+//!
+//! Model vols come from a fitted snapshot as a [`SmileTable`] per expiry: the model IVs at
+//! the fitted strikes, read with a three-point (quadratic) interpolation in `k` whose
+//! derivative gives `σ'(k)`; outside the fitted range the vol is held flat at the edge value
+//! and the slope is zero (flagged as extrapolated).
+//!
+//! ## Accounting (one option path, `q` options held, hedge `h_i` coins over step `i → i+1`)
+//! - Option marks: mid in USD `V_i` and in coin `W_i` (`V = W·F`); mark price, then the
+//!   model price, when no two-sided quote exists. At an expiry between two snapshots the
+//!   option settles at the later snapshot on the index (settlement proxy).
+//! - Hedge `h_i = −q·Δ_i` coins, rebalanced at every snapshot or when `|target − h| > band`;
+//!   over a step it earns `h_i·(P_{i+1} − P_i)` USD, booked in coin at `P_{i+1}`.
+//! - Gross P&L: USD `q·(V_n − V_0) + Σ h_i ΔP_i`; coin `q·(W_n − W_0) + Σ h_i ΔP_i/P_{i+1}`.
+//! - Net P&L subtracts spread costs (buy at ask, sell at bid, against the mid) and fees of
+//!   [`FeeSchedule`] (option trade, hedge trades, settlement), each in both units.
+//!
+//! Every step takes both hedge prices from one source, so no basis jump enters the P&L: the
+//! perpetual when both snapshots have one, otherwise the forward of the nearest expiry alive
+//! at both (the output says so, [`HedgeSource`]), or with [`Instrument::Future`] the
+//! option's own expiry forward.
 
-pub mod accounting;
-pub mod backtest;
-pub mod config;
-pub mod delta;
-pub mod fees;
-pub mod path;
-pub mod summary;
+mod accounting;
+mod backtest;
+mod config;
+mod delta;
+mod fees;
+mod path;
+mod summary;
 
 pub use accounting::{hedge_path, Obs, PathPnl, Step};
 pub use backtest::backtest;
 pub use config::{Entry, HedgeConfig, HedgeSource, Instrument, Marks};
 pub use delta::{DeltaKind, Deltas, HedgeSmiles, SmilePoint};
 pub use fees::FeeSchedule;
+pub use path::{hedged_pnl, log_log_slope, variance, BsWorld};
 pub use summary::{
     bucket_summaries, summarise, BucketRecord, HedgeCounts, HedgeOutput, PathRecord, PnlStats,
     SummaryRecord,

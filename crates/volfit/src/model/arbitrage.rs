@@ -1,11 +1,5 @@
-//! Static-arbitrage diagnostics and a smooth butterfly penalty.
-//!
-//! * Butterfly: Durrleman's `g(k) ≥ 0` on a dense `k` grid (Gatheral–Jacquier 2014,
-//!   Lemma 2.2) for any [`Smile`].
-//! * Calendar: total variance non-decreasing in `t` at fixed `k` (GJ 2014, Lemma 2.1),
-//!   checked between consecutive expiries on the grid.
-//! * Penalty: `Σ_j s²·softplus(−g(k_j)/s)²` with its exact parameter gradient, for smiles
-//!   that expose `∂(w, w', w'')/∂x` ([`SmileDkGrad`]).
+//! Static-arbitrage diagnostics and a smooth butterfly penalty (see the [`crate::model`]
+//! overview).
 
 use super::ssvi::SsviSlice;
 use super::svi::Svi;

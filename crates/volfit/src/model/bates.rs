@@ -1,11 +1,4 @@
-//! Bates (1996): Heston plus lognormal jumps in the forward, compensated so the forward
-//! stays a martingale:
-//! ```text
-//! ln φ_Bates(u) = ln φ_Heston(u) + λt (e^(iuμ − σ_J²u²/2) − 1 − iu(e^(μ + σ_J²/2) − 1))
-//! ```
-//! Jump intensity `λ ≥ 0` (per year), log-jump mean `μ_J`, log-jump vol `σ_J ≥ 0`. Priced
-//! with the Lewis quadrature of [`crate::model::cf`], as Heston; exact gradients over
-//! `[v0, κ, θ, σ, ρ, λ, μ_J, σ_J]` by complex dual numbers.
+//! The Bates (1996) model: see [`Bates`].
 
 use super::cf::CharacteristicFn;
 use super::dual::{ComplexScalar, Dual};
@@ -13,6 +6,15 @@ use super::heston::{heston_log_cf, heston_log_cf_grad, Heston, HestonError};
 use super::{check_len, Domain, Params};
 use num_complex::Complex64;
 
+/// Bates (1996): Heston plus lognormal jumps in the forward, compensated so the forward
+/// stays a martingale:
+/// ```text
+/// ln φ_Bates(u) = ln φ_Heston(u) + λt (e^(iuμ − σ_J²u²/2) − 1 − iu(e^(μ + σ_J²/2) − 1))
+/// ```
+/// Jump intensity `λ ≥ 0` (per year), log-jump mean `μ_J`, log-jump vol `σ_J ≥ 0`. Priced
+/// with the Lewis quadrature of [`CharacteristicFn`](crate::model::CharacteristicFn), as Heston; exact gradients over
+/// `[v0, κ, θ, σ, ρ, λ, μ_J, σ_J]` by complex dual numbers.
+///
 /// Bates parameters (validated).
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Bates {

@@ -1,20 +1,4 @@
-//! Models priced from the characteristic function of `X = ln(F_T/F)` (Heston, Bates):
-//! one Lewis pricer, one smile type and one surface implementation for all of them.
-//!
-//! Prices by Lewis' (2001) formula with forward 1 and strike `K = e^k`:
-//! ```text
-//! C = 1 − √K/π ∫₀^∞ Re[e^(−iuk) φ(u − i/2)] / (u² + ¼) du
-//! ```
-//! integrated by composite 16-point Gauss–Legendre on panels (width ≤ 1 near 0, doubling
-//! with the distance from the poles up to a cap set by the widest strike of the batch),
-//! truncated when `|φ(u − i/2)|/(u² + ¼) < 1e-17`. The nodes depend on `t` and the batch's
-//! widest `|k|` only, so one expiry's strikes share the characteristic function
-//! ([`CharacteristicFn::call_prices`]): each strike costs a rotation and a real dot product
-//! per node. Exact gradients come from the model's log-CF on complex dual numbers
-//! ([`CharacteristicFn::log_cf_grad`]).
-//!
-//! A model implements [`Params`] and [`CharacteristicFn`] (its log-CF, plain and with its
-//! gradient); it is then a [`Surface`] whose slices are [`CfSmile`]s.
+//! Models priced from their characteristic function: see [`CharacteristicFn`].
 
 use super::dual::{ComplexScalar, Dual};
 use super::{Domain, Params, Smile, Surface};
@@ -22,6 +6,24 @@ use crate::black;
 use crate::market::OptionType;
 use num_complex::Complex64;
 
+/// Models priced from the characteristic function of `X = ln(F_T/F)` (Heston, Bates):
+/// one Lewis pricer, one smile type and one surface implementation for all of them.
+///
+/// Prices by Lewis' (2001) formula with forward 1 and strike `K = e^k`:
+/// ```text
+/// C = 1 − √K/π ∫₀^∞ Re[e^(−iuk) φ(u − i/2)] / (u² + ¼) du
+/// ```
+/// integrated by composite 16-point Gauss–Legendre on panels (width ≤ 1 near 0, doubling
+/// with the distance from the poles up to a cap set by the widest strike of the batch),
+/// truncated when `|φ(u − i/2)|/(u² + ¼) < 1e-17`. The nodes depend on `t` and the batch's
+/// widest `|k|` only, so one expiry's strikes share the characteristic function
+/// ([`CharacteristicFn::call_prices`]): each strike costs a rotation and a real dot product
+/// per node. Exact gradients come from the model's log-CF on complex dual numbers
+/// ([`CharacteristicFn::log_cf_grad`]).
+///
+/// A model implements [`Params`] and [`CharacteristicFn`] (its log-CF, plain and with its
+/// gradient); it is then a [`Surface`] whose slices are [`CfSmile`]s.
+///
 /// A model given by the log characteristic function of `ln(F_T/F)` at expiry `t`.
 ///
 /// The provided methods price calls by the Lewis quadrature and turn prices into total

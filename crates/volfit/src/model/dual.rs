@@ -1,10 +1,4 @@
-//! Forward-mode dual numbers and the scalar traits a formula is written over, so it is
-//! evaluated either on plain numbers or on dual numbers carrying exact parameter derivatives.
-//!
-//! [`Scalar`] is a field with `exp`, `ln`, `sqrt` (implemented for `f64`, `Complex64` and
-//! [`Dual`]); [`Dual<T, N>`] carries a value and `N` directional derivatives and never
-//! allocates (fixed-size arrays). Heston's characteristic function runs on
-//! `Dual<Complex64, N>`, SABR's expansion on `Dual<f64, 4>`.
+//! Forward-mode dual numbers: see [`Dual`].
 
 use num_complex::Complex64;
 use std::ops::{Add, Div, Mul, Neg, Sub};
@@ -104,6 +98,14 @@ impl Scalar for Complex64 {
     }
 }
 
+/// Forward-mode dual numbers and the scalar traits a formula is written over, so it is
+/// evaluated either on plain numbers or on dual numbers carrying exact parameter derivatives.
+///
+/// [`Scalar`] is a field with `exp`, `ln`, `sqrt` (implemented for `f64`, `Complex64` and
+/// [`Dual`]); [`Dual<T, N>`] carries a value and `N` directional derivatives and never
+/// allocates (fixed-size arrays). Heston's characteristic function runs on
+/// `Dual<Complex64, N>`, SABR's expansion on `Dual<f64, 4>`.
+///
 /// Forward-mode dual number: value `v` and `N` partial derivatives `d`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Dual<T, const N: usize> {

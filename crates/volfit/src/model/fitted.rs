@@ -1,14 +1,4 @@
-//! A fitted model of any family as one value: its smile per fitted expiry (and, for surface
-//! families, the surface), rebuilt from the [`ModelKind`], the parameter layout and the
-//! parameter vector(s) — or from parameters by name, as `fit.json` carries them.
-//!
-//! Between snapshots the smile of an expiry is moved by one of two rules ([`Sticky`]):
-//! - **sticky moneyness**: the vol follows the forward, same `k = ln(K/F_new)` → same vol;
-//! - **sticky strike**: the vol stays with the strike, `K` → the fitted vol at
-//!   `k_old = ln(K/F_old)`.
-//!
-//! Either way the fitted implied vol `σ(k) = √(w(k)/t_fit)` is carried unchanged (no
-//! roll-down along the term structure).
+//! A fitted model of any family as one value: see [`Fitted`].
 
 use super::bates::Bates;
 use super::cf::{CfSmile, CharacteristicFn};
@@ -135,6 +125,18 @@ enum FittedSurface {
     Bates(Bates),
 }
 
+/// A fitted model of any family as one value: its smile per fitted expiry (and, for surface
+/// families, the surface), rebuilt from the [`ModelKind`], the parameter layout and the
+/// parameter vector(s) — or from parameters by name, as `fit.json` carries them.
+///
+/// Between snapshots the smile of an expiry is moved by one of two rules ([`Sticky`]):
+/// - **sticky moneyness**: the vol follows the forward, same `k = ln(K/F_new)` → same vol;
+/// - **sticky strike**: the vol stays with the strike, `K` → the fitted vol at
+///   `k_old = ln(K/F_old)`.
+///
+/// Either way the fitted implied vol `σ(k) = √(w(k)/t_fit)` is carried unchanged (no
+/// roll-down along the term structure).
+///
 /// A fitted model: its kind, its smile per fitted expiry (keyed by expiry ms) and, for
 /// surface families, the surface (which also prices expiries between the fitted ones).
 ///

@@ -1,18 +1,4 @@
-//! Heston (1993) stochastic volatility on the forward (zero rate, Deribit's convention).
-//!
-//! ```text
-//! dF/F = √v dW,   dv = κ(θ − v)dt + σ√v dZ,   dW·dZ = ρ dt
-//! ```
-//! Characteristic function of `X = ln(F_T/F)` in the "little trap" form of Albrecher,
-//! Mayer, Schoutens, Tistaert (2007): with `ξ = κ − σρiu`, `d = √(ξ² + σ²(u² + iu))`,
-//! `g = (ξ − d)/(ξ + d)`:
-//! ```text
-//! ln φ(u) = κθ/σ² [(ξ − d)t − 2 ln((1 − g e^(−dt))/(1 − g))] + v₀ (ξ − d)/σ² · (1 − e^(−dt))/(1 − g e^(−dt))
-//! ```
-//! Priced by the Lewis quadrature of [`crate::model::cf`]. Exact gradients by forward-mode
-//! dual numbers over complex values — over `(κ, σ, ρ)` only, `v₀` and `θ` entering `ln φ`
-//! linearly.
-//! Parameters (flat order) `[v0, kappa, theta, sigma, rho]`: `v0, κ, θ, σ > 0`, `|ρ| < 1`.
+//! The Heston (1993) model: see [`Heston`].
 
 use super::cf::CharacteristicFn;
 use super::dual::{ComplexScalar, Dual};
@@ -45,6 +31,22 @@ pub enum HestonError {
     },
 }
 
+/// Heston (1993) stochastic volatility on the forward (zero rate, Deribit's convention).
+///
+/// ```text
+/// dF/F = √v dW,   dv = κ(θ − v)dt + σ√v dZ,   dW·dZ = ρ dt
+/// ```
+/// Characteristic function of `X = ln(F_T/F)` in the "little trap" form of Albrecher,
+/// Mayer, Schoutens, Tistaert (2007): with `ξ = κ − σρiu`, `d = √(ξ² + σ²(u² + iu))`,
+/// `g = (ξ − d)/(ξ + d)`:
+/// ```text
+/// ln φ(u) = κθ/σ² [(ξ − d)t − 2 ln((1 − g e^(−dt))/(1 − g))] + v₀ (ξ − d)/σ² · (1 − e^(−dt))/(1 − g e^(−dt))
+/// ```
+/// Priced by the Lewis quadrature of [`CharacteristicFn`](crate::model::CharacteristicFn). Exact gradients by forward-mode
+/// dual numbers over complex values — over `(κ, σ, ρ)` only, `v₀` and `θ` entering `ln φ`
+/// linearly.
+/// Parameters (flat order) `[v0, kappa, theta, sigma, rho]`: `v0, κ, θ, σ > 0`, `|ρ| < 1`.
+///
 /// Heston parameters (validated).
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Heston {

@@ -3,41 +3,61 @@
 //! Glossary: `k` log-forward-moneyness ln(K/F), `w` total implied variance σ²t, `t` years.
 //!
 //! * [`Params`]: a model with a fixed number of named parameters, each with a
-//!   [`Domain`], flattened into the vector an optimizer moves ([`svi::Svi`],
-//!   [`sabr::Sabr`], [`heston::Heston`], [`bates::Bates`]).
+//!   [`Domain`], flattened into the vector an optimizer moves ([`Svi`],
+//!   [`Sabr`], [`Heston`], [`Bates`]).
 //! * [`Smile`]: one expiry, `w(k)` and `∂w/∂x` over the flat parameter vector `x`, written
 //!   into a caller-owned buffer (no allocation); implied vol and Durrleman's `g(k)` are
 //!   provided from `w, w', w''`.
 //! * [`Surface`]: all expiries, `w(k, t)` and its gradient over the surface's flat vector
-//!   ([`ssvi::Ssvi`], [`ssvi::Essvi`], [`heston::Heston`], [`bates::Bates`]); its length
+//!   ([`Ssvi`], [`Essvi`], [`Heston`], [`Bates`]); its length
 //!   can depend on the number of expiries, so the parametrisation is per value.
-//! * [`cf`]: models priced from their characteristic function ([`heston::Heston`],
-//!   [`bates::Bates`]) share one Lewis pricer, smile and surface.
+//! * [`CharacteristicFn`]: models priced from their characteristic function ([`Heston`],
+//!   [`Bates`]) share one Lewis pricer, smile ([`CfSmile`]) and surface; their exact
+//!   gradients run on [`Dual`] numbers.
 //! * [`ModelKind`] names a family; [`Fitted`] is a fitted model of any family (its smiles
 //!   per expiry, and the surface for surface families), built from the kind, the parameter
 //!   layout and the parameter vector(s).
-//! * [`arbitrage`]: butterfly and calendar diagnostics and a smooth penalty.
+//! * Static arbitrage ([`check_smiles`], [`check_surface`], [`butterfly_penalty`]):
+//!   - butterfly: Durrleman's `g(k) ≥ 0` on a dense `k` grid ([`fill_grid`]; Gatheral–Jacquier
+//!     2014, Lemma 2.2) for any [`Smile`] ([`check_butterfly`]);
+//!   - calendar: total variance non-decreasing in `t` at fixed `k` (GJ 2014, Lemma 2.1),
+//!     checked between consecutive expiries on the grid ([`check_calendar`]);
+//!   - penalty: `Σ_j s²·softplus(−g(k_j)/s)²` with its exact parameter gradient, for smiles
+//!     that expose `∂(w, w', w'')/∂x` ([`SmileDkGrad`]).
 //! * [`maturity_bucket`]: the one labelling of years to expiry into maturity buckets.
 //!
-//! Adding a model touches its own file, this file (`pub mod` and a [`ModelKind`] variant),
-//! [`fitted`] (its arm in [`Fitted`]) and the fit's dispatch.
+//! Adding a model touches its own file, this file (`mod`, `pub use` and a [`ModelKind`]
+//! variant), `fitted.rs` (its arm in [`Fitted`]) and the fit's dispatch.
 
 // `!(x > 0.0)` is used on purpose in validations: it also rejects NaN.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
-pub mod arbitrage;
-pub mod bates;
-pub mod cf;
-pub mod dual;
-pub mod fitted;
-pub mod heston;
+pub(crate) mod arbitrage;
+pub(crate) mod bates;
+pub(crate) mod cf;
+pub(crate) mod dual;
+mod fitted;
+pub(crate) mod heston;
 mod maturity;
-pub mod sabr;
-pub mod ssvi;
-pub mod svi;
+pub(crate) mod sabr;
+pub(crate) mod ssvi;
+pub(crate) mod svi;
 
+pub use arbitrage::{
+    butterfly_penalty, check_butterfly, check_calendar, check_smiles, check_surface, fill_grid,
+    ArbitrageReport, SmileDkGrad, Violation, ViolationKind, TOLERANCE,
+};
+pub use bates::Bates;
+pub use cf::{CfSmile, CharacteristicFn, LewisValue, MAX_LEN};
+pub use dual::{ComplexScalar, Dual, Real, Scalar};
 pub use fitted::{ExpiryPoint, Fitted, FittedError, FittedSlice, FittedSmile, Sticky};
+pub use heston::{Heston, HestonError};
 pub use maturity::{maturity_bucket, MATURITY_BUCKETS};
+pub use sabr::{
+    guess_from_smile, Sabr, SabrError, SabrExpansion, SabrFixedBeta, SabrFixedBetaAt, SabrSmile,
+};
+pub use ssvi::{Essvi, Phi, Ssvi, SsviError, SsviSlice};
+pub use svi::{quasi_explicit_fit, Svi, SviError, SviJw};
 pub use volfit_optim::Domain;
 
 /// A model family. Serialised, parsed and displayed as its CLI name (`svi`, `ssvi`, `essvi`,

@@ -1,18 +1,4 @@
-//! SABR lognormal implied-vol expansion (Hagan, Kumar, Lesniewski, Woodward 2002, eq. 2.17a)
-//! with Obłój's (2008) correction of the leading term.
-//!
-//! With `q = 1 − β`, `k = ln(K/F)` and `B = 1 + [q²α²/(24(FK)^q) + ρβνα/(4(FK)^(q/2))
-//! + (2 − 3ρ²)ν²/24]·t`:
-//! ```text
-//! Hagan:  σ = α / ((FK)^(q/2) (1 + q²k²/24 + q⁴k⁴/1920)) · z/x(z) · B,  z = −(ν/α)(FK)^(q/2) k
-//! Obłój:  σ = α / (F^q E(qk)) · z̃/x(z̃) · B,  z̃ = −(ν/α) F^q k E(qk),  E(y) = (eʸ − 1)/y
-//! x(z) = ln((√(1 − 2ρz + z²) + z − ρ)/(1 − ρ))
-//! ```
-//! (Obłój's `ν ln(F/K)/x(z̃)` with `z̃ = ν(F^q − K^q)/(αq)` rewritten so β = 1 and K = F
-//! are regular.) `z/x(z)` and `E` use Taylor series near 0, so the ATM limit is smooth.
-//! Parameters `α > 0`, `|ρ| < 1`, `ν ≥ 0`, `β ∈ [0, 1]`; flat order `[α, ρ, ν, β]`, so
-//! a fit with β fixed uses the first three coordinates ([`Sabr::with_free`]).
-//! Gradients by forward-mode dual numbers ([`crate::model::dual::Dual`]).
+//! The SABR implied-vol expansion: see [`Sabr`].
 
 use super::dual::{Dual, Real};
 use super::{check_len, Domain, Params, Smile};
@@ -60,6 +46,22 @@ pub enum SabrExpansion {
     Obloj2008,
 }
 
+/// SABR lognormal implied-vol expansion (Hagan, Kumar, Lesniewski, Woodward 2002, eq. 2.17a)
+/// with Obłój's (2008) correction of the leading term.
+///
+/// With `q = 1 − β`, `k = ln(K/F)` and `B = 1 + [q²α²/(24(FK)^q) + ρβνα/(4(FK)^(q/2))
+/// + (2 − 3ρ²)ν²/24]·t`:
+/// ```text
+/// Hagan:  σ = α / ((FK)^(q/2) (1 + q²k²/24 + q⁴k⁴/1920)) · z/x(z) · B,  z = −(ν/α)(FK)^(q/2) k
+/// Obłój:  σ = α / (F^q E(qk)) · z̃/x(z̃) · B,  z̃ = −(ν/α) F^q k E(qk),  E(y) = (eʸ − 1)/y
+/// x(z) = ln((√(1 − 2ρz + z²) + z − ρ)/(1 − ρ))
+/// ```
+/// (Obłój's `ν ln(F/K)/x(z̃)` with `z̃ = ν(F^q − K^q)/(αq)` rewritten so β = 1 and K = F
+/// are regular.) `z/x(z)` and `E` use Taylor series near 0, so the ATM limit is smooth.
+/// Parameters `α > 0`, `|ρ| < 1`, `ν ≥ 0`, `β ∈ [0, 1]`; flat order `[α, ρ, ν, β]`, so
+/// a fit with β fixed uses the first three coordinates ([`Sabr::with_free`]).
+/// Gradients by forward-mode dual numbers ([`Dual`](crate::model::Dual)).
+///
 /// SABR parameters (validated).
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Sabr {

@@ -1,30 +1,4 @@
-//! SSVI and eSSVI surfaces.
-//!
-//! SSVI (Gatheral–Jacquier 2014, eq. 4.1):
-//! ```text
-//! w(k, θ) = θ/2 · (1 + ρφk + √((φk + ρ)² + 1 − ρ²)),   θ = θ(t) the ATM total variance
-//! ```
-//! with power-law `φ(θ) = η / (θ^γ (1 + θ)^(1−γ))` or Heston-like
-//! `φ(θ) = 1/(λθ) · (1 − (1 − e^(−λθ))/(λθ))`.
-//!
-//! No-arbitrage is built into the flat parameter vector (every admissible vector is an
-//! arbitrage-free surface):
-//! * θ at the expiries is a cumulative sum of positive increments `δ_i` (θ non-decreasing;
-//!   linear in `t` between expiries, proportional to `t` outside), which with the φ
-//!   families below satisfies the calendar conditions of GJ Theorem 4.1;
-//! * power law: `η = 2ζ/(1 + |ρ|)` with `ζ ∈ (0, 1)` and `γ ∈ (0, ½)` — GJ Corollary 4.1
-//!   (butterfly-free iff-sufficient `η(1 + |ρ|) ≤ 2`, `γ ≤ ½`);
-//! * Heston-like: `λ = (1 + |ρ|)/4 + ξ` with `ξ > 0` — GJ Corollary 4.2.
-//!
-//! eSSVI (Hendriks–Martini 2019): each expiry node has its own `(θ_i, ρ_i, ψ_i = θ_iφ_i)`.
-//! Enforced by the parametrisation: θ non-decreasing (positive increments) and per-node
-//! butterfly freedom `ψ_i < min(4/(1+|ρ_i|), 2√(θ_i/(1+|ρ_i|)))` (GJ Theorem 4.2, via
-//! `ψ_i = s_i · cap_i`, `s_i ∈ (0, 1)`). Not enforced by the box parametrisation (the
-//! feasible set is not a box), but measured and penalised: the calendar condition between
-//! consecutive nodes `θ_{i+1}/θ_i ≥ ψ_{i+1}/ψ_i` and `|ρ_{i+1}ψ_{i+1} − ρ_iψ_i| ≤ ψ_{i+1} − ψ_i`
-//! (Hendriks–Martini 2019); see [`Essvi::calendar_margins`], [`Essvi::calendar_penalty`]
-//! and [`crate::model::arbitrage::check_calendar`].
-//! Between nodes `(θ, ρψ, ψ)` are interpolated linearly in `t`.
+//! SSVI and eSSVI surfaces: see [`Ssvi`].
 
 use super::{Domain, Smile, Surface};
 
@@ -200,6 +174,32 @@ fn sgn(x: f64) -> f64 {
     }
 }
 
+/// An SSVI surface (and, below, eSSVI: [`Essvi`]). SSVI (Gatheral–Jacquier 2014, eq. 4.1):
+/// ```text
+/// w(k, θ) = θ/2 · (1 + ρφk + √((φk + ρ)² + 1 − ρ²)),   θ = θ(t) the ATM total variance
+/// ```
+/// with power-law `φ(θ) = η / (θ^γ (1 + θ)^(1−γ))` or Heston-like
+/// `φ(θ) = 1/(λθ) · (1 − (1 − e^(−λθ))/(λθ))`.
+///
+/// No-arbitrage is built into the flat parameter vector (every admissible vector is an
+/// arbitrage-free surface):
+/// * θ at the expiries is a cumulative sum of positive increments `δ_i` (θ non-decreasing;
+///   linear in `t` between expiries, proportional to `t` outside), which with the φ
+///   families below satisfies the calendar conditions of GJ Theorem 4.1;
+/// * power law: `η = 2ζ/(1 + |ρ|)` with `ζ ∈ (0, 1)` and `γ ∈ (0, ½)` — GJ Corollary 4.1
+///   (butterfly-free iff-sufficient `η(1 + |ρ|) ≤ 2`, `γ ≤ ½`);
+/// * Heston-like: `λ = (1 + |ρ|)/4 + ξ` with `ξ > 0` — GJ Corollary 4.2.
+///
+/// eSSVI (Hendriks–Martini 2019): each expiry node has its own `(θ_i, ρ_i, ψ_i = θ_iφ_i)`.
+/// Enforced by the parametrisation: θ non-decreasing (positive increments) and per-node
+/// butterfly freedom `ψ_i < min(4/(1+|ρ_i|), 2√(θ_i/(1+|ρ_i|)))` (GJ Theorem 4.2, via
+/// `ψ_i = s_i · cap_i`, `s_i ∈ (0, 1)`). Not enforced by the box parametrisation (the
+/// feasible set is not a box), but measured and penalised: the calendar condition between
+/// consecutive nodes `θ_{i+1}/θ_i ≥ ψ_{i+1}/ψ_i` and `|ρ_{i+1}ψ_{i+1} − ρ_iψ_i| ≤ ψ_{i+1} − ψ_i`
+/// (Hendriks–Martini 2019); see [`Essvi::calendar_margins`], [`Essvi::calendar_penalty`]
+/// and [`check_calendar`](crate::model::check_calendar).
+/// Between nodes `(θ, ρψ, ψ)` are interpolated linearly in `t`.
+///
 /// SSVI surface over a fixed list of expiries.
 ///
 /// Flat vector: power law `[ρ, ζ, γ, δ_1..δ_n]`, Heston-like `[ρ, ξ, δ_1..δ_n]`

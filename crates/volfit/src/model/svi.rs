@@ -1,13 +1,4 @@
-//! Raw SVI smile (Gatheral 2004):
-//!
-//! ```text
-//! w(k) = a + b·(ρ(k − m) + √((k − m)² + σ²))
-//! ```
-//!
-//! Domain: `a` real, `b ≥ 0`, `|ρ| < 1`, `m` real, `σ > 0`, and the minimum variance
-//! `a + bσ√(1 − ρ²) ≥ 0`. Roger Lee's moment bound on the wings is `b(1 + |ρ|) ≤ 2`.
-//! Also: SVI-JW (Gatheral–Jacquier 2014, §3.1) for reporting, and the quasi-explicit
-//! calibration of De Marco–Martini (Zeliade 2009) as an initial guess.
+//! The raw SVI smile: see [`Svi`].
 
 use super::{check_len, Domain, Params, Smile};
 use volfit_optim::linalg;
@@ -47,6 +38,17 @@ pub enum SviError {
     },
 }
 
+/// Raw SVI smile (Gatheral 2004):
+///
+/// ```text
+/// w(k) = a + b·(ρ(k − m) + √((k − m)² + σ²))
+/// ```
+///
+/// Domain: `a` real, `b ≥ 0`, `|ρ| < 1`, `m` real, `σ > 0`, and the minimum variance
+/// `a + bσ√(1 − ρ²) ≥ 0`. Roger Lee's moment bound on the wings is `b(1 + |ρ|) ≤ 2`.
+/// Also: SVI-JW (Gatheral–Jacquier 2014, §3.1) for reporting, and the quasi-explicit
+/// calibration of De Marco–Martini (Zeliade 2009) as an initial guess.
+///
 /// Raw SVI parameters (validated).
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Svi {
@@ -234,7 +236,7 @@ impl Smile for Svi {
 /// `k = 0.25` is by hand `0.04 + 0.4·(−0.3·0.15 + √(0.15² + 0.2²)) = 0.04 + 0.4·0.205 =
 /// 0.122`, are fitted back:
 /// ```
-/// use volfit::model::svi::{quasi_explicit_fit, Svi};
+/// use volfit::model::{quasi_explicit_fit, Svi};
 /// use volfit::model::Smile;
 ///
 /// let truth = Svi::new(0.04, 0.4, -0.3, 0.1, 0.2).unwrap();

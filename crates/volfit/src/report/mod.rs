@@ -14,8 +14,10 @@ figure{margin:1em 0}figcaption{font-size:13px;color:#555}
     };
 }
 
+// `alloc`, `hedge` and `html` stay public: each is one page with its own `render` and
+// `write_report`/`write_all`, names that would clash if flattened.
 pub mod alloc;
-pub mod charts;
+mod charts;
 mod data;
 pub mod hedge;
 pub mod html;

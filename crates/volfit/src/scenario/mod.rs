@@ -33,7 +33,7 @@ mod montecarlo;
 mod surface;
 
 pub use book::{Book, BookInstrument, Select};
-pub use surface::CoinSurface;
+pub use surface::{CoinSurface, ExpiryInfo};
 
 use crate::market::Snapshot;
 use crate::risk::Scenarios;

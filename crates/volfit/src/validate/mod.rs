@@ -18,20 +18,44 @@
 //! | `specs.csv` | spec: id, label and the full spec as JSON ([`SpecRow`]) |
 //!
 //! Errors are in vol points (1 = 0.01 of implied vol) against mid IVs of two-sided quotes.
+//! Every spec is scored on the same quotes (vol residual, default filter: out-of-the-money,
+//! two-sided), so errors compare across residual kinds, weights and filters. Walk-forward
+//! scores each fit in-sample (horizon 0) and on the next `h` snapshots under sticky
+//! moneyness and sticky strike. Cross-validation deals the distinct strikes of each expiry
+//! round-robin into `k` folds (calls and puts of a strike together). The ridge path picks
+//! the λ with the smallest out-of-sample RMSE (ties go to the smaller λ). A stability jump
+//! is a change larger than 5 times the median absolute change of its series and larger
+//! than 1e-6.
+//!
+//! ## Grid file
+//! The grid ([`GridConfig`]) is read from TOML (`--config grid.toml`) or the built-in
+//! default; every combination of the axes becomes one spec:
+//!
+//! ```toml
+//! horizon = 2                 # score each fit on the next 2 snapshots
+//! models = ["ssvi", "svi"]
+//! losses = ["mse", "huber:0.01"]
+//! weights = ["uniform", "vega"]
+//! residuals = ["vol"]
+//! ridges = ["none", "1:prev"]
+//! ridge_lambdas = [0.0, 0.1, 1.0, 10.0]
+//! [base]                      # everything else of the spec (see `FitSpec`)
+//! max_iters = 100
+//! ```
 
-pub mod cross_validation;
-pub mod grid;
+mod cross_validation;
+mod grid;
 #[cfg(feature = "parquet")]
-pub mod parquet;
-pub mod ridge_path;
-pub mod stability;
-pub mod walk_forward;
+mod parquet;
+mod ridge_path;
+mod stability;
+mod walk_forward;
 
-pub use cross_validation::{cross_validate, CvRow};
-pub use grid::{GridConfig, GridError, LabeledSpec};
+pub use cross_validation::{cross_validate, pooled, CvRow};
+pub use grid::{spec_label, GridConfig, GridError, LabeledSpec};
 pub use ridge_path::{chosen_lambda, RidgePoint};
-pub use stability::{stability, StabilityRow};
-pub use walk_forward::{walk_forward, ParamPoint, SeriesRun, WalkForwardRow};
+pub use stability::{spec_variation, stability, StabilityRow};
+pub use walk_forward::{pool, walk_forward, ParamPoint, SeriesRun, WalkForwardRow};
 
 use crate::fit::ErrorAcc;
 use crate::io::write_atomic;

@@ -257,7 +257,7 @@ fn every_real_svi_slice_is_butterfly_free_and_not_degenerate() {
                 fly.push(format!("{label}: {:?}", e.arbitrage.worst));
             }
             let p = |n: &str| e.params[n];
-            let svi = volfit::model::svi::Svi::new(p("a"), p("b"), p("rho"), p("m"), p("sigma"))
+            let svi = volfit::model::Svi::new(p("a"), p("b"), p("rho"), p("m"), p("sigma"))
                 .expect("valid SVI");
             let ks = r.residuals.iter().filter(|q| q.expiry == e.expiry).map(|q| q.k);
             let (lo, hi) =

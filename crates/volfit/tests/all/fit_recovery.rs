@@ -8,11 +8,11 @@ use rand_chacha::ChaCha8Rng;
 use volfit::black;
 use volfit::fit::{fit_snapshot, FitSpec, ModelKind};
 use volfit::market::{Expiry, ForwardSource, OptionType, Quote, Snapshot};
-use volfit::model::bates::Bates;
-use volfit::model::cf::CharacteristicFn;
-use volfit::model::heston::Heston;
-use volfit::model::sabr::{Sabr, SabrExpansion};
+use volfit::model::Bates;
+use volfit::model::CharacteristicFn;
+use volfit::model::Heston;
 use volfit::model::Smile;
+use volfit::model::{Sabr, SabrExpansion};
 use volfit_optim::loss::LossKind;
 
 const F: f64 = 90_000.0;
@@ -184,7 +184,7 @@ fn essvi_recovers_a_per_expiry_skew() {
 
 /// Rebuilds the fitted model from its reported parameters: valid iff every constraint holds.
 fn params_valid(model: ModelKind, p: &std::collections::BTreeMap<String, f64>) -> bool {
-    use volfit::model::svi::Svi;
+    use volfit::model::Svi;
     if p.values().any(|v| !v.is_finite()) {
         return false;
     }

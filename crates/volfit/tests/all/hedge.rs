@@ -4,8 +4,8 @@
 use crate::support::shared_data;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use volfit::hedge::path::{hedged_pnl, log_log_slope, variance, BsWorld};
 use volfit::hedge::{backtest, DeltaKind, HedgeConfig, HedgeOutput};
+use volfit::hedge::{hedged_pnl, log_log_slope, variance, BsWorld};
 use volfit::market::{build, read_path, OptionType, ReadOptions, Snapshot};
 use volfit::market::{read_perpetuals, PerpPrice};
 

@@ -3,14 +3,16 @@
 use proptest::prelude::*;
 use volfit::black;
 use volfit::market::OptionType;
-use volfit::model::arbitrage::{self, butterfly_penalty, fill_grid, ViolationKind};
-use volfit::model::bates::Bates;
-use volfit::model::cf::CharacteristicFn;
-use volfit::model::heston::Heston;
-use volfit::model::sabr::{Sabr, SabrExpansion};
-use volfit::model::ssvi::{Essvi, Phi, Ssvi};
-use volfit::model::svi::{quasi_explicit_fit, Svi, SviJw};
+use volfit::model::Bates;
+use volfit::model::CharacteristicFn;
+use volfit::model::Heston;
+use volfit::model::{
+    butterfly_penalty, check_butterfly, check_smiles, check_surface, fill_grid, ViolationKind,
+};
+use volfit::model::{quasi_explicit_fit, Svi, SviJw};
+use volfit::model::{Essvi, Phi, Ssvi};
 use volfit::model::{Params, Smile, Surface};
+use volfit::model::{Sabr, SabrExpansion};
 use volfit_optim::check::check_gradient;
 use volfit_optim::FnObjective;
 
@@ -112,13 +114,13 @@ fn vogt_svi_is_flagged_clean_svi_passes() {
     let vogt = Svi::new(-0.0410, 0.1331, 0.3060, 0.3586, 0.4153).expect("valid raw SVI");
     let mut ks = vec![0.0; 401];
     fill_grid(-1.5, 1.5, &mut ks);
-    let v = arbitrage::check_butterfly(&vogt, 1.0, &ks).expect("Vogt's SVI has g < 0");
+    let v = check_butterfly(&vogt, 1.0, &ks).expect("Vogt's SVI has g < 0");
     assert_eq!(v.kind, ViolationKind::Butterfly);
     // GJ 2014 Figure 2: g dips below zero around k ≈ 0.7 (our grid: within 0.3 of it).
     assert!(v.value < 0.0 && (v.k - 0.7).abs() < 0.3, "{v:?}");
     let clean = Svi::new(0.03, 0.1, -0.4, 0.0, 0.2).expect("valid");
-    assert!(arbitrage::check_butterfly(&clean, 1.0, &ks).is_none());
-    let r = arbitrage::check_smiles(&[(1.0, vogt)], &ks);
+    assert!(check_butterfly(&clean, 1.0, &ks).is_none());
+    let r = check_smiles(&[(1.0, vogt)], &ks);
     assert!(!r.butterfly_ok && r.calendar_ok && r.worst.is_some());
     let json = serde_json::to_string(&r).expect("serialize");
     assert!(json.contains("butterfly_ok"));
@@ -131,7 +133,7 @@ fn calendar_violation_is_detected() {
     let s2 = Svi::new(0.02, 0.1, -0.3, 0.0, 0.2).expect("valid");
     let mut ks = vec![0.0; 41];
     fill_grid(-1.0, 1.0, &mut ks);
-    let r = arbitrage::check_smiles(&[(0.5, s1), (1.0, s2)], &ks);
+    let r = check_smiles(&[(0.5, s1), (1.0, s2)], &ks);
     assert!(!r.calendar_ok);
     assert_eq!(r.worst.map(|w| w.kind), Some(ViolationKind::Calendar));
 }
@@ -156,13 +158,13 @@ fn butterfly_penalty_gradient_matches_fd() {
     let s = Ssvi::new(&[1.0], &[0.04], -0.7, Phi::PowerLaw { eta: 1.1, gamma: 0.4 })
         .expect("valid")
         .slice(1.0);
-    let slice = volfit::model::ssvi::SsviSlice { phi: s.phi * 4.0, ..s };
+    let slice = volfit::model::SsviSlice { phi: s.phi * 4.0, ..s };
     let mut g3 = [0.0; 3];
     let mut w9 = [0.0; 9];
     let pen = butterfly_penalty(&slice, &ks, 1e-2, &mut g3, &mut w9);
     assert!(pen > 0.0, "boosted φ must violate");
     let f3 = |p: &[f64]| {
-        let sl = volfit::model::ssvi::SsviSlice { theta: p[0], rho: p[1], phi: p[2] };
+        let sl = volfit::model::SsviSlice { theta: p[0], rho: p[1], phi: p[2] };
         let mut gg = [0.0; 3];
         let mut w = [0.0; 9];
         butterfly_penalty(&sl, &ks, 1e-2, &mut gg, &mut w)
@@ -247,11 +249,11 @@ fn ssvi_initial_guess_and_essvi_from_ssvi_are_arbitrage_free() {
     assert!(s.thetas().windows(2).all(|p| p[1] > p[0]));
     let mut ks = vec![0.0; 201];
     fill_grid(-2.0, 2.0, &mut ks);
-    let r = arbitrage::check_surface(&s, &ts, &ks);
+    let r = check_surface(&s, &ts, &ks);
     assert!(r.butterfly_ok && r.calendar_ok, "{r:?}");
     // eSSVI with SSVI nodes: same surface at the nodes, arbitrage-free on the grid.
     let e = Essvi::from_ssvi(&s).expect("valid");
-    let r = arbitrage::check_surface(&e, &ts, &ks);
+    let r = check_surface(&e, &ts, &ks);
     assert!(r.butterfly_ok && r.calendar_ok, "{r:?}");
     assert!(Ssvi::initial_guess(&ts, &[0.002, f64::NAN, 0.01, 0.03], true).is_err());
 }
@@ -291,7 +293,7 @@ proptest! {
         prop_assert!(e.calendar_ok());
         let mut ks = vec![0.0; 301];
         fill_grid(-3.0, 3.0, &mut ks);
-        let r = arbitrage::check_surface(&e, &ts, &ks);
+        let r = check_surface(&e, &ts, &ks);
         prop_assert!(r.butterfly_ok && r.calendar_ok, "{:?}", r);
     }
 }
@@ -328,7 +330,7 @@ proptest! {
         let s = free_to_ssvi(heston_like, rho, z, gamma, d);
         let mut ks = vec![0.0; 301];
         fill_grid(-3.0, 3.0, &mut ks);
-        let r = arbitrage::check_surface(&s, s.expiries(), &ks);
+        let r = check_surface(&s, s.expiries(), &ks);
         prop_assert!(r.butterfly_ok && r.calendar_ok, "{:?}", r);
     }
 }
@@ -552,7 +554,7 @@ fn heston_gradients_match_fd() {
         // Batched version agrees with the single-strike one.
         let mut ob = [0.0; 2];
         let mut gb = [0.0; 10];
-        let mut wb = [volfit::model::dual::Dual::constant(num_complex::Complex64::from(0.0)); 2];
+        let mut wb = [volfit::model::Dual::constant(num_complex::Complex64::from(0.0)); 2];
         h.call_prices_grad(t, &[k, k + 0.1], &mut ob, &mut gb, &mut wb);
         assert!((ob[0] - c).abs() < 1e-15);
         for i in 0..5 {
@@ -586,11 +588,11 @@ fn bates_gradients_match_fd_and_tend_to_heston() {
     let ks = [-0.3, 0.0, 0.25];
     let mut wb = [0.0; 3];
     let mut gb = [0.0; 24];
-    let mut work = [volfit::model::dual::Dual::constant(num_complex::Complex64::from(0.0)); 3];
+    let mut work = [volfit::model::Dual::constant(num_complex::Complex64::from(0.0)); 3];
     b.total_variance_grad_batch(0.4, &ks, &mut wb, &mut gb, &mut work);
     let mut wh = [0.0; 3];
     let mut gh = [0.0; 15];
-    let mut workh = [volfit::model::dual::Dual::constant(num_complex::Complex64::from(0.0)); 3];
+    let mut workh = [volfit::model::Dual::constant(num_complex::Complex64::from(0.0)); 3];
     h.total_variance_grad_batch(0.4, &ks, &mut wh, &mut gh, &mut workh);
     for (j, &k) in ks.iter().enumerate() {
         let mut g = [0.0; 8];

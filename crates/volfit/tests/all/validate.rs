@@ -69,7 +69,7 @@ fn synth_snapshots(n: usize) -> Vec<Snapshot> {
 }
 
 fn labeled(id: usize, spec: FitSpec) -> LabeledSpec {
-    LabeledSpec { id, label: volfit::validate::grid::spec_label(&spec), spec }
+    LabeledSpec { id, label: volfit::validate::spec_label(&spec), spec }
 }
 
 #[test]
@@ -163,10 +163,10 @@ fn ridge_toward_previous_fit_steadies_parameters_at_small_out_of_sample_cost() {
     let stab = stability(&params);
     let oos = |id: usize| {
         let mine: Vec<_> = rows.iter().filter(|r| r.spec_id == id).collect();
-        volfit::validate::walk_forward::pool(&mine).1.rmse()
+        volfit::validate::pool(&mine).1.rmse()
     };
-    let (var0, _) = volfit::validate::stability::spec_variation(&stab, 0);
-    let (var1, _) = volfit::validate::stability::spec_variation(&stab, 1);
+    let (var0, _) = volfit::validate::spec_variation(&stab, 0);
+    let (var1, _) = volfit::validate::spec_variation(&stab, 1);
     let (oos0, oos1) = (oos(0), oos(1));
     eprintln!("SVI ridge 0.01:prev: variation {var0:.4} → {var1:.4}, oos {oos0:.4} → {oos1:.4}");
     // Measured on these 28 × 2 snapshots (2026-11 run): median relative day-to-day change of
@@ -233,7 +233,7 @@ fn cross_validation_error_of_an_over_parametrised_spec_exceeds_in_sample() {
         let sp = labeled(id, FitSpec { model, ..FitSpec::default() });
         let rows = cross_validate(&snaps[0], &sp, 5);
         let refs: Vec<_> = rows.iter().collect();
-        let (is, cv) = volfit::validate::cross_validation::pooled(&refs);
+        let (is, cv) = volfit::validate::pooled(&refs);
         eprintln!("{model}: in-sample {is:.4}, cross-validated {cv:.4}");
         ratios.push(cv / is);
     }
