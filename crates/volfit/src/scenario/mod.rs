@@ -1,6 +1,6 @@
 //! Joint scenarios of underlying moves and vol-surface changes for BTC and ETH option books,
 //! repriced through the fitted surfaces (full revaluation, not greeks) — the input of
-//! portfolio allocation ([`crate::alloc`]).
+//! portfolio allocation (the `alloc` module).
 //!
 //! ## Units and conventions
 //! - Positions are in **units**: one option = one coin of underlying notional (Deribit's
