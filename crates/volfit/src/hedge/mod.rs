@@ -20,10 +20,10 @@
 //!   `W = V/F`, so the coin P&L is flat to first order for `Δ_PA = Δ_S − V/F` (built on the
 //!   smile delta). This is Deribit's displayed delta for BTC/ETH options.
 //!
-//! Model vols come from a fitted snapshot as a [`SmileTable`] per expiry: the model IVs at
-//! the fitted strikes, read with a three-point (quadratic) interpolation in `k` whose
-//! derivative gives `σ'(k)`; outside the fitted range the vol is held flat at the edge value
-//! and the slope is zero (flagged as extrapolated).
+//! Model vols come from the snapshot's fitted model ([`HedgeSmiles`], a
+//! `model::Fitted`): inside each expiry's fitted k-range `σ(k) = √(w/t)` and
+//! `σ'(k) = w'/(2σt)` from the smile itself; outside it the vol is held flat at the edge
+//! value and the slope is zero (flagged as extrapolated).
 //!
 //! ## Accounting (one option path, `q` options held, hedge `h_i` coins over step `i → i+1`)
 //! - Option marks: mid in USD `V_i` and in coin `W_i` (`V = W·F`); mark price, then the
