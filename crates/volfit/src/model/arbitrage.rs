@@ -133,6 +133,7 @@ pub trait SmileDkGrad: Smile {
 }
 
 impl SmileDkGrad for Svi {
+    #[inline]
     fn total_variance_dk_grad(
         &self,
         k: f64,
