@@ -17,7 +17,7 @@
 //! back, so the whole smile set is free of calendar arbitrage on the grid whenever every
 //! repair succeeds. The penalty is [`SviAboveFloor`].
 
-use super::calibrate::{balance_cost, calibrate_with, off_bounds, score_as_it_stands, Calibration};
+use super::calibrate::{calibrate_with, off_bounds, score_as_it_stands, Calibration};
 use super::penalty::SviAboveFloor;
 use super::problem::{SmileModel, VolModel};
 use super::spec::FitSpec;
@@ -117,7 +117,7 @@ pub(crate) fn lift_above(
     let w_spec = if spec.arbitrage_penalty > 0.0 { spec.arbitrage_penalty } else { 1.0 };
     let data = cal.data_cost;
     let pen = penalty.calendar(&cal.x, &mut [0.0; 5]);
-    let balanced = (balance_cost(cal, spec.loss) / pen.max(f64::MIN_POSITIVE)).max(1e-8);
+    let balanced = (2.0 * data / pen.max(f64::MIN_POSITIVE)).max(1e-8);
     let from_fit = path(cal.x.clone(), w_spec.min(balanced.max(BALANCE_FLOOR * w_spec)));
     if from_fit.as_ref().is_some_and(|c| c.data_cost <= 2.0 * data) {
         return from_fit;

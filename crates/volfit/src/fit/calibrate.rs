@@ -490,18 +490,6 @@ pub(super) fn off_bounds(x: &[f64], domains: &[Domain]) -> Vec<f64> {
     x
 }
 
-/// `Σ wᵢρ(rᵢ²)` of `c` under `loss`, twice its [`data_cost`](Calibration::data_cost): what
-/// the first weight of an arbitrage penalty is balanced against. Under least squares it is
-/// summed as `Σ (wᵢrᵢ)·rᵢ`, the rounding the balance has always had (the robust cost sums
-/// `wᵢ·rᵢ²`), so that MSE fits keep their last bits; the two differ in rounding only.
-pub(super) fn balance_cost(c: &Calibration, loss: LossKind) -> f64 {
-    if loss == LossKind::Mse {
-        c.residuals.iter().zip(&c.weights).map(|(r, w)| w * r * r).sum()
-    } else {
-        2.0 * c.data_cost
-    }
-}
-
 /// The point `y` scored under `spec` and `penalty` as it stands (no solver step), reporting
 /// the solver run of `run` (the penalised fit `y` was derived from) when given.
 pub(super) fn score_as_it_stands<V: VolModel, P: Penalty + Send + Sync + 'static>(

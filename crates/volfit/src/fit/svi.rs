@@ -3,7 +3,7 @@
 
 use super::arbitrage::arbitrage_grid;
 use super::calibrate::{
-    balance_cost, best_of, calibrate, calibrate_with, off_bounds, score_as_it_stands, Calibration,
+    best_of, calibrate, calibrate_with, off_bounds, score_as_it_stands, Calibration,
 };
 use super::error::FitError;
 use super::penalty::SviButterfly;
@@ -123,7 +123,7 @@ impl Repair<'_> {
         let spec = self.spec;
         let clean = |x: &[f64]| self.clean(x);
         let pen = SviButterfly::new(1.0).value_grad(&cal.x, &mut [0.0; 5]);
-        let data = balance_cost(cal, spec.loss);
+        let data = 2.0 * cal.data_cost;
         let balanced = (data / pen.max(f64::MIN_POSITIVE)).clamp(1e-8, SVI_PENALTY);
         let w0 = if spec.arbitrage_penalty > 0.0 { spec.arbitrage_penalty } else { balanced };
         let mut found = self.penalty_path(cal.x.clone(), w0);
