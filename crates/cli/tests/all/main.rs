@@ -12,6 +12,7 @@ mod fit_cli;
 mod golden;
 mod hedge_report_cli;
 mod msrv;
+mod outputs_cli;
 mod report_cli;
 mod risk_cli;
 mod synth_cli;
