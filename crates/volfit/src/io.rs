@@ -43,12 +43,12 @@ where
     remove_stale(&dir, &name);
     let tmp = dir.join(temp_name(&name, "tmp"));
     let result = (|| {
-        let file = File::create(&tmp).map_err(|e| named(path, e))?;
+        let file = File::create(&tmp).map_err(|e| named(path, &e))?;
         let mut w = BufWriter::new(file);
         let out = body(&mut w)?;
         let file = w.into_inner().map_err(io::IntoInnerError::into_error)?;
         file.sync_all()?;
-        fs::rename(&tmp, path).map_err(|e| named(path, e))?;
+        fs::rename(&tmp, path).map_err(|e| named(path, &e))?;
         Ok::<T, E>(out)
     })();
     if result.is_err() {
@@ -71,7 +71,7 @@ pub fn check_writable(path: &Path) -> io::Result<()> {
     let (dir, name) = split(path)?;
     check_dir_target(path, &dir)?;
     let probe = dir.join(temp_name(&name, "tmp"));
-    File::create(&probe).map_err(|e| named(path, e))?;
+    File::create(&probe).map_err(|e| named(path, &e))?;
     fs::remove_file(&probe)
 }
 
@@ -110,7 +110,7 @@ impl OutDir {
         if staging.exists() {
             fs::remove_dir_all(&staging)?;
         }
-        fs::create_dir(&staging).map_err(|e| named(&target, e))?;
+        fs::create_dir(&staging).map_err(|e| named(&target, &e))?;
         Ok(OutDir { target, staging, committed: false })
     }
 
@@ -142,15 +142,15 @@ impl OutDir {
         let (parent, name) = split(&self.target)?;
         if fs::symlink_metadata(&self.target).is_ok() {
             let aside = parent.join(temp_name(&name, "old"));
-            fs::rename(&self.target, &aside).map_err(|e| named(&self.target, e))?;
+            fs::rename(&self.target, &aside).map_err(|e| named(&self.target, &e))?;
             if let Err(e) = fs::rename(&self.staging, &self.target) {
                 let _ = fs::rename(&aside, &self.target);
-                return Err(named(&self.target, e));
+                return Err(named(&self.target, &e));
             }
             self.committed = true;
             let _ = fs::remove_dir_all(&aside);
         } else {
-            fs::rename(&self.staging, &self.target).map_err(|e| named(&self.target, e))?;
+            fs::rename(&self.staging, &self.target).map_err(|e| named(&self.target, &e))?;
             self.committed = true;
         }
         sync_dir(&parent);
@@ -198,7 +198,7 @@ fn read_manifest(path: &Path) -> io::Result<Option<Manifest>> {
             io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display()))
         }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(named(path, e)),
+        Err(e) => Err(named(path, &e)),
     }
 }
 
@@ -208,7 +208,7 @@ fn check_replaceable(target: &Path, shown: &Path) -> io::Result<()> {
     let meta = match fs::metadata(target) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(named(target, e)),
+        Err(e) => return Err(named(target, &e)),
     };
     if !meta.is_dir() {
         return Err(io::Error::new(
@@ -217,7 +217,7 @@ fn check_replaceable(target: &Path, shown: &Path) -> io::Result<()> {
         ));
     }
     let listed = read_manifest(&target.join(MANIFEST))?.map(|m| m.files);
-    for entry in fs::read_dir(target).map_err(|e| named(target, e))? {
+    for entry in fs::read_dir(target).map_err(|e| named(target, &e))? {
         let name = entry?.file_name().to_string_lossy().into_owned();
         if name == MANIFEST || is_temporary(&name) {
             continue;
@@ -339,12 +339,12 @@ fn check_dir_target(path: &Path, dir: &Path) -> io::Result<()> {
 fn absolute(path: &Path) -> io::Result<PathBuf> {
     match fs::canonicalize(path) {
         Ok(p) => Ok(p),
-        Err(_) => std::path::absolute(path).map_err(|e| named(path, e)),
+        Err(_) => std::path::absolute(path).map_err(|e| named(path, &e)),
     }
 }
 
 /// `e` with `path` in its message.
-fn named(path: &Path, e: io::Error) -> io::Error {
+fn named(path: &Path, e: &io::Error) -> io::Error {
     io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
 }
 
