@@ -254,6 +254,7 @@ fn synthetic_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
 
 /// Runs `volfit allocate`.
 pub fn run(args: &AllocateArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+    let start = std::time::Instant::now();
     let cfg_text = std::fs::read_to_string(&args.config)
         .with_context(|| format!("reading {}", args.config.display()))?;
     let mut cfg = AllocConfig::from_toml(&cfg_text)
@@ -265,14 +266,13 @@ pub fn run(args: &AllocateArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let book_text = std::fs::read_to_string(&args.book)
         .with_context(|| format!("reading {}", args.book.display()))?;
     let book = Book::from_toml(&book_text, &args.book)?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
+    let dir = volfit::io::OutDir::create(&args.out)?;
 
     let mut input = args.input.clone();
     let mut notices = Vec::new();
     if input.files.is_empty() {
         if cfg.files.is_empty() {
-            input.files = synthetic_files(&args.out)?;
+            input.files = synthetic_files(dir.path())?;
             notices.push("no snapshot files given: built-in synthetic BTC and ETH chains".into());
         } else {
             // Relative paths in the config are relative to the config file.
@@ -319,10 +319,12 @@ pub fn run(args: &AllocateArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         scenarios: problem.pnl.rows(),
         notices,
     };
-    write_all(&args.out, &out).with_context(|| format!("writing into {}", args.out.display()))?;
+    write_all(dir.path(), &out).with_context(|| format!("writing into {}", args.out.display()))?;
+    let files = dir.commit("allocate")?;
     if !quiet {
         print_summary(&out);
     }
+    super::print_written(&args.out, &files, start, quiet);
     Ok(ExitCode::SUCCESS)
 }
 

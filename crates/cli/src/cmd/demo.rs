@@ -2,14 +2,16 @@
 //!
 //! synth → the ordinary reader and cleaning → bid/ask/mid implied vols → SSVI and SVI fits
 //! with a robust loss → how well the known truth was recovered. Everything is written to
-//! `--out DIR` (default `volfit-demo/`) so the files can be opened afterwards.
+//! `--out DIR` (default `volfit-demo/`, replaced as a whole when the demo succeeds) so the files
+//! can be opened afterwards.
 
 use super::fit::{fit_all, print_summary, write_inputs, write_outputs};
 use anyhow::Context;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
 use volfit::fit::{FitSpec, ModelKind, SnapshotResult};
-use volfit::io::write_atomic;
+use volfit::io::{write_atomic, OutDir};
 use volfit::market::synth::{generate, SynthSpec, SynthTruth};
 use volfit::market::{build, read_path, ReadOptions};
 use volfit_optim::loss::LossKind;
@@ -39,26 +41,26 @@ fn truth_errors(r: &SnapshotResult, truth: &SynthTruth) -> Vec<f64> {
 
 /// Runs `volfit demo`.
 pub fn run(args: &DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
+    let start = Instant::now();
+    let out = OutDir::create(&args.out)?;
     // 1. The synthetic chain, in Deribit's book-summary layout, with its truth.
     let chain = generate(&SynthSpec { seed: args.seed, ..SynthSpec::default() });
-    let csv = args.out.join("synth_deribit.csv");
-    write_atomic(&csv, |w| chain.write_csv(w))
-        .with_context(|| format!("writing {}", csv.display()))?;
-    let truth_path = args.out.join("synth_deribit.csv.truth.json");
-    write_atomic(&truth_path, |w| chain.write_truth(w))
-        .with_context(|| format!("writing {}", truth_path.display()))?;
+    let csv = out.path().join("synth_deribit.csv");
+    write_atomic(&csv, |w| chain.write_csv(w))?;
+    write_atomic(&out.path().join("synth_deribit.csv.truth.json"), |w| chain.write_truth(w))?;
     let truth = &chain.truth;
+    // Outputs name the input where it ends up, not where it is staged.
+    let final_csv = args.out.join("synth_deribit.csv");
 
     // 2. Read it back like any user file: detection, cleaning, forwards, implied vols.
     let opts = ReadOptions::default();
     let mut snaps = Vec::new();
-    let report = read_path(&csv, &opts, &mut |raw| {
+    let mut report = read_path(&csv, &opts, &mut |raw| {
         snaps.push(build(raw, &opts.clean));
         Ok(())
     })
-    .with_context(|| format!("reading {}", csv.display()))?;
+    .with_context(|| format!("reading {}", final_csv.display()))?;
+    report.path = final_csv.display().to_string();
     let Some(cleaned) = snaps.first() else {
         anyhow::bail!("the synthetic chain produced no snapshot");
     };
@@ -94,14 +96,16 @@ pub fn run(args: &DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
 
     // 3. SSVI (the truth's family) and per-expiry SVI, Huber loss at one vol point.
     let mut ok = true;
-    let mut dirs = Vec::new();
     for model in [ModelKind::Ssvi, ModelKind::Svi] {
         let spec = FitSpec { model, loss: LossKind::Huber { scale: 0.01 }, ..FitSpec::default() };
         let results = fit_all(&snaps[..1], &spec, false);
-        let dir = args.out.join(format!("fit_{}", model.name()));
-        write_outputs(&dir, &spec, std::slice::from_ref(&csv), &results)?;
+        let name = format!("fit_{}", model.name());
+        let dir = out.path().join(&name);
+        write_outputs(&dir, &spec, std::slice::from_ref(&final_csv), &results)?;
         write_inputs(&dir, std::slice::from_ref(&report), &snaps[..1])?;
-        dirs.push(dir.clone());
+        // 4. The report: one self-contained HTML page per fit.
+        volfit::report::html::write_report(&dir)
+            .with_context(|| format!("writing the report in {}", args.out.join(&name).display()))?;
         let Some(r) = results.first() else { continue };
         ok &= !r.fit.expiries.is_empty();
         if quiet {
@@ -144,20 +148,14 @@ pub fn run(args: &DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
                 t.gamma
             );
         }
-        println!("  wrote {}", dir.display());
+        println!("  wrote {} (report.html: open it in a browser)", args.out.join(&name).display());
     }
-    if !quiet {
-        println!();
-        println!(
-            "files in {}: synth_deribit.csv (+ .truth.json), fit_ssvi/, fit_svi/",
-            args.out.display()
-        );
-    }
-    // 4. The reports: one self-contained HTML page per fit.
-    for dir in &dirs {
-        let path = volfit::report::html::write_report(dir)
-            .with_context(|| format!("writing the report in {}", dir.display()))?;
-        println!("report: {}", path.display());
+    let files = out.commit("demo")?;
+    super::print_written(&args.out, &files, start, quiet);
+    // The pages are the demo's result: their paths print even with -q.
+    for model in [ModelKind::Ssvi, ModelKind::Svi] {
+        let page = args.out.join(format!("fit_{}", model.name())).join("report.html");
+        println!("report: {}", page.display());
     }
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

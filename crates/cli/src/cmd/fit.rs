@@ -12,8 +12,9 @@ use anyhow::Context;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
 use volfit::fit::{fit_series, FitOutput, FitSpec, ModelKind, Ridge, SnapshotResult, SolverKind};
-use volfit::io::write_atomic;
+use volfit::io::{write_atomic, OutDir};
 use volfit::market::{Cleaned, FileReport, Snapshot};
 use volfit::objective::{ResidualKind, WeightKind};
 use volfit::report::html::{write_report, InputsSummary, TraceRecord};
@@ -67,10 +68,10 @@ pub struct FitArgs {
     /// SABR β: a number in [0, 1], or `free` to fit it.
     #[arg(long, value_name = "BETA")]
     pub sabr_beta: Option<String>,
-    /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// Output directory (created if missing).
+    #[command(flatten)]
+    pub threads: super::Threads,
+    /// Output folder: created if missing; replaced as a whole when the run succeeds (a
+    /// folder holding files volfit did not write is refused).
     #[arg(long, short)]
     pub out: PathBuf,
     /// Also write DIR/report.html (see `volfit report`).
@@ -79,10 +80,21 @@ pub struct FitArgs {
 }
 
 impl FitArgs {
-    /// The spec: the config file (or defaults) with flags applied on top.
+    /// The spec: the config file (or defaults) with flags applied on top, every value
+    /// checked by the one rule set ([`FitSpec::check`]): the file's values when it is read,
+    /// the flags' after.
     pub fn spec(&self) -> anyhow::Result<FitSpec> {
         let mut spec = super::input::read_config(self.config.as_deref(), FitSpec::from_toml)?
             .unwrap_or_default();
+        self.apply_flags(&mut spec)?;
+        spec.check().map_err(|e| match e.flag {
+            Some(flag) => anyhow::anyhow!("{flag} {}: {}", e.value, e.rule),
+            None => anyhow::anyhow!("{e}"),
+        })?;
+        Ok(spec)
+    }
+
+    fn apply_flags(&self, spec: &mut FitSpec) -> anyhow::Result<()> {
         if let Some(v) = self.model {
             spec.model = v;
         }
@@ -102,14 +114,13 @@ impl FitArgs {
             spec.solver = v;
         }
         if let Some(v) = self.arbitrage_penalty {
-            anyhow::ensure!(v >= 0.0 && v.is_finite(), "--arbitrage-penalty must be ≥ 0");
             spec.arbitrage_penalty = v;
         }
         if self.calendar {
             spec.calendar = true;
         }
         if let Some(v) = self.starts {
-            spec.starts = v.max(1);
+            spec.starts = v;
         }
         if let Some(v) = self.seed {
             spec.seed = v;
@@ -121,12 +132,13 @@ impl FitArgs {
             spec.sabr_beta = if b == "free" {
                 None
             } else {
-                let beta: f64 = b.parse().map_err(|_| anyhow::anyhow!("--sabr-beta {b:?}"))?;
-                anyhow::ensure!((0.0..=1.0).contains(&beta), "--sabr-beta must be in [0, 1]");
+                let beta: f64 = b.parse().map_err(|_| {
+                    anyhow::anyhow!("--sabr-beta {b:?}: a number in [0, 1], or `free`")
+                })?;
                 Some(beta)
             };
         }
-        Ok(spec)
+        Ok(())
     }
 }
 
@@ -155,7 +167,7 @@ pub fn fit_all(snaps: &[Cleaned], spec: &FitSpec, progress: bool) -> Vec<Snapsho
 }
 
 /// Writes `fit.json`, `residuals.csv` and `traces.json` (solver iterates with the
-/// diagnostics' warnings) into `dir`.
+/// diagnostics' warnings) into `dir` (a command's [`volfit::io::OutDir`]).
 pub fn write_outputs(
     dir: &std::path::Path,
     spec: &FitSpec,
@@ -246,32 +258,21 @@ pub fn print_summary(results: &[SnapshotResult]) {
 
 /// Runs `volfit fit`.
 pub fn run(args: &FitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+    let start = Instant::now();
     let spec = args.spec()?;
+    let out = OutDir::create(&args.out)?;
+    let pool = args.threads.pool()?;
     let (snaps, reports) = args.input.load(quiet)?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads.unwrap_or(0))
-        .build()
-        .context("starting worker threads")?;
     let progress = !quiet && std::io::stderr().is_terminal() && snaps.len() > 1;
     let results = pool.install(|| fit_all(&snaps, &spec, progress));
-    write_outputs(&args.out, &spec, &args.input.files, &results)?;
-    write_inputs(&args.out, &reports, &snaps)?;
-    let report = if args.report {
-        Some(write_report(&args.out).context("writing the report")?)
-    } else {
-        None
-    };
-    if !quiet {
-        print_summary(&results);
-        eprintln!(
-            "wrote {} and {}",
-            args.out.join("fit.json").display(),
-            args.out.join("residuals.csv").display()
-        );
-        if let Some(p) = report {
-            eprintln!("wrote {}", p.display());
-        }
+    write_outputs(out.path(), &spec, &args.input.files, &results)?;
+    write_inputs(out.path(), &reports, &snaps)?;
+    if args.report {
+        write_report(out.path()).context("writing the report")?;
     }
+    let files = out.commit("fit")?;
+    print_summary(&results);
+    super::print_written(&args.out, &files, start, quiet);
     let fitted = results.iter().any(|r| !r.fit.expiries.is_empty());
     Ok(if fitted { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -117,9 +117,8 @@ pub struct HedgeArgs {
     /// public/get_funding_rate_history, as COIN=FILE (repeatable).
     #[arg(long, value_name = "COIN=FILE", value_parser = parse_funding_file)]
     pub funding_file: Vec<(String, PathBuf)>,
-    /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long)]
-    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub threads: super::Threads,
     /// Output directory (created if missing).
     #[arg(long, short)]
     pub out: PathBuf,
@@ -322,27 +321,24 @@ pub fn print_summary(out: &HedgeOutput) {
 
 /// Runs `volfit hedge`.
 pub fn run(args: &HedgeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+    let start = std::time::Instant::now();
     let cfg = args.config()?;
+    let dir = volfit::io::OutDir::create(&args.out)?;
     let (perps, perp_path) = load_perps(args, quiet)?;
     let mut input = args.input.clone();
     input.files.retain(|p| !is_perp_file(p));
     anyhow::ensure!(!input.files.is_empty(), "no option snapshot among the input files");
     let (snaps, _reports) = input.load(quiet)?;
     let snapshots: Vec<_> = snaps.into_iter().map(|c| c.snapshot).collect();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads.unwrap_or(0))
-        .build()
-        .context("starting worker threads")?;
+    let pool = args.threads.pool()?;
     let funding = load_funding(&cfg)?;
     let out = pool.install(|| backtest_funded(&snapshots, &perps, &funding, &cfg));
-    write_outputs(&args.out, &out, &input.files, perp_path.as_deref())?;
+    write_outputs(dir.path(), &out, &input.files, perp_path.as_deref())?;
     if args.report {
-        let page = volfit::report::hedge::write_report(&args.out, &out)
+        volfit::report::hedge::write_report(dir.path(), &out)
             .with_context(|| format!("writing the report in {}", args.out.display()))?;
-        if !quiet {
-            println!("report: {}", page.display());
-        }
     }
+    let files = dir.commit("hedge")?;
     if !quiet {
         for n in &out.notices {
             eprintln!("notice: {n}");
@@ -352,12 +348,8 @@ pub fn run(args: &HedgeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         for (und, f) in &out.funding {
             eprintln!("funding {und}: {f}");
         }
-        print_summary(&out);
-        eprintln!(
-            "wrote {} and {}",
-            args.out.join("paths.csv").display(),
-            args.out.join("hedge.json").display()
-        );
     }
+    print_summary(&out);
+    super::print_written(&args.out, &files, start, quiet);
     Ok(if out.paths.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

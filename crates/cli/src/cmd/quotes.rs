@@ -119,8 +119,13 @@ struct Summary {
 /// # Errors
 /// Unreadable inputs, bad headers, invalid arguments, output failures.
 pub fn run(a: &Args, quiet: bool) -> anyhow::Result<ExitCode> {
+    let start = std::time::Instant::now();
     let mut opts = a.input.read_options()?;
     let out = a.out.clone().unwrap_or_else(|| PathBuf::from("-"));
+    // Every destination is checked before anything is read or written.
+    for p in std::iter::once(&out).chain(&a.summary) {
+        volfit::io::check_writable(p)?;
+    }
     let json = out.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
     let mut files = Vec::new();
     let mut snaps = Vec::new();
@@ -200,6 +205,9 @@ pub fn run(a: &Args, quiet: bool) -> anyhow::Result<ExitCode> {
                 eprintln!("  skipped: {ex}");
             }
         }
+    }
+    for p in std::iter::once(&out).chain(&a.summary) {
+        super::print_wrote_file(p, start, quiet);
     }
     Ok(if t.quotes == 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

@@ -23,6 +23,8 @@ pub struct ReportArgs {
 pub fn run(args: &ReportArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let path =
         write_report(&args.dir).with_context(|| format!("reporting on {}", args.dir.display()))?;
+    // A folder written by a command lists its files; the page is one of them now.
+    volfit::io::record_in_manifest(&args.dir, "report.html")?;
     if !quiet {
         println!("{}", path.display());
     }

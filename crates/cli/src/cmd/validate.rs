@@ -30,14 +30,13 @@ pub struct ValidateArgs {
     /// Cross-validation folds over strikes (0 = off).
     #[arg(long)]
     pub folds: Option<usize>,
-    /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long)]
-    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub threads: super::Threads,
     /// Table format: csv, or parquet (only in builds with the cargo feature `parquet`).
     /// (`--format` is the input format.)
     #[arg(long, value_name = "FORMAT", default_value = "csv", value_parser = parse_format)]
     pub table_format: TableFormat,
-    /// Output directory (created if missing).
+    /// Output folder: created if missing; replaced as a whole when the run succeeds.
     #[arg(long, short)]
     pub out: PathBuf,
     /// Also fit the winning spec to every snapshot (fit.json, residuals.csv, traces.json in
@@ -83,16 +82,25 @@ impl ValidateArgs {
 
 /// Runs `volfit validate`.
 pub fn run(args: &ValidateArgs, quiet: bool) -> anyhow::Result<ExitCode> {
-    let cfg = args.config()?;
+    let start = std::time::Instant::now();
+    let mut cfg = args.config()?;
     cfg.specs()?;
+    let out = volfit::io::OutDir::create(&args.out)?;
     let (cleaned, reports) = args.input.load(quiet)?;
     let snaps: Vec<_> = cleaned.iter().map(|c| c.snapshot.clone()).collect();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads.unwrap_or(0))
-        .build()
-        .context("starting worker threads")?;
+    // More folds than quotes in the largest expiry only leaves folds empty.
+    let most = snaps.iter().flat_map(|s| &s.expiries).map(|e| e.quotes.len()).max().unwrap_or(0);
+    if cfg.folds > most.max(2) {
+        eprintln!(
+            "volfit: --folds {} is more than the {most} quotes of the largest expiry; using {}",
+            cfg.folds,
+            most.max(2)
+        );
+        cfg.folds = most.max(2);
+    }
+    let pool = args.threads.pool()?;
     let v = pool.install(|| validate(&snaps, &cfg))?;
-    let written = write_tables(&args.out, &v, args.table_format)
+    write_tables(out.path(), &v, args.table_format)
         .with_context(|| format!("writing {}", args.out.display()))?;
     if !quiet {
         println!(
@@ -127,20 +135,18 @@ pub fn run(args: &ValidateArgs, quiet: bool) -> anyhow::Result<ExitCode> {
                 println!("ridge toward {toward}: λ chosen out-of-sample = {l}");
             }
         }
-        eprintln!("wrote {} files in {}", written.len(), args.out.display());
     }
     if args.report {
         let winner = v.winner.as_ref().and_then(|w| v.specs.iter().find(|s| s.id == w.spec_id));
         if let Some(w) = winner {
             let results = pool.install(|| super::fit::fit_all(&cleaned, &w.spec, false));
-            super::fit::write_outputs(&args.out, &w.spec, &args.input.files, &results)?;
-            super::fit::write_inputs(&args.out, &reports, &cleaned)?;
+            super::fit::write_outputs(out.path(), &w.spec, &args.input.files, &results)?;
+            super::fit::write_inputs(out.path(), &reports, &cleaned)?;
         }
-        let page = volfit::report::html::write_report(&args.out)
+        volfit::report::html::write_report(out.path())
             .with_context(|| format!("writing the report in {}", args.out.display()))?;
-        if !quiet {
-            println!("report: {}", page.display());
-        }
     }
+    let files = out.commit("validate")?;
+    super::print_written(&args.out, &files, start, quiet);
     Ok(if v.winner.is_some() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -13,6 +13,7 @@ mod golden;
 mod hedge_cli;
 mod hedge_report_cli;
 mod msrv;
+mod outputs_cli;
 mod report_cli;
 mod risk_cli;
 mod synth_cli;

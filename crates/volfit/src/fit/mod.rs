@@ -61,6 +61,9 @@ pub use result::{SnapshotResult, WarmStart};
 pub use sabr::fit_sabr_slice;
 pub use series::{fit_series, Carry, SeriesFit};
 pub use snapshot::fit_snapshot;
-pub use spec::{FitSpec, ModelKind, QuoteFilter, Ridge, RidgeTarget, SolverKind};
+pub use spec::{
+    FitSpec, ModelKind, QuoteFilter, Ridge, RidgeTarget, Rule, SolverKind, SpecError, MAX_ITERS,
+    MAX_STARTS, RULES,
+};
 pub use svi::{fit_svi_slice, svi_degeneracy};
 pub use targets::select_targets;

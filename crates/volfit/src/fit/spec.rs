@@ -267,14 +267,150 @@ mod loss_text {
 }
 
 impl FitSpec {
-    /// Parses a TOML fit specification (unknown keys are errors).
+    /// Parses a TOML fit specification (unknown keys are errors) and checks every value
+    /// ([`FitSpec::check`]).
     ///
     /// # Errors
-    /// The TOML error, with the offending key and line.
+    /// The TOML error, with the offending key and line; or the value that breaks a rule.
     pub fn from_toml(text: &str) -> Result<FitSpec, toml::de::Error> {
-        toml::from_str(text)
+        let spec: FitSpec = toml::from_str(text)?;
+        spec.check()
+            .map_err(|e| <toml::de::Error as serde::de::Error>::custom(format!("key {e}")))?;
+        Ok(spec)
+    }
+
+    /// Checks every value against [`RULES`], the one rule set behind both the TOML keys and
+    /// the CLI flags.
+    ///
+    /// # Errors
+    /// The first value that breaks its rule.
+    pub fn check(&self) -> Result<(), SpecError> {
+        for r in RULES {
+            if let Some(v) = (r.get)(self) {
+                if !(r.ok)(v) {
+                    return Err(SpecError { key: r.key, flag: r.flag, value: v, rule: r.rule });
+                }
+            }
+        }
+        Ok(())
     }
 }
+
+/// Most starts of a multi-start fit (each is a full solve).
+pub const MAX_STARTS: usize = 1000;
+/// Most solver iterations.
+pub const MAX_ITERS: u32 = 1_000_000;
+
+/// A value of a [`FitSpec`] that breaks its rule.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{key} = {value}: {rule}")]
+pub struct SpecError {
+    /// TOML key (dotted for tables, e.g. `filter.min_t`).
+    pub key: &'static str,
+    /// The CLI flag that sets it, if any.
+    pub flag: Option<&'static str>,
+    /// The offending value.
+    pub value: f64,
+    /// The rule, in words.
+    pub rule: &'static str,
+}
+
+/// One checked value of a [`FitSpec`]: its TOML key, CLI flag, the value (`None` = unset),
+/// and its rule as code and in words.
+#[derive(Clone, Copy)]
+pub struct Rule {
+    /// TOML key.
+    pub key: &'static str,
+    /// CLI flag, if any.
+    pub flag: Option<&'static str>,
+    /// The value, when set.
+    pub get: fn(&FitSpec) -> Option<f64>,
+    /// The rule.
+    pub ok: fn(f64) -> bool,
+    /// The rule, in words.
+    pub rule: &'static str,
+}
+
+/// Every rule of a fit spec, for config files and flags alike.
+pub const RULES: &[Rule] = &[
+    Rule {
+        key: "weight_cap",
+        flag: None,
+        get: |s| Some(s.weight_cap),
+        ok: |v| v >= 1.0 && v.is_finite(),
+        rule: "must be a finite number ≥ 1",
+    },
+    Rule {
+        key: "ridge",
+        flag: Some("--ridge"),
+        get: |s| s.ridge.map(|r| r.lambda),
+        ok: |v| v >= 0.0 && v.is_finite(),
+        rule: "λ must be a finite number ≥ 0",
+    },
+    Rule {
+        key: "arbitrage_penalty",
+        flag: Some("--arbitrage-penalty"),
+        get: |s| Some(s.arbitrage_penalty),
+        ok: |v| v >= 0.0 && v.is_finite(),
+        rule: "must be a finite number ≥ 0",
+    },
+    Rule {
+        key: "max_iters",
+        flag: Some("--max-iters"),
+        get: |s| Some(f64::from(s.max_iters)),
+        ok: |v| (1.0..=f64::from(MAX_ITERS)).contains(&v),
+        rule: "must be from 1 to 1000000",
+    },
+    Rule {
+        key: "starts",
+        flag: Some("--starts"),
+        get: |s| Some(s.starts as f64),
+        ok: |v| (1.0..=MAX_STARTS as f64).contains(&v),
+        rule: "must be from 1 to 1000",
+    },
+    Rule {
+        key: "sabr_beta",
+        flag: Some("--sabr-beta"),
+        get: |s| s.sabr_beta,
+        ok: |v| (0.0..=1.0).contains(&v),
+        rule: "must be in [0, 1] (or `free` on the command line, absent in the file)",
+    },
+    Rule {
+        key: "filter.max_std_moneyness",
+        flag: None,
+        get: |s| Some(s.filter.max_std_moneyness),
+        ok: |v| v > 0.0,
+        rule: "must be > 0 (ATM standard deviations; inf keeps every strike)",
+    },
+    Rule {
+        key: "filter.min_open_interest",
+        flag: None,
+        get: |s| Some(s.filter.min_open_interest),
+        ok: |v| v >= 0.0 && v.is_finite(),
+        rule: "must be a finite number ≥ 0",
+    },
+    Rule {
+        key: "filter.max_spread_iv",
+        flag: None,
+        get: |s| Some(s.filter.max_spread_iv),
+        ok: |v| v > 0.0,
+        rule: "must be > 0 (vol, e.g. 0.5 = 50 points; inf keeps every spread)",
+    },
+    Rule {
+        key: "filter.min_quotes",
+        flag: None,
+        get: |s| Some(s.filter.min_quotes as f64),
+        ok: |v| v >= 1.0,
+        rule: "must be ≥ 1",
+    },
+    Rule {
+        key: "filter.min_t",
+        flag: None,
+        get: |s| Some(s.filter.min_t),
+        ok: |v| v >= 0.0 && v.is_finite(),
+        rule: "must be a finite number of years ≥ 0",
+    },
+];
 
 #[cfg(test)]
 mod tests {
@@ -328,5 +464,36 @@ mod tests {
         // The spec echoes into outputs and reads back identically.
         let text = toml::to_string(&spec).unwrap();
         assert_eq!(FitSpec::from_toml(&text).unwrap(), spec);
+    }
+
+    #[test]
+    fn every_rule_rejects_a_bad_toml_value_naming_key_and_rule() {
+        for (text, key) in [
+            ("[filter]\nmax_std_moneyness = -3", "filter.max_std_moneyness"),
+            ("[filter]\nmax_std_moneyness = nan", "filter.max_std_moneyness"),
+            ("[filter]\nmin_open_interest = -1", "filter.min_open_interest"),
+            ("[filter]\nmax_spread_iv = 0", "filter.max_spread_iv"),
+            ("[filter]\nmin_quotes = 0", "filter.min_quotes"),
+            ("[filter]\nmin_t = nan", "filter.min_t"),
+            ("weight_cap = 0.5", "weight_cap"),
+            ("arbitrage_penalty = -1", "arbitrage_penalty"),
+            ("max_iters = 0", "max_iters"),
+            ("starts = 100000", "starts"),
+            ("starts = 0", "starts"),
+            ("sabr_beta = 1.5", "sabr_beta"),
+        ] {
+            let err = FitSpec::from_toml(text).expect_err(text).to_string();
+            assert!(err.contains(&format!("key {key} = ")) && err.contains("must"), "{err}");
+        }
+        FitSpec::from_toml("[filter]\nmax_std_moneyness = inf\nmax_spread_iv = inf").unwrap();
+        FitSpec::default().check().unwrap();
+    }
+
+    #[test]
+    fn rules_name_the_flag_that_sets_a_value() {
+        let spec = FitSpec { starts: 100_000, ..FitSpec::default() };
+        let e = spec.check().unwrap_err();
+        assert_eq!((e.key, e.flag), ("starts", Some("--starts")));
+        assert_eq!(e.to_string(), "starts = 100000: must be from 1 to 1000");
     }
 }
