@@ -1,8 +1,9 @@
 //! `volfit hedge FILES… [--config hedge.toml] --out DIR`: delta-hedging backtest over
 //! consecutive snapshots.
 //!
-//! Each option is held from the first snapshot where it is two-sided to the end of its run
-//! of consecutive snapshots (or its expiry, or `--horizon` steps); at every snapshot the
+//! Each option is held from the first snapshot where it is two-sided and passes the
+//! liquidity filter to the end of its run of consecutive snapshots (or its expiry, or
+//! `--horizon` steps; an exit is never chosen by later quotes); at every snapshot the
 //! smile is re-fitted (warm start) and the Black, smile-adjusted and premium-adjusted deltas
 //! are hedged with the perpetual (or `--instrument future`). Writes `DIR/paths.csv` (one row
 //! per option path × spec × delta) and `DIR/hedge.json` (config, counts, notices, and the
@@ -17,7 +18,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use volfit::fit::{FitSpec, ModelKind};
 use volfit::hedge::{
-    backtest, DeltaKind, Entry, FeeSchedule, HedgeConfig, HedgeOutput, Instrument, Marks,
+    backtest_funded, DeltaKind, Entry, FeeSchedule, FundingHistory, HedgeConfig, HedgeOutput,
+    Instrument, InvalidValue, Marks,
 };
 use volfit::io::write_atomic;
 use volfit::market::{read_perpetuals, PerpPrice};
@@ -30,11 +32,19 @@ pub const AFTER_HELP: &str = "\
 Defaults without --config: every listed option of every underlying in FILES, one SSVI spec,
 all three deltas, perpetual hedge rebalanced at every snapshot, Deribit-like fees (options
 0.03% of the underlying capped at 12.5% of the premium, perpetual taker 0.05%) and spread
-costs. P&L signs: gains positive; VaR/ES in hedge.json are in loss units (larger = riskier).
+costs, a liquidity filter on entries (spread <= 10 vol pts of vega, |delta| <= 0.6 at the
+mark IV; --no-liquidity-filter to enter every two-sided option) and no perpetual funding
+(0 per 8 h unless --funding-rate or --funding-file is given; stated in hedge.json).
+Deltas are taken on each expiry's forward F and traded in the perpetual as delta*F/P
+(premium-adjusted: unscaled). Exits are fixed at entry (horizon, end of run, settlement);
+an option not two-sided at its exit closes at its mark. P&L signs: gains positive;
+VaR/ES in hedge.json are in loss units (larger = riskier).
 
 hedge.toml (every key optional):
   instrument = \"perpetual\"      # or \"future\"
-  band = 0.05                   # rebalance only when |target - hedge| > band coins
+  band = 0.05                   # no-trade band: re-set the hedge (fully) only when
+                                # |target - held| > band coins of the perpetual/future,
+                                # for the whole position (quantity options)
   deltas = [\"black\", \"smile\", \"premium-adjusted\"]
   horizon = 8                   # hold at most 8 snapshot steps
   entry = \"first\"               # or \"every\" (a path from every snapshot)
@@ -44,6 +54,13 @@ hedge.toml (every key optional):
   [fees]
   option_taker = 0.0003
   hedge_taker = 0.0005
+  [liquidity]
+  enabled = true
+  max_spread_vol = 0.10         # entry (ask - bid)/vega, vol units
+  max_abs_delta = 0.6
+  [funding]
+  rate_8h = 0.0001              # perpetual funding per 8 h where no history covers a step
+  files = { BTC = \"btc_funding.json\" }  # Deribit get_funding_rate_history responses
   [specs.ssvi]
   model = \"ssvi\"
   [specs.svi-huber]
@@ -71,8 +88,10 @@ pub struct HedgeArgs {
     /// Hedge instrument: perpetual | future.
     #[arg(long, value_parser = ["perpetual", "future"])]
     pub instrument: Option<String>,
-    /// Rebalancing band in coins per option (default: rebalance at every snapshot).
-    #[arg(long)]
+    /// No-trade band in coins of the hedge instrument for the whole position: re-set the
+    /// hedge (fully, to its target) only when |target - held| > BAND (default: at every
+    /// snapshot).
+    #[arg(long, allow_negative_numbers = true)]
     pub band: Option<f64>,
     /// Hold each path at most this many snapshot steps.
     #[arg(long)]
@@ -86,6 +105,18 @@ pub struct HedgeArgs {
     /// No fees (spread costs still apply to the net P&L).
     #[arg(long)]
     pub no_fees: bool,
+    /// Enter every two-sided option (default: only those with spread <= 10 vol pts of vega
+    /// and |delta| <= 0.6 at the mark IV).
+    #[arg(long)]
+    pub no_liquidity_filter: bool,
+    /// Perpetual funding rate per 8 hours (fraction, e.g. 0.0001), where no funding history
+    /// covers a step (default 0).
+    #[arg(long, value_name = "RATE", allow_negative_numbers = true)]
+    pub funding_rate: Option<f64>,
+    /// Funding history of a coin's perpetual: a saved response of Deribit's
+    /// public/get_funding_rate_history, as COIN=FILE (repeatable).
+    #[arg(long, value_name = "COIN=FILE", value_parser = parse_funding_file)]
+    pub funding_file: Vec<(String, PathBuf)>,
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
@@ -98,11 +129,52 @@ pub struct HedgeArgs {
     pub report: bool,
 }
 
+/// `COIN=FILE` of `--funding-file`.
+fn parse_funding_file(s: &str) -> Result<(String, PathBuf), String> {
+    match s.split_once('=') {
+        Some((coin, file)) if !coin.trim().is_empty() && !file.is_empty() => {
+            Ok((coin.trim().to_string(), PathBuf::from(file)))
+        }
+        _ => Err(format!("expected COIN=FILE (e.g. BTC=btc_funding.json), got {s:?}")),
+    }
+}
+
+/// The CLI flag that sets a configuration key, for errors about a flag's value.
+fn flag_of(key: &str) -> &'static str {
+    match key.split('.').next().unwrap_or(key) {
+        "band" => "--band",
+        "horizon" => "--horizon",
+        "deltas" => "--delta",
+        "funding" if key.starts_with("funding.files") => "--funding-file",
+        "funding" => "--funding-rate",
+        _ => "a flag",
+    }
+}
+
 impl HedgeArgs {
-    /// The configuration: the config file (or defaults) with flags applied on top.
+    /// The configuration: the config file (or defaults) with flags applied on top. Every
+    /// value passes [`HedgeConfig::validate`] (one rule set for file and flags): errors
+    /// name the file and key, or the flag.
     pub fn config(&self) -> anyhow::Result<HedgeConfig> {
-        let mut cfg = super::input::read_config(self.config.as_deref(), HedgeConfig::from_toml)?
-            .unwrap_or_default();
+        let file = self.config.as_deref();
+        let mut cfg = super::input::read_config(file, HedgeConfig::from_toml)?.unwrap_or_default();
+        if let Some(path) = file {
+            cfg.validate().map_err(|e: InvalidValue| anyhow::anyhow!("{}: {e}", path.display()))?;
+            // Funding files are relative to the configuration file.
+            let dir = path.parent().unwrap_or(Path::new(""));
+            for f in cfg.funding.files.values_mut() {
+                if f.is_relative() {
+                    *f = dir.join(&*f);
+                }
+            }
+        }
+        self.apply_flags(&mut cfg);
+        // Values from the file passed above: a violation now comes from a flag.
+        cfg.validate().map_err(|e| anyhow::anyhow!("{}: {e}", flag_of(&e.key)))?;
+        Ok(cfg)
+    }
+
+    fn apply_flags(&self, cfg: &mut HedgeConfig) {
         if let Some(m) = self.model {
             cfg.specs = [(m.name().to_string(), FitSpec { model: m, ..FitSpec::default() })].into();
         }
@@ -113,11 +185,9 @@ impl HedgeArgs {
             cfg.instrument = if i == "future" { Instrument::Future } else { Instrument::Perpetual };
         }
         if let Some(b) = self.band {
-            anyhow::ensure!(b.is_finite() && b >= 0.0, "--band must be >= 0");
             cfg.band = Some(b);
         }
         if let Some(h) = self.horizon {
-            anyhow::ensure!(h >= 1, "--horizon must be >= 1");
             cfg.horizon = Some(h);
         }
         if self.every_entry {
@@ -129,10 +199,27 @@ impl HedgeArgs {
         if self.no_fees {
             cfg.fees = FeeSchedule::zero();
         }
-        anyhow::ensure!(!cfg.specs.is_empty(), "no fit spec configured");
-        anyhow::ensure!(!cfg.deltas.is_empty(), "no delta configured");
-        Ok(cfg)
+        if self.no_liquidity_filter {
+            cfg.liquidity.enabled = false;
+        }
+        if let Some(r) = self.funding_rate {
+            cfg.funding.rate_8h = Some(r);
+        }
+        for (coin, file) in &self.funding_file {
+            cfg.funding.files.insert(coin.clone(), file.clone());
+        }
     }
+}
+
+/// The funding histories named in the configuration.
+fn load_funding(cfg: &HedgeConfig) -> anyhow::Result<FundingHistory> {
+    let mut history = FundingHistory::default();
+    for (coin, path) in &cfg.funding.files {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the {coin} funding history {}", path.display()))?;
+        history.add_json(coin, &text, &path.display().to_string())?;
+    }
+    Ok(history)
 }
 
 fn is_perp_file(p: &Path) -> bool {
@@ -246,7 +333,8 @@ pub fn run(args: &HedgeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         .num_threads(args.threads.unwrap_or(0))
         .build()
         .context("starting worker threads")?;
-    let out = pool.install(|| backtest(&snapshots, &perps, &cfg));
+    let funding = load_funding(&cfg)?;
+    let out = pool.install(|| backtest_funded(&snapshots, &perps, &funding, &cfg));
     write_outputs(&args.out, &out, &input.files, perp_path.as_deref())?;
     if args.report {
         let page = volfit::report::hedge::write_report(&args.out, &out)
@@ -258,6 +346,11 @@ pub fn run(args: &HedgeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     if !quiet {
         for n in &out.notices {
             eprintln!("notice: {n}");
+        }
+        let excluded: usize = out.counts.liquidity_excluded.values().sum();
+        eprintln!("liquidity filter: {} ({excluded} options excluded)", out.liquidity_filter);
+        for (und, f) in &out.funding {
+            eprintln!("funding {und}: {f}");
         }
         print_summary(&out);
         eprintln!(

@@ -10,6 +10,7 @@ mod support;
 mod allocate_cli;
 mod fit_cli;
 mod golden;
+mod hedge_cli;
 mod hedge_report_cli;
 mod msrv;
 mod report_cli;

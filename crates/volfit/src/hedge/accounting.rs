@@ -5,10 +5,17 @@
 //!   `V = W·F`); mark price, then the model price, when no two-sided quote exists. At an
 //!   expiry between two snapshots the option settles at the later snapshot on the index
 //!   (settlement proxy; Deribit settles on a 30-minute TWAP before 08:00 UTC).
-//! - Hedge `h_i = −q·Δ_i` coins, rebalanced at every snapshot or when `|target − h| > band`.
-//!   Over a step the hedge earns `h_i·(P_{i+1} − P_i)` USD, booked in coin at `P_{i+1}`
-//!   (`h_i·(P_{i+1} − P_i)/P_{i+1}`: an inverse perpetual re-sized to `h_i` coins).
-//! - Gross P&L: USD `q·(V_n − V_0) + Σ h_i ΔP_i`; coin `q·(W_n − W_0) + Σ h_i ΔP_i/P_{i+1}`.
+//! - Hedge `h_i = −q·Δ_i·r_i` coins of the hedge instrument, where `r_i` converts a ratio
+//!   taken on the option's forward `F_i` into the instrument at price `P_i`
+//!   ([`DeltaKind::instrument_ratio`]: `F_i/P_i` for the USD deltas, 1 for the
+//!   premium-adjusted one). Re-set at every snapshot, or with a `band` only when
+//!   `|target − h| > band` (coins of the instrument, whole position), then fully to the
+//!   target. Over a step the hedge earns `h_i·(P_{i+1} − P_i)` USD, booked in coin at
+//!   `P_{i+1}` (`h_i·(P_{i+1} − P_i)/P_{i+1}`: an inverse perpetual re-sized to `h_i` coins),
+//!   and receives funding `−h_i·P_i·φ_i` USD (`−h_i·φ_i` coin), `φ_i` the funding rate
+//!   accrued over the step (0 unless the step is hedged in the perpetual, [`super::funding`]).
+//! - Gross P&L: USD `q·(V_n − V_0) + Σ h_i (ΔP_i − P_i φ_i)`; coin
+//!   `q·(W_n − W_0) + Σ h_i (ΔP_i/P_{i+1} − φ_i)`.
 //!   The USD account finances the premium in USD; the coin account holds everything in coin
 //!   (so the premium-adjusted delta is its first-order hedge, see [`super::delta`]).
 //! - Net P&L subtracts spread costs (buy at ask, sell at bid, against the mid) and fees of
@@ -49,6 +56,9 @@ pub struct Step {
     pub p1: f64,
     /// Source of both prices.
     pub source: HedgeSource,
+    /// Funding rate accrued over the step by a long position (fraction of notional; 0 for
+    /// futures and forwards).
+    pub funding: f64,
 }
 
 /// P&L of one hedged path.
@@ -74,6 +84,10 @@ pub struct PathPnl {
     pub trades: usize,
     /// Hedge turnover in coins.
     pub turnover: f64,
+    /// Funding received by the hedge (negative: paid), USD; included in the gross P&L.
+    pub funding_usd: f64,
+    /// Funding received, coin.
+    pub funding_coin: f64,
 }
 
 /// Hedges one path: `obs` has `n ≥ 2` observations and `steps` the `n − 1` hedge price pairs.
@@ -109,7 +123,7 @@ pub fn hedge_path(
     let mut hedge_usd = 0.0;
     let mut hedge_coin = 0.0;
     for (i, (o, s)) in obs.iter().zip(steps).enumerate() {
-        let target = -qty * o.deltas.get(delta);
+        let target = -qty * o.deltas.get(delta) * delta.instrument_ratio(o.forward, s.p0);
         let trade = target - h;
         let rebalance = i == 0 || band.is_none_or(|b| trade.abs() > b);
         if rebalance && trade != 0.0 {
@@ -122,6 +136,8 @@ pub fn hedge_path(
         let dp = s.p1 - s.p0;
         hedge_usd += h * dp;
         hedge_coin += h * dp / s.p1;
+        out.funding_usd -= h * s.p0 * s.funding;
+        out.funding_coin -= h * s.funding;
     }
     // Close the hedge at the last step's end price.
     if h != 0.0 {
@@ -149,8 +165,8 @@ pub fn hedge_path(
     }
     out.unhedged_usd = qty * (last.value - first.value);
     out.unhedged_coin = qty * (last.value_coin - first.value_coin);
-    out.pnl_usd = out.unhedged_usd + hedge_usd;
-    out.pnl_coin = out.unhedged_coin + hedge_coin;
+    out.pnl_usd = out.unhedged_usd + hedge_usd + out.funding_usd;
+    out.pnl_coin = out.unhedged_coin + hedge_coin + out.funding_coin;
     out.pnl_usd_net = out.pnl_usd - spread_usd - fee_usd;
     out.pnl_coin_net = out.pnl_coin - spread_coin - fee_coin;
     out.spread_usd = spread_usd;
@@ -188,8 +204,8 @@ mod tests {
             obs(120.0, 20.0, 0.0, true),
         ];
         let s = [
-            Step { p0: 100.0, p1: 110.0, source: HedgeSource::Perpetual },
-            Step { p0: 110.0, p1: 120.0, source: HedgeSource::Perpetual },
+            Step { p0: 100.0, p1: 110.0, source: HedgeSource::Perpetual, funding: 0.0 },
+            Step { p0: 110.0, p1: 120.0, source: HedgeSource::Perpetual, funding: 0.0 },
         ];
         let fees = FeeSchedule { hedge_taker: 0.001, ..FeeSchedule::zero() };
         let p = hedge_path(&o, &s, 1.0, DeltaKind::Black, None, &fees);
@@ -208,5 +224,37 @@ mod tests {
         // Short one option: every gross P&L flips sign (hedge flips with it).
         let short = hedge_path(&o, &s, -1.0, DeltaKind::Black, None, &FeeSchedule::zero());
         assert!((short.pnl_usd - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn forward_delta_is_scaled_into_the_perpetual() {
+        // A forward-like option V = F − 90 (Δ = 1) on an expiry whose forward stands 5 %
+        // above the perpetual: P 100 → 110, F 105 → 115.5. The option gains 10.5 USD; one
+        // coin of perpetual only 10 (under-hedged by 1 − P/F = 4.8 %), F/P = 1.05 coins
+        // exactly 10.5, so the hedged USD P&L is 0.
+        let o = [obs(105.0, 15.0, 1.0, false), obs(115.5, 25.5, 1.0, false)];
+        let s = [Step { p0: 100.0, p1: 110.0, source: HedgeSource::Perpetual, funding: 0.0 }];
+        let fees = FeeSchedule::zero();
+        let p = hedge_path(&o, &s, 1.0, DeltaKind::Black, None, &fees);
+        assert!(p.pnl_usd.abs() < 1e-12, "{}", p.pnl_usd);
+        assert!((p.turnover - 2.1).abs() < 1e-12, "open and close 1.05 coins");
+        // The premium-adjusted ratio is per unit of ln F (dF/F = dP/P): not scaled.
+        let o =
+            [Obs { deltas: Deltas { premium_adjusted: 0.4, ..Deltas::default() }, ..o[0] }, o[1]];
+        let pa = hedge_path(&o, &s, 1.0, DeltaKind::PremiumAdjusted, None, &fees);
+        assert!((pa.turnover - 0.8).abs() < 1e-12);
+    }
+
+    #[test]
+    fn funding_is_paid_by_a_long_hedge_and_received_by_a_short_one() {
+        // Short-delta option (Δ = −0.5 ⇒ hedge +0.5 coin, long the perpetual), flat price
+        // 100, funding 1e-3 over the step: the long pays 0.5·100·1e-3 = 0.05 USD (5e-4 coin).
+        let o = [obs(100.0, 10.0, -0.5, false), obs(100.0, 10.0, -0.5, false)];
+        let s = [Step { p0: 100.0, p1: 100.0, source: HedgeSource::Perpetual, funding: 1e-3 }];
+        let p = hedge_path(&o, &s, 1.0, DeltaKind::Black, None, &FeeSchedule::zero());
+        assert!((p.funding_usd + 0.05).abs() < 1e-15 && (p.funding_coin + 5e-4).abs() < 1e-15);
+        assert!((p.pnl_usd + 0.05).abs() < 1e-12, "funding is in the gross P&L");
+        let short = hedge_path(&o, &s, -1.0, DeltaKind::Black, None, &FeeSchedule::zero());
+        assert!((short.funding_usd - 0.05).abs() < 1e-15);
     }
 }

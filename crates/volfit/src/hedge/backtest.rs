@@ -8,15 +8,26 @@
 //! Every step takes both of its prices from one source so that no basis jump enters the
 //! P&L: the perpetual when both snapshots have a perpetual price (matched by coin and time),
 //! otherwise the forward of the nearest expiry alive at both snapshots (the output says so),
-//! or with [`Instrument::Future`] the option's own expiry forward.
+//! or with [`Instrument::Future`] the option's own expiry forward. Steps hedged in the
+//! perpetual accrue funding ([`super::funding`]).
+//!
+//! ## Entries and exits
+//! An option is entered at a snapshot where it is two-sided and passes the liquidity
+//! filter ([`super::liquidity`]); its exit is fixed by what is known then: the horizon, the
+//! end of the run of snapshots, or settlement. Nothing about later quotes decides it: a
+//! snapshot where the option is not quoted marks it at the exchange mark or the model
+//! price, and an exit there closes at that mark (`exit_quoted = false`). When its expiry
+//! vanishes from a snapshot before expiring, the path closes there at the model price on
+//! the forward carried by the hedge price (`F·P₁/P₀`).
 
 use super::accounting::{hedge_path, Obs, Step};
 use super::config::{Entry, HedgeConfig, HedgeSource, Instrument, Marks};
 use super::delta::{Deltas, HedgeSmiles};
+use super::funding::FundingHistory;
 use super::summary::{bucket_summaries, summarise, HedgeCounts, HedgeOutput, PathRecord};
 use crate::fit::{Carry, FitSpec, SeriesFit, SnapshotResult};
 use crate::market::PerpPrice;
-use crate::market::{iso8601, Quote, Snapshot};
+use crate::market::{iso8601, year_fraction, Quote, Snapshot};
 use crate::model::ModelKind;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap};
@@ -47,10 +58,28 @@ fn nearest_forward(a: &Snapshot, b: &Snapshot) -> Option<(i64, f64, f64)> {
     })
 }
 
+/// Funding of one underlying: the history and the constant rate beside it; accumulates the
+/// time the history does not cover.
+struct FundingSource<'a> {
+    history: &'a FundingHistory,
+    coin: &'a str,
+    rate_8h: f64,
+    uncovered_ms: i64,
+}
+
+impl FundingSource<'_> {
+    fn accrued(&mut self, t0: i64, t1: i64) -> f64 {
+        let (phi, gap) = self.history.accrued(self.coin, t0, t1, self.rate_8h);
+        self.uncovered_ms += gap;
+        phi
+    }
+}
+
 fn run_steps(
     run: &[&Snapshot],
     perps: &[&PerpPrice],
     tol_ms: i64,
+    funding: &mut FundingSource,
     notices: &mut Vec<String>,
 ) -> RunSteps {
     let prices: Vec<Option<f64>> =
@@ -76,7 +105,10 @@ fn run_steps(
     for (i, w) in run.windows(2).enumerate() {
         let (a, b) = (w[0], w[1]);
         let step = match (prices[i], prices[i + 1]) {
-            (Some(p0), Some(p1)) => Step { p0, p1, source: HedgeSource::Perpetual },
+            (Some(p0), Some(p1)) => {
+                let funding = funding.accrued(a.time_ms, b.time_ms);
+                Step { p0, p1, source: HedgeSource::Perpetual, funding }
+            }
             _ => {
                 let missing: Vec<String> = [(a, prices[i]), (b, prices[i + 1])]
                     .iter()
@@ -94,7 +126,7 @@ fn run_steps(
                             missing.join(", "),
                             iso8601(e)
                         ));
-                        Step { p0, p1, source: HedgeSource::NearestForward }
+                        Step { p0, p1, source: HedgeSource::NearestForward, funding: 0.0 }
                     }
                     None => {
                         notices.push(format!(
@@ -104,7 +136,12 @@ fn run_steps(
                             a.time_iso(),
                             b.time_iso()
                         ));
-                        Step { p0: f64::NAN, p1: f64::NAN, source: HedgeSource::Future }
+                        Step {
+                            p0: f64::NAN,
+                            p1: f64::NAN,
+                            source: HedgeSource::Future,
+                            funding: 0.0,
+                        }
                     }
                 }
             }
@@ -196,10 +233,22 @@ fn fit_runs(runs: &[Vec<&Snapshot>], name: &str, spec: &FitSpec) -> SpecFits {
 }
 
 /// Runs the backtest on `snapshots` (any underlyings, any order) with perpetual prices
-/// `perps`.
+/// `perps` and the configured constant funding rate.
 pub fn backtest(snapshots: &[Snapshot], perps: &[PerpPrice], cfg: &HedgeConfig) -> HedgeOutput {
+    backtest_funded(snapshots, perps, &FundingHistory::default(), cfg)
+}
+
+/// [`backtest()`] with perpetual funding from `funding` where it has rates for a coin (the
+/// configured constant rate elsewhere).
+pub fn backtest_funded(
+    snapshots: &[Snapshot],
+    perps: &[PerpPrice],
+    funding: &FundingHistory,
+    cfg: &HedgeConfig,
+) -> HedgeOutput {
     let mut notices = Vec::new();
     let mut counts = HedgeCounts::default();
+    let mut funding_lines = BTreeMap::new();
     // Runs of consecutive snapshots per underlying.
     let mut by_und: BTreeMap<&str, Vec<&Snapshot>> = BTreeMap::new();
     for s in snapshots {
@@ -221,8 +270,20 @@ pub fn backtest(snapshots: &[Snapshot], perps: &[PerpPrice], cfg: &HedgeConfig) 
             }
         }
         let coin_perps: Vec<&PerpPrice> = perps.iter().filter(|p| p.coin == und).collect();
+        let rate_8h = cfg.funding.rate_8h();
+        let mut fs = FundingSource { history: funding, coin: und, rate_8h, uncovered_ms: 0 };
         let steps: Vec<RunSteps> =
-            runs.iter().map(|r| run_steps(r, &coin_perps, tol_ms, &mut notices)).collect();
+            runs.iter().map(|r| run_steps(r, &coin_perps, tol_ms, &mut fs, &mut notices)).collect();
+        funding_lines.insert(und.to_string(), cfg.funding.describe(und, funding));
+        if funding.hours(und) > 0 && fs.uncovered_ms > 0 {
+            notices.push(format!(
+                "{und}: the funding history leaves {:.1} h of perpetual steps uncovered; \
+                 charged at {} per 8 h there",
+                fs.uncovered_ms as f64 / 3.6e6,
+                rate_8h
+            ));
+        }
+        counts.liquidity_excluded.insert(und.to_string(), liquidity_excluded(&runs, cfg));
         counts.snapshots.insert(und.to_string(), snaps.len());
         counts.runs.insert(und.to_string(), runs.len());
         groups.push((runs, steps));
@@ -254,7 +315,12 @@ pub fn backtest(snapshots: &[Snapshot], perps: &[PerpPrice], cfg: &HedgeConfig) 
         let und = runs.first().and_then(|r| r.first()).map(|s| s.underlying.clone());
         let entry = counts.steps_by_source.entry(und.unwrap_or_default()).or_default();
         for st in steps.iter().flat_map(|s| &s.steps) {
-            *entry.entry(st.source.name().to_string()).or_default() += 1;
+            // The instrument actually traded: with futures every step uses the option's own.
+            let used = match cfg.instrument {
+                Instrument::Future => HedgeSource::Future,
+                Instrument::Perpetual => st.source,
+            };
+            *entry.entry(used.name().to_string()).or_default() += 1;
         }
     }
     paths.sort_by(|a, b| {
@@ -270,7 +336,36 @@ pub fn backtest(snapshots: &[Snapshot], perps: &[PerpPrice], cfg: &HedgeConfig) 
     let buckets = bucket_summaries(&paths);
     notices.sort();
     notices.dedup();
-    HedgeOutput { config: cfg.clone(), counts, notices, summary, buckets, paths }
+    HedgeOutput {
+        config: cfg.clone(),
+        liquidity_filter: cfg.liquidity.describe(),
+        funding: funding_lines,
+        counts,
+        notices,
+        summary,
+        buckets,
+        paths,
+    }
+}
+
+/// Options of one underlying that were two-sided at some snapshot before the last of their
+/// run but never passed the liquidity filter there (never entered because of it).
+fn liquidity_excluded(runs: &[Vec<&Snapshot>], cfg: &HedgeConfig) -> usize {
+    let mut candidates: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    let mut admitted: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    for run in runs {
+        for snap in &run[..run.len().saturating_sub(1)] {
+            for e in snap.expiries.iter().filter(|e| e.t > 0.0) {
+                for q in e.quotes.iter().filter(|q| q.two_sided()) {
+                    candidates.insert(q.instrument.as_str());
+                    if cfg.liquidity.admits(q, e) {
+                        admitted.insert(q.instrument.as_str());
+                    }
+                }
+            }
+        }
+    }
+    candidates.difference(&admitted).count()
 }
 
 /// Every path of one run under one spec, for each configured delta kind.
@@ -292,7 +387,7 @@ fn run_paths(
                 if cfg.entry == Entry::First && started.contains(q.instrument.as_str()) {
                     continue;
                 }
-                if !q.two_sided() || e.t <= 0.0 {
+                if !q.two_sided() || e.t <= 0.0 || !cfg.liquidity.admits(q, e) {
                     continue;
                 }
                 let Some(p) = ctx.follow(start, q, e.expiry_ms, &mut buf) else {
@@ -333,6 +428,9 @@ fn run_paths(
                         entry_vega: o0.deltas.vega,
                         fallback_vols: p.fallback_vols,
                         model_marks: p.model_marks,
+                        exit_quoted: p.exit_quoted,
+                        funding_usd: pnl.funding_usd,
+                        funding_coin: pnl.funding_coin,
                         unhedged_usd: pnl.unhedged_usd,
                         unhedged_coin: pnl.unhedged_coin,
                         pnl_usd: pnl.pnl_usd,
@@ -355,6 +453,8 @@ struct PathInfo {
     entry_vol: f64,
     fallback_vols: usize,
     model_marks: usize,
+    /// The exit traded at a two-sided quote (or settled).
+    exit_quoted: bool,
 }
 
 /// One run of snapshots of one underlying under one spec, ready for following options: the
@@ -370,23 +470,22 @@ struct RunContext<'a> {
     cfg: &'a HedgeConfig,
 }
 
-/// The observations, hedge steps and quoted flags of the path being followed, reused from
-/// path to path.
+/// The observations and hedge steps of the path being followed, reused from path to path.
 #[derive(Default)]
 struct PathBuffers {
     obs: Vec<Obs>,
     steps: Vec<Step>,
-    quoted: Vec<bool>,
 }
 
 impl RunContext<'_> {
     /// Follows the option `q0` of expiry `expiry_ms` from snapshot `start` through the run,
     /// filling `buf`; `None` when fewer than two observations result.
     ///
-    /// A snapshot where the option is missing from the cleaned chain (but its expiry is
-    /// there) is kept: the option is marked at the model price and hedged with the model
-    /// delta. A path ends when the expiry disappears, at the horizon, at settlement, or at
-    /// the last snapshot where the option was quoted.
+    /// The exit is the horizon, the end of the run or settlement, all known at entry. A
+    /// snapshot where the option is missing from the cleaned chain (its expiry present) is
+    /// kept: the option is marked at the model price and hedged with the model delta. A
+    /// snapshot without the expiry (before it expires) closes the path there at the model
+    /// price ([`Self::close_on_vanished_expiry`]).
     fn follow(
         &self,
         start: usize,
@@ -395,11 +494,11 @@ impl RunContext<'_> {
         buf: &mut PathBuffers,
     ) -> Option<PathInfo> {
         let RunContext { run, index, smiles, steps, cfg } = self;
-        let PathBuffers { obs, steps: path_steps, quoted } = buf;
+        let PathBuffers { obs, steps: path_steps } = buf;
         obs.clear();
         path_steps.clear();
-        quoted.clear();
-        let mut info = PathInfo { entry_vol: f64::NAN, fallback_vols: 0, model_marks: 0 };
+        let mut info =
+            PathInfo { entry_vol: f64::NAN, fallback_vols: 0, model_marks: 0, exit_quoted: true };
         let last_allowed = cfg.horizon.map_or(run.len() - 1, |h| (start + h).min(run.len() - 1));
         let mut prev_vol: Option<(f64, f64)> = None;
         let own_forward = |j: usize| {
@@ -444,7 +543,7 @@ impl RunContext<'_> {
             if j == start {
                 info.entry_vol = vol;
             }
-            quoted.push(q.is_some());
+            info.exit_quoted = q.is_some_and(Quote::two_sided);
             obs.push(Obs {
                 time_ms: snap.time_ms,
                 forward: e.forward,
@@ -466,10 +565,10 @@ impl RunContext<'_> {
                 let s = settlement_price(next);
                 let payoff = (q0.kind.sign() * (s - q0.strike)).max(0.0);
                 if future {
-                    step = Step { p0: e.forward, p1: s, source: HedgeSource::Future };
+                    step = Step { p0: e.forward, p1: s, source: HedgeSource::Future, funding: 0.0 };
                 }
                 path_steps.push(step);
-                quoted.push(true);
+                info.exit_quoted = true;
                 obs.push(Obs {
                     time_ms: next.time_ms,
                     forward: s,
@@ -482,20 +581,64 @@ impl RunContext<'_> {
                 });
                 break;
             }
-            let Some((_, f1)) = own_forward(j + 1) else { break };
+            let Some((_, f1)) = own_forward(j + 1) else {
+                let last = obs[obs.len() - 1];
+                if let Some((st, o)) =
+                    close_on_vanished_expiry(q0, step, &last, next, expiry_ms, vol, future)
+                {
+                    path_steps.push(st);
+                    obs.push(o);
+                    info.model_marks += 1;
+                    info.exit_quoted = false;
+                }
+                break;
+            };
             if future {
-                step = Step { p0: e.forward, p1: f1, source: HedgeSource::Future };
+                step = Step { p0: e.forward, p1: f1, source: HedgeSource::Future, funding: 0.0 };
             }
             path_steps.push(step);
         }
-        // Exit at the last snapshot where the option was quoted.
-        while quoted.last() == Some(&false) {
-            quoted.pop();
-            obs.pop();
-            path_steps.pop();
-        }
         (obs.len() >= 2 && path_steps.len() + 1 == obs.len()).then_some(info)
     }
+}
+
+/// The expiry of a held option is missing from snapshot `next` before it expires: the path
+/// closes there at the model price (vol `vol` of the last observation `last`) on the
+/// forward carried by the step's hedge prices, `F·P₁/P₀`. `None` when the step has no
+/// hedge prices of its own (no perpetual and no common expiry): the path then ends at
+/// `last`.
+fn close_on_vanished_expiry(
+    q0: &Quote,
+    step: Step,
+    last: &Obs,
+    next: &Snapshot,
+    expiry_ms: i64,
+    vol: f64,
+    future: bool,
+) -> Option<(Step, Obs)> {
+    let (p0, p1) = (step.p0, step.p1);
+    if !(p0 > 0.0 && p1 > 0.0 && p0.is_finite() && p1.is_finite()) {
+        return None;
+    }
+    let f1 = last.forward * p1 / p0;
+    let t = year_fraction(next.time_ms, expiry_ms);
+    let deltas = Deltas::new(q0.kind, f1, q0.strike, t, vol, 0.0);
+    let step = if future {
+        Step { p0: last.forward, p1: f1, source: HedgeSource::Future, funding: 0.0 }
+    } else {
+        step
+    };
+    let obs = Obs {
+        time_ms: next.time_ms,
+        forward: f1,
+        value: deltas.price,
+        value_coin: deltas.price / f1,
+        bid: None,
+        ask: None,
+        deltas,
+        settled: false,
+    };
+    Some((step, obs))
 }
 
 /// Settlement proxy of an expiry at a later snapshot: its index, else its nearest forward.

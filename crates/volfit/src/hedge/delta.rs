@@ -8,7 +8,8 @@
 //!   `W = V/F`, so `∂W/∂F = (Δ − V/F)/F`. A coin-margined hedge of `h` coins of USD
 //!   exposure (an inverse perpetual of USD notional `h·F`) gains `h·dF/F` coin, so the coin
 //!   P&L is flat to first order for `h = Δ − V/F`: `Δ_PA = Δ_S − V/F` (built on the smile
-//!   delta). This is Deribit's displayed delta for BTC/ETH options.
+//!   delta). It is not Deribit's displayed delta, which is the Black delta `Δ_B` at the
+//!   mark IV (median |difference| 1.3e-4 on the 2026 svcj chains); both are kept.
 //!
 //! Model vols come from the fitted model of a snapshot ([`HedgeSmiles`]): `σ(k) = √(w/t)`
 //! of the fitted smile and its exact slope inside the fitted `k`-range of the expiry;
@@ -27,7 +28,7 @@ use std::str::FromStr;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DeltaKind {
-    /// Black delta at the model vol.
+    /// Black delta at the model vol (Deribit displays this delta, at its mark IV).
     Black,
     /// Smile-adjusted (sticky-moneyness) delta.
     Smile,
@@ -39,6 +40,21 @@ impl DeltaKind {
     /// All kinds in output order.
     pub const ALL: [DeltaKind; 3] =
         [DeltaKind::Black, DeltaKind::Smile, DeltaKind::PremiumAdjusted];
+
+    /// Coins of a hedge instrument at price `p` per unit of this ratio taken on the
+    /// option's forward `f`, with the basis `f/p` held over a step (`dF = (F/P)·dP`).
+    ///
+    /// The Black and smile deltas are `∂V/∂F` (USD per USD of forward): `f/p` (over 1 on
+    /// long expiries in contango, up to 1.047 on the 2026 BTC chains). The premium-adjusted
+    /// delta is `F·∂W/∂F = ∂W/∂ln F` for the coin value `W` and `dF/F = dP/P`: 1. A
+    /// non-positive or non-finite `p` gives 1.
+    pub fn instrument_ratio(self, f: f64, p: f64) -> f64 {
+        match self {
+            DeltaKind::PremiumAdjusted => 1.0,
+            _ if p > 0.0 && p.is_finite() && f.is_finite() => f / p,
+            _ => 1.0,
+        }
+    }
 
     /// The CLI / CSV name.
     pub fn name(self) -> &'static str {

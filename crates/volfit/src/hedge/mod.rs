@@ -18,7 +18,8 @@
 //!   fixed strike `dσ/dF = σ'(k)·∂k/∂F = −σ'(k)/F` and `Δ_S = Δ_B + vega·(−σ'(k)/F)`.
 //! - **Premium-adjusted delta** of an inverse (coin-settled) option: its coin value is
 //!   `W = V/F`, so the coin P&L is flat to first order for `Δ_PA = Δ_S − V/F` (built on the
-//!   smile delta). This is Deribit's displayed delta for BTC/ETH options.
+//!   smile delta). It is not Deribit's displayed delta, which is the Black delta `Δ_B` at
+//!   the mark IV (median |difference| 1.3e-4 on the 2026 svcj chains); both are kept.
 //!
 //! Model vols come from the snapshot's fitted model ([`HedgeSmiles`], a
 //! `model::Fitted`): inside each expiry's fitted k-range `σ(k) = √(w/t)` and
@@ -29,30 +30,46 @@
 //! - Option marks: mid in USD `V_i` and in coin `W_i` (`V = W·F`); mark price, then the
 //!   model price, when no two-sided quote exists. At an expiry between two snapshots the
 //!   option settles at the later snapshot on the index (settlement proxy).
-//! - Hedge `h_i = −q·Δ_i` coins, rebalanced at every snapshot or when `|target − h| > band`;
-//!   over a step it earns `h_i·(P_{i+1} − P_i)` USD, booked in coin at `P_{i+1}`.
-//! - Gross P&L: USD `q·(V_n − V_0) + Σ h_i ΔP_i`; coin `q·(W_n − W_0) + Σ h_i ΔP_i/P_{i+1}`.
+//! - Hedge `h_i = −q·Δ_i·F_i/P_i` coins of the instrument at price `P_i` for the USD deltas
+//!   (a delta on the expiry's forward `F` traded in the perpetual, `dF = (F/P)·dP`), and
+//!   `−q·Δ_PA` for the premium-adjusted one ([`DeltaKind::instrument_ratio`]). Re-set at
+//!   every snapshot, or with `band` only when `|target − h| > band` (coins of the
+//!   instrument, whole position), then fully to the target. Over a step it earns
+//!   `h_i·(P_{i+1} − P_i)` USD, booked in coin at `P_{i+1}`, and perpetual funding
+//!   `−h_i·P_i·φ_i` ([`FundingConfig`], [`FundingHistory`]; 0 by default, stated).
+//! - Gross P&L: USD `q·(V_n − V_0) + Σ h_i (ΔP_i − P_i φ_i)`; coin
+//!   `q·(W_n − W_0) + Σ h_i (ΔP_i/P_{i+1} − φ_i)`.
 //! - Net P&L subtracts spread costs (buy at ask, sell at bid, against the mid) and fees of
 //!   [`FeeSchedule`] (option trade, hedge trades, settlement), each in both units.
+//!
+//! ## Entries and exits
+//! An option is entered where it is two-sided and passes the [`LiquidityFilter`] (on by
+//! default, echoed in the output); its exit is fixed by what is known at entry: the
+//! horizon, the end of the run of snapshots, or settlement. Later quote availability never
+//! moves it: an option not two-sided at its exit closes at its mark (`exit_quoted`).
 //!
 //! Every step takes both hedge prices from one source, so no basis jump enters the P&L: the
 //! perpetual when both snapshots have one, otherwise the forward of the nearest expiry alive
 //! at both (the output says so, [`HedgeSource`]), or with [`Instrument::Future`] the
-//! option's own expiry forward.
+//! option's own expiry forward; `steps_by_source` counts the instrument actually traded.
 
 mod accounting;
 mod backtest;
 mod config;
 mod delta;
 mod fees;
+mod funding;
+mod liquidity;
 mod path;
 mod summary;
 
 pub use accounting::{hedge_path, Obs, PathPnl, Step};
-pub use backtest::backtest;
-pub use config::{Entry, HedgeConfig, HedgeSource, Instrument, Marks};
+pub use backtest::{backtest, backtest_funded};
+pub use config::{Entry, HedgeConfig, HedgeSource, Instrument, InvalidValue, Marks};
 pub use delta::{DeltaKind, Deltas, HedgeSmiles, SmilePoint};
 pub use fees::FeeSchedule;
+pub use funding::{FundingConfig, FundingError, FundingHistory};
+pub use liquidity::LiquidityFilter;
 pub use path::{hedged_pnl, log_log_slope, variance, BsWorld};
 pub use summary::{
     bucket_summaries, summarise, BucketRecord, HedgeCounts, HedgeOutput, PathRecord, PnlStats,

@@ -96,6 +96,7 @@ pub fn hedged_pnl(
                         p0: fwd[i - stride],
                         p1: fwd[i],
                         source: HedgeSource::Future,
+                        funding: 0.0,
                     });
                 }
             }

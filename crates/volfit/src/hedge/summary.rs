@@ -58,6 +58,13 @@ pub struct PathRecord {
     pub fallback_vols: usize,
     /// Observations marked by a fallback (mark or model price instead of the chosen marks).
     pub model_marks: usize,
+    /// True when the exit traded at a two-sided quote or settled; false when it closed at
+    /// the exchange mark or the model price (the option was not two-sided there).
+    pub exit_quoted: bool,
+    /// Perpetual funding received by the hedge (negative: paid), USD; in the gross P&L.
+    pub funding_usd: f64,
+    /// Perpetual funding received, coin.
+    pub funding_coin: f64,
     /// Unhedged option P&L at mid, USD.
     pub unhedged_usd: f64,
     /// Unhedged option P&L at mid, coin.
@@ -238,8 +245,12 @@ pub struct HedgeCounts {
     pub runs: BTreeMap<String, usize>,
     /// Snapshot fits performed (specs × snapshots).
     pub fits: usize,
-    /// Steps by hedge source, per underlying.
+    /// Steps by the hedge instrument actually traded, per underlying (`future` for every
+    /// step with `instrument = "future"`).
     pub steps_by_source: BTreeMap<String, BTreeMap<String, usize>>,
+    /// Options never entered because the liquidity filter rejected them at every snapshot
+    /// where they were two-sided, per underlying (0 with the filter off).
+    pub liquidity_excluded: BTreeMap<String, usize>,
 }
 
 /// The backtest's result.
@@ -247,6 +258,10 @@ pub struct HedgeCounts {
 pub struct HedgeOutput {
     /// The configuration.
     pub config: HedgeConfig,
+    /// The liquidity filter in words (`off: …` when disabled).
+    pub liquidity_filter: String,
+    /// How the perpetual's funding was charged, per underlying (the default is stated).
+    pub funding: BTreeMap<String, String>,
     /// Counts.
     pub counts: HedgeCounts,
     /// Notices (fallback hedge prices, skipped fits).
