@@ -136,10 +136,12 @@ pub fn run(args: &ValidateArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             super::fit::write_outputs(&args.out, &w.spec, &args.input.files, &results)?;
             super::fit::write_inputs(&args.out, &reports, &cleaned)?;
         }
-        let page = volfit::report::html::write_report(&args.out)
+        let pages = volfit::report::write_dir(&args.out)
             .with_context(|| format!("writing the report in {}", args.out.display()))?;
         if !quiet {
-            println!("report: {}", page.display());
+            for page in &pages {
+                println!("report: {}", page.display());
+            }
         }
     }
     Ok(if v.winner.is_some() { ExitCode::SUCCESS } else { ExitCode::from(1) })

@@ -55,6 +55,6 @@ pub use delta::{DeltaKind, Deltas, HedgeSmiles, SmilePoint};
 pub use fees::FeeSchedule;
 pub use path::{hedged_pnl, log_log_slope, variance, BsWorld};
 pub use summary::{
-    bucket_summaries, summarise, BucketRecord, HedgeCounts, HedgeOutput, PathRecord, PnlStats,
-    SummaryRecord,
+    bucket_summaries, moneyness_bucket, summarise, BucketRecord, HedgeCounts, HedgeOutput,
+    PathRecord, PnlStats, SummaryRecord,
 };
