@@ -310,6 +310,12 @@ pub fn run(args: &AllocateArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             max: c.max,
         })
         .collect();
+    let book = volfit::report::alloc::book_view(
+        &set,
+        &problem.pnl,
+        problem.probs.as_deref(),
+        &allocation.x,
+    );
     let out = AllocOutput {
         config: serde_json::to_value(&config).context("config echo")?,
         candidates,
@@ -318,6 +324,7 @@ pub fn run(args: &AllocateArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         provenance: set.provenance.clone(),
         scenarios: problem.pnl.rows(),
         notices,
+        book,
     };
     write_all(dir.path(), &out).with_context(|| format!("writing into {}", args.out.display()))?;
     let files = dir.commit("allocate")?;

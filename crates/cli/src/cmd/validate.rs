@@ -143,7 +143,7 @@ pub fn run(args: &ValidateArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             super::fit::write_outputs(out.path(), &w.spec, &args.input.files, &results)?;
             super::fit::write_inputs(out.path(), &reports, &cleaned)?;
         }
-        volfit::report::html::write_report(out.path())
+        volfit::report::write_dir(out.path())
             .with_context(|| format!("writing the report in {}", args.out.display()))?;
     }
     let files = out.commit("validate")?;

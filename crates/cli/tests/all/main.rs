@@ -8,6 +8,7 @@
 mod support;
 
 mod allocate_cli;
+mod browser;
 mod fit_cli;
 mod golden;
 mod hedge_cli;

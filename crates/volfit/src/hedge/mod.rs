@@ -72,6 +72,6 @@ pub use funding::{FundingConfig, FundingError, FundingHistory};
 pub use liquidity::LiquidityFilter;
 pub use path::{hedged_pnl, log_log_slope, variance, BsWorld};
 pub use summary::{
-    bucket_summaries, summarise, BucketRecord, HedgeCounts, HedgeOutput, PathRecord, PnlStats,
-    SummaryRecord,
+    bucket_summaries, moneyness_bucket, summarise, BucketRecord, HedgeCounts, HedgeOutput,
+    PathRecord, PnlStats, SummaryRecord,
 };

@@ -20,8 +20,20 @@ use volfit_optim::Iterate;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReportError {
-    /// A file could not be read.
-    #[error("reading {path}: {source}")]
+    /// The directory is no volfit output folder.
+    #[error(
+        "{dir} is not a volfit output folder ({why}): expected fit.json (volfit fit), \
+         validate.json (volfit validate), hedge.json (volfit hedge) or allocation.json \
+         (volfit allocate)"
+    )]
+    NotAnOutput {
+        /// The directory.
+        dir: PathBuf,
+        /// What was wrong.
+        why: &'static str,
+    },
+    /// A file could not be read. (The cause is the error's source, not repeated here.)
+    #[error("reading {path}")]
     Read {
         /// The file.
         path: PathBuf,
@@ -29,7 +41,7 @@ pub enum ReportError {
         source: std::io::Error,
     },
     /// A JSON file did not parse.
-    #[error("parsing {path}: {source}")]
+    #[error("parsing {path}")]
     Json {
         /// The file.
         path: PathBuf,
@@ -37,7 +49,7 @@ pub enum ReportError {
         source: serde_json::Error,
     },
     /// A CSV file did not parse.
-    #[error("parsing {path}: {source}")]
+    #[error("parsing {path}")]
     Csv {
         /// The file.
         path: PathBuf,
@@ -45,10 +57,10 @@ pub enum ReportError {
         source: csv::Error,
     },
     /// The template failed to render.
-    #[error("rendering the report: {0}")]
+    #[error("rendering the report")]
     Template(#[from] minijinja::Error),
     /// Writing the report failed.
-    #[error("writing the report: {0}")]
+    #[error("writing the report")]
     Write(#[from] std::io::Error),
 }
 
@@ -168,11 +180,23 @@ pub struct ReportData {
     pub ridge_path: Option<Result<Vec<RidgePoint>, String>>,
 }
 
-fn read_text(path: &Path) -> Result<String, ReportError> {
+/// A CSV error on `path`: an I/O failure as [`ReportError::Read`] (its OS error said once:
+/// `csv::Error` would repeat its source's text), else [`ReportError::Csv`].
+pub(super) fn csv_err(path: &Path, e: csv::Error) -> ReportError {
+    if let csv::ErrorKind::Io(io) = e.kind() {
+        let source = std::io::Error::new(io.kind(), io.to_string());
+        return ReportError::Read { path: path.into(), source };
+    }
+    ReportError::Csv { path: path.into(), source: e }
+}
+
+pub(super) fn read_text(path: &Path) -> Result<String, ReportError> {
     std::fs::read_to_string(path).map_err(|source| ReportError::Read { path: path.into(), source })
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, ReportError> {
+pub(super) fn read_json<T: serde::de::DeserializeOwned>(
+    path: &Path,
+) -> Result<Option<T>, ReportError> {
     if !path.exists() {
         return Ok(None);
     }
@@ -186,8 +210,8 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, R
 /// most this many rows of them (a stray large CSV in the directory costs nothing).
 const OTHER_TABLE_ROWS: usize = 200;
 
-fn read_table(path: &Path) -> Result<Table, ReportError> {
-    let err = |source| ReportError::Csv { path: path.into(), source };
+pub(super) fn read_table(path: &Path) -> Result<Table, ReportError> {
+    let err = |e| csv_err(path, e);
     let charted =
         path.file_name().is_some_and(|n| n == "walk_forward.csv" || n == "ridge_path.csv");
     let limit = if charted { usize::MAX } else { OTHER_TABLE_ROWS };
@@ -213,7 +237,7 @@ pub fn load(dir: &Path) -> Result<ReportData, ReportError> {
     let res_path = dir.join("residuals.csv");
     let mut residuals = Vec::new();
     if res_path.exists() {
-        let err = |source| ReportError::Csv { path: res_path.clone(), source };
+        let err = |e| csv_err(&res_path, e);
         let mut rdr = csv::Reader::from_path(&res_path).map_err(err)?;
         for row in rdr.deserialize() {
             residuals.push(row.map_err(err)?);
@@ -238,7 +262,9 @@ pub fn load(dir: &Path) -> Result<ReportData, ReportError> {
 
 /// The rows of `path` as `T` (`None` when the file is absent; `Err` with the csv error's
 /// text when it does not parse as `T`).
-fn read_rows<T: serde::de::DeserializeOwned>(path: &Path) -> Option<Result<Vec<T>, String>> {
+pub(super) fn read_rows<T: serde::de::DeserializeOwned>(
+    path: &Path,
+) -> Option<Result<Vec<T>, String>> {
     if !path.exists() {
         return None;
     }

@@ -304,5 +304,6 @@ pub fn render(data: &ReportData) -> Result<String, ReportError> {
     };
     let mut env = minijinja::Environment::new();
     env.add_template("report.html", TEMPLATE)?;
+    env.add_global("shared_css", super::page::CSS);
     Ok(env.get_template("report.html")?.render(minijinja::value::Serde(&page))?)
 }
