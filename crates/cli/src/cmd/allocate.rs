@@ -287,14 +287,18 @@ pub fn run(args: &AllocateArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let (problem, more) = problem(&set, &cfg)?;
     notices.extend(more);
 
-    let allocation = alloc::solve(&problem, &settings)?;
+    let allocation =
+        super::with_spinner("allocating", quiet, || alloc::solve(&problem, &settings))?;
     let lambdas: Vec<f64> = if cfg.frontier.is_empty() {
         [0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 10.0].iter().map(|m| m * cfg.lambda.max(0.1)).collect()
     } else {
         cfg.frontier.clone()
     };
     let frontier: Vec<_> =
-        alloc::frontier(&problem, &settings, &lambdas)?.into_iter().map(|f| f.0).collect();
+        super::with_spinner("frontier", quiet, || alloc::frontier(&problem, &settings, &lambdas))?
+            .into_iter()
+            .map(|f| f.0)
+            .collect();
 
     let config: toml::Value = toml::from_str(&cfg_text).context("re-reading the config")?;
     let candidates = set

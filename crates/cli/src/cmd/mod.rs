@@ -61,6 +61,24 @@ impl Threads {
     }
 }
 
+/// Runs `f` under a spinner with the elapsed time on stderr (only on a terminal, not with
+/// `quiet`): for long steps that report no count of their own.
+pub fn with_spinner<T>(what: &str, quiet: bool, f: impl FnOnce() -> T) -> T {
+    use std::io::IsTerminal;
+    if quiet || !std::io::stderr().is_terminal() {
+        return f();
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}") {
+        bar.set_style(style);
+    }
+    bar.set_message(what.to_string());
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    let out = f();
+    bar.finish_and_clear();
+    out
+}
+
 /// Prints (stderr, unless `quiet`) the files a command wrote into `dir` and its elapsed time.
 pub fn print_written(dir: &Path, files: &[String], start: Instant, quiet: bool) {
     if !quiet {

@@ -99,7 +99,7 @@ pub fn run(args: &ValidateArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         cfg.folds = most.max(2);
     }
     let pool = args.threads.pool()?;
-    let v = pool.install(|| validate(&snaps, &cfg))?;
+    let v = super::with_spinner("validating", quiet, || pool.install(|| validate(&snaps, &cfg)))?;
     write_tables(out.path(), &v, args.table_format)
         .with_context(|| format!("writing {}", args.out.display()))?;
     if !quiet {
