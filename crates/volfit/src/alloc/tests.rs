@@ -448,7 +448,7 @@ fn issue_14_spectral_lp_is_within_half_a_percent_of_the_truth() {
 fn refined_mixture_climbs_to_the_exact_value() {
     // A fixed sample: refining the grid never lowers the mixture, and it never passes the
     // exact spectral value (Chebyshev's sum inequality on every interval).
-    let sample = Sample::new((0..97).map(|i| ((i * 37) % 97) as f64 - 40.0).collect()).unwrap();
+    let sample = Sample::new((0..97).map(|i| f64::from((i * 37) % 97) - 40.0).collect()).unwrap();
     let spec = Spectrum::Exponential { k: 10.0 };
     let exact = RiskMeasure::Spectral(spec.clone()).eval(&sample).unwrap();
     let mix = |levels, split| -> f64 {
