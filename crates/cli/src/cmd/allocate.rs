@@ -5,8 +5,8 @@
 //! Snapshots come from FILES, else from `files = [...]` in alloc.toml, else from the
 //! built-in synthetic BTC and ETH chains (written into DIR), so it runs with no data.
 //! Scenarios are built by `volfit::scenario::build` from the `[scenarios]` table. Writes
-//! DIR/allocation.csv, DIR/frontier.csv, DIR/allocation.json and DIR/report.html
-//! (atomically) and prints a summary.
+//! DIR/allocation.csv, DIR/frontier.csv, DIR/allocation.json, DIR/contributions.csv
+//! (marginal risks and Euler terms) and DIR/report.html (atomically) and prints a summary.
 //!
 //! Exit codes: 0 allocated; 2 error (bad input, infeasible or unbounded problem).
 
@@ -289,6 +289,8 @@ pub fn run(args: &AllocateArgs, quiet: bool) -> anyhow::Result<ExitCode> {
 
     let allocation =
         super::with_spinner("allocating", quiet, || alloc::solve(&problem, &settings))?;
+    notices.extend(risk_notices(&allocation, &settings));
+    write_contributions(&dir.path().join("contributions.csv"), &set, &allocation)?;
     let lambdas: Vec<f64> = if cfg.frontier.is_empty() {
         [0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 10.0].iter().map(|m| m * cfg.lambda.max(0.1)).collect()
     } else {
@@ -339,6 +341,53 @@ pub fn run(args: &AllocateArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What the risk numbers are: the spectral LP's gap to the exact value, and whether the
+/// Euler contributions add up (issue 14 items 8 and 9).
+fn risk_notices(a: &alloc::Allocation, settings: &Settings) -> Vec<String> {
+    let mut out = Vec::new();
+    if matches!(settings.risk, RiskMeasure::Spectral(_)) && a.risk_lp.is_finite() {
+        out.push(format!(
+            "spectral risk: the LP's mixture of {} CVaR levels is {:.3} % below the exact \
+             value of the portfolio (risk {:.2}, LP {:.2}; refined until below {} %)",
+            a.solver.levels,
+            100.0 * a.solver.risk_gap,
+            a.risk,
+            a.risk_lp,
+            100.0 * settings.spectral_gap
+        ));
+    }
+    if !a.contributions_additive {
+        let sum: f64 = a.contributions.iter().sum();
+        out.push(format!(
+            "risk contributions: {} is not positively homogeneous, so the Euler contributions \
+             x·∂ρ/∂x do not sum to the risk ({sum:.2} vs {:.2}); read the marginal risks ∂ρ/∂x \
+             (contributions.csv, column marginal)",
+            settings.risk, a.risk
+        ));
+    }
+    out
+}
+
+/// DIR/contributions.csv: per candidate, position, marginal risk ∂ρ/∂x and Euler term.
+fn write_contributions(
+    path: &Path,
+    set: &ScenarioSet,
+    a: &alloc::Allocation,
+) -> anyhow::Result<()> {
+    write_atomic(path, |w: &mut dyn std::io::Write| -> std::io::Result<()> {
+        writeln!(w, "candidate,coin,x,marginal,euler,euler_sums_to_risk")?;
+        for (i, c) in set.candidates.iter().enumerate() {
+            writeln!(
+                w,
+                "{},{},{},{},{},{}",
+                c.name, c.coin, a.x[i], a.marginal[i], a.contributions[i], a.contributions_additive
+            )?;
+        }
+        Ok(())
+    })
+    .with_context(|| format!("writing {}", path.display()))
+}
+
 fn print_summary(out: &AllocOutput) {
     let a = &out.allocation;
     println!(
@@ -370,15 +419,17 @@ fn print_summary(out: &AllocOutput) {
     }
     let mut order: Vec<usize> = (0..a.x.len()).filter(|&i| a.x[i].abs() > 1e-9).collect();
     order.sort_by(|&i, &j| a.x[j].abs().total_cmp(&a.x[i].abs()));
+    // Euler terms only where they add up to the risk; marginal risks always.
+    let contrib = if a.contributions_additive { "risk_contrib" } else { "euler(no sum)" };
     println!(
-        "  {:<28} {:>5} {:>10} {:>12} {:>14}",
-        "candidate", "coin", "x", "price_usd", "risk_contrib"
+        "  {:<28} {:>5} {:>10} {:>12} {:>14} {:>12}",
+        "candidate", "coin", "x", "price_usd", contrib, "marginal"
     );
     for &i in order.iter().take(20) {
         let c = &out.candidates[i];
         println!(
-            "  {:<28} {:>5} {:>10.4} {:>12.2} {:>14.2}",
-            c.name, c.coin, a.x[i], c.price_usd, a.contributions[i]
+            "  {:<28} {:>5} {:>10.4} {:>12.2} {:>14.2} {:>12.4}",
+            c.name, c.coin, a.x[i], c.price_usd, a.contributions[i], a.marginal[i]
         );
     }
     if order.len() > 20 {

@@ -88,6 +88,23 @@ pub fn run(args: &ValidateArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let out = volfit::io::OutDir::create(&args.out)?;
     let (cleaned, reports) = args.input.load(quiet)?;
     let snaps: Vec<_> = cleaned.iter().map(|c| c.snapshot.clone()).collect();
+    let series = volfit::validate::series_by_underlying(&snaps);
+    if series.iter().all(|s| s.len() < 2) {
+        // Walk-forward scores a fit on a later snapshot of the same underlying: with one
+        // snapshot per underlying nothing is out-of-sample (issue 15 item 8).
+        let counts: Vec<String> = series
+            .iter()
+            .filter_map(|s| s.first().map(|f| format!("{} {}", f.underlying, s.len())))
+            .collect();
+        eprintln!(
+            "volfit validate: nothing to score out-of-sample: walk-forward needs at least 2 \
+             snapshots of one underlying (each fit is scored on the next ones), got {} \
+             snapshot(s) ({}); give more snapshot files",
+            snaps.len(),
+            if counts.is_empty() { "none".to_string() } else { counts.join(", ") }
+        );
+        return Ok(ExitCode::from(1));
+    }
     // More folds than quotes in the largest expiry only leaves folds empty.
     let most = snaps.iter().flat_map(|s| &s.expiries).map(|e| e.quotes.len()).max().unwrap_or(0);
     if cfg.folds > most.max(2) {

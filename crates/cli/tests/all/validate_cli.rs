@@ -139,3 +139,24 @@ fn validate_writes_parquet_tables() {
     .expect("valid json");
     assert_eq!(json["tables"][0], format!("{}.parquet", volfit::validate::TABLES[0]));
 }
+
+/// Issue 15 item 8: one snapshot has nothing out-of-sample; say so instead of a NaN table.
+#[test]
+fn one_snapshot_is_a_clear_message_not_a_nan_table() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = synth(dir.path(), 1);
+    let out_dir = dir.path().join("v");
+    let out = volfit()
+        .args(["validate", "--model", "svi"])
+        .arg(&input)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .expect("volfit runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("at least 2 snapshots of one underlying"), "{stderr}");
+    assert!(stderr.contains("BTC 1"), "{stderr}");
+    assert!(!stdout.contains("NaN"), "{stdout}");
+}

@@ -27,7 +27,8 @@
 //! of the scenario count, and the factorisation cost of the interior-point method, linear
 //! in the rows times `n²` for dense scenario rows, drops accordingly.
 
-use super::{lp_levels, AllocError, Allocation, Problem, Row, Settings, SolverReport};
+use super::{lp_levels_refined, AllocError, Allocation, Problem, Row, Settings, SolverReport};
+use crate::risk::RiskMeasure;
 use clarabel::algebra::CscMatrix;
 use clarabel::solver::{
     DefaultSettingsBuilder, DefaultSolver, IPSolver, NonnegativeConeT, SolverStatus, SupportedConeT,
@@ -77,7 +78,57 @@ pub fn solve_from(
             settings.linear_solver
         )));
     }
-    let levels = lp_levels(&settings.risk, settings.levels)?;
+    if !(settings.spectral_gap.is_finite() && settings.spectral_gap > 0.0) {
+        return Err(AllocError::Invalid(format!(
+            "spectral gap {} must be finite and > 0",
+            settings.spectral_gap
+        )));
+    }
+    // Halvings needed for the last interval to lie inside the smallest scenario's mass.
+    let p_min = p.probs.as_ref().map_or(1.0 / p.pnl.rows().max(1) as f64, |pr| {
+        pr.iter().copied().filter(|v| *v > 0.0).fold(1.0, f64::min)
+    });
+    let deep = (1.0 / p_min).log2().ceil().max(0.0) as usize + 1;
+    let (mut levels, mut split) = (settings.levels.max(1), 1);
+    let mut guess = guess.map(<[f64]>::to_vec);
+    let (mut iterations, mut rounds) = (0, 0);
+    loop {
+        let grid = lp_levels_refined(&settings.risk, levels, split)?;
+        let mut a = solve_levels(p, settings, &grid, guess.as_deref())?;
+        iterations += a.solver.iterations;
+        rounds += a.solver.rounds;
+        a.solver.iterations = iterations;
+        a.solver.rounds = rounds;
+        a.solver.levels = grid.len();
+        a.solver.seconds = start.elapsed().as_secs_f64();
+        // The mixture is a lower bound of the exact value (see `cvar_mixture`): refine until
+        // the returned portfolio's gap is small, or the grid cannot usefully grow.
+        let done = !matches!(settings.risk, RiskMeasure::Spectral(_))
+            || settings.lambda == 0.0
+            || !(a.solver.risk_gap > settings.spectral_gap)
+            || (a.risk - a.risk_lp).abs() <= 1e-9 * a.risk.abs().max(1.0)
+            || split >= MAX_SPLIT;
+        if done {
+            return Ok(a);
+        }
+        levels = levels.max(deep);
+        split *= 2;
+        guess = Some(a.x);
+    }
+}
+
+/// Largest number of parts a halving interval of the spectral grid is split into.
+pub const MAX_SPLIT: usize = 16;
+
+/// One LP on the CVaR levels `levels` (`(α_k, w_k)`, as [`super::lp_levels`] gives them).
+fn solve_levels(
+    p: &Problem,
+    settings: &Settings,
+    levels: &[(f64, f64)],
+    guess: Option<&[f64]>,
+) -> Result<Allocation, AllocError> {
+    let start = Instant::now();
+    let levels = levels.to_vec();
     let ns = p.pnl.rows();
     let lambda = settings.lambda;
     let w0: f64 = levels.iter().filter(|l| l.0 <= 0.0).map(|l| l.1).sum();
@@ -92,7 +143,7 @@ pub fn solve_from(
     let guess = if let Some(g) = guess.filter(|g| g.len() == p.n()) {
         Some((g.to_vec(), 0, 0))
     } else if settings.constraint_generation && !tails.is_empty() && ns >= 4 * SUBSAMPLE {
-        subsample_guess(p, settings)
+        subsample_guess(p, settings, &levels)
     } else {
         None
     };
@@ -179,6 +230,8 @@ pub fn solve_from(
         rounds,
         active_scenarios: active.iter().map(Vec::len).sum(),
         seconds: start.elapsed().as_secs_f64(),
+        levels: levels.len(),
+        risk_gap: 0.0,
     };
     let mut x = sol.x;
     // Interior-point iterates sit inside the bounds up to the solver tolerance; clip the
@@ -196,7 +249,11 @@ pub const SUBSAMPLE: usize = 250;
 
 /// The optimum of the same problem on every fourth scenario (probabilities renormalised);
 /// `None` when that smaller LP fails.
-fn subsample_guess(p: &Problem, settings: &Settings) -> Option<(Vec<f64>, u64, usize)> {
+fn subsample_guess(
+    p: &Problem,
+    settings: &Settings,
+    levels: &[(f64, f64)],
+) -> Option<(Vec<f64>, u64, usize)> {
     let n = p.n();
     let ns = p.pnl.rows();
     let rows: Vec<usize> = (0..ns / 4).map(|j| 4 * j).collect();
@@ -212,7 +269,9 @@ fn subsample_guess(p: &Problem, settings: &Settings) -> Option<(Vec<f64>, u64, u
     });
     let small =
         Problem { pnl: crate::risk::Scenarios::new(sub, rows.len(), n).ok()?, probs, ..p.clone() };
-    solve(&small, settings).ok().map(|a| (a.x, a.solver.iterations, a.solver.rounds))
+    solve_levels(&small, settings, levels, None)
+        .ok()
+        .map(|a| (a.x, a.solver.iterations, a.solver.rounds))
 }
 
 /// The worst scenarios under `x` holding at least `mass` of the probability (and 50 rows).

@@ -10,7 +10,11 @@
 //! - **Expected P&L − λ·(CVaR or spectral risk)** is solved as ONE linear program
 //!   (Rockafellar & Uryasev 2000) by the interior-point solver `clarabel`. A
 //!   spectral measure enters as a mixture of CVaRs whose weights come from the
-//!   [`Spectrum`] on a grid of levels ([`cvar_mixture`]). Scenario
+//!   [`Spectrum`] on a grid of levels ([`cvar_mixture`]); the mixture is never above the
+//!   exact spectral risk, so the grid is refined ([`cvar_mixture_refined`]) and the LP
+//!   solved again until the returned portfolio's `risk_lp` is within
+//!   [`Settings::spectral_gap`] (0.5 %) of its exact `risk` (the gap and the level count
+//!   are in [`SolverReport`]). Scenario
 //!   rows are added by constraint generation; the returned point is the optimum of the full
 //!   LP: a relaxed optimum that satisfies every dropped scenario row is feasible for the
 //!   full LP with the same objective, hence optimal; otherwise the violated rows are added.
@@ -22,7 +26,9 @@
 //!
 //! Every [`Allocation`] reports the reward, the risk of the chosen measure evaluated on the
 //! resulting P&L sample ([`crate::risk::evaluate`]), the LP's own risk value, Euler risk
-//! contributions per position (summing to the risk), margin used and available per coin, the
+//! contributions per position (summing to the risk only for a positively homogeneous
+//! measure; not for entropic/CARA-type ones, where the marginal risks `∂ρ/∂x_i` are the
+//! meaningful numbers), margin used and available per coin, the
 //! binding constraints and solver diagnostics. [`frontier`] solves over a grid of `λ`.
 //!
 //! ## Units and signs
@@ -198,8 +204,13 @@ pub struct Settings {
     pub risk: RiskMeasure,
     /// Risk aversion `λ ≥ 0`.
     pub lambda: f64,
-    /// Number of CVaR levels approximating a spectral measure ([`cvar_mixture`]).
+    /// Number of CVaR levels approximating a spectral measure ([`cvar_mixture`]): the
+    /// starting grid, refined until the mixture is within `spectral_gap` of the exact value.
     pub levels: usize,
+    /// Largest relative shortfall `(risk − risk_lp)/|risk|` of the LP's CVaR mixture below
+    /// the exact spectral risk of the returned portfolio; the grid of levels is refined
+    /// (more halvings, each interval split) until it holds (default 0.005 = 0.5 %).
+    pub spectral_gap: f64,
     /// Subtract half-spread costs `Σ |x_i|·spread_i/2` from the reward.
     pub spread_costs: bool,
     /// Solve the LP by scenario constraint generation (exact; much faster for large
@@ -220,6 +231,7 @@ impl Default for Settings {
             risk: RiskMeasure::Es { alpha: 0.95 },
             lambda: 1.0,
             levels: 8,
+            spectral_gap: 0.005,
             spread_costs: false,
             constraint_generation: true,
             linear_solver: "faer".into(),
@@ -261,6 +273,13 @@ pub struct SolverReport {
     pub active_scenarios: usize,
     /// Wall time in seconds.
     pub seconds: f64,
+    /// CVaR levels of the final LP (1 for ES, 0 on the utility path).
+    pub levels: usize,
+    /// `(risk − risk_lp)/|risk|`: how far the LP's risk value lies below the exact risk of
+    /// the portfolio (0 for ES, where the LP is exact; NaN on the utility path). The
+    /// mixture never exceeds the exact spectral risk, so this is ≥ 0 up to solver
+    /// tolerance.
+    pub risk_gap: f64,
 }
 
 /// The result of one allocation.
@@ -280,8 +299,16 @@ pub struct Allocation {
     pub risk: f64,
     /// The LP's risk value (CVaR, or the CVaR mixture); NaN on the utility path.
     pub risk_lp: f64,
-    /// Euler contributions `x_i·∂ρ/∂x_i` of each position to `risk` (sum to `risk`).
+    /// Euler contributions `x_i·∂ρ/∂x_i` of each position to `risk`; they sum to `risk`
+    /// only when the measure is positively homogeneous (`contributions_additive`).
     pub contributions: Vec<f64>,
+    /// Marginal risks `∂ρ/∂x_i` (USD of risk per extra unit): meaningful for every
+    /// measure, and the ones to read when the contributions are not additive.
+    pub marginal: Vec<f64>,
+    /// True when the risk measure is positively homogeneous, so that the Euler
+    /// contributions sum to the risk ([`RiskMeasure::is_positively_homogeneous`]); false
+    /// for entropic and the exponential/quadratic OCE.
+    pub contributions_additive: bool,
     /// Net premium paid, USD.
     pub premium_net: f64,
     /// Gross premium, USD.
@@ -609,6 +636,10 @@ impl Problem {
         let mut dx = vec![0.0; n];
         self.pnl.pull_back(&g, &mut dx);
         let contributions: Vec<f64> = x.iter().zip(&dx).map(|(a, b)| a * b).collect();
+        let mut solver = solver;
+        if risk_lp.is_finite() {
+            solver.risk_gap = if risk == risk_lp { 0.0 } else { (risk - risk_lp) / risk.abs() };
+        }
         let expected_pnl = sample.mean();
         let cost = if settings.spread_costs { self.cost(&x) } else { 0.0 };
         let reward = match settings.reward {
@@ -629,6 +660,8 @@ impl Problem {
             risk,
             risk_lp,
             contributions,
+            marginal: dx,
+            contributions_additive: settings.risk.is_positively_homogeneous(),
             premium_net,
             premium_gross,
             binding,
@@ -646,17 +679,33 @@ impl Problem {
 /// interval `[α_k, α_{k+1})` (the last one reaching 1), `φ̄_k = (Ψ(s_k) − Ψ(s_{k+1}))/(s_k −
 /// s_{k+1})` through the distortion Ψ. A non-decreasing step spectrum is exactly the
 /// mixture with `w_k = s_k·(φ̄_k − φ̄_{k−1})`, so the mixture has unit mass and equals the
-/// spectral measure whenever φ is constant on the intervals.
+/// spectral measure whenever φ is constant on the intervals. Otherwise it is **below** the
+/// spectral value of every portfolio (Chebyshev's sum inequality on each interval: φ and
+/// the loss quantile both increase), and a finer grid is closer: [`cvar_mixture_refined`].
 pub fn cvar_mixture(spectrum: &Spectrum, levels: usize) -> Vec<(f64, f64)> {
+    cvar_mixture_refined(spectrum, levels, 1)
+}
+
+/// [`cvar_mixture`] on a finer grid: each of the `levels` halving intervals of tail mass
+/// (`[s_{k+1}, s_k]`, the last one `[0, s_{levels−1}]`) is split into `split` equal parts.
+/// Refining a grid never lowers the mixture of a portfolio (the coarse mixture averages
+/// the fine one's φ̄ once more), so it climbs toward the exact spectral value.
+pub fn cvar_mixture_refined(spectrum: &Spectrum, levels: usize, split: usize) -> Vec<(f64, f64)> {
     if let Spectrum::Es { alpha } = spectrum {
         return vec![(*alpha, 1.0)];
     }
-    let levels = levels.max(1);
-    let s: Vec<f64> =
-        (0..=levels).map(|k| if k == levels { 0.0 } else { 0.5f64.powi(k as i32) }).collect();
-    let mut out = Vec::with_capacity(levels);
-    let mut prev = 0.0;
+    let (levels, split) = (levels.max(1), split.max(1));
+    let halving = |k: usize| if k >= levels { 0.0 } else { 0.5f64.powi(k as i32) };
+    // Tail masses from 1 down to 0.
+    let mut s: Vec<f64> = Vec::with_capacity(levels * split + 1);
     for k in 0..levels {
+        let (hi, lo) = (halving(k), halving(k + 1));
+        s.extend((0..split).map(|j| hi - (hi - lo) * j as f64 / split as f64));
+    }
+    s.push(0.0);
+    let mut out = Vec::with_capacity(s.len() - 1);
+    let mut prev = 0.0;
+    for k in 0..s.len() - 1 {
         let mass = spectrum.interval_weight(s[k], s[k + 1]);
         let avg = mass / (s[k] - s[k + 1]);
         let w = (s[k] * (avg - prev)).max(0.0);
@@ -675,6 +724,18 @@ pub fn cvar_mixture(spectrum: &Spectrum, levels: usize) -> Vec<(f64, f64)> {
 /// # Errors
 /// [`AllocError::NotLinear`] for measures without an LP form.
 pub fn lp_levels(risk: &RiskMeasure, levels: usize) -> Result<Vec<(f64, f64)>, AllocError> {
+    lp_levels_refined(risk, levels, 1)
+}
+
+/// [`lp_levels`] on the grid of [`cvar_mixture_refined`].
+///
+/// # Errors
+/// [`AllocError::NotLinear`] for measures without an LP form.
+pub fn lp_levels_refined(
+    risk: &RiskMeasure,
+    levels: usize,
+    split: usize,
+) -> Result<Vec<(f64, f64)>, AllocError> {
     match risk {
         RiskMeasure::Es { alpha } => {
             risk.validate()?;
@@ -682,7 +743,7 @@ pub fn lp_levels(risk: &RiskMeasure, levels: usize) -> Result<Vec<(f64, f64)>, A
         }
         RiskMeasure::Spectral(s) => {
             s.validate()?;
-            Ok(cvar_mixture(s, levels))
+            Ok(cvar_mixture_refined(s, levels, split))
         }
         other => Err(AllocError::NotLinear(other.to_string())),
     }

@@ -163,6 +163,8 @@ pub fn solve(p: &Problem, settings: &Settings) -> Result<Allocation, AllocError>
         rounds: starts.len(),
         active_scenarios: p.pnl.rows(),
         seconds: start.elapsed().as_secs_f64(),
+        levels: 0,
+        risk_gap: f64::NAN,
     };
     p.report(x, settings, f64::NAN, report)
 }

@@ -97,6 +97,26 @@ impl RiskMeasure {
         }
     }
 
+    /// True when `ρ(c·X) = c·ρ(X)` for every `c > 0` (VaR, ES, spectral, EVaR, OCE-CVaR,
+    /// maximum drawdown). Only then do the Euler contributions `x_i·∂ρ/∂x_i` of a linear
+    /// portfolio sum to `ρ` (Euler's theorem for homogeneous functions, Tasche 1999); for
+    /// the entropic risk and the exponential or quadratic OCE they do not, and the marginal
+    /// risks `∂ρ/∂x_i` are what is meaningful.
+    pub fn is_positively_homogeneous(&self) -> bool {
+        match self {
+            RiskMeasure::Var { .. }
+            | RiskMeasure::Es { .. }
+            | RiskMeasure::Spectral(_)
+            | RiskMeasure::Evar { .. }
+            | RiskMeasure::Oce(OceUtility::Cvar { .. })
+            | RiskMeasure::MaxDrawdown => true,
+            RiskMeasure::Entropic { .. }
+            | RiskMeasure::Oce(OceUtility::Exponential { .. } | OceUtility::Quadratic { .. }) => {
+                false
+            }
+        }
+    }
+
     /// True when the measure needs the sample sorted by loss (fully, or only its tail).
     pub fn needs_sort(&self) -> bool {
         self.sort_need() != SortNeed::No

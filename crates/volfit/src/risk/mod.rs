@@ -40,6 +40,13 @@
 //!   `ℓ(x) = −u(−x)` for the utility `u`.
 //! - maximum drawdown of the cumulative P&L path `W_t = Σ_{s≤t} x_s`, `W_0 = 0`.
 //!
+//! ## Risk contributions
+//! For a linear portfolio `X = S·x`, the Euler contributions `x_i·∂ρ/∂x_i` sum to `ρ` only
+//! when `ρ` is positively homogeneous ([`RiskMeasure::is_positively_homogeneous`]: VaR,
+//! ES, spectral, EVaR, OCE-CVaR, drawdown). The entropic risk and the exponential or
+//! quadratic OCE are not (`ρ(2X) ≠ 2ρ(X)`), so their Euler terms do not add up to the
+//! risk; report the marginal risks `∂ρ/∂x_i` (risk per extra unit) for them instead.
+//!
 //! ## Spectra
 //! Write `u ∈ (0, 1)` for the loss quantile level: `VaR_u` is the `u`-quantile of the loss
 //! `L = −X`, so `u → 1` is the worst tail. A spectral measure is

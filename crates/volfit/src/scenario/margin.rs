@@ -1,5 +1,7 @@
 //! Scenario-based portfolio margin grid (in the spirit of Deribit's portfolio margin):
-//! every candidate of a coin fully revalued under underlying moves × relative vol shocks.
+//! every candidate of a coin fully revalued under underlying moves × relative vol shocks,
+//! its P&L taken in coin as an inverse contract pays it (option premiums revalued in coin,
+//! futures with their `F/S` factor: see `Priced::pnl_coin`).
 
 use super::surface::Priced;
 use super::{Coin, CoinSurface, MarginGrid, ScenarioConfig, ScenarioError};
@@ -23,7 +25,7 @@ pub(crate) fn grid(
         for (out, p) in row.iter_mut().zip(priced) {
             let surf = &surfaces[p.surface];
             if surf.coin == coin {
-                *out = p.pnl(surf, 1.0 + m, 1.0 + v, 0.0, 0.0) / (surf.spot * (1.0 + m));
+                *out = p.pnl_coin(surf, 1.0 + m, 1.0 + v, 0.0, 0.0);
             }
         }
     }

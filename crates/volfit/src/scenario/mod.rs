@@ -132,6 +132,9 @@ pub struct ScenarioSet {
 /// Portfolio-margin approximation for one coin: P&L in **coin** per unit of every candidate
 /// under each (underlying move, relative vol shock), by full revaluation at the valuation
 /// time; the other coin's columns are 0. Initial margin of `x` = `max(0, max_g −row_g·x)`.
+/// Coin P&L is what the inverse contract pays: `V₁/F₁ − V₀/F₀` for an option (its
+/// premium is revalued in coin; `F` the expiry's forward, as Deribit's coin prices are),
+/// `(F₁ − F₀)/F₁` for a future or perpetual of one coin of delta.
 #[derive(Clone, Debug)]
 pub struct MarginGrid {
     /// The coin.

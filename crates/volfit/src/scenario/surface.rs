@@ -172,6 +172,20 @@ impl Priced {
         }
     }
 
+    /// P&L per unit in **coin** of the same move, the way Deribit settles it: an inverse
+    /// option's premium is itself held in coin, `V₁/F₁ − V₀/F₀` with `F` its expiry's
+    /// forward (Deribit's coin price is the Black-76 USD price over that forward); an
+    /// inverse future or the perpetual of one coin of delta (USD notional `F₀`) pays
+    /// `F₀·(1/F₀ − 1/F₁) = (F₁ − F₀)/F₁`, the perpetual on the index in place of `F`.
+    pub fn pnl_coin(&self, surf: &CoinSurface, m: f64, vol_mult: f64, dvol: f64, dt: f64) -> f64 {
+        match self.inst {
+            Inst::Option { forward, .. } => {
+                self.value(surf, m, vol_mult, dvol, dt) / (forward * m) - self.value0 / forward
+            }
+            Inst::Future { forward: p } | Inst::Perpetual { spot: p } => (p * m - p) / (p * m),
+        }
+    }
+
     /// P&L per unit (USD) of the same move.
     #[inline]
     pub fn pnl(&self, surf: &CoinSurface, m: f64, vol_mult: f64, dvol: f64, dt: f64) -> f64 {

@@ -251,3 +251,46 @@ fn real_btc_eth_book_historical_and_heston() {
         eprintln!("{kind:?}: {}", s1.provenance);
     }
 }
+
+/// Issue 14 item 6: the margin grid's coin P&L is what an inverse contract pays, checked
+/// against a hand computation on every shock: an option's coin premium is revalued,
+/// `V₁/F₁ − V₀/F₀` (Deribit's coin price is the Black-76 USD price over the expiry's
+/// forward), a future of one coin of delta pays `(F₁ − F₀)/F₁`. The old grid took
+/// `(V₁ − V₀)/S₁` for both.
+#[test]
+fn issue_14_margin_grid_is_coin_true() {
+    use volfit::black::{price, OptionType};
+    use volfit::scenario::{Coin, CoinSurface};
+    let snaps = synth();
+    let cfg = mc(16);
+    let set = build(&book(BOOK), &cfg, &snaps).unwrap();
+    let n = set.candidates.len();
+    let g = set.margin.iter().find(|g| g.coin == Coin::Btc).unwrap();
+    let surf = CoinSurface::at_last(Coin::Btc, &snaps).unwrap();
+    let (mut options, mut futures) = (0, 0);
+    for (j, c) in set.candidates.iter().enumerate().filter(|(_, c)| c.coin == Coin::Btc) {
+        for (r, &(m, v)) in g.shocks.iter().enumerate() {
+            let got = g.pnl_coin.as_slice()[r * n + j];
+            let want = match c.kind {
+                CandidateKind::Option { strike, expiry_t_years, is_call } => {
+                    let e = surf.expiries.iter().find(|e| e.t == expiry_t_years).unwrap();
+                    let kind = if is_call { OptionType::Call } else { OptionType::Put };
+                    let (f0, f1) = (e.forward, e.forward * (1.0 + m));
+                    let s0 = surf.vol(e.expiry_ms, strike, f0).unwrap();
+                    let s1 = (surf.vol(e.expiry_ms, strike, f1).unwrap() * (1.0 + v)).max(0.01);
+                    let v0 = price(kind, f0, strike, expiry_t_years, s0);
+                    let v1 = price(kind, f1, strike, expiry_t_years, s1);
+                    options += 1;
+                    v1 / f1 - v0 / f0
+                }
+                CandidateKind::Future { .. } => {
+                    futures += 1;
+                    m / (1.0 + m)
+                }
+                CandidateKind::Perpetual => m / (1.0 + m),
+            };
+            assert!((got - want).abs() <= 1e-12, "{} shock ({m}, {v}): {got} vs {want}", c.name);
+        }
+    }
+    assert!(options >= 8 * 27 && futures >= 2 * 27, "{options} option and {futures} future cells");
+}
