@@ -11,6 +11,7 @@ mod allocate_cli;
 mod fit_cli;
 mod golden;
 mod hedge_report_cli;
+mod input_cli;
 mod msrv;
 mod report_cli;
 mod risk_cli;
