@@ -34,9 +34,17 @@ pub struct InputArgs {
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Force the input format instead of detecting it from the header:
-    /// deribit-summary, deribit-book, optionsdx, tardis, deribit-json, mapped.
+    /// deribit-summary, deribit-book, deribit-web, deribit-json, optionsdx, tardis, mapped.
     #[arg(long, value_parser = parse_format)]
     pub format: Option<Format>,
+    /// Snapshot time (ISO-8601 UTC) for inputs without a time column: required for a
+    /// Deribit website export (deribit-web); also the time of a --map CSV without `time=`.
+    #[arg(long, value_name = "TIME", value_parser = parse_instant_ms)]
+    pub snapshot_time: Option<i64>,
+    /// Longest accepted line (CSV record, JSON line) in bytes, e.g. 1048576, 512K, 4M;
+    /// a longer line fails its file (it bounds memory on hostile input).
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes, default_value = "1M")]
+    pub max_line_bytes: usize,
     /// For update streams (Tardis): take an as-of chain every DUR (e.g. 1h, 15m, 30s).
     #[arg(long, value_name = "DUR", value_parser = parse_duration_ms, conflicts_with = "at")]
     pub every: Option<i64>,
@@ -101,6 +109,8 @@ impl InputArgs {
         };
         Ok(ReadOptions {
             format: a.format,
+            snapshot_time_ms: a.snapshot_time,
+            max_line_bytes: a.max_line_bytes,
             schedule,
             underlying: a.underlying.clone(),
             mapping,
@@ -114,32 +124,107 @@ impl InputArgs {
     }
 
     /// Reads and cleans every snapshot of every input, sorted by (underlying, time).
+    /// Files that hold no options (the perpetual-price series) are skipped with a notice.
     pub fn load(&self, quiet: bool) -> anyhow::Result<(Vec<Cleaned>, Vec<FileReport>)> {
         let mut opts = self.read_options()?;
         let mut snaps = Vec::new();
         let mut reports = Vec::new();
         with_progress(&self.files, quiet, &mut opts, |opts| -> anyhow::Result<()> {
             for path in &self.files {
-                let report = read_path(path, opts, &mut |raw| {
+                let report = self.read_one(path, opts, quiet, &mut |raw| {
                     snaps.push(build(raw, &opts.clean));
                     Ok(())
-                })
-                .with_context(|| format!("reading {}", path.display()))?;
-                reports.push(report);
+                })?;
+                reports.extend(report);
             }
             Ok(())
         })?;
+        self.ensure_options(&reports)?;
         snaps.sort_by(|a, b| {
             (a.snapshot.underlying.as_str(), a.snapshot.time_ms)
                 .cmp(&(b.snapshot.underlying.as_str(), b.snapshot.time_ms))
         });
         Ok((snaps, reports))
     }
+
+    /// Reads one input. A file holding no options gives `None` and one notice line (unless
+    /// `quiet`); an update stream that yields no as-of chain gets a note naming `--every`.
+    ///
+    /// # Errors
+    /// The reader's errors (they name the file, line and field) and the sink's.
+    pub fn read_one(
+        &self,
+        path: &std::path::Path,
+        opts: &ReadOptions,
+        quiet: bool,
+        sink: &mut dyn FnMut(market::RawSnapshot) -> Result<(), market::Error>,
+    ) -> anyhow::Result<Option<FileReport>> {
+        let report = match read_path(path, opts, sink) {
+            Ok(r) => r,
+            Err(e) if e.is_not_options() => {
+                if !quiet {
+                    eprintln!("volfit: skipped {e}");
+                }
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if report.format == Format::Tardis && report.snapshots == 0 && report.rows > 0 {
+            eprintln!("volfit: note: {}", self.no_checkpoint(&report));
+        }
+        Ok(Some(report))
+    }
+
+    /// Why an update stream gave no as-of chain, naming the schedule flag in force.
+    fn no_checkpoint(&self, r: &FileReport) -> String {
+        if self.at.is_empty() {
+            let every = self.every.map_or_else(
+                || "1h (the default)".to_string(),
+                |ms| format!("{}s", ms as f64 / 1e3),
+            );
+            format!(
+                "{}: {} updates but no as-of chain: no --every checkpoint ({every}, at multiples \
+                 of the step) falls within the stream; pass a shorter --every (e.g. 5m) or --at TIME",
+                r.path, r.rows
+            )
+        } else {
+            format!("{}: {} updates but no --at time falls within the stream", r.path, r.rows)
+        }
+    }
+
+    /// Fails when every input was skipped as not holding options.
+    ///
+    /// # Errors
+    /// When `reports` is empty.
+    pub fn ensure_options(&self, reports: &[FileReport]) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            !reports.is_empty(),
+            "no option chain among the inputs ({} file(s), each skipped above): pass option \
+             snapshot files",
+            self.files.len()
+        );
+        Ok(())
+    }
+}
+
+/// `1048576`, `512K`, `4M`, `1G` (binary multiples) → bytes.
+pub(crate) fn parse_bytes(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let (num, scale) = match t.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&t[..i], 1usize << 10),
+        Some((i, 'M' | 'm')) => (&t[..i], 1 << 20),
+        Some((i, 'G' | 'g')) => (&t[..i], 1 << 30),
+        _ => (t, 1),
+    };
+    num.parse::<usize>().ok().and_then(|n| n.checked_mul(scale)).filter(|n| *n > 0).ok_or_else(
+        || format!("invalid size {s:?} (a positive number of bytes, e.g. 1048576, 512K, 4M)"),
+    )
 }
 
 pub(crate) fn parse_format(s: &str) -> Result<Format, String> {
     Format::from_name(s).ok_or_else(|| {
-        format!("unknown format {s:?}; expected deribit-summary, deribit-book, optionsdx, tardis, deribit-json or mapped")
+        let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+        format!("unknown format {s:?}; expected one of {}", names.join(", "))
     })
 }
 
@@ -211,5 +296,15 @@ mod tests {
         assert_eq!(parse_duration_ms("500ms"), Ok(500));
         assert_eq!(parse_duration_ms("1.5s"), Ok(1500));
         assert!(parse_duration_ms("1w").is_err());
+    }
+
+    #[test]
+    fn byte_sizes() {
+        assert_eq!(parse_bytes("1048576"), Ok(1 << 20));
+        assert_eq!(parse_bytes("512K"), Ok(512 << 10));
+        assert_eq!(parse_bytes("4M"), Ok(4 << 20));
+        assert!(parse_bytes("0").is_err());
+        assert!(parse_bytes("-1").is_err());
+        assert!(parse_bytes("lots").is_err());
     }
 }

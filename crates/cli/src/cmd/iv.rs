@@ -4,7 +4,9 @@
 //! `forward,strike,t,type,price` — `type` is `C`/`P` (or `call`/`put`, any case), prices
 //! undiscounted in the forward's units. Output: the input columns, then `iv` (fraction)
 //! and `reason` (empty, or why no IV exists: `below_intrinsic`, `above_upper_bound`,
-//! `non_finite`). Rows are processed in chunks of 65 536 with the parallel batch API, so
+//! `non_finite`, or an input outside the model: `t_not_positive` (expired or wrong unit: `t`
+//! is the year fraction to expiry), `strike_not_positive`, `forward_not_positive`,
+//! `price_negative`; the first row of each of these is also named on stderr). Rows are processed in chunks of 65 536 with the parallel batch API, so
 //! memory stays bounded whatever the file size. Unparsable rows stop the run with an
 //! error naming the line and the field. `--output` is written atomically (temp file in the
 //! same directory, then rename; `-` is stdout), as every output of the CLI.
@@ -60,15 +62,37 @@ pub fn run(args: &IvArgs) -> anyhow::Result<ExitCode> {
             summary.rows - summary.no_iv,
             summary.no_iv
         );
+        for ex in &summary.examples {
+            eprintln!("  {ex}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Row counts of one run.
-#[derive(Debug, Default, Clone, Copy)]
+/// Row counts of one run, and the first row of each out-of-model input reason.
+#[derive(Debug, Default, Clone)]
 struct Summary {
     rows: usize,
     no_iv: usize,
+    examples: Vec<String>,
+}
+
+/// Why a row's inputs are outside Black-76 (before any inversion), with the fix.
+fn input_reason(forward: f64, strike: f64, t: f64, price: f64) -> Option<(&'static str, String)> {
+    if ![forward, strike, t, price].iter().all(|v| v.is_finite()) {
+        return None;
+    }
+    if t <= 0.0 {
+        Some(("t_not_positive", format!("t = {t} is not positive: t is the year fraction to expiry (ACT/365); expired options have no IV")))
+    } else if strike <= 0.0 {
+        Some(("strike_not_positive", format!("strike = {strike} is not positive")))
+    } else if forward <= 0.0 {
+        Some(("forward_not_positive", format!("forward = {forward} is not positive")))
+    } else if price < 0.0 {
+        Some(("price_negative", format!("price = {price} is negative")))
+    } else {
+        None
+    }
 }
 
 fn parse_type(s: &str) -> Option<OptionType> {
@@ -102,6 +126,7 @@ fn convert<R: Read, W: Write>(reader: R, writer: W, source: &str) -> anyhow::Res
     let mut records: Vec<csv::StringRecord> = Vec::with_capacity(CHUNK);
     let mut inputs: Vec<IvInput> = Vec::with_capacity(CHUNK);
     let mut results: Vec<Result<f64, IvError>> = Vec::with_capacity(CHUNK);
+    let mut pre_reasons: Vec<Option<&'static str>> = Vec::with_capacity(CHUNK);
     let mut summary = Summary::default();
     let mut record = csv::StringRecord::new();
     loop {
@@ -124,14 +149,28 @@ fn convert<R: Read, W: Write>(reader: R, writer: W, source: &str) -> anyhow::Res
             let Some(kind) = parse_type(raw_type) else {
                 bail!("{source}: line {line}, field `type`: expected C or P, found {raw_type:?}");
             };
+            let pre = input_reason(forward, strike, t, price);
+            if let Some((code, why)) = &pre {
+                if !summary.examples.iter().any(|e| e.ends_with(&format!("reason {code})"))) {
+                    summary.examples.push(format!("{source}: line {line}: {why} (reason {code})"));
+                }
+            }
             inputs.push(IvInput { kind, price, forward, strike, t });
             records.push(record.clone());
+            pre_reasons.push(pre.map(|p| p.0));
         }
         if inputs.len() == CHUNK || (!more && !inputs.is_empty()) {
             results.clear();
             results.resize(inputs.len(), Err(IvError::NonFinite));
             implied_vols_par(&inputs, &mut results);
-            for (rec, res) in records.iter_mut().zip(&results) {
+            for ((rec, res), pre) in records.iter_mut().zip(&results).zip(&pre_reasons) {
+                if let Some(code) = pre {
+                    summary.no_iv += 1;
+                    rec.push_field("");
+                    rec.push_field(code);
+                    wtr.write_record(&*rec)?;
+                    continue;
+                }
                 match res {
                     Ok(iv) => {
                         rec.push_field(&format!("{iv}"));
@@ -148,6 +187,7 @@ fn convert<R: Read, W: Write>(reader: R, writer: W, source: &str) -> anyhow::Res
             summary.rows += inputs.len();
             inputs.clear();
             records.clear();
+            pre_reasons.clear();
         }
         if !more {
             break;
@@ -203,8 +243,15 @@ mod tests {
         .expect("parsable rows");
         let reasons: Vec<&str> =
             out.lines().skip(1).map(|l| l.rsplit(',').next().unwrap_or("")).collect();
-        assert_eq!(reasons, ["non_finite", "above_upper_bound", "non_finite"]);
+        assert_eq!(reasons, ["non_finite", "above_upper_bound", "strike_not_positive"]);
         assert_eq!(s.no_iv, 3);
+        assert!(s.examples[0].contains("line 4: strike = -5"), "{:?}", s.examples);
+        // t ≤ 0 is named as such (it used to be `non_finite`).
+        let (out, s) = run_str("forward,strike,t,type,price\n100,110,0,C,1\n100,110,-0.5,P,20\n")
+            .expect("parsable rows");
+        assert!(out.lines().skip(1).all(|l| l.ends_with(",,t_not_positive")), "{out}");
+        assert_eq!(s.examples.len(), 1);
+        assert!(s.examples[0].contains("test.csv: line 2: t = 0"), "{:?}", s.examples);
     }
 
     #[test]

@@ -167,12 +167,15 @@ pub fn run(a: &Args, quiet: bool) -> anyhow::Result<ExitCode> {
                     Ok(())
                 };
                 // The error names the file (and line, field) itself.
-                let rep = market::read_path(path, opts, &mut sink)?;
+                let Some(rep) = a.input.read_one(path, opts, quiet, &mut sink)? else {
+                    continue;
+                };
                 totals.rows += rep.rows;
                 totals.skipped.merge(&rep.skipped);
                 totals.filtered += rep.filtered;
                 files.push(rep);
             }
+            a.input.ensure_options(&files)?;
             if json {
                 w.write_all(b"\n]\n")?;
             }

@@ -13,6 +13,7 @@ mod fit_cli;
 mod golden;
 mod hedge_cli;
 mod hedge_report_cli;
+mod input_cli;
 mod msrv;
 mod outputs_cli;
 mod report_cli;

@@ -260,40 +260,33 @@ enum JsonDoc {
 
 /// Reads Deribit API JSON: one response object, a bare `result` array, or many
 /// responses one per line. Each response is one snapshot, at `usOut` (µs) when present,
-/// else at the latest `creation_timestamp`. `line` in the quotes is the 1-based item number
-/// within its response, the response number being reported in errors.
+/// else at the latest `creation_timestamp`, else at `snapshot_time_ms` (`--snapshot-time`).
+/// `line` in the quotes is the 1-based item number within its response, the response
+/// number being reported in errors.
 pub(crate) fn read_json(
     path: &Path,
     input: Box<dyn BufRead + Send>,
+    snapshot_time_ms: Option<i64>,
     emit: &mut dyn FnMut(Result<RawQuote, Error>) -> Result<(), Error>,
 ) -> Result<u64, Error> {
     let stream = serde_json::Deserializer::from_reader(input).into_iter::<JsonDoc>();
     let mut rows = 0;
     for (n, doc) in stream.enumerate() {
         let record = n as u64 + 1;
-        let doc = doc.map_err(|e| {
-            if e.is_io() {
-                let msg = e.to_string();
-                Error::new(ErrorKind::Gzip {
-                    path: path.to_path_buf(),
-                    line: e.line() as u64,
-                    source: std::io::Error::new(std::io::ErrorKind::InvalidData, msg),
-                })
-            } else {
-                Error::new(ErrorKind::Json {
-                    path: path.to_path_buf(),
-                    line: e.line() as u64,
-                    reason: e.to_string(),
-                })
-            }
-        })?;
+        let doc = doc.map_err(|e| json_error(path, record, &e))?;
         let (items, us_out) = match doc {
             JsonDoc::Response { result, us_out } => (result, us_out),
             JsonDoc::Items(items) => (items, None),
         };
         let latest = items.iter().filter_map(|i| i.creation_timestamp).max();
-        let Some(time_ms) = us_out.map(|us| us / 1000).or(latest) else {
-            return Err(Error::field(path, record, "usOut", FieldReason::Missing));
+        let Some(time_ms) = us_out.map(|us| us / 1000).or(latest).or(snapshot_time_ms) else {
+            return Err(Error::usage(
+                path,
+                format!(
+                    "response {record} has no snapshot time (no usOut, no item with a \
+                     creation_timestamp): give it with --snapshot-time (ISO-8601 UTC)"
+                ),
+            ));
         };
         for (i, item) in items.into_iter().enumerate() {
             rows += 1;
@@ -301,6 +294,34 @@ pub(crate) fn read_json(
         }
     }
     Ok(rows)
+}
+
+/// serde_json's error in the reader's terms: I/O (gzip), shape, or syntax.
+fn json_error(path: &Path, record: u64, e: &serde_json::Error) -> Error {
+    if e.is_io() {
+        let source = std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string());
+        return Error::new(ErrorKind::Gzip {
+            path: path.to_path_buf(),
+            line: e.line() as u64,
+            source,
+        });
+    }
+    if e.is_data() {
+        return Error::usage(
+            path,
+            format!(
+                "JSON value {record} is not a Deribit book summary: expected a \
+                 public/get_book_summary_by_currency response {{\"result\": [{{\"instrument_name\": \
+                 …, \"bid_price\": …}}, …]}} or a bare array of such items (other layouts: \
+                 convert to CSV and use --map)"
+            ),
+        );
+    }
+    Error::new(ErrorKind::Json {
+        path: path.to_path_buf(),
+        line: (e.line() as u64).max(1),
+        reason: e.to_string(),
+    })
 }
 
 fn json_item(

@@ -79,6 +79,31 @@ pub enum ErrorKind {
         /// What serde_json said.
         reason: String,
     },
+    /// A line (a CSV record, a JSON line) longer than [`ReadOptions::max_line_bytes`](super::ReadOptions::max_line_bytes).
+    LineTooLong {
+        /// File.
+        path: PathBuf,
+        /// 1-based line.
+        line: u64,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The file holds something other than option quotes (the perpetual-futures price
+    /// series); commands that take snapshot globs skip it with a notice.
+    NotOptions {
+        /// File.
+        path: PathBuf,
+        /// What the file holds and where it belongs.
+        what: &'static str,
+    },
+    /// The file needs a setting that was not given, or a setting does not fit the file
+    /// (`--snapshot-time` for a file without a time column, an ambiguous `--map` column).
+    Usage {
+        /// File.
+        path: PathBuf,
+        /// What to do, naming the flag.
+        reason: String,
+    },
     /// Invalid reader configuration (column mapping, units, schedule).
     Config {
         /// Why.
@@ -102,8 +127,10 @@ pub enum FieldReason {
     Missing,
     /// The row's underlying disagrees with its instrument name.
     Mismatch(String),
-    /// A line longer than the reader accepts.
-    TooLong(usize),
+    /// A value that parses but cannot be right (a snapshot time before Deribit listed
+    /// options, an expiry decades away); the text says which setting to check. Not a
+    /// counted skip: a wrong unit affects every row, so it fails the file.
+    Implausible(String),
 }
 
 impl FieldReason {
@@ -128,7 +155,7 @@ impl fmt::Display for FieldReason {
             }
             FieldReason::Missing => write!(f, "required value is empty"),
             FieldReason::Mismatch(s) => write!(f, "inconsistent value: {s}"),
-            FieldReason::TooLong(n) => write!(f, "line of {n} bytes is too long"),
+            FieldReason::Implausible(s) => f.write_str(s),
         }
     }
 }
@@ -146,6 +173,14 @@ impl Error {
     pub fn into_kind(self) -> ErrorKind {
         *self.0
     }
+    /// True when the file holds something other than option quotes (see
+    /// [`ErrorKind::NotOptions`]): callers reading many files skip it with a notice.
+    pub fn is_not_options(&self) -> bool {
+        matches!(*self.0, ErrorKind::NotOptions { .. })
+    }
+    pub(crate) fn usage(path: &Path, reason: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Usage { path: path.to_path_buf(), reason: reason.into() })
+    }
     /// True for I/O failures (including a broken pipe on output).
     pub fn is_io(&self) -> bool {
         matches!(*self.0, ErrorKind::Io { .. })
@@ -156,6 +191,7 @@ impl Error {
             ErrorKind::Gzip { path, line, .. }
             | ErrorKind::Csv { path, line, .. }
             | ErrorKind::Field { path, line, .. }
+            | ErrorKind::LineTooLong { path, line, .. }
             | ErrorKind::Json { path, line, .. } => Some((path, *line)),
             _ => None,
         }
@@ -163,6 +199,7 @@ impl Error {
     /// The counted-skip category when this is a row-level error, `None` for file-level ones.
     pub fn rejection(&self) -> Option<Rejection> {
         match &*self.0 {
+            ErrorKind::Field { reason: FieldReason::Implausible(_), .. } => None,
             ErrorKind::Field { reason, .. } => Some(reason.rejection()),
             _ => None,
         }
@@ -210,7 +247,7 @@ impl Error {
 }
 
 /// flate2 reports corrupt data as `InvalidInput`/`InvalidData` and truncation as `UnexpectedEof`.
-fn is_gzip_error(e: &std::io::Error) -> bool {
+pub(crate) fn is_gzip_error(e: &std::io::Error) -> bool {
     matches!(
         e.kind(),
         std::io::ErrorKind::UnexpectedEof
@@ -223,12 +260,17 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &*self.0 {
             ErrorKind::Io { path, source } => write!(f, "{}: {source}", path.display()),
-            ErrorKind::Gzip { path, line, source } => write!(
-                f,
-                "{}: line {}: corrupt or truncated gzip stream: {source}",
-                path.display(),
-                line + 1
-            ),
+            ErrorKind::Gzip { path, line, source } => {
+                write!(f, "{}: corrupt or truncated gzip stream", path.display())?;
+                if *line > 0 {
+                    write!(f, " after line {line}")?;
+                }
+                write!(
+                    f,
+                    " ({source}); the file itself is damaged: copy or download it again \
+                     (`gzip -t` checks it)"
+                )
+            }
             ErrorKind::Csv { path, line, reason } => {
                 write!(f, "{}: line {line}: malformed CSV: {reason}", path.display())
             }
@@ -251,6 +293,14 @@ impl fmt::Display for Error {
             ErrorKind::Json { path, line, reason } => {
                 write!(f, "{}: line {line}: malformed JSON: {reason}", path.display())
             }
+            ErrorKind::LineTooLong { path, line, limit } => write!(
+                f,
+                "{}: line {line}: longer than the limit of {limit} bytes; not a chain file, or \
+                 raise the limit with --max-line-bytes",
+                path.display()
+            ),
+            ErrorKind::NotOptions { path, what } => write!(f, "{}: {what}", path.display()),
+            ErrorKind::Usage { path, reason } => write!(f, "{}: {reason}", path.display()),
             ErrorKind::Config { reason } => write!(f, "invalid reader configuration: {reason}"),
         }
     }

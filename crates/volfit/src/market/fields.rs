@@ -42,6 +42,14 @@ impl Columns {
             Error::new(ErrorKind::Header { path: path.to_path_buf(), missing: name.into(), format })
         })
     }
+    /// Indices of every column with this (normalised) name.
+    pub(crate) fn positions(&self, name: &str) -> Vec<usize> {
+        self.names.iter().enumerate().filter(|(_, n)| *n == name).map(|(i, _)| i).collect()
+    }
+    /// Number of columns.
+    pub(crate) fn len(&self) -> usize {
+        self.names.len()
+    }
     /// True when every name is present.
     pub(crate) fn has_all(&self, names: &[&str]) -> bool {
         names.iter().all(|n| self.find(n).is_some())

@@ -19,6 +19,10 @@ pub enum Format {
     DeribitJson,
     /// Any CSV through a [`Mapping`](super::Mapping).
     Mapped,
+    /// Deribit website options-chain export (`Instrument,Open,Size,Bid,IV Bid,Mark,…`):
+    /// no time column (give [`ReadOptions::snapshot_time_ms`](super::ReadOptions)), no
+    /// forward column (put–call parity per expiry).
+    DeribitWeb,
 }
 
 impl Format {
@@ -31,19 +35,21 @@ impl Format {
             Format::Tardis => "tardis",
             Format::DeribitJson => "deribit-json",
             Format::Mapped => "mapped",
+            Format::DeribitWeb => "deribit-web",
         }
     }
+    /// Every format, in the order `--help` lists them.
+    pub const ALL: [Format; 7] = [
+        Format::DeribitSummary,
+        Format::DeribitBook,
+        Format::DeribitWeb,
+        Format::DeribitJson,
+        Format::Optionsdx,
+        Format::Tardis,
+        Format::Mapped,
+    ];
     /// Parses a short name.
     pub fn from_name(s: &str) -> Option<Format> {
-        [
-            Format::DeribitSummary,
-            Format::DeribitBook,
-            Format::Optionsdx,
-            Format::Tardis,
-            Format::DeribitJson,
-            Format::Mapped,
-        ]
-        .into_iter()
-        .find(|f| f.name().eq_ignore_ascii_case(s))
+        Format::ALL.into_iter().find(|f| f.name().eq_ignore_ascii_case(s))
     }
 }

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::chain::{PriceUnit, RawQuote};
+use super::chain::{iso8601, PriceUnit, RawQuote};
 use super::deribit::{option_type, RowParser};
 use super::error::{Error, FieldReason};
 use super::fields::{normalise, parse_i64, parse_time_ms, Columns, Row};
@@ -24,6 +24,32 @@ pub enum TimeUnit {
     Us,
 }
 
+impl TimeUnit {
+    /// The `--time-unit` value.
+    pub const fn name(self) -> &'static str {
+        match self {
+            TimeUnit::S => "s",
+            TimeUnit::Ms => "ms",
+            TimeUnit::Us => "us",
+        }
+    }
+    /// A number in this unit, in ms since the epoch.
+    fn to_ms(self, n: i64) -> i64 {
+        match self {
+            TimeUnit::S => n.saturating_mul(1000),
+            TimeUnit::Ms => n,
+            TimeUnit::Us => n / 1000,
+        }
+    }
+}
+
+/// 2016-01-01T00:00:00Z: Deribit listed its first options in 2016, so no chain is older.
+const FIRST_MS: i64 = 1_451_606_400_000;
+/// 2100-01-01T00:00:00Z.
+const LAST_MS: i64 = 4_102_444_800_000;
+/// Listed expiries are at most a few years out; ten years means a wrong unit or column.
+const MAX_TENOR_MS: i64 = 10 * 365 * 86_400_000;
+
 /// Unit of IV columns.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -39,9 +65,13 @@ pub enum IvUnit {
 ///
 /// Targets: `instrument`, `underlying`, `time`, `updated`, `expiry`, `strike`, `type`, `bid`,
 /// `ask`, `mark`, `mark_iv`, `forward`, `index`, `bid_size`, `ask_size`, `open_interest`,
-/// `volume`. Required: `time`, `bid`, `ask`, and either `instrument` or all of
-/// `strike`, `type`, `expiry`. Times and expiries are ISO-8601 / `YYYY-MM-DD[ HH:MM:SS]` or
-/// numbers in the [`TimeUnit`]; a bare expiry date means 08:00 UTC.
+/// `volume`. Required: `time` (unless a snapshot time is given), `bid`, `ask`, and either
+/// `instrument` or all of `strike`, `type`, `expiry`. A column is named by its header text,
+/// or by its 1-based position as `#9` (needed when the header repeats a name; a repeated
+/// name is an error, never silently the first). Times and expiries are ISO-8601 /
+/// `YYYY-MM-DD[ HH:MM:SS]` or numbers in the [`TimeUnit`]; a bare expiry date means 08:00
+/// UTC. Times before 2016 or after 2100, and expiries more than ten years after the
+/// snapshot, fail the file with a hint at `--time-unit`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Mapping {
     /// `(target, source column)` pairs.
@@ -109,18 +139,58 @@ pub(crate) struct Mapped {
     unit: PriceUnit,
     iv_scale: f64,
     time_unit: TimeUnit,
+    snapshot_time_ms: Option<i64>,
+}
+
+/// The column a `--map` entry names: `#N` (1-based position) or a header name that occurs
+/// exactly once.
+fn locate(c: &Columns, target: &str, src: &str, path: &Path) -> Result<usize, Error> {
+    if let Some(n) = src.strip_prefix('#') {
+        return match n.parse::<usize>() {
+            Ok(n) if (1..=c.len()).contains(&n) => Ok(n - 1),
+            _ => Err(Error::usage(
+                path,
+                format!(
+                    "line 1: --map {target}={src}: no such column position (the header has {} \
+                     columns, numbered from #1)",
+                    c.len()
+                ),
+            )),
+        };
+    }
+    let at = c.positions(&normalise(src.as_bytes()));
+    match at.as_slice() {
+        [i] => Ok(*i),
+        [] => c.req(&normalise(src.as_bytes()), path, Mapped::NAME),
+        many => {
+            let list: Vec<String> = many.iter().map(|i| format!("#{}", i + 1)).collect();
+            Err(Error::usage(
+                path,
+                format!(
+                    "line 1: --map {target}={src}: the header has {} columns named {src:?} ({}); \
+                     name one by position, e.g. {target}={}",
+                    many.len(),
+                    list.join(", "),
+                    list[list.len() - 1]
+                ),
+            ))
+        }
+    }
 }
 
 impl Mapped {
     pub(crate) const NAME: &'static str = Format::Mapped.name();
 
-    pub(crate) fn new(m: &Mapping, c: &Columns, path: &Path) -> Result<Self, Error> {
+    pub(crate) fn new(
+        m: &Mapping,
+        c: &Columns,
+        path: &Path,
+        snapshot_time_ms: Option<i64>,
+    ) -> Result<Self, Error> {
         let mut cols = Vec::with_capacity(TARGETS.len());
         for t in TARGETS {
             cols.push(match m.source(t) {
-                Some(src) => {
-                    Some((c.req(&normalise(src.as_bytes()), path, Self::NAME)?, src.to_string()))
-                }
+                Some(src) => Some((locate(c, t, src, path)?, src.to_string())),
                 None => None,
             });
         }
@@ -130,6 +200,7 @@ impl Mapped {
             unit: m.price_unit.unwrap_or(PriceUnit::Coin),
             iv_scale: if m.iv_unit == IvUnit::Pct { 0.01 } else { 1.0 },
             time_unit: m.time_unit,
+            snapshot_time_ms,
         };
         let need = |t: &str| -> Result<(), Error> {
             if me.col(t).is_none() {
@@ -137,7 +208,12 @@ impl Mapped {
             }
             Ok(())
         };
-        need("time")?;
+        if snapshot_time_ms.is_none() && me.col("time").is_none() {
+            return Err(Error::config(
+                "--map lacks the required target \"time\" (or give the time of the whole file \
+                 with --snapshot-time)",
+            ));
+        }
         need("bid")?;
         need("ask")?;
         if me.col("instrument").is_none() {
@@ -166,28 +242,57 @@ impl Mapped {
     fn time(&self, row: &Row<'_>, t: &str, expiry: bool) -> Result<Option<i64>, Error> {
         let Some((i, name)) = self.col(t) else { return Ok(None) };
         let s = row.req_str(*i, name)?;
-        if let Some(n) = parse_i64(s.as_bytes()) {
-            return Ok(Some(match self.time_unit {
-                TimeUnit::S => n.saturating_mul(1000),
-                TimeUnit::Ms => n,
-                TimeUnit::Us => n / 1000,
-            }));
-        }
-        if let Some(ms) = parse_time_ms(s, expiry) {
+        let (raw, ms) = if let Some(n) = parse_i64(s.as_bytes()) {
+            (Some(n), self.time_unit.to_ms(n))
+        } else if let Some(ms) = parse_time_ms(s, expiry) {
+            (None, ms)
+        } else if let Some(ms) =
+            expiry.then(|| instrument::parse_date(s).and_then(instrument::expiry_0800_ms)).flatten()
+        {
+            (None, ms)
+        } else {
+            return Err(row.err(name, FieldReason::Invalid(s.chars().take(40).collect())));
+        };
+        if (FIRST_MS..LAST_MS).contains(&ms) {
             return Ok(Some(ms));
         }
-        if expiry {
-            if let Some(ms) = instrument::parse_date(s).and_then(instrument::expiry_0800_ms) {
-                return Ok(Some(ms));
+        let when = if ms < FIRST_MS {
+            "before 2016, when Deribit listed its first options"
+        } else {
+            "after 2100"
+        };
+        let msg = match raw {
+            Some(n) => {
+                let fit = [TimeUnit::S, TimeUnit::Ms, TimeUnit::Us]
+                    .into_iter()
+                    .find(|u| (FIRST_MS..LAST_MS).contains(&u.to_ms(n)));
+                let hint = match fit {
+                    Some(u) => format!(
+                        "read as --time-unit {} it is {}: pass --time-unit {}",
+                        u.name(),
+                        iso8601(u.to_ms(n)),
+                        u.name()
+                    ),
+                    None => "check the column and --time-unit (s, ms, us)".to_string(),
+                };
+                format!(
+                    "{n} read as --time-unit {} is {}, {when}; {hint}",
+                    self.time_unit.name(),
+                    iso8601(ms)
+                )
             }
-        }
-        Err(row.err(name, FieldReason::Invalid(s.chars().take(40).collect())))
+            None => format!("{s:?} is {when}; check the column"),
+        };
+        Err(row.err(name, FieldReason::Implausible(msg)))
     }
 }
 
 impl RowParser for Mapped {
     fn parse(&self, row: &Row<'_>) -> Result<RawQuote, Error> {
-        let time_ms = self.time(row, "time", false)?.unwrap_or_default();
+        let time_ms = match self.time(row, "time", false)? {
+            Some(t) => t,
+            None => self.snapshot_time_ms.unwrap_or_default(),
+        };
         let name = match self.col("instrument") {
             Some((i, n)) => Some((row.req_str(*i, n)?, n.as_str())),
             None => None,
@@ -213,6 +318,19 @@ impl RowParser for Mapped {
             (None, Some(p)) => p.expiry_ms,
             (None, None) => return Err(row.err("expiry", FieldReason::Missing)),
         };
+        if expiry_ms.saturating_sub(time_ms) > MAX_TENOR_MS {
+            let n = self.col("expiry").map_or("instrument", |c| c.1.as_str());
+            let years = (expiry_ms - time_ms) as f64 / (365.0 * 86_400_000.0);
+            return Err(row.err(
+                n,
+                FieldReason::Implausible(format!(
+                    "expiry {} is {years:.0} years after the snapshot time {}; check the time \
+                     and expiry columns and --time-unit (s, ms, us)",
+                    iso8601(expiry_ms),
+                    iso8601(time_ms)
+                )),
+            ));
+        }
         let underlying = match (self.col("underlying"), &parsed) {
             (Some((i, n)), _) => row.req_str(*i, n)?.to_ascii_uppercase(),
             (None, Some(p)) => p.underlying.to_string(),

@@ -29,6 +29,7 @@ mod build;
 mod chain;
 mod clean;
 mod deribit;
+mod deribit_web;
 mod error;
 mod fields;
 mod format;

@@ -8,6 +8,14 @@ use serde::{Deserialize, Serialize};
 use super::error::{Error, ErrorKind};
 use super::fields::{Columns, Row};
 use super::input;
+use super::stream::ReadOptions;
+
+/// Header columns that mark the file (checked when a header matches no option format).
+pub(crate) const SIGNATURE: &[&str] = &["snapshot_file", "perp_futures_mark_price"];
+
+/// What option readers say about the file.
+pub(crate) const NOT_OPTIONS: &str = "perpetual futures prices, not option quotes (`volfit hedge` \
+     takes this file as its hedge prices, with --perp or found beside the snapshots)";
 
 /// One perpetual price observation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -29,8 +37,16 @@ pub struct PerpPrice {
 /// # Errors
 /// File-level problems and any invalid field.
 pub fn read_perpetuals(path: &Path) -> Result<Vec<PerpPrice>, Error> {
+    let limit = ReadOptions::default().max_line_bytes;
+    let (input, trip) = input::LineCap::new(input::open(path, None)?, limit, true);
+    read_capped(path, input).map_err(|e| match trip.line() {
+        Some(line) => Error::new(ErrorKind::LineTooLong { path: path.to_path_buf(), line, limit }),
+        None => e,
+    })
+}
+
+fn read_capped(path: &Path, input: impl std::io::Read) -> Result<Vec<PerpPrice>, Error> {
     const NAME: &str = "perpetual-prices";
-    let input = input::open(path, None)?;
     let mut rdr = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(input);
     let header = rdr.byte_headers().map_err(|e| Error::from_csv(path, 1, e))?.clone();
     if header.is_empty() {

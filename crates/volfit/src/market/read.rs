@@ -7,13 +7,14 @@ use std::path::Path;
 use super::chain::RawQuote;
 use super::clean::RejectionCounts;
 use super::deribit::{self, BookSummary, OrderBook, RowParser};
-use super::error::{Error, ErrorKind, FieldReason};
+use super::deribit_web::DeribitWeb;
+use super::error::{Error, ErrorKind};
 use super::fields::{Columns, Row};
 use super::format::Format;
 use super::mapped::Mapped;
 use super::optionsdx::OptionsDx;
 use super::stream::{FileReport, RawSnapshot, ReadOptions};
-use super::{input, tardis};
+use super::{input, perp, tardis};
 
 /// Detects the format of a header line.
 fn detect(cols: &Columns) -> Option<Format> {
@@ -25,6 +26,8 @@ fn detect(cols: &Columns) -> Option<Format> {
         Some(Format::DeribitBook)
     } else if cols.has_all(OptionsDx::SIGNATURE) {
         Some(Format::Optionsdx)
+    } else if cols.has_all(DeribitWeb::SIGNATURE) {
+        Some(Format::DeribitWeb)
     } else {
         None
     }
@@ -43,10 +46,12 @@ fn looks_like_json(head: &[u8]) -> bool {
 /// complete. Memory is bounded by one snapshot (row formats) or the number of instruments
 /// (Tardis), not by the file size.
 ///
-/// Row-level problems (a bad number, an unparsable instrument name, a 10 MB line) are
-/// counted skips in [`FileReport::skipped`], with the first messages kept as examples; with
+/// Row-level problems (a bad number, an unparsable instrument name) are counted skips in
+/// [`FileReport::skipped`], with the first messages kept as examples; with
 /// [`ReadOptions::strict`] they are errors instead. File-level problems (unreadable file,
-/// corrupt gzip, missing column, unknown header, malformed CSV structure) are errors.
+/// corrupt gzip, missing column, unknown header, malformed CSV structure, a line longer than
+/// [`ReadOptions::max_line_bytes`], an implausible time) are errors; the perpetual-futures
+/// price series is [`ErrorKind::NotOptions`], which callers reading many files skip.
 ///
 /// # Errors
 /// File-level problems, row-level ones under `strict`, and whatever `sink` returns.
@@ -55,34 +60,100 @@ pub fn read_path(
     opts: &ReadOptions,
     sink: &mut dyn FnMut(RawSnapshot) -> Result<(), Error>,
 ) -> Result<FileReport, Error> {
-    let mut input = input::open(path, opts.progress.clone())?;
-    let head = input.fill_buf().map_err(|e| Error::from_csv(path, 0, csv::Error::from(e)))?;
+    let mut raw = input::open(path, opts.progress.clone())?;
+    let head = raw.fill_buf().map_err(|e| Error::from_csv(path, 0, csv::Error::from(e)))?;
     if head.trim_ascii().is_empty() {
         return Err(Error::new(ErrorKind::Empty { path: path.to_path_buf() }));
     }
     let forced = if opts.mapping.is_some() { Some(Format::Mapped) } else { opts.format };
-    let mut report = FileReport {
+    let json = forced == Some(Format::DeribitJson) || (forced.is_none() && looks_like_json(head));
+    // JSON escapes its quotes, so only CSV input tracks quoting.
+    let (capped, trip) = input::LineCap::new(raw, opts.max_line_bytes, !json);
+    let input: Box<dyn BufRead + Send> = Box::new(capped);
+    let read = if json {
+        read_json(path, input, opts, sink)
+    } else {
+        read_csv(path, input, forced, opts, sink)
+    };
+    read.map_err(|e| match trip.line() {
+        Some(line) => Error::new(ErrorKind::LineTooLong {
+            path: path.to_path_buf(),
+            line,
+            limit: opts.max_line_bytes,
+        }),
+        None => e,
+    })
+}
+
+fn new_report(path: &Path, format: Format) -> FileReport {
+    FileReport {
         path: path.display().to_string(),
-        format: forced.unwrap_or(Format::DeribitJson),
+        format,
         rows: 0,
         snapshots: 0,
         skipped: RejectionCounts::default(),
         filtered: 0,
         examples: Vec::new(),
-    };
-    if forced == Some(Format::DeribitJson) || (forced.is_none() && looks_like_json(head)) {
-        report.format = Format::DeribitJson;
-        let mut grouper = Grouper::new(opts);
-        let mut emit = |q: Result<RawQuote, Error>| -> Result<(), Error> {
-            handle_row(q, opts, &mut report, &mut grouper, sink)
-        };
-        let rows = deribit::read_json(path, input, &mut emit)?;
-        report.rows = rows;
-        grouper.finish(&mut report, sink)?;
-        return Ok(report);
     }
+}
+
+fn read_json(
+    path: &Path,
+    input: Box<dyn BufRead + Send>,
+    opts: &ReadOptions,
+    sink: &mut dyn FnMut(RawSnapshot) -> Result<(), Error>,
+) -> Result<FileReport, Error> {
+    let mut report = new_report(path, Format::DeribitJson);
+    let mut grouper = Grouper::new(opts);
+    let mut emit = |q: Result<RawQuote, Error>| -> Result<(), Error> {
+        handle_row(q, opts, &mut report, &mut grouper, sink)
+    };
+    let rows = deribit::read_json(path, input, opts.snapshot_time_ms, &mut emit)?;
+    report.rows = rows;
+    grouper.finish(&mut report, sink)?;
+    Ok(report)
+}
+
+/// The header's format, or the error that says what the file is instead.
+fn detect_or_explain(
+    path: &Path,
+    header: &csv::ByteRecord,
+    cols: &Columns,
+) -> Result<Format, Error> {
+    if let Some(f) = detect(cols) {
+        return Ok(f);
+    }
+    if cols.has_all(perp::SIGNATURE) {
+        return Err(Error::new(ErrorKind::NotOptions {
+            path: path.to_path_buf(),
+            what: perp::NOT_OPTIONS,
+        }));
+    }
+    let text = String::from_utf8_lossy(header.as_slice());
+    let mut shown: String = header
+        .iter()
+        .map(|h| String::from_utf8_lossy(h).into_owned())
+        .collect::<Vec<_>>()
+        .join(",");
+    if shown.len() > 120 {
+        shown = shown.chars().take(120).collect::<String>() + "…";
+    }
+    if header.len() == 1 && (text.contains(';') || text.contains('\t') || text.contains('|')) {
+        shown = format!("{shown} — wrong delimiter? volfit reads comma-separated files");
+    }
+    Err(Error::new(ErrorKind::UnknownFormat { path: path.to_path_buf(), header: shown }))
+}
+
+fn read_csv(
+    path: &Path,
+    mut input: Box<dyn BufRead + Send>,
+    forced: Option<Format>,
+    opts: &ReadOptions,
+    sink: &mut dyn FnMut(RawSnapshot) -> Result<(), Error>,
+) -> Result<FileReport, Error> {
     // Trimming every field costs ~15 % on Tardis streams, which never pad; peek at the
     // header to skip it there.
+    let head = input.fill_buf().map_err(|e| Error::from_csv(path, 0, csv::Error::from(e)))?;
     let peek = forced.or_else(|| {
         let end = head.iter().position(|b| *b == b'\n')?;
         let mut h = csv::ReaderBuilder::new().has_headers(false).from_reader(&head[..end]);
@@ -96,53 +167,32 @@ pub fn read_path(
         .trim(trim)
         .buffer_capacity(256 * 1024)
         .from_reader(input);
-    let header = rdr.byte_headers().map_err(|e| Error::from_csv(path, 1, e))?.clone();
-    let cols = Columns::new(&header);
-    let format = match forced.or_else(|| detect(&cols)) {
-        Some(f) => f,
-        None => {
-            let text = String::from_utf8_lossy(header.as_slice());
-            let mut shown: String = header
-                .iter()
-                .map(|h| String::from_utf8_lossy(h).into_owned())
-                .collect::<Vec<_>>()
-                .join(",");
-            if shown.len() > 120 {
-                shown = shown.chars().take(120).collect::<String>() + "…";
-            }
-            if cols.has_all(&["snapshot_file", "perp_futures_mark_price"]) {
-                shown = format!(
-                    "{shown} — perpetual futures prices, not options (read them with market::perp)"
-                );
-            } else if header.len() == 1
-                && (text.contains(';') || text.contains('\t') || text.contains('|'))
-            {
-                shown = format!("{shown} — wrong delimiter? volfit reads comma-separated files");
-            }
-            return Err(Error::new(ErrorKind::UnknownFormat {
-                path: path.to_path_buf(),
-                header: shown,
-            }));
-        }
+    let header = match rdr.byte_headers() {
+        Ok(h) => h.clone(),
+        Err(e) => return Err(input::blame_csv(path, 1, e, rdr.into_inner())),
     };
-    report.format = format;
+    let cols = Columns::new(&header);
+    let format = match forced {
+        Some(f) => f,
+        None => detect_or_explain(path, &header, &cols)?,
+    };
+    let mut report = new_report(path, format);
+    let r = &mut report;
     match format {
-        Format::Tardis => {
-            tardis::read(path, rdr, &cols, opts, &mut report, sink)?;
-            return Ok(report);
-        }
+        Format::Tardis => tardis::read(path, rdr, &cols, opts, r, sink)?,
         Format::DeribitSummary => {
-            read_rows(path, rdr, &BookSummary::new(&cols, path)?, opts, &mut report, sink)?
+            read_rows(path, rdr, &BookSummary::new(&cols, path)?, opts, r, sink)?
         }
-        Format::DeribitBook => {
-            read_rows(path, rdr, &OrderBook::new(&cols, path)?, opts, &mut report, sink)?
-        }
-        Format::Optionsdx => {
-            read_rows(path, rdr, &OptionsDx::new(&cols, path)?, opts, &mut report, sink)?
+        Format::DeribitBook => read_rows(path, rdr, &OrderBook::new(&cols, path)?, opts, r, sink)?,
+        Format::Optionsdx => read_rows(path, rdr, &OptionsDx::new(&cols, path)?, opts, r, sink)?,
+        Format::DeribitWeb => {
+            let p = DeribitWeb::new(&cols, path, opts.snapshot_time_ms)?;
+            read_rows(path, rdr, &p, opts, r, sink)?;
         }
         Format::Mapped => {
             let m = opts.mapping.clone().unwrap_or_default();
-            read_rows(path, rdr, &Mapped::new(&m, &cols, path)?, opts, &mut report, sink)?;
+            let p = Mapped::new(&m, &cols, path, opts.snapshot_time_ms)?;
+            read_rows(path, rdr, &p, opts, r, sink)?;
         }
         Format::DeribitJson => unreachable!("JSON is handled before the CSV reader is built"),
     }
@@ -187,18 +237,13 @@ fn read_rows<P: RowParser>(
         match rdr.read_byte_record(&mut rec) {
             Ok(true) => {}
             Ok(false) => break,
-            Err(e) => return Err(Error::from_csv(path, last_line, e)),
+            Err(e) => return Err(input::blame_csv(path, last_line, e, rdr.into_inner())),
         }
         let line = rec.position().map_or(last_line + 1, |p| p.line());
         last_line = line;
         report.rows += 1;
         let row = Row { rec: &rec, path, line };
-        let q = if rec.as_slice().len() > opts.max_line_bytes {
-            Err(row.err("<row>", FieldReason::TooLong(rec.as_slice().len())))
-        } else {
-            parser.parse(&row)
-        };
-        handle_row(q, opts, report, &mut grouper, sink)?;
+        handle_row(parser.parse(&row), opts, report, &mut grouper, sink)?;
     }
     grouper.finish(report, sink)
 }

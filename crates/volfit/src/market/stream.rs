@@ -43,8 +43,14 @@ pub struct ReadOptions {
     /// Rows of one underlying whose times lie within this window (ms) of the first row of
     /// the open group form one snapshot at the latest row time (a chain polled over minutes).
     pub poll_window_ms: i64,
-    /// Rows longer than this many bytes are skipped as `invalid_field`.
+    /// A line (CSV record, JSON line) longer than this many bytes fails the file with
+    /// [`ErrorKind::LineTooLong`](super::ErrorKind::LineTooLong); memory per line is bounded
+    /// by it. Default 1 MiB.
     pub max_line_bytes: usize,
+    /// Snapshot time (ms since the epoch) for files without a time column: required by
+    /// [`Format::DeribitWeb`], and the time of a mapped CSV without a `time` target or of a
+    /// JSON response without `usOut`/`creation_timestamp`.
+    pub snapshot_time_ms: Option<i64>,
     /// Cleaning thresholds (staleness is also applied to as-of chains).
     pub clean: CleanConfig,
     /// Compressed bytes read so far, for progress bars.
@@ -61,6 +67,7 @@ impl Default for ReadOptions {
             strict: false,
             poll_window_ms: 5 * 60 * 1000,
             max_line_bytes: 1 << 20,
+            snapshot_time_ms: None,
             clean: CleanConfig::default(),
             progress: None,
         }

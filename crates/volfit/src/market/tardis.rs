@@ -22,6 +22,7 @@ use super::deribit::{check_name, option_type};
 use super::error::{Error, FieldReason};
 use super::fields::{parse_i64, Columns, Row};
 use super::format::Format;
+use super::input;
 use super::stream::{FileReport, RawSnapshot, ReadOptions, Schedule};
 
 pub(crate) const NAME: &str = Format::Tardis.name();
@@ -266,16 +267,13 @@ pub(crate) fn read(
         match rdr.read_byte_record(&mut rec) {
             Ok(true) => {}
             Ok(false) => break,
-            Err(e) => return Err(Error::from_csv(path, last_line, e)),
+            Err(e) => return Err(input::blame_csv(path, last_line, e, rdr.into_inner())),
         }
         let line = rec.position().map_or(last_line + 1, |p| p.line());
         last_line = line;
         report.rows += 1;
         let row = Row { rec: &rec, path, line };
         let parsed = (|| {
-            if rec.as_slice().len() > opts.max_line_bytes {
-                return Err(row.err("<row>", FieldReason::TooLong(rec.as_slice().len())));
-            }
             let local = row.i64(st.cols.local, "local_timestamp")?;
             let ts = row.i64(st.cols.timestamp, "timestamp")?;
             let sym = rec.get(st.cols.symbol).unwrap_or(b"");

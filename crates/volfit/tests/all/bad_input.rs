@@ -8,6 +8,7 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use volfit::market::{
     build, read_path, CleanConfig, Cleaned, Error, FileReport, Mapping, ReadOptions, Rejection,
+    TimeUnit,
 };
 
 const SVCJ_HEADER: &str = "timestamp,instrument_name,underlying,underlying_name,option_type,strike,expiry_datetime,time_to_maturity,bid_price,ask_price,mark_price,mid_price,futures_price,futures_instrument_name,implied_volatility,delta,vega,open_interest,volume,bid_ask_spread,currency,index_price,volume_usd";
@@ -21,6 +22,75 @@ const TARDIS_ROW: &str = "deribit,BTC-16JAN26-82000-C,1767586287000000,176758628
 const DX_HEADER: &str = "[QUOTE_UNIXTIME], [QUOTE_READTIME], [QUOTE_DATE], [QUOTE_TIME_HOURS], [INSTRUMENT_NAME], [BASE_CURRENCY], [CONTRACT_SIZE], [UNDERLYING_INDEX], [UNDERLYING_PRICE], [EXPIRY_DATE], [EXPIRY_UNIX], [EXPIRY_TIME], [DTE], [OPTION_RIGHT], [STRIKE], [BID_SIZE], [BID_PRICE], [ASK_PRICE], [ASK_SIZE], [OPEN_INTEREST], [VOLUME], [DELTA], [GAMMA], [VEGA], [THETA], [RHO], [MARK_IV], [STRIKE_DISTANCE_PCT]";
 /// Second data row of the real OptionsDX file (bid 0 = no bid).
 const DX_ROW: &str = "1622520046, 2021-06-01 00:00, 2021-06-01, 0.000000, BTC-1JUN21-30000-P, BTC, 1.000000, SYN.BTC-1JUN21, 36662.880000, 2021-06-01, 1622534400, 4.000000, 0.166130, put, 30000.000000, 0.000000, 0.000000, 0.000500, 43.000000, 26.800000, 30.500000, 0.000000, 0.000000, 0.000000, 0.000000, 0.000000, 149.580000, 0.181690";
+
+const PERP_HEADER: &str =
+    "snapshot_file,snapshot_timestamp_ms,obs_datetime,coin,instrument_name,perp_futures_mark_price";
+const PERP_ROW: &str = "deribit_options_snapshot_20260105T041127Z.csv.gz,1767586287551,2026-01-05T04:11:27Z,BTC,BTC-PERPETUAL,92950.5";
+
+const MAP: &str = "time=Time,instrument=Name,bid=Bid,ask=Ask,mark_iv=IV,forward=F";
+const MAP_HEADER: &str = "Time,Name,Bid,Ask,IV,F";
+/// The svcj call above, time in epoch seconds.
+const MAP_ROW: &str = "1767586287,BTC-16JAN26-82000-C,0.1185,0.127,51.24,92962.85";
+const MAP_DUP_HEADER: &str = "Time,Name,Bid,Ask,F,Size,Size";
+const MAP_DUP_ROW: &str = "1767586287,BTC-16JAN26-82000-C,0.1185,0.127,92962.85,1.5,2.5";
+
+/// The layout of a Deribit website options-chain export (see `tests/data/deribit_web_export.csv`).
+const WEB_HEADER: &str = "Instrument,Open,Size,Bid,IV Bid,Mark,IV Ask,Ask,Size,Last,Delta";
+const WEB_CALL: &str = "BTC-27SEP24-65000-C,40.5,1.5,0.1182,54.0,0.1206,56.0,0.1230,2.0,0.1206,0.5";
+const WEB_PUT: &str = "BTC-27SEP24-65000-P,40.5,1.5,0.1182,54.0,0.1206,56.0,0.1230,2.0,-,-0.5";
+const WEB_PUT_NO_BID: &str = "BTC-27SEP24-60000-P,12.0,-,-,-,0.0859,56.0,0.0880,2.0,-,-0.5";
+
+fn web_time() -> ReadOptions {
+    // 2024-04-08T14:27:00Z = 1_712_586_420 s (date -u -d 2024-04-08T14:27:00Z +%s).
+    ReadOptions { snapshot_time_ms: Some(1_712_586_420_000), ..ReadOptions::default() }
+}
+
+fn mapped(
+    name: &'static str,
+    lines: &[&str],
+    spec: &str,
+    unit: Option<TimeUnit>,
+    expect: Expect,
+) -> Case {
+    let mut m = Mapping::parse(spec).expect("valid map");
+    m.time_unit = unit.unwrap_or_default();
+    Case {
+        name,
+        data: csv(lines),
+        opts: ReadOptions { mapping: Some(m), ..ReadOptions::default() },
+        expect,
+    }
+}
+
+/// `n` zero bytes (no newline), gzipped as a stream: ~1000:1.
+fn gz_zeros(n: usize) -> Vec<u8> {
+    let mut e = GzEncoder::new(Vec::new(), Compression::fast());
+    let block = vec![0u8; 1 << 20];
+    for _ in 0..n / block.len() {
+        e.write_all(&block).expect("in-memory gzip");
+    }
+    e.finish().expect("in-memory gzip")
+}
+
+/// A gzip of many distinct rows with a few bytes flipped in the middle: the damaged deflate
+/// stream decodes to garbage for a while before it fails, so the CSV structure breaks first.
+fn damaged_gzip() -> Vec<u8> {
+    let mut text = vec![SVCJ_HEADER.to_string()];
+    for i in 0..20_000 {
+        text.push(set(
+            &set(SVCJ_CALL, 5, &format!("{}", 50_000 + i)),
+            1,
+            &format!("BTC-16JAN26-{}-C", 50_000 + i),
+        ));
+    }
+    let refs: Vec<&str> = text.iter().map(String::as_str).collect();
+    let mut g = gz(&csv(&refs));
+    let mid = g.len() / 2;
+    for b in &mut g[mid..mid + 8] {
+        *b ^= 0x5a;
+    }
+    g
+}
 
 /// Replaces field `i` (0-based) of a CSV row.
 fn set(row: &str, i: usize, v: &str) -> String {
@@ -119,7 +189,30 @@ fn cases() -> Vec<Case> {
         case("no_quote.csv", csv(&[SVCJ_HEADER, &set(&set(SVCJ_CALL, 8, ""), 9, "")]), Expect::Rejected(Rejection::NoQuote, 1)),
         case("below_intrinsic.csv", csv(&[SVCJ_HEADER, &set(&set(SVCJ_CALL, 8, "0.01"), 9, "0.02")]), Expect::Rejected(Rejection::BelowIntrinsic, 1)),
         case("zero_bid.csv", csv(&[SVCJ_HEADER, &set(SVCJ_CALL, 8, "0")]), Expect::Quotes(1)),
-        case("line_10mb.csv", csv(&[SVCJ_HEADER, SVCJ_PUT, &long_row]), Expect::Skip(Rejection::InvalidField, &["line 3", "too long"])),
+        case("line_10mb.csv", csv(&[SVCJ_HEADER, SVCJ_PUT, &long_row]), Expect::Err(&["line 3", "longer than the limit of 1048576 bytes", "--max-line-bytes"])),
+        // A 64 MB header line in a ~64 KB gzip (the issue's 300 MB case, smaller): fails after
+        // the limit, without holding the line.
+        case("endless_header.csv.gz", gz_zeros(64 << 20), Expect::Err(&["line 1", "longer than the limit"])),
+        // An unclosed quote: newlines inside quotes do not end the CSV record.
+        case("open_quote.csv", [csv(&[SVCJ_HEADER]), b"\"".to_vec(), b"x\n".repeat(600_000)].concat(), Expect::Err(&["line 2", "longer than the limit"])),
+        Case { name: "small_cap.csv", data: csv(&[SVCJ_HEADER, SVCJ_CALL]), opts: ReadOptions { max_line_bytes: 100, ..ReadOptions::default() }, expect: Expect::Err(&["line 1", "limit of 100 bytes"]) },
+        case("json_long_line.json", format!("{{\"result\":[{}]}}", "{\"instrument_name\":\"BTC-16JAN26-82000-C\"},".repeat(40_000)).into_bytes(), Expect::Err(&["line 1", "longer than the limit"])),
+        case("perpetual_futures_prices.csv", csv(&[PERP_HEADER, PERP_ROW]), Expect::Err(&["perpetual futures prices, not option quotes", "--perp"])),
+        case("gzip_damaged_mid.csv.gz", damaged_gzip(), Expect::Err(&["corrupt or truncated gzip", "after line"])),
+        case("json_no_time.json", br#"{"result":[{"instrument_name":"BTC-16JAN26-82000-C","bid_price":0.1,"ask_price":0.11}]}"#.to_vec(), Expect::Err(&["response 1 has no snapshot time", "--snapshot-time"])),
+        Case { name: "json_time_given.json", data: br#"{"result":[{"instrument_name":"BTC-16JAN26-82000-C","bid_price":0.1185,"ask_price":0.127,"underlying_price":92962.85}]}"#.to_vec(), opts: ReadOptions { snapshot_time_ms: Some(1_767_586_287_000), ..ReadOptions::default() }, expect: Expect::Quotes(1) },
+        case("json_not_summary.json", br#"{"foo": 1}"#.to_vec(), Expect::Err(&["JSON value 1 is not a Deribit book summary", "--map"])),
+        // Epoch seconds read as the default milliseconds: 1970, not a 56-year option.
+        mapped("map_seconds_as_ms.csv", &[MAP_HEADER, MAP_ROW], MAP, None, Expect::Err(&["line 2", "\"Time\"", "1970-01-21", "--time-unit s"])),
+        mapped("map_microseconds_as_ms.csv", &[MAP_HEADER, &MAP_ROW.replacen("1767586287", "1767586287000000", 1)], MAP, None, Expect::Err(&["line 2", "after 2100", "--time-unit us"])),
+        mapped("map_expiry_decades.csv", &["Time,Name,Bid,Ask,F,Exp", "2026-01-05T04:11:27Z,BTC-16JAN26-82000-C,0.1185,0.127,92962.85,2070-01-16"], "time=Time,instrument=Name,bid=Bid,ask=Ask,forward=F,expiry=Exp", None, Expect::Err(&["line 2", "\"Exp\"", "44 years after the snapshot time"])),
+        mapped("map_seconds_ok.csv", &[MAP_HEADER, MAP_ROW], MAP, Some(TimeUnit::S), Expect::Quotes(1)),
+        mapped("map_duplicate_name.csv", &[MAP_DUP_HEADER, MAP_DUP_ROW], "time=Time,instrument=Name,bid=Bid,ask=Ask,forward=F,ask_size=Size", Some(TimeUnit::S), Expect::Err(&["line 1", "2 columns named \"Size\" (#6, #7)", "ask_size=#7"])),
+        mapped("map_by_position.csv", &[MAP_DUP_HEADER, MAP_DUP_ROW], "time=Time,instrument=Name,bid=Bid,ask=Ask,forward=F,bid_size=#6,ask_size=#7", Some(TimeUnit::S), Expect::Quotes(1)),
+        mapped("map_position_out.csv", &[MAP_DUP_HEADER, MAP_DUP_ROW], "time=Time,instrument=Name,bid=Bid,ask=Ask,ask_size=#8", Some(TimeUnit::S), Expect::Err(&["line 1", "ask_size=#8", "7 columns"])),
+        case("web_no_time.csv", csv(&[WEB_HEADER, WEB_CALL]), Expect::Err(&["no time column", "--snapshot-time 2024-04-08T14:27:00Z"])),
+        // The 65000 pair gives the parity forward; the 60000 put without a bid is kept one-sided.
+        Case { name: "web_dash_sides.csv", data: csv(&[WEB_HEADER, WEB_CALL, WEB_PUT, WEB_PUT_NO_BID]), opts: web_time(), expect: Expect::Quotes(3) },
         case("bad_utf8.csv", bad_utf8, Expect::Skip(Rejection::InvalidField, &["line 2"])),
         case("tardis_ts_text.csv", csv(&[TARDIS_HEADER, &set(TARDIS_ROW, 3, "soon")]), Expect::Skip(Rejection::InvalidField, &["line 2", "\"local_timestamp\""])),
         case("dx_zero_sides.csv", csv(&[DX_HEADER, &DX_ROW.replace("0.000500, 43.000000", "0.000000, 43.000000")]), Expect::Rejected(Rejection::NoQuote, 1)),
@@ -147,6 +240,9 @@ fn malformed_inputs_give_clear_errors_or_counted_skips() {
         match (&c.expect, got) {
             (Expect::Err(frags), Err(e)) => {
                 let msg = format!("{e:#}");
+                for leak in ["line 0", "JsonDoc", "market::", "usOut\""] {
+                    assert!(!msg.contains(leak), "{}: {msg:?} leaks {leak:?}", c.name);
+                }
                 assert!(msg.contains(c.name), "{}: message lacks the file: {msg}", c.name);
                 for f in *frags {
                     assert!(msg.contains(f), "{}: {msg:?} lacks {f:?}", c.name);
@@ -221,4 +317,39 @@ fn missing_file_names_the_path() {
         .expect_err("no such file");
     assert!(e.is_io());
     assert!(e.to_string().contains("/nonexistent/chain.csv.gz"), "{e}");
+}
+
+#[test]
+fn perpetual_prices_are_recognised_not_failed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("renamed_perps.csv.gz");
+    std::fs::write(&path, gz(&csv(&[PERP_HEADER, PERP_ROW]))).expect("write");
+    let e = run(&path, &ReadOptions::default()).expect_err("not options");
+    assert!(e.is_not_options(), "{e}");
+    // The hedge reader still takes it.
+    let perps = volfit::market::read_perpetuals(&path).expect("perp prices");
+    assert_eq!((perps.len(), perps[0].price), (1, 92950.5));
+}
+
+#[test]
+fn deribit_web_export_forward_by_parity() {
+    // The fixture: Black-76 prices at F = 65000 USD, t = 0.470497 y (2024-04-08T14:27Z to
+    // 2024-09-27T08:00Z), σ from a smile, in coin rounded to 0.0001, ±2 % spreads; the
+    // 50000 put and 80000 call have no bid (`-`).
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/deribit_web_export.csv");
+    let (rep, snaps) = run(&path, &web_time()).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(rep.format, volfit::market::Format::DeribitWeb);
+    assert_eq!((rep.rows, rep.skipped.total(), snaps.len()), (14, 0, 1));
+    let s = &snaps[0].snapshot;
+    assert_eq!(s.time_ms, 1_712_586_420_000);
+    let e = &s.expiries[0];
+    assert_eq!(e.forward_source, volfit::market::ForwardSource::Parity);
+    // Rounding the coin prices to 0.0001 moves C − P by ≤ 2e-4 coin, F by ≤ ~13 USD.
+    assert!((e.forward - 65_000.0).abs() < 15.0, "forward {}", e.forward);
+    assert!((e.t - 0.470_496_575).abs() < 1e-6, "t {}", e.t);
+    assert_eq!(s.num_quotes(), 14);
+    let no_bid = e.quotes.iter().filter(|q| q.bid.is_none()).count();
+    assert_eq!(no_bid, 2);
+    // Ask size is the second `Size` column.
+    assert!(e.quotes.iter().all(|q| q.ask_size == Some(2.0)));
 }
