@@ -8,6 +8,7 @@
 mod support;
 
 mod allocate_cli;
+mod dedupe_cli;
 mod fit_cli;
 mod golden;
 mod hedge_report_cli;
