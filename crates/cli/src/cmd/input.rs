@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use volfit::market::{
-    self, build, read_path, CleanConfig, Cleaned, FileReport, Format, IvUnit, Mapping, PriceUnit,
-    ReadOptions, Schedule, TimeUnit,
+    self, build, read_path, CleanConfig, Cleaned, Dedupe, FileReport, Format, IvUnit, Mapping,
+    PriceUnit, ReadOptions, Schedule, TimeUnit,
 };
 
 /// Reads a TOML configuration file with `parse`, naming the file in any error; `None` when no
@@ -124,22 +124,32 @@ impl InputArgs {
     }
 
     /// Reads and cleans every snapshot of every input, sorted by (underlying, time).
-    /// Files that hold no options (the perpetual-price series) are skipped with a notice.
+    /// Files that hold no options (the perpetual-price series) are skipped with a notice; a
+    /// repeated (underlying, time) is dropped with a notice (see `market::Dedupe`).
     pub fn load(&self, quiet: bool) -> anyhow::Result<(Vec<Cleaned>, Vec<FileReport>)> {
         let mut opts = self.read_options()?;
         let mut snaps = Vec::new();
         let mut reports = Vec::new();
+        let mut dedupe = Dedupe::new();
         with_progress(&self.files, quiet, &mut opts, |opts| -> anyhow::Result<()> {
             for path in &self.files {
                 let report = self.read_one(path, opts, quiet, &mut |raw| {
-                    snaps.push(build(raw, &opts.clean));
+                    if dedupe.admit(&raw) {
+                        snaps.push(build(raw, &opts.clean));
+                    }
                     Ok(())
                 })?;
-                reports.extend(report);
+                if let Some(mut report) = report {
+                    dedupe.finish_file(&mut report);
+                    reports.push(report);
+                }
             }
             Ok(())
         })?;
         self.ensure_options(&reports)?;
+        if let (Some(n), false) = (dedupe.notice(), quiet) {
+            eprintln!("notice: {n}");
+        }
         snaps.sort_by(|a, b| {
             (a.snapshot.underlying.as_str(), a.snapshot.time_ms)
                 .cmp(&(b.snapshot.underlying.as_str(), b.snapshot.time_ms))

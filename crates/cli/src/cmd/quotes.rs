@@ -57,7 +57,7 @@ fn write_csv_rows(w: &mut dyn Write, c: &Cleaned) -> std::io::Result<()> {
                 w,
                 "{time},{},{expiry},{},{},{},{},{},{},{},{},{},{},{},{},{},{source},{},{},{},{},{},{},{},{}",
                 s.underlying,
-                e.t,
+                q.t,
                 q.strike,
                 q.kind.letter(),
                 e.forward,
@@ -67,7 +67,7 @@ fn write_csv_rows(w: &mut dyn Write, c: &Cleaned) -> std::io::Result<()> {
                 opt(q.bid_iv),
                 opt(q.ask_iv),
                 opt(q.mid_iv),
-                opt(quote_vega(q, e)),
+                opt(quote_vega(q)),
                 opt(q.open_interest),
                 q.instrument,
                 q.row_forward,
@@ -131,6 +131,7 @@ pub fn run(a: &Args, quiet: bool) -> anyhow::Result<ExitCode> {
     let mut snaps = Vec::new();
     let mut totals = Totals::default();
     let files_in = a.input.files.clone();
+    let mut dedupe = market::Dedupe::new();
     with_progress(&files_in, quiet, &mut opts, |opts| {
         write_atomic(&out, |w: &mut dyn Write| -> anyhow::Result<()> {
             if json {
@@ -141,6 +142,9 @@ pub fn run(a: &Args, quiet: bool) -> anyhow::Result<ExitCode> {
             let mut first = true;
             for path in &a.input.files {
                 let mut sink = |raw: market::RawSnapshot| -> Result<(), market::Error> {
+                    if !dedupe.admit(&raw) {
+                        return Ok(());
+                    }
                     let c = build(raw, &opts.clean);
                     let written = if json {
                         let sep = if first { "\n" } else { ",\n" };
@@ -167,9 +171,10 @@ pub fn run(a: &Args, quiet: bool) -> anyhow::Result<ExitCode> {
                     Ok(())
                 };
                 // The error names the file (and line, field) itself.
-                let Some(rep) = a.input.read_one(path, opts, quiet, &mut sink)? else {
+                let Some(mut rep) = a.input.read_one(path, opts, quiet, &mut sink)? else {
                     continue;
                 };
+                dedupe.finish_file(&mut rep);
                 totals.rows += rep.rows;
                 totals.skipped.merge(&rep.skipped);
                 totals.filtered += rep.filtered;
@@ -207,6 +212,9 @@ pub fn run(a: &Args, quiet: bool) -> anyhow::Result<ExitCode> {
             for ex in f.examples.iter().take(3) {
                 eprintln!("  skipped: {ex}");
             }
+        }
+        if let Some(n) = dedupe.notice() {
+            eprintln!("notice: {n}");
         }
     }
     for p in std::iter::once(&out).chain(&a.summary) {

@@ -7,7 +7,9 @@ fn volfit() -> Command {
     Command::new(env!("CARGO_BIN_EXE_volfit"))
 }
 
-fn synth(dir: &Path, seed: u64) -> PathBuf {
+/// The synthetic chain of `seed`, taken `seed` × 10 minutes after 04:00 (one snapshot per
+/// instant: a repeated underlying and time is dropped as a duplicate).
+pub(crate) fn synth(dir: &Path, seed: u64) -> PathBuf {
     let p = dir.join(format!("synth_{seed}.csv"));
     let out = volfit()
         .args(["synth", "-q", "--seed", &seed.to_string(), "--out"])
@@ -15,6 +17,11 @@ fn synth(dir: &Path, seed: u64) -> PathBuf {
         .output()
         .expect("volfit runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&p).expect("synth file");
+    let from = "\n2026-01-05T04:00:00.000000+00:00,";
+    assert!(text.contains(from), "synth timestamp format changed: update this test");
+    let to = format!("\n2026-01-05T04:{:02}:00.000000+00:00,", 10 * seed);
+    std::fs::write(&p, text.replace(from, &to)).expect("synth file rewritten");
     p
 }
 

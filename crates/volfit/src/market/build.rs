@@ -85,24 +85,27 @@ fn vega_per_point(f: f64, k: f64, t: f64, sigma: f64) -> f64 {
 }
 
 /// Vega of a cleaned quote in USD per vol point, at its mid IV (else mark IV, else the one
-/// side's IV); `None` without any IV.
-pub fn quote_vega(q: &Quote, e: &Expiry) -> Option<f64> {
+/// side's IV), on the quote's own forward and time to expiry; `None` without any IV.
+pub fn quote_vega(q: &Quote) -> Option<f64> {
     let iv = q.mid_iv.or(q.mark_iv).or(q.bid_iv).or(q.ask_iv)?;
-    Some(vega_per_point(e.forward, q.strike, e.t, iv))
+    Some(vega_per_point(q.row_forward, q.strike, q.t, iv))
 }
 
 /// Cleans, prices and groups one raw snapshot under the rules listed on [`CleanConfig`].
 /// Every input row ends up either in the chain or in `rejected`; `flagged` counts kept rows
 /// with a caveat.
 ///
-/// **Which forward.** Each row carries its own forward (Deribit updates `underlying_price`
-/// per instrument). Coin prices are converted to USD with *that row's* forward, exactly as
-/// Deribit does (`usd = coin × F_row`), and `row_forward` keeps it. The expiry forward
-/// (median of the rows', see [`forward`]) is the single reference a smile fit needs, so the
-/// bid/ask/mid IVs are inverted on the **expiry forward**: then `Black76(F_exp, K, t, iv)`
-/// reproduces the quote's USD price, so price and vol residuals agree within a fit. The
-/// difference to the row-forward IV is the 2nd–5th significant digit of F, well inside
-/// the spread. To reproduce Deribit's own mark IV, invert `mark` on `row_forward`.
+/// **Which forward, which time.** Each row carries its own forward (Deribit updates
+/// `underlying_price` per instrument) and, in an order book polled over minutes, its own
+/// observation time. A quote is priced where it was observed: coin prices are converted
+/// to USD with *that row's* forward, exactly as Deribit does (`usd = coin × F_row`), and
+/// the bid/ask/mid IVs are inverted on that forward at the row's own time to expiry, so
+/// they are Deribit's `bid_iv`/`ask_iv`; the quote keeps both (`row_forward`, `t`). Rows
+/// without a forward use the expiry's; rows without a time of their own have the
+/// snapshot's. The expiry forward (median of the rows', see [`forward`]) and `t` (from the
+/// snapshot time) are the references of the expiry as a whole. Inverting on the expiry
+/// forward and the snapshot time instead missed Deribit's IVs by up to 10 vol points at
+/// hours to expiry (issue 14).
 pub fn build(raw: RawSnapshot, cfg: &CleanConfig) -> Cleaned {
     let mut rejected = raw.rejected;
     let mut flagged = RejectionCounts::default();
@@ -139,47 +142,10 @@ pub fn build(raw: RawSnapshot, cfg: &CleanConfig) -> Cleaned {
             if let Some(i) = r.index {
                 index.push(i);
             }
-            let row_forward = r.forward.unwrap_or(fwd);
-            let to_usd = |p: Option<f64>| match r.unit {
-                PriceUnit::Coin => p.map(|p| p * row_forward),
-                PriceUnit::Usd => p,
-            };
-            let coin = |p: Option<f64>| match r.unit {
-                PriceUnit::Coin => p,
-                PriceUnit::Usd => None,
-            };
-            let (bid, ask) = (to_usd(r.bid), to_usd(r.ask));
-            let centre_iv = match clean::screen_price(r.kind, bid, ask, fwd, r.strike, t) {
-                Ok(iv) => iv,
-                Err(why) => {
-                    rejected.add(why);
-                    continue;
-                }
-            };
-            let iv = |p: Option<f64>| p.map(|p| implied_vol(r.kind, p, fwd, r.strike, t));
-            let (bid_iv, ask_iv) = (iv(bid), iv(ask));
-            clean::flag_sides(bid_iv, ask_iv, &mut flagged);
-            // The centre of a two-sided quote is its mid.
-            let mid_iv = (bid.is_some() && ask.is_some()).then_some(centre_iv);
-            quotes.push(Quote {
-                strike: r.strike,
-                kind: r.kind,
-                bid,
-                ask,
-                bid_coin: coin(r.bid),
-                ask_coin: coin(r.ask),
-                mark: to_usd(r.mark),
-                mark_iv: r.mark_iv,
-                bid_iv: bid_iv.and_then(Result::ok),
-                ask_iv: ask_iv.and_then(Result::ok),
-                mid_iv,
-                bid_size: r.bid_size,
-                ask_size: r.ask_size,
-                open_interest: r.open_interest,
-                volume: r.volume,
-                row_forward,
-                instrument: r.instrument,
-            });
+            match price_row(r, fwd, t, expiry_ms, &mut flagged) {
+                Ok(q) => quotes.push(q),
+                Err(why) => rejected.add(why),
+            }
         }
         if quotes.is_empty() {
             continue;
@@ -194,6 +160,56 @@ pub fn build(raw: RawSnapshot, cfg: &CleanConfig) -> Cleaned {
         flagged,
         rows: rows_in,
     }
+}
+
+/// One kept row as a priced [`Quote`], or why it has no implied vol: USD prices on the row's
+/// own forward (else the expiry's `fwd`), IVs inverted on that forward at the row's own
+/// time to expiry (else the snapshot's `t`).
+fn price_row(
+    r: RawQuote,
+    fwd: f64,
+    t: f64,
+    expiry_ms: i64,
+    flagged: &mut RejectionCounts,
+) -> Result<Quote, Rejection> {
+    let row_forward = r.forward.unwrap_or(fwd);
+    let t_row = year_fraction(r.time_ms, expiry_ms);
+    let t_row = if t_row.is_finite() && t_row > 0.0 { t_row } else { t };
+    let to_usd = |p: Option<f64>| match r.unit {
+        PriceUnit::Coin => p.map(|p| p * row_forward),
+        PriceUnit::Usd => p,
+    };
+    let coin = |p: Option<f64>| match r.unit {
+        PriceUnit::Coin => p,
+        PriceUnit::Usd => None,
+    };
+    let (bid, ask) = (to_usd(r.bid), to_usd(r.ask));
+    let centre_iv = clean::screen_price(r.kind, bid, ask, row_forward, r.strike, t_row)?;
+    let iv = |p: Option<f64>| p.map(|p| implied_vol(r.kind, p, row_forward, r.strike, t_row));
+    let (bid_iv, ask_iv) = (iv(bid), iv(ask));
+    clean::flag_sides(bid_iv, ask_iv, flagged);
+    // The centre of a two-sided quote is its mid.
+    let mid_iv = (bid.is_some() && ask.is_some()).then_some(centre_iv);
+    Ok(Quote {
+        strike: r.strike,
+        kind: r.kind,
+        bid,
+        ask,
+        bid_coin: coin(r.bid),
+        ask_coin: coin(r.ask),
+        mark: to_usd(r.mark),
+        mark_iv: r.mark_iv,
+        bid_iv: bid_iv.and_then(Result::ok),
+        ask_iv: ask_iv.and_then(Result::ok),
+        mid_iv,
+        bid_size: r.bid_size,
+        ask_size: r.ask_size,
+        open_interest: r.open_interest,
+        volume: r.volume,
+        row_forward,
+        t: t_row,
+        instrument: r.instrument,
+    })
 }
 
 #[cfg(test)]
@@ -288,5 +304,40 @@ mod tests {
         assert_eq!(out.rejected.get(Rejection::BelowIntrinsic), 1);
         assert_eq!(out.rejected.get(Rejection::AboveUpperBound), 1);
         assert_eq!(out.snapshot.num_quotes(), 0);
+    }
+
+    #[test]
+    fn each_quote_is_inverted_on_its_own_forward_and_time() {
+        // An order book polled over minutes, six hours to expiry: each row is a Black-76
+        // price (closed form) at its own forward, time and vol, so inverting it where it was
+        // observed must give that vol back (round trip); the expiry forward (median 100) and
+        // the snapshot time (the latest row) would not.
+        let expiry_ms = 6 * 3_600_000;
+        let rows_at = [(100.0, 0, 0.60), (100.5, 90_000, 0.55), (99.0, 150_000, 0.50)];
+        let mut rows = Vec::new();
+        for (i, &(f, at_ms, vol)) in rows_at.iter().enumerate() {
+            let strike = 95.0 + 5.0 * i as f64;
+            let t = year_fraction(at_ms, expiry_ms);
+            let p = crate::black::price(OptionType::Call, f, strike, t, vol);
+            let mut r = raw(OptionType::Call, strike, Some(p / f), Some(1.01 * p / f));
+            (r.unit, r.forward, r.time_ms, r.updated_ms, r.expiry_ms) =
+                (PriceUnit::Coin, Some(f), at_ms, at_ms, expiry_ms);
+            rows.push(r);
+        }
+        let snap = RawSnapshot {
+            time_ms: 150_000,
+            underlying: "BTC".into(),
+            rows,
+            rejected: RejectionCounts::default(),
+        };
+        let out = build(snap, &CleanConfig::default());
+        let e = &out.snapshot.expiries[0];
+        assert_eq!((e.forward, e.t), (100.0, year_fraction(150_000, expiry_ms)));
+        for (q, &(f, at_ms, vol)) in e.quotes.iter().zip(&rows_at) {
+            assert_eq!((q.row_forward, q.t), (f, year_fraction(at_ms, expiry_ms)));
+            let bid_iv = q.bid_iv.expect("bid IV");
+            assert!((bid_iv - vol).abs() < 1e-12, "{}: {bid_iv} vs {vol}", q.instrument);
+            assert!(q.log_moneyness() == (q.strike / f).ln());
+        }
     }
 }

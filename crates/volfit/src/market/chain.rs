@@ -118,8 +118,13 @@ pub struct Quote {
     pub open_interest: Option<f64>,
     /// 24 h volume (contracts).
     pub volume: Option<f64>,
-    /// The forward of this row at the source (USD), used for coin→USD conversion.
+    /// The forward of this row at the source (USD): coin prices are converted to USD and
+    /// the IVs inverted on it (Deribit's `underlying_price` at this quote's observation).
     pub row_forward: f64,
+    /// Years to expiry at this quote's own observation (ACT/365), at which its IVs were
+    /// inverted: the row's time when the source has one per row (an order book polled over
+    /// minutes), else the snapshot's, so equal to the expiry's `t` for one-time files.
+    pub t: f64,
 }
 
 impl Quote {
@@ -134,6 +139,11 @@ impl Quote {
     /// True when both sides are quoted.
     pub fn two_sided(&self) -> bool {
         self.bid.is_some() && self.ask.is_some()
+    }
+    /// Log-moneyness `ln(K/F)` on this quote's own forward (`row_forward`), the k its IVs
+    /// belong to.
+    pub fn log_moneyness(&self) -> f64 {
+        (self.strike / self.row_forward).ln()
     }
 }
 
@@ -153,7 +163,8 @@ pub struct Expiry {
 }
 
 impl Expiry {
-    /// Log-forward-moneyness `k = ln(K/F)` of a strike.
+    /// Log-forward-moneyness `k = ln(K/F)` of a strike on the expiry forward (a quote's own
+    /// k is [`Quote::log_moneyness`]).
     pub fn log_moneyness(&self, strike: f64) -> f64 {
         (strike / self.forward).ln()
     }

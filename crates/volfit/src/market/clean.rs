@@ -49,6 +49,9 @@ pub enum Rejection {
     UnparsableInstrument,
     /// No forward: no underlying price on any row and no put–call pair.
     NoForward,
+    /// A row of a whole snapshot whose underlying and time were already read (a file given
+    /// twice, overlapping globs): the first read is kept (see `market::Dedupe`).
+    DuplicateSnapshot,
 }
 
 impl Rejection {

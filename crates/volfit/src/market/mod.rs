@@ -15,7 +15,7 @@
 //! - the chain: [`Snapshot`] → [`Expiry`] → [`Quote`], [`RawQuote`], [`OptionType`] (defined
 //!   in [`black`](crate::black)), [`PriceUnit`], [`ForwardSource`];
 //! - cleaning: [`build()`], [`Cleaned`], [`CleanConfig`], [`Rejection`],
-//!   [`RejectionCounts`], [`forward`], [`quote_vega`];
+//!   [`RejectionCounts`], [`forward`], [`quote_vega`], [`Dedupe`] (repeated snapshots);
 //! - time and names: [`year_fraction`], [`SECONDS_PER_YEAR`], [`iso8601`],
 //!   [`parse_time_ms`], [`parse_instrument`] ([`Instrument`]), [`parse_instrument_date`],
 //!   [`expiry_0800_ms`];
@@ -28,6 +28,7 @@
 mod build;
 mod chain;
 mod clean;
+mod dedupe;
 mod deribit;
 mod deribit_web;
 mod error;
@@ -51,6 +52,7 @@ pub use chain::{
     SECONDS_PER_YEAR,
 };
 pub use clean::{CleanConfig, Rejection, RejectionCounts};
+pub use dedupe::Dedupe;
 pub use error::{Error, ErrorKind, FieldReason};
 pub use fields::parse_time_ms;
 pub use format::Format;

@@ -12,14 +12,19 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Market data of one quote, prepared once per fit. Prices in USD (undiscounted
-/// Black-76 on the expiry forward), vols as fractions.
+/// Black-76 on the quote's own forward), vols as fractions.
+///
+/// `k`, `t` and `forward` are the quote's own, where it was observed (see
+/// [`Quote::t`](crate::market::Quote::t)): a model is evaluated at each quote's `(k, t)`, so a
+/// per-expiry smile `w(k)` gives `σᵢ = √(w(kᵢ)/tᵢ)`. For a file whose rows share one time and
+/// forward per expiry they are the expiry's.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Target {
-    /// Log-forward-moneyness `ln(K/F)`.
+    /// Log-forward-moneyness `ln(K/F)` on the quote's own forward.
     pub k: f64,
-    /// Years to expiry.
+    /// Years to expiry at the quote's observation.
     pub t: f64,
-    /// Expiry forward (USD).
+    /// The quote's own forward (USD).
     pub forward: f64,
     /// Strike (USD).
     pub strike: f64,
@@ -52,9 +57,9 @@ impl Target {
             .filter_map(|q| {
                 let iv = q.mid_iv.or(q.bid_iv).or(q.ask_iv)?;
                 Some(Target {
-                    k: e.log_moneyness(q.strike),
-                    t: e.t,
-                    forward: e.forward,
+                    k: q.log_moneyness(),
+                    t: q.t,
+                    forward: q.row_forward,
                     strike: q.strike,
                     kind: q.kind,
                     bid: q.bid,
@@ -62,7 +67,7 @@ impl Target {
                     bid_iv: q.bid_iv,
                     ask_iv: q.ask_iv,
                     mid_iv: q.mid_iv,
-                    vega: black::vega(e.forward, q.strike, e.t, iv),
+                    vega: black::vega(q.row_forward, q.strike, q.t, iv),
                     open_interest: q.open_interest.unwrap_or(0.0),
                     volume: q.volume.unwrap_or(0.0),
                 })

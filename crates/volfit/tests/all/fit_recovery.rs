@@ -54,6 +54,7 @@ fn snapshot(vol: &dyn Fn(f64, f64) -> f64, noise: f64, seed: u64) -> Snapshot {
                 open_interest: Some(10.0),
                 volume: None,
                 row_forward: F,
+                t,
             });
         }
         expiries.push(Expiry {

@@ -18,5 +18,6 @@ mod real_data;
 mod report;
 mod risk;
 mod scenario;
+mod short_dated_iv;
 mod tardis_stream;
 mod validate;
