@@ -19,8 +19,12 @@ figure{margin:1em 0}figcaption{font-size:13px;color:#555}
 pub mod alloc;
 mod charts;
 mod data;
+mod fit_plot;
+pub mod fit_truth;
+mod fit_views;
 pub mod hedge;
 pub mod html;
 mod panels;
 mod validation;
+mod verdict;
 mod view;
