@@ -10,10 +10,11 @@ use anyhow::Context;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
-use volfit::fit::{FitSpec, ModelKind, SnapshotResult};
+use volfit::fit::{FitSpec, ModelKind};
 use volfit::io::{write_atomic, OutDir};
-use volfit::market::synth::{generate, SynthSpec, SynthTruth};
+use volfit::market::synth::{generate, SynthSpec};
 use volfit::market::{build, read_path, ReadOptions};
+use volfit::report::fit_truth::recovery;
 use volfit_optim::loss::LossKind;
 
 /// Arguments of `volfit demo`.
@@ -25,18 +26,6 @@ pub struct DemoArgs {
     /// Output directory.
     #[arg(long, short, default_value = "volfit-demo")]
     pub out: PathBuf,
-}
-
-/// Median of a sample (NaN when empty).
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-}
-
-/// |model IV − true IV| in vol points over the fitted quotes.
-fn truth_errors(r: &SnapshotResult, truth: &SynthTruth) -> Vec<f64> {
-    let m = truth.spec.truth;
-    r.residuals.iter().map(|q| 100.0 * (q.model_iv - m.implied_vol(q.k, q.t)).abs()).collect()
 }
 
 /// Runs `volfit demo`.
@@ -114,11 +103,11 @@ pub fn run(args: &DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         println!();
         println!("{} fit (loss {}, solver {}):", model.name(), spec.loss, spec.solver);
         print_summary(&results);
-        let errs = truth_errors(r, truth);
+        // The same numbers the report shows beside the fit.
+        let rec = recovery(&r.residuals, truth, r.fit.surface_params.as_ref());
         println!(
             "  vs the true surface: median |model − truth| {:.3} vol pts, max {:.3}",
-            median(errs.clone()),
-            errs.iter().copied().fold(0.0, f64::max)
+            rec.median_abs, rec.max_abs
         );
         let flagged: Vec<_> = r.residuals.iter().filter(|q| q.outlier).collect();
         println!(
@@ -136,16 +125,9 @@ pub fn run(args: &DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
                 })
                 .count()
         );
-        if let Some(p) = &r.fit.surface_params {
-            let t = truth.spec.truth;
+        if let [(_, rho, rho_t), (_, eta, eta_t), (_, gamma, gamma_t)] = rec.params[..] {
             println!(
-                "  recovered rho {:.4} (true {:.4}); eta {:.4} (true {:.4}); gamma {:.4} (true {:.4})",
-                p.get("rho").copied().unwrap_or(f64::NAN),
-                t.rho,
-                p.get("zeta").map_or(f64::NAN, |z| 2.0 * z / (1.0 + p["rho"].abs())),
-                t.eta,
-                p.get("gamma").copied().unwrap_or(f64::NAN),
-                t.gamma
+                "  recovered rho {rho:.4} (true {rho_t:.4}); eta {eta:.4} (true {eta_t:.4}); gamma {gamma:.4} (true {gamma_t:.4})"
             );
         }
         println!("  wrote {} (report.html: open it in a browser)", args.out.join(&name).display());

@@ -18,7 +18,8 @@ pub struct Size {
 }
 
 impl Size {
-    /// A small panel (smiles, term structure).
+    /// A small panel.
+    #[allow(dead_code)] // for the other report pages
     pub const SMALL: Size = Size { width: 460, height: 300 };
     /// A wide panel (residuals, heat map, time series).
     pub const WIDE: Size = Size { width: 940, height: 340 };
@@ -31,23 +32,6 @@ pub struct Series {
     pub label: String,
     /// Points `(x, y)`, drawn in the given order.
     pub points: Vec<(f64, f64)>,
-}
-
-/// One quote on a smile chart: log-moneyness and IVs as fractions.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct SmilePoint {
-    /// Log-forward-moneyness.
-    pub k: f64,
-    /// Bid IV.
-    pub bid: Option<f64>,
-    /// Ask IV.
-    pub ask: Option<f64>,
-    /// Mid IV.
-    pub mid: Option<f64>,
-    /// Model IV at the quote.
-    pub model: f64,
-    /// Flagged as an outlier by the robust loss.
-    pub outlier: bool,
 }
 
 /// Line colours, cycled.
@@ -71,9 +55,7 @@ pub fn color(i: usize) -> RGBColor {
     COLORS[i % COLORS.len()]
 }
 
-const OUTLIER: RGBColor = RGBColor(214, 39, 40);
 const BAND: RGBColor = RGBColor(120, 120, 120);
-const MODEL: RGBColor = RGBColor(31, 119, 180);
 
 /// An axis tick label: up to three decimals without trailing zeros; scientific notation
 /// for very small values.
@@ -106,6 +88,16 @@ fn extent(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     Some((lo - pad, hi + pad))
 }
 
+/// `svg` (one plotters SVG of `size`) made to scale with the page: the fixed pixel width
+/// and height give way to the `viewBox` and a `plot` class (the page's CSS sets the width).
+fn scalable(svg: String, size: Size) -> String {
+    let fixed = format!(r#"<svg width="{}" height="{}" "#, size.width, size.height);
+    match svg.strip_prefix(&fixed) {
+        Some(rest) => format!(r#"<svg class="plot" {rest}"#),
+        None => svg,
+    }
+}
+
 /// An SVG saying there is nothing to draw.
 pub fn empty(size: Size, message: &str) -> String {
     let mut svg = String::new();
@@ -116,7 +108,7 @@ pub fn empty(size: Size, message: &str) -> String {
         let _ = root.draw_text(message, &style, (20, (size.height / 2) as i32));
         let _ = root.present();
     }
-    svg
+    scalable(svg, size)
 }
 
 /// Runs `draw` on a fresh SVG canvas; any plotting error becomes an "unavailable" panel.
@@ -133,167 +125,9 @@ where
             .and_then(|()| root.present().map_err(|e| e.to_string()))
     };
     match outcome {
-        Ok(()) => svg,
+        Ok(()) => scalable(svg, size),
         Err(e) => empty(size, &format!("chart unavailable: {e}")),
     }
-}
-
-/// A smile: bid–ask IV bars, mid IV dots, outliers as red crosses, and the model curve
-/// `curve` (`(k, iv)` on a dense grid; when empty the model IVs at the quotes are joined).
-/// IVs are fractions; the axis shows vol points.
-pub fn smile(size: Size, caption: &str, quotes: &[SmilePoint], curve: &[(f64, f64)]) -> String {
-    let fallback: Vec<(f64, f64)>;
-    let curve = if curve.is_empty() {
-        let mut v: Vec<(f64, f64)> = quotes.iter().map(|q| (q.k, q.model)).collect();
-        v.sort_by(|a, b| a.0.total_cmp(&b.0));
-        fallback = v;
-        &fallback[..]
-    } else {
-        curve
-    };
-    let ys = quotes
-        .iter()
-        .flat_map(|q| [q.bid, q.ask, q.mid])
-        .flatten()
-        .chain(curve.iter().map(|p| p.1))
-        .map(|v| 100.0 * v);
-    let xs = quotes.iter().map(|q| q.k).chain(curve.iter().map(|p| p.0));
-    let (Some(xr), Some(yr)) = (extent(xs), extent(ys)) else {
-        return empty(size, "no quotes");
-    };
-    canvas(size, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(caption, ("sans-serif", 15))
-            .margin(6)
-            .x_label_area_size(32)
-            .y_label_area_size(44)
-            .build_cartesian_2d(xr.0..xr.1, yr.0..yr.1)
-            .map_err(|e| e.to_string())?;
-        chart
-            .configure_mesh()
-            .x_desc("k = ln(K/F)")
-            .y_desc("IV (vol pts)")
-            .x_label_formatter(&tick)
-            .y_label_formatter(&tick)
-            .light_line_style(WHITE.mix(0.0))
-            .draw()
-            .map_err(|e| e.to_string())?;
-        chart
-            .draw_series(quotes.iter().filter_map(|q| {
-                let (b, a) = (q.bid?, q.ask?);
-                Some(PathElement::new(
-                    vec![(q.k, 100.0 * b), (q.k, 100.0 * a)],
-                    BAND.stroke_width(2),
-                ))
-            }))
-            .map_err(|e| e.to_string())?
-            .label("bid–ask IV")
-            .legend(|(x, y)| PathElement::new(vec![(x, y - 5), (x, y + 5)], BAND.stroke_width(2)));
-        chart
-            .draw_series(
-                quotes
-                    .iter()
-                    .filter(|q| !q.outlier)
-                    .filter_map(|q| Some(Circle::new((q.k, 100.0 * q.mid?), 2, BLACK.filled()))),
-            )
-            .map_err(|e| e.to_string())?
-            .label("mid IV")
-            .legend(|(x, y)| Circle::new((x, y), 2, BLACK.filled()));
-        chart
-            .draw_series(LineSeries::new(
-                curve.iter().filter(|p| p.1.is_finite()).map(|&(k, v)| (k, 100.0 * v)),
-                MODEL.stroke_width(2),
-            ))
-            .map_err(|e| e.to_string())?
-            .label("model")
-            .legend(|(x, y)| PathElement::new(vec![(x - 8, y), (x + 8, y)], MODEL.stroke_width(2)));
-        if quotes.iter().any(|q| q.outlier) {
-            chart
-                .draw_series(quotes.iter().filter(|q| q.outlier).map(|q| {
-                    let y = 100.0 * q.mid.or(q.bid).or(q.ask).unwrap_or(q.model);
-                    Cross::new((q.k, y), 4, OUTLIER.stroke_width(2))
-                }))
-                .map_err(|e| e.to_string())?
-                .label("outlier")
-                .legend(|(x, y)| Cross::new((x, y), 4, OUTLIER.stroke_width(2)));
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BAND)
-            .position(SeriesLabelPosition::UpperMiddle)
-            .draw()
-            .map_err(|e| e.to_string())
-    })
-}
-
-/// Scatter of residuals by strike: one colour per group (expiry), outliers circled red.
-/// Points are `(group, x, y, outlier)`; `labels[group]` names the groups in the legend.
-pub fn scatter(
-    size: Size,
-    caption: &str,
-    x_desc: &str,
-    y_desc: &str,
-    labels: &[String],
-    points: &[(usize, f64, f64, bool)],
-) -> String {
-    let (Some(xr), Some(yr)) =
-        (extent(points.iter().map(|p| p.1)), extent(points.iter().map(|p| p.2).chain([0.0])))
-    else {
-        return empty(size, "no residuals");
-    };
-    canvas(size, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(caption, ("sans-serif", 15))
-            .margin(6)
-            .x_label_area_size(32)
-            .y_label_area_size(50)
-            .build_cartesian_2d(xr.0..xr.1, yr.0..yr.1)
-            .map_err(|e| e.to_string())?;
-        chart
-            .configure_mesh()
-            .x_desc(x_desc)
-            .y_desc(y_desc)
-            .x_label_formatter(&tick)
-            .y_label_formatter(&tick)
-            .light_line_style(WHITE.mix(0.0))
-            .draw()
-            .map_err(|e| e.to_string())?;
-        chart
-            .draw_series(std::iter::once(PathElement::new(
-                vec![(xr.0, 0.0), (xr.1, 0.0)],
-                BAND.stroke_width(1),
-            )))
-            .map_err(|e| e.to_string())?;
-        for (g, label) in labels.iter().enumerate() {
-            let c = color(g);
-            chart
-                .draw_series(
-                    points
-                        .iter()
-                        .filter(|p| p.0 == g && p.1.is_finite() && p.2.is_finite())
-                        .map(|p| Circle::new((p.1, p.2), 3, c.filled())),
-                )
-                .map_err(|e| e.to_string())?
-                .label(label.as_str())
-                .legend(move |(x, y)| Circle::new((x, y), 3, c.filled()));
-        }
-        chart
-            .draw_series(
-                points
-                    .iter()
-                    .filter(|p| p.3 && p.1.is_finite() && p.2.is_finite())
-                    .map(|p| Circle::new((p.1, p.2), 6, OUTLIER.stroke_width(2))),
-            )
-            .map_err(|e| e.to_string())?;
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BAND)
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(|e| e.to_string())
-    })
 }
 
 /// Draws `series` as lines with markers on a chart whose y coordinate is `y_range`.
@@ -515,15 +349,15 @@ mod tests {
             &[Series { label: "<i>".into(), points: vec![(0.0, 1.0), (1.0, 10.0)] }],
             true,
         );
-        assert!(s.starts_with("<svg"), "{s}");
+        assert!(s.starts_with("<svg class=\"plot\" viewBox=\"0 0 460 300\""), "{s}");
+        let tag = &s[..s.find('>').expect("tag")];
+        assert!(!tag.contains("width="), "no fixed pixel width: {tag}");
         assert!(!s.contains("<b>") && !s.contains("<i>"));
         assert!(s.contains("&lt;b&gt;"));
     }
 
     #[test]
     fn empty_input_gives_a_message_not_an_error() {
-        let s = smile(Size::SMALL, "x", &[], &[]);
-        assert!(s.contains("no quotes"));
         let h = heatmap(Size::WIDE, "h", "k", "t", &[0.0], &[0.0], &[]);
         assert!(h.contains("no surface"));
     }

@@ -10,10 +10,15 @@
 //! string that comes from data goes through the template engine's HTML auto-escaping
 //! (minijinja, `.html` template); the SVG charts escape their own text.
 
+use super::fit_plot::num;
+use super::fit_truth::{self, Recovery};
+use super::fit_views;
 use super::panels::{self, Latest, Panel};
 use super::validation;
+use super::verdict::{self, expiry_code, short_time, Verdict};
 use crate::fit::{ExpiryFit, SnapshotFit};
 use crate::io::write_atomic;
+use crate::market::synth::SynthTruth;
 use crate::market::RejectionCounts;
 use crate::model::ModelKind;
 use serde::Serialize;
@@ -33,7 +38,8 @@ const TEMPLATE: &str = include_str!("report.html.j2");
 /// See [`load`] and [`render`]; and the write itself.
 pub fn write_report(dir: &Path) -> Result<PathBuf, ReportError> {
     let data = load(dir)?;
-    let html = render(&data)?;
+    let truth = fit_truth::find(dir, &data.fit.inputs);
+    let html = render_page(&data, truth.as_ref())?;
     let path = dir.join("report.html");
     write_atomic(&path, |w| w.write_all(html.as_bytes()).map_err(ReportError::from))?;
     Ok(path)
@@ -44,16 +50,19 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, ReportError> {
 
 #[derive(Clone, Debug, Serialize)]
 struct ExpiryRow {
+    code: String,
     expiry: String,
-    t: f64,
-    forward: f64,
+    days: String,
+    forward: String,
     n_quotes: usize,
-    rmse_vol: f64,
-    mae_vol: f64,
-    inside_spread: f64,
+    rmse_vol: String,
+    mae_vol: String,
+    inside_spread: String,
+    poor: bool,
     stop: String,
+    converged: bool,
     iterations: u32,
-    butterfly: bool,
+    butterfly: &'static str,
     params: String,
 }
 
@@ -63,6 +72,22 @@ struct WarningRow {
     text: String,
 }
 
+/// One snapshot of the small multiples across time.
+#[derive(Clone, Debug, Serialize)]
+struct SnapPanel {
+    time: String,
+    summary: String,
+    svg: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+struct TruthPage {
+    median_abs: String,
+    max_abs: String,
+    n: usize,
+    params: Vec<(String, String, String)>,
+}
+
 #[derive(Clone, Debug, Serialize)]
 struct UnderlyingPage {
     name: String,
@@ -70,8 +95,8 @@ struct UnderlyingPage {
     n_snapshots: usize,
     model: ModelKind,
     surface_params: String,
-    butterfly_ok: bool,
-    calendar_ok: bool,
+    butterfly: &'static str,
+    calendar: &'static str,
     worst: Option<String>,
     skipped: Vec<String>,
     expiries: Vec<ExpiryRow>,
@@ -83,6 +108,8 @@ struct UnderlyingPage {
     warnings: Vec<WarningRow>,
     warnings_all_snapshots: usize,
     params: Vec<Panel>,
+    snapshots: Vec<SnapPanel>,
+    truth: Option<TruthPage>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -123,6 +150,8 @@ struct TablePage {
 #[derive(Clone, Debug, Serialize)]
 struct Page {
     title: String,
+    verdict: Verdict,
+    coins: Option<Panel>,
     model: String,
     spec: String,
     input_files: Vec<String>,
@@ -146,13 +175,29 @@ fn counts(c: &RejectionCounts) -> Vec<(String, u64)> {
         .collect()
 }
 
+/// Parameters in natural name order (`dtheta_2` before `dtheta_10`), 4 significant figures;
+/// ATM vols in vol points like every other vol on the page.
 fn fmt_params(p: &BTreeMap<String, f64>) -> String {
-    p.iter().map(|(k, v)| format!("{k}={v:.4}")).collect::<Vec<_>>().join(", ")
+    let mut v: Vec<(&String, &f64)> = p.iter().collect();
+    v.sort_by_key(|(k, _)| panels::natural_key(k));
+    v.iter()
+        .map(|(k, v)| match k.as_str() {
+            "atm_vol" => format!("atm_vol={} vol pts", num(100.0 * **v)),
+            _ => format!("{k}={}", num(**v)),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-/// The section of one underlying: its latest snapshot's fit table and panels, and the
-/// parameter series over all its snapshots (`series`, in time order).
-fn underlying_page(data: &ReportData, series: &[&SnapshotFit]) -> Option<UnderlyingPage> {
+/// The section of one underlying (`ui`: its position on the page): its latest snapshot's
+/// fit table and panels, the parameter series over all its snapshots (`series`, in time
+/// order) and one small multiple per snapshot.
+fn underlying_page(
+    data: &ReportData,
+    ui: usize,
+    series: &[&SnapshotFit],
+    truth: Option<&SynthTruth>,
+) -> Option<UnderlyingPage> {
     let snap = *series.last()?;
     let latest = Latest::new(snap, &data.residuals, data.fit.spec.sabr_beta);
     let traces: Vec<&TraceRecord> = data
@@ -172,47 +217,165 @@ fn underlying_page(data: &ReportData, series: &[&SnapshotFit]) -> Option<Underly
         .filter(|t| t.underlying == snap.underlying)
         .map(|t| t.warnings.len())
         .sum();
+    let id = format!("u{ui}");
+    let quoted = latest.rows.iter().fold(None, |acc: Option<(f64, f64)>, r| {
+        Some(acc.map_or((r.k, r.k), |(l, h)| (l.min(r.k), h.max(r.k))))
+    });
+    let labels = verdict::Labels::new(&data.fit);
+    let si = data.fit.snapshots.iter().position(|s| std::ptr::eq(s, snap)).unwrap_or(0);
+    let worst = snap.arbitrage.worst.as_deref();
+    let of = |kind: &str| worst.filter(|w| w.starts_with(kind));
+    let min_t = data.fit.spec.filter.min_t;
+    let kr = verdict::k_ranges(&data.residuals);
+    let expiries = snap
+        .expiries
+        .iter()
+        .enumerate()
+        .map(|(j, e)| {
+            let q = kr
+                .get(&(snap.snapshot.as_str(), snap.underlying.as_str(), e.expiry.as_str()))
+                .copied();
+            expiry_row(snap, e, labels.converged(si, j, e), q)
+        })
+        .collect();
     Some(UnderlyingPage {
         name: snap.underlying.clone(),
-        snapshot: snap.snapshot.clone(),
+        snapshot: short_time(&snap.snapshot),
         n_snapshots: series.len(),
         model: snap.model,
         surface_params: snap.surface_params.as_ref().map(fmt_params).unwrap_or_default(),
-        butterfly_ok: snap.arbitrage.butterfly_ok,
-        calendar_ok: snap.arbitrage.calendar_ok,
+        butterfly: verdict::arb_where(None, snap.arbitrage.butterfly_ok, of("Butterfly"), quoted),
+        calendar: verdict::arb_where(None, snap.arbitrage.calendar_ok, of("Calendar"), quoted),
         worst: snap.arbitrage.worst.clone(),
-        skipped: snap.skipped.clone(),
-        expiries: snap.expiries.iter().map(expiry_row).collect(),
-        smiles: panels::smiles(&latest),
-        residuals: panels::residuals(&latest),
-        term: panels::term_structure(&panels::atm_points(&latest)),
+        skipped: snap
+            .skipped
+            .iter()
+            .map(|r| verdict::skip_text(r, &snap.snapshot, min_t))
+            .collect(),
+        expiries,
+        smiles: fit_views::smiles(&id, &latest, truth.map(|t| &t.spec.truth)),
+        residuals: fit_views::residuals_spread(&format!("{id}-res"), &latest),
+        term: term_panels(&id, &latest),
         heatmap: panels::heatmap(&latest),
         loss: panels::loss_curves(&traces),
         warnings,
         warnings_all_snapshots,
-        params: panels::parameter_series(series),
+        params: panels::parameter_series(&id, series),
+        snapshots: snapshot_panels(&id, data, series),
+        truth: truth.map(|t| {
+            truth_page(&fit_truth::recovery(
+                &latest.rows.iter().map(|r| (*r).clone()).collect::<Vec<_>>(),
+                t,
+                snap.surface_params.as_ref(),
+            ))
+        }),
     })
 }
 
-/// One row of the fit-by-expiry table.
-fn expiry_row(e: &ExpiryFit) -> ExpiryRow {
+fn truth_page(r: &Recovery) -> TruthPage {
+    TruthPage {
+        median_abs: format!("{:.3}", r.median_abs),
+        max_abs: format!("{:.3}", r.max_abs),
+        n: r.n,
+        params: r
+            .params
+            .iter()
+            .map(|(n, a, b)| (n.clone(), format!("{a:.4}"), format!("{b:.4}")))
+            .collect(),
+    }
+}
+
+/// ATM term structure, 25-delta risk reversal and butterfly, w(k) and g(k) of the latest
+/// snapshot.
+fn term_panels(id: &str, latest: &Latest) -> Vec<Panel> {
+    let atm = panels::atm_points(latest);
+    let line = (
+        latest.snap.underlying.clone(),
+        fit_views::model_atm_points(latest, &atm),
+        fit_views::market_atm_points(latest, &atm),
+    );
+    let (w, g) = fit_views::variance_and_density(id, latest);
+    vec![
+        Panel {
+            kind: "term-structure",
+            title: "ATM vol against days to expiry (√ axis): model line, market rings (mid IVs near k = 0)".into(),
+            svg: fit_views::atm_term(&format!("{id}-atm"), std::slice::from_ref(&line), false),
+        },
+        Panel {
+            kind: "skew",
+            title: "25-delta risk reversal and butterfly of the model (vol points)".into(),
+            svg: fit_views::rr_bf(&format!("{id}-rr"), &fit_views::model_term(latest)),
+        },
+        Panel {
+            kind: "total-variance",
+            title: "Total variance w(k) = σ²t by expiry: lines must not cross (calendar arbitrage where they do)".into(),
+            svg: w,
+        },
+        Panel {
+            kind: "density",
+            title: "Durrleman's g(k) by expiry: the density is proportional to g; below 0 = butterfly arbitrage".into(),
+            svg: g,
+        },
+    ]
+}
+
+/// One small ATM term-structure chart per snapshot of the underlying, newest first.
+fn snapshot_panels(id: &str, data: &ReportData, series: &[&SnapshotFit]) -> Vec<SnapPanel> {
+    series
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(j, s)| {
+            let l = Latest::new(s, &data.residuals, data.fit.spec.sabr_beta);
+            let atm = panels::atm_points(&l);
+            let line = (
+                s.underlying.clone(),
+                fit_views::model_atm_points(&l, &atm),
+                fit_views::market_atm_points(&l, &atm),
+            );
+            let mut r: Vec<f64> = s.expiries.iter().map(|e| e.rmse_vol).collect();
+            r.sort_by(f64::total_cmp);
+            SnapPanel {
+                time: short_time(&s.snapshot),
+                summary: format!(
+                    "{} expiries · median RMSE {} · worst {} vol pts",
+                    s.expiries.len(),
+                    r.get(r.len() / 2).map_or_else(|| "–".into(), |v| num(*v)),
+                    r.last().map_or_else(|| "–".into(), |v| num(*v)),
+                ),
+                svg: fit_views::atm_term(&format!("{id}-t{j}"), std::slice::from_ref(&line), false),
+            }
+        })
+        .collect()
+}
+
+/// One row of the fit-by-expiry table (`quoted`: the expiry's quoted k range).
+fn expiry_row(
+    snap: &SnapshotFit,
+    e: &ExpiryFit,
+    converged: bool,
+    quoted: Option<(f64, f64)>,
+) -> ExpiryRow {
+    let scored = e.rmse_vol > 0.0 || e.inside_spread > 0.0;
     ExpiryRow {
+        code: expiry_code(&e.expiry),
         expiry: e.expiry.clone(),
-        t: e.t,
-        forward: e.forward,
+        days: fit_views::days(verdict::days_to(&snap.snapshot, &e.expiry, e.t)),
+        forward: num(e.forward),
         n_quotes: e.n_quotes,
-        rmse_vol: e.rmse_vol,
-        mae_vol: e.mae_vol,
-        inside_spread: e.inside_spread,
-        stop: serde_json::to_value(e.stop)
-            .ok()
-            .map(|v| match v {
-                serde_json::Value::String(s) => s,
-                v => v.to_string(),
-            })
-            .unwrap_or_else(|| format!("{:?}", e.stop)),
+        rmse_vol: num(e.rmse_vol),
+        mae_vol: num(e.mae_vol),
+        inside_spread: format!("{:.1} %", 100.0 * e.inside_spread),
+        poor: scored && (e.rmse_vol > verdict::POOR_RMSE || e.inside_spread < verdict::POOR_INSIDE),
+        stop: e.stop.to_string(),
+        converged,
         iterations: e.iterations,
-        butterfly: e.arbitrage.butterfly_ok,
+        butterfly: verdict::arb_where(
+            None,
+            e.arbitrage.butterfly_ok,
+            e.arbitrage.worst.as_deref(),
+            quoted,
+        ),
         params: fmt_params(&e.params),
     }
 }
@@ -267,6 +430,40 @@ fn validation_panels(data: &ReportData, notes: &mut Vec<String>) -> Vec<Panel> {
 /// # Errors
 /// Only a template failure (a bug).
 pub fn render(data: &ReportData) -> Result<String, ReportError> {
+    render_page(data, None)
+}
+
+/// The BTC-against-ETH chart: the latest snapshot's ATM term structure of every underlying
+/// (`None` with fewer than two).
+fn coins_panel(data: &ReportData, by: &[(String, Vec<&SnapshotFit>)]) -> Option<Panel> {
+    if by.len() < 2 {
+        return None;
+    }
+    let lines: Vec<_> = by
+        .iter()
+        .filter_map(|(u, series)| {
+            let l = Latest::new(series.last()?, &data.residuals, data.fit.spec.sabr_beta);
+            let atm = panels::atm_points(&l);
+            Some((
+                u.clone(),
+                fit_views::model_atm_points(&l, &atm),
+                fit_views::market_atm_points(&l, &atm),
+            ))
+        })
+        .collect();
+    Some(Panel {
+        kind: "coins",
+        title: "ATM vol term structures of the latest snapshot of each underlying, on one chart"
+            .into(),
+        svg: fit_views::atm_term("coins", &lines, true),
+    })
+}
+
+/// Renders the report page, with the known true surface of a synthetic chain when given.
+///
+/// # Errors
+/// Only a template failure (a bug).
+pub fn render_page(data: &ReportData, truth: Option<&SynthTruth>) -> Result<String, ReportError> {
     let mut by: Vec<(String, Vec<&SnapshotFit>)> = Vec::new();
     for s in &data.fit.snapshots {
         match by.iter_mut().find(|(u, _)| *u == s.underlying) {
@@ -274,8 +471,14 @@ pub fn render(data: &ReportData) -> Result<String, ReportError> {
             None => by.push((s.underlying.clone(), vec![s])),
         }
     }
-    let underlyings: Vec<UnderlyingPage> =
-        by.iter().filter_map(|(_, series)| underlying_page(data, series)).collect();
+    let underlyings: Vec<UnderlyingPage> = by
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, series))| underlying_page(data, i + 1, series, truth))
+        .collect();
+    let diagnostics = data.traces.iter().map(|t| t.warnings.len()).sum();
+    let verdict = verdict::verdict(&data.fit, &data.residuals, diagnostics);
+    let coins = coins_panel(data, &by);
     let mut validation_notes = Vec::new();
     let validation = validation_panels(data, &mut validation_notes);
     let tables = data
@@ -292,6 +495,8 @@ pub fn render(data: &ReportData) -> Result<String, ReportError> {
     let names: Vec<&str> = underlyings.iter().map(|u| u.name.as_str()).collect();
     let page = Page {
         title: format!("volfit report: {} {}", names.join(", "), model),
+        verdict,
+        coins,
         model,
         spec: serde_json::to_string_pretty(&data.fit.spec).unwrap_or_default(),
         input_files: data.fit.inputs.clone(),

@@ -7,12 +7,16 @@
 pub mod alloc;
 mod charts;
 mod data;
+mod fit_plot;
+pub mod fit_truth;
+mod fit_views;
 pub mod hedge;
 pub mod html;
 pub mod page;
 mod panels;
 mod svg;
 mod validation;
+mod verdict;
 mod view;
 
 pub use data::ReportError;

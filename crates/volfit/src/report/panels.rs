@@ -2,8 +2,9 @@
 //! strike, ATM term structure and skew, the model heat map, solver loss curves and the
 //! parameter series across snapshots.
 
-use super::charts::{self, Series, Size, SmilePoint};
+use super::charts::{self, Series, Size};
 use super::data::TraceRecord;
+use super::fit_plot::{self, pal, Axis, Mark, Plot, Scale};
 use super::view::ModelView;
 use crate::fit::{ExpiryFit, ResidualRow, SnapshotFit};
 use serde::Serialize;
@@ -22,9 +23,9 @@ pub(super) struct Panel {
 /// per-snapshot panels draw.
 pub(super) struct Latest<'a> {
     pub(super) snap: &'a SnapshotFit,
-    view: ModelView,
+    pub(super) view: ModelView,
     /// The snapshot's rows of `residuals.csv`.
-    rows: Vec<&'a ResidualRow>,
+    pub(super) rows: Vec<&'a ResidualRow>,
 }
 
 impl<'a> Latest<'a> {
@@ -40,7 +41,7 @@ impl<'a> Latest<'a> {
         Latest { snap, view: ModelView::new(spec_beta, snap), rows }
     }
 
-    fn expiry_rows(&self, e: &ExpiryFit) -> Vec<&'a ResidualRow> {
+    pub(super) fn expiry_rows(&self, e: &ExpiryFit) -> Vec<&'a ResidualRow> {
         self.rows.iter().copied().filter(|r| r.expiry == e.expiry).collect()
     }
 }
@@ -49,53 +50,6 @@ impl<'a> Latest<'a> {
 fn linspace(lo: f64, hi: f64, n: usize) -> Vec<f64> {
     let d = n.saturating_sub(1).max(1) as f64;
     (0..n).map(|i| lo + (hi - lo) * i as f64 / d).collect()
-}
-
-/// One smile per expiry: bid–ask bars, mids, outliers and the model curve.
-pub(super) fn smiles(s: &Latest) -> Vec<Panel> {
-    let mut smiles = Vec::new();
-    for (i, e) in s.snap.expiries.iter().enumerate() {
-        let quotes: Vec<SmilePoint> = s
-            .expiry_rows(e)
-            .iter()
-            .map(|r| SmilePoint {
-                k: r.k,
-                bid: r.bid_iv,
-                ask: r.ask_iv,
-                mid: r.mid_iv,
-                model: r.model_iv,
-                outlier: r.outlier,
-            })
-            .collect();
-        let (lo, hi) = quotes
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), q| (l.min(q.k), h.max(q.k)));
-        let (lo, hi) = if lo < hi { (lo, hi) } else { (-0.3, 0.3) };
-        let pad = 0.1 * (hi - lo);
-        let ks = linspace(lo - pad, hi + pad, 121);
-        let curve: Vec<(f64, f64)> = s
-            .view
-            .vols(i, e.t, &ks)
-            .map(|v| ks.iter().copied().zip(v).collect())
-            .unwrap_or_default();
-        let n_out = quotes.iter().filter(|q| q.outlier).count();
-        let title = format!(
-            "{}  t={:.4}  F={:.2}  rmse {:.2} vp  inside {:.0}%  outliers {}",
-            e.expiry,
-            e.t,
-            e.forward,
-            e.rmse_vol,
-            100.0 * e.inside_spread,
-            n_out
-        );
-        let caption = format!("expiry {}", e.expiry.get(..10).unwrap_or(&e.expiry));
-        smiles.push(Panel {
-            kind: "smile",
-            title,
-            svg: charts::smile(Size::SMALL, &caption, &quotes, &curve),
-        });
-    }
-    smiles
 }
 
 /// `(t, model (atm vol, skew), market (atm vol, skew))` of one expiry.
@@ -140,73 +94,6 @@ fn market_atm(rows: &[&ResidualRow]) -> Option<(f64, f64)> {
     }
     let slope = sxy / sxx;
     Some((my - slope * mx, slope))
-}
-
-/// Residuals by strike (model − mid, vol points), one colour per expiry.
-pub(super) fn residuals(s: &Latest) -> Panel {
-    let snap = s.snap;
-    let labels: Vec<String> =
-        snap.expiries.iter().map(|e| e.expiry.get(..10).unwrap_or(&e.expiry).to_string()).collect();
-    let points: Vec<(usize, f64, f64, bool)> = s
-        .rows
-        .iter()
-        .filter_map(|r| {
-            let g = snap.expiries.iter().position(|e| e.expiry == r.expiry)?;
-            Some((g, r.strike, 100.0 * (r.model_iv - r.mid_iv?), r.outlier))
-        })
-        .collect();
-    Panel {
-        kind: "residuals",
-        title: "Residuals by strike: model IV − mid IV (vol points); red rings = outliers".into(),
-        svg: charts::scatter(
-            Size::WIDE,
-            "model − mid",
-            "strike (USD)",
-            "vol pts",
-            &labels,
-            &points,
-        ),
-    }
-}
-
-/// ATM vol term structure and ATM skew, model against market.
-pub(super) fn term_structure(atm: &[AtmPoint]) -> Vec<Panel> {
-    let line = |label: &str, f: &dyn Fn(&AtmPoint) -> Option<f64>| Series {
-        label: label.into(),
-        points: atm.iter().filter_map(|a| Some((a.0, f(a)?))).collect(),
-    };
-    vec![
-        Panel {
-            kind: "term-structure",
-            title: "ATM vol term structure".into(),
-            svg: charts::lines(
-                Size::SMALL,
-                "ATM vol",
-                "t (years)",
-                "vol pts",
-                &[
-                    line("model", &|a| Some(100.0 * a.1?.0)),
-                    line("market (mid)", &|a| Some(100.0 * a.2?.0)),
-                ],
-                false,
-            ),
-        },
-        Panel {
-            kind: "skew",
-            title: "ATM skew dσ/dk".into(),
-            svg: charts::lines(
-                Size::SMALL,
-                "ATM skew",
-                "t (years)",
-                "vol pts per unit k",
-                &[
-                    line("model", &|a| Some(100.0 * a.1?.1)),
-                    line("market (mid)", &|a| Some(100.0 * a.2?.1)),
-                ],
-                false,
-            ),
-        },
-    ]
 }
 
 /// Heat map of model IV over k × t.
@@ -296,48 +183,71 @@ pub(super) fn loss_curves(traces: &[&TraceRecord]) -> Option<Panel> {
     })
 }
 
-/// x of the parameter series: the snapshot's position in time order (real snapshot times
-/// are irregular: hours apart within a day, weeks apart between days).
-fn x_of(j: usize) -> f64 {
-    j as f64
+/// x of the parameter series: the snapshot's time in Unix seconds (NaN when it does not
+/// parse, which drops the point).
+fn x_of(s: &SnapshotFit) -> f64 {
+    super::verdict::parse_ms(&s.snapshot).map_or(f64::NAN, |ms| ms as f64 / 1000.0)
 }
 
-/// Parameter time series across the snapshots of `series`: the median fit RMSE, each
-/// non-indexed surface parameter, and each per-expiry parameter.
-pub(super) fn parameter_series(series: &[&SnapshotFit]) -> Vec<Panel> {
-    let mut params = vec![rmse_series(series)];
-    if series.last().is_some_and(|s| s.surface_params.is_some()) {
-        params.extend(surface_param_series(series));
+/// A time-series chart: `series` of (label, points) against snapshot time.
+fn time_chart(id: &str, y_label: &str, series: &[(String, Vec<(f64, f64)>)]) -> String {
+    let all = || series.iter().flat_map(|s| s.1.iter());
+    let (Some(x), Some(y)) = (
+        Axis::fit(all().map(|p| p.0), Scale::Date, "snapshot time (UTC)"),
+        Axis::fit(all().map(|p| p.1), Scale::Lin, y_label),
+    ) else {
+        return fit_plot::empty("no data");
+    };
+    let mut p = Plot::new(id, x, y);
+    for (i, (label, pts)) in series.iter().enumerate() {
+        let c = pal(i);
+        p.line(pts, c, false, label);
+        let marks: Vec<(f64, f64, String)> = pts
+            .iter()
+            .map(|&(t, v)| {
+                let when = chrono::DateTime::from_timestamp(t as i64, 0)
+                    .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+                    .unwrap_or_default();
+                (t, v, format!("{label} @ {when}: {}", fit_plot::num(v)))
+            })
+            .collect();
+        p.marks(&marks, Mark::Dot, c, "");
     }
-    params.extend(expiry_param_series(series));
+    p.finish()
+}
+
+/// Parameter time series across the snapshots of `series` against their real times: the
+/// median and worst fit RMSE, each non-indexed surface parameter, and each per-expiry
+/// parameter (`id` prefixes the charts' ids).
+pub(super) fn parameter_series(id: &str, series: &[&SnapshotFit]) -> Vec<Panel> {
+    let mut params = vec![rmse_series(id, series)];
+    if series.last().is_some_and(|s| s.surface_params.is_some()) {
+        params.extend(surface_param_series(id, series));
+    }
+    params.extend(expiry_param_series(id, series));
     params
 }
 
-/// Median fit RMSE over expiries, per snapshot.
-fn rmse_series(series: &[&SnapshotFit]) -> Panel {
-    let rmse = Series {
-        label: "median rmse".into(),
-        points: series
+/// Median and worst fit RMSE over expiries, per snapshot.
+fn rmse_series(id: &str, series: &[&SnapshotFit]) -> Panel {
+    let stat = |pick: fn(&[f64]) -> Option<f64>| -> Vec<(f64, f64)> {
+        series
             .iter()
-            .enumerate()
-            .filter_map(|(j, s)| {
+            .filter_map(|s| {
                 let mut v: Vec<f64> = s.expiries.iter().map(|e| e.rmse_vol).collect();
                 v.sort_by(f64::total_cmp);
-                Some((x_of(j), *v.get(v.len() / 2)?))
+                Some((x_of(s), pick(&v)?))
             })
-            .collect(),
+            .collect()
     };
+    let lines = [
+        ("median over expiries".to_string(), stat(|v| v.get(v.len() / 2).copied())),
+        ("worst expiry".to_string(), stat(|v| v.last().copied())),
+    ];
     Panel {
         kind: "param-series",
-        title: "Fit RMSE over time (median over expiries, vol points)".into(),
-        svg: charts::lines(
-            Size::SMALL,
-            "rmse",
-            "snapshot # (time order)",
-            "vol pts",
-            &[rmse],
-            false,
-        ),
+        title: "Fit RMSE over time (vol points)".into(),
+        svg: time_chart(&format!("{id}-rmse"), "RMSE (vol pts)", &lines),
     }
 }
 
@@ -347,31 +257,45 @@ fn indexed(name: &str) -> bool {
         .is_some_and(|(_, d)| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// Orders parameter names naturally: `dtheta_2` before `dtheta_10`.
+pub(super) fn natural_key(name: &str) -> (String, u64) {
+    match name.rsplit_once('_') {
+        Some((stem, d)) if indexed(name) => (stem.to_string(), d.parse().unwrap_or(u64::MAX)),
+        _ => (name.to_string(), 0),
+    }
+}
+
+/// Unit of a parameter's chart axis (vol points for ATM vols).
+fn param_unit(name: &str) -> (f64, String) {
+    if name == "atm_vol" {
+        (100.0, "ATM vol (vol pts)".into())
+    } else {
+        (1.0, name.to_string())
+    }
+}
+
 /// One chart per surface parameter that is not per-expiry ([`indexed`]).
-fn surface_param_series(series: &[&SnapshotFit]) -> Vec<Panel> {
+fn surface_param_series(id: &str, series: &[&SnapshotFit]) -> Vec<Panel> {
     let mut names: Vec<String> = series
         .iter()
         .filter_map(|s| s.surface_params.as_ref())
         .flat_map(|p| p.keys().cloned())
         .filter(|n| !indexed(n))
         .collect();
-    names.sort();
+    names.sort_by_key(|n| natural_key(n));
     names.dedup();
     names
         .into_iter()
-        .map(|n| {
-            let s = Series {
-                label: n.clone(),
-                points: series
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(j, s)| Some((x_of(j), *s.surface_params.as_ref()?.get(&n)?)))
-                    .collect(),
-            };
+        .enumerate()
+        .map(|(j, n)| {
+            let pts: Vec<(f64, f64)> = series
+                .iter()
+                .filter_map(|s| Some((x_of(s), *s.surface_params.as_ref()?.get(&n)?)))
+                .collect();
             Panel {
                 kind: "param-series",
-                title: format!("Surface parameter {n}"),
-                svg: charts::lines(Size::SMALL, &n, "snapshot # (time order)", &n, &[s], false),
+                title: format!("Surface parameter {n} over time"),
+                svg: time_chart(&format!("{id}-sp{j}"), &n, &[(n.clone(), pts)]),
             }
         })
         .collect()
@@ -379,7 +303,7 @@ fn surface_param_series(series: &[&SnapshotFit]) -> Vec<Panel> {
 
 /// Per-expiry parameters (and ATM vol of surfaces), one chart per name with one line per
 /// expiry; the six expiries seen most often.
-fn expiry_param_series(series: &[&SnapshotFit]) -> Vec<Panel> {
+fn expiry_param_series(id: &str, series: &[&SnapshotFit]) -> Vec<Panel> {
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     for s in series {
         for e in &s.expiries {
@@ -394,29 +318,30 @@ fn expiry_param_series(series: &[&SnapshotFit]) -> Vec<Panel> {
         .iter()
         .flat_map(|s| s.expiries.iter().flat_map(|e| e.params.keys().cloned()))
         .collect();
-    pnames.sort();
+    pnames.sort_by_key(|n| natural_key(n));
     pnames.dedup();
     pnames
         .into_iter()
-        .map(|n| {
-            let lines: Vec<Series> = top
+        .enumerate()
+        .map(|(j, n)| {
+            let (scale, unit) = param_unit(&n);
+            let lines: Vec<(String, Vec<(f64, f64)>)> = top
                 .iter()
-                .map(|(exp, _)| Series {
-                    label: exp.get(..10).unwrap_or(exp).to_string(),
-                    points: series
+                .map(|(exp, _)| {
+                    let pts = series
                         .iter()
-                        .enumerate()
-                        .filter_map(|(j, s)| {
+                        .filter_map(|s| {
                             let e = s.expiries.iter().find(|e| e.expiry == *exp)?;
-                            Some((x_of(j), *e.params.get(&n)?))
+                            Some((x_of(s), scale * *e.params.get(&n)?))
                         })
-                        .collect(),
+                        .collect();
+                    (super::verdict::expiry_code(exp), pts)
                 })
                 .collect();
             Panel {
                 kind: "param-series",
-                title: format!("Parameter {n} by expiry"),
-                svg: charts::lines(Size::SMALL, &n, "snapshot # (time order)", &n, &lines, false),
+                title: format!("Parameter {n} by expiry over time"),
+                svg: time_chart(&format!("{id}-ep{j}"), &unit, &lines),
             }
         })
         .collect()
@@ -425,6 +350,13 @@ fn expiry_param_series(series: &[&SnapshotFit]) -> Vec<Panel> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parameter_names_sort_naturally() {
+        let mut v = vec!["dtheta_10", "dtheta_2", "gamma", "dtheta_1"];
+        v.sort_by_key(|n| natural_key(n));
+        assert_eq!(v, ["dtheta_1", "dtheta_2", "dtheta_10", "gamma"]);
+    }
 
     #[test]
     fn indexed_names() {

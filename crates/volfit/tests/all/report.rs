@@ -165,7 +165,7 @@ fn surface_report_has_every_section_and_escapes_data() {
         .map(|q| q.expiry.as_str())
         .collect();
     assert!(!with_outliers.is_empty(), "fixture has outliers");
-    assert_eq!(count(&html, ">\noutlier\n</text>"), with_outliers.len());
+    assert_eq!(count(&html, ">outlier</text>"), with_outliers.len());
 }
 
 #[test]
@@ -194,4 +194,104 @@ fn missing_or_broken_fit_json_is_an_error_and_writes_nothing() {
     std::fs::write(dir.path().join("fit.json"), "{not json").expect("write");
     assert!(matches!(write_report(dir.path()), Err(ReportError::Json { .. })));
     assert!(!dir.path().join("report.html").exists());
+}
+
+/// Start offsets of every `<svg` element in `html`.
+fn svg_tags(html: &str) -> Vec<&str> {
+    html.match_indices("<svg")
+        .map(|(i, _)| &html[i..i + html[i..].find('>').unwrap_or(0)])
+        .collect()
+}
+
+#[test]
+fn fit_report_opens_with_a_verdict_and_scales_and_hovers() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let r = write_fit_dir(dir.path(), ModelKind::Ssvi, "BTC");
+    let html = std::fs::read_to_string(write_report(dir.path()).expect("report")).expect("read");
+    // The verdict comes before every underlying's section and states the key numbers.
+    let v = html.find(r#"<section id="verdict""#).expect("verdict section");
+    assert!(v < html.find(r#"data-section="underlying""#).expect("underlying"));
+    for key in ["median RMSE", "worst RMSE", "inside the spread", "converged fits", "time span"] {
+        assert!(html[v..].contains(key), "verdict key {key}");
+    }
+    // Every chart scales with the page: a viewBox, no fixed pixel width.
+    assert!(html.contains(r#"<meta name="viewport""#));
+    let tags = svg_tags(&html);
+    assert!(!tags.is_empty());
+    for t in &tags {
+        assert!(t.contains("viewBox=") && !t.contains(" width="), "{t}");
+    }
+    // Every plotted quote of a smile has a hover title naming its instrument.
+    let smiles: Vec<&str> = html.split(r#"data-chart="smile""#).skip(1).collect();
+    assert_eq!(smiles.len(), r.fit.expiries.len());
+    let titled = count(&html, "<title>BTC-");
+    let quotes = r.residuals.len();
+    assert!(titled >= quotes, "{titled} titled marks for {quotes} quotes");
+    // Vol points everywhere: the ATM vol of the expiry table is not a fraction.
+    assert!(html.contains("atm_vol=") && html.contains(" vol pts"), "ATM vol in vol points");
+    assert!(!html.contains(">-0<"), "a -0 tick");
+    // Per-expiry surface parameters in natural order.
+    let sp = html.split("Surface parameters:").nth(1).expect("surface params");
+    if let (Some(a), Some(b)) = (sp.find("dtheta_2="), sp.find("dtheta_10=")) {
+        assert!(a < b, "dtheta_2 before dtheta_10");
+    }
+    // Optimizer diagnostics are collapsed, not red.
+    let d = html.find(r#"<details data-details="diagnostics">"#).expect("diagnostics details");
+    assert!(html[d..].find("stall").is_some());
+    let w = &html[html.find(r#"data-table="warnings""#).expect("warnings table")..];
+    let w = &w[..w.find("</table>").expect("end")];
+    assert!(!w.contains("bad"), "diagnostics shown as red rows");
+}
+
+#[test]
+fn verdict_flags_bounds_poor_expiries_and_the_one_day_filter() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_fit_dir(dir.path(), ModelKind::Ssvi, "BTC");
+    let path = dir.path().join("fit.json");
+    let mut fit: FitOutput =
+        serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("parse");
+    let s = &mut fit.snapshots[0];
+    s.surface_params.as_mut().expect("surface").insert("gamma".into(), 0.5);
+    s.expiries[0].rmse_vol = 3.5;
+    let snap_ms =
+        chrono::DateTime::parse_from_rfc3339(&s.snapshot).expect("time").timestamp_millis();
+    let soon = volfit::market::iso8601(snap_ms + 12 * 3_600_000);
+    s.skipped = vec![format!("{soon}: 0 usable quotes")];
+    std::fs::write(&path, serde_json::to_vec(&fit).expect("json")).expect("write");
+    let html = std::fs::read_to_string(write_report(dir.path()).expect("report")).expect("read");
+    let v = &html[html.find(r#"<section id="verdict""#).expect("verdict")..];
+    let v = &v[..v.find("</section>").expect("end")];
+    assert!(
+        v.contains(r#"class="attention""#) || html.contains(r#"id="verdict" class="attention""#)
+    );
+    assert!(v.contains("γ = ½"), "SSVI gamma at its bound");
+    assert!(v.contains("poor fit") && v.contains("3.5 vol pts"), "poor expiry");
+    // The expiry inside the one-day filter is explained, not reported as a data problem.
+    assert!(html.contains("inside the minimum expiry of 1 d"), "one-day filter named");
+    assert!(!html.contains("0 usable quotes"));
+}
+
+#[test]
+fn report_of_a_synthetic_chain_shows_the_true_surface() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let chain = generate(&SynthSpec { seed: 11, ..SynthSpec::default() });
+    write_fit_dir(dir.path(), ModelKind::Ssvi, "BTC");
+    // The sidecar beside the fit directory, as `volfit demo` lays it out.
+    let fit_dir = dir.path().join("fit_ssvi");
+    std::fs::create_dir(&fit_dir).expect("dir");
+    for f in ["fit.json", "residuals.csv", "traces.json", "inputs.json"] {
+        std::fs::rename(dir.path().join(f), fit_dir.join(f)).expect("move");
+    }
+    let path = fit_dir.join("fit.json");
+    let mut fit: FitOutput =
+        serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("parse");
+    fit.inputs = vec!["some/where/synth.csv".into()];
+    std::fs::write(&path, serde_json::to_vec(&fit).expect("json")).expect("write");
+    chain
+        .write_truth(std::fs::File::create(dir.path().join("synth.csv.truth.json")).expect("f"))
+        .expect("truth");
+    let html = std::fs::read_to_string(write_report(&fit_dir).expect("report")).expect("read");
+    assert!(html.contains(r#"data-section="truth""#), "recovery numbers");
+    assert!(html.contains("median |model − truth|") && html.contains("(true -0.2500)"));
+    assert_eq!(count(&html, ">true surface</text>"), fit.snapshots[0].expiries.len());
 }
