@@ -62,7 +62,8 @@ pub struct FitArgs {
     /// Seed for global solvers and multi-start.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Iteration limit (first-order methods and Nelder–Mead get 25×).
+    /// Iteration limit, at least 1 (first-order methods and Nelder–Mead get 25×). Fits that
+    /// stop at it are flagged `converged: false` in fit.json.
     #[arg(long)]
     pub max_iters: Option<u32>,
     /// SABR β: a number in [0, 1], or `free` to fit it.
@@ -126,8 +127,10 @@ impl FitArgs {
             spec.seed = v;
         }
         if let Some(v) = self.max_iters {
+            anyhow::ensure!(v >= 1, "--max-iters must be at least 1 (0 would fit nothing)");
             spec.max_iters = v;
         }
+        anyhow::ensure!(spec.max_iters >= 1, "max_iters must be at least 1 (0 would fit nothing)");
         if let Some(b) = &self.sabr_beta {
             spec.sabr_beta = if b == "free" {
                 None
@@ -223,9 +226,20 @@ pub fn write_inputs(
 /// The summary table: one line per snapshot.
 pub fn print_summary(results: &[SnapshotResult]) {
     println!(
-        "{:<20} {:<4} {:<6} {:>4} {:>6} {:>9} {:>7} {:>5} {:>5} {:>9}",
-        "snapshot", "und", "model", "exp", "quotes", "rmse_vol", "inside", "fly", "cal", "time_ms"
+        "{:<20} {:<4} {:<6} {:>4} {:>6} {:>9} {:>7} {:>5} {:>5} {:>6} {:>9}",
+        "snapshot",
+        "und",
+        "model",
+        "exp",
+        "quotes",
+        "rmse_vol",
+        "inside",
+        "fly",
+        "cal",
+        "unconv",
+        "time_ms"
     );
+    let (mut unconverged, mut fits) = (0, 0);
     for r in results {
         let f = &r.fit;
         let n: usize = f.expiries.iter().map(|e| e.n_quotes).sum();
@@ -240,8 +254,19 @@ pub fn print_summary(results: &[SnapshotResult]) {
             f.expiries.iter().map(|e| e.time_us).sum()
         } as f64
             / 1000.0;
+        // Surface fits are one fit reported per expiry: count it once.
+        let solves =
+            if f.surface_params.is_some() { f.expiries.len().min(1) } else { f.expiries.len() };
+        let unconv = f.expiries.iter().filter(|e| !e.converged).count().min(solves);
+        unconverged += unconv;
+        fits += solves;
+        let label = |ok: bool| match (f.expiries.is_empty(), ok) {
+            (true, _) => "-",
+            (false, true) => "ok",
+            (false, false) => "VIOL",
+        };
         println!(
-            "{:<20} {:<4} {:<6} {:>4} {:>6} {:>9.3} {:>7.3} {:>5} {:>5} {:>9.2}",
+            "{:<20} {:<4} {:<6} {:>4} {:>6} {:>9.3} {:>7.3} {:>5} {:>5} {:>6} {:>9.2}",
             f.snapshot,
             f.underlying,
             f.model,
@@ -249,11 +274,17 @@ pub fn print_summary(results: &[SnapshotResult]) {
             n,
             med(&rmse),
             med(&inside),
-            if f.arbitrage.butterfly_ok { "ok" } else { "VIOL" },
-            if f.arbitrage.calendar_ok { "ok" } else { "VIOL" },
+            label(f.arbitrage.butterfly_ok),
+            label(f.arbitrage.calendar_ok),
+            unconv,
             time_ms
         );
     }
+    let empty = results.iter().filter(|r| r.fit.expiries.is_empty()).count();
+    println!(
+        "{unconverged} of {fits} fits not converged (stopped at the iteration limit or stalled: \
+         converged = false in fit.json); {empty} snapshots with no data (fly/cal \"-\")"
+    );
 }
 
 /// Runs `volfit fit`.

@@ -194,3 +194,41 @@ fn a_bad_config_file_is_named_with_its_key() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("fit.toml") && err.contains("modle"), "{err}");
 }
+
+/// Issue 14 item 12: `--max-iters 0` is rejected; fits stopped at the limit are flagged in
+/// fit.json (`converged`), in the table (`unconv`) and in the summary count; every
+/// arbitrage object says where its violations lie.
+#[test]
+fn fit_rejects_max_iters_zero_and_flags_unconverged_fits() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = synth(dir.path());
+    let out = volfit()
+        .args(["fit", "--model", "svi", "--max-iters", "0", "-q", "--out"])
+        .arg(dir.path().join("f0"))
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--max-iters"));
+    let out_dir = dir.path().join("f1");
+    let out = volfit()
+        .args(["fit", "--model", "svi", "--max-iters", "1", "--threads", "1", "--out"])
+        .arg(&out_dir)
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("unconv") && text.contains("fits not converged"), "{text}");
+    let fit: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("fit.json")).unwrap()).unwrap();
+    let snap = &fit["snapshots"][0];
+    let expiries = snap["expiries"].as_array().unwrap();
+    assert!(expiries.iter().any(|e| e["converged"] == false));
+    let places = ["none", "inside", "extrapolation"];
+    for a in expiries.iter().map(|e| &e["arbitrage"]).chain([&snap["arbitrage"]]) {
+        for key in ["butterfly_where", "calendar_where"] {
+            assert!(places.contains(&a[key].as_str().unwrap_or("")), "{key}: {a}");
+        }
+    }
+}

@@ -1,24 +1,110 @@
-//! Static-arbitrage verdicts of fitted smiles and surfaces on the report's grid.
+//! Static-arbitrage verdicts of fitted smiles and surfaces, and where their violations lie
+//! relative to the quoted k-range.
+//!
+//! Raw SVI slices are checked exactly ([`check_svi_butterfly`] on the whole real line, the
+//! wings by their limits; [`check_svi_calendar`] on `k ∈ [−2, 2]` between the grid nodes
+//! too); other smiles and surfaces on the report's grid.
 
-use super::report::ArbitrageVerdict;
-use crate::model::arbitrage::{fill_grid, ArbitrageReport, Violation, ViolationKind};
+use super::report::{ArbitrageVerdict, ViolationWhere};
+use crate::model::arbitrage::{
+    check_svi_butterfly, check_svi_calendar, fill_grid, ArbitrageReport, Violation, ViolationKind,
+};
+use crate::model::svi::Svi;
+
+/// Log-moneyness range of the calendar checks and of the report's grid.
+pub(super) const CHECK_RANGE: (f64, f64) = (-2.0, 2.0);
 
 /// Log-moneyness grid of the static-arbitrage checks.
 pub(super) fn arbitrage_grid() -> Vec<f64> {
     let mut ks = vec![0.0; 161];
-    fill_grid(-2.0, 2.0, &mut ks);
+    fill_grid(CHECK_RANGE.0, CHECK_RANGE.1, &mut ks);
     ks
 }
 
-/// A checker's report in the words of `fit.json`.
-pub(super) fn verdict(r: ArbitrageReport) -> ArbitrageVerdict {
+/// The nodes of `grid` inside `[lo, hi]`, with both ends.
+pub(super) fn grid_within(grid: &[f64], lo: f64, hi: f64) -> Vec<f64> {
+    let inner = grid.iter().copied().filter(|&k| k > lo && k < hi);
+    std::iter::once(lo).chain(inner).chain((hi > lo).then_some(hi)).collect()
+}
+
+/// A violation in words (kind, t, k, value).
+pub(super) fn describe(v: &Violation) -> String {
+    format!("{:?} at t={:.4}, k={:.3}: {:.3e}", v.kind, v.t, v.k, v.value)
+}
+
+/// A checker's report in the words of `fit.json`, with where its violations lie.
+pub(super) fn verdict(
+    r: ArbitrageReport,
+    butterfly_where: ViolationWhere,
+    calendar_where: ViolationWhere,
+) -> ArbitrageVerdict {
     ArbitrageVerdict {
         butterfly_ok: r.butterfly_ok,
         calendar_ok: r.calendar_ok,
-        worst: r
-            .worst
-            .map(|v| format!("{:?} at t={:.4}, k={:.3}: {:.3e}", v.kind, v.t, v.k, v.value)),
+        butterfly_where,
+        calendar_where,
+        worst: r.worst.as_ref().map(describe),
     }
+}
+
+/// A fitted raw SVI slice with its expiry (years) and quoted k-range.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct QuotedSvi {
+    /// Years to expiry.
+    pub t: f64,
+    /// The slice.
+    pub svi: Svi,
+    /// Quoted log-moneyness range `(kmin, kmax)`.
+    pub range: (f64, f64),
+}
+
+/// Butterfly check of one raw SVI slice: the worst violation on the real line and where
+/// the violations lie.
+pub(super) fn svi_butterfly(s: &QuotedSvi) -> (Option<Violation>, ViolationWhere) {
+    let all = check_svi_butterfly(&s.svi, s.t, f64::NEG_INFINITY, f64::INFINITY);
+    let inside = all.and_then(|_| check_svi_butterfly(&s.svi, s.t, s.range.0, s.range.1));
+    (all, ViolationWhere::of(inside, all))
+}
+
+/// Calendar check between consecutive raw SVI slices on [`CHECK_RANGE`], exact between
+/// nodes: the worst violation and where they lie (`inside` when one lies in the hull of the
+/// two expiries' quoted ranges).
+pub(super) fn svi_calendar(s0: &QuotedSvi, s1: &QuotedSvi) -> (Option<Violation>, ViolationWhere) {
+    let (lo, hi) = CHECK_RANGE;
+    let all = check_svi_calendar(&s0.svi, (s1.t, &s1.svi), lo, hi);
+    let (qlo, qhi) = (s0.range.0.min(s1.range.0).max(lo), s0.range.1.max(s1.range.1).min(hi));
+    let inside = all
+        .filter(|_| qlo <= qhi)
+        .and_then(|_| check_svi_calendar(&s0.svi, (s1.t, &s1.svi), qlo, qhi));
+    (all, ViolationWhere::of(inside, all))
+}
+
+/// The snapshot verdict of raw SVI slices sorted by expiry: butterfly on every slice,
+/// calendar between consecutive ones.
+pub(super) fn svi_snapshot_verdict(slices: &[QuotedSvi]) -> ArbitrageVerdict {
+    let mut out = ArbitrageVerdict::default();
+    let mut worst: Option<Violation> = None;
+    let mut note = |v: Option<Violation>| {
+        if let Some(v) = v {
+            if worst.is_none_or(|w| v.value < w.value) {
+                worst = Some(v);
+            }
+        }
+    };
+    for s in slices {
+        let (v, place) = svi_butterfly(s);
+        out.butterfly_ok &= v.is_none();
+        out.butterfly_where = out.butterfly_where.worse(place);
+        note(v);
+    }
+    for pair in slices.windows(2) {
+        let (v, place) = svi_calendar(&pair[0], &pair[1]);
+        out.calendar_ok &= v.is_none();
+        out.calendar_where = out.calendar_where.worse(place);
+        note(v);
+    }
+    out.worst = worst.as_ref().map(describe);
+    out
 }
 
 /// Butterfly check of a smile given only as total variances on a grid (`variances(ks, w)`),

@@ -17,11 +17,12 @@
 //! back, so the whole smile set is free of calendar arbitrage on the grid whenever every
 //! repair succeeds. The penalty is [`SviAboveFloor`].
 
+use super::arbitrage::CHECK_RANGE;
 use super::calibrate::{calibrate_with, off_bounds, score_as_it_stands, Calibration};
 use super::penalty::SviAboveFloor;
 use super::problem::{SmileModel, VolModel};
 use super::spec::FitSpec;
-use crate::model::arbitrage::{check_butterfly, check_calendar};
+use crate::model::arbitrage::{check_svi_butterfly, check_svi_calendar, svi_calendar_min};
 use crate::model::svi::Svi;
 use crate::model::{Domain, Params, Smile};
 use crate::objective::Target;
@@ -75,17 +76,18 @@ pub(crate) fn lift_above(
     targets: &[Target],
     spec: &FitSpec,
     cal: &Calibration,
-    (t_prev, prev): (f64, &Svi),
+    (_, prev): (f64, &Svi),
     t: f64,
     grid: &[f64],
 ) -> Option<Calibration> {
     let floor: Vec<f64> = grid.iter().map(|&k| prev.total_variance(k) * (1.0 + MARGIN)).collect();
     let model = FreeCoordinates(family);
     let penalty = SviAboveFloor::new(1.0, grid.to_vec(), floor);
+    let (lo, hi) = CHECK_RANGE;
     let clean = |x: &[f64]| {
         Svi::from_slice(x).is_ok_and(|s| {
-            check_butterfly(&s, t, grid).is_none()
-                && check_calendar(&[(t_prev, *prev), (t, s)], grid).is_none()
+            check_svi_butterfly(&s, t, f64::NEG_INFINITY, f64::INFINITY).is_none()
+                && check_svi_calendar(prev, (t, &s), lo, hi).is_none()
         })
     };
     let domains = family.domains();
@@ -102,8 +104,7 @@ pub(crate) fn lift_above(
             }
             // Nearly there: close the last gap by raising the level `a` by the largest
             // shortfall (w rises by the same amount everywhere), scored as it stands.
-            let lifted =
-                raised(&c.x, penalty.ks(), penalty.floor()).map(|y| off_bounds(&y, &domains));
+            let lifted = raised(&c.x, prev).map(|y| off_bounds(&y, &domains));
             if let Some(y) = lifted.filter(|y| clean(y)) {
                 return score_as_it_stands(&model, targets, spec, penalised, &y, None, Some(c));
             }
@@ -138,18 +139,18 @@ pub(crate) fn lift_above(
     }
 }
 
-/// The SVI `x` with `a` raised by its largest shortfall below `floor` on `ks`, when that
+/// The SVI `x` with `a` raised by its largest shortfall below the floor `(1 + MARGIN)·prev`
+/// on [`CHECK_RANGE`] — exactly, between grid nodes too ([`svi_calendar_min`]) — when that
 /// shortfall is small (≤ 10⁻³ of the floor there): a last step after the penalty has done
 /// the shaping, not a repair of its own.
-fn raised(x: &[f64], ks: &[f64], floor: &[f64]) -> Option<Vec<f64>> {
+fn raised(x: &[f64], prev: &Svi) -> Option<Vec<f64>> {
     let svi = Svi::from_slice(x).ok()?;
-    let mut lift = 0.0f64;
-    for (&k, &f) in ks.iter().zip(floor) {
-        let gap = f - svi.total_variance(k);
-        if gap > 1e-3 * f {
-            return None;
-        }
-        lift = lift.max(gap);
+    let [a, b, rho, m, sigma] = prev.params();
+    let floor = Svi::new(a * (1.0 + MARGIN), b * (1.0 + MARGIN), rho, m, sigma).ok()?;
+    let (k, gap) = svi_calendar_min(&floor, &svi, CHECK_RANGE.0, CHECK_RANGE.1);
+    let lift = (-gap).max(0.0);
+    if lift > 1e-3 * floor.total_variance(k) {
+        return None;
     }
     let mut y = x.to_vec();
     y[0] += lift * (1.0 + MARGIN);

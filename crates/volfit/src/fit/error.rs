@@ -1,6 +1,8 @@
 //! Why a calibration could not start ([`FitError`]) and why an expiry or a surface was left
 //! out of a snapshot's fit ([`SkipReason`], written to `fit.json` as its `Display` text).
 
+use super::spec::FitSpec;
+use crate::market::{iso8601, Expiry};
 use crate::model::heston::HestonError;
 use crate::model::ssvi::SsviError;
 use volfit_optim::penalty::PenaltyError;
@@ -67,13 +69,32 @@ pub enum SurfaceError {
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SkipReason {
-    /// Fewer quotes passed the filter than the spec requires (for surfaces: or no ATM vol).
-    #[error("{expiry}: {quotes} usable quotes")]
+    /// Fewer quotes passed the quote filters (moneyness, OTM, open interest, spread) than
+    /// the filter's `min_quotes` (for surfaces: or no ATM vol).
+    #[error(
+        "{expiry}: {quotes} usable quotes after the quote filters (min_quotes = {min_quotes})"
+    )]
     TooFewQuotes {
         /// Expiry, ISO-8601 UTC.
         expiry: String,
         /// Quotes that passed the filter.
         quotes: usize,
+        /// The filter's minimum.
+        min_quotes: usize,
+    },
+    /// The expiry is closer than the filter's `min_t`.
+    #[error(
+        "{expiry}: {:.3} days to expiry, under the min_t filter ({:.3} days)",
+        .t * 365.0,
+        .min_t * 365.0
+    )]
+    ShortExpiry {
+        /// Expiry, ISO-8601 UTC.
+        expiry: String,
+        /// Years to expiry.
+        t: f64,
+        /// The filter's `min_t` (years).
+        min_t: f64,
     },
     /// The expiry's calibration could not start.
     #[error("{expiry}: {error}")]
@@ -89,4 +110,17 @@ pub enum SkipReason {
     /// The surface fit failed.
     #[error("surface: {0}")]
     Surface(#[from] SurfaceError),
+}
+
+impl SkipReason {
+    /// Why expiry `e` had only `quotes` usable quotes under `spec`: the `min_t` filter when
+    /// it is that close to expiry, else too few quotes passed the quote filters.
+    pub(super) fn unusable(e: &Expiry, spec: &FitSpec, quotes: usize) -> Self {
+        let expiry = iso8601(e.expiry_ms);
+        if e.t < spec.filter.min_t {
+            SkipReason::ShortExpiry { expiry, t: e.t, min_t: spec.filter.min_t }
+        } else {
+            SkipReason::TooFewQuotes { expiry, quotes, min_quotes: spec.filter.min_quotes }
+        }
+    }
 }

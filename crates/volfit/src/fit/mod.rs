@@ -56,6 +56,7 @@ pub use problem::{
 };
 pub use report::{
     quality, ArbitrageVerdict, ErrorAcc, ExpiryFit, FitOutput, Quality, ResidualRow, SnapshotFit,
+    ViolationWhere,
 };
 pub use result::{SnapshotResult, WarmStart};
 pub use sabr::fit_sabr_slice;

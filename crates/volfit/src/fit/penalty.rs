@@ -9,8 +9,13 @@ use crate::model::svi::Svi;
 use crate::model::{Params, Smile};
 use volfit_optim::penalty::Penalty;
 
-/// Points of the butterfly penalty's grid on `[−2, 2]`, the range the fit report checks.
-const BUTTERFLY_POINTS: usize = 81;
+/// Points of the butterfly penalty's grid: 81 on `[−2, 2]` (step 0.05, the report grid's
+/// range) and 20 on each wing out to `|k| = 6` (step 0.2, where quotes rarely reach and g
+/// varies slowly); beyond, the wing-limit term takes over.
+const BUTTERFLY_POINTS: usize = 121;
+
+/// Points of the penalty grid's central part on `[−2, 2]`.
+const CENTRE_POINTS: usize = 81;
 
 /// Smoothing scale `s` of the butterfly penalty `s²·softplus(−g/s)²`.
 const BUTTERFLY_SCALE: f64 = 0.01;
@@ -19,7 +24,9 @@ const BUTTERFLY_SCALE: f64 = 0.01;
 const SVI_PARAMS: usize = 5;
 
 /// `weight · Σⱼ s²·softplus(−g(kⱼ)/s)²` over raw SVI `[a, b, ρ, m, σ]`: Durrleman's `g` on
-/// 81 points of `[−2, 2]`, `s = 0.01` ([`butterfly_penalty`]); 0 where `x` is not an SVI.
+/// 121 points of `[−6, 6]` (denser on `[−2, 2]`), `s = 0.01` ([`butterfly_penalty`]), plus the same term for g's
+/// limits in the wings, `g(±∞) = 1/4 − s±²/16` with the wing slopes `s± = b(1 ± ρ)`,
+/// negative exactly when Lee's bound `b(1 + |ρ|) ≤ 2` is broken; 0 where `x` is not an SVI.
 #[derive(Clone, Debug)]
 pub struct SviButterfly {
     weight: f64,
@@ -30,7 +37,14 @@ impl SviButterfly {
     /// The penalty with weight `weight`.
     pub fn new(weight: f64) -> Self {
         let mut ks = [0.0; BUTTERFLY_POINTS];
-        fill_grid(-2.0, 2.0, &mut ks);
+        let (wings, centre) = ks.split_at_mut(BUTTERFLY_POINTS - CENTRE_POINTS);
+        fill_grid(-2.0, 2.0, centre);
+        let (left, right) = wings.split_at_mut(wings.len() / 2);
+        // Wing steps 0.2: k = ±2.2, …, ±6 (the order of the points does not matter).
+        for (i, (l, r)) in left.iter_mut().zip(right.iter_mut()).enumerate() {
+            let k = 2.0 + 0.2 * (i + 1) as f64;
+            (*l, *r) = (-k, k);
+        }
         SviButterfly { weight, ks }
     }
 
@@ -43,8 +57,27 @@ impl SviButterfly {
         for (a, b) in grad.iter_mut().zip(&g) {
             *a += b;
         }
-        p
+        p + wing_limits(x, grad)
     }
+}
+
+/// `Σ± s²·softplus(−g(±∞)/s)²` with `g(±∞) = 1/4 − s±²/16`, `s± = b(1 ± ρ)`, `s` the
+/// penalty's smoothing scale; its gradient over `[a, b, ρ, m, σ]` is ADDED into `grad`.
+fn wing_limits(x: &[f64], grad: &mut [f64; SVI_PARAMS]) -> f64 {
+    let (b, rho) = (x[1], x[2]);
+    let s = BUTTERFLY_SCALE;
+    let mut total = 0.0;
+    for sign in [1.0, -1.0] {
+        let slope = b * (1.0 + sign * rho);
+        let z = -(0.25 - slope * slope / 16.0) / s;
+        let sp = if z > 30.0 { z } else { z.exp().ln_1p() };
+        total += s * s * sp * sp;
+        // d/dslope of s²·softplus(z)² = 2s²·sp·σ(z)·dz/dslope, dz/dslope = slope/(8s).
+        let d = 2.0 * s * s * sp / (1.0 + (-z).exp()) * slope / (8.0 * s);
+        grad[1] += d * (1.0 + sign * rho);
+        grad[2] += d * sign * b;
+    }
+    total
 }
 
 /// Adds `weight · local` into `grad` and returns `weight · p`.

@@ -1,19 +1,19 @@
 //! A snapshot fitted one expiry at a time (SVI, SABR), expiries in parallel, with the
 //! optional calendar repair of SVI slices.
 
-use super::arbitrage::{arbitrage_grid, verdict};
+use super::arbitrage::{
+    arbitrage_grid, grid_within, svi_butterfly, svi_snapshot_verdict, QuotedSvi, CHECK_RANGE,
+};
 use super::calendar::lift_above;
 use super::calibrate::Calibration;
 use super::error::{FitError, SkipReason};
-use super::report::ArbitrageVerdict;
+use super::report::{ArbitrageVerdict, ViolationWhere};
 use super::result::{expiry_outputs, named, SnapshotResult, WarmStart};
 use super::spec::{FitSpec, ModelKind};
 use super::svi::svi_family;
-use super::targets::select_targets;
+use super::targets::{quoted_range, select_targets};
 use crate::market::{iso8601, Expiry, Snapshot};
-use crate::model::arbitrage::{
-    check_butterfly, check_calendar, check_smiles, ArbitrageReport, Violation,
-};
+use crate::model::arbitrage::{check_butterfly, check_svi_calendar};
 use crate::model::svi::Svi;
 use crate::model::Params;
 use crate::model::{ExpiryPoint, Fitted, FittedSmile};
@@ -35,10 +35,7 @@ fn fit_expiry(
 ) -> ExpiryOutcome {
     let targets = select_targets(e, spec);
     if targets.len() < spec.filter.min_quotes.max(1) {
-        return Err(SkipReason::TooFewQuotes {
-            expiry: iso8601(e.expiry_ms),
-            quotes: targets.len(),
-        });
+        return Err(SkipReason::unusable(e, spec, targets.len()));
     }
     let why = |error| SkipReason::Fit { expiry: iso8601(e.expiry_ms), error };
     let (cal, names) = fit(&targets, e, warm).map_err(why)?;
@@ -63,11 +60,10 @@ pub(super) fn fit_per_expiry(
         .collect();
     let grid = arbitrage_grid();
     if spec.model == ModelKind::Svi && spec.calendar {
-        enforce_svi_calendar(snap, spec, &mut outcomes, &grid);
+        enforce_svi_calendar(snap, spec, &mut outcomes);
     }
-    let clean = ArbitrageVerdict { butterfly_ok: true, calendar_ok: true, worst: None };
-    let mut result = SnapshotResult::empty(snap, spec, clean);
-    let mut svi_slices: Vec<(f64, Svi)> = Vec::new();
+    let mut result = SnapshotResult::empty(snap, spec, ArbitrageVerdict::default());
+    let mut svi_slices: Vec<QuotedSvi> = Vec::new();
     for (e, outcome) in snap.expiries.iter().zip(outcomes) {
         let (targets, cal, names) = match outcome {
             Ok(v) => v,
@@ -76,12 +72,8 @@ pub(super) fn fit_per_expiry(
                 continue;
             }
         };
-        let fly = slice_butterfly(spec, e, &cal.x, &grid, &mut svi_slices);
-        let arbitrage = ArbitrageVerdict {
-            butterfly_ok: fly.is_some_and(|v| v.is_none()),
-            calendar_ok: true,
-            worst: fly.flatten().map(|v| format!("Butterfly at k={:.3}: {:.3e}", v.k, v.value)),
-        };
+        let range = quoted_range(&targets);
+        let arbitrage = slice_verdict(spec, e, &cal.x, range, &grid, &mut svi_slices);
         let se = cal.std_errors.as_deref().map(|s| named(&names, s)).unwrap_or_default();
         let (fit, rows) = expiry_outputs(
             snap,
@@ -99,40 +91,60 @@ pub(super) fn fit_per_expiry(
         result.fit.expiries.push(fit);
         result.residuals.extend(rows);
     }
-    let report = if spec.model == ModelKind::Svi {
-        check_smiles(&svi_slices, &grid)
+    result.fit.arbitrage = if spec.model == ModelKind::Svi {
+        svi_snapshot_verdict(&svi_slices)
     } else {
-        ArbitrageReport {
-            butterfly_ok: result.fit.expiries.iter().all(|e| e.arbitrage.butterfly_ok),
-            calendar_ok: true,
-            worst: None,
+        let mut v = ArbitrageVerdict::default();
+        for e in &result.fit.expiries {
+            v.butterfly_ok &= e.arbitrage.butterfly_ok;
+            v.butterfly_where = v.butterfly_where.worse(e.arbitrage.butterfly_where);
+            v.worst = v.worst.or_else(|| e.arbitrage.worst.clone());
         }
+        v
     };
-    result.fit.arbitrage = verdict(report);
-    if spec.model != ModelKind::Svi {
-        result.fit.arbitrage.worst =
-            result.fit.expiries.iter().find_map(|e| e.arbitrage.worst.clone());
-    }
     result
 }
 
-/// The butterfly check of one fitted slice `x` on `grid`: `None` when `x` is not a smile,
-/// else the worst violation, if any. SVI slices are collected into `svi_slices` for the
-/// snapshot's calendar check.
-fn slice_butterfly(
+/// The butterfly verdict of one fitted slice `x` with quoted range `range`: raw SVI exactly
+/// on the real line (collected into `svi_slices` for the snapshot's checks), other smiles
+/// on `grid`; a violation when `x` is not a smile.
+fn slice_verdict(
     spec: &FitSpec,
     e: &Expiry,
     x: &[f64],
+    range: (f64, f64),
     grid: &[f64],
-    svi_slices: &mut Vec<(f64, Svi)>,
-) -> Option<Option<Violation>> {
+    svi_slices: &mut Vec<QuotedSvi>,
+) -> ArbitrageVerdict {
     let at = ExpiryPoint { expiry_ms: e.expiry_ms, t: e.t, forward: e.forward };
-    let fitted = Fitted::per_expiry(spec.model, spec.sabr_beta, [(at, x)]).ok()?;
-    let smile = fitted.slice(e.expiry_ms)?.smile;
-    if let FittedSmile::Svi(s) = smile {
-        svi_slices.push((e.t, s));
+    let smile = Fitted::per_expiry(spec.model, spec.sabr_beta, [(at, x)])
+        .ok()
+        .and_then(|f| f.slice(e.expiry_ms).map(|s| s.smile));
+    let Some(smile) = smile else {
+        return ArbitrageVerdict {
+            butterfly_ok: false,
+            butterfly_where: ViolationWhere::Inside,
+            worst: Some("not a valid smile".into()),
+            ..ArbitrageVerdict::default()
+        };
+    };
+    let (fly, place) = if let FittedSmile::Svi(svi) = smile {
+        let s = QuotedSvi { t: e.t, svi, range };
+        svi_slices.push(s);
+        svi_butterfly(&s)
+    } else {
+        let all = check_butterfly(&smile, e.t, grid);
+        let inside = all.and_then(|_| {
+            check_butterfly(&smile, e.t, &grid_within(grid, range.0.max(-2.0), range.1.min(2.0)))
+        });
+        (all, ViolationWhere::of(inside, all))
+    };
+    ArbitrageVerdict {
+        butterfly_ok: fly.is_none(),
+        butterfly_where: place,
+        worst: fly.map(|v| format!("Butterfly at k={:.3}: {:.3e}", v.k, v.value)),
+        ..ArbitrageVerdict::default()
     }
-    Some(check_butterfly(&smile, e.t, grid))
 }
 
 /// One expiry's targets, fit and parameter names, or why it was skipped.
@@ -141,20 +153,17 @@ type ExpiryOutcome = Result<(Vec<Target>, Calibration, Vec<String>), SkipReason>
 /// Calendar enforcement for per-expiry SVI (see [`super::calendar`]): front to back, each
 /// slice that crosses below the last accepted one is refitted above it; a slice whose
 /// repair fails is kept as fitted (and reported by the arbitrage check).
-fn enforce_svi_calendar(
-    snap: &Snapshot,
-    spec: &FitSpec,
-    outcomes: &mut [ExpiryOutcome],
-    grid: &[f64],
-) {
+fn enforce_svi_calendar(snap: &Snapshot, spec: &FitSpec, outcomes: &mut [ExpiryOutcome]) {
+    let grid = arbitrage_grid();
+    let (lo, hi) = CHECK_RANGE;
     let mut prev: Option<(f64, Svi)> = None;
     for (e, outcome) in snap.expiries.iter().zip(outcomes.iter_mut()) {
         let Ok((targets, cal, _)) = outcome else { continue };
         let Ok(mut svi) = Svi::from_slice(&cal.x) else { continue };
         if let Some((t0, p)) = prev {
-            if check_calendar(&[(t0, p), (e.t, svi)], grid).is_some() {
+            if check_svi_calendar(&p, (e.t, &svi), lo, hi).is_some() {
                 let family = svi_family(targets);
-                if let Some(c) = lift_above(&family, targets, spec, cal, (t0, &p), e.t, grid) {
+                if let Some(c) = lift_above(&family, targets, spec, cal, (t0, &p), e.t, &grid) {
                     if let Ok(s) = Svi::from_slice(&c.x) {
                         svi = s;
                         *cal = c;

@@ -12,15 +12,80 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use volfit_optim::Stop;
 
+/// Where a static-arbitrage violation lies relative to the quoted log-moneyness range.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ViolationWhere {
+    /// No violation.
+    #[default]
+    None,
+    /// A violation inside the quoted k-range (for calendar: of either expiry).
+    Inside,
+    /// Violations only outside the quoted k-range, where the model extrapolates.
+    Extrapolation,
+}
+
+impl ViolationWhere {
+    /// The place of a check's violations: `inside` the quoted range, anywhere (`all`).
+    pub fn of<T>(inside: Option<T>, all: Option<T>) -> Self {
+        match (inside, all) {
+            (Some(_), _) => ViolationWhere::Inside,
+            (None, Some(_)) => ViolationWhere::Extrapolation,
+            (None, None) => ViolationWhere::None,
+        }
+    }
+    /// The worse of two places (inside before extrapolation before none).
+    pub fn worse(self, other: Self) -> Self {
+        use ViolationWhere::{Extrapolation, Inside, None};
+        match (self, other) {
+            (Inside, _) | (_, Inside) => Inside,
+            (Extrapolation, _) | (_, Extrapolation) => Extrapolation,
+            _ => None,
+        }
+    }
+}
+
 /// Static-arbitrage verdict of a fitted smile or surface.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ArbitrageVerdict {
-    /// Durrleman's g(k) ≥ 0 on the dense grid.
+    /// Durrleman's g(k) ≥ 0: raw SVI on the whole real line (the wings by their limits,
+    /// between nodes by local minimisation); other smiles on the report grid.
     pub butterfly_ok: bool,
-    /// Total variance non-decreasing in t at fixed k (true for single expiries).
+    /// Total variance non-decreasing in t at fixed k on k ∈ [−2, 2] (raw SVI: exactly,
+    /// between the grid nodes too; true for single expiries).
     pub calendar_ok: bool,
-    /// The worst violation, if any, in words (kind, t, k, value).
+    /// Where the butterfly violations lie: `none`, `inside` the quoted k-range, or only in
+    /// `extrapolation` outside it.
+    #[serde(default)]
+    pub butterfly_where: ViolationWhere,
+    /// Where the calendar violations lie: `none`, `inside` the quoted k-range, or only in
+    /// `extrapolation` outside it.
+    #[serde(default)]
+    pub calendar_where: ViolationWhere,
+    /// The worst violation, if any, in words (kind, t, k, value); `no data` for a
+    /// snapshot without a fitted expiry.
     pub worst: Option<String>,
+}
+
+impl Default for ArbitrageVerdict {
+    /// No violation.
+    fn default() -> Self {
+        ArbitrageVerdict {
+            butterfly_ok: true,
+            calendar_ok: true,
+            butterfly_where: ViolationWhere::None,
+            calendar_where: ViolationWhere::None,
+            worst: None,
+        }
+    }
+}
+
+impl ArbitrageVerdict {
+    /// The verdict of a snapshot with nothing fitted: no data, so no violation either.
+    pub fn no_data() -> Self {
+        ArbitrageVerdict { worst: Some("no data".into()), ..ArbitrageVerdict::default() }
+    }
 }
 
 /// Fit of one expiry (a slice of a surface fit, or a per-expiry model).
@@ -50,6 +115,9 @@ pub struct ExpiryFit {
     pub loss: f64,
     /// Why the solver stopped.
     pub stop: Stop,
+    /// Whether the solver met a tolerance (`false` when it stopped at the iteration or
+    /// evaluation limit, stalled or found no feasible point: see `stop`).
+    pub converged: bool,
     /// Solver iterations.
     pub iterations: u32,
     /// Problem evaluations (values and gradients).

@@ -104,6 +104,7 @@ pub(super) fn expiry_outputs(
         inside_spread: qual.inside_spread,
         loss: cal.minimum.cost,
         stop: cal.minimum.stop,
+        converged: cal.minimum.stop.converged(),
         iterations: cal.minimum.iters,
         evaluations: cal.minimum.evals.total(),
         time_us: cal.time_us,

@@ -8,6 +8,7 @@
 
 use super::per_expiry::fit_per_expiry;
 use super::problem::{CfSurfaceModel, SurfaceModel, VolModel};
+use super::report::ArbitrageVerdict;
 use super::result::{SnapshotResult, WarmStart};
 use super::sabr::fit_sabr_slice;
 use super::spec::{FitSpec, ModelKind};
@@ -18,7 +19,18 @@ use crate::model::bates::Bates;
 use crate::model::ssvi::Essvi;
 
 /// Fits one snapshot under `spec`, warm-starting from `warm` when given.
+///
+/// A snapshot with no fitted expiry reports "no data": no arbitrage verdict to give.
 pub fn fit_snapshot(snap: &Snapshot, spec: &FitSpec, warm: Option<&WarmStart>) -> SnapshotResult {
+    let mut result = fit_model(snap, spec, warm);
+    if result.fit.expiries.is_empty() {
+        result.fit.arbitrage = ArbitrageVerdict::no_data();
+    }
+    result
+}
+
+/// [`fit_snapshot`] by model family.
+fn fit_model(snap: &Snapshot, spec: &FitSpec, warm: Option<&WarmStart>) -> SnapshotResult {
     match spec.model {
         ModelKind::Svi => fit_per_expiry(snap, spec, warm, &|q, _, w| {
             fit_svi_slice(q, spec, w).map(|(c, family)| (c, family.param_names()))

@@ -1,14 +1,14 @@
 //! A snapshot fitted as one surface (SSVI, eSSVI, Heston, Bates).
 
-use super::arbitrage::{arbitrage_grid, cf_butterfly, verdict};
+use super::arbitrage::{arbitrage_grid, cf_butterfly, grid_within, verdict};
 use super::calibrate::{calibrate, Calibration};
 use super::error::{FitError, SkipReason, SurfaceError};
 use super::problem::VolModel;
-use super::report::ArbitrageVerdict;
+use super::report::{ArbitrageVerdict, ViolationWhere};
 use super::result::{expiry_outputs, named, SnapshotResult, WarmStart};
 use super::spec::FitSpec;
 use super::targets::{atm_vol, quoted_range, select_targets};
-use crate::market::{iso8601, Expiry, Snapshot};
+use crate::market::{Expiry, Snapshot};
 use crate::model::arbitrage::{check_butterfly, check_surface, fill_grid, ArbitrageReport};
 use crate::model::heston::{Heston, HestonError};
 use crate::model::ssvi::{Phi, Ssvi, SsviError};
@@ -124,26 +124,45 @@ fn report_surface<S: Surface>(
     // arbitrage by construction. Their check is numerical (quadrature accuracy), so it runs
     // on each expiry's quoted range, batch-priced, where prices are well above underflow.
     let cf_model = inp.spec.model.characteristic_fn();
-    let report = if cf_model {
-        ArbitrageReport { butterfly_ok: true, calendar_ok: true, worst: None }
+    let (report, calendar_where) = if cf_model {
+        (
+            ArbitrageReport { butterfly_ok: true, calendar_ok: true, worst: None },
+            ViolationWhere::None,
+        )
     } else {
-        check_surface(surface, &ts, &grid)
+        let all = check_surface(surface, &ts, &grid);
+        // Inside: on the hull of the expiries' quoted ranges.
+        let (lo, hi) = quoted_range(&inp.targets);
+        let inside = (!all.calendar_ok && lo.max(-2.0) <= hi.min(2.0))
+            .then(|| check_surface(surface, &ts, &grid_within(&grid, lo.max(-2.0), hi.min(2.0))))
+            .filter(|r| !r.calendar_ok);
+        (all, ViolationWhere::of(inside.map(|_| ()), (!all.calendar_ok).then_some(())))
     };
-    result.fit.arbitrage = verdict(report);
+    result.fit.arbitrage = verdict(report, ViolationWhere::None, calendar_where);
     result.fit.surface_params = Some(named(names, &cal.x));
     for (e, range, _) in &inp.used {
         let slice = surface.slice(e.t);
-        let fly = if cf_model {
-            let (lo, hi) = quoted_range(&inp.targets[range.clone()]);
+        let (lo, hi) = quoted_range(&inp.targets[range.clone()]);
+        let (fly, inside) = if cf_model {
             let mut ks = vec![0.0; 41];
             fill_grid(lo, hi, &mut ks);
-            cf_butterfly(&|ks: &[f64], w: &mut [f64]| surface.total_variances(e.t, ks, w), e.t, &ks)
+            let v = cf_butterfly(
+                &|ks: &[f64], w: &mut [f64]| surface.total_variances(e.t, ks, w),
+                e.t,
+                &ks,
+            );
+            (v, v)
         } else {
-            check_butterfly(&slice, e.t, &grid)
+            let all = check_butterfly(&slice, e.t, &grid);
+            let ks = grid_within(&grid, lo.max(-2.0), hi.min(2.0));
+            (all, all.and_then(|_| check_butterfly(&slice, e.t, &ks)))
         };
+        let butterfly_where = ViolationWhere::of(inside, fly);
+        let agg = &mut result.fit.arbitrage;
+        agg.butterfly_where = agg.butterfly_where.worse(butterfly_where);
         if let Some(v) = fly {
-            result.fit.arbitrage.butterfly_ok = false;
-            result.fit.arbitrage.worst.get_or_insert_with(|| {
+            agg.butterfly_ok = false;
+            agg.worst.get_or_insert_with(|| {
                 format!("Butterfly at t={:.4}, k={:.3}: {:.3e}", v.t, v.k, v.value)
             });
         }
@@ -158,6 +177,8 @@ fn report_surface<S: Surface>(
         let arbitrage = ArbitrageVerdict {
             butterfly_ok: fly.is_none(),
             calendar_ok: report.calendar_ok,
+            butterfly_where,
+            calendar_where,
             worst: fly.map(|v| format!("Butterfly at k={:.3}: {:.3e}", v.k, v.value)),
         };
         let (fit, rows) = expiry_outputs(
@@ -204,10 +225,7 @@ pub(super) fn fit_surface(
                 inp.targets.extend(sel);
                 inp.used.push((e, start..inp.targets.len(), atm));
             }
-            _ => result.fit.skipped.push(
-                SkipReason::TooFewQuotes { expiry: iso8601(e.expiry_ms), quotes: sel.len() }
-                    .to_string(),
-            ),
+            _ => result.fit.skipped.push(SkipReason::unusable(e, spec, sel.len()).to_string()),
         }
     }
     if inp.used.is_empty() {

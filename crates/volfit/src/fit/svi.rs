@@ -1,7 +1,6 @@
 //! Raw SVI on one expiry: the quoted-range box, the fit from the warm and quasi-explicit
 //! starts, and the butterfly repair (penalty path and flattening).
 
-use super::arbitrage::arbitrage_grid;
 use super::calibrate::{
     best_of, calibrate, calibrate_with, off_bounds, score_as_it_stands, Calibration,
 };
@@ -10,7 +9,7 @@ use super::penalty::SviButterfly;
 use super::problem::{SmileModel, VolModel};
 use super::spec::FitSpec;
 use super::targets::{market_iv, quoted_range};
-use crate::model::arbitrage::check_butterfly;
+use crate::model::arbitrage::check_svi_butterfly;
 use crate::model::svi::{quasi_explicit_fit, Svi};
 use crate::model::{Domain, Params};
 use crate::objective::Target;
@@ -35,7 +34,9 @@ pub(super) fn svi_family(targets: &[Target]) -> SmileModel<Svi> {
 
 /// Fits raw SVI to one expiry's targets: from the warm start (when given) and from the
 /// quasi-explicit fit, on a box tied to the quoted range; the better fit wins. A fit with
-/// butterfly arbitrage on the report's grid is repaired (penalised refits, then flattening).
+/// butterfly arbitrage anywhere on the real line, or breaking Lee's wing bound
+/// `b(1 + |ρ|) ≤ 2`, is repaired (penalised refits, then flattening), so every fit returned
+/// meets the bound unless no repair could be calibrated at all (then its label says so).
 ///
 /// # Errors
 /// [`FitError`] when no start can be calibrated.
@@ -54,8 +55,9 @@ pub fn fit_svi_slice(
     // `b(σ − σ')√(1−ρ²)`, so the smile stays valid and keeps its level.
     let inside = |x: &[f64]| -> Vec<f64> {
         let mut x = x.to_vec();
-        // Above Lee's bound: lower b keeping the minimum variance a + bσ√(1−ρ²).
-        let b = x[1].min(1.98);
+        // Above Lee's bound b(1 + |ρ|) ≤ 2: lower b keeping the minimum variance
+        // a + bσ√(1−ρ²).
+        let b = x[1].min(1.98 / (1.0 + x[2].abs()));
         x[0] += (x[1] - b) * x[4] * (1.0 - x[2] * x[2]).max(0.0).sqrt();
         x[1] = b;
         x[3] = x[3].clamp(kmin - 0.99 * span, kmax + 0.99 * span);
@@ -76,7 +78,6 @@ pub fn fit_svi_slice(
         spec,
         warm,
         t: targets.first().map_or(1.0, |q| q.t),
-        grid: arbitrage_grid(),
         k0: 0.0f64.clamp(kmin, kmax),
     };
     if !repair.clean(&cal.x) {
@@ -88,12 +89,13 @@ pub fn fit_svi_slice(
 }
 
 /// The butterfly repair of a raw SVI fit. Raw SVI is not arbitrage-free by construction and
-/// quotes rarely pin the wings: when the fit has a negative density on the report's grid,
+/// quotes rarely pin the wings: when the fit has a negative density anywhere on the real line
+/// (Lee's wing bound `b(1 + |ρ|) ≤ 2` broken included: the fit's constraint is enforced here),
 /// (1) flatten it just enough to be clean (a feasible start near the fit), (2) refit from
 /// there with the butterfly penalty (only then: it would bias every other fit; from a
 /// feasible start the solver trades fit against the penalty instead of fleeing a huge one),
 /// (3) flatten again if a residual violation is left. The result is free of butterfly
-/// arbitrage on the grid.
+/// arbitrage on the whole real line.
 struct Repair<'a> {
     family: &'a SmileModel<Svi>,
     domains: Vec<Domain>,
@@ -102,16 +104,17 @@ struct Repair<'a> {
     warm: Option<&'a [f64]>,
     /// Years to expiry.
     t: f64,
-    /// The report's grid.
-    grid: Vec<f64>,
     /// Where flattening keeps the total variance: `k = 0` clamped to the quoted range.
     k0: f64,
 }
 
 impl Repair<'_> {
-    /// Whether `x` is an SVI free of butterfly arbitrage on the grid.
+    /// Whether `x` is an SVI free of butterfly arbitrage on the whole real line (Lee's wing
+    /// bound `b(1 + |ρ|) ≤ 2` included: it is g's limit in the wings).
     fn clean(&self, x: &[f64]) -> bool {
-        Svi::from_slice(x).is_ok_and(|s| check_butterfly(&s, self.t, &self.grid).is_none())
+        Svi::from_slice(x).is_ok_and(|s| {
+            check_svi_butterfly(&s, self.t, f64::NEG_INFINITY, f64::INFINITY).is_none()
+        })
     }
 
     /// Two paths, the clean fit with the lower data cost (the robust cost the solver

@@ -120,6 +120,190 @@ pub fn check_surface<Su: Surface>(surface: &Su, expiries: &[f64], ks: &[f64]) ->
     check_smiles(&slices, ks)
 }
 
+/// Step in `u` of the SVI checks' nodes `k = m + σ·sinh(u)`: dense where the smile bends
+/// (near `m`, on the scale σ), sparse far out, where g varies slowly.
+const SVI_U_STEP: f64 = 0.1;
+
+/// Largest `|u|` of the SVI checks' nodes (`|k − m| ≤ σ·sinh(20) ≈ 2.4·10⁸σ`); beyond, the
+/// wings are judged by their limits.
+const SVI_U_MAX: f64 = 20.0;
+
+/// Golden-section steps of a local refinement (interval × 0.618⁶⁰ ≈ 3·10⁻¹³).
+const GOLDEN_STEPS: usize = 60;
+
+/// Durrleman's g of a raw SVI at `k`; −∞ where `w ≤ 0` or g is not finite.
+fn svi_g(svi: &Svi, k: f64) -> f64 {
+    let d = svi.total_variance_dk(k);
+    let g = if d[0] > 0.0 { durrleman_g(d, k) } else { f64::NEG_INFINITY };
+    if g.is_finite() {
+        g
+    } else {
+        f64::NEG_INFINITY
+    }
+}
+
+/// The lowest value of `f` on `[a, b]` by golden section, with its argument.
+fn golden_min(f: &dyn Fn(f64) -> f64, mut a: f64, mut b: f64) -> (f64, f64) {
+    const R: f64 = 0.618_033_988_749_894_8;
+    let (mut c, mut d) = (b - R * (b - a), a + R * (b - a));
+    let (mut fc, mut fd) = (f(c), f(d));
+    for _ in 0..GOLDEN_STEPS {
+        if fc <= fd {
+            (b, d, fd) = (d, c, fc);
+            c = b - R * (b - a);
+            fc = f(c);
+        } else {
+            (a, c, fc) = (c, d, fd);
+            d = a + R * (b - a);
+            fd = f(d);
+        }
+    }
+    if fc <= fd {
+        (c, fc)
+    } else {
+        (d, fd)
+    }
+}
+
+/// The lowest Durrleman g of a raw SVI on `[lo, hi]` (either end may be infinite) and
+/// where it lies, `(k, g)`. g is taken on the nodes `k = m + σ·sinh(u)`, `|u| ≤ 20` in steps
+/// of 0.05, clipped to `[lo, hi]` with both finite ends added; every discrete local minimum
+/// is refined by golden section between its neighbours, so a dip narrower than the node
+/// spacing is found as long as it shows as a local minimum of the nodes. An infinite end is
+/// judged analytically by g's limit there: with the wing slope `s = b(1 ± ρ)` of `w`,
+/// `g(±∞) = 1/4 − s²/16` (1 for a flat wing), which is negative exactly when Lee's bound
+/// `s ≤ 2` is broken (Lee 2004; Gatheral–Jacquier 2014, §2); it is reported at the last
+/// node on that side.
+pub fn svi_g_min(svi: &Svi, lo: f64, hi: f64) -> (f64, f64) {
+    let [_, b, rho, m, sigma] = svi.params();
+    let g = |k: f64| svi_g(svi, k);
+    let n = (SVI_U_MAX / SVI_U_STEP).round() as i64;
+    let node = |i: i64| m + sigma * (i as f64 * SVI_U_STEP).sinh();
+    // The nodes in order: lo (if finite), the sinh nodes inside (lo, hi), hi (if finite).
+    // Index bounds from u = asinh((k − m)/σ), then nudged past rounding.
+    let index = |k: f64| ((k - m) / sigma).asinh() / SVI_U_STEP;
+    let mut first = index(lo).floor().clamp(-(n as f64), n as f64 + 1.0) as i64;
+    while first <= n && node(first) <= lo {
+        first += 1;
+    }
+    let mut last = index(hi).ceil().clamp(-(n as f64) - 1.0, n as f64) as i64;
+    while last >= -n && node(last) >= hi {
+        last -= 1;
+    }
+    let ends = |x: f64| x.is_finite().then_some(x);
+    let ks =
+        ends(lo).into_iter().chain((first..=last).map(node)).chain(ends(hi).filter(|&h| h > lo));
+    let mut best = (f64::NAN, f64::INFINITY);
+    // Sliding window of three nodes (k, g); a discrete local minimum in the middle (or at
+    // an end) is refined between its neighbours.
+    let mut prev: Option<(f64, f64)> = None;
+    let mut mid: Option<(f64, f64)> = None;
+    let refine = |l: f64, c: (f64, f64), r: f64, best: &mut (f64, f64)| {
+        let (k, v) = if r > l { golden_min(&g, l, r) } else { c };
+        for (k, v) in [c, (k, v)] {
+            if v < best.1 {
+                *best = (k, v);
+            }
+        }
+    };
+    for k in ks {
+        let cur = (k, g(k));
+        if let Some(c) = mid {
+            let left_ok = prev.is_none_or(|p| c.1 <= p.1);
+            if left_ok && c.1 <= cur.1 {
+                refine(prev.map_or(c.0, |p| p.0), c, cur.0, &mut best);
+            }
+        }
+        prev = mid;
+        mid = Some(cur);
+    }
+    if let Some(c) = mid {
+        if prev.is_none_or(|p| c.1 <= p.1) {
+            refine(prev.map_or(c.0, |p| p.0), c, c.0, &mut best);
+        }
+    }
+    let limit = |s: f64| if s > 0.0 { 0.25 - s * s / 16.0 } else { 1.0 };
+    if hi == f64::INFINITY && limit(b * (1.0 + rho)) < best.1 {
+        best = (node(last.min(n)), limit(b * (1.0 + rho)));
+    }
+    if lo == f64::NEG_INFINITY && limit(b * (1.0 - rho)) < best.1 {
+        best = (node(first.max(-n)), limit(b * (1.0 - rho)));
+    }
+    best
+}
+
+/// The worst butterfly violation of a raw SVI on `[lo, hi]` (see [`svi_g_min`]): `None`
+/// when `g ≥ −TOLERANCE` there, between the nodes and on the wings included.
+pub fn check_svi_butterfly(svi: &Svi, t: f64, lo: f64, hi: f64) -> Option<Violation> {
+    let (k, value) = svi_g_min(svi, lo, hi);
+    (value < -TOLERANCE).then_some(Violation { kind: ViolationKind::Butterfly, t, k, value })
+}
+
+/// Largest `w''` of a raw SVI on `[a, b]`: `bσ²/r³` at the point nearest `m`.
+fn svi_w2_max(svi: &Svi, a: f64, b: f64) -> f64 {
+    let [_, sb, _, m, sigma] = svi.params();
+    let x = if m < a {
+        a - m
+    } else if m > b {
+        m - b
+    } else {
+        0.0
+    };
+    let r = (x * x + sigma * sigma).sqrt();
+    sb * sigma * sigma / (r * r * r)
+}
+
+/// The lowest `Δw(k) = w₁(k) − w₀(k)` of two raw SVI slices on the finite `[lo, hi]` and where
+/// it lies, `(k, Δw)`, exactly up to 10⁻¹³: Δw on 64 equal intervals, each split in two while
+/// the bound `min(Δw(a), Δw(b)) − (b − a)²/8 · max|Δw''|` (linear interpolation's error;
+/// `|Δw''| ≤ max(w₀'', w₁'')` since both are ≥ 0, largest nearest each `m`) leaves room for
+/// a negative value below the lowest found. Nothing below 10⁻¹³ in `w` can hide between the
+/// points looked at.
+pub fn svi_calendar_min(s0: &Svi, s1: &Svi, lo: f64, hi: f64) -> (f64, f64) {
+    const PIECES: usize = 64;
+    const SLACK: f64 = 1e-13;
+    const MAX_INTERVALS: usize = 100_000;
+    let dw = |k: f64| s1.total_variance(k) - s0.total_variance(k);
+    let mut best = (lo, dw(lo));
+    let mut stack = [(0.0, 0.0, 0.0, 0.0); 128];
+    let mut budget = MAX_INTERVALS;
+    for i in 0..PIECES {
+        let a = lo + (hi - lo) * i as f64 / PIECES as f64;
+        let b = lo + (hi - lo) * (i + 1) as f64 / PIECES as f64;
+        let mut top = 1;
+        stack[0] = (a, b, dw(a), dw(b));
+        while top > 0 && budget > 0 {
+            top -= 1;
+            budget -= 1;
+            let (a, b, da, db) = stack[top];
+            for (k, v) in [(a, da), (b, db)] {
+                if v < best.1 {
+                    best = (k, v);
+                }
+            }
+            let curv = svi_w2_max(s0, a, b).max(svi_w2_max(s1, a, b));
+            let bound = da.min(db) - (b - a) * (b - a) / 8.0 * curv;
+            if bound < -SLACK && bound < best.1 - SLACK && top + 2 <= stack.len() && b - a > 1e-15 {
+                let c = 0.5 * (a + b);
+                let dc = dw(c);
+                stack[top] = (a, c, da, dc);
+                stack[top + 1] = (c, b, dc, db);
+                top += 2;
+            }
+        }
+    }
+    best
+}
+
+/// The worst calendar violation between raw SVI slices `(t₀, s0)` and `(t₁, s1)`, `t₀ < t₁`,
+/// on `[lo, hi]`, exact between grid nodes ([`svi_calendar_min`]); `None` when
+/// `w₁ − w₀ ≥ −TOLERANCE·(1 + w₁)` everywhere there.
+pub fn check_svi_calendar(s0: &Svi, (t1, s1): (f64, &Svi), lo: f64, hi: f64) -> Option<Violation> {
+    let (k, value) = svi_calendar_min(s0, s1, lo, hi);
+    let tol = TOLERANCE * (1.0 + s1.total_variance(k).abs());
+    (value < -tol).then_some(Violation { kind: ViolationKind::Calendar, t: t1, k, value })
+}
+
 /// A smile that also exposes the parameter gradients of `w`, `w'`, `w''`.
 pub trait SmileDkGrad: Smile {
     /// Writes `∂w/∂x`, `∂w'/∂x`, `∂w''/∂x` and returns `[w, w', w'']`.

@@ -15,7 +15,10 @@ use num_complex::Complex64;
 /// ```
 /// integrated by composite 16-point Gauss–Legendre on panels (width ≤ 1 near 0, doubling
 /// with the distance from the poles up to a cap set by the widest strike of the batch),
-/// truncated when `|φ(u − i/2)|/(u² + ¼) < 1e-17`. The nodes depend on `t` and the batch's
+/// truncated when `|φ(u − i/2)|/(u² + ¼) < 1e-17`.
+/// Far-OTM strikes, whose price that difference cannot carry, are
+/// repriced on a contour of their own wing (`otm_prices_with`): OTM calls and puts stay
+/// positive, with finite implied vols, far out. The nodes depend on `t` and the batch's
 /// widest `|k|` only, so one expiry's strikes share the characteristic function
 /// ([`CharacteristicFn::call_prices`]): each strike costs a rotation and a real dot product
 /// per node. Exact gradients come from the model's log-CF on complex dual numbers
@@ -38,21 +41,31 @@ pub trait CharacteristicFn: Params + Copy {
     /// Log-CF at complex `u` and its gradient over the flat parameter vector.
     fn log_cf_grad(&self, u: Complex64, t: f64) -> Self::Grad;
 
+    /// Undiscounted out-of-the-money prices (forward 1, strikes `e^k`: calls for `k ≥ 0`,
+    /// puts for `k < 0`) for all `ks` at expiry `t`, written into `out`, each wing priced
+    /// from its own side (see [`otm_prices_with`]); `work` is caller-owned scratch with
+    /// `work.len() ≥ ks.len()`.
+    fn otm_prices(&self, t: f64, ks: &[f64], out: &mut [f64], work: &mut [Complex64]) {
+        otm_prices_with(&|u| self.log_cf(u, t), ks, out, &mut [], work);
+    }
+
     /// Undiscounted call prices (forward 1, strikes `e^k`) for all `ks` at expiry `t`,
-    /// written into `out`; `work` is caller-owned scratch with `work.len() ≥ ks.len()`.
+    /// written into `out` (from [`otm_prices`](Self::otm_prices) by put–call parity);
+    /// `work` is caller-owned scratch with `work.len() ≥ ks.len()`.
     fn call_prices(&self, t: f64, ks: &[f64], out: &mut [f64], work: &mut [Complex64]) {
-        lewis_integrals(|u| self.log_cf(u, t), ks, work);
-        for ((o, a), &k) in out.iter_mut().zip(work.iter()).zip(ks) {
-            *o = 1.0 - (0.5 * k).exp() / std::f64::consts::PI * a.re;
-        }
+        self.otm_prices(t, ks, out, work);
+        to_calls(ks, out);
     }
 
     /// Undiscounted call price (forward 1, strike `e^k`) and its gradient over the flat
     /// parameter vector.
     fn call_price_grad(&self, k: f64, t: f64, grad: &mut [f64]) -> f64 {
+        let n = Self::NAMES.len();
         let mut acc = [Self::Grad::zero()];
-        lewis_integrals(|u| self.log_cf_grad(u, t), &[k], &mut acc);
-        finish_price(k, &acc[0], grad)
+        let mut out = [0.0];
+        otm_prices_with(&|u| self.log_cf_grad(u, t), &[k], &mut out, &mut grad[..n], &mut acc);
+        to_calls(&[k], &mut out);
+        out[0]
     }
 
     /// Batched prices and gradients for all strikes of one expiry (one characteristic
@@ -67,11 +80,8 @@ pub trait CharacteristicFn: Params + Copy {
         grads: &mut [f64],
         work: &mut [Self::Grad],
     ) {
-        let n = Self::NAMES.len();
-        lewis_integrals(|u| self.log_cf_grad(u, t), ks, work);
-        for (j, &k) in ks.iter().enumerate() {
-            out[j] = finish_price(k, &work[j], &mut grads[n * j..n * j + n]);
-        }
+        otm_prices_with(&|u| self.log_cf_grad(u, t), ks, out, grads, work);
+        to_calls(ks, out);
     }
 
     /// Batched model total variances and their gradients for all strikes of one expiry
@@ -86,9 +96,9 @@ pub trait CharacteristicFn: Params + Copy {
         work: &mut [Self::Grad],
     ) {
         let n = Self::NAMES.len();
-        self.call_prices_grad(t, ks, w, grads, work);
+        otm_prices_with(&|u| self.log_cf_grad(u, t), ks, w, grads, work);
         for (j, &k) in ks.iter().enumerate() {
-            w[j] = total_variance_from_call(k, t, w[j], Some(&mut grads[n * j..n * j + n]));
+            w[j] = total_variance_from_otm(k, t, w[j], Some(&mut grads[n * j..n * j + n]));
         }
     }
 
@@ -223,7 +233,12 @@ const MAX_PHASE: f64 = 14.0;
 /// and one real dot product per node (the rotations `e^(∓iδk)` of each width's node
 /// offsets `δ` and half width are tabulated once per call; the panel centre's
 /// `e^(−i·mid·k)` follows by two products per panel).
-fn lewis_integrals<Z: LewisValue, F: Fn(Complex64) -> Z>(log_cf: F, ks: &[f64], acc: &mut [Z]) {
+fn lewis_integrals<Z: LewisValue, F: Fn(Complex64) -> Z>(
+    log_cf: F,
+    ks: &[f64],
+    acc: &mut [Z],
+    beta: f64,
+) {
     // Per strike and width: the 8 node offsets' rotations, then the half width's.
     const R: usize = N_WIDTHS * 9;
     let nk = ks.len();
@@ -263,11 +278,11 @@ fn lewis_integrals<Z: LewisValue, F: Fn(Complex64) -> Z>(log_cf: F, ks: &[f64], 
         for (i, (&x, &w)) in GL_X.iter().zip(&GL_W).enumerate() {
             for (sgn, node) in [(1.0, i), (-1.0, 8 + i)] {
                 let u = mid + sgn * 0.5 * h * x;
-                let phi = log_cf(Complex64::new(u, -0.5)).exp();
-                let den = u * u + 0.25;
+                let phi = log_cf(Complex64::new(u, -beta)).exp();
+                let den = Complex64::new(beta - 1.0, u) * Complex64::new(beta, u);
                 (phi * (0.5 * h * w / den)).scatter(node, &mut qre, &mut qim);
                 if node == 7 {
-                    env = phi.magnitude() / den;
+                    env = phi.magnitude() / den.norm();
                 }
             }
         }
@@ -305,21 +320,122 @@ fn lewis_integrals<Z: LewisValue, F: Fn(Complex64) -> Z>(log_cf: F, ks: &[f64], 
     }
 }
 
-/// Price and gradient from a Lewis integral carrying derivatives.
-fn finish_price<Z: LewisValue>(k: f64, a: &Z, grad: &mut [f64]) -> f64 {
-    let c = (0.5 * k).exp() / std::f64::consts::PI;
+/// The contour of the Lewis formula that every strike is priced on first (`V = C − 1`).
+const BETA_MID: f64 = 0.5;
+
+/// OTM prices below this on the [`BETA_MID`] contour are repriced on their own wing's
+/// contour: there `1 − √K/π·I` (or `K − √K/π·I`) has cancelled all but a few digits.
+const WING_PRICE: f64 = 1e-6;
+
+/// Contours of the far-OTM calls (`V = C`, needs `E[(F_T/F)^β] < ∞`).
+const BETA_CALLS: [f64; 4] = [1.5, 2.0, 3.0, 4.0];
+
+/// Contours of the far-OTM puts (`V = P`, needs `E[(F_T/F)^β] < ∞`).
+const BETA_PUTS: [f64; 4] = [-0.5, -1.0, -2.0, -3.0];
+
+/// The OTM price (call for `k ≥ 0`, put for `k < 0`) and its gradient from a Lewis integral
+/// `a` on the contour `β`: `V = e^((1−β)k)/π · a`, which is `C − 1` for `0 < β < 1`, `C` for
+/// `β > 1` and `P` for `β < 0` (Lee 2004, residues at the poles `z = 0, i` of the payoff
+/// transform); `grad` receives the first `Z::LEN − 1` derivatives.
+fn otm_from<Z: LewisValue>(k: f64, beta: f64, a: &Z, grad: &mut [f64]) -> f64 {
+    let c = ((1.0 - beta) * k).exp() / std::f64::consts::PI;
     for (i, g) in grad.iter_mut().take(Z::LEN - 1).enumerate() {
-        *g = -c * a.re(i + 1);
+        *g = c * a.re(i + 1);
     }
-    1.0 - c * a.re(0)
+    let v = c * a.re(0);
+    if beta > 0.0 && beta < 1.0 {
+        v + if k >= 0.0 { 1.0 } else { k.exp() }
+    } else {
+        v
+    }
 }
 
-/// Total variance from an undiscounted forward-1 call price, with `∂w/∂x` from the price
-/// gradient through Black's vega in `w`. Returns NaN when no implied vol exists.
+/// OTM prices `out[j]` at `ks[j]` (and, when `Z` carries them, their gradients
+/// `grads[nj..nj+n]`, `n = Z::LEN − 1`) from the log-CF `log_cf`, each wing from its own side.
+///
+/// Every strike is first priced on the contour `β = ½` (Lewis 2001), shared by the batch.
+/// A strike whose OTM price comes out below 10⁻⁶ (or not positive) has lost its digits to
+/// the cancellation in `1 − √K/π·I`; it is repriced on a contour of its own wing — `β > 1`
+/// for calls, `β < 0` for puts, where the integral is the OTM price itself (Lee 2004,
+/// Lord–Kahl 2007) — chosen among a few by the smallest bound `e^((1−β)k)·E[e^(βX)]/|β(β−1)|`
+/// of the integrand's scale (the absolute rounding error), over those whose moment
+/// `E[e^(βX)]` is finite. A repriced value is kept only when finite and positive.
+fn otm_prices_with<Z: LewisValue, F: Fn(Complex64) -> Z>(
+    log_cf: &F,
+    ks: &[f64],
+    out: &mut [f64],
+    grads: &mut [f64],
+    work: &mut [Z],
+) {
+    let n = Z::LEN - 1;
+    lewis_integrals(log_cf, ks, work, BETA_MID);
+    for (j, &k) in ks.iter().enumerate() {
+        out[j] =
+            otm_from(k, BETA_MID, &work[j], grads.get_mut(n * j..n * j + n).unwrap_or(&mut []));
+    }
+    for betas in [BETA_CALLS, BETA_PUTS] {
+        let calls = betas[0] > 1.0;
+        let moments = betas.map(|b| log_cf(Complex64::new(0.0, -b)).exp().re(0));
+        let scale = |k: f64, i: usize| {
+            let b = betas[i];
+            let m = moments[i];
+            let s = ((1.0 - b) * k).exp() * m / (b * (b - 1.0)).abs();
+            if m.is_finite() && m > 0.0 && s.is_finite() {
+                s
+            } else {
+                f64::INFINITY
+            }
+        };
+        let best = |k: f64| (0..betas.len()).min_by(|&i, &l| scale(k, i).total_cmp(&scale(k, l)));
+        for (i, &beta) in betas.iter().enumerate() {
+            let far: Vec<usize> = (0..ks.len())
+                .filter(|&j| (ks[j] >= 0.0) == calls && !(out[j] >= WING_PRICE))
+                .filter(|&j| best(ks[j]) == Some(i) && scale(ks[j], i).is_finite())
+                .collect();
+            if far.is_empty() {
+                continue;
+            }
+            let fks: Vec<f64> = far.iter().map(|&j| ks[j]).collect();
+            let mut acc = vec![Z::zero(); far.len()];
+            lewis_integrals(log_cf, &fks, &mut acc, beta);
+            let mut g = [0.0; MAX_LEN];
+            for (a, (&j, &k)) in acc.iter().zip(far.iter().zip(&fks)) {
+                let v = otm_from(k, beta, a, &mut g[..n]);
+                if v.is_finite() && v > 0.0 && g[..n].iter().all(|x| x.is_finite()) {
+                    out[j] = v;
+                    if let Some(dst) = grads.get_mut(n * j..n * j + n) {
+                        dst.copy_from_slice(&g[..n]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// OTM prices (calls for `k ≥ 0`, puts for `k < 0`) turned into call prices in place, by
+/// put–call parity `C = P + 1 − K` (gradients unchanged).
+fn to_calls(ks: &[f64], out: &mut [f64]) {
+    for (o, &k) in out.iter_mut().zip(ks) {
+        if k < 0.0 {
+            *o += 1.0 - k.exp();
+        }
+    }
+}
+
+/// Total variance from an undiscounted forward-1 call price (see
+/// [`total_variance_from_otm`]); for `k < 0` the put `C − 1 + K` is inverted, which loses
+/// the digits of a far-OTM put: prefer [`total_variance_from_otm`].
 pub(crate) fn total_variance_from_call(k: f64, t: f64, call: f64, grad: Option<&mut [f64]>) -> f64 {
+    let otm = if k >= 0.0 { call } else { call - 1.0 + k.exp() };
+    total_variance_from_otm(k, t, otm, grad)
+}
+
+/// Total variance from an undiscounted forward-1 OTM price (call for `k ≥ 0`, put for
+/// `k < 0`), with `∂w/∂x` from the price gradient through Black's vega in `w`. Returns NaN
+/// when no implied vol exists.
+pub(crate) fn total_variance_from_otm(k: f64, t: f64, price: f64, grad: Option<&mut [f64]>) -> f64 {
     let strike = k.exp();
-    let (kind, price) =
-        if k >= 0.0 { (OptionType::Call, call) } else { (OptionType::Put, call - 1.0 + strike) };
+    let kind = if k >= 0.0 { OptionType::Call } else { OptionType::Put };
     let Ok(iv) = black::implied_vol(kind, price, 1.0, strike, t) else {
         if let Some(g) = grad {
             g.iter_mut().for_each(|x| *x = f64::NAN);
@@ -355,13 +471,15 @@ impl<M: CharacteristicFn> Smile for CfSmile<M> {
     fn total_variance(&self, k: f64) -> f64 {
         let mut out = [0.0];
         let mut work = [Complex64::from(0.0)];
-        self.model.call_prices(self.t, &[k], &mut out, &mut work);
-        total_variance_from_call(k, self.t, out[0], None)
+        self.model.otm_prices(self.t, &[k], &mut out, &mut work);
+        total_variance_from_otm(k, self.t, out[0], None)
     }
     fn total_variance_grad(&self, k: f64, grad: &mut [f64]) -> f64 {
         let n = M::NAMES.len();
-        let c = self.model.call_price_grad(k, self.t, &mut grad[..n]);
-        total_variance_from_call(k, self.t, c, Some(&mut grad[..n]))
+        let mut w = [0.0];
+        let mut work = [M::Grad::zero()];
+        self.model.total_variance_grad_batch(self.t, &[k], &mut w, &mut grad[..n], &mut work);
+        w[0]
     }
 }
 
@@ -391,9 +509,9 @@ impl<M: CharacteristicFn> Surface for M {
     }
     fn total_variances(&self, t: f64, ks: &[f64], out: &mut [f64]) {
         let mut work = vec![Complex64::from(0.0); ks.len()];
-        self.call_prices(t, ks, out, &mut work);
+        self.otm_prices(t, ks, out, &mut work);
         for (w, &k) in out.iter_mut().zip(ks) {
-            *w = total_variance_from_call(k, t, *w, None);
+            *w = total_variance_from_otm(k, t, *w, None);
         }
     }
     fn slice(&self, t: f64) -> CfSmile<M> {

@@ -44,7 +44,8 @@ pub(crate) mod ssvi;
 pub(crate) mod svi;
 
 pub use arbitrage::{
-    butterfly_penalty, check_butterfly, check_calendar, check_smiles, check_surface, fill_grid,
+    butterfly_penalty, check_butterfly, check_calendar, check_smiles, check_surface,
+    check_svi_butterfly, check_svi_calendar, fill_grid, svi_calendar_min, svi_g_min,
     ArbitrageReport, SmileDkGrad, Violation, ViolationKind, TOLERANCE,
 };
 pub use bates::Bates;

@@ -13,6 +13,7 @@ mod fit_recovery;
 mod fit_synth;
 mod hedge;
 mod iv;
+mod labels;
 mod models;
 mod real_data;
 mod report;
