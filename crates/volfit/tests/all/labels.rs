@@ -54,6 +54,7 @@ fn snapshot(vol: &dyn Fn(f64, f64) -> f64, ts: &[f64], width: f64) -> Snapshot {
                         open_interest: Some(10.0),
                         volume: None,
                         row_forward: F,
+                        t,
                     }
                 })
                 .collect();
