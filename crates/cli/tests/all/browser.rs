@@ -62,19 +62,8 @@ fn synthetic_series(dir: &Path, n: i64) -> Vec<PathBuf> {
 fn pages(dir: &Path) -> Vec<PathBuf> {
     let p = |s: &str| dir.join(s);
     let os = |s: &Path| s.as_os_str().to_owned();
-    let synth = |seed: u64| {
-        let f = p(&format!("synth_{seed}.csv"));
-        volfit(&[
-            "synth".as_ref(),
-            "-q".as_ref(),
-            "--seed".as_ref(),
-            seed.to_string().as_ref(),
-            "--out".as_ref(),
-            f.as_os_str(),
-        ]);
-        f
-    };
-    let s: Vec<PathBuf> = (1..=3).map(synth).collect();
+    // Three chains at distinct times (one time would be dropped as duplicates).
+    let s: Vec<PathBuf> = (1..=3).map(|seed| crate::validate_cli::synth(dir, seed)).collect();
     let fit = p("fit");
     volfit(&[
         "fit".as_ref(),
@@ -131,7 +120,9 @@ const PROBE: &str = r#"JSON.stringify({
       || getComputedStyle(s).display === 'none';
   }).length,
   resources: performance.getEntriesByType('resource').length,
-  titled_points: document.querySelectorAll('svg circle > title, svg rect > title').length,
+  titled_points: document.querySelectorAll('svg :not(svg) > title').length,
+  smile_titles: [...document.querySelectorAll('[data-chart=smile] :not(svg) > title')]
+    .filter(t => /model/.test(t.textContent) && /bid/.test(t.textContent)).length,
   ms: Math.round(performance.now())
 })"#;
 
@@ -201,14 +192,12 @@ fn every_report_kind_renders_cleanly_in_chromium() {
                 "browser: {name} @{width}px: {} svg, {} titled points, scrollWidth {} / innerWidth {}, {} bytes, loaded in {} ms",
                 v["svgs"], v["titled_points"], v["scroll"], v["inner"], size, loaded.as_millis()
             );
-            // The fit page's verdict and smile hover titles come with the fit page's own
-            // work (branch `rfit`); every other check holds for it already.
-            let fit_page = name.starts_with("fit/");
-            if !fit_page {
-                assert_eq!(v["verdict"], true, "{name}: no <section id=\"verdict\">");
+            assert_eq!(v["verdict"], true, "{name}: no <section id=\"verdict\">");
+            assert!(v["titled_points"].as_u64() > Some(0), "{name}: no hover title on any point");
+            if name.starts_with("fit/") {
                 assert!(
-                    v["titled_points"].as_u64() > Some(0),
-                    "{name}: no hover title on any point"
+                    v["smile_titles"].as_u64() > Some(0),
+                    "{name}: no smile point with a hover title giving bid and model IV"
                 );
             }
             assert!(
@@ -247,9 +236,7 @@ fn volfit_report_renders_every_folder_kind() {
         let html = std::fs::read_to_string(page).expect("page rewritten");
         assert!(html.contains("<meta name=\"viewport\""), "{}", page.display());
         let name = folder.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        if name != "fit" {
-            assert!(html.contains("<section id=\"verdict\""), "{name}: no verdict");
-        }
+        assert!(html.contains("<section id=\"verdict\""), "{name}: no verdict");
     }
 }
 

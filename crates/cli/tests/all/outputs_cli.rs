@@ -193,11 +193,12 @@ fn fit_config_values_and_flags_share_one_rule_set() {
 #[test]
 fn validate_folds_are_bounded_by_the_quotes_with_a_notice() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let input = synth(dir.path());
+    // Two snapshots at distinct times: validate scores a fit on a later snapshot.
+    let inputs = [1, 2].map(|seed| crate::validate_cli::synth(dir.path(), seed));
     let o = volfit()
         .args(["validate", "--model", "svi", "--folds", "100000", "-q", "--out"])
         .arg(dir.path().join("v"))
-        .arg(&input)
+        .args(&inputs)
         .output()
         .expect("run validate");
     let e = stderr(&o);
