@@ -43,7 +43,7 @@ pub trait CharacteristicFn: Params + Copy {
 
     /// Undiscounted out-of-the-money prices (forward 1, strikes `e^k`: calls for `k ≥ 0`,
     /// puts for `k < 0`) for all `ks` at expiry `t`, written into `out`, each wing priced
-    /// from its own side (see [`otm_prices_with`]); `work` is caller-owned scratch with
+    /// from its own side (see `otm_prices_with`); `work` is caller-owned scratch with
     /// `work.len() ≥ ks.len()`.
     fn otm_prices(&self, t: f64, ks: &[f64], out: &mut [f64], work: &mut [Complex64]) {
         otm_prices_with(&|u| self.log_cf(u, t), ks, out, &mut [], work);

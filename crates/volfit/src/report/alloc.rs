@@ -3,7 +3,7 @@
 //! book, binding constraints, the chosen point on the frontier), the frontier labelled with
 //! λ, the positions, the risk contributions, the book's greeks per coin, its scenario P&L
 //! histogram with VaR/ES, the spot × vol stress grid and the margin per coin. Every file
-//! is written atomically. The page is drawn from what the files hold ([`render_dir`]
+//! is written atomically. The page is drawn from what the files hold (`render_dir`
 //! redraws it from the folder alone).
 
 use super::data::{csv_err as read_csv_err, read_json, ReportError};
@@ -847,7 +847,7 @@ mod tests {
         assert_eq!(front.lines().count(), 3);
     }
 
-    fn view(x: &[f64], frontier: serde_json::Value) -> AllocView {
+    fn view(x: &[f64], frontier: &serde_json::Value) -> AllocView {
         let rows = x
             .iter()
             .enumerate()
@@ -874,7 +874,7 @@ mod tests {
     /// as a bar).
     #[test]
     fn noise_positions_are_zero_and_said_so() {
-        let v = view(&[1e-7, 0.5, -2e-7], serde_json::json!([]));
+        let v = view(&[1e-7, 0.5, -2e-7], &serde_json::json!([]));
         assert_eq!(v.held().len(), 1);
         let html = render_view(&v).unwrap();
         assert!(html.contains(">C1<") && !html.contains(">C0<") && !html.contains(">C2<"));
@@ -891,7 +891,7 @@ mod tests {
         let front = serde_json::json!([
             {"lambda": 2.0, "reward": -0.0, "risk": 0.0, "positions_nonzero": 0},
             {"lambda": 1.0, "reward": 1e-7, "risk": 2e-7, "positions_nonzero": 3}]);
-        let v = view(&[1e-8], front);
+        let v = view(&[1e-8], &front);
         assert!(verdict(&v).headline.starts_with("Empty portfolio at λ = 1"));
         let mut notes = Vec::new();
         assert!(frontier(&v, &mut notes).is_empty());
@@ -899,7 +899,7 @@ mod tests {
         let front = serde_json::json!([
             {"lambda": 2.0, "reward": 1.0, "risk": 2.0, "positions_nonzero": 2},
             {"lambda": 1.0, "reward": 3.0, "risk": 5.0, "positions_nonzero": 3}]);
-        let svg = frontier(&view(&[1.0], front), &mut Vec::new());
+        let svg = frontier(&view(&[1.0], &front), &mut Vec::new());
         assert!(
             svg.contains("<title>λ = 2.000: risk 2.000 USD, reward 1.000 USD</title>"),
             "{svg}"

@@ -115,7 +115,7 @@ pub fn num_sig(v: f64, sig: usize) -> String {
 fn group(int: &str, frac: &str, negative: bool) -> String {
     let mut grouped = String::new();
     for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
+        if i > 0 && (int.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(c);
@@ -167,7 +167,7 @@ mod tests {
         // 4 significant figures, also for large numbers.
         assert_eq!(num(1234567.8), "1,235,000");
         assert_eq!(num(-12345.0), "−12,345");
-        assert_eq!(num(3.14159), "3.142");
+        assert_eq!(num(4.56789), "4.568");
         assert_eq!(num(0.012345), "0.01235");
         assert_eq!(num(-0.0), "0");
         assert_eq!(num(-1e-12), "-1.000e-12");
