@@ -3,7 +3,7 @@
 //! `check-incompatible-msrv-in-tests`) checks the same for the standard-library APIs we call;
 //! this test covers what clippy cannot see, the dependencies' own `rust-version`.
 
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 /// `"1.88"` or `"1.88.0"` as a comparable triple.
 fn version(s: &str) -> (u32, u32, u32) {
@@ -15,7 +15,9 @@ fn version(s: &str) -> (u32, u32, u32) {
 #[test]
 fn rust_version_covers_every_locked_dependency() {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let info = Command::new(rustc).arg("-vV").output().expect("run rustc -vV");
+    // No stdin for the children: cargo's rustc probes read source from stdin (`rustc -`), and
+    // a test running beside this one (the browser's) may leave another process's pipe there.
+    let info = Command::new(rustc).arg("-vV").stdin(Stdio::null()).output().expect("run rustc -vV");
     let info = String::from_utf8_lossy(&info.stdout);
     let host = info.lines().find_map(|l| l.strip_prefix("host: ")).expect("rustc -vV host");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -23,6 +25,7 @@ fn rust_version_covers_every_locked_dependency() {
         .args(["metadata", "--format-version", "1", "--locked", "--offline", "--filter-platform"])
         .arg(host)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
         .output()
         .expect("run cargo metadata");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
