@@ -79,6 +79,22 @@ seed("tardis", "seed-tardis.csv", csv_text(tardis[0], tardis[1:]))
 doc = json.dumps({"result": items, "usOut": rows[0] and ms(rows[0]["timestamp"]) * 1000})
 seed("deribit_json", "seed-summary.json", doc)
 seed("perpetuals", "seed-perpetuals.csv", csv_text(perps[0], perps[1:]))
+
+
+def web_csv(rows):
+    """The Deribit website export (`--format deribit-web`): no time, `-` for an empty side."""
+    head = ["Instrument", "Open", "Size", "Bid", "IV Bid", "Mark", "IV Ask", "Ask", "Size", "Last", "Delta"]
+    side = lambda v: v if v else "-"
+    iv = lambda r: round(float(r["implied_volatility"]) * 100, 1)
+    return csv_text(head, [[r["instrument_name"], r["open_interest"], 1.5, side(r["bid_price"]),
+                            iv(r) if r["bid_price"] else "-", r["mark_price"],
+                            iv(r) if r["ask_price"] else "-", side(r["ask_price"]), 2.0, "-",
+                            r["delta"]] for r in rows if r["currency"] == rows[0]["currency"]])
+
+
+seed("deribit_web", "seed-web.csv", web_csv(rows))
+with open(os.path.join(ROOT, "crates", "volfit", "tests", "data", "deribit_web_export.csv"), "rb") as f:
+    seed("deribit_web", "seed-export.csv", f.read())
 for t, name, data in [("read_any", "seed-book.csv", csv_text(book[0], book[1:])),
                       ("read_any", "seed-optionsdx.csv", csv_text(dx[0], dx[1:])),
                       ("read_any", "seed-tardis.csv", csv_text(tardis[0], tardis[1:])),

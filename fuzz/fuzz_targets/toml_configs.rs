@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
         }
         1 => {
             if let Ok(cfg) = volfit::hedge::HedgeConfig::from_toml(text) {
-                std::hint::black_box(&cfg);
+                let _ = cfg.validate();
             }
         }
         2 => {

@@ -1,12 +1,16 @@
 //! What the fuzz targets share: feed bytes to the public reading entry point
 //! ([`volfit::market::read_path`], the one every command uses: gzip detection, format
 //! detection, every reader) through a file, and build each snapshot (cleaning, forwards,
-//! implied vols) as the commands do. A reader may fail with an error; it must not panic,
+//! implied vols) as the commands do, after dropping repeated snapshots
+//! ([`volfit::market::Dedupe`]) as they do. A reader may fail with an error; it must not panic,
 //! hang or grow without bound.
 
 use std::io::Write;
 use std::path::PathBuf;
-use volfit::market::{build, read_path, Format, ReadOptions};
+use volfit::market::{build, read_path, Dedupe, Format, ReadOptions};
+
+/// `--snapshot-time` given to the readers that need one: 2024-04-08T14:27:00Z.
+pub const SNAPSHOT_TIME_MS: i64 = 1_712_586_420_000;
 
 /// This process's scratch file (in shared memory where there is one).
 fn scratch() -> PathBuf {
@@ -30,7 +34,11 @@ pub fn read_bytes(data: &[u8], format: Option<Format>, mut opts: ReadOptions) {
     // Small enough that the long-line path is exercised, large enough for real rows.
     opts.max_line_bytes = 64 << 10;
     let clean = opts.clean.clone();
+    let mut dedupe = Dedupe::new();
     let _ = read_path(&path, &opts, &mut |raw| {
+        if !dedupe.admit(&raw) {
+            return Ok(());
+        }
         let cleaned = build(raw, &clean);
         std::hint::black_box(cleaned.snapshot.num_quotes());
         Ok(())
