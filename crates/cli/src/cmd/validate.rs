@@ -147,6 +147,9 @@ pub fn run(args: &ValidateArgs, quiet: bool) -> anyhow::Result<ExitCode> {
                 100.0 * w.margin_rel
             );
         }
+        if let Some(w) = &v.winner {
+            print_selection(&v.selection, w.oos_rmse);
+        }
         for toward in ["prev", "zero"] {
             if let Some(l) = volfit::validate::chosen_lambda(&v.ridge, toward) {
                 println!("ridge toward {toward}: λ chosen out-of-sample = {l}");
@@ -166,4 +169,24 @@ pub fn run(args: &ValidateArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let files = out.commit("validate")?;
     super::print_written(&args.out, &files, start, quiet);
     Ok(if v.winner.is_some() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// The nested-selection lines: procedure vs winner out-of-sample, and the winner's test.
+fn print_selection(s: &volfit::validate::Selection, winner_oos: f64) {
+    let verdict = if s.significant { "significant" } else { "not significant" };
+    let p = if s.dm_p_value < 1e-3 {
+        format!("{:.1e}", s.dm_p_value)
+    } else {
+        format!("{:.3}", s.dm_p_value)
+    };
+    println!(
+        "selection (nested, no look-ahead): OOS {:.3} vol pts vs winner's {:.3}; winner vs \
+         runner-up DM = {:.2}, p = {p} ({verdict} at 5 %, {} snapshots)",
+        s.procedure_oos_rmse, winner_oos, s.dm_statistic, s.n_snapshots
+    );
+    if let Some(m) = &s.ridge_lambda_nested {
+        for (toward, l) in m {
+            println!("ridge toward {toward}: λ chosen nested (at the last fit) = {l}");
+        }
+    }
 }

@@ -61,6 +61,18 @@ fn validate_writes_every_table_and_names_a_winner() {
     )
     .expect("valid json");
     assert!(json["winner"]["spec"].is_string());
+    // Issue 14 item 5: the nested selection and the winner's Diebold–Mariano test.
+    assert!(stdout.contains("selection (nested, no look-ahead): OOS "), "{stdout}");
+    let sel = &json["selection"];
+    assert!(sel["procedure_oos_rmse"].as_f64().is_some_and(|x| x > 0.0), "{sel}");
+    assert_eq!(sel["winner"], json["winner"]["spec"], "{sel}");
+    assert!(sel["runner_up"].is_string() && sel["significant"].is_boolean(), "{sel}");
+    assert!(sel["n_snapshots"].as_u64().is_some() && sel["margin"].as_f64().is_some(), "{sel}");
+    for key in ["dm_statistic", "dm_p_value"] {
+        assert!(sel[key].is_number() || sel[key].is_null(), "{key}: {sel}");
+    }
+    let ridge = sel["ridge_lambda_nested"].as_object().expect("ridge λ per target");
+    assert!(ridge.contains_key("prev") && ridge.contains_key("zero"), "{sel}");
 }
 
 #[test]

@@ -23,7 +23,10 @@
 //! scores each fit in-sample (horizon 0) and on the next `h` snapshots under sticky
 //! moneyness and sticky strike. Cross-validation deals the distinct strikes of each expiry
 //! round-robin into `k` folds (calls and puts of a strike together). The ridge path picks
-//! the λ with the smallest out-of-sample RMSE (ties go to the smaller λ). A stability jump
+//! the λ with the smallest out-of-sample RMSE (ties go to the smaller λ). Those choices look
+//! at all snapshots; [`Selection`] (`selection` in `validate.json`) redoes them with only what
+//! was known at each fit time and tests the winner against the runner-up (Diebold–Mariano).
+//! A stability jump
 //! is a change larger than 5 times the median absolute change of its series and larger
 //! than 1e-6.
 //!
@@ -44,16 +47,19 @@
 //! ```
 
 mod cross_validation;
+pub mod dm;
 mod grid;
 #[cfg(feature = "parquet")]
 mod parquet;
 mod ridge_path;
+mod selection;
 mod stability;
 mod walk_forward;
 
 pub use cross_validation::{cross_validate, pooled, CvRow};
 pub use grid::{spec_label, GridConfig, GridError, LabeledSpec};
 pub use ridge_path::{chosen_lambda, RidgePoint};
+pub use selection::{loss_differentials, nested, ridge_nested, selection, Selection};
 pub use stability::{spec_variation, stability, StabilityRow};
 pub use walk_forward::{pool, walk_forward, ParamPoint, SeriesRun, WalkForwardRow};
 
@@ -181,6 +187,8 @@ pub struct Validation {
     pub stability: Vec<StabilityRow>,
     /// Best grid spec out-of-sample.
     pub winner: Option<Winner>,
+    /// Nested (no look-ahead) selection and the winner's Diebold–Mariano test.
+    pub selection: Selection,
 }
 
 /// Groups snapshots by underlying, each group in time order (groups sorted by name).
@@ -317,6 +325,10 @@ pub fn validate(snaps: &[Snapshot], cfg: &GridConfig) -> Result<Validation, Grid
         })
         .collect();
     ridge_path::choose(&mut ridge);
+    let grid_ids: Vec<usize> = specs[..n_grid].iter().map(|s| s.id).collect();
+    let ranked: Vec<(usize, String, f64)> =
+        summary[..n_grid].iter().map(|s| (s.spec_id, s.spec.clone(), s.oos_rmse)).collect();
+    let selection = selection::selection(&rows, &grid_ids, &ranked, &ridge, cfg.horizon);
     let buckets = bucket_rows(&specs, &rows, cfg.horizon);
     Ok(Validation {
         config: cfg.clone(),
@@ -330,6 +342,7 @@ pub fn validate(snaps: &[Snapshot], cfg: &GridConfig) -> Result<Validation, Grid
         cv,
         stability,
         winner,
+        selection,
     })
 }
 
@@ -469,6 +482,7 @@ pub fn write_tables(
         "winner": v.winner,
         "ridge_lambda_prev": chosen_lambda(&v.ridge, "prev"),
         "ridge_lambda_zero": chosen_lambda(&v.ridge, "zero"),
+        "selection": v.selection,
         "tables": TABLES.iter().map(|t| format!("{t}.{ext}")).collect::<Vec<_>>(),
     });
     let jpath = dir.join("validate.json");

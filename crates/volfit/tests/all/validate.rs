@@ -8,8 +8,8 @@ use volfit::fit::{FitSpec, ModelKind, Ridge, RidgeTarget};
 use volfit::market::synth::{generate, SynthSpec};
 use volfit::market::{build, read_path, ReadOptions, Snapshot};
 use volfit::validate::{
-    cross_validate, series_by_underlying, stability, validate, walk_forward, write_csv, GridConfig,
-    LabeledSpec, TABLES,
+    cross_validate, nested, series_by_underlying, stability, validate, walk_forward, write_csv,
+    GridConfig, LabeledSpec, TABLES,
 };
 
 fn read_all(paths: &[PathBuf]) -> Vec<Snapshot> {
@@ -270,4 +270,55 @@ fn rebuilt_model_reproduces_the_fit_model_vols() {
             assert!((v - r.model_iv).abs() < 1e-9, "{model} {}: {v} vs {}", r.strike, r.model_iv);
         }
     }
+}
+
+#[test]
+fn nested_selection_has_no_look_ahead_and_pools_the_chosen_rows() {
+    let snaps = synth_snapshots(6);
+    let cfg = GridConfig {
+        models: vec![ModelKind::Svi, ModelKind::Ssvi],
+        losses: vec!["mse".into(), "huber:0.01".into()],
+        weights: vec!["uniform".into()],
+        folds: 0,
+        ridge_lambdas: vec![0.0, 0.1],
+        ..GridConfig::default()
+    };
+    let v = validate(&snaps, &cfg).expect("valid grid");
+    let grid: Vec<usize> = v.specs[..v.n_grid].iter().map(|s| s.id).collect();
+    let (picks, acc) = nested(&v.rows, &grid);
+    assert_eq!(picks.len(), 5, "fits 0..=4 are scored out-of-sample");
+    // Nothing is known at the first fit: the first grid spec.
+    assert_eq!(picks[0].1, grid[0]);
+    // No look-ahead: dropping the rows evaluated after a fit time (bar its own) keeps the pick.
+    for (t, id) in &picks {
+        let known: Vec<_> = v
+            .rows
+            .iter()
+            .filter(|r| r.eval_snapshot <= *t || r.fit_snapshot == *t)
+            .cloned()
+            .collect();
+        let (p, _) = nested(&known, &grid);
+        assert_eq!(p.iter().find(|p| p.0 == *t).map(|p| p.1), Some(*id), "at {t}");
+    }
+    // The procedure pools exactly the chosen rows.
+    let (mut sse, mut n) = (0.0, 0usize);
+    for r in v.rows.iter().filter(|r| r.horizon >= 1) {
+        if picks.iter().any(|(t, id)| r.fit_snapshot == *t && r.spec_id == *id) {
+            sse += r.rmse_vol.powi(2) * r.n as f64;
+            n += r.n;
+        }
+    }
+    assert_eq!(acc.n, n);
+    let sel = &v.selection;
+    assert!((sel.procedure_oos_rmse - (sse / n as f64).sqrt()).abs() < 1e-9);
+    let w = v.winner.as_ref().expect("a winner");
+    assert_eq!(sel.winner.as_deref(), Some(w.spec.as_str()));
+    assert_eq!(sel.runner_up.as_deref(), Some(v.summary[1].spec.as_str()));
+    assert!((sel.margin - w.margin).abs() < 1e-12);
+    // One BTC series of 6 snapshots, fits 0..=4 paired.
+    assert_eq!(sel.n_snapshots, 5);
+    assert!(sel.dm_p_value.is_nan() || (0.0..=1.0).contains(&sel.dm_p_value));
+    assert_eq!(sel.significant, sel.dm_p_value < 0.05);
+    let ridge = sel.ridge_lambda_nested.as_ref().expect("a ridge path");
+    assert!(ridge.contains_key("prev") && ridge.contains_key("zero"), "{ridge:?}");
 }
