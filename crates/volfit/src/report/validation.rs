@@ -346,8 +346,13 @@ fn verdict(json: &serde_json::Value, grid: &[&SpecSummary]) -> Verdict {
             v.facts.push((label.into(), if l > 0.0 { num(l) } else { "0".into() }));
         }
     }
-    if let Some(l) = sf("ridge_lambda_nested") {
-        v.facts.push(("ridge λ (nested selection)".into(), num(l)));
+    // One λ per ridge target, chosen by the nested rule (no look-ahead).
+    let nested = sel.and_then(|s| s.get("ridge_lambda_nested")).and_then(|m| m.as_object());
+    for (target, l) in nested.into_iter().flatten() {
+        if let Some(l) = l.as_f64() {
+            let shown = if l > 0.0 { num(l) } else { "0".into() };
+            v.facts.push((format!("ridge λ toward {target} (nested selection)"), shown));
+        }
     }
     if oos > 2.0 {
         v.attention.push(format!("The best out-of-sample RMSE is {} vol pts (> 2).", num(oos)));
@@ -537,10 +542,14 @@ mod tests {
         let mut new = old.clone();
         new["selection"] = serde_json::json!({"procedure_oos_rmse": 0.9, "n_snapshots": 30,
             "winner": "svi mse", "runner_up": "ssvi mse", "margin": 0.3, "dm_statistic": 1.1,
-            "dm_p_value": 0.27, "significant": false, "ridge_lambda_nested": 0.1});
+            "dm_p_value": 0.27, "significant": false,
+            "ridge_lambda_nested": {"prev": 0.1, "zero": 0.0}});
         let v = verdict(&new, &[]);
         assert!(v.headline.contains("not significant") && v.headline.contains("ssvi mse"));
         assert_eq!(v.tone, "warn");
-        assert!(v.facts.iter().any(|f| f.0.contains("nested")));
+        assert!(v
+            .facts
+            .iter()
+            .any(|f| f.0 == "ridge λ toward prev (nested selection)" && f.1.starts_with("0.1")));
     }
 }

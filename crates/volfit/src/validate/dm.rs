@@ -99,7 +99,7 @@ fn beta_cf(x: f64, a: f64, b: f64) -> f64 {
     d = 1.0 / d;
     let mut h = d;
     for m in 1..=300 {
-        let m = m as f64;
+        let m = f64::from(m);
         let m2 = 2.0 * m;
         for aa in [
             m * (b - m) * x / ((qam + m2) * (a + m2)),
