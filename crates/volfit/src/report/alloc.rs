@@ -567,10 +567,58 @@ fn stress_tables(book: &BookView) -> Vec<StressTable> {
         .collect()
 }
 
-fn render_view(v: &AllocView) -> Result<String, minijinja::Error> {
+/// The book's scenario P&L histogram with its VaR95 and ES97.5 marked.
+fn scenario_histogram(book: &BookView, empty: bool) -> String {
+    let (var, es) = (book.var_95_usd.unwrap_or(f64::NAN), book.es_975_usd.unwrap_or(f64::NAN));
+    let pnl = &book.scenario_pnl_usd;
+    let (lo, hi) = pnl
+        .iter()
+        .chain([&-var, &-es])
+        .filter(|x| x.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), x| (l.min(*x), h.max(*x)));
+    if empty {
+        svg::empty("empty book: every scenario P&L is 0")
+    } else {
+        let pad = 0.02 * (hi - lo);
+        svg::histogram(
+            "Book P&L per scenario",
+            "book P&L (USD)",
+            pnl,
+            (lo - pad, hi + pad),
+            &[(-var, format!("−VaR95 {}", num(var))), (-es, format!("−ES97.5 {}", num(es)))],
+        )
+    }
+}
+
+/// One margin table row: coin, used, collateral, available, used in USD (formatted).
+type MarginRow = (String, String, String, String, String);
+
+/// Margin use per coin: bars of used / collateral and the table rows.
+fn margin_parts(v: &AllocView) -> (Vec<Bar>, Vec<MarginRow>) {
+    let mut margin_bars = Vec::new();
+    let mut margins = Vec::new();
+    for m in v.json["margin"].as_array().into_iter().flatten() {
+        let coin = m["coin"].as_str().unwrap_or("?").to_string();
+        let o = |k: &str| m[k].as_f64().map_or("–".to_string(), num);
+        if let (Some(u), Some(c)) =
+            (m["used"].as_f64(), m["collateral"].as_f64().filter(|c| *c > 0.0))
+        {
+            margin_bars.push(Bar {
+                label: coin.clone(),
+                value: u / c,
+                title: format!("{coin}: {}", pct(u / c)),
+            });
+        }
+        margins.push((coin, o("used"), o("collateral"), o("available"), o("used_usd")));
+    }
+    (margin_bars, margins)
+}
+
+/// The summary table: the chosen point, its costs and the solver's run.
+fn summary_rows(v: &AllocView) -> Vec<(String, String)> {
     let s = |k: &str| v.f(&["summary", k]);
     let solver = &v.json["solver"];
-    let summary = vec![
+    vec![
         ("λ".to_string(), num(s("lambda"))),
         ("reward (USD)".into(), num(s("reward"))),
         ("expected P&L (USD)".into(), num(s("expected_pnl_usd"))),
@@ -594,7 +642,11 @@ fn render_view(v: &AllocView) -> Result<String, minijinja::Error> {
                 num(solver["seconds"].as_f64().unwrap_or(f64::NAN))
             ),
         ),
-    ];
+    ]
+}
+
+fn render_view(v: &AllocView) -> Result<String, minijinja::Error> {
+    let summary = summary_rows(v);
     let mut frontier_notes = Vec::new();
     let frontier = frontier(v, &mut frontier_notes);
     let mut held = v.held();
@@ -632,41 +684,8 @@ fn render_view(v: &AllocView) -> Result<String, minijinja::Error> {
         .first()
         .and_then(|g| g.moves.iter().copied().filter(|m| *m > 0.0).reduce(f64::min))
         .map_or("–".into(), pct);
-    let (var, es) = (book.var_95_usd.unwrap_or(f64::NAN), book.es_975_usd.unwrap_or(f64::NAN));
-    let pnl = &book.scenario_pnl_usd;
-    let (lo, hi) = pnl
-        .iter()
-        .chain([&-var, &-es])
-        .filter(|x| x.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), x| (l.min(*x), h.max(*x)));
-    let histogram = if held.is_empty() {
-        svg::empty("empty book: every scenario P&L is 0")
-    } else {
-        let pad = 0.02 * (hi - lo);
-        svg::histogram(
-            "Book P&L per scenario",
-            "book P&L (USD)",
-            pnl,
-            (lo - pad, hi + pad),
-            &[(-var, format!("−VaR95 {}", num(var))), (-es, format!("−ES97.5 {}", num(es)))],
-        )
-    };
-    let mut margin_bars = Vec::new();
-    let mut margins = Vec::new();
-    for m in v.json["margin"].as_array().into_iter().flatten() {
-        let coin = m["coin"].as_str().unwrap_or("?").to_string();
-        let o = |k: &str| m[k].as_f64().map_or("–".to_string(), num);
-        if let (Some(u), Some(c)) =
-            (m["used"].as_f64(), m["collateral"].as_f64().filter(|c| *c > 0.0))
-        {
-            margin_bars.push(Bar {
-                label: coin.clone(),
-                value: u / c,
-                title: format!("{coin}: {}", pct(u / c)),
-            });
-        }
-        margins.push((coin, o("used"), o("collateral"), o("available"), o("used_usd")));
-    }
+    let histogram = scenario_histogram(&book, held.is_empty());
+    let (margin_bars, margins) = margin_parts(v);
     let rows = held
         .iter()
         .map(|r| {
