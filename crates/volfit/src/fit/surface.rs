@@ -1,6 +1,9 @@
 //! A snapshot fitted as one surface (SSVI, eSSVI, Heston, Bates).
 
-use super::arbitrage::{arbitrage_grid, cf_butterfly, grid_within, verdict};
+use super::arbitrage::{
+    arbitrage_grid, cf_butterfly, grid_within, svi_butterfly, svi_surface_calendar, verdict,
+    QuotedSvi,
+};
 use super::calibrate::{calibrate, Calibration};
 use super::error::{FitError, SkipReason, SurfaceError};
 use super::problem::VolModel;
@@ -12,6 +15,7 @@ use crate::market::{Expiry, Snapshot};
 use crate::model::arbitrage::{check_butterfly, check_surface, fill_grid, ArbitrageReport};
 use crate::model::heston::{Heston, HestonError};
 use crate::model::ssvi::{Phi, Ssvi, SsviError};
+use crate::model::svi::AsRawSvi;
 use crate::model::{Smile, Surface};
 use crate::objective::Target;
 use std::collections::BTreeMap;
@@ -39,6 +43,24 @@ impl SurfaceInputs<'_> {
     fn expiries(&self) -> Vec<f64> {
         self.used.iter().map(|(e, _, _)| e.t).collect()
     }
+}
+
+/// A surface's slices at its expiries and at the midpoints between them, with their quoted
+/// ranges (a midpoint: the hull of its neighbours'), when every slice is a raw SVI.
+fn raw_svi_nodes<S: Surface>(surface: &S, inp: &SurfaceInputs) -> Option<Vec<QuotedSvi>>
+where
+    S::Slice: AsRawSvi,
+{
+    let mut nodes: Vec<QuotedSvi> = Vec::with_capacity(2 * inp.used.len());
+    for (e, range, _) in &inp.used {
+        let r = quoted_range(&inp.targets[range.clone()]);
+        if let Some(prev) = nodes.last() {
+            let (t, hull) = (0.5 * (prev.t + e.t), (prev.range.0.min(r.0), prev.range.1.max(r.1)));
+            nodes.push(QuotedSvi { t, svi: surface.slice(t).as_raw_svi()?, range: hull });
+        }
+        nodes.push(QuotedSvi { t: e.t, svi: surface.slice(e.t).as_raw_svi()?, range: r });
+    }
+    Some(nodes)
 }
 
 /// What a surface family's start is built from, and where its fit is reported.
@@ -75,6 +97,7 @@ impl SurfaceStart<'_, '_> {
     ) -> Result<(), SurfaceError>
     where
         S::Error: Into<SurfaceError>,
+        S::Slice: AsRawSvi,
     {
         fit_family(template, family, self.inp, self.result)
     }
@@ -90,6 +113,7 @@ fn fit_family<S: Surface, V: VolModel>(
 ) -> Result<(), SurfaceError>
 where
     S::Error: Into<SurfaceError>,
+    S::Slice: AsRawSvi,
 {
     let mut starts: Vec<Vec<f64>> = inp.warm.clone().into_iter().collect();
     starts.push(surface_start(template));
@@ -117,7 +141,9 @@ fn report_surface<S: Surface>(
     names: &[String],
     inp: &SurfaceInputs,
     result: &mut SnapshotResult,
-) {
+) where
+    S::Slice: AsRawSvi,
+{
     let grid = arbitrage_grid();
     let ts = inp.expiries();
     // Heston and Bates prices are expectations under one martingale measure: free of static
@@ -129,6 +155,9 @@ fn report_surface<S: Surface>(
             ArbitrageReport { butterfly_ok: true, calendar_ok: true, worst: None },
             ViolationWhere::None,
         )
+    } else if let Some(nodes) = raw_svi_nodes(surface, inp) {
+        let (worst, at) = svi_surface_calendar(&nodes);
+        (ArbitrageReport { butterfly_ok: true, calendar_ok: worst.is_none(), worst }, at)
     } else {
         let all = check_surface(surface, &ts, &grid);
         // Inside: on the hull of the expiries' quoted ranges.
@@ -152,6 +181,9 @@ fn report_surface<S: Surface>(
                 &ks,
             );
             (v, v)
+        } else if let Some(svi) = slice.as_raw_svi() {
+            let (all, at) = svi_butterfly(&QuotedSvi { t: e.t, svi, range: (lo, hi) });
+            (all, all.filter(|_| at == ViolationWhere::Inside))
         } else {
             let all = check_butterfly(&slice, e.t, &grid);
             let ks = grid_within(&grid, lo.max(-2.0), hi.min(2.0));

@@ -184,12 +184,17 @@ fn price_row(
         PriceUnit::Usd => None,
     };
     let (bid, ask) = (to_usd(r.bid), to_usd(r.ask));
-    let centre_iv = clean::screen_price(r.kind, bid, ask, row_forward, r.strike, t_row)?;
     let iv = |p: Option<f64>| p.map(|p| implied_vol(r.kind, p, row_forward, r.strike, t_row));
     let (bid_iv, ask_iv) = (iv(bid), iv(ask));
+    // The centre of a two-sided quote is its mid. A two-sided quote whose mid has no IV
+    // (a bid below intrinsic, an ask above the bound) keeps the side that has one, as a
+    // one-sided quote: Deribit quotes an IV for that side, and a band residual can use it.
+    let mid_iv = match clean::screen_price(r.kind, bid, ask, row_forward, r.strike, t_row) {
+        Ok(centre_iv) => (bid.is_some() && ask.is_some()).then_some(centre_iv),
+        Err(_) if has_iv(bid_iv) || has_iv(ask_iv) => None,
+        Err(why) => return Err(why),
+    };
     clean::flag_sides(bid_iv, ask_iv, flagged);
-    // The centre of a two-sided quote is its mid.
-    let mid_iv = (bid.is_some() && ask.is_some()).then_some(centre_iv);
     Ok(Quote {
         strike: r.strike,
         kind: r.kind,
@@ -210,6 +215,11 @@ fn price_row(
         t: t_row,
         instrument: r.instrument,
     })
+}
+
+/// A quoted side with an implied vol.
+fn has_iv(side: Option<Result<f64, crate::black::IvError>>) -> bool {
+    matches!(side, Some(Ok(_)))
 }
 
 #[cfg(test)]
@@ -304,6 +314,34 @@ mod tests {
         assert_eq!(out.rejected.get(Rejection::BelowIntrinsic), 1);
         assert_eq!(out.rejected.get(Rejection::AboveUpperBound), 1);
         assert_eq!(out.snapshot.num_quotes(), 0);
+    }
+
+    #[test]
+    fn a_real_side_of_a_quote_whose_mid_has_no_iv_is_kept() {
+        // Deribit BTC-22MAY20-9500-P at 2020-05-21T23:22Z (schepal order-book dump): bid
+        // 0.0425 BTC below intrinsic K/F − 1 = 0.0456, ask 0.0465 above it. The mid has no
+        // IV, the ask has one (Deribit's ask_iv 94.58 %): keep the ask, flag the bid.
+        let (f, t): (f64, f64) = (100.0, 8.6 / 8760.0);
+        let k = 104.561;
+        let ask = 100.0 * 0.0465;
+        let mut q = raw(OptionType::Put, k, Some(100.0 * 0.0425), Some(ask));
+        q.forward = Some(f);
+        q.expiry_ms = (t * 365.0 * 86_400_000.0).round() as i64;
+        let out = build(
+            RawSnapshot {
+                time_ms: 0,
+                underlying: "BTC".into(),
+                rows: vec![q],
+                rejected: RejectionCounts::default(),
+            },
+            &CleanConfig::default(),
+        );
+        assert_eq!(out.rejected.get(Rejection::BelowIntrinsic), 0);
+        assert_eq!(out.flagged.get(Rejection::SideWithoutIv), 1);
+        let q = &out.snapshot.expiries[0].quotes[0];
+        assert_eq!((q.bid_iv, q.mid_iv), (None, None));
+        let want = implied_vol(OptionType::Put, ask, f, k, q.t).unwrap();
+        assert_eq!(q.ask_iv, Some(want));
     }
 
     #[test]

@@ -103,7 +103,9 @@ impl RejectionCounts {
 ///    type, the latest update is kept (ties: the later row);
 /// 3. per expiry: `no_forward` (no row forward and no put–call pair, counted by `build`);
 /// 4. per quote (`screen_price`): `below_intrinsic`, `above_upper_bound` or `non_finite`
-///    when the mid (or the only side) has no implied vol;
+///    when the mid (or the only side) has no implied vol — unless one side of a two-sided
+///    quote has one (a bid below intrinsic under a real ask): that quote is kept with no
+///    mid IV, flagged `side_without_iv`, and only band residuals use it;
 /// 5. flags on kept quotes (`flag_sides`): `one_sided` (kept with the missing side
 ///    `None`: fits need two-sided quotes, a band residual can use one side) and
 ///    `side_without_iv` (one side below intrinsic / above the bound while the mid has an

@@ -464,6 +464,13 @@ pub struct CfSmile<M> {
     pub t: f64,
 }
 
+/// Characteristic-function smiles are not raw SVIs: their checks run on a grid.
+impl<M> super::svi::AsRawSvi for CfSmile<M> {
+    fn as_raw_svi(&self) -> Option<super::svi::Svi> {
+        None
+    }
+}
+
 impl<M: CharacteristicFn> Smile for CfSmile<M> {
     fn num_params(&self) -> usize {
         M::NAMES.len()

@@ -58,7 +58,7 @@ pub use sabr::{
     guess_from_smile, Sabr, SabrError, SabrExpansion, SabrFixedBeta, SabrFixedBetaAt, SabrSmile,
 };
 pub use ssvi::{Essvi, Phi, Ssvi, SsviError, SsviSlice};
-pub use svi::{quasi_explicit_fit, Svi, SviError, SviJw};
+pub use svi::{quasi_explicit_fit, AsRawSvi, Svi, SviError, SviJw};
 pub use volfit_optim::Domain;
 
 /// A model family. Serialised, parsed and displayed as its CLI name (`svi`, `ssvi`, `essvi`,

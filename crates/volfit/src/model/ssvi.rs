@@ -1,5 +1,6 @@
 //! SSVI and eSSVI surfaces: see [`Ssvi`].
 
+use super::svi::{AsRawSvi, Svi};
 use super::{Domain, Smile, Surface};
 
 /// Why an SSVI/eSSVI parameter set was rejected.
@@ -84,6 +85,16 @@ impl SsviSlice {
             0.5 * th * (p * k + p * k / s),
             0.5 * th * (r * k + u * k / s),
         ]
+    }
+}
+
+/// An SSVI smile is a raw SVI (Gatheral–Jacquier 2014, Lemma 3.2): `a = θ(1 − ρ²)/2`,
+/// `b = θφ/2`, `ρ`, `m = −ρ/φ`, `σ = √(1 − ρ²)/φ`.
+impl AsRawSvi for SsviSlice {
+    fn as_raw_svi(&self) -> Option<Svi> {
+        let (th, r, p) = (self.theta, self.rho, self.phi);
+        let c = (1.0 - r * r).max(0.0);
+        Svi::new(0.5 * th * c, 0.5 * th * p, r, -r / p, c.sqrt() / p).ok()
     }
 }
 

@@ -185,6 +185,19 @@ impl Params for Svi {
     }
 }
 
+/// A smile that is a raw SVI (an SVI slice itself, an SSVI or eSSVI slice): the exact
+/// arbitrage checks of [`crate::model::arbitrage`] apply to it.
+pub trait AsRawSvi {
+    /// The smile as raw SVI parameters, `None` when it is not one.
+    fn as_raw_svi(&self) -> Option<Svi>;
+}
+
+impl AsRawSvi for Svi {
+    fn as_raw_svi(&self) -> Option<Svi> {
+        Some(*self)
+    }
+}
+
 impl Smile for Svi {
     fn num_params(&self) -> usize {
         5

@@ -768,3 +768,22 @@ fn dax_heston_calibration_reproduces_quantlib_sse() {
     // QuantLib: |SSE − 177.2| ≤ 1.0.
     assert!((cost - 177.2).abs() <= 1.0, "SSE {cost} at {x:?}");
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// An SSVI smile is a raw SVI (Gatheral–Jacquier 2014, Lemma 3.2): the converted slice
+    /// has the same total variance everywhere, so the exact raw-SVI arbitrage checks apply.
+    #[test]
+    fn ssvi_slices_are_raw_svis(
+        theta in 0.001f64..2.0,
+        rho in -0.95f64..0.95,
+        phi in 0.05f64..20.0,
+        k in -6.0f64..6.0,
+    ) {
+        use volfit::model::AsRawSvi;
+        let s = volfit::model::SsviSlice { theta, rho, phi };
+        let raw = s.as_raw_svi().expect("a valid raw SVI");
+        let (w, wr) = (s.total_variance(k), raw.total_variance(k));
+        prop_assert!((w - wr).abs() <= 1e-13 * (1.0 + w), "{w} vs {wr}");
+    }
+}

@@ -61,40 +61,41 @@ fn quantile(v: &mut [f64], q: f64) -> f64 {
 }
 
 /// Counts measured with this code on the dev data set (2026-11-24; seven snapshots re-measured
-/// 2026-12-05 when quotes moved to their own row's forward, issue 14) and asserted so that any
+/// 2026-12-05 when quotes moved to their own row's forward, issue 14; all re-measured
+/// 2026-12-05 when a real side of a quote whose mid has no IV was kept) and asserted so that any
 /// change in parsing or cleaning shows up. Rows and expiries per currency also match the
 /// data README's per-file table (an independent source).
 const SVCJ: &[(&str, &str)] = &[
-    ("20260105T041127Z", "BTC rows=650 quotes=641 exp=13 rej=below_intrinsic:9 flag=one_sided:16,side_without_iv:129\nETH rows=696 quotes=686 exp=13 rej=below_intrinsic:10 flag=one_sided:20,side_without_iv:149\n"),
-    ("20260105T092511Z", "BTC rows=626 quotes=621 exp=12 rej=below_intrinsic:5 flag=one_sided:6,side_without_iv:126\nETH rows=660 quotes=644 exp=12 rej=below_intrinsic:16 flag=one_sided:7,side_without_iv:139\n"),
-    ("20260105T153329Z", "BTC rows=628 quotes=607 exp=12 rej=below_intrinsic:21 flag=one_sided:9,side_without_iv:78\nETH rows=660 quotes=637 exp=12 rej=below_intrinsic:23 flag=one_sided:9,side_without_iv:123\n"),
-    ("20260105T212130Z", "BTC rows=636 quotes=612 exp=12 rej=below_intrinsic:24 flag=one_sided:14,side_without_iv:83\nETH rows=676 quotes=668 exp=12 rej=below_intrinsic:8 flag=one_sided:15,side_without_iv:124\n"),
-    ("20260106T035617Z", "BTC rows=638 quotes=629 exp=12 rej=below_intrinsic:9 flag=one_sided:19,side_without_iv:100\nETH rows=678 quotes=663 exp=12 rej=below_intrinsic:15 flag=one_sided:21,side_without_iv:125\n"),
-    ("20260106T092020Z", "BTC rows=646 quotes=630 exp=12 rej=below_intrinsic:16 flag=one_sided:10,side_without_iv:142\nETH rows=686 quotes=675 exp=12 rej=below_intrinsic:11 flag=one_sided:8,side_without_iv:144\n"),
-    ("20260106T153240Z", "BTC rows=646 quotes=641 exp=12 rej=below_intrinsic:5 flag=one_sided:12,side_without_iv:99\nETH rows=688 quotes=672 exp=12 rej=below_intrinsic:16 flag=one_sided:11,side_without_iv:110\n"),
-    ("20260106T212121Z", "BTC rows=648 quotes=524 exp=12 rej=no_quote:82,below_intrinsic:21,above_upper_bound:21 flag=one_sided:15,side_without_iv:23\nETH rows=690 quotes=671 exp=12 rej=below_intrinsic:19 flag=one_sided:13,side_without_iv:169\n"),
-    ("20260107T035638Z", "BTC rows=648 quotes=632 exp=12 rej=below_intrinsic:16 flag=one_sided:23,side_without_iv:120\nETH rows=692 quotes=678 exp=12 rej=below_intrinsic:14 flag=one_sided:21,side_without_iv:140\n"),
-    ("20260107T092155Z", "BTC rows=644 quotes=614 exp=12 rej=below_intrinsic:30 flag=one_sided:12,side_without_iv:131\nETH rows=684 quotes=675 exp=12 rej=below_intrinsic:9 flag=one_sided:13,side_without_iv:170\n"),
-    ("20260107T153452Z", "BTC rows=644 quotes=639 exp=12 rej=below_intrinsic:5 flag=one_sided:12,side_without_iv:134\nETH rows=692 quotes=674 exp=12 rej=below_intrinsic:18 flag=one_sided:10,side_without_iv:137\n"),
-    ("20260107T212023Z", "BTC rows=646 quotes=633 exp=12 rej=below_intrinsic:13 flag=one_sided:16,side_without_iv:100\nETH rows=696 quotes=673 exp=12 rej=below_intrinsic:23 flag=one_sided:15,side_without_iv:117\n"),
-    ("20260108T035628Z", "BTC rows=646 quotes=625 exp=12 rej=below_intrinsic:21 flag=one_sided:22,side_without_iv:132\nETH rows=696 quotes=683 exp=12 rej=below_intrinsic:13 flag=one_sided:23,side_without_iv:164\n"),
-    ("20260108T092148Z", "BTC rows=642 quotes=633 exp=12 rej=below_intrinsic:9 flag=one_sided:14,side_without_iv:131\nETH rows=688 quotes=681 exp=12 rej=below_intrinsic:7 flag=one_sided:16,side_without_iv:172\n"),
-    ("20260108T153511Z", "BTC rows=644 quotes=615 exp=12 rej=below_intrinsic:29 flag=one_sided:18,side_without_iv:80\nETH rows=696 quotes=682 exp=12 rej=below_intrinsic:14 flag=one_sided:17,side_without_iv:152\n"),
-    ("20260108T212125Z", "BTC rows=646 quotes=632 exp=12 rej=below_intrinsic:14 flag=one_sided:19,side_without_iv:122\nETH rows=698 quotes=680 exp=12 rej=below_intrinsic:18 flag=one_sided:23,side_without_iv:159\n"),
-    ("20260109T035640Z", "BTC rows=646 quotes=632 exp=12 rej=below_intrinsic:14 flag=one_sided:27,side_without_iv:137\nETH rows=698 quotes=678 exp=12 rej=below_intrinsic:20 flag=one_sided:27,side_without_iv:156\n"),
-    ("20260109T092126Z", "BTC rows=634 quotes=623 exp=12 rej=below_intrinsic:11 flag=one_sided:15,side_without_iv:135\nETH rows=680 quotes=666 exp=12 rej=below_intrinsic:14 flag=one_sided:16,side_without_iv:159\n"),
-    ("20260109T153326Z", "BTC rows=638 quotes=514 exp=12 rej=no_quote:98,below_intrinsic:26 flag=one_sided:23,side_without_iv:37\nETH rows=682 quotes=524 exp=12 rej=no_quote:131,below_intrinsic:27 flag=one_sided:21,side_without_iv:27\n"),
-    ("20260109T212042Z", "BTC rows=638 quotes=622 exp=12 rej=below_intrinsic:16 flag=one_sided:28,side_without_iv:115\nETH rows=682 quotes=658 exp=12 rej=below_intrinsic:24 flag=one_sided:31,side_without_iv:131\n"),
-    ("20260110T035015Z", "BTC rows=638 quotes=626 exp=12 rej=below_intrinsic:12 flag=one_sided:35,side_without_iv:146\nETH rows=682 quotes=664 exp=12 rej=below_intrinsic:18 flag=one_sided:39,side_without_iv:171\n"),
-    ("20260110T091409Z", "BTC rows=632 quotes=618 exp=12 rej=below_intrinsic:14 flag=one_sided:24,side_without_iv:142\nETH rows=668 quotes=658 exp=12 rej=below_intrinsic:10 flag=one_sided:24,side_without_iv:173\n"),
-    ("20260110T152753Z", "BTC rows=632 quotes=626 exp=12 rej=below_intrinsic:6 flag=one_sided:26,side_without_iv:149\nETH rows=668 quotes=659 exp=12 rej=below_intrinsic:9 flag=one_sided:24,side_without_iv:174\n"),
-    ("20260110T211832Z", "BTC rows=632 quotes=622 exp=12 rej=below_intrinsic:10 flag=one_sided:24,side_without_iv:146\nETH rows=668 quotes=655 exp=12 rej=below_intrinsic:13 flag=one_sided:25,side_without_iv:182\n"),
-    ("20260111T040517Z", "BTC rows=632 quotes=613 exp=12 rej=below_intrinsic:19 flag=one_sided:30,side_without_iv:146\nETH rows=668 quotes=650 exp=12 rej=below_intrinsic:18 flag=one_sided:31,side_without_iv:161\n"),
-    ("20260111T091434Z", "BTC rows=626 quotes=510 exp=12 rej=no_quote:106,below_intrinsic:10 flag=one_sided:17,side_without_iv:45\nETH rows=654 quotes=497 exp=12 rej=no_quote:135,below_intrinsic:22 flag=one_sided:17,side_without_iv:33\n"),
-    ("20260111T152811Z", "BTC rows=628 quotes=626 exp=12 rej=below_intrinsic:2 flag=one_sided:14,side_without_iv:141\nETH rows=654 quotes=646 exp=12 rej=no_quote:1,below_intrinsic:7 flag=one_sided:13,side_without_iv:157\n"),
-    ("20260111T211857Z", "BTC rows=628 quotes=586 exp=12 rej=below_intrinsic:42 flag=one_sided:17,side_without_iv:112\nETH rows=658 quotes=643 exp=12 rej=below_intrinsic:15 flag=one_sided:13,side_without_iv:168\n"),
-    ("20260316T095742Z", "BTC rows=918 quotes=858 exp=11 rej=below_intrinsic:60 flag=one_sided:37,side_without_iv:154\nETH rows=810 quotes=785 exp=11 rej=below_intrinsic:25 flag=one_sided:42,side_without_iv:184\n"),
-    ("20260515T112731Z", "BTC rows=934 quotes=887 exp=12 rej=below_intrinsic:47 flag=one_sided:58,side_without_iv:174\nETH rows=740 quotes=717 exp=12 rej=below_intrinsic:23 flag=one_sided:49,side_without_iv:196\n"),
+    ("20260105T041127Z", "BTC rows=650 quotes=650 exp=13 rej= flag=one_sided:16,side_without_iv:138\nETH rows=696 quotes=696 exp=13 rej= flag=one_sided:20,side_without_iv:159\n"),
+    ("20260105T092511Z", "BTC rows=626 quotes=626 exp=12 rej= flag=one_sided:6,side_without_iv:131\nETH rows=660 quotes=660 exp=12 rej= flag=one_sided:7,side_without_iv:155\n"),
+    ("20260105T153329Z", "BTC rows=628 quotes=628 exp=12 rej= flag=one_sided:9,side_without_iv:99\nETH rows=660 quotes=660 exp=12 rej= flag=one_sided:9,side_without_iv:146\n"),
+    ("20260105T212130Z", "BTC rows=636 quotes=636 exp=12 rej= flag=one_sided:14,side_without_iv:107\nETH rows=676 quotes=676 exp=12 rej= flag=one_sided:15,side_without_iv:132\n"),
+    ("20260106T035617Z", "BTC rows=638 quotes=638 exp=12 rej= flag=one_sided:19,side_without_iv:109\nETH rows=678 quotes=678 exp=12 rej= flag=one_sided:21,side_without_iv:140\n"),
+    ("20260106T092020Z", "BTC rows=646 quotes=646 exp=12 rej= flag=one_sided:10,side_without_iv:158\nETH rows=686 quotes=686 exp=12 rej= flag=one_sided:8,side_without_iv:155\n"),
+    ("20260106T153240Z", "BTC rows=646 quotes=646 exp=12 rej= flag=one_sided:12,side_without_iv:104\nETH rows=688 quotes=688 exp=12 rej= flag=one_sided:11,side_without_iv:126\n"),
+    ("20260106T212121Z", "BTC rows=648 quotes=527 exp=12 rej=no_quote:82,below_intrinsic:18,above_upper_bound:21 flag=one_sided:15,side_without_iv:26\nETH rows=690 quotes=690 exp=12 rej= flag=one_sided:13,side_without_iv:188\n"),
+    ("20260107T035638Z", "BTC rows=648 quotes=648 exp=12 rej= flag=one_sided:23,side_without_iv:136\nETH rows=692 quotes=692 exp=12 rej= flag=one_sided:21,side_without_iv:154\n"),
+    ("20260107T092155Z", "BTC rows=644 quotes=644 exp=12 rej= flag=one_sided:12,side_without_iv:161\nETH rows=684 quotes=684 exp=12 rej= flag=one_sided:13,side_without_iv:179\n"),
+    ("20260107T153452Z", "BTC rows=644 quotes=644 exp=12 rej= flag=one_sided:12,side_without_iv:139\nETH rows=692 quotes=692 exp=12 rej= flag=one_sided:10,side_without_iv:155\n"),
+    ("20260107T212023Z", "BTC rows=646 quotes=646 exp=12 rej= flag=one_sided:16,side_without_iv:113\nETH rows=696 quotes=696 exp=12 rej= flag=one_sided:15,side_without_iv:140\n"),
+    ("20260108T035628Z", "BTC rows=646 quotes=646 exp=12 rej= flag=one_sided:22,side_without_iv:153\nETH rows=696 quotes=696 exp=12 rej= flag=one_sided:23,side_without_iv:177\n"),
+    ("20260108T092148Z", "BTC rows=642 quotes=642 exp=12 rej= flag=one_sided:14,side_without_iv:140\nETH rows=688 quotes=688 exp=12 rej= flag=one_sided:16,side_without_iv:179\n"),
+    ("20260108T153511Z", "BTC rows=644 quotes=644 exp=12 rej= flag=one_sided:18,side_without_iv:109\nETH rows=696 quotes=696 exp=12 rej= flag=one_sided:17,side_without_iv:166\n"),
+    ("20260108T212125Z", "BTC rows=646 quotes=646 exp=12 rej= flag=one_sided:19,side_without_iv:136\nETH rows=698 quotes=698 exp=12 rej= flag=one_sided:23,side_without_iv:177\n"),
+    ("20260109T035640Z", "BTC rows=646 quotes=646 exp=12 rej= flag=one_sided:27,side_without_iv:151\nETH rows=698 quotes=698 exp=12 rej= flag=one_sided:27,side_without_iv:176\n"),
+    ("20260109T092126Z", "BTC rows=634 quotes=634 exp=12 rej= flag=one_sided:15,side_without_iv:146\nETH rows=680 quotes=680 exp=12 rej= flag=one_sided:16,side_without_iv:173\n"),
+    ("20260109T153326Z", "BTC rows=638 quotes=535 exp=12 rej=no_quote:98,below_intrinsic:5 flag=one_sided:23,side_without_iv:58\nETH rows=682 quotes=525 exp=12 rej=no_quote:131,below_intrinsic:26 flag=one_sided:21,side_without_iv:28\n"),
+    ("20260109T212042Z", "BTC rows=638 quotes=638 exp=12 rej= flag=one_sided:28,side_without_iv:131\nETH rows=682 quotes=682 exp=12 rej= flag=one_sided:31,side_without_iv:155\n"),
+    ("20260110T035015Z", "BTC rows=638 quotes=638 exp=12 rej= flag=one_sided:35,side_without_iv:158\nETH rows=682 quotes=682 exp=12 rej= flag=one_sided:39,side_without_iv:189\n"),
+    ("20260110T091409Z", "BTC rows=632 quotes=632 exp=12 rej= flag=one_sided:24,side_without_iv:156\nETH rows=668 quotes=668 exp=12 rej= flag=one_sided:24,side_without_iv:183\n"),
+    ("20260110T152753Z", "BTC rows=632 quotes=632 exp=12 rej= flag=one_sided:26,side_without_iv:155\nETH rows=668 quotes=668 exp=12 rej= flag=one_sided:24,side_without_iv:183\n"),
+    ("20260110T211832Z", "BTC rows=632 quotes=632 exp=12 rej= flag=one_sided:24,side_without_iv:156\nETH rows=668 quotes=668 exp=12 rej= flag=one_sided:25,side_without_iv:195\n"),
+    ("20260111T040517Z", "BTC rows=632 quotes=632 exp=12 rej= flag=one_sided:30,side_without_iv:165\nETH rows=668 quotes=668 exp=12 rej= flag=one_sided:31,side_without_iv:179\n"),
+    ("20260111T091434Z", "BTC rows=626 quotes=518 exp=12 rej=no_quote:106,below_intrinsic:2 flag=one_sided:17,side_without_iv:53\nETH rows=654 quotes=505 exp=12 rej=no_quote:135,below_intrinsic:14 flag=one_sided:17,side_without_iv:41\n"),
+    ("20260111T152811Z", "BTC rows=628 quotes=628 exp=12 rej= flag=one_sided:14,side_without_iv:143\nETH rows=654 quotes=653 exp=12 rej=no_quote:1 flag=one_sided:13,side_without_iv:164\n"),
+    ("20260111T211857Z", "BTC rows=628 quotes=628 exp=12 rej= flag=one_sided:17,side_without_iv:154\nETH rows=658 quotes=658 exp=12 rej= flag=one_sided:13,side_without_iv:183\n"),
+    ("20260316T095742Z", "BTC rows=918 quotes=918 exp=11 rej= flag=one_sided:37,side_without_iv:214\nETH rows=810 quotes=810 exp=11 rej= flag=one_sided:42,side_without_iv:209\n"),
+    ("20260515T112731Z", "BTC rows=934 quotes=934 exp=12 rej= flag=one_sided:58,side_without_iv:221\nETH rows=740 quotes=740 exp=12 rej= flag=one_sided:49,side_without_iv:219\n"),
 ];
 
 #[test]
@@ -144,10 +145,10 @@ fn schepal_order_book_dump() {
     let two = raws[0].rows.iter().filter(|r| r.bid.is_some() && r.ask.is_some()).count();
     assert_eq!(two, 228);
     let c = build(raws.into_iter().next().expect("one snapshot"), &CleanConfig::default());
-    // README: 7 expiries. Rejections measured (2026-11-24).
+    // README: 7 expiries. Rejections measured (2026-12-05).
     assert_eq!(
         describe(&c),
-        "BTC rows=326 quotes=260 exp=7 rej=no_quote:15,below_intrinsic:51 flag=one_sided:52,side_without_iv:32"
+        "BTC rows=326 quotes=280 exp=7 rej=no_quote:15,below_intrinsic:31 flag=one_sided:52,side_without_iv:52"
     );
 }
 
@@ -182,7 +183,7 @@ fn optionsdx_eod_file() {
         flag.merge(&c.flagged);
         kept += c.snapshot.num_quotes();
     }
-    // Measured (2026-11-24); kept + rejected = 12,134.
+    // Measured (2026-12-05); kept + rejected = 12,134.
     assert_eq!(serde_json::to_string(&rej).ok().as_deref(), Some(OPTIONSDX_REJ));
     assert_eq!(serde_json::to_string(&flag).ok().as_deref(), Some(OPTIONSDX_FLAG));
     assert_eq!(kept as u64 + rej.total(), 12_134);
@@ -297,6 +298,6 @@ fn mark_iv_is_reproduced() {
 
 // Re-measured 2026-12-05 after issue 14 (each quote inverted on its own row's forward and
 // time): before, 1,334 below intrinsic, flags 1,660 / 662, 9,273 kept.
-const OPTIONSDX_REJ: &str = r#"{"no_quote":1511,"below_intrinsic":1348,"above_upper_bound":16}"#;
-const OPTIONSDX_FLAG: &str = r#"{"one_sided":1637,"side_without_iv":673}"#;
-const OPTIONSDX_KEPT: usize = 9259;
+const OPTIONSDX_REJ: &str = r#"{"no_quote":1511,"below_intrinsic":1055,"above_upper_bound":14}"#;
+const OPTIONSDX_FLAG: &str = r#"{"one_sided":1637,"side_without_iv":968}"#;
+const OPTIONSDX_KEPT: usize = 9554;

@@ -63,13 +63,12 @@ fn order_book_ivs_match_deribit_bid_ask_iv() {
         miss[miss.len() - 1].1
     );
     // Deribit prints IVs to 2 decimals (± 0.005 vol pt of rounding): issue 14's targets are
-    // median ≤ 0.01, p99 ≤ 0.1, max ≤ 0.25. Measured: median 0.0029, p99 0.132, max 0.203.
-    // The p99 is set by four asks at the minimum tick (0.0005–0.001 BTC) at 330–470 % vol,
-    // 8.6 h out, where Deribit's own inversion is loose: shifting every row's time by ±5 s
-    // or using ACT/365.25 or the index makes all three numbers worse, so the bound below
-    // is the measured value with a margin, not the issue's 0.1 (see the closing note).
-    assert!(d.len() > 350, "sides compared: {}", d.len());
+    // median ≤ 0.01, p99 ≤ 0.1, max ≤ 0.25. Measured: 407 sides, median 0.0028, p99 0.0996,
+    // max 0.203 — the same sides and numbers as a plain Black-76 inversion on each row's
+    // forward and time. The 10 asks over bids below intrinsic count: those quotes are kept
+    // one-sided (before, they were dropped whole: 397 sides, p99 0.132).
+    assert!(d.len() >= 400, "sides compared: {}", d.len());
     assert!(median <= 0.01, "median {median}");
-    assert!(p99 <= 0.15, "p99 {p99}");
+    assert!(p99 <= 0.1, "p99 {p99}");
     assert!(max <= 0.25, "max {max}");
 }
