@@ -4,8 +4,9 @@
 //! volfit-optim [`Loss`] ρ, the cost of sample `s` is `f_s = ½ Σ_o ρ(r_{s,o}²)` and the
 //! training cost is their mean. [`Regression`] presents it three ways:
 //! - [`StochasticObjective`]: the mean over any batch, gradient by backpropagation (what
-//!   the mini-batch solvers train on; [`FullBatch`](volfit_optim::FullBatch) makes it a
-//!   plain `Objective` for L-BFGS);
+//!   the mini-batch solvers train on);
+//! - [`Objective`]: the same over every sample (full batch, for L-BFGS and the other
+//!   deterministic solvers);
 //! - [`Residuals`]: the raw `r_{s,o}` with their Jacobian w.r.t. the parameters, so that
 //!   [`Regression::robust_sum`] (volfit-optim's [`RobustSum`] with weights `1/N`) is the same
 //!   cost for Levenberg–Marquardt — one definition of the loss, which a test checks to 1e-12.
@@ -14,7 +15,7 @@ use crate::data::Dataset;
 use crate::mlp::{Mlp, Workspace};
 use crate::NnError;
 use std::sync::Mutex;
-use volfit_optim::{Loss, Residuals, RobustSum, StochasticObjective};
+use volfit_optim::{Loss, Objective, Residuals, RobustSum, StochasticObjective};
 
 /// A network fitted to a (normalised) dataset under a robust loss.
 #[derive(Debug)]
@@ -23,6 +24,7 @@ pub struct Regression<'a, L> {
     data: &'a Dataset,
     loss: L,
     ws: Mutex<Workspace>,
+    all: Vec<usize>,
 }
 
 impl<'a, L: Loss> Regression<'a, L> {
@@ -45,7 +47,8 @@ impl<'a, L: Loss> Regression<'a, L> {
             return Err(NnError::Data("the dataset has no samples".into()));
         }
         let ws = Mutex::new(mlp.workspace(batch));
-        Ok(Regression { mlp, data, loss, ws })
+        let all = (0..data.len()).collect();
+        Ok(Regression { mlp, data, loss, ws, all })
     }
 
     /// The network.
@@ -136,6 +139,19 @@ impl<L: Loss> StochasticObjective for Regression<'_, L> {
             let cost = 0.5 * cost / b as f64;
             cost.is_finite().then_some(cost)
         })
+    }
+}
+
+/// The full-batch mean cost (the buffers grow to the whole dataset on first use).
+impl<L: Loss> Objective for Regression<'_, L> {
+    fn num_params(&self) -> usize {
+        self.mlp.num_params()
+    }
+    fn value_grad(&self, x: &[f64], grad: &mut [f64]) -> Option<f64> {
+        self.batch_value_grad(x, &self.all, grad)
+    }
+    fn value(&self, x: &[f64]) -> Option<f64> {
+        self.batch_value(x, &self.all)
     }
 }
 

@@ -46,9 +46,10 @@ fn adam_on_mini_batches_fits_sin_x_times_y() {
     assert_eq!(last, Some(t.epochs.len() as u32));
     assert_eq!(t.epochs[0].group_grad_rms.len(), 3);
     net.params_mut().copy_from_slice(&t.minimum.x);
-    // The target spans ±0.84; a 16×16 tanh net gets well under 1 % of that.
+    // The target spans ±0.84; a 16×16 tanh net gets well under 1 % of that (measured
+    // 2.7e-3 train, 2.5e-3 validation).
     let (e_train, e_val) = (rmse(&net, &train), rmse(&net, &val));
-    assert!(e_val < 6e-3 && e_train < 6e-3, "rmse train {e_train:.2e} val {e_val:.2e}");
+    assert!(e_val < 5e-3 && e_train < 5e-3, "rmse train {e_train:.2e} val {e_val:.2e}");
     // Same seed, same run, bit for bit; another seed, another run.
     let again = adam.train(&reg, &x0, &spec, Some(&validation), &mut (), &mut ());
     assert_eq!(again.minimum.x, t.minimum.x);
@@ -64,11 +65,15 @@ fn lbfgs_on_the_full_batch_fits_sin_x_times_y() {
     let mlp = net.mlp().clone();
     let reg = Regression::new(&mlp, &tn, Squared, tn.len()).unwrap();
     let limits = Limits { max_iters: 3000, grad_tol: 1e-12, ..Limits::default() };
-    let m = Lbfgs::new(10, limits).minimize(&FullBatch::new(&reg), net.params(), &mut ());
+    let m = Lbfgs::new(10, limits).minimize(&reg, net.params(), &mut ());
+    // The problem's own Objective is the full batch of its StochasticObjective.
+    let again = Lbfgs::new(10, limits).minimize(&FullBatch::new(&reg), net.params(), &mut ());
+    assert_eq!(m.x, again.x);
     net.params_mut().copy_from_slice(&m.x);
+    // Measured 1.2e-4 on both: full-batch quasi-Newton goes far below Adam's noise floor.
     let (e_train, e_val) = (rmse(&net, &train), rmse(&net, &val));
     assert!(
-        e_val < 1e-3 && e_train < 1e-3,
+        e_val < 5e-4 && e_train < 5e-4,
         "rmse train {e_train:.2e} val {e_val:.2e} ({:?})",
         m.stop
     );
@@ -92,5 +97,6 @@ fn levenberg_marquardt_trains_through_the_robust_sum() {
     );
     net.params_mut().copy_from_slice(&m.x);
     let after = rmse(&net, &data);
-    assert!(after < 1e-2 && after < 0.05 * before, "rmse {before:.3e} → {after:.3e}");
+    // Measured 0.47 → 9.1e-5.
+    assert!(after < 1e-3 && after < 0.01 * before, "rmse {before:.3e} → {after:.3e}");
 }
