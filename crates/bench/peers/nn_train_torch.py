@@ -12,8 +12,8 @@ Setup (outside the repository):
 Run the torch side alone:
     /tmp/torchvenv/bin/python crates/bench/peers/nn_train_torch.py --data heston.csv \
         --init init.safetensors [--epochs 30] [--batch 32] [--lr 1e-3] [--dtype float32]
-or both sides in one go, paired A/B in alternating order (`--pairs` runs of each; writes
-the starting weights through the Rust side first), with the medians and the ratio:
+or both sides in one go, paired A/B in alternating order (`--pairs` runs of each; the first
+Rust run writes the starting weights), with the medians and the ratio:
     /tmp/torchvenv/bin/python crates/bench/peers/nn_train_torch.py --data heston.csv \
         --init init.safetensors --rust target/release/nn_train --pairs 3
 Prints one JSON line per run, then a summary line.
@@ -61,8 +61,9 @@ def paired(a):
               "--seed", str(a.seed)]
     rust = [a.rust, "train", *common, "--init", a.init]
     torch_cmd = [sys.executable, __file__, *common, "--init", a.init, "--dtype", a.dtype]
-    subprocess.run(rust[:-2] + ["--epochs", "0", "--init", a.init], check=True, capture_output=True)
     runs = {"rust": [], "torch": []}
+    # Pair 0 runs the Rust side first, which writes the starting weights (`--init`) before
+    # training; every later Rust run rewrites the same bytes (same seed).
     for i in range(a.pairs):
         order = [("rust", rust), ("torch", torch_cmd)]
         for side, cmd in order if i % 2 == 0 else order[::-1]:

@@ -177,6 +177,10 @@ impl Mlp {
 
     /// Forward pass over the first `rows` samples of [`Workspace::input_mut`]; the outputs
     /// are then in [`Workspace::output`].
+    ///
+    /// # Panics
+    /// When `rows` exceeds [`Workspace::rows`] (call [`reserve`](Self::reserve) first) or
+    /// `params` is shorter than [`num_params`](Self::num_params).
     pub fn forward(&self, params: &[f64], ws: &mut Workspace, rows: usize) {
         debug_assert!(rows <= ws.rows && params.len() == self.num_params);
         for (l, layer) in self.layers.iter().enumerate() {

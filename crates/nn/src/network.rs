@@ -79,7 +79,10 @@ impl Network {
     }
 
     /// Outputs for the row-major physical inputs `xs` (`rows × inputs`) into `out`
-    /// (`rows × outputs`), in physical units.
+    /// (`rows × outputs`), in physical units. The workspace grows to `rows` if needed.
+    ///
+    /// # Panics
+    /// When `out` is shorter than `rows × outputs`.
     pub fn predict(&self, xs: &[f64], ws: &mut Workspace, out: &mut [f64]) {
         let (ni, no) = (self.mlp.inputs(), self.mlp.outputs());
         let rows = xs.len() / ni;
@@ -94,6 +97,9 @@ impl Network {
 
     /// Outputs `out` and the Jacobian `jac[o·inputs + i] = ∂out_o/∂x_i` at one physical input
     /// `x`, both in physical units (what Levenberg–Marquardt through the net needs).
+    ///
+    /// # Panics
+    /// When `x`, `out` or `jac` do not have `inputs`, `outputs`, `outputs × inputs` entries.
     pub fn input_jacobian(&self, x: &[f64], ws: &mut Workspace, out: &mut [f64], jac: &mut [f64]) {
         let ni = self.mlp.inputs();
         self.mlp.reserve(ws, 1);

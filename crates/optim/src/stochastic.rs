@@ -199,7 +199,8 @@ impl<F: FnMut(&Epoch)> EpochObserver for F {
 pub struct Training {
     /// The returned point (the best validation point when restoring, else the last), its
     /// cost (the validation loss when there is a validation set, else the last epoch's
-    /// training loss), why training stopped (`MaxIters`: all epochs done; `Stalled`: early
+    /// training loss; NaN when no epoch ran and there is no validation set), why training
+    /// stopped (`MaxIters`: all epochs done; `Stalled`: early
     /// stopping; `TimeBudget`; `Infeasible`: a batch could not be evaluated), steps
     /// (`iters`, saturating) and evaluations.
     pub minimum: Minimum,
@@ -254,6 +255,22 @@ struct Best {
     since: u32,
 }
 
+impl Best {
+    /// Records the validation loss `v` of `x` after `epoch`; true when patience ran out.
+    fn improve(&mut self, es: EarlyStopping, v: f64, x: &[f64], epoch: u32) -> bool {
+        if v < self.loss - es.min_delta {
+            self.x.copy_from_slice(x);
+            self.loss = v;
+            self.epoch = epoch;
+            self.since = 0;
+            false
+        } else {
+            self.since += 1;
+            self.since >= es.patience
+        }
+    }
+}
+
 /// Per-group gradient sums of one epoch.
 struct GroupRms<'a> {
     groups: &'a [Range<usize>],
@@ -281,6 +298,55 @@ impl<'a> GroupRms<'a> {
     }
 }
 
+/// The iteration state of a mini-batch run.
+struct Run<'a, R> {
+    ctl: &'a Control,
+    base_rate: f64,
+    rule: &'a mut R,
+    started: Instant,
+    x: Vec<f64>,
+    x_new: Vec<f64>,
+    g: Vec<f64>,
+    gc: Vec<f64>,
+    groups: GroupRms<'a>,
+    k: u64,
+    rate: f64,
+    evals: Evals,
+}
+
+impl<R: Rule> Run<'_, R> {
+    /// One update on `batch`: evaluate, record the group norms, clip, propose, report.
+    /// Returns the batch loss before the update, or why the run must stop.
+    fn step<S: StochasticObjective>(
+        &mut self,
+        problem: &S,
+        batch: &[usize],
+        steps: &mut dyn Observer,
+    ) -> Result<f64, Stop> {
+        if self.ctl.limits.max_time.is_some_and(|t| self.started.elapsed() >= t) {
+            return Err(Stop::TimeBudget);
+        }
+        self.evals.gradients += 1;
+        let f = problem
+            .batch_value_grad(&self.x, batch, &mut self.g)
+            .filter(|v| v.is_finite())
+            .ok_or(Stop::Infeasible)?;
+        self.groups.add(&self.g);
+        let k = u32::try_from(self.k).unwrap_or(u32::MAX);
+        self.rate = self.base_rate * self.ctl.schedule.factor(k);
+        self.gc.copy_from_slice(&self.g);
+        self.ctl.clip.apply(&mut self.gc);
+        self.rule.propose(k, &self.x, &self.gc, self.rate, &mut self.x_new);
+        let step = crate::solver::schedule::dist(&self.x_new, &self.x);
+        std::mem::swap(&mut self.x, &mut self.x_new);
+        self.k += 1;
+        let iter = u32::try_from(self.k).unwrap_or(u32::MAX);
+        let grad_norm = norm2(&self.g);
+        steps.observe(&Iterate { iter, cost: f, grad_norm, step, rate: self.rate });
+        Ok(f)
+    }
+}
+
 /// The mini-batch loop shared by every [`MiniBatch`] solver.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn run_epochs<S: StochasticObjective, R: Rule>(
@@ -294,85 +360,70 @@ pub(crate) fn run_epochs<S: StochasticObjective, R: Rule>(
     base_rate: f64,
     rule: &mut R,
 ) -> Training {
-    let started = Instant::now();
     let n = x0.len();
     let samples = problem.num_samples();
-    let bs = spec.batch_size.max(1);
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
     let mut order: Vec<usize> = (0..samples).collect();
-    let (mut x, mut x_new) = (x0.to_vec(), vec![0.0; n]);
-    let (mut g, mut gc) = (vec![0.0; n], vec![0.0; n]);
-    let mut groups = GroupRms::new(&spec.groups);
+    let mut run = Run {
+        ctl,
+        base_rate,
+        rule,
+        started: Instant::now(),
+        x: x0.to_vec(),
+        x_new: vec![0.0; n],
+        g: vec![0.0; n],
+        gc: vec![0.0; n],
+        groups: GroupRms::new(&spec.groups),
+        k: 0,
+        rate: base_rate,
+        evals: Evals::default(),
+    };
     let mut history = Vec::with_capacity(spec.epochs as usize);
-    let mut evals = Evals::default();
     let stopping = spec.early_stopping.filter(|_| validation.is_some());
     let val0 = validation.and_then(|v| v.loss(x0));
-    let mut best = Best { x: x.clone(), loss: val0.unwrap_or(f64::INFINITY), epoch: 0, since: 0 };
-    let (mut k, mut rate, mut last_train) = (0u64, base_rate, f64::NAN);
+    let mut best = Best { x: x0.to_vec(), loss: val0.unwrap_or(f64::INFINITY), epoch: 0, since: 0 };
     let mut stop = Stop::MaxIters;
     'epochs: for epoch in 1..=spec.epochs {
         if spec.shuffle {
             order.shuffle(&mut rng);
         }
         let mut sum = 0.0;
-        for batch in order.chunks(bs) {
-            if ctl.limits.max_time.is_some_and(|t| started.elapsed() >= t) {
-                stop = Stop::TimeBudget;
-                break 'epochs;
+        for batch in order.chunks(spec.batch_size.max(1)) {
+            match run.step(problem, batch, steps) {
+                Ok(f) => sum += f * batch.len() as f64,
+                Err(s) => {
+                    stop = s;
+                    break 'epochs;
+                }
             }
-            evals.gradients += 1;
-            let Some(f) = problem.batch_value_grad(&x, batch, &mut g).filter(|v| v.is_finite())
-            else {
-                stop = Stop::Infeasible;
-                break 'epochs;
-            };
-            groups.add(&g);
-            rate = base_rate * ctl.schedule.factor(u32::try_from(k).unwrap_or(u32::MAX));
-            gc.copy_from_slice(&g);
-            ctl.clip.apply(&mut gc);
-            rule.propose(u32::try_from(k).unwrap_or(u32::MAX), &x, &gc, rate, &mut x_new);
-            let step = crate::solver::schedule::dist(&x_new, &x);
-            std::mem::swap(&mut x, &mut x_new);
-            k += 1;
-            sum += f * batch.len() as f64;
-            let iter = u32::try_from(k).unwrap_or(u32::MAX);
-            steps.observe(&Iterate { iter, cost: f, grad_norm: norm2(&g), step, rate });
         }
-        last_train = sum / samples.max(1) as f64;
-        let val_loss = validation.and_then(|v| v.loss(&x));
+        let val_loss = validation.and_then(|v| v.loss(&run.x));
         let e = Epoch {
             epoch,
-            train_loss: last_train,
+            train_loss: sum / samples.max(1) as f64,
             val_loss,
-            steps: k,
-            rate,
-            group_grad_rms: groups.take(),
+            steps: run.k,
+            rate: run.rate,
+            group_grad_rms: run.groups.take(),
         };
         epochs.epoch(&e);
         history.push(e);
         if let (Some(es), Some(v)) = (stopping, val_loss) {
-            if v < best.loss - es.min_delta {
-                best.x.copy_from_slice(&x);
-                best.loss = v;
-                best.epoch = epoch;
-                best.since = 0;
-            } else {
-                best.since += 1;
-                if best.since >= es.patience {
-                    stop = Stop::Stalled;
-                    break;
-                }
+            if best.improve(es, v, &run.x, epoch) {
+                stop = Stop::Stalled;
+                break;
             }
         }
     }
-    let last_epoch = history.last().map_or(0, |e| e.epoch);
     let restore = stopping.is_some_and(|es| es.restore_best) && best.loss.is_finite();
     let (x, cost, best_epoch) = if restore {
         (best.x, best.loss, best.epoch)
     } else {
-        let cost = history.last().and_then(|e| e.val_loss).unwrap_or(last_train);
-        (x, cost, last_epoch)
+        let cost =
+            history.last().map_or(val0.unwrap_or(f64::NAN), |e| e.val_loss.unwrap_or(e.train_loss));
+        (run.x, cost, history.last().map_or(0, |e| e.epoch))
     };
-    let iters = u32::try_from(k).unwrap_or(u32::MAX);
-    Training { minimum: Minimum { x, cost, stop, iters, evals }, epochs: history, best_epoch }
+    let iters = u32::try_from(run.k).unwrap_or(u32::MAX);
+    let minimum = Minimum { x, cost, stop, iters, evals: run.evals };
+    Training { minimum, epochs: history, best_epoch }
 }

@@ -2,6 +2,7 @@
 //! Run one with e.g. `cargo test --release -p volfit-nn --test all gradients::`.
 
 mod diagnostics;
+mod errors;
 mod gradients;
 mod property;
 mod store;
