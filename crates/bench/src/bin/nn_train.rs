@@ -19,6 +19,12 @@
 //! Prints one JSON line: samples/s (training steps only: epochs × training samples over the
 //! wall time of the epochs, validation excluded), validation MSE (normalised units) and
 //! validation RMSE in vol points, load average.
+//!
+//! Measured 2026-12-05 (2 cores shared, load average ≈ 10.7; 8192 samples, 30 epochs, batch
+//! 32, Adam 1e-3, seed 0, 3 pairs in alternating order): volfit-nn f64 median 38,390
+//! samples/s, PyTorch 2.15 f32 12,212 samples/s (3.1×); PyTorch f64 14,134 (one run).
+//! Validation MSE (normalised) over seeds 0–5: volfit-nn mean 0.00193, PyTorch 0.00194 —
+//! equal within the seed-to-seed spread (0.0016–0.0022 on both sides).
 
 use std::collections::BTreeMap;
 use std::path::Path;
