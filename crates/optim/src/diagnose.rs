@@ -248,3 +248,110 @@ pub fn diagnose(trace: &Trace, th: &Thresholds) -> Diagnosis {
     }
     Diagnosis { warnings }
 }
+
+/// Thresholds of the per-group diagnostics ([`diagnose_groups`]).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct GroupThresholds {
+    /// Vanishing: a group's gradient RMS is, in the median record, below this fraction of
+    /// the largest group's RMS in the same record.
+    pub vanish_ratio: f64,
+    /// Exploding: a group's gradient RMS reaches this multiple of its first record's.
+    pub explode_ratio: f64,
+}
+
+impl Default for GroupThresholds {
+    fn default() -> Self {
+        GroupThresholds { vanish_ratio: 1e-3, explode_ratio: 1e3 }
+    }
+}
+
+/// A per-group finding (a group is a contiguous block of parameters, e.g. a network
+/// layer).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+#[non_exhaustive]
+pub enum GroupWarning {
+    /// The group's gradient is orders of magnitude below the largest group's: its
+    /// parameters barely move (vanishing gradient in the early layers of a deep net).
+    Vanishing {
+        /// Group index.
+        group: usize,
+        /// Median over records of the group's RMS over the largest group's RMS.
+        ratio: f64,
+    },
+    /// The group's gradient grew by orders of magnitude.
+    Exploding {
+        /// Group index.
+        group: usize,
+        /// First record where the growth crossed the threshold.
+        record: usize,
+        /// RMS there over the first record's RMS.
+        growth: f64,
+    },
+    /// The group's gradient RMS became NaN or infinite.
+    NonFinite {
+        /// Group index.
+        group: usize,
+        /// First offending record.
+        record: usize,
+    },
+}
+
+impl fmt::Display for GroupWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            GroupWarning::Vanishing { group, ratio } => write!(
+                f,
+                "vanishing gradient in group {group}: its gradient RMS is {ratio:.1e} of the \
+                 largest group's (saturated activations or poor initialisation)"
+            ),
+            GroupWarning::Exploding { group, record, growth } => write!(
+                f,
+                "exploding gradient in group {group}: at record {record} its gradient RMS grew \
+                 {growth:.1e}× (lower the learning rate or clip gradients)"
+            ),
+            GroupWarning::NonFinite { group, record } => {
+                write!(f, "non-finite gradient in group {group} at record {record}")
+            }
+        }
+    }
+}
+
+/// Per-group gradient diagnostics from `records` (one per epoch or step; each holds every
+/// group's gradient RMS, as [`Epoch::group_grad_rms`](crate::Epoch)): vanishing, exploding
+/// and non-finite groups, in group order.
+pub fn diagnose_groups(records: &[Vec<f64>], th: &GroupThresholds) -> Vec<GroupWarning> {
+    let mut out = Vec::new();
+    let Some(first) = records.first() else {
+        return out;
+    };
+    let mut ratios = Vec::with_capacity(records.len());
+    for group in 0..first.len() {
+        if let Some(record) = records.iter().position(|r| !r[group].is_finite()) {
+            out.push(GroupWarning::NonFinite { group, record });
+            continue;
+        }
+        ratios.clear();
+        ratios.extend(records.iter().map(|r| {
+            let top = r.iter().copied().filter(|v| v.is_finite()).fold(0.0, f64::max);
+            if top > 0.0 {
+                r[group] / top
+            } else {
+                1.0
+            }
+        }));
+        ratios.sort_by(f64::total_cmp);
+        let median = ratios[ratios.len() / 2];
+        if median < th.vanish_ratio {
+            out.push(GroupWarning::Vanishing { group, ratio: median });
+        }
+        let g0 = first[group];
+        if g0 > 0.0 {
+            if let Some(record) = records.iter().position(|r| r[group] >= th.explode_ratio * g0) {
+                let growth = records[record][group] / g0;
+                out.push(GroupWarning::Exploding { group, record, growth });
+            }
+        }
+    }
+    out
+}

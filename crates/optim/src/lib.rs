@@ -7,7 +7,8 @@
 //! `robust`. First-order, quasi-Newton and global [`Solver`]s see its value and gradient;
 //! Levenberg–Marquardt sees the Triggs-corrected residuals and Jacobian. Every solver returns
 //! a [`Minimum`] whose [`Stop`] says why it stopped; an [`Observer`] sees each iterate and a
-//! [`Trace`] feeds `diagnose`.
+//! [`Trace`] feeds `diagnose`. A [`StochasticObjective`] (a mean over samples) trains with
+//! the first-order solvers on mini-batches through [`MiniBatch`], epoch by epoch.
 
 pub mod check;
 pub mod covariance;
@@ -19,9 +20,12 @@ pub mod penalty;
 pub mod problem;
 pub mod robust;
 pub mod solver;
+pub mod stochastic;
 pub mod transform;
 
-pub use diagnose::{diagnose, Diagnosis, Thresholds, Warning};
+pub use diagnose::{
+    diagnose, diagnose_groups, Diagnosis, GroupThresholds, GroupWarning, Thresholds, Warning,
+};
 pub use loss::{Loss, LossKind, ResidualScale, ScaleAnnealing};
 pub use observe::{Iterate, Observer, Trace};
 pub use penalty::{Penalty, Ridge};
@@ -45,4 +49,8 @@ pub use solver::nesterov::Nesterov;
 pub use solver::rmsprop::RmsProp;
 pub use solver::schedule::{Clip, Control, Schedule};
 pub use solver::{Limits, Minimum, Solver, Stop};
+pub use stochastic::{
+    EarlyStopping, Epoch, EpochObserver, Epochs, FullBatch, MeanOver, MiniBatch,
+    StochasticObjective, Training, Validation,
+};
 pub use transform::{Domain, Frozen, Transformed};

@@ -13,6 +13,9 @@ use super::schedule::{run_rule, Control, Rule};
 use crate::observe::Observer;
 use crate::problem::{Bounds, Objective};
 use crate::solver::{Minimum, Solver};
+use crate::stochastic::{
+    run_epochs, EpochObserver, Epochs, MiniBatch, StochasticObjective, Training, Validation,
+};
 
 /// Adam, or AdamW when `weight_decay > 0`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -100,5 +103,29 @@ impl Solver for Adam {
             v: vec![0.0; n],
         };
         run_rule(problem, x0, bounds, obs, &self.control, self.lr, &mut rule)
+    }
+}
+
+impl MiniBatch for Adam {
+    fn train<S: StochasticObjective>(
+        &self,
+        problem: &S,
+        x0: &[f64],
+        spec: &Epochs,
+        validation: Option<&dyn Validation>,
+        steps: &mut dyn Observer,
+        epochs: &mut dyn EpochObserver,
+    ) -> Training {
+        let n = x0.len();
+        let mut rule = Moments {
+            b1: self.beta1,
+            b2: self.beta2,
+            eps: self.eps,
+            wd: self.weight_decay,
+            t: 0,
+            m: vec![0.0; n],
+            v: vec![0.0; n],
+        };
+        run_epochs(problem, x0, spec, validation, steps, epochs, &self.control, self.lr, &mut rule)
     }
 }

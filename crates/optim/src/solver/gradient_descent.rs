@@ -4,14 +4,19 @@
 //! schedule, `t_prev` the last accepted step) and halves `t` until the projected Armijo
 //! condition `f(x_t) ≤ f(x) + c₁·∇f(x)ᵀ(x_t − x)` holds (Bertsekas 1976). With
 //! `line_search = false` it takes the fixed step `t = η_k` (useful to study step sizes).
+//! On mini-batches ([`MiniBatch`]) it is plain stochastic gradient descent `x ← x − η_k·g`
+//! (no line search on a noisy batch loss).
 
 // Index loops mirror the formulas (several arrays indexed together).
 #![allow(clippy::needless_range_loop)]
 
-use super::schedule::{dist, norm2, start, Control};
+use super::schedule::{dist, norm2, start, Control, Rule};
 use crate::observe::{Iterate, Observer};
 use crate::problem::{Bounds, Counted, Objective};
 use crate::solver::{Minimum, Solver, Stop};
+use crate::stochastic::{
+    run_epochs, EpochObserver, Epochs, MiniBatch, StochasticObjective, Training, Validation,
+};
 
 /// Gradient descent with backtracking line search.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -110,5 +115,31 @@ impl Solver for GradientDescent {
             }
         };
         prog.finish(stop, &counted)
+    }
+}
+
+/// The fixed step `x ← x − η_k·g` of stochastic gradient descent.
+struct Plain;
+
+impl Rule for Plain {
+    fn propose(&mut self, _k: u32, x: &[f64], g: &[f64], rate: f64, x_new: &mut [f64]) {
+        for i in 0..x.len() {
+            x_new[i] = x[i] - rate * g[i];
+        }
+    }
+    fn reset(&mut self) {}
+}
+
+impl MiniBatch for GradientDescent {
+    fn train<S: StochasticObjective>(
+        &self,
+        problem: &S,
+        x0: &[f64],
+        spec: &Epochs,
+        validation: Option<&dyn Validation>,
+        steps: &mut dyn Observer,
+        epochs: &mut dyn EpochObserver,
+    ) -> Training {
+        run_epochs(problem, x0, spec, validation, steps, epochs, &self.control, self.lr, &mut Plain)
     }
 }

@@ -7,6 +7,9 @@ use super::schedule::{run_rule, Control, Rule};
 use crate::observe::Observer;
 use crate::problem::{Bounds, Objective};
 use crate::solver::{Minimum, Solver};
+use crate::stochastic::{
+    run_epochs, EpochObserver, Epochs, MiniBatch, StochasticObjective, Training, Validation,
+};
 
 /// Gradient descent with heavy-ball momentum.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -52,5 +55,21 @@ impl Solver for Momentum {
     ) -> Minimum {
         let mut rule = HeavyBall { mu: self.momentum, v: vec![0.0; x0.len()] };
         run_rule(problem, x0, bounds, obs, &self.control, self.lr, &mut rule)
+    }
+}
+
+impl MiniBatch for Momentum {
+    fn train<S: StochasticObjective>(
+        &self,
+        problem: &S,
+        x0: &[f64],
+        spec: &Epochs,
+        validation: Option<&dyn Validation>,
+        steps: &mut dyn Observer,
+        epochs: &mut dyn EpochObserver,
+    ) -> Training {
+        let n = x0.len();
+        let mut rule = HeavyBall { mu: self.momentum, v: vec![0.0; n] };
+        run_epochs(problem, x0, spec, validation, steps, epochs, &self.control, self.lr, &mut rule)
     }
 }

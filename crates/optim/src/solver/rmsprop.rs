@@ -7,6 +7,9 @@ use super::schedule::{run_rule, Control, Rule};
 use crate::observe::Observer;
 use crate::problem::{Bounds, Objective};
 use crate::solver::{Minimum, Solver};
+use crate::stochastic::{
+    run_epochs, EpochObserver, Epochs, MiniBatch, StochasticObjective, Training, Validation,
+};
 
 /// RMSProp.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -55,5 +58,21 @@ impl Solver for RmsProp {
     ) -> Minimum {
         let mut rule = Rms { rho: self.rho, eps: self.eps, s: vec![0.0; x0.len()] };
         run_rule(problem, x0, bounds, obs, &self.control, self.lr, &mut rule)
+    }
+}
+
+impl MiniBatch for RmsProp {
+    fn train<S: StochasticObjective>(
+        &self,
+        problem: &S,
+        x0: &[f64],
+        spec: &Epochs,
+        validation: Option<&dyn Validation>,
+        steps: &mut dyn Observer,
+        epochs: &mut dyn EpochObserver,
+    ) -> Training {
+        let n = x0.len();
+        let mut rule = Rms { rho: self.rho, eps: self.eps, s: vec![0.0; n] };
+        run_epochs(problem, x0, spec, validation, steps, epochs, &self.control, self.lr, &mut rule)
     }
 }

@@ -12,3 +12,4 @@ mod first_order;
 mod global;
 mod losses;
 mod robust_sum;
+mod stochastic;
