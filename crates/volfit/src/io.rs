@@ -2,7 +2,10 @@
 //!
 //! [`write_atomic`]: write to a temporary file in the destination's directory, flush, fsync,
 //! then rename over the destination, so readers never see a half-written file; `-` writes
-//! to stdout. [`OutDir`]: a command's output folder written as a whole: every file goes
+//! to stdout. A destination that exists and is not a regular file (`/dev/null`, a FIFO, a
+//! socket) or names an open descriptor (`/dev/stdout`, `/proc/self/fd/1`) is written in place,
+//! never replaced; a symbolic link to a regular file is kept and its target is replaced
+//! atomically (the temporary goes beside the target). [`OutDir`]: a command's output folder written as a whole: every file goes
 //! into a hidden sibling folder, which is swapped in place of the old folder only when all
 //! are written, so a rerun leaves no stale file and an interrupted one leaves the previous
 //! folder intact. [`check_writable`]: proves a destination can be written before any work.
@@ -38,6 +41,11 @@ where
         w.flush()?;
         return Ok(out);
     }
+    let path = match destination(path) {
+        Destination::InPlace => return write_in_place(path, body),
+        Destination::File(real) => real,
+    };
+    let path = path.as_path();
     let (dir, name) = split(path)?;
     check_dir_target(path, &dir)?;
     remove_stale(&dir, &name);
@@ -59,8 +67,54 @@ where
     result
 }
 
+/// How [`write_atomic`] writes a destination.
+enum Destination {
+    /// Open and write the path itself: it is a device, FIFO or socket, or names an open
+    /// descriptor (`/dev/stdout`, `/dev/fd/N`, `/proc/…`), where a rename would replace
+    /// the special file or miss the descriptor.
+    InPlace,
+    /// Write a temporary beside this regular file (a symbolic link's target, resolved) and
+    /// rename it over.
+    File(PathBuf),
+}
+
+/// Where and how `path` is written. A missing path, or a link to nothing, is a new file at
+/// `path` itself.
+fn destination(path: &Path) -> Destination {
+    // Names of open descriptors (`/dev/stdout` → `/proc/self/fd/1` → the shell's file).
+    let special = |p: &Path| {
+        ["/proc", "/dev/fd", "/dev/stdout", "/dev/stderr"].iter().any(|s| p.starts_with(s))
+    };
+    match fs::metadata(path) {
+        Ok(meta) if !meta.is_file() && !meta.is_dir() => Destination::InPlace,
+        Ok(meta) if meta.is_file() => match fs::canonicalize(path) {
+            Ok(real) if special(path) || special(&real) => Destination::InPlace,
+            Ok(real) => Destination::File(real),
+            Err(_) => Destination::File(path.to_path_buf()),
+        },
+        _ if special(path) => Destination::InPlace,
+        _ => Destination::File(path.to_path_buf()),
+    }
+}
+
+/// Writes into `path` as it is (no temporary, no rename): for special files. Appends, so a
+/// descriptor's file (`>>` in the shell) is not overwritten from its start.
+fn write_in_place<T, E, F>(path: &Path, body: F) -> Result<T, E>
+where
+    E: From<io::Error>,
+    F: FnOnce(&mut dyn Write) -> Result<T, E>,
+{
+    let file = fs::OpenOptions::new().append(true).open(path).map_err(|e| named(path, &e))?;
+    let mut w = BufWriter::new(file);
+    let out = body(&mut w)?;
+    w.flush().map_err(|e| named(path, &e))?;
+    Ok(out)
+}
+
 /// Checks, without writing anything, that `path` can be written by [`write_atomic`]: its
-/// folder exists and takes a new file, and `path` is not a folder. `-` (stdout) passes.
+/// folder exists and takes a new file, and `path` is not a folder. `-` (stdout) and
+/// special files written in place (e.g. `/dev/null`, a FIFO) pass: opening them can have
+/// effects (a FIFO waits for its reader), so the write itself reports any failure.
 ///
 /// # Errors
 /// An I/O error naming `path` and what is wrong.
@@ -68,6 +122,11 @@ pub fn check_writable(path: &Path) -> io::Result<()> {
     if path.as_os_str() == "-" {
         return Ok(());
     }
+    let path = match destination(path) {
+        Destination::InPlace => return Ok(()),
+        Destination::File(real) => real,
+    };
+    let path = path.as_path();
     let (dir, name) = split(path)?;
     check_dir_target(path, &dir)?;
     let probe = dir.join(temp_name(&name, "tmp"));
@@ -83,7 +142,9 @@ pub fn check_writable(path: &Path) -> io::Result<()> {
 /// without a commit (an error), the staging folder is removed and `NAME` is untouched.
 ///
 /// Only a folder that is new, empty, or was written by volfit (every entry listed in its
-/// manifest) is replaced, so user files are never deleted.
+/// manifest) is replaced, so user files are never deleted. A target that is a symbolic link
+/// to a folder is resolved first: the folder it points to is replaced (by the same rules,
+/// staged beside it) and the link is kept.
 #[derive(Debug)]
 pub struct OutDir {
     target: PathBuf,
@@ -513,6 +574,57 @@ mod tests {
         record_in_manifest(&empty, "report.html").expect("record");
         OutDir::create(&empty).expect("recorded file is ours").commit("fit").expect("commit");
         assert_eq!(names(&empty), [MANIFEST]);
+    }
+
+    #[test]
+    fn special_files_are_written_in_place_never_replaced() {
+        use std::os::unix::fs::FileTypeExt;
+        let root = tempfile::tempdir().expect("temp dir");
+        let fifo = root.path().join("pipe");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+        assert!(made.success());
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || fs::read(&fifo).expect("read the fifo"))
+        };
+        check_writable(&fifo).expect("a fifo is writable");
+        write_atomic::<(), io::Error, _>(&fifo, |w| w.write_all(b"rows\n")).expect("write");
+        // Checked before joining: had the FIFO been replaced, the reader would wait forever.
+        let kind = fs::symlink_metadata(&fifo).expect("still there").file_type();
+        assert!(kind.is_fifo(), "the FIFO was replaced by {kind:?}");
+        assert_eq!(reader.join().expect("reader"), b"rows\n");
+        assert_eq!(names(root.path()), ["pipe"], "no temporary beside it");
+    }
+
+    #[test]
+    fn a_symlink_is_kept_and_its_target_replaced() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let (real_dir, link_dir) = (root.path().join("data"), root.path().join("links"));
+        fs::create_dir(&real_dir).expect("dir");
+        fs::create_dir(&link_dir).expect("dir");
+        let real = real_dir.join("q.csv");
+        fs::write(&real, "old").expect("file");
+        let link = link_dir.join("q.csv");
+        std::os::unix::fs::symlink(&real, &link).expect("symlink");
+        write(&link_dir, "q.csv", "new");
+        assert!(fs::symlink_metadata(&link).expect("link").file_type().is_symlink());
+        assert_eq!(fs::read_to_string(&real).expect("target"), "new");
+        assert_eq!(
+            (names(&real_dir), names(&link_dir)),
+            (vec!["q.csv".into()], vec!["q.csv".into()])
+        );
+        // An output folder given as a link: the folder it points to is replaced.
+        let out_real = root.path().join("out_real");
+        let first = OutDir::create(&out_real).expect("stage");
+        write(first.path(), "fit.json", "old");
+        first.commit("fit").expect("commit");
+        let out_link = root.path().join("out");
+        std::os::unix::fs::symlink(&out_real, &out_link).expect("symlink");
+        let second = OutDir::create(&out_link).expect("stage through the link");
+        write(second.path(), "fit.json", "new");
+        second.commit("fit").expect("commit");
+        assert!(fs::symlink_metadata(&out_link).expect("link").file_type().is_symlink());
+        assert_eq!(fs::read_to_string(out_real.join("fit.json")).expect("read"), "new");
     }
 
     #[test]

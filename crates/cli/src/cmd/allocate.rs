@@ -287,20 +287,24 @@ pub fn run(args: &AllocateArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let (problem, more) = problem(&set, &cfg)?;
     notices.extend(more);
 
-    let allocation =
-        super::with_spinner("allocating", quiet, || alloc::solve(&problem, &settings))?;
-    notices.extend(risk_notices(&allocation, &settings));
-    write_contributions(&dir.path().join("contributions.csv"), &set, &allocation)?;
     let lambdas: Vec<f64> = if cfg.frontier.is_empty() {
         [0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 10.0].iter().map(|m| m * cfg.lambda.max(0.1)).collect()
     } else {
         cfg.frontier.clone()
     };
-    let frontier: Vec<_> =
-        super::with_spinner("frontier", quiet, || alloc::frontier(&problem, &settings, &lambdas))?
-            .into_iter()
-            .map(|f| f.0)
-            .collect();
+    // One bar over the LP solves: the chosen λ, then each frontier point.
+    let (allocation, frontier) = super::with_counted("allocating (λ points)", quiet, |p| {
+        p(0, 1 + lambdas.len());
+        let allocation = alloc::solve(&problem, &settings)?;
+        p(1, 1 + lambdas.len());
+        let points = alloc::frontier_with_progress(&problem, &settings, &lambdas, &|d, n| {
+            p(1 + d, 1 + n);
+        })?;
+        anyhow::Ok((allocation, points))
+    })?;
+    let frontier: Vec<_> = frontier.into_iter().map(|f| f.0).collect();
+    notices.extend(risk_notices(&allocation, &settings));
+    write_contributions(&dir.path().join("contributions.csv"), &set, &allocation)?;
 
     let config: toml::Value = toml::from_str(&cfg_text).context("re-reading the config")?;
     let candidates = set

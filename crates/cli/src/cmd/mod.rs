@@ -61,21 +61,32 @@ impl Threads {
     }
 }
 
-/// Runs `f` under a spinner with the elapsed time on stderr (only on a terminal, not with
-/// `quiet`): for long steps that report no count of their own.
-pub fn with_spinner<T>(what: &str, quiet: bool, f: impl FnOnce() -> T) -> T {
+/// Runs `f` with a counted progress bar on stderr (only on a terminal, not with `quiet`):
+/// `f` gets a callback `(done, total)` for the library loop, callable from any thread.
+pub fn with_counted<T>(
+    what: &str,
+    quiet: bool,
+    f: impl FnOnce(&(dyn Fn(usize, usize) + Sync)) -> T,
+) -> T {
     use std::io::IsTerminal;
-    if quiet || !std::io::stderr().is_terminal() {
-        return f();
+    let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        let template = format!("{what} {{bar:40}} {{pos}}/{{len}} eta {{eta}}");
+        if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
+            bar.set_style(style);
+        }
+        bar
+    });
+    let out = f(&|done, total| {
+        if let Some(b) = &bar {
+            b.set_length(total as u64);
+            // Workers finish out of order: never move the bar back.
+            b.set_position(b.position().max(done as u64));
+        }
+    });
+    if let Some(b) = bar {
+        b.finish_and_clear();
     }
-    let bar = indicatif::ProgressBar::new_spinner();
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}") {
-        bar.set_style(style);
-    }
-    bar.set_message(what.to_string());
-    bar.enable_steady_tick(std::time::Duration::from_millis(120));
-    let out = f();
-    bar.finish_and_clear();
     out
 }
 

@@ -11,7 +11,7 @@ use anyhow::Context;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use volfit::fit::ModelKind;
-use volfit::validate::{validate, write_tables, GridConfig, TableFormat};
+use volfit::validate::{validate_with_progress, write_tables, GridConfig, TableFormat};
 
 /// Arguments of `volfit validate`.
 #[derive(clap::Args, Debug)]
@@ -116,7 +116,10 @@ pub fn run(args: &ValidateArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         cfg.folds = most.max(2);
     }
     let pool = args.threads.pool()?;
-    let v = super::with_spinner("validating", quiet, || pool.install(|| validate(&snaps, &cfg)))?;
+    let v =
+        super::with_counted("validating (spec × underlying runs, CV snapshots)", quiet, |p| {
+            pool.install(|| validate_with_progress(&snaps, &cfg, p))
+        })?;
     write_tables(out.path(), &v, args.table_format)
         .with_context(|| format!("writing {}", args.out.display()))?;
     if !quiet {

@@ -205,3 +205,101 @@ fn validate_folds_are_bounded_by_the_quotes_with_a_notice() {
     assert!(e.contains("--folds 100000 is more than the"), "{e}");
     assert!(dir.path().join("v").join("manifest.json").exists(), "{e}");
 }
+
+#[test]
+fn validate_grid_entries_fail_with_file_key_and_rule() {
+    // Each grid entry goes through the fit rules once, before any input is read; before,
+    // `[base] starts = 100000` ran and the axis errors named no file.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let inputs = [1, 2].map(|seed| crate::validate_cli::synth(dir.path(), seed));
+    let cases: [(&str, &str, &[&str]); 4] = [
+        (
+            "neg_ridge.toml",
+            "ridges = [\"none\", \"-1:prev\"]\n",
+            &["key ridges entry \"-1:prev\"", "L ≥ 0"],
+        ),
+        (
+            "nan_huber.toml",
+            "losses = [\"huber:nan\"]\n",
+            &["key losses entry \"huber:nan\"", "positive and finite"],
+        ),
+        ("bad_model.toml", "models = [\"svx\"]\n", &["line 1", "unknown variant `svx`"]),
+        (
+            "base_starts.toml",
+            "[base]\nstarts = 100000\n",
+            &["key base.starts = 100000: must be from 1 to 1000"],
+        ),
+    ];
+    let out = dir.path().join("v");
+    for (name, text, frags) in cases {
+        let cfg = dir.path().join(name);
+        std::fs::write(&cfg, text).expect("grid");
+        let o = volfit()
+            .args(["validate", "--config"])
+            .arg(&cfg)
+            .arg("--out")
+            .arg(&out)
+            .args(&inputs)
+            .output()
+            .expect("run validate");
+        assert_eq!(o.status.code(), Some(2), "{name}");
+        let e = stderr(&o);
+        assert!(e.contains(name), "{name}: no file name in {e}");
+        for f in frags {
+            assert!(e.contains(f), "{name}: {e:?} lacks {f:?}");
+        }
+    }
+    assert!(!out.exists(), "nothing written");
+}
+
+#[test]
+fn quiet_validate_and_allocate_keep_stderr_empty() {
+    // The counted bars (validate, allocate) and the "wrote …" lines are chatter: -q hides
+    // them; results go to stdout.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let inputs = [1, 2].map(|seed| crate::validate_cli::synth(dir.path(), seed));
+    let o = volfit()
+        .args(["validate", "--model", "svi", "--folds", "0", "-q", "--out"])
+        .arg(dir.path().join("v"))
+        .args(&inputs)
+        .output()
+        .expect("run validate");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "");
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/alloc");
+    let o = volfit()
+        .args(["allocate", "-q", "--book"])
+        .arg(examples.join("candidates.toml"))
+        .arg("--config")
+        .arg(examples.join("alloc.toml"))
+        .arg("--out")
+        .arg(dir.path().join("a"))
+        .output()
+        .expect("run allocate");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "");
+    assert!(dir.path().join("a").join("frontier.csv").exists());
+}
+
+#[test]
+fn quotes_into_a_fifo_write_through_it_never_replace_it() {
+    // `volfit quotes … -o /dev/null` replaced the device with a regular file (as root); a
+    // FIFO stands in for it here.
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = synth(dir.path());
+    let fifo = dir.path().join("pipe");
+    assert!(Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(&fifo).expect("read the fifo"))
+    };
+    let o = volfit().arg("quotes").arg(&input).arg("--out").arg(&fifo).output().expect("quotes");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let kind = std::fs::symlink_metadata(&fifo).expect("still there").file_type();
+    assert!(kind.is_fifo(), "the FIFO was replaced by {kind:?}");
+    let rows = reader.join().expect("reader");
+    let lines = rows.iter().filter(|&&b| b == b'\n').count();
+    assert!(lines > 100, "{lines} lines through the FIFO");
+    assert_eq!(names(dir.path()), ["pipe", "synth.csv", "synth.csv.truth.json"]);
+}

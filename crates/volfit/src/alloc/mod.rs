@@ -774,6 +774,19 @@ pub fn frontier(
     settings: &Settings,
     lambdas: &[f64],
 ) -> Result<Vec<(FrontierPoint, Allocation)>, AllocError> {
+    frontier_with_progress(problem, settings, lambdas, &|_, _| {})
+}
+
+/// [`frontier`], calling `progress(done, total)` after each point (`total` = distinct `λ`).
+///
+/// # Errors
+/// The first [`AllocError`] of any point.
+pub fn frontier_with_progress(
+    problem: &Problem,
+    settings: &Settings,
+    lambdas: &[f64],
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Vec<(FrontierPoint, Allocation)>, AllocError> {
     let mut ls: Vec<f64> = lambdas.to_vec();
     ls.sort_by(|a, b| b.total_cmp(a));
     ls.dedup();
@@ -782,7 +795,8 @@ pub fn frontier(
     // Each LP's active scenario sets start from the tail of the previous λ's optimum.
     let mut prev: Option<Vec<f64>> = None;
     ls.iter()
-        .map(|&lambda| {
+        .enumerate()
+        .map(|(i, &lambda)| {
             let s = Settings { lambda, ..settings.clone() };
             let a = match s.reward {
                 RewardSpec::Expected => lp::solve_from(&p, &s, prev.as_deref())?,
@@ -796,6 +810,7 @@ pub fn frontier(
                 risk_lp: a.risk_lp,
                 x: a.x.clone(),
             };
+            progress(i + 1, ls.len());
             Ok((fp, a))
         })
         .collect()

@@ -506,3 +506,16 @@ fn issue_14_contributions_additive_only_when_homogeneous() {
     assert!(!RiskMeasure::Oce(crate::risk::OceUtility::Quadratic { c: 1.0 })
         .is_positively_homogeneous());
 }
+
+#[test]
+fn frontier_progress_counts_distinct_points() {
+    let p = synthetic(4, 200, 5);
+    let s = es(0.95, 1.0);
+    let seen = std::sync::Mutex::new(Vec::new());
+    let f = super::frontier_with_progress(&p, &s, &[0.5, 0.1, 0.5, 2.0], &|d, n| {
+        seen.lock().expect("lock").push((d, n));
+    })
+    .unwrap();
+    assert_eq!(f.len(), 3, "λ = 0.5 twice is one point");
+    assert_eq!(seen.into_inner().expect("lock"), [(1, 3), (2, 3), (3, 3)]);
+}

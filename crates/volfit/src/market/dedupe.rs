@@ -149,6 +149,7 @@ mod tests {
             snapshots: 0,
             skipped: RejectionCounts::default(),
             filtered: 0,
+            idle_checkpoints: 0,
             examples: Vec::new(),
         };
         assert!(d.admit(&snap("BTC", 1_000, 0.1)));

@@ -235,17 +235,22 @@ struct LineState {
 /// grows past `limit`.
 fn scan(st: &mut LineState, b: &[u8], limit: usize, csv_quotes: bool) -> Option<u64> {
     // Fast path (no quoting involved, chunk shorter than the limit): only the first and the
-    // last segment can be over, and both are found from the ends.
-    if b.len() <= limit && !st.in_quote && !(csv_quotes && b.contains(&b'"')) {
-        let Some(first) = b.iter().position(|&c| c == b'\n') else {
+    // last segment can be over, and both are found from the ends. One SIMD pass (memchr)
+    // finds and counts the newlines: this runs over every byte of every input.
+    if b.len() <= limit && !st.in_quote && !(csv_quotes && memchr::memchr(b'"', b).is_some()) {
+        let mut lines = memchr::memchr_iter(b'\n', b);
+        let Some(first) = lines.next() else {
             st.run += b.len();
             return (st.run > limit).then_some(st.start);
         };
         if st.run + first > limit {
             return Some(st.start);
         }
-        let last = b.iter().rposition(|&c| c == b'\n').unwrap_or(first);
-        st.line += b.iter().filter(|&&c| c == b'\n').count() as u64;
+        let (mut last, mut count) = (first, 1u64);
+        for i in lines {
+            (last, count) = (i, count + 1);
+        }
+        st.line += count;
         st.start = st.line;
         st.run = b.len() - last - 1;
         return (st.run > limit).then_some(st.start);
@@ -286,10 +291,12 @@ impl<R: BufRead> LineCap<R> {
 impl<R: BufRead> Read for LineCap<R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         self.tripped()?;
-        let b = self.inner.fill_buf()?;
-        let n = b.len().min(out.len());
-        out[..n].copy_from_slice(&b[..n]);
-        self.advance(n);
+        // Read straight into `out` (a `BufReader` inside skips its own buffer for large
+        // reads): no extra copy of every byte.
+        let n = self.inner.read(out)?;
+        if let Some(line) = scan(&mut self.state, &out[..n], self.limit, self.csv_quotes) {
+            self.trip.0.store(line, Ordering::Relaxed);
+        }
         self.tripped()?;
         Ok(n)
     }

@@ -34,7 +34,7 @@ impl TimeUnit {
         }
     }
     /// A number in this unit, in ms since the epoch.
-    fn to_ms(self, n: i64) -> i64 {
+    pub(crate) fn to_ms(self, n: i64) -> i64 {
         match self {
             TimeUnit::S => n.saturating_mul(1000),
             TimeUnit::Ms => n,
@@ -44,9 +44,9 @@ impl TimeUnit {
 }
 
 /// 2016-01-01T00:00:00Z: Deribit listed its first options in 2016, so no chain is older.
-const FIRST_MS: i64 = 1_451_606_400_000;
+pub(crate) const FIRST_MS: i64 = 1_451_606_400_000;
 /// 2100-01-01T00:00:00Z.
-const LAST_MS: i64 = 4_102_444_800_000;
+pub(crate) const LAST_MS: i64 = 4_102_444_800_000;
 /// Listed expiries are at most a few years out; ten years means a wrong unit or column.
 const MAX_TENOR_MS: i64 = 10 * 365 * 86_400_000;
 

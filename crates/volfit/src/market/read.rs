@@ -93,6 +93,7 @@ fn new_report(path: &Path, format: Format) -> FileReport {
         snapshots: 0,
         skipped: RejectionCounts::default(),
         filtered: 0,
+        idle_checkpoints: 0,
         examples: Vec::new(),
     }
 }

@@ -103,11 +103,19 @@ pub struct FileReport {
     pub skipped: RejectionCounts,
     /// Rows of other underlyings than `--underlying`.
     pub filtered: u64,
+    /// Checkpoints of a stream (Tardis) skipped because every update held was stale: their
+    /// chains would have held no quote.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub idle_checkpoints: u64,
     /// The first few skip messages (file, line, field, reason).
     pub examples: Vec<String>,
 }
 
 const MAX_EXAMPLES: usize = 20;
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
 
 impl FileReport {
     /// Records a message without counting (the count is kept elsewhere).

@@ -9,6 +9,13 @@
 //! an instrument at or past expiry `expired` (once: it is then forgotten) and an update
 //! whose exchange `timestamp` is older than `T − max_age` `stale`. Memory is bounded by the number of
 //! instruments, not by the file size.
+//!
+//! Work is bounded by the file, not by the time it spans: once every held update is stale,
+//! the `--every` clock jumps over the checkpoints before the next arrival (they would hold
+//! only stale rows) and counts them in [`FileReport::idle_checkpoints`] (`--at` instants
+//! are all answered: their list bounds the work); an update's exchange time is
+//! taken as at most its arrival time, and a `local_timestamp` before 2016 or after 2100
+//! (a file in another unit) fails the file.
 
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -16,13 +23,14 @@ use std::path::Path;
 
 use csv::ByteRecord;
 
-use super::chain::{PriceUnit, RawQuote};
+use super::chain::{iso8601, PriceUnit, RawQuote};
 use super::clean::{self, Rejection, RejectionCounts};
 use super::deribit::{check_name, option_type};
 use super::error::{Error, FieldReason};
 use super::fields::{parse_i64, Columns, Row};
 use super::format::Format;
 use super::input;
+use super::mapped::{FIRST_MS, LAST_MS};
 use super::stream::{FileReport, RawSnapshot, ReadOptions, Schedule};
 
 pub(crate) const NAME: &str = Format::Tardis.name();
@@ -136,6 +144,19 @@ impl Clock {
             );
         }
     }
+    /// Skips every `--every` checkpoint before `local_us` (from `next` on); returns how
+    /// many. (`--at` instants are all answered: their number bounds the work.)
+    fn skip_before(&mut self, local_us: i64) -> u64 {
+        match (self.step_us, self.next) {
+            (Some(step), Some(t)) if t < local_us => {
+                // t < local_us < 2100, so neither the count nor the new time overflows.
+                let k = (local_us - t - 1) / step + 1;
+                self.next = Some(t + k * step);
+                k as u64
+            }
+            _ => 0,
+        }
+    }
     fn advance(&mut self) {
         match self.step_us {
             Some(step) => self.next = self.next.map(|t| t + step),
@@ -171,10 +192,18 @@ struct State<'o> {
     cols: Cols,
     index: FnvMap<Box<[u8]>, usize>,
     slots: Vec<Slot>,
+    /// The newest exchange time of any update taken (µs); every held update is at most this.
+    newest_us: i64,
     opts: &'o ReadOptions,
 }
 
 impl State<'_> {
+    /// True when every held update is stale at `t_us`: its chain would hold no quote.
+    fn all_stale(&self, t_us: i64) -> bool {
+        let max_age_us = self.opts.clean.max_age_ms.saturating_mul(1000);
+        t_us.saturating_sub(self.newest_us) > max_age_us
+    }
+
     /// Emits the as-of chains at `t_us`, one per underlying, sorted by underlying.
     fn emit(
         &mut self,
@@ -256,8 +285,13 @@ pub(crate) fn read(
     report: &mut FileReport,
     sink: &mut dyn FnMut(RawSnapshot) -> Result<(), Error>,
 ) -> Result<(), Error> {
-    let mut st =
-        State { cols: Cols::new(cols, path)?, index: FnvMap::default(), slots: Vec::new(), opts };
+    let mut st = State {
+        cols: Cols::new(cols, path)?,
+        index: FnvMap::default(),
+        slots: Vec::new(),
+        newest_us: i64::MIN,
+        opts,
+    };
     let mut clock = Clock::new(&opts.schedule);
     let mut started = false;
     let mut rec = ByteRecord::new();
@@ -292,6 +326,10 @@ pub(crate) fn read(
                 continue;
             }
         };
+        check_local(&row, local)?;
+        // An update cannot be newer than its arrival (a skewed or corrupt exchange time
+        // would otherwise keep the chain fresh for as long as it is ahead).
+        let ts = ts.min(local);
         let sym = rec.get(st.cols.symbol).unwrap_or(b"");
         if let Some(w) = want {
             let und = sym.split(|b| *b == b'-').next().unwrap_or(b"");
@@ -305,9 +343,14 @@ pub(crate) fn read(
             started = true;
         }
         while let Some(t) = clock.next.filter(|t| local > *t) {
+            if clock.step_us.is_some() && st.all_stale(t) {
+                report.idle_checkpoints += clock.skip_before(local);
+                break;
+            }
             st.emit(path, t, report, sink)?;
             clock.advance();
         }
+        st.newest_us = st.newest_us.max(ts);
         let expiry_us = rec.get(st.cols.expiration).and_then(|b| parse_i64(b.trim_ascii()));
         let i = match st.index.get(sym) {
             Some(&i) => i,
@@ -332,5 +375,37 @@ pub(crate) fn read(
             clock.advance();
         }
     }
+    if report.idle_checkpoints > 0 {
+        report.examples.push(format!(
+            "{}: {} checkpoints skipped: every update held was older than --max-age ({} ms)",
+            path.display(),
+            report.idle_checkpoints,
+            opts.clean.max_age_ms
+        ));
+    }
     Ok(())
+}
+
+/// Fails the file on a `local_timestamp` (µs) before 2016 or after 2100, naming the unit
+/// the number would fit.
+fn check_local(row: &Row<'_>, local_us: i64) -> Result<(), Error> {
+    let plausible = |ms: i64| (FIRST_MS..LAST_MS).contains(&ms);
+    let ms = local_us.div_euclid(1000);
+    if plausible(ms) {
+        return Ok(());
+    }
+    let when = if ms < FIRST_MS { "before 2016" } else { "after 2100" };
+    let units =
+        [("s", local_us.saturating_mul(1000)), ("ms", local_us), ("ns", local_us / 1_000_000)];
+    let other = units
+        .into_iter()
+        .find(|(_, ms)| plausible(*ms))
+        .map(|(unit, ms)| format!("; read as {unit} it is {}", iso8601(ms)))
+        .unwrap_or_default();
+    let msg = format!(
+        "{local_us} read as µs (the Tardis unit) is {}, {when}{other}: not a Tardis \
+         options_chain time; a file in another unit loads through --map with --time-unit",
+        iso8601(ms)
+    );
+    Err(row.err("local_timestamp", FieldReason::Implausible(msg)))
 }

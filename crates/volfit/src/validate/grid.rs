@@ -79,31 +79,55 @@ pub fn spec_label(spec: &FitSpec) -> String {
     format!("{}/{}/{}/{}/{}", spec.model, spec.residual, spec.weight, spec.loss, ridge)
 }
 
-/// A grid setting that does not parse or is out of range.
+/// A grid setting that does not parse or is out of range: the TOML key (`ridges`,
+/// `base.starts`, …) and what is wrong, the entry or value first.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("grid {what}: {message}")]
+#[error("key {what} {message}")]
 pub struct GridError {
-    /// Which setting.
-    pub what: &'static str,
-    /// What is wrong with it.
+    /// Which setting (TOML key, dotted inside `[base]`).
+    pub what: String,
+    /// The offending entry or value and its rule, e.g. `entry "-1:prev": …` or `= 0: …`.
     pub message: String,
 }
 
+impl GridError {
+    fn value(what: &str, value: impl std::fmt::Display, rule: impl std::fmt::Display) -> Self {
+        GridError { what: what.to_string(), message: format!("= {value}: {rule}") }
+    }
+}
+
+/// Parses every entry of an axis once, and checks the spec it makes against the fit rules
+/// ([`crate::fit::RULES`]).
 fn parse_axis<T, E: std::fmt::Display>(
     what: &'static str,
     items: &[String],
     parse: impl Fn(&str) -> Result<T, E>,
+    check: impl Fn(&T) -> Result<(), crate::fit::SpecError>,
 ) -> Result<Vec<T>, GridError> {
-    items.iter().map(|s| parse(s).map_err(|e| GridError { what, message: e.to_string() })).collect()
+    let entry = |s: &str, why: &dyn std::fmt::Display| GridError {
+        what: what.to_string(),
+        message: format!("entry {s:?}: {why}"),
+    };
+    items
+        .iter()
+        .map(|s| {
+            let v = parse(s).map_err(|e| entry(s, &e))?;
+            check(&v).map_err(|e| entry(s, &e.rule))?;
+            Ok(v)
+        })
+        .collect()
 }
 
 impl GridConfig {
-    /// Parses a TOML grid (unknown keys are errors).
+    /// Parses a TOML grid (unknown keys are errors) and checks every setting and axis entry
+    /// once ([`GridConfig::specs`]: the fit rules for `[base]` and each entry).
     ///
     /// # Errors
-    /// The TOML error, with the offending key and line.
+    /// The TOML error, with the offending key and line; or the key, entry and rule broken.
     pub fn from_toml(text: &str) -> Result<GridConfig, toml::de::Error> {
-        toml::from_str(text)
+        let cfg: GridConfig = toml::from_str(text)?;
+        cfg.specs().map_err(|e| <toml::de::Error as serde::de::Error>::custom(e.to_string()))?;
+        Ok(cfg)
     }
 
     /// The default grid restricted to one model: its losses × weights × {no ridge, ridge
@@ -122,40 +146,44 @@ impl GridConfig {
     /// An axis entry that does not parse, or settings out of range.
     pub fn specs(&self) -> Result<Vec<LabeledSpec>, GridError> {
         if self.horizon == 0 {
-            return Err(GridError { what: "horizon", message: "must be at least 1".into() });
+            return Err(GridError::value("horizon", 0, "must be at least 1"));
         }
         if self.folds == 1 {
-            return Err(GridError { what: "folds", message: "must be 0 (off) or ≥ 2".into() });
+            return Err(GridError::value("folds", 1, "must be 0 (off) or ≥ 2"));
         }
         if let Some(l) = self.ridge_lambdas.iter().find(|l| !(l.is_finite() && **l >= 0.0)) {
-            return Err(GridError { what: "ridge_lambdas", message: format!("{l} is not ≥ 0") });
+            let (what, message) = ("ridge_lambdas".into(), format!("entry {l}: must be ≥ 0"));
+            return Err(GridError { what, message });
         }
-        let or_base = |v: Vec<String>, base: String| if v.is_empty() { vec![base] } else { v };
         let b = &self.base;
+        b.check().map_err(|e| GridError::value(&format!("base.{}", e.key), e.value, e.rule))?;
+        let or_base = |v: Vec<String>, base: String| if v.is_empty() { vec![base] } else { v };
         let models = if self.models.is_empty() { vec![b.model] } else { self.models.clone() };
         let losses = parse_axis(
             "losses",
             &or_base(self.losses.clone(), b.loss.to_string()),
             str::parse::<LossKind>,
+            |&loss| FitSpec { loss, ..b.clone() }.check(),
         )?;
         let weights = parse_axis(
             "weights",
             &or_base(self.weights.clone(), b.weight.to_string()),
             str::parse::<WeightKind>,
+            |weight| FitSpec { weight: weight.clone(), ..b.clone() }.check(),
         )?;
         let residuals = parse_axis(
             "residuals",
             &or_base(self.residuals.clone(), b.residual.to_string()),
             str::parse::<ResidualKind>,
+            |&residual| FitSpec { residual, ..b.clone() }.check(),
         )?;
         let base_ridge = b.ridge.map_or_else(|| "none".to_string(), |r| r.to_string());
-        let ridges = parse_axis("ridges", &or_base(self.ridges.clone(), base_ridge), |s| {
-            if s.trim() == "none" {
-                Ok(None)
-            } else {
-                s.parse::<Ridge>().map(Some)
-            }
-        })?;
+        let ridges = parse_axis(
+            "ridges",
+            &or_base(self.ridges.clone(), base_ridge),
+            |s| if s.trim() == "none" { Ok(None) } else { s.parse::<Ridge>().map(Some) },
+            |&ridge| FitSpec { ridge, ..b.clone() }.check(),
+        )?;
         let mut out = Vec::new();
         for &model in &models {
             for &residual in &residuals {
@@ -218,5 +246,24 @@ mod tests {
         assert_eq!(bad.specs().unwrap_err().what, "losses");
         assert!(GridConfig::from_toml("horizn = 1").is_err());
         assert!(GridConfig { horizon: 0, ..GridConfig::default() }.specs().is_err());
+    }
+
+    #[test]
+    fn every_grid_entry_goes_through_the_fit_rules() {
+        // Each error names the key, the entry or value, and the rule; the file name is added
+        // by the caller. Before: `[base]` was never checked (starts = 100000 ran).
+        let cases = [
+            ("ridges = [\"none\", \"-1:prev\"]", "key ridges entry \"-1:prev\": unknown ridge"),
+            ("losses = [\"huber:nan\"]", "key losses entry \"huber:nan\": invalid loss"),
+            ("models = [\"svx\"]", "unknown variant `svx`"),
+            ("[base]\nstarts = 100000", "key base.starts = 100000: must be from 1 to 1000"),
+            ("[base.filter]\nmin_t = -1", "key base.filter.min_t = -1: must be a finite number"),
+            ("ridge_lambdas = [0.1, nan]", "key ridge_lambdas entry NaN: must be ≥ 0"),
+            ("horizon = 0", "key horizon = 0: must be at least 1"),
+        ];
+        for (toml, want) in cases {
+            let e = GridConfig::from_toml(toml).expect_err(toml).to_string();
+            assert!(e.contains(want), "{toml}: {e}");
+        }
     }
 }

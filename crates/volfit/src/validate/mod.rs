@@ -224,6 +224,20 @@ fn spread_indices(len: usize, n: usize) -> Vec<usize> {
 /// # Errors
 /// A grid setting that does not parse.
 pub fn validate(snaps: &[Snapshot], cfg: &GridConfig) -> Result<Validation, GridError> {
+    validate_with_progress(snaps, cfg, &|_, _| {})
+}
+
+/// [`validate`], calling `progress(done, total)` after each unit of work (one spec's
+/// walk-forward on one underlying, or one cross-validated snapshot of one spec), from any
+/// thread; `done` reaches `total` exactly once.
+///
+/// # Errors
+/// A grid setting that does not parse.
+pub fn validate_with_progress(
+    snaps: &[Snapshot],
+    cfg: &GridConfig,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Validation, GridError> {
     let grid = cfg.specs()?;
     let n_grid = grid.len();
     let mut specs = grid;
@@ -233,27 +247,43 @@ pub fn validate(snaps: &[Snapshot], cfg: &GridConfig) -> Result<Validation, Grid
     let series = series_by_underlying(snaps);
     let jobs: Vec<(&LabeledSpec, &Vec<&Snapshot>)> =
         specs.iter().flat_map(|s| series.iter().map(move |u| (s, u))).collect();
-    let runs: Vec<SeriesRun> =
-        jobs.par_iter().map(|(spec, s)| walk_forward(s, spec, cfg.horizon)).collect();
-    let mut rows = Vec::new();
-    let mut params = Vec::new();
-    for r in runs {
-        rows.extend(r.rows);
-        params.extend(r.params);
-    }
-    let cv: Vec<CvRow> = if cfg.folds >= 2 {
-        let cv_jobs: Vec<(&LabeledSpec, &Snapshot)> = specs[..n_grid]
+    let cv_jobs: Vec<(&LabeledSpec, &Snapshot)> = if cfg.folds >= 2 {
+        specs[..n_grid]
             .iter()
             .flat_map(|sp| {
                 series.iter().flat_map(move |u| {
                     spread_indices(u.len(), cfg.cv_snapshots).into_iter().map(move |i| (sp, u[i]))
                 })
             })
-            .collect();
-        cv_jobs.par_iter().flat_map_iter(|(sp, s)| cross_validate(s, sp, cfg.folds)).collect()
+            .collect()
     } else {
         Vec::new()
     };
+    let total = jobs.len() + cv_jobs.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let tick = || progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1, total);
+    let runs: Vec<SeriesRun> = jobs
+        .par_iter()
+        .map(|(spec, s)| {
+            let run = walk_forward(s, spec, cfg.horizon);
+            tick();
+            run
+        })
+        .collect();
+    let mut rows = Vec::new();
+    let mut params = Vec::new();
+    for r in runs {
+        rows.extend(r.rows);
+        params.extend(r.params);
+    }
+    let cv: Vec<CvRow> = cv_jobs
+        .par_iter()
+        .flat_map_iter(|(sp, s)| {
+            let rows = cross_validate(s, sp, cfg.folds);
+            tick();
+            rows
+        })
+        .collect();
     let stability = stability::stability(&params);
     let mut summary: Vec<SpecSummary> = specs
         .iter()

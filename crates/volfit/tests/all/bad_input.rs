@@ -215,6 +215,11 @@ fn cases() -> Vec<Case> {
         Case { name: "web_dash_sides.csv", data: csv(&[WEB_HEADER, WEB_CALL, WEB_PUT, WEB_PUT_NO_BID]), opts: web_time(), expect: Expect::Quotes(3) },
         case("bad_utf8.csv", bad_utf8, Expect::Skip(Rejection::InvalidField, &["line 2"])),
         case("tardis_ts_text.csv", csv(&[TARDIS_HEADER, &set(TARDIS_ROW, 3, "soon")]), Expect::Skip(Rejection::InvalidField, &["line 2", "\"local_timestamp\""])),
+        // The fuzz finding: a jump of `local_timestamp` from 2026 to 2530 cost one hourly chain
+        // per hour of the gap (4.4 M); now the file fails on the implausible time.
+        case("tardis_year_2530.csv", csv(&[TARDIS_HEADER, &set(&set(TARDIS_ROW, 3, "1767585600000006"), 2, "1767585600000000"), &set(TARDIS_ROW, 3, "17675856000090009")]), Expect::Err(&["line 3", "\"local_timestamp\"", "2530-", "after 2100", "--time-unit"])),
+        // Milliseconds where Tardis has µs: 1970, with the unit that fits.
+        case("tardis_ms.csv", csv(&[TARDIS_HEADER, &set(TARDIS_ROW, 3, "1767586287001")]), Expect::Err(&["line 2", "\"local_timestamp\"", "before 2016", "read as ms it is 2026-01-05T04:11:27.001Z"])),
         case("dx_zero_sides.csv", csv(&[DX_HEADER, &DX_ROW.replace("0.000500, 43.000000", "0.000000, 43.000000")]), Expect::Rejected(Rejection::NoQuote, 1)),
         case("json_broken.json", b"{\"result\": [ {\"instrument_name\": \"BTC-16JAN26-82000-C\",\n \"bid_price\": 0.1,,}]}".to_vec(), Expect::Err(&["line 2", "malformed JSON"])),
         case("json_bad_name.json", br#"{"result":[{"instrument_name":"BTC-16JAN26-82000","bid_price":0.1,"ask_price":0.11,"creation_timestamp":1767586287000}],"usOut":1767586287551000}"#.to_vec(), Expect::Skip(Rejection::UnparsableInstrument, &["line 1", "result[1].instrument_name"])),
@@ -352,4 +357,46 @@ fn deribit_web_export_forward_by_parity() {
     assert_eq!(no_bid, 2);
     // Ask size is the second `Size` column.
     assert!(e.quotes.iter().all(|q| q.ask_size == Some(2.0)));
+}
+
+/// Chains a Tardis stream yields, and the reader's report.
+fn tardis_chains(name: &str, rows: &[String], opts: &ReadOptions) -> (FileReport, Vec<i64>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join(name);
+    let mut lines = vec![TARDIS_HEADER];
+    lines.extend(rows.iter().map(String::as_str));
+    std::fs::write(&path, csv(&lines)).expect("write");
+    let mut times = Vec::new();
+    let rep = read_path(&path, opts, &mut |raw| {
+        times.push(raw.time_ms);
+        Ok(())
+    })
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    (rep, times)
+}
+
+#[test]
+fn tardis_time_gap_costs_work_by_the_file_not_by_the_gap() {
+    // Two updates 70 years apart, both in 2016–2100: hourly checkpoints in between hold only
+    // a stale update, so they are skipped and counted, not emitted. Before the fix the reader
+    // stepped through all 613,200 hours one by one and emitted 268 chains of one stale quote
+    // (until the option expired; `volfit quotes` of the pre-fix binary on this file).
+    let at =
+        |ts_us: i64| set(&set(TARDIS_ROW, 2, &ts_us.to_string()), 3, &(ts_us + 1000).to_string());
+    let t0 = 1_767_586_287_000_000; // 2026-01-05T04:11:27Z
+    let t1 = t0 + 70 * 365 * 86_400_000_000; // 2095-12-16T04:11:27Z
+    let (rep, times) = tardis_chains("gap.csv", &[at(t0), at(t1)], &ReadOptions::default());
+    // The only non-stale checkpoint: 05:00, 49 min after the update, is stale too (10 min
+    // max age), so nothing is emitted and every hour of the gap is counted.
+    let hours = (t1 + 1000 - 1_767_589_200_000_000 - 1) / 3_600_000_000 + 1;
+    assert_eq!((times.len(), rep.idle_checkpoints), (0, hours as u64), "{:?}", rep.examples);
+    assert!(rep.examples.iter().any(|m| m.contains("checkpoints skipped")), "{:?}", rep.examples);
+    // With updates every 5 min the hours are emitted as before, none skipped.
+    let rows: Vec<String> = (0..30).map(|i| at(t0 + i * 300_000_000)).collect();
+    let (rep, times) = tardis_chains("dense.csv", &rows, &ReadOptions::default());
+    assert_eq!((times.len(), rep.idle_checkpoints), (2, 0));
+    // An exchange time far ahead of its arrival does not keep the chain fresh.
+    let skewed = set(&at(t0), 2, &(t1 + 10).to_string());
+    let (rep, times) = tardis_chains("skew.csv", &[skewed, at(t1)], &ReadOptions::default());
+    assert_eq!((times.len(), rep.idle_checkpoints), (0, hours as u64));
 }

@@ -322,3 +322,28 @@ fn nested_selection_has_no_look_ahead_and_pools_the_chosen_rows() {
     let ridge = sel.ridge_lambda_nested.as_ref().expect("a ridge path");
     assert!(ridge.contains_key("prev") && ridge.contains_key("zero"), "{ridge:?}");
 }
+
+#[test]
+fn progress_counts_every_unit_and_reaches_the_total() {
+    // 1 grid spec (1 model × 1 loss × 1 weight) + 3 ridge-path specs (λ = 0, and 0.1 toward
+    // prev and toward zero) on 1 underlying: 4 walk-forward runs, plus 1 cross-validated
+    // snapshot of the grid spec = 5 units.
+    let snaps = synth_snapshots(3);
+    let cfg = GridConfig {
+        models: vec![ModelKind::Svi],
+        losses: vec!["mse".into()],
+        weights: vec!["uniform".into()],
+        folds: 3,
+        cv_snapshots: 1,
+        ridge_lambdas: vec![0.0, 0.1],
+        ..GridConfig::default()
+    };
+    let seen = std::sync::Mutex::new(Vec::new());
+    volfit::validate::validate_with_progress(&snaps, &cfg, &|done, total| {
+        seen.lock().expect("lock").push((done, total));
+    })
+    .expect("valid grid");
+    let mut seen = seen.into_inner().expect("lock");
+    seen.sort_unstable();
+    assert_eq!(seen, [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]);
+}
