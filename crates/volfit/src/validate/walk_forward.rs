@@ -99,7 +99,8 @@ pub fn score_snapshot(
         let (mut m, mut s) = (ErrorAcc::default(), ErrorAcc::default());
         for q in select_targets(e, scoring) {
             let (Some(vm), Some(vs)) = (
-                model.vol(e.expiry_ms, q.strike, e.forward, Sticky::Moneyness),
+                // Each quote's own forward: its IV was inverted on it (issue 14).
+                model.vol(e.expiry_ms, q.strike, q.forward, Sticky::Moneyness),
                 model.vol(e.expiry_ms, q.strike, e.forward, Sticky::Strike),
             ) else {
                 continue;
