@@ -182,9 +182,7 @@ def fit(quotes: Any, spec: FitSpec | Mapping[str, Any] | None = None, warm_start
     >>> fits = fit(read_chain("synth.csv"), FitSpec(model="svi"))   # doctest: +SKIP
     >>> fits.column("rmse_vol")                                      # doctest: +SKIP
     """
-    if isinstance(quotes, _pa.Table):
-        quotes = quotes.combine_chunks() if quotes.num_rows else quotes
-    elif not hasattr(quotes, "__arrow_c_stream__") and not hasattr(quotes, "__arrow_c_array__"):
+    if not hasattr(quotes, "__arrow_c_stream__") and not hasattr(quotes, "__arrow_c_array__"):
         quotes = _pa.table(quotes)
     return _volfit.fit(quotes, _spec_json(spec), _warm(warm_start))
 
@@ -217,10 +215,17 @@ def fit_files(
     )
 
 
-def _f64(x: Any, n: int | None = None) -> _np.ndarray:
+def _numpy(x: Any) -> Any:
+    """numpy view (or copy, for strings and nulls) of pyarrow/pandas/polars data."""
+    if isinstance(x, _pa.Array):
+        return x.to_numpy(zero_copy_only=False)
     if hasattr(x, "to_numpy") and not isinstance(x, _np.ndarray):
-        x = x.to_numpy()
-    a = _np.ascontiguousarray(_np.asarray(x, dtype=_np.float64).reshape(-1))
+        return x.to_numpy()
+    return x
+
+
+def _f64(x: Any, n: int | None = None) -> _np.ndarray:
+    a = _np.ascontiguousarray(_np.asarray(_numpy(x), dtype=_np.float64).reshape(-1))
     return _np.full(n, a[0]) if n is not None and a.size == 1 and n != 1 else a
 
 
@@ -235,8 +240,7 @@ def implied_vol(forward: Any, strike: Any, t: Any, type: Any, price: Any) -> _np
     array([0.3035, 0.2868])
     """
     n = max(_np.size(_f64(v)) for v in (forward, strike, t, price))
-    kinds = type.to_numpy() if hasattr(type, "to_numpy") else type
-    kinds = _np.asarray(kinds, dtype=str).reshape(-1)
+    kinds = _np.asarray(_numpy(type), dtype=str).reshape(-1)
     if kinds.size == 1 and n != 1:
         kinds = _np.full(n, kinds[0])
     low = _np.char.lower(kinds)
