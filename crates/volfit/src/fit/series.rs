@@ -172,3 +172,37 @@ pub fn fit_series(
         .collect();
     out.into_iter().flatten().collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snap(underlying: &str, time_ms: i64) -> Snapshot {
+        Snapshot { time_ms, underlying: underlying.into(), index: None, expiries: Vec::new() }
+    }
+
+    #[test]
+    fn partitions_are_venue_underlying_and_utc_day() {
+        // 2026-01-05T23:59:59.999Z and 2026-01-06T00:00:00Z (date -u -d … +%s).
+        let (before, midnight) = (1_767_657_599_999, 1_767_657_600_000);
+        assert_eq!(partition(&snap("BTC", before)), ("deribit", "BTC", 20_458));
+        assert_eq!(partition(&snap("BTC", midnight)), ("deribit", "BTC", 20_459));
+        let p = WarmStartMode::Partition;
+        assert!(p.continues(&snap("BTC", before - 3_600_000), &snap("BTC", before)));
+        assert!(!p.continues(&snap("BTC", before), &snap("BTC", midnight)));
+        assert!(!p.continues(&snap("BTC", before), &snap("ETH", before)));
+        assert!(WarmStartMode::Chain.continues(&snap("BTC", before), &snap("BTC", midnight)));
+        assert!(!WarmStartMode::None.continues(&snap("BTC", before), &snap("BTC", before)));
+    }
+
+    #[test]
+    fn mode_names_round_trip() {
+        for m in WarmStartMode::ALL {
+            assert_eq!(m.name().parse::<WarmStartMode>().expect("a mode name"), m);
+            assert_eq!(serde_json::to_string(&m).expect("json"), format!("\"{m}\""));
+        }
+        assert_eq!(WarmStartMode::default(), WarmStartMode::Partition);
+        let e = "partitions".parse::<WarmStartMode>().expect_err("not a mode").to_string();
+        assert!(e.contains("chain|partition|none"), "{e}");
+    }
+}
