@@ -2,8 +2,10 @@
 //!
 //! Writes `DIR/fit.json` (spec, and per snapshot and expiry the parameters, fit quality,
 //! solver outcome, arbitrage verdict and standard errors) and `DIR/residuals.csv` (one row
-//! per quote), both atomically, and prints a summary table. Successive snapshots of an
-//! underlying warm-start from the previous fit; underlyings run in parallel.
+//! per quote), both atomically, and prints a summary table. Successive snapshots of a
+//! partition — (venue, underlying, UTC day) — warm-start from the previous fit
+//! (`--warm-start partition`, the default; `chain` reaches across days, `none` starts every
+//! snapshot cold); partitions run in parallel.
 //!
 //! Exit codes: 0 fitted; 1 nothing could be fitted; 2 error.
 
@@ -13,7 +15,9 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
-use volfit::fit::{fit_series, FitOutput, FitSpec, ModelKind, Ridge, SnapshotResult, SolverKind};
+use volfit::fit::{
+    fit_series, FitOutput, FitSpec, ModelKind, Ridge, SnapshotResult, SolverKind, WarmStartMode,
+};
 use volfit::io::{write_atomic, OutDir};
 use volfit::market::{Cleaned, FileReport, Snapshot};
 use volfit::objective::{ResidualKind, WeightKind};
@@ -69,6 +73,12 @@ pub struct FitArgs {
     /// SABR β: a number in [0, 1], or `free` to fit it.
     #[arg(long, value_name = "BETA")]
     pub sabr_beta: Option<String>,
+    /// How far warm starts reach: `partition` (default) within each (venue, underlying, UTC
+    /// day), the first snapshot of a day starting cold, so results do not depend on how
+    /// whole days are split into runs; `none`: every snapshot cold (no dependence on the
+    /// split at all); `chain`: across everything read in this run.
+    #[arg(long, value_name = "MODE", default_value = "partition")]
+    pub warm_start: WarmStartMode,
     #[command(flatten)]
     pub threads: super::Threads,
     /// Output folder: created if missing; replaced as a whole when the run succeeds (a
@@ -145,9 +155,20 @@ impl FitArgs {
     }
 }
 
-/// Fits every snapshot: underlyings in parallel, snapshots of one underlying in time order
-/// (each warm-starts from the previous fit).
+/// Fits every snapshot under the default [`WarmStartMode`] (see [`fit_all_in`]).
 pub fn fit_all(snaps: &[Cleaned], spec: &FitSpec, progress: bool) -> Vec<SnapshotResult> {
+    fit_all_in(snaps, spec, WarmStartMode::default(), progress)
+}
+
+/// Fits every snapshot: warm-start series (underlyings, or partitions, by `mode`) in
+/// parallel, the snapshots of one series in time order (each warm-starts from the previous
+/// fit).
+pub fn fit_all_in(
+    snaps: &[Cleaned],
+    spec: &FitSpec,
+    mode: WarmStartMode,
+    progress: bool,
+) -> Vec<SnapshotResult> {
     let snapshots: Vec<&Snapshot> = snaps.iter().map(|c| &c.snapshot).collect();
     let bar = progress.then(|| {
         let bar = indicatif::ProgressBar::new(snaps.len() as u64);
@@ -158,7 +179,7 @@ pub fn fit_all(snaps: &[Cleaned], spec: &FitSpec, progress: bool) -> Vec<Snapsho
         }
         bar
     });
-    let results = fit_series(&snapshots, spec, &|| {
+    let results = fit_series(&snapshots, spec, mode, &|| {
         if let Some(b) = &bar {
             b.inc(1);
         }
@@ -169,11 +190,23 @@ pub fn fit_all(snaps: &[Cleaned], spec: &FitSpec, progress: bool) -> Vec<Snapsho
     results
 }
 
-/// Writes `fit.json`, `residuals.csv` and `traces.json` (solver iterates with the
-/// diagnostics' warnings) into `dir` (a command's [`volfit::io::OutDir`]).
+/// [`write_outputs_in`] for fits under the default [`WarmStartMode`].
 pub fn write_outputs(
     dir: &std::path::Path,
     spec: &FitSpec,
+    inputs: &[PathBuf],
+    results: &[SnapshotResult],
+) -> anyhow::Result<()> {
+    write_outputs_in(dir, spec, WarmStartMode::default(), inputs, results)
+}
+
+/// Writes `fit.json` (recording the warm-start `mode`), `residuals.csv` and `traces.json`
+/// (solver iterates with the diagnostics' warnings) into `dir` (a command's
+/// [`volfit::io::OutDir`]).
+pub fn write_outputs_in(
+    dir: &std::path::Path,
+    spec: &FitSpec,
+    mode: WarmStartMode,
     inputs: &[PathBuf],
     results: &[SnapshotResult],
 ) -> anyhow::Result<()> {
@@ -181,6 +214,7 @@ pub fn write_outputs(
     let output = FitOutput {
         spec: spec.clone(),
         inputs: inputs.iter().map(|p| p.display().to_string()).collect(),
+        warm_start: mode,
         snapshots: results.iter().map(|r| r.fit.clone()).collect(),
     };
     let json = dir.join("fit.json");
@@ -295,8 +329,8 @@ pub fn run(args: &FitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let pool = args.threads.pool()?;
     let (snaps, reports) = args.input.load(quiet)?;
     let progress = !quiet && std::io::stderr().is_terminal() && snaps.len() > 1;
-    let results = pool.install(|| fit_all(&snaps, &spec, progress));
-    write_outputs(out.path(), &spec, &args.input.files, &results)?;
+    let results = pool.install(|| fit_all_in(&snaps, &spec, args.warm_start, progress));
+    write_outputs_in(out.path(), &spec, args.warm_start, &args.input.files, &results)?;
     write_inputs(out.path(), &reports, &snaps)?;
     if args.report {
         write_report(out.path()).context("writing the report")?;

@@ -77,6 +77,11 @@ pub struct InputArgs {
     /// Treat row-level problems as errors instead of counted skips.
     #[arg(long)]
     pub strict: bool,
+    /// For update streams read one day file per task: the previous day's file, streamed
+    /// through the as-of state first (no chain taken from it), so the day's chains — its
+    /// 00:00 chain first — equal those of the continuous stream.
+    #[arg(long, value_name = "PREV_FILE")]
+    pub halo_from: Option<PathBuf>,
 }
 
 impl InputArgs {
@@ -99,6 +104,12 @@ impl InputArgs {
             }
             None => None,
         };
+        if a.halo_from.is_some() && a.files.len() != 1 {
+            anyhow::bail!(
+                "--halo-from takes one day file ({} given): the halo is that file's previous day",
+                a.files.len()
+            );
+        }
         if a.every.is_some_and(|e| e <= 0) {
             anyhow::bail!("--every must be positive");
         }
@@ -115,6 +126,7 @@ impl InputArgs {
             underlying: a.underlying.clone(),
             mapping,
             strict: a.strict,
+            halo_from: a.halo_from.clone(),
             clean: CleanConfig {
                 min_t: a.min_expiry as f64 / 1000.0 / market::SECONDS_PER_YEAR,
                 max_age_ms: a.max_age,
@@ -150,10 +162,7 @@ impl InputArgs {
         if let (Some(n), false) = (dedupe.notice(), quiet) {
             eprintln!("notice: {n}");
         }
-        snaps.sort_by(|a, b| {
-            (a.snapshot.underlying.as_str(), a.snapshot.time_ms)
-                .cmp(&(b.snapshot.underlying.as_str(), b.snapshot.time_ms))
-        });
+        market::sort_snapshots(&mut snaps);
         Ok((snaps, reports))
     }
 

@@ -17,6 +17,7 @@ mod hedge_report_cli;
 mod input_cli;
 mod msrv;
 mod outputs_cli;
+mod partition_cli;
 mod report_cli;
 mod risk_cli;
 mod synth_cli;

@@ -60,7 +60,7 @@ pub use report::{
 };
 pub use result::{SnapshotResult, WarmStart};
 pub use sabr::fit_sabr_slice;
-pub use series::{fit_series, Carry, SeriesFit};
+pub use series::{fit_series, partition, Carry, SeriesFit, WarmStartMode, VENUE};
 pub use snapshot::fit_snapshot;
 pub use spec::{
     FitSpec, ModelKind, QuoteFilter, Ridge, RidgeTarget, Rule, SolverKind, SpecError, MAX_ITERS,

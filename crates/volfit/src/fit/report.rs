@@ -5,6 +5,7 @@
 //!
 //! Field names are a contract: scripts outside the repository read them.
 
+use super::series::WarmStartMode;
 use super::spec::{FitSpec, ModelKind};
 use crate::market::OptionType;
 use crate::objective::Target;
@@ -154,6 +155,10 @@ pub struct FitOutput {
     pub spec: FitSpec,
     /// Input files.
     pub inputs: Vec<String>,
+    /// How far warm starts reached (`--warm-start`); `chain` in files written before it
+    /// was recorded.
+    #[serde(default = "WarmStartMode::legacy")]
+    pub warm_start: WarmStartMode,
     /// One entry per snapshot and underlying, in time order.
     pub snapshots: Vec<SnapshotFit>,
 }

@@ -11,7 +11,7 @@
 //! Every item lives in a private file and is re-exported here:
 //! - reading: [`read_path`], [`ReadOptions`], [`Schedule`], [`Format`], [`Mapping`]
 //!   ([`TimeUnit`], [`IvUnit`]), [`FileReport`], [`RawSnapshot`], [`open_input`],
-//!   [`read_perpetuals`] ([`PerpPrice`]);
+//!   [`read_perpetuals`] ([`PerpPrice`]), [`load_files`] ([`Loaded`], [`sort_snapshots`]);
 //! - the chain: [`Snapshot`] → [`Expiry`] → [`Quote`], [`RawQuote`], [`OptionType`] (defined
 //!   in [`black`](crate::black)), [`PriceUnit`], [`ForwardSource`];
 //! - cleaning: [`build()`], [`Cleaned`], [`CleanConfig`], [`Rejection`],
@@ -34,8 +34,10 @@ mod deribit_web;
 mod error;
 mod fields;
 mod format;
+mod halo;
 mod input;
 mod instrument;
+mod load;
 mod mapped;
 mod optionsdx;
 mod perp;
@@ -60,6 +62,7 @@ pub use input::open as open_input;
 pub use instrument::{
     expiry_0800_ms, parse as parse_instrument, parse_date as parse_instrument_date, Instrument,
 };
+pub use load::{load_files, sort as sort_snapshots, Loaded};
 pub use mapped::{IvUnit, Mapping, TimeUnit};
 pub use perp::{read_perpetuals, PerpPrice};
 pub use read::read_path;

@@ -85,7 +85,7 @@ pub fn read_path(
     })
 }
 
-fn new_report(path: &Path, format: Format) -> FileReport {
+pub(super) fn new_report(path: &Path, format: Format) -> FileReport {
     FileReport {
         path: path.display().to_string(),
         format,

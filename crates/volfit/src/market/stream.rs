@@ -2,6 +2,7 @@
 //! update streams) and what it hands back ([`RawSnapshot`]s to a sink, one [`FileReport`]
 //! per file). Shared by the driver (`read`) and the Tardis stream reader.
 
+use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
@@ -55,6 +56,10 @@ pub struct ReadOptions {
     pub clean: CleanConfig,
     /// Compressed bytes read so far, for progress bars.
     pub progress: Option<Arc<AtomicU64>>,
+    /// Update streams (Tardis): the previous day's file, streamed through the as-of state
+    /// first without emitting chains, so a day file's chains equal the continuous stream's
+    /// (`--halo-from`; see the `halo` module).
+    pub halo_from: Option<PathBuf>,
 }
 
 impl Default for ReadOptions {
@@ -70,6 +75,7 @@ impl Default for ReadOptions {
             snapshot_time_ms: None,
             clean: CleanConfig::default(),
             progress: None,
+            halo_from: None,
         }
     }
 }

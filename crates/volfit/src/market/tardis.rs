@@ -36,6 +36,7 @@ use super::stream::{FileReport, RawSnapshot, ReadOptions, Schedule};
 pub(crate) const NAME: &str = Format::Tardis.name();
 pub(crate) const SIGNATURE: &[&str] = &["exchange", "symbol", "local_timestamp"];
 
+#[derive(PartialEq)]
 struct Cols {
     symbol: usize,
     timestamp: usize,
@@ -110,6 +111,8 @@ struct Slot {
     line: u64,
     ts_us: i64,
     expiry_us: Option<i64>,
+    /// The update came from the halo file (`ReadOptions::halo_from`), not this one.
+    halo: bool,
 }
 
 /// The checkpoint clock: yields the as-of instants in order.
@@ -217,7 +220,8 @@ impl State<'_> {
         let mut by_und: Vec<RawSnapshot> = Vec::new();
         let mut expired = Vec::new();
         for (i, slot) in self.slots.iter().enumerate() {
-            let row = Row { rec: &slot.rec, path, line: slot.line };
+            let src = if slot.halo { self.opts.halo_from.as_deref().unwrap_or(path) } else { path };
+            let row = Row { rec: &slot.rec, path: src, line: slot.line };
             let und = slot.rec.get(self.cols.symbol).unwrap_or(b"");
             let und = und.split(|b| *b == b'-').next().unwrap_or(b"");
             let und = String::from_utf8_lossy(und);
@@ -276,10 +280,12 @@ impl State<'_> {
     }
 }
 
-/// Reads a Tardis `options_chain` stream, emitting as-of chains at the scheduled instants.
+/// Reads a Tardis `options_chain` stream, emitting as-of chains at the scheduled instants;
+/// with [`ReadOptions::halo_from`], the previous file is streamed through the state first,
+/// emitting nothing (see the `halo` module).
 pub(crate) fn read(
     path: &Path,
-    mut rdr: csv::Reader<Box<dyn BufRead + Send>>,
+    rdr: csv::Reader<Box<dyn BufRead + Send>>,
     cols: &Columns,
     opts: &ReadOptions,
     report: &mut FileReport,
@@ -294,6 +300,38 @@ pub(crate) fn read(
     };
     let mut clock = Clock::new(&opts.schedule);
     let mut started = false;
+    if let Some(prev) = &opts.halo_from {
+        let (halo, halo_cols, mut halo_report) = super::halo::open(prev, opts)?;
+        if Cols::new(&halo_cols, prev)? != st.cols {
+            return Err(super::halo::layout_differs(prev, path));
+        }
+        let (st, clock) = (&mut st, &mut clock);
+        feed(prev, halo, st, clock, &mut started, &mut halo_report, &mut |_| Ok(()))?;
+        st.slots.iter_mut().for_each(|s| s.halo = true);
+    }
+    feed(path, rdr, &mut st, &mut clock, &mut started, report, sink)?;
+    // `--at` instants after the last update are still answered, as of the end of the file.
+    if started && matches!(opts.schedule, Schedule::At(_)) {
+        while let Some(t) = clock.next {
+            st.emit(path, t, report, sink)?;
+            clock.advance();
+        }
+    }
+    Ok(())
+}
+
+/// Streams the updates of one file into the as-of state, emitting the chains of the
+/// checkpoints they pass.
+fn feed(
+    path: &Path,
+    mut rdr: csv::Reader<Box<dyn BufRead + Send>>,
+    st: &mut State<'_>,
+    clock: &mut Clock,
+    started: &mut bool,
+    report: &mut FileReport,
+    sink: &mut dyn FnMut(RawSnapshot) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let opts = st.opts;
     let mut rec = ByteRecord::new();
     let want = opts.underlying.as_deref().map(str::as_bytes);
     let mut last_line = 1;
@@ -338,9 +376,9 @@ pub(crate) fn read(
                 continue;
             }
         }
-        if !started {
+        if !*started {
             clock.start(local);
-            started = true;
+            *started = true;
         }
         while let Some(t) = clock.next.filter(|t| local > *t) {
             if clock.step_us.is_some() && st.all_stale(t) {
@@ -356,7 +394,9 @@ pub(crate) fn read(
             Some(&i) => i,
             None => {
                 st.index.insert(sym.into(), st.slots.len());
-                st.slots.push(Slot { rec: ByteRecord::new(), line, ts_us: ts, expiry_us: None });
+                let slot =
+                    Slot { rec: ByteRecord::new(), line, ts_us: ts, expiry_us: None, halo: false };
+                st.slots.push(slot);
                 st.slots.len() - 1
             }
         };
@@ -367,13 +407,7 @@ pub(crate) fn read(
         slot.line = line;
         slot.ts_us = ts;
         slot.expiry_us = expiry_us;
-    }
-    // `--at` instants after the last update are still answered, as of the end of the file.
-    if started && matches!(opts.schedule, Schedule::At(_)) {
-        while let Some(t) = clock.next {
-            st.emit(path, t, report, sink)?;
-            clock.advance();
-        }
+        slot.halo = false;
     }
     if report.idle_checkpoints > 0 {
         report.examples.push(format!(

@@ -6,7 +6,9 @@
 //! directory the way `volfit fit` writes it, with hostile names patched in.
 
 use std::path::Path;
-use volfit::fit::{fit_snapshot, FitOutput, FitSpec, ModelKind, ResidualRow, SnapshotResult};
+use volfit::fit::{
+    fit_snapshot, FitOutput, FitSpec, ModelKind, ResidualRow, SnapshotResult, WarmStartMode,
+};
 use volfit::market::synth::{generate, SynthSpec};
 use volfit::market::{build, read_path, Cleaned, FileReport, ReadOptions};
 use volfit::report::html::{load, write_report, InputsSummary, ReportError, TraceRecord};
@@ -39,8 +41,12 @@ fn write_fit_dir(dir: &Path, model: ModelKind, underlying: &str) -> SnapshotResu
     r.fit.underlying = underlying.to_string();
     r.residuals.iter_mut().for_each(|q| q.underlying = underlying.to_string());
     r.fit.skipped.push(format!("{HOSTILE} skipped"));
-    let out =
-        FitOutput { spec, inputs: vec![format!("{HOSTILE}.csv")], snapshots: vec![r.fit.clone()] };
+    let out = FitOutput {
+        spec,
+        inputs: vec![format!("{HOSTILE}.csv")],
+        warm_start: WarmStartMode::default(),
+        snapshots: vec![r.fit.clone()],
+    };
     std::fs::write(dir.join("fit.json"), serde_json::to_vec(&out).expect("json")).expect("fit");
     let mut w = csv::Writer::from_path(dir.join("residuals.csv")).expect("csv");
     for q in &r.residuals {

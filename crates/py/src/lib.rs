@@ -1,0 +1,283 @@
+//! volfit from Python: the extension module `volfit._volfit` behind the `volfit` package
+//! (`python/volfit`), which adds the keyword handling, durations and `FitSpec`.
+//!
+//! Every function here is a thin adapter over the `volfit` library — the loader, the fit
+//! series, the implied-vol inverter and the risk measures are the CLI's own — with Arrow in
+//! and out (pyo3-arrow, returned as `pyarrow` objects) and the GIL released during compute.
+//! Errors are `volfit.VolfitError` (a `ValueError`) carrying the library's message, which
+//! names file, line and field.
+
+// `#[pyfunction]` arguments are extracted from Python by value.
+#![allow(clippy::needless_pass_by_value)]
+
+mod fits;
+mod quotes;
+
+use std::path::PathBuf;
+
+use arrow_array::RecordBatch;
+use numpy::{PyArray1, PyReadonlyArray1};
+use pyo3::prelude::*;
+use pyo3_arrow::input::AnyRecordBatch;
+use pyo3_arrow::PyTable;
+use volfit::fit::{fit_series, FitSpec, SnapshotResult, WarmStartMode};
+use volfit::market::{load_files, ReadOptions, Schedule, Snapshot};
+
+pyo3::create_exception!(
+    volfit,
+    VolfitError,
+    pyo3::exceptions::PyValueError,
+    "A volfit error: bad input (the message names file, line and field) or bad arguments."
+);
+
+fn err(e: impl std::fmt::Display) -> PyErr {
+    VolfitError::new_err(e.to_string())
+}
+
+/// A table of one record batch as a `pyarrow.Table`.
+fn to_pyarrow(py: Python<'_>, batch: RecordBatch) -> PyResult<Bound<'_, PyAny>> {
+    let schema = batch.schema();
+    PyTable::try_new(vec![batch], schema)?.into_pyarrow(py)
+}
+
+/// Reader settings from the Python keywords (durations already in ms); the CLI's defaults
+/// otherwise.
+fn read_options(
+    every_ms: Option<i64>,
+    underlying: Option<String>,
+    max_age_ms: Option<i64>,
+    halo_from: Option<PathBuf>,
+) -> PyResult<ReadOptions> {
+    let mut opts = ReadOptions { underlying, halo_from, ..ReadOptions::default() };
+    if let Some(step_ms) = every_ms {
+        if step_ms <= 0 {
+            return Err(err("every must be positive"));
+        }
+        opts.schedule = Schedule::Every { step_ms };
+    }
+    if let Some(ms) = max_age_ms {
+        if ms < 0 {
+            return Err(err("max_age must not be negative"));
+        }
+        opts.clean.max_age_ms = ms;
+    }
+    Ok(opts)
+}
+
+fn spec_of(json: Option<&str>) -> PyResult<FitSpec> {
+    let spec: FitSpec = match json {
+        Some(text) => serde_json::from_str(text).map_err(|e| err(format!("FitSpec: {e}")))?,
+        None => FitSpec::default(),
+    };
+    spec.check().map_err(|e| err(format!("FitSpec: {e}")))?;
+    Ok(spec)
+}
+
+fn mode_of(name: &str) -> PyResult<WarmStartMode> {
+    name.parse().map_err(|e| err(format!("warm_start: {e}")))
+}
+
+fn fit_table(
+    snaps: &[&Snapshot],
+    spec: &FitSpec,
+    mode: WarmStartMode,
+) -> Result<RecordBatch, String> {
+    let results: Vec<SnapshotResult> = fit_series(snaps, spec, mode, &|| {});
+    fits::to_batch(&results)
+}
+
+/// Validates a FitSpec given as JSON and returns its canonical JSON (every field).
+#[pyfunction]
+fn spec_json(text: &str) -> PyResult<String> {
+    serde_json::to_string(&spec_of(Some(text))?).map_err(err)
+}
+
+/// Reads a FitSpec TOML file and returns its canonical JSON; errors name the file and line.
+#[pyfunction]
+fn spec_from_toml(path: PathBuf) -> PyResult<String> {
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| err(format!("{}: {e}", path.display())))?;
+    let spec = FitSpec::from_toml(&text).map_err(|e| err(format!("{}: {e}", path.display())))?;
+    serde_json::to_string(&spec).map_err(err)
+}
+
+/// The cleaned quotes of one file as a `pyarrow.Table`.
+#[pyfunction]
+#[pyo3(signature = (path, every_ms=None, underlying=None, max_age_ms=None, halo_from=None))]
+fn read_chain<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    every_ms: Option<i64>,
+    underlying: Option<String>,
+    max_age_ms: Option<i64>,
+    halo_from: Option<PathBuf>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let opts = read_options(every_ms, underlying, max_age_ms, halo_from)?;
+    let batch = py.detach(|| -> Result<RecordBatch, String> {
+        let loaded = load_files(&[path], &opts).map_err(|e| e.to_string())?;
+        let snaps: Vec<&Snapshot> = loaded.snapshots.iter().map(|c| &c.snapshot).collect();
+        Ok(quotes::to_batch(&snaps))
+    });
+    to_pyarrow(py, batch.map_err(err)?)
+}
+
+/// Fits the snapshots of a quotes table; one row per (snapshot, underlying, expiry).
+#[pyfunction]
+#[pyo3(signature = (quotes, spec_json=None, warm_start="partition"))]
+fn fit<'py>(
+    py: Python<'py>,
+    quotes: AnyRecordBatch,
+    spec_json: Option<&str>,
+    warm_start: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    let (spec, mode) = (spec_of(spec_json)?, mode_of(warm_start)?);
+    let table = quotes.into_table()?;
+    let (batches, _) = table.into_inner();
+    let batch = py.detach(|| -> Result<RecordBatch, String> {
+        let snaps = quotes::from_batches(&batches)?;
+        let refs: Vec<&Snapshot> = snaps.iter().collect();
+        fit_table(&refs, &spec, mode)
+    });
+    to_pyarrow(py, batch.map_err(err)?)
+}
+
+/// Reads and fits files as `volfit fit` does; one row per (snapshot, underlying, expiry).
+#[pyfunction]
+#[pyo3(signature = (paths, spec_json=None, warm_start="partition", every_ms=None, underlying=None, max_age_ms=None, halo_from=None))]
+#[allow(clippy::too_many_arguments)]
+fn fit_files<'py>(
+    py: Python<'py>,
+    paths: Vec<PathBuf>,
+    spec_json: Option<&str>,
+    warm_start: &str,
+    every_ms: Option<i64>,
+    underlying: Option<String>,
+    max_age_ms: Option<i64>,
+    halo_from: Option<PathBuf>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let (spec, mode) = (spec_of(spec_json)?, mode_of(warm_start)?);
+    if halo_from.is_some() && paths.len() != 1 {
+        return Err(err("halo_from takes one day file: the halo is that file's previous day"));
+    }
+    let opts = read_options(every_ms, underlying, max_age_ms, halo_from)?;
+    let batch = py.detach(|| -> Result<RecordBatch, String> {
+        let loaded = load_files(&paths, &opts).map_err(|e| e.to_string())?;
+        if loaded.reports.is_empty() {
+            return Err(format!("no option chain among the inputs ({} file(s))", paths.len()));
+        }
+        let snaps: Vec<&Snapshot> = loaded.snapshots.iter().map(|c| &c.snapshot).collect();
+        fit_table(&snaps, &spec, mode)
+    });
+    to_pyarrow(py, batch.map_err(err)?)
+}
+
+/// Implied vols of undiscounted Black-76 prices; NaN where there is none.
+#[pyfunction]
+fn implied_vol<'py>(
+    py: Python<'py>,
+    forward: PyReadonlyArray1<'py, f64>,
+    strike: PyReadonlyArray1<'py, f64>,
+    t: PyReadonlyArray1<'py, f64>,
+    is_call: PyReadonlyArray1<'py, bool>,
+    price: PyReadonlyArray1<'py, f64>,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    use volfit::black::{implied_vols_par, IvError, IvInput, OptionType};
+    let (f, k, t, c, p) = (
+        forward.as_slice()?,
+        strike.as_slice()?,
+        t.as_slice()?,
+        is_call.as_slice()?,
+        price.as_slice()?,
+    );
+    let n = f.len();
+    if [k.len(), t.len(), c.len(), p.len()].iter().any(|&m| m != n) {
+        return Err(err("implied_vol: forward, strike, t, type and price differ in length"));
+    }
+    let ivs = py.detach(|| {
+        let inputs: Vec<IvInput> = (0..n)
+            .map(|i| IvInput {
+                kind: if c[i] { OptionType::Call } else { OptionType::Put },
+                price: p[i],
+                forward: f[i],
+                strike: k[i],
+                t: t[i],
+            })
+            .collect();
+        let mut out = vec![Err(IvError::NonFinite); n];
+        implied_vols_par(&inputs, &mut out);
+        out.into_iter().map(|r| r.unwrap_or(f64::NAN)).collect::<Vec<f64>>()
+    });
+    Ok(PyArray1::from_vec(py, ivs))
+}
+
+/// Risk measures of a P&L sample, in the order given.
+#[pyfunction]
+#[pyo3(signature = (pnl, measures, weights=None))]
+fn risk(
+    py: Python<'_>,
+    pnl: PyReadonlyArray1<'_, f64>,
+    measures: Vec<String>,
+    weights: Option<PyReadonlyArray1<'_, f64>>,
+) -> PyResult<Vec<f64>> {
+    use volfit::risk::{evaluate, RiskMeasure, Sample};
+    let list: Vec<RiskMeasure> = measures
+        .iter()
+        .map(|m| m.parse().map_err(|e| err(format!("measure `{m}`: {e}"))))
+        .collect::<PyResult<_>>()?;
+    let pnl = pnl.as_slice()?.to_vec();
+    let weights = match &weights {
+        Some(w) => Some(w.as_slice()?.to_vec()),
+        None => None,
+    };
+    py.detach(|| {
+        let sample = match weights {
+            Some(w) => Sample::weighted(pnl, w),
+            None => Sample::new(pnl),
+        }
+        .map_err(|e| e.to_string())?;
+        evaluate(&sample, &list).map_err(|e| e.to_string())
+    })
+    .map_err(err)
+}
+
+/// Benchmark aid: the least wall time (s) over `repeats` of the library alone fitting the
+/// snapshots of a quotes table (`fit_series`, no Python, no Arrow), to compare with `fit`.
+#[pyfunction]
+#[pyo3(signature = (quotes, spec_json=None, warm_start="partition", repeats=5))]
+fn rust_fit_seconds(
+    py: Python<'_>,
+    quotes: AnyRecordBatch,
+    spec_json: Option<&str>,
+    warm_start: &str,
+    repeats: usize,
+) -> PyResult<f64> {
+    let (spec, mode) = (spec_of(spec_json)?, mode_of(warm_start)?);
+    let (batches, _) = quotes.into_table()?.into_inner();
+    let snaps = quotes::from_batches(&batches).map_err(err)?;
+    let refs: Vec<&Snapshot> = snaps.iter().collect();
+    Ok(py.detach(|| {
+        (0..repeats.max(1))
+            .map(|_| {
+                let start = std::time::Instant::now();
+                std::hint::black_box(fit_series(&refs, &spec, mode, &|| {}));
+                start.elapsed().as_secs_f64()
+            })
+            .fold(f64::INFINITY, f64::min)
+    }))
+}
+
+/// The extension module.
+#[pymodule]
+fn _volfit(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("VolfitError", m.py().get_type::<VolfitError>())?;
+    m.add_function(wrap_pyfunction!(spec_json, m)?)?;
+    m.add_function(wrap_pyfunction!(spec_from_toml, m)?)?;
+    m.add_function(wrap_pyfunction!(read_chain, m)?)?;
+    m.add_function(wrap_pyfunction!(fit, m)?)?;
+    m.add_function(wrap_pyfunction!(fit_files, m)?)?;
+    m.add_function(wrap_pyfunction!(implied_vol, m)?)?;
+    m.add_function(wrap_pyfunction!(risk, m)?)?;
+    m.add_function(wrap_pyfunction!(rust_fit_seconds, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The Python wheel, end to end: a fresh venv with maturin, pyarrow and numpy; the abi3 wheel
+# built into the workspace's target dir (so the compiled dependencies are shared with the
+# cargo build); installed; then tests/test_volfit.py against the CLI binary beside it.
+#
+# Usage (from anywhere): crates/py/tests/run.sh        VENV=dir to reuse a venv.
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+venv="${VENV:-$CARGO_TARGET_DIR/py-venv}"
+if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+fi
+"$venv/bin/pip" install -q --disable-pip-version-check "maturin>=1.16,<2" pyarrow numpy
+cargo build --release -q -p volfit-cli
+rm -rf "$CARGO_TARGET_DIR/wheels"
+"$venv/bin/maturin" build --release -q -m crates/py/Cargo.toml --out "$CARGO_TARGET_DIR/wheels"
+"$venv/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps "$CARGO_TARGET_DIR"/wheels/volfit-*.whl
+cd "$CARGO_TARGET_DIR"  # import the installed wheel, not the source tree
+VOLFIT_CLI="$CARGO_TARGET_DIR/release/volfit" "$venv/bin/python" "$OLDPWD/crates/py/tests/test_volfit.py"
