@@ -7,7 +7,7 @@
 use super::data::{read_json, read_rows, ReportError};
 use super::page::{self, num, pct, tick, with_unit, Verdict};
 use super::panels::Panel;
-use super::svg::{self, Axis, Chart, Line};
+use super::svg::{self, Chart, ChartAxis, Line};
 use crate::validate::{RidgePoint, SpecSummary, WalkForwardRow};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -120,8 +120,8 @@ fn walk_forward_ranked(
         .collect();
     let chart = Chart {
         title: "Walk-forward: in-sample vs out-of-sample RMSE".into(),
-        x: Axis { label: "fit snapshot (UTC)".into(), ticks: Some(ticks), zero: false },
-        y: Axis { label: "RMSE (vol pts)".into(), ticks: None, zero: true },
+        x: ChartAxis { label: "fit snapshot (UTC)".into(), ticks: Some(ticks), zero: false },
+        y: ChartAxis { label: "RMSE (vol pts)".into(), ticks: None, zero: true },
         lines,
         vlines: Vec::new(),
     };
@@ -214,12 +214,12 @@ pub(super) fn ridge_path(
     }
     let chart = Chart {
         title: "Ridge path: RMSE against λ".into(),
-        x: Axis {
+        x: ChartAxis {
             label: "ridge λ (log axis; 0 = no ridge)".into(),
             ticks: Some(ticks),
             zero: false,
         },
-        y: Axis { label: "RMSE (vol pts)".into(), ticks: None, zero: false },
+        y: ChartAxis { label: "RMSE (vol pts)".into(), ticks: None, zero: false },
         lines,
         vlines,
     };
@@ -493,7 +493,7 @@ mod tests {
             }
         }
         let p = walk_forward(&Ok(rows), &mut Vec::new()).unwrap();
-        assert_eq!(p.svg.matches("<path").count(), 3, "{}", p.svg);
+        assert_eq!(p.svg.matches(r#"fill="none""#).count(), 3, "{}", p.svg);
         assert!(p.svg.contains("RMSE (vol pts)") && p.svg.contains("a (best)"));
         assert!(p.svg.contains("b (runner-up)") && !p.svg.contains("c ("));
         assert!(p.svg.contains("01-05 04:11"), "time labels");
@@ -526,12 +526,12 @@ mod tests {
         ];
         let mut notes = Vec::new();
         let p = ridge_path(&Ok(rows), &mut notes).unwrap();
-        assert_eq!(p.svg.matches("<path").count(), 4, "2 targets × (oos, is)");
+        assert_eq!(p.svg.matches(r#"fill="none""#).count(), 4, "2 targets × (oos, is)");
         // Each line has λ = 0, 0.1, 1.
         assert_eq!(p.svg.matches("<circle").count(), 12);
         assert!(p.svg.contains(">0</text>"), "λ = 0 tick");
-        assert!(notes.iter().any(|n| n.contains("toward prev: λ chosen out-of-sample = 0.1000")));
-        assert!(notes.iter().any(|n| n.contains("toward zero: λ chosen out-of-sample = 1.000")));
+        assert!(notes.iter().any(|n| n.contains("toward prev: λ chosen out-of-sample = 0.1")));
+        assert!(notes.iter().any(|n| n.contains("toward zero: λ chosen out-of-sample = 1")));
     }
 
     #[test]
