@@ -316,13 +316,7 @@ fn cumulative(v: &HedgeView) -> Vec<Figure> {
                 l.dashed = true;
                 lines.push(l);
             }
-            let step = times.len().div_ceil(8).max(1);
-            let ticks = times
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| i % step == 0)
-                .map(|(i, t)| (i as f64, short_time(t)))
-                .collect();
+            let ticks = svg::index_ticks(times.iter().map(|t| page::tick_time(t)));
             let chart = Chart {
                 title: format!("{u} · {spec}: cumulative gross P&L"),
                 x: ChartAxis { label: "path exit (UTC)".into(), ticks: Some(ticks), zero: false },
@@ -339,14 +333,6 @@ fn cumulative(v: &HedgeView) -> Vec<Figure> {
             }
         })
         .collect()
-}
-
-/// `2026-01-05T04:11:27Z` → `01-05 04:11`.
-fn short_time(iso: &str) -> String {
-    match (iso.get(5..10), iso.get(11..16)) {
-        (Some(d), Some(t)) => format!("{d} {t}"),
-        _ => iso.to_string(),
-    }
 }
 
 fn attribution(v: &HedgeView) -> Vec<Vec<String>> {

@@ -143,6 +143,14 @@ pub fn tick(v: f64) -> String {
     trim(num_sig(v, 3))
 }
 
+/// A time tick: `2026-01-05T04:11:27Z` → `01-05 04:11`.
+pub fn tick_time(iso: &str) -> String {
+    match (iso.get(5..10), iso.get(11..16)) {
+        (Some(d), Some(t)) => format!("{d} {t}"),
+        _ => iso.to_string(),
+    }
+}
+
 /// A count with thousands separators.
 pub fn count(n: usize) -> String {
     group(&n.to_string(), "", false)

@@ -44,14 +44,6 @@ fn ranked<'a>(means: &Means<'a>) -> Vec<&'a str> {
     specs.into_iter().map(|s| s.1).collect()
 }
 
-/// `2026-01-05T04:11:27Z` → `01-05 04:11`.
-fn short_time(iso: &str) -> String {
-    match (iso.get(5..10), iso.get(11..16)) {
-        (Some(d), Some(t)) => format!("{d} {t}"),
-        _ => iso.to_string(),
-    }
-}
-
 /// The walk-forward chart: the best spec's in-sample and out-of-sample RMSE per fit
 /// snapshot, and the runner-up's out-of-sample RMSE (dashed); x = the snapshots in time
 /// order, labelled with their times. A note when there is nothing to draw.
@@ -111,13 +103,7 @@ fn walk_forward_ranked(
     if let Some(second) = order.get(1) {
         lines.push(line(second, format!("{second} (runner-up): out-of-sample"), true, true));
     }
-    let step = times.len().div_ceil(8).max(1);
-    let ticks = times
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| i % step == 0)
-        .map(|(i, t)| (i as f64, short_time(t)))
-        .collect();
+    let ticks = svg::index_ticks(times.iter().map(|t| page::tick_time(t)));
     let chart = Chart {
         title: "Walk-forward: in-sample vs out-of-sample RMSE".into(),
         x: ChartAxis { label: "fit snapshot (UTC)".into(), ticks: Some(ticks), zero: false },

@@ -55,6 +55,15 @@ pub(in crate::report) struct Chart {
     pub(in crate::report) vlines: Vec<(f64, String)>,
 }
 
+/// At most 8 ticks at positions 0, 1, 2, … labelled by `labels` (a time axis drawn by
+/// position: one tick every ⌈n/8⌉ labels).
+pub(in crate::report) fn index_ticks(
+    labels: impl ExactSizeIterator<Item = String>,
+) -> Vec<(f64, String)> {
+    let step = labels.len().div_ceil(8).max(1);
+    labels.enumerate().filter(|(i, _)| i % step == 0).map(|(i, t)| (i as f64, t)).collect()
+}
+
 /// A line chart with point markers (each with a hover title) and its legend under it.
 pub(in crate::report) fn line_chart(c: &Chart) -> String {
     let pts = || {

@@ -10,7 +10,7 @@ mod chart;
 
 pub(super) use axis::{nice_ticks, Axis, Scale};
 pub(super) use chart::{
-    hbars, heatmap, histogram, line_chart, log_lines, Bar, Chart, ChartAxis, Line,
+    hbars, heatmap, histogram, index_ticks, line_chart, log_lines, Bar, Chart, ChartAxis, Line,
 };
 
 use std::fmt::Write as _;
