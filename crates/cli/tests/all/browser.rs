@@ -123,15 +123,11 @@ const PROBE: &str = r#"JSON.stringify({
   titled_points: document.querySelectorAll('svg :not(svg) > title').length,
   smile_titles: [...document.querySelectorAll('[data-chart=smile] :not(svg) > title')]
     .filter(t => /model/.test(t.textContent) && /bid/.test(t.textContent)).length,
-  ms: Math.round(performance.now())
+  ms: Math.round(performance.now()),
+  dom_complete: Math.round((performance.getEntriesByType('navigation')[0] || {}).domComplete || 0)
 })"#;
 
-#[test]
-fn every_report_kind_renders_cleanly_in_chromium() {
-    let Some(chrome) = chromium() else { return };
-    let dir = tempfile::tempdir().expect("temp dir");
-    let pages = pages(dir.path());
-    let profile = dir.path().join("profile");
+fn launch(chrome: PathBuf, profile: PathBuf) -> Browser {
     let options = LaunchOptions::default_builder()
         .path(Some(chrome))
         .sandbox(false)
@@ -152,67 +148,120 @@ fn every_report_kind_renders_cleanly_in_chromium() {
         )
         .build()
         .expect("launch options");
-    let browser = Browser::new(options).expect("chromium starts");
+    Browser::new(options).expect("chromium starts")
+}
+
+/// What one page measured in the browser at one width.
+struct Probe {
+    v: serde_json::Value,
+    messages: Vec<String>,
+    loaded_ms: u128,
+    size: u64,
+}
+
+/// Opens `page` in a new tab `width` px wide and probes it.
+fn probe(browser: &Browser, page: &Path, width: u32) -> Probe {
     // Headless windows are at least 500 px wide: the viewport is set through the DevTools
     // protocol instead.
+    let metrics: Emulation::SetDeviceMetricsOverride = serde_json::from_value(
+        serde_json::json!({"width": width, "height": 1000, "deviceScaleFactor": 1, "mobile": false}),
+    )
+    .expect("metrics");
+    let tab = browser.new_tab().expect("tab");
+    tab.call_method(metrics).expect("viewport width");
+    let messages = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = Arc::clone(&messages);
+    tab.add_event_listener(Arc::new(move |e: &Event| {
+        let m = match e {
+            Event::RuntimeConsoleAPICalled(c) => format!("console: {:?}", c.params.args),
+            Event::LogEntryAdded(l) => format!("log: {}", l.params.entry.text),
+            Event::RuntimeExceptionThrown(x) => {
+                format!("exception: {}", x.params.exception_details.text)
+            }
+            _ => return,
+        };
+        sink.lock().expect("lock").push(m);
+    }))
+    .expect("listener");
+    tab.enable_log().expect("log domain");
+    tab.enable_runtime().expect("runtime domain");
+    let start = Instant::now();
+    let url = format!("file://{}", page.display());
+    tab.navigate_to(&url).expect("navigate").wait_until_navigated().expect("loaded");
+    let loaded_ms = start.elapsed().as_millis();
+    let probe = tab.evaluate(PROBE, false).expect("probe runs");
+    let text = probe.value.and_then(|v| v.as_str().map(String::from)).expect("probe value");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("probe JSON");
+    let _ = tab.close(true);
+    let messages = messages.lock().expect("lock").clone();
+    let size = std::fs::metadata(page).map(|m| m.len()).unwrap_or(0);
+    Probe { v, messages, loaded_ms, size }
+}
+
+/// The 1-minute load average (`/proc/loadavg`), for the render times' context.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(String::from))
+        .unwrap_or_else(|| "?".into())
+}
+
+/// The checks every page passes, at `width` px.
+fn assert_clean(name: &str, width: u32, p: &Probe) {
+    let v = &p.v;
+    eprintln!(
+        "browser: {name} @{width}px: {} svg, {} titled points, scrollWidth {} / innerWidth {}, {} bytes, DOM complete at {} ms, loaded in {} ms, load average {}",
+        v["svgs"], v["titled_points"], v["scroll"], v["inner"], p.size, v["dom_complete"], p.loaded_ms, load_average()
+    );
+    assert_eq!(v["verdict"], true, "{name}: no <section id=\"verdict\">");
+    assert!(v["titled_points"].as_u64() > Some(0), "{name}: no hover title on any point");
+    assert!(
+        v["scroll"].as_u64() <= v["inner"].as_u64(),
+        "{name} @{width}px: horizontal overflow {v}"
+    );
+    assert!(v["svgs"].as_u64() > Some(0), "{name}: no chart");
+    assert_eq!(v["hidden"], 0, "{name} @{width}px: an <svg> is not visible");
+    assert_eq!(v["resources"], 0, "{name}: loads resources (the page must be self-contained)");
+    assert!(p.messages.is_empty(), "{name} @{width}px: {:?}", p.messages);
+    assert!(p.size <= 2_000_000, "{name}: {} bytes > 2 MB", p.size);
+}
+
+#[test]
+fn every_report_kind_renders_cleanly_in_chromium() {
+    let Some(chrome) = chromium() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pages = pages(dir.path());
+    let browser = launch(chrome, dir.path().join("profile"));
     for width in [420u32, 1400] {
-        let metrics: Emulation::SetDeviceMetricsOverride = serde_json::from_value(
-            serde_json::json!({"width": width, "height": 1000, "deviceScaleFactor": 1, "mobile": false}),
-        )
-        .expect("metrics");
         for page in &pages {
-            let tab = browser.new_tab().expect("tab");
-            tab.call_method(metrics.clone()).expect("viewport width");
-            let messages = Arc::new(Mutex::new(Vec::<String>::new()));
-            let sink = Arc::clone(&messages);
-            tab.add_event_listener(Arc::new(move |e: &Event| {
-                let m = match e {
-                    Event::RuntimeConsoleAPICalled(c) => format!("console: {:?}", c.params.args),
-                    Event::LogEntryAdded(l) => format!("log: {}", l.params.entry.text),
-                    Event::RuntimeExceptionThrown(x) => {
-                        format!("exception: {}", x.params.exception_details.text)
-                    }
-                    _ => return,
-                };
-                sink.lock().expect("lock").push(m);
-            }))
-            .expect("listener");
-            tab.enable_log().expect("log domain");
-            tab.enable_runtime().expect("runtime domain");
-            let start = Instant::now();
-            let url = format!("file://{}", page.display());
-            tab.navigate_to(&url).expect("navigate").wait_until_navigated().expect("loaded");
-            let loaded = start.elapsed();
-            let probe = tab.evaluate(PROBE, false).expect("probe runs");
-            let text = probe.value.and_then(|v| v.as_str().map(String::from)).expect("probe value");
-            let v: serde_json::Value = serde_json::from_str(&text).expect("probe JSON");
+            let p = probe(&browser, page, width);
             let name = page.strip_prefix(dir.path()).unwrap_or(page).display().to_string();
-            let size = std::fs::metadata(page).map(|m| m.len()).unwrap_or(0);
-            eprintln!(
-                "browser: {name} @{width}px: {} svg, {} titled points, scrollWidth {} / innerWidth {}, {} bytes, loaded in {} ms",
-                v["svgs"], v["titled_points"], v["scroll"], v["inner"], size, loaded.as_millis()
-            );
-            assert_eq!(v["verdict"], true, "{name}: no <section id=\"verdict\">");
-            assert!(v["titled_points"].as_u64() > Some(0), "{name}: no hover title on any point");
+            assert_clean(&name, width, &p);
             if name.starts_with("fit/") {
                 assert!(
-                    v["smile_titles"].as_u64() > Some(0),
+                    p.v["smile_titles"].as_u64() > Some(0),
                     "{name}: no smile point with a hover title giving bid and model IV"
                 );
             }
-            assert!(
-                v["scroll"].as_u64() <= v["inner"].as_u64(),
-                "{name} @{width}px: horizontal overflow {v}"
-            );
-            assert!(v["svgs"].as_u64() > Some(0), "{name}: no chart");
-            assert_eq!(v["hidden"], 0, "{name} @{width}px: an <svg> is not visible");
-            assert_eq!(
-                v["resources"], 0,
-                "{name}: loads resources (the page must be self-contained)"
-            );
-            let messages = messages.lock().expect("lock");
-            assert!(messages.is_empty(), "{name} @{width}px: {messages:?}");
-            assert!(size <= 2_000_000, "{name}: {size} bytes > 2 MB");
+        }
+    }
+}
+
+/// Pages named in `VOLFIT_BROWSER_PAGES` (paths separated by `:`, e.g. a real-data fit
+/// report of 30 snapshots × 2 coins): the same checks, and their size and render time
+/// printed with the load average. Skips with a notice when the variable is unset.
+#[test]
+fn named_pages_render_cleanly_and_report_their_render_time() {
+    let Some(list) = std::env::var_os("VOLFIT_BROWSER_PAGES") else {
+        eprintln!("skipping: set VOLFIT_BROWSER_PAGES=a.html:b.html to measure given pages");
+        return;
+    };
+    let Some(chrome) = chromium() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let browser = launch(chrome, dir.path().join("profile"));
+    for page in std::env::split_paths(&list) {
+        for width in [420u32, 1400] {
+            assert_clean(&page.display().to_string(), width, &probe(&browser, &page, width));
         }
     }
 }

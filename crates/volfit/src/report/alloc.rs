@@ -8,7 +8,7 @@
 
 use super::data::{csv_err as read_csv_err, read_json, ReportError};
 use super::page::{self, num, pct, with_unit, Verdict};
-use super::svg::{self, Axis, Bar, Chart, Line};
+use super::svg::{self, Bar, Chart, ChartAxis, Line};
 use crate::alloc::{Allocation, FrontierPoint};
 use crate::io::write_atomic;
 use crate::risk::{evaluate, RiskMeasure, Sample, Scenarios};
@@ -512,8 +512,8 @@ fn frontier(v: &AllocView, notes: &mut Vec<String>) -> String {
     let risk = v.f(&["summary", "risk"]);
     let chart = Chart {
         title: "Efficient frontier (labels: λ)".into(),
-        x: Axis { label: "risk (USD of loss)".into(), ticks: None, zero: false },
-        y: Axis { label: "reward (USD)".into(), ticks: None, zero: false },
+        x: ChartAxis { label: "risk (USD of loss)".into(), ticks: None, zero: false },
+        y: ChartAxis { label: "reward (USD)".into(), ticks: None, zero: false },
         lines: vec![line],
         vlines: if risk.is_finite() {
             vec![(risk, format!("chosen λ = {}", num(v.f(&["summary", "lambda"]))))]
@@ -919,10 +919,7 @@ mod tests {
             {"lambda": 2.0, "reward": 1.0, "risk": 2.0, "positions_nonzero": 2},
             {"lambda": 1.0, "reward": 3.0, "risk": 5.0, "positions_nonzero": 3}]);
         let svg = frontier(&view(&[1.0], &front), &mut Vec::new());
-        assert!(
-            svg.contains("<title>λ = 2.000: risk 2.000 USD, reward 1.000 USD</title>"),
-            "{svg}"
-        );
+        assert!(svg.contains("<title>λ = 2: risk 2 USD, reward 1 USD</title>"), "{svg}");
     }
 
     /// The greeks read off a stress grid of a linear book: delta exact, gamma 0.

@@ -1,12 +1,13 @@
-//! Trader views of a fit, drawn with [`fit_plot`](super::fit_plot): smiles against
+//! Trader views of a fit, drawn with [`svg`](super::svg): smiles against
 //! log-moneyness with a strike axis on top and hover text per quote (instrument, strike,
 //! delta, bid/mid/ask IV, model IV, residual), calls, puts, one-sided quotes and outliers
 //! told apart; residuals in half-spreads; ATM, 25-delta risk-reversal and butterfly term
 //! structures against days on a square-root axis; total variance w(k) across expiries and
 //! Durrleman's g(k); and the known true surface when there is one.
 
-use super::fit_plot::{nice_ticks, num, pal, Axis, Mark, Plot, Scale};
+use super::page::num;
 use super::panels::{Latest, Panel};
+use super::svg::{self, nice_ticks, pal, Axis, Mark, Plot, Scale};
 use super::verdict::{days_to, expiry_code};
 use crate::black::norm_cdf;
 use crate::fit::{ExpiryFit, ResidualRow};
@@ -157,9 +158,9 @@ fn smile_svg(
         .map(|v| 100.0 * v)
         .chain(model.iter().chain(truth).map(|p| p.1));
     let Some(y) = Axis::fit(ys, Scale::Lin, "IV (vol pts)") else {
-        return super::fit_plot::empty("no quotes");
+        return svg::empty("no quotes");
     };
-    let x = Axis { lo: klo, hi: khi, scale: Scale::Lin, label: "k = ln(K/F)".into() };
+    let x = Axis::new(klo, khi, Scale::Lin, "k = ln(K/F)");
     let strikes: Vec<(f64, String)> = nice_ticks(e.forward * klo.exp(), e.forward * khi.exp(), 5)
         .into_iter()
         .filter(|k| *k > 0.0)
@@ -230,7 +231,7 @@ pub(super) fn residuals_spread(id: &str, s: &Latest) -> Panel {
             }
             p.finish()
         }
-        _ => super::fit_plot::empty("no two-sided quotes"),
+        _ => svg::empty("no two-sided quotes"),
     };
     Panel {
         kind: "residuals",
@@ -285,7 +286,7 @@ pub(super) fn atm_term(id: &str, lines: &[AtmLine], wide: bool) -> String {
         Axis::fit(xs, Scale::Sqrt, "days to expiry (√ scale)"),
         Axis::fit(ys, Scale::Lin, "ATM IV (vol pts)"),
     ) else {
-        return super::fit_plot::empty("no ATM points");
+        return svg::empty("no ATM points");
     };
     let mut p = Plot::new(id, x.including(0.0), y);
     if wide {
@@ -317,7 +318,7 @@ pub(super) fn rr_bf(id: &str, term: &[(f64, f64, f64, f64)]) -> String {
         Axis::fit(term.iter().map(|t| t.0), Scale::Sqrt, "days to expiry (√ scale)"),
         Axis::fit(term.iter().flat_map(|t| [t.2, t.3]).chain([0.0]), Scale::Lin, "vol pts"),
     ) else {
-        return super::fit_plot::empty("no 25-delta points");
+        return svg::empty("no 25-delta points");
     };
     let mut p = Plot::new(id, x.including(0.0), y);
     p.hline(0.0, "#888888");
@@ -376,7 +377,7 @@ pub(super) fn variance_and_density(id: &str, s: &Latest) -> (String, String) {
                 }
                 p.finish()
             }
-            _ => super::fit_plot::empty("no model curves"),
+            _ => svg::empty("no model curves"),
         }
     };
     (

@@ -12,7 +12,7 @@
 
 use super::data::{csv_err, read_json, ReportError};
 use super::page::{self, count, num, pct, Verdict};
-use super::svg::{self, Axis, Chart, Line};
+use super::svg::{self, Chart, ChartAxis, Line};
 use crate::hedge::{moneyness_bucket, HedgeOutput};
 use crate::io::write_atomic;
 use crate::model::MATURITY_BUCKETS;
@@ -316,17 +316,11 @@ fn cumulative(v: &HedgeView) -> Vec<Figure> {
                 l.dashed = true;
                 lines.push(l);
             }
-            let step = times.len().div_ceil(8).max(1);
-            let ticks = times
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| i % step == 0)
-                .map(|(i, t)| (i as f64, short_time(t)))
-                .collect();
+            let ticks = svg::index_ticks(times.iter().map(|t| page::tick_time(t)));
             let chart = Chart {
                 title: format!("{u} · {spec}: cumulative gross P&L"),
-                x: Axis { label: "path exit (UTC)".into(), ticks: Some(ticks), zero: false },
-                y: Axis { label: "cumulative P&L (USD)".into(), ticks: None, zero: true },
+                x: ChartAxis { label: "path exit (UTC)".into(), ticks: Some(ticks), zero: false },
+                y: ChartAxis { label: "cumulative P&L (USD)".into(), ticks: None, zero: true },
                 lines,
                 vlines: Vec::new(),
             };
@@ -339,14 +333,6 @@ fn cumulative(v: &HedgeView) -> Vec<Figure> {
             }
         })
         .collect()
-}
-
-/// `2026-01-05T04:11:27Z` → `01-05 04:11`.
-fn short_time(iso: &str) -> String {
-    match (iso.get(5..10), iso.get(11..16)) {
-        (Some(d), Some(t)) => format!("{d} {t}"),
-        _ => iso.to_string(),
-    }
 }
 
 fn attribution(v: &HedgeView) -> Vec<Vec<String>> {
@@ -587,22 +573,22 @@ mod tests {
         assert_eq!(t.maturities, ["<7d", "7-30d", "30-90d"]);
         let rows: Vec<&str> = t.rows.iter().map(|r| r.0.as_str()).collect();
         assert_eq!(rows, ["z<-1", "atm |z|<=0.25", "z>1"]);
-        assert_eq!(t.rows[0].1[1].0, "3.000 (n = 2)");
+        assert_eq!(t.rows[0].1[1].0, "3 (n = 2)");
     }
 
     #[test]
     fn verdict_attribution_and_cumulative_pnl() {
         let v = view();
         let verdict = verdict(&v);
-        assert!(verdict.headline.contains("from 9.000 to 3.000 USD"), "{}", verdict.headline);
+        assert!(verdict.headline.contains("from 9 to 3 USD"), "{}", verdict.headline);
         assert!(verdict.facts.iter().any(|f| f.1.contains("dominated by the bid–ask spread")));
         let a = attribution(&v);
         // option 3·(1 − 2 + 4)/3 = 3, hedge leg −2, gross 1, net 0.5.
-        assert_eq!(a[0][1..7], ["3.000", "−2.000", "1.000", "−0.4000", "−0.1000", "0.5000"]);
+        assert_eq!(a[0][1..7], ["3", "−2", "1", "−0.4", "−0.1", "0.5"]);
         let c = cumulative(&v);
         // Exit order 04:00, 09:00, 15:00: cumulative −2, −1, 3.
-        assert!(c[0].svg.contains("to 2026-01-05T15:00:00Z: 3.000 USD"));
-        assert!(c[0].svg.contains("to 2026-01-05T09:00:00Z: −1.000 USD"));
+        assert!(c[0].svg.contains("to 2026-01-05T15:00:00Z: 3 USD"));
+        assert!(c[0].svg.contains("to 2026-01-05T09:00:00Z: −1 USD"));
         let html = render_view(&v).unwrap();
         assert!(html.contains("<section id=\"verdict\""));
         assert!(html.contains("−VaR95") && html.contains("−ES97.5"));

@@ -10,9 +10,9 @@
 //! string that comes from data goes through the template engine's HTML auto-escaping
 //! (minijinja, `.html` template); the SVG charts escape their own text.
 
-use super::fit_plot::num;
 use super::fit_truth::{self, Recovery};
 use super::fit_views;
+use super::page::num;
 use super::panels::{self, Latest, Panel};
 use super::validation;
 use super::verdict::{self, expiry_code, short_time, Verdict};

@@ -5,9 +5,7 @@
 // `alloc`, `hedge` and `html` stay public: each is one page with its own `render` and
 // `write_report`/`write_all`, names that would clash if flattened.
 pub mod alloc;
-mod charts;
 mod data;
-mod fit_plot;
 pub mod fit_truth;
 mod fit_views;
 pub mod hedge;

@@ -128,13 +128,26 @@ fn group(int: &str, frac: &str, negative: bool) -> String {
     }
 }
 
-/// An axis tick: [`num_sig`] with 3 figures, trailing zeros dropped (`0.5`, `0.001`).
-pub fn tick(v: f64) -> String {
-    let s = num_sig(v, 3);
+/// `s` without trailing zeros after the decimal point (`0.5000` → `0.5`, `2.000` → `2`);
+/// scientific notation is left as it is.
+fn trim(s: String) -> String {
     if s.contains('.') && !s.contains('e') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
     } else {
         s
+    }
+}
+
+/// An axis tick: [`num_sig`] with 3 figures, trailing zeros dropped (`0.5`, `0.001`).
+pub fn tick(v: f64) -> String {
+    trim(num_sig(v, 3))
+}
+
+/// A time tick: `2026-01-05T04:11:27Z` → `01-05 04:11`.
+pub fn tick_time(iso: &str) -> String {
+    match (iso.get(5..10), iso.get(11..16)) {
+        (Some(d), Some(t)) => format!("{d} {t}"),
+        _ => iso.to_string(),
     }
 }
 
@@ -143,9 +156,10 @@ pub fn count(n: usize) -> String {
     group(&n.to_string(), "", false)
 }
 
-/// [`num_sig`] with 4 significant figures.
+/// The number format of every report: [`num_sig`] with 4 significant figures, trailing
+/// zeros dropped (`3.5`, `0.3142`, `80,600`, `−2.5`, never `-0`).
 pub fn num(v: f64) -> String {
-    num_sig(v, 4)
+    trim(num_sig(v, 4))
 }
 
 /// `v` with `unit` (`"vol pts"`, `"USD"`, …).
@@ -168,10 +182,15 @@ mod tests {
         assert_eq!(num(1234567.8), "1,235,000");
         assert_eq!(num(-12345.0), "−12,345");
         assert_eq!(num(4.56789), "4.568");
+        assert_eq!(num(3.5), "3.5");
+        assert_eq!(num(80599.68), "80,600");
+        assert_eq!(num(-2.5), "−2.5");
+        assert_eq!(num(1.0000000000000002), "1");
         assert_eq!(num(0.012345), "0.01235");
         assert_eq!(num(-0.0), "0");
         assert_eq!(num(-1e-12), "-1.000e-12");
         assert_eq!(num(999.96), "1,000");
+        assert_eq!(num(0.1), "0.1");
         assert_eq!(num_sig(0.5, 3), "0.500");
         assert_eq!(num(f64::NAN), "–");
         assert_eq!(pct(0.4567), "45.7 %");

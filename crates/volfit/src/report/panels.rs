@@ -2,9 +2,9 @@
 //! strike, ATM term structure and skew, the model heat map, solver loss curves and the
 //! parameter series across snapshots.
 
-use super::charts::{self, Series, Size};
 use super::data::TraceRecord;
-use super::fit_plot::{self, pal, Axis, Mark, Plot, Scale};
+use super::page::num;
+use super::svg::{self, pal, Axis, Mark, Plot, Scale};
 use super::view::ModelView;
 use crate::fit::{ExpiryFit, ResidualRow, SnapshotFit};
 use serde::Serialize;
@@ -113,15 +113,7 @@ pub(super) fn heatmap(s: &Latest) -> Panel {
     Panel {
         kind: "heatmap",
         title: "Model implied vol over k × t".into(),
-        svg: charts::heatmap(
-            Size::WIDE,
-            "model IV (vol pts)",
-            "k = ln(K/F)",
-            "t (years)",
-            &k_edges,
-            &t_edges,
-            &grid,
-        ),
+        svg: svg::heatmap(("k = ln(K/F)", "t (years)", "IV (vol pts)"), &k_edges, &t_edges, &grid),
     }
 }
 
@@ -168,17 +160,17 @@ fn heat_grid(s: &Latest, k_mid: &[f64]) -> (Vec<f64>, Vec<Vec<f64>>) {
 /// Solver loss by iteration, one line per trace (`None` without traces).
 pub(super) fn loss_curves(traces: &[&TraceRecord]) -> Option<Panel> {
     (!traces.is_empty()).then(|| {
-        let series: Vec<Series> = traces
+        let series: Vec<(String, Vec<(f64, f64)>)> = traces
             .iter()
-            .map(|t| Series {
-                label: t.name.get(..10).unwrap_or(&t.name).to_string(),
-                points: t.iterates.iter().map(|i| (f64::from(i.iter), i.cost)).collect(),
+            .map(|t| {
+                let label = t.name.get(..10).unwrap_or(&t.name).to_string();
+                (label, t.iterates.iter().map(|i| (f64::from(i.iter), i.cost)).collect())
             })
             .collect();
         Panel {
             kind: "loss",
             title: "Solver loss by iteration (log scale)".into(),
-            svg: charts::lines(Size::WIDE, "loss", "iteration", "cost", &series, true),
+            svg: svg::log_lines("loss", ("iteration", "cost (log scale)"), &series),
         }
     })
 }
@@ -196,7 +188,7 @@ fn time_chart(id: &str, y_label: &str, series: &[(String, Vec<(f64, f64)>)]) -> 
         Axis::fit(all().map(|p| p.0), Scale::Date, "snapshot time (UTC)"),
         Axis::fit(all().map(|p| p.1), Scale::Lin, y_label),
     ) else {
-        return fit_plot::empty("no data");
+        return svg::empty("no data");
     };
     let mut p = Plot::new(id, x, y);
     for (i, (label, pts)) in series.iter().enumerate() {
@@ -208,7 +200,7 @@ fn time_chart(id: &str, y_label: &str, series: &[(String, Vec<(f64, f64)>)]) -> 
                 let when = chrono::DateTime::from_timestamp(t as i64, 0)
                     .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
                     .unwrap_or_default();
-                (t, v, format!("{label} @ {when}: {}", fit_plot::num(v)))
+                (t, v, format!("{label} @ {when}: {}", num(v)))
             })
             .collect();
         p.marks(&marks, Mark::Dot, c, "");

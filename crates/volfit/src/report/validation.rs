@@ -7,7 +7,7 @@
 use super::data::{read_json, read_rows, ReportError};
 use super::page::{self, num, pct, tick, with_unit, Verdict};
 use super::panels::Panel;
-use super::svg::{self, Axis, Chart, Line};
+use super::svg::{self, Chart, ChartAxis, Line};
 use crate::validate::{RidgePoint, SpecSummary, WalkForwardRow};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -42,14 +42,6 @@ fn ranked<'a>(means: &Means<'a>) -> Vec<&'a str> {
         .collect();
     specs.sort_by(|a, b| a.0.total_cmp(&b.0));
     specs.into_iter().map(|s| s.1).collect()
-}
-
-/// `2026-01-05T04:11:27Z` → `01-05 04:11`.
-fn short_time(iso: &str) -> String {
-    match (iso.get(5..10), iso.get(11..16)) {
-        (Some(d), Some(t)) => format!("{d} {t}"),
-        _ => iso.to_string(),
-    }
 }
 
 /// The walk-forward chart: the best spec's in-sample and out-of-sample RMSE per fit
@@ -111,17 +103,11 @@ fn walk_forward_ranked(
     if let Some(second) = order.get(1) {
         lines.push(line(second, format!("{second} (runner-up): out-of-sample"), true, true));
     }
-    let step = times.len().div_ceil(8).max(1);
-    let ticks = times
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| i % step == 0)
-        .map(|(i, t)| (i as f64, short_time(t)))
-        .collect();
+    let ticks = svg::index_ticks(times.iter().map(|t| page::tick_time(t)));
     let chart = Chart {
         title: "Walk-forward: in-sample vs out-of-sample RMSE".into(),
-        x: Axis { label: "fit snapshot (UTC)".into(), ticks: Some(ticks), zero: false },
-        y: Axis { label: "RMSE (vol pts)".into(), ticks: None, zero: true },
+        x: ChartAxis { label: "fit snapshot (UTC)".into(), ticks: Some(ticks), zero: false },
+        y: ChartAxis { label: "RMSE (vol pts)".into(), ticks: None, zero: true },
         lines,
         vlines: Vec::new(),
     };
@@ -214,12 +200,12 @@ pub(super) fn ridge_path(
     }
     let chart = Chart {
         title: "Ridge path: RMSE against λ".into(),
-        x: Axis {
+        x: ChartAxis {
             label: "ridge λ (log axis; 0 = no ridge)".into(),
             ticks: Some(ticks),
             zero: false,
         },
-        y: Axis { label: "RMSE (vol pts)".into(), ticks: None, zero: false },
+        y: ChartAxis { label: "RMSE (vol pts)".into(), ticks: None, zero: false },
         lines,
         vlines,
     };
@@ -493,7 +479,7 @@ mod tests {
             }
         }
         let p = walk_forward(&Ok(rows), &mut Vec::new()).unwrap();
-        assert_eq!(p.svg.matches("<path").count(), 3, "{}", p.svg);
+        assert_eq!(p.svg.matches(r#"fill="none""#).count(), 3, "{}", p.svg);
         assert!(p.svg.contains("RMSE (vol pts)") && p.svg.contains("a (best)"));
         assert!(p.svg.contains("b (runner-up)") && !p.svg.contains("c ("));
         assert!(p.svg.contains("01-05 04:11"), "time labels");
@@ -526,12 +512,12 @@ mod tests {
         ];
         let mut notes = Vec::new();
         let p = ridge_path(&Ok(rows), &mut notes).unwrap();
-        assert_eq!(p.svg.matches("<path").count(), 4, "2 targets × (oos, is)");
+        assert_eq!(p.svg.matches(r#"fill="none""#).count(), 4, "2 targets × (oos, is)");
         // Each line has λ = 0, 0.1, 1.
         assert_eq!(p.svg.matches("<circle").count(), 12);
         assert!(p.svg.contains(">0</text>"), "λ = 0 tick");
-        assert!(notes.iter().any(|n| n.contains("toward prev: λ chosen out-of-sample = 0.1000")));
-        assert!(notes.iter().any(|n| n.contains("toward zero: λ chosen out-of-sample = 1.000")));
+        assert!(notes.iter().any(|n| n.contains("toward prev: λ chosen out-of-sample = 0.1")));
+        assert!(notes.iter().any(|n| n.contains("toward zero: λ chosen out-of-sample = 1")));
     }
 
     #[test]

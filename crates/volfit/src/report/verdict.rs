@@ -8,7 +8,7 @@
 //! arbitrage objects; they are read when present and derived when absent (converged from the
 //! stop reason, where from the worst violation's k against the quoted k range).
 
-use super::fit_plot::num;
+use super::page::num;
 use crate::fit::{ExpiryFit, FitOutput, ResidualRow, SnapshotFit};
 use crate::model::ModelKind;
 use serde::Serialize;

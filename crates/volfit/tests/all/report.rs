@@ -161,7 +161,7 @@ fn surface_report_has_every_section_and_escapes_data() {
     // Every chart is an inline SVG: as many <svg> elements as figures.
     assert_eq!(count(&html, "<svg"), count(&html, "<figure class=\"chart"));
     // The ridge path's chosen λ (1e-2, the `chosen` row above, as the CLI prints it) is stated.
-    assert!(html.contains("λ chosen out-of-sample = 0.01000"), "chosen lambda");
+    assert!(html.contains("λ chosen out-of-sample = 0.01 ("), "chosen lambda");
     // Outliers flagged by the fit get their legend entry on the smiles they sit on; the
     // synthetic chain plants stale quotes, so some are flagged.
     let with_outliers: std::collections::BTreeSet<&str> = r

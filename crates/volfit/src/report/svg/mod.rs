@@ -1,170 +1,19 @@
-//! Hand-written SVG charts that scale with the page: a `viewBox` and no fixed pixel size,
-//! the legend in its own column right of the plot area, marks clipped to the plot area,
-//! a `<title>` (the browser's hover text) on every plotted point, linear, square-root,
-//! logarithmic and date axes, and tick labels with 3–4 significant figures and thousands
-//! separators (never "-0").
+//! The one SVG module of the reports: every chart on every page is a [`Plot`]. Charts scale
+//! with the page (a `viewBox`, no fixed pixel size), keep their legend outside the plot
+//! area (a column on the right, or an HTML list under the chart), clip marks and clamp
+//! bars to the plot area, carry a `<title>` (the browser's hover text) on every plotted
+//! point, and round coordinates to 0.1 px. Numbers go through the one formatter,
+//! [`page::num`](super::page::num).
+
+mod axis;
+mod chart;
+
+pub(super) use axis::{nice_ticks, Axis, Scale};
+pub(super) use chart::{
+    hbars, heatmap, histogram, index_ticks, line_chart, log_lines, Bar, Chart, ChartAxis, Line,
+};
 
 use std::fmt::Write as _;
-
-/// How an axis maps values to positions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Scale {
-    /// Linear.
-    Lin,
-    /// Square root (values ≥ 0): term structures against days.
-    Sqrt,
-    /// Linear in Unix seconds, ticks at calendar dates (UTC).
-    Date,
-}
-
-/// One axis: range, scale and label (with its unit).
-#[derive(Clone, Debug, PartialEq)]
-pub(super) struct Axis {
-    pub(super) lo: f64,
-    pub(super) hi: f64,
-    pub(super) scale: Scale,
-    pub(super) label: String,
-}
-
-impl Axis {
-    /// An axis over the finite values of `v` (padded 4 %; `None` without a finite value).
-    pub(super) fn fit(v: impl Iterator<Item = f64>, scale: Scale, label: &str) -> Option<Axis> {
-        let ok = |x: &f64| x.is_finite() && (scale != Scale::Sqrt || *x >= 0.0);
-        let (lo, hi) =
-            v.filter(ok).fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), x| (l.min(x), h.max(x)));
-        if !(lo <= hi) {
-            return None;
-        }
-        let pad = if hi > lo { 0.04 * (hi - lo) } else { 0.5 * lo.abs().max(1e-3) };
-        let lo = if scale == Scale::Sqrt { (lo - pad).max(0.0) } else { lo - pad };
-        let hi = hi + pad;
-        Some(Axis { lo, hi, scale, label: label.to_string() })
-    }
-
-    /// The axis with `v` inside its range.
-    pub(super) fn including(mut self, v: f64) -> Axis {
-        if v.is_finite() {
-            self.lo = self.lo.min(v);
-            self.hi = self.hi.max(v);
-        }
-        self
-    }
-
-    fn tr(&self, v: f64) -> f64 {
-        match self.scale {
-            Scale::Lin | Scale::Date => v,
-            Scale::Sqrt => v.max(0.0).sqrt(),
-        }
-    }
-
-    /// Position of `v` in `[0, 1]` along the axis (outside for values off the range).
-    fn unit(&self, v: f64) -> f64 {
-        let (a, b) = (self.tr(self.lo), self.tr(self.hi));
-        if b > a {
-            (self.tr(v) - a) / (b - a)
-        } else {
-            0.5
-        }
-    }
-
-    /// Tick values and labels.
-    fn ticks(&self) -> Vec<(f64, String)> {
-        let inside = |v: &f64| {
-            *v >= self.lo - 1e-12 * self.hi.abs() && *v <= self.hi * (1.0 + 1e-12) + 1e-300
-        };
-        match self.scale {
-            Scale::Lin => {
-                nice_ticks(self.lo, self.hi, 6).into_iter().map(|v| (v, num(v))).collect()
-            }
-            Scale::Sqrt => {
-                let cands = [
-                    0.0, 1.0, 7.0, 14.0, 30.0, 60.0, 90.0, 180.0, 270.0, 365.0, 540.0, 730.0,
-                    1095.0,
-                ];
-                let v: Vec<(f64, String)> =
-                    cands.iter().copied().filter(inside).map(|v| (v, num(v))).collect();
-                if v.len() >= 3 {
-                    v
-                } else {
-                    nice_ticks(self.lo, self.hi, 5).into_iter().map(|v| (v, num(v))).collect()
-                }
-            }
-            Scale::Date => date_ticks(self.lo, self.hi),
-        }
-    }
-}
-
-/// About `n` round tick values on `[lo, hi]` (steps 1, 2 or 5 × 10ⁿ).
-pub(super) fn nice_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
-    if !(hi > lo) || !lo.is_finite() || !hi.is_finite() {
-        return vec![lo];
-    }
-    let raw = (hi - lo) / n.max(1) as f64;
-    let mag = 10f64.powf(raw.log10().floor());
-    let step =
-        [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * mag).find(|s| *s >= raw).unwrap_or(10.0 * mag);
-    let first = (lo / step).ceil() as i64;
-    let last = (hi / step).floor() as i64;
-    (first..=last)
-        .map(|i| i as f64 * step)
-        .map(|v| if v.abs() < 1e-9 * step { 0.0 } else { v })
-        .collect()
-}
-
-/// Date ticks (Unix seconds) at midnights UTC, every 1, 2, 7, 14 or 30 days.
-fn date_ticks(lo: f64, hi: f64) -> Vec<(f64, String)> {
-    const DAY: f64 = 86_400.0;
-    let days = (hi - lo) / DAY;
-    let step =
-        [1.0, 2.0, 7.0, 14.0, 30.0, 61.0].into_iter().find(|s| days / s <= 7.0).unwrap_or(122.0);
-    let mut out = Vec::new();
-    let mut d = (lo / DAY).ceil();
-    while d * DAY <= hi && out.len() < 12 {
-        let label = chrono::DateTime::from_timestamp((d * DAY) as i64, 0)
-            .map(|t| t.format("%-d %b").to_string())
-            .unwrap_or_default();
-        out.push((d * DAY, label));
-        d += step;
-    }
-    out
-}
-
-/// A number with 3–4 significant figures and thousands separators; "0" for ±0.
-pub(super) fn num(v: f64) -> String {
-    if !v.is_finite() {
-        return "–".into();
-    }
-    let a = v.abs();
-    if a < 1e-12 {
-        return "0".into();
-    }
-    if a < 1e-3 {
-        return format!("{v:.2e}");
-    }
-    let decimals =
-        if a >= 1000.0 { 0 } else { (3 - a.log10().floor() as i32).clamp(0, 6) as usize };
-    let s = format!("{:.*}", decimals, a);
-    let s =
-        if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s };
-    let (int, frac) = s.split_once('.').map_or((s.as_str(), ""), |(i, f)| (i, f));
-    let mut grouped = String::new();
-    for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    let sign = if v < 0.0 && (grouped.chars().any(|c| c != '0' && c != ',') || !frac.is_empty()) {
-        "-"
-    } else {
-        ""
-    };
-    if frac.is_empty() {
-        format!("{sign}{grouped}")
-    } else {
-        format!("{sign}{grouped}.{frac}")
-    }
-}
 
 /// `s` escaped for SVG text and attribute values.
 pub(super) fn esc(s: &str) -> String {
@@ -212,12 +61,31 @@ enum Key {
     Line(&'static str, bool),
     Mark(Mark, &'static str),
     Bar(&'static str),
+    /// A colour bar from `lo` to `hi` (values as shown), coloured by `heat`.
+    Scale(f64, f64),
 }
 
-/// One chart under construction. Marks outside the axes' ranges are dropped, bars clamped
-/// to the plot area.
+/// Where the legend goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Legend {
+    /// A column right of the plot area, inside the SVG.
+    Right,
+    /// An HTML list under the SVG (long labels wrap with the page).
+    Below,
+}
+
+const LEFT: f64 = 58.0;
+const TOP: f64 = 12.0;
+const BOTTOM: f64 = 40.0;
+const LEGEND_W: f64 = 150.0;
+const RIGHT: f64 = 16.0;
+const TITLE_H: f64 = 22.0;
+
+/// One chart under construction. Marks outside the axes' ranges are dropped, bars and
+/// rectangles clamped to the plot area.
 pub(super) struct Plot {
     id: String,
+    title: Option<String>,
     w: f64,
     h: f64,
     x: Axis,
@@ -225,18 +93,17 @@ pub(super) struct Plot {
     top: Option<(String, Vec<(f64, String)>)>,
     body: String,
     legend: Vec<(Key, String)>,
+    legend_at: Legend,
+    markers: usize,
 }
 
-const LEFT: f64 = 58.0;
-const TOP: f64 = 12.0;
-const BOTTOM: f64 = 40.0;
-const LEGEND_W: f64 = 150.0;
-
 impl Plot {
-    /// A chart `id` (unique on the page, a `data-id` for tests) of `x` against `y`.
+    /// A chart `id` (unique on the page, a `data-id` for tests; empty: none) of `x` against
+    /// `y`.
     pub(super) fn new(id: &str, x: Axis, y: Axis) -> Plot {
         Plot {
             id: id.to_string(),
+            title: None,
             w: 640.0,
             h: 340.0,
             x,
@@ -244,12 +111,26 @@ impl Plot {
             top: None,
             body: String::new(),
             legend: Vec::new(),
+            legend_at: Legend::Right,
+            markers: 0,
         }
     }
 
     /// A wider chart (full-width panels).
     pub(super) fn wide(mut self) -> Plot {
         self.w = 980.0;
+        self
+    }
+
+    /// A title drawn above the plot area (and the SVG's own `<title>`).
+    pub(super) fn titled(mut self, title: &str) -> Plot {
+        self.title = Some(title.to_string());
+        self
+    }
+
+    /// The legend as an HTML list under the chart instead of a column on its right.
+    pub(super) fn legend_below(mut self) -> Plot {
+        self.legend_at = Legend::Below;
         self
     }
 
@@ -260,10 +141,19 @@ impl Plot {
     }
 
     fn top_pad(&self) -> f64 {
+        let t = if self.title.is_some() { TOP + TITLE_H } else { TOP };
         if self.top.is_some() {
-            TOP + 34.0
+            t + 34.0
         } else {
-            TOP
+            t
+        }
+    }
+
+    fn right_edge(&self) -> f64 {
+        // The legend column is always reserved: marks are placed before the legend is known.
+        match self.legend_at {
+            Legend::Right => self.w - LEGEND_W,
+            Legend::Below => self.w - RIGHT,
         }
     }
 
@@ -271,24 +161,13 @@ impl Plot {
         LEFT + self.x.unit(x) * (self.right_edge() - LEFT)
     }
 
-    fn right_edge(&self) -> f64 {
-        // The legend column is always reserved: marks are placed before the legend is known.
-        self.w - LEGEND_W
-    }
-
     fn py(&self, y: f64) -> f64 {
         let (t, b) = (self.top_pad(), self.h - BOTTOM);
         b - self.y.unit(y) * (b - t)
     }
 
-    fn ok(&self, x: f64, y: f64) -> bool {
-        x.is_finite() && y.is_finite() && {
-            let (u, v) = (self.x.unit(x), self.y.unit(y));
-            (-1e-9..=1.0 + 1e-9).contains(&u) && (-1e-9..=1.0 + 1e-9).contains(&v)
-        }
-    }
-
-    /// A polyline through `pts` (non-finite points break the line) with a legend entry.
+    /// A polyline through `pts` (non-finite points break the line) with a legend entry
+    /// (`label` empty: none).
     pub(super) fn line(
         &mut self,
         pts: &[(f64, f64)],
@@ -299,10 +178,11 @@ impl Plot {
         let mut d = String::new();
         let mut pen = false;
         for &(x, y) in pts {
-            if !(x.is_finite() && y.is_finite()) {
+            if !(x.is_finite() && y.is_finite() && self.x.contains(x)) {
                 pen = false;
                 continue;
             }
+            let y = y.clamp(self.y.lo, self.y.hi);
             let _ =
                 write!(d, "{}{:.1},{:.1}", if pen { " L" } else { " M" }, self.px(x), self.py(y));
             pen = true;
@@ -328,7 +208,7 @@ impl Plot {
         label: &str,
     ) {
         for (x, y, title) in pts {
-            if !self.ok(*x, *y) {
+            if !(self.x.contains(*x) && self.y.contains(*y)) {
                 continue;
             }
             let (cx, cy) = (self.px(*x), self.py(*y));
@@ -339,7 +219,7 @@ impl Plot {
         }
     }
 
-    /// Vertical bars from `y0` to `y1` at `x`, with hover titles, clipped to the plot.
+    /// Vertical bars from `y0` to `y1` at `x`, with hover titles, clamped to the plot.
     pub(super) fn bars(
         &mut self,
         bars: &[(f64, f64, f64, String)],
@@ -347,8 +227,7 @@ impl Plot {
         label: &str,
     ) {
         for (x, y0, y1, title) in bars {
-            let inside = (0.0..=1.0).contains(&self.x.unit(*x));
-            if !(x.is_finite() && y0.is_finite() && y1.is_finite() && inside) {
+            if !(self.x.contains(*x) && y0.is_finite() && y1.is_finite()) {
                 continue;
             }
             let px = self.px(*x);
@@ -366,9 +245,35 @@ impl Plot {
         }
     }
 
+    /// A filled rectangle over `[x0, x1] × [y0, y1]` (clamped to the plot), with a hover
+    /// title when `title` is not empty.
+    pub(super) fn rect(
+        &mut self,
+        (x0, x1): (f64, f64),
+        (y0, y1): (f64, f64),
+        fill: &str,
+        title: &str,
+    ) {
+        let cx = |x: f64| self.px(x.clamp(self.x.lo, self.x.hi));
+        let cy = |y: f64| self.py(y.clamp(self.y.lo, self.y.hi));
+        let (a, b) = (cx(x0).min(cx(x1)), cx(x0).max(cx(x1)));
+        let (c, d) = (cy(y0).min(cy(y1)), cy(y0).max(cy(y1)));
+        if !(a.is_finite() && b.is_finite() && c.is_finite() && d.is_finite()) {
+            return;
+        }
+        let tt =
+            if title.is_empty() { String::new() } else { format!("<title>{}</title>", esc(title)) };
+        let _ = write!(
+            self.body,
+            r#"<rect x="{a:.1}" y="{c:.1}" width="{:.1}" height="{:.1}" fill="{fill}">{tt}</rect>"#,
+            (b - a).max(0.5),
+            (d - c).max(0.5)
+        );
+    }
+
     /// A horizontal reference line at `y`.
     pub(super) fn hline(&mut self, y: f64, color: &'static str) {
-        if (0.0..=1.0).contains(&self.y.unit(y)) {
+        if self.y.contains(y) {
             let py = self.py(y);
             let _ = write!(
                 self.body,
@@ -378,18 +283,55 @@ impl Plot {
         }
     }
 
-    /// The finished `<svg>` element.
-    pub(super) fn finish(self) -> String {
+    /// A dashed red vertical marker at `x` with its label, each on its own row (so two
+    /// labels never overlap), on the side of the line that has room.
+    pub(super) fn marker(&mut self, x: f64, label: &str) {
+        if !self.x.contains(x) {
+            return;
+        }
+        let (px, t, b) = (self.px(x), self.top_pad(), self.h - BOTTOM);
+        let (tx, anchor) = if px > self.w / 2.0 { (px - 4.0, "end") } else { (px + 4.0, "start") };
+        let _ = write!(
+            self.body,
+            r##"<path d="M{px:.1},{t:.1} V{b:.1}" stroke="#c0392b" stroke-width="1.5" stroke-dasharray="4 3"><title>{l}</title></path><text x="{tx:.1}" y="{:.1}" font-size="11" fill="#c0392b" text-anchor="{anchor}">{l}</text>"##,
+            t + 14.0 + 14.0 * self.markers as f64,
+            l = esc(label)
+        );
+        self.markers += 1;
+    }
+
+    /// A colour bar in the legend column, from `lo` to `hi` (as labelled).
+    pub(super) fn color_bar(&mut self, lo: f64, hi: f64, label: &str) {
+        self.legend.push((Key::Scale(lo, hi), label.to_string()));
+    }
+
+    fn frame(&self, s: &mut String) {
         let (l, r, t, b) = (LEFT, self.right_edge(), self.top_pad(), self.h - BOTTOM);
-        let mut s = String::with_capacity(self.body.len() + 4096);
+        let id = if self.id.is_empty() {
+            String::new()
+        } else {
+            format!(r#" data-id="{}""#, esc(&self.id))
+        };
         let _ = write!(
             s,
-            r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" class="plot" role="img" data-id="{id}" font-family="sans-serif" font-size="12"><rect x="{l}" y="{t:.1}" width="{cw:.1}" height="{ch:.1}" fill="#fff" stroke="#bbb"/>"##,
+            r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" class="chart" role="img"{id} font-family="sans-serif" font-size="12">"##,
             w = self.w,
             h = self.h,
-            id = esc(&self.id),
-            cw = r - l,
-            ch = b - t,
+        );
+        if let Some(title) = &self.title {
+            let _ = write!(
+                s,
+                r##"<title>{t}</title><text x="{:.1}" y="{:.1}" font-size="14" text-anchor="middle">{t}</text>"##,
+                0.5 * (l + r),
+                TOP + 8.0,
+                t = esc(title)
+            );
+        }
+        let _ = write!(
+            s,
+            r##"<rect x="{l}" y="{t:.1}" width="{:.1}" height="{:.1}" fill="#fff" stroke="#bbb"/>"##,
+            r - l,
+            b - t
         );
         for (v, label) in self.x.ticks() {
             let x = self.px(v);
@@ -410,11 +352,12 @@ impl Plot {
                 esc(&label)
             );
         }
+        if self.y.lo < 0.0 && self.y.hi > 0.0 && self.y.scale == Scale::Lin {
+            let y = self.py(0.0);
+            let _ = write!(s, r##"<path d="M{l},{y:.1} H{r:.1}" stroke="#999"/>"##);
+        }
         if let Some((label, ticks)) = &self.top {
-            for (v, tl) in ticks {
-                if !(0.0..=1.0).contains(&self.x.unit(*v)) {
-                    continue;
-                }
+            for (v, tl) in ticks.iter().filter(|tk| self.x.contains(tk.0)) {
                 let x = self.px(*v);
                 let _ = write!(
                     s,
@@ -425,8 +368,9 @@ impl Plot {
             }
             let _ = write!(
                 s,
-                r##"<text x="{:.1}" y="12" text-anchor="middle" fill="#555">{}</text>"##,
+                r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#555">{}</text>"##,
                 0.5 * (l + r),
+                t - 22.0,
                 esc(label)
             );
         }
@@ -439,12 +383,17 @@ impl Plot {
             0.5 * (t + b),
             esc(&self.y.label)
         );
-        s.push_str(&self.body);
-        for (i, (key, label)) in self.legend.iter().enumerate() {
-            let (x, y) = (r + 10.0, t + 8.0 + 17.0 * i as f64);
+    }
+
+    /// The legend column inside the SVG.
+    fn legend_right(&self, s: &mut String) {
+        let (r, t) = (self.right_edge(), self.top_pad());
+        let mut y = t + 8.0;
+        for (key, label) in &self.legend {
             if y > self.h - 8.0 {
                 break;
             }
+            let x = r + 10.0;
             let sym = match key {
                 Key::Line(c, dashed) => format!(
                     r#"<path d="M{x},{y:.1} h18" stroke="{c}" stroke-width="2"{}/>"#,
@@ -456,6 +405,7 @@ impl Plot {
                     x + 9.0,
                     y - 6.0
                 ),
+                Key::Scale(lo, hi) => color_bar(x, (y + 10.0, self.h - BOTTOM), (*lo, *hi)),
             };
             let _ = write!(
                 s,
@@ -464,10 +414,72 @@ impl Plot {
                 y + 4.0,
                 esc(label)
             );
+            y += 17.0;
+        }
+    }
+
+    /// The finished `<svg>` element (and its HTML legend when [`Plot::legend_below`]).
+    pub(super) fn finish(self) -> String {
+        let mut s = String::with_capacity(self.body.len() + 4096);
+        self.frame(&mut s);
+        s.push_str(&self.body);
+        if self.legend_at == Legend::Right {
+            self.legend_right(&mut s);
         }
         s.push_str("</svg>");
+        if self.legend_at == Legend::Below && !self.legend.is_empty() {
+            s.push_str(r#"<ul class="legend">"#);
+            for (key, label) in &self.legend {
+                let c = match key {
+                    Key::Line(c, _) | Key::Mark(_, c) | Key::Bar(c) => c,
+                    Key::Scale(..) => "#888",
+                };
+                let _ = write!(s, r#"<li style="--c:{c}">{}</li>"#, esc(label));
+            }
+            s.push_str("</ul>");
+        }
         s
     }
+}
+
+/// A vertical colour bar at `x` from `top` to `bottom`, labelled `lo` (bottom) to `hi`.
+fn color_bar(x: f64, (top, bottom): (f64, f64), (lo, hi): (f64, f64)) -> String {
+    const N: u32 = 24;
+    let step = (bottom - top) / f64::from(N);
+    let mut bar = String::new();
+    for i in 0..N {
+        let u = 1.0 - (f64::from(i) + 0.5) / f64::from(N);
+        let _ = write!(
+            bar,
+            r#"<rect x="{x}" y="{:.1}" width="16" height="{:.1}" fill="{}"/>"#,
+            top + step * f64::from(i),
+            step + 0.3,
+            heat(u)
+        );
+    }
+    for (u, v) in [(0.0, lo), (0.5, 0.5 * (lo + hi)), (1.0, hi)] {
+        let _ = write!(
+            bar,
+            r#"<text x="{:.1}" y="{:.1}">{}</text>"#,
+            x + 20.0,
+            bottom - u * (bottom - top) + 4.0,
+            esc(&super::page::tick(v))
+        );
+    }
+    bar
+}
+
+/// Colour of a value in `[0, 1]` on a blue → yellow → red scale (hex).
+pub(super) fn heat(u: f64) -> String {
+    let u = if u.is_finite() { u.clamp(0.0, 1.0) } else { 0.0 };
+    let stops =
+        [(49.0, 54.0, 149.0), (116.0, 173.0, 209.0), (254.0, 224.0, 144.0), (215.0, 48.0, 39.0)];
+    let x = u * (stops.len() - 1) as f64;
+    let i = (x.floor() as usize).min(stops.len() - 2);
+    let f = x - i as f64;
+    let lerp = |a: f64, b: f64| (a + f * (b - a)).round() as u8;
+    let (a, b) = (stops[i], stops[i + 1]);
+    format!("#{:02x}{:02x}{:02x}", lerp(a.0, b.0), lerp(a.1, b.1), lerp(a.2, b.2))
 }
 
 /// One mark at `(cx, cy)` with hover text `title` (already escaped; empty: none).
@@ -500,7 +512,7 @@ fn mark_svg(mark: Mark, color: &str, cx: f64, cy: f64, title: &str) -> String {
 /// A chart that says there is nothing to draw (scales like the others).
 pub(super) fn empty(message: &str) -> String {
     format!(
-        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 640 120" class="plot" role="img" font-family="sans-serif" font-size="14"><text x="20" y="60" fill="#888">{}</text></svg>"##,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 640 80" class="chart" role="img" font-family="sans-serif" font-size="14"><text x="20" y="44" fill="#888">{}</text></svg>"##,
         esc(message)
     )
 }
@@ -508,31 +520,6 @@ pub(super) fn empty(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn numbers_have_3_to_4_significant_figures_and_separators() {
-        assert_eq!(num(80599.68), "80,600");
-        assert_eq!(num(1234.6), "1,235");
-        assert_eq!(num(-0.0), "0");
-        assert_eq!(num(-1e-15), "0");
-        assert_eq!(num(0.31416), "0.3142");
-        assert_eq!(num(32.7), "32.7");
-        assert_eq!(num(-2.5), "-2.5");
-        assert_eq!(num(1_000_000.0), "1,000,000");
-        assert_eq!(num(2.5e-5), "2.50e-5");
-    }
-
-    #[test]
-    fn ticks_never_show_minus_zero() {
-        for (lo, hi) in [(-0.3, 0.3), (-1e-7, 1e-7), (-2.0, 0.5), (-0.05, 0.0)] {
-            let a = Axis { lo, hi, scale: Scale::Lin, label: String::new() };
-            assert!(a
-                .ticks()
-                .iter()
-                .all(|(_, l)| l != "-0" && !l.starts_with("-0.0") || l.len() > 4));
-            assert!(a.ticks().iter().all(|(_, l)| l != "-0"), "{:?}", a.ticks());
-        }
-    }
 
     #[test]
     fn svg_scales_and_clips_and_titles_points() {
@@ -559,10 +546,22 @@ mod tests {
     }
 
     #[test]
-    fn sqrt_axis_ticks_in_days() {
-        let a = Axis { lo: 0.0, hi: 400.0, scale: Scale::Sqrt, label: "days".into() };
-        let t: Vec<String> = a.ticks().into_iter().map(|t| t.1).collect();
-        assert!(t.contains(&"7".to_string()) && t.contains(&"365".to_string()), "{t:?}");
-        assert!((a.unit(100.0) - 0.5).abs() < 1e-12);
+    fn legend_below_is_an_html_list_and_widens_the_plot() {
+        let x = Axis::new(0.0, 1.0, Scale::Lin, "x");
+        let y = Axis::new(0.0, 1.0, Scale::Lin, "y");
+        let mut p = Plot::new("", x, y).titled("T").legend_below();
+        p.line(&[(0.0, 0.0), (1.0, 1.0)], pal(0), false, "a & b");
+        let s = p.finish();
+        assert!(s.ends_with(r#"<ul class="legend"><li style="--c:#1f77b4">a &amp; b</li></ul>"#));
+        // The plot area runs to 640 − 16 px, not to the legend column.
+        assert!(s.contains(r#"width="566.0""#), "{s}");
+        assert!(!s.contains("data-id"));
+    }
+
+    #[test]
+    fn heat_scale_ends() {
+        assert_eq!(heat(0.0), "#313695");
+        assert_eq!(heat(1.0), "#d73027");
+        assert_eq!(heat(f64::NAN), heat(0.0));
     }
 }
