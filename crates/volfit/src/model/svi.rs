@@ -186,7 +186,7 @@ impl Params for Svi {
 }
 
 /// A smile that is a raw SVI (an SVI slice itself, an SSVI or eSSVI slice): the exact
-/// arbitrage checks of [`crate::model::arbitrage`] apply to it.
+/// arbitrage checks (`check_svi_butterfly`, `check_svi_calendar`) apply to it.
 pub trait AsRawSvi {
     /// The smile as raw SVI parameters, `None` when it is not one.
     fn as_raw_svi(&self) -> Option<Svi>;
