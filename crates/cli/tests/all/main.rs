@@ -19,5 +19,6 @@ mod msrv;
 mod outputs_cli;
 mod report_cli;
 mod risk_cli;
+mod surrogate_cli;
 mod synth_cli;
 mod validate_cli;

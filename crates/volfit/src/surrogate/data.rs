@@ -262,15 +262,22 @@ fn write_chunk(
     Ok((kept, skipped))
 }
 
-/// Rows of a chunk file: `(index, parameters, ivs)` per kept sample, checked against the
-/// spec's header and column count.
+/// One kept sample of a chunk file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    /// Sample index (Sobol point `index + 1`).
+    pub index: u64,
+    /// Parameters, in the spec's order.
+    pub params: Vec<f64>,
+    /// Implied vols on the grid, maturity-major.
+    pub ivs: Vec<f64>,
+}
+
+/// Rows of a chunk file, checked against the spec's header and column count.
 ///
 /// # Errors
 /// [`DataError::File`] naming the file and line of a read or parse failure.
-pub fn read_chunk(
-    spec: &DataSpec,
-    path: &Path,
-) -> Result<Vec<(u64, Vec<f64>, Vec<f64>)>, DataError> {
+pub fn read_chunk(spec: &DataSpec, path: &Path) -> Result<Vec<Row>, DataError> {
     let f = std::fs::File::open(path).map_err(|e| file_err(path, e))?;
     let r = std::io::BufReader::new(flate2::read::GzDecoder::new(f));
     let (np, want) = (spec.params.len(), header(spec));
@@ -293,7 +300,7 @@ pub fn read_chunk(
         if vals.len() != np + spec.grid.len() {
             return Err(at(&format!("{} values, expected {}", vals.len(), np + spec.grid.len())));
         }
-        rows.push((idx, vals[..np].to_vec(), vals[np..].to_vec()));
+        rows.push(Row { index: idx, params: vals[..np].to_vec(), ivs: vals[np..].to_vec() });
     }
     Ok(rows)
 }

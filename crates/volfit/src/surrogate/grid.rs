@@ -18,7 +18,7 @@ impl Default for Grid {
         let d = 1.0 / 365.0;
         Grid {
             maturities: vec![d, 3.0 * d, 7.0 * d, 14.0 * d, 1.0 / 12.0, 2.0 / 12.0, 0.5, 1.0],
-            z: (0..11).map(|j| -1.0 + 2.0 * j as f64 / 10.0).collect(),
+            z: (0..11).map(|j| -1.0 + 2.0 * f64::from(j) / 10.0).collect(),
         }
     }
 }

@@ -7,7 +7,9 @@ pub mod data;
 pub mod grid;
 pub mod sample;
 
-pub use data::{generate, price_surface, DataError, DataSpec, Progress, Summary, SPEC_FILE};
+pub use data::{
+    generate, price_surface, read_chunk, DataError, DataSpec, Progress, Row, Summary, SPEC_FILE,
+};
 pub use grid::Grid;
 pub use sample::{ParamBox, SampleModel, Sampler};
 

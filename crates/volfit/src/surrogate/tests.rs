@@ -1,6 +1,5 @@
 //! Surrogate data: serialisation, exact reference pricing, resumability, spec mismatch.
 
-use super::data::read_chunk;
 use super::*;
 use crate::model::{Heston, Surface};
 use std::path::Path;
@@ -52,8 +51,8 @@ fn stored_surface_equals_direct_exact_pricing() {
     let sum = run(&spec, dir.path());
     assert_eq!(sum.kept + sum.skipped, 6);
     let rows = read_chunk(&spec, &dir.path().join("chunk-00001.csv.gz")).unwrap();
-    let (idx, p, ivs) = rows.last().unwrap();
-    assert!(*idx >= 4);
+    let Row { index, params: p, ivs } = rows.last().unwrap();
+    assert!(*index >= 4);
     // Reference: the single-strike Heston pricer (its own quadrature panels) at each
     // grid point, iv = √(w/t).
     let h = Heston::new(p[0], p[1], p[2], p[3], p[4]).unwrap();
@@ -102,7 +101,7 @@ fn resumed_run_is_byte_identical_to_an_uninterrupted_one() {
     }
     // A last chunk of 10 − 9 = 1 sample.
     let last = read_chunk(&spec, &a.path().join("chunk-00003.csv.gz")).unwrap();
-    assert!(last.len() <= 1 && last.iter().all(|r| r.0 == 9));
+    assert!(last.len() <= 1 && last.iter().all(|r| r.index == 9));
 }
 
 #[test]
@@ -133,5 +132,5 @@ fn invalid_specs_and_failing_samples_are_reported() {
     let sum = run(&spec, dir.path());
     assert!(sum.skipped > 0 && sum.kept + sum.skipped == 16, "{sum:?}");
     let rows = read_chunk(&spec, &dir.path().join("chunk-00000.csv.gz")).unwrap();
-    assert!(rows.iter().all(|r| r.1[4] > -1.0 && r.2.iter().all(|v| v.is_finite())));
+    assert!(rows.iter().all(|r| r.params[4] > -1.0 && r.ivs.iter().all(|v| v.is_finite())));
 }
