@@ -57,6 +57,9 @@ enum Command {
     /// out-of-sample, ridge path, cross-validation over strikes, parameter stability; CSV
     /// tables in DIR.
     Validate(cmd::validate::ValidateArgs),
+    /// Neural pricing surrogates: `surrogate data` writes training data (model parameters
+    /// at Sobol points → implied-vol grids from the exact pricers) in resumable chunks.
+    Surrogate(cmd::surrogate::SurrogateArgs),
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
@@ -71,6 +74,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Risk(a) => cmd::risk::run(a, cli.quiet),
         Command::Hedge(a) => cmd::hedge::run(a, cli.quiet),
         Command::Validate(a) => cmd::validate::run(a, cli.quiet),
+        Command::Surrogate(a) => cmd::surrogate::run(a, cli.quiet),
     }
 }
 

@@ -59,6 +59,8 @@ pub mod scenario;
 pub mod alloc;
 // Outputs.
 pub mod report;
+// Training data for neural pricing surrogates.
+pub mod surrogate;
 
 /// Any error of the crate, for callers that want one type: every error below converts into
 /// it with `?`.

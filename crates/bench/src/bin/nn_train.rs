@@ -8,11 +8,12 @@
 //! python3 crates/bench/peers/nn_train_torch.py --data heston.csv --init init.safetensors
 //! ```
 //!
-//! Data: Heston (v0, κ, θ, σ, ρ) at scrambled-free Sobol points of the box below, priced by
-//! volfit's exact Heston pricer on 8 maturities (1 day to 1 year) × 11 strikes
-//! `k = z·√t`, `z ∈ [−1, 1]`, stored as implied vols: 5 inputs → 88 outputs, one CSV row per
-//! sample (`v0,kappa,theta,sigma,rho,iv_0..iv_87`). Samples whose grid has a NaN vol are
-//! skipped and counted. Training/validation split: every 5th sample (index % 5 == 4) is
+//! Data: Heston (v0, κ, θ, σ, ρ) at scrambled-free Sobol points of the library's default
+//! Heston box ([`SampleModel::default_box`]), priced by volfit's exact Heston pricer on the
+//! default surrogate grid ([`Grid::default`]: 8 maturities, 1 day to 1 year, × 11 strikes
+//! `k = z·√t`, `z ∈ [−1, 1]`) with [`price_surface`], stored as implied vols: 5 inputs →
+//! 88 outputs, one CSV row per sample (`v0,kappa,theta,sigma,rho,iv_0..iv_87`). Samples
+//! whose grid has a NaN vol are skipped and counted. Training/validation split: every 5th sample (index % 5 == 4) is
 //! validation, on both sides; inputs and outputs are normalised by the training mean and
 //! population standard deviation, on both sides.
 //!
@@ -30,21 +31,16 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 use volfit::io::write_atomic;
-use volfit::model::{Heston, Surface};
+use volfit::model::Heston;
+use volfit::surrogate::{price_surface, Grid, SampleModel};
 use volfit_nn::{
     Activation, Architecture, Dataset, Init, Network, Normalization, Precision, Regression,
 };
 use volfit_optim::loss::{Scaled, Squared};
 use volfit_optim::{Adam, Epochs, MiniBatch, Sobol, StochasticObjective};
 
-/// Maturities of the grid (years): 1 day, 3 days, 1 and 2 weeks, 1, 2, 6 and 12 months.
-const MATURITIES: [f64; 8] =
-    [1.0 / 365.0, 3.0 / 365.0, 7.0 / 365.0, 14.0 / 365.0, 1.0 / 12.0, 2.0 / 12.0, 0.5, 1.0];
-/// Strikes per maturity, `k/√t` evenly on `[−1, 1]`.
-const STRIKES: usize = 11;
-/// Parameter box `[v0, κ, θ, σ, ρ]`: crypto-like variance levels.
-const LOWER: [f64; 5] = [0.05, 0.5, 0.05, 0.2, -0.9];
-const UPPER: [f64; 5] = [1.0, 10.0, 1.0, 3.0, 0.5];
+/// Grid points per sample (the library's default surrogate grid, 8 maturities × 11 strikes).
+const OUTPUTS: usize = 88;
 
 fn arg(args: &[String], name: &str) -> Option<String> {
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
@@ -70,28 +66,19 @@ fn main() {
     }
 }
 
-/// One Heston IV grid (88 vols) at `p`, or `None` when a vol is not finite.
-fn grid(p: &[f64], out: &mut [f64]) -> Option<()> {
+/// One Heston IV grid (88 vols) at `p` on the library's default surrogate grid, or `None`
+/// when the parameters are invalid or a vol is not finite.
+fn grid(p: &[f64], g: &Grid, out: &mut [f64]) -> Option<()> {
     let h = Heston::new(p[0], p[1], p[2], p[3], p[4]).ok()?;
-    let mut ks = [0.0; STRIKES];
-    for (i, &t) in MATURITIES.iter().enumerate() {
-        for (j, k) in ks.iter_mut().enumerate() {
-            *k = (-1.0 + 2.0 * j as f64 / (STRIKES - 1) as f64) * t.sqrt();
-        }
-        let w = &mut out[i * STRIKES..(i + 1) * STRIKES];
-        h.total_variances(t, &ks, w);
-        for v in w.iter_mut() {
-            *v = (*v / t).sqrt();
-        }
-    }
-    out.iter().all(|v| v.is_finite() && *v > 0.0).then_some(())
+    (price_surface(&h, g, out) == 0).then_some(())
 }
 
 fn generate(args: &[String]) -> Result<(), String> {
     let out = arg(args, "--out").ok_or("gen needs --out FILE")?;
     let n: usize = parsed(args, "--samples", 8192)?;
+    let (g, bounds) = (Grid::default(), SampleModel::Heston.default_box());
     let mut sobol = Sobol::new(5).map_err(|e| e.to_string())?;
-    let (mut u, mut p, mut ivs) = ([0.0; 5], [0.0; 5], vec![0.0; MATURITIES.len() * STRIKES]);
+    let (mut u, mut p, mut ivs) = ([0.0; 5], [0.0; 5], vec![0.0; g.len()]);
     sobol.next_into(&mut u); // skip the origin (a corner of the box)
     let mut text = String::new();
     let (mut kept, mut skipped) = (0, 0);
@@ -99,9 +86,9 @@ fn generate(args: &[String]) -> Result<(), String> {
     while kept < n {
         sobol.next_into(&mut u);
         for i in 0..5 {
-            p[i] = LOWER[i] + u[i] * (UPPER[i] - LOWER[i]);
+            p[i] = bounds.lower[i] + u[i] * (bounds.upper[i] - bounds.lower[i]);
         }
-        if grid(&p, &mut ivs).is_none() {
+        if grid(&p, &g, &mut ivs).is_none() {
             skipped += 1;
             continue;
         }
@@ -124,13 +111,13 @@ fn load(path: &str) -> Result<Dataset, String> {
     for (line, row) in text.lines().enumerate() {
         let v: Result<Vec<f64>, _> = row.split(',').map(str::parse).collect();
         let v = v.map_err(|e| format!("{path}:{}: {e}", line + 1))?;
-        if v.len() != 5 + MATURITIES.len() * STRIKES {
+        if v.len() != 5 + OUTPUTS {
             return Err(format!("{path}:{}: {} fields, expected 93", line + 1, v.len()));
         }
         x.extend_from_slice(&v[..5]);
         y.extend_from_slice(&v[5..]);
     }
-    Dataset::new(x, y, 5, MATURITIES.len() * STRIKES).map_err(|e| format!("{path}: {e}"))
+    Dataset::new(x, y, 5, OUTPUTS).map_err(|e| format!("{path}: {e}"))
 }
 
 fn hidden(spec: &str) -> Result<Vec<usize>, String> {
@@ -159,7 +146,7 @@ fn train(args: &[String]) -> Result<(), String> {
     let arch = Architecture::new(
         5,
         &hidden(&parsed(args, "--hidden", "4x64".to_string())?)?,
-        88,
+        OUTPUTS,
         Activation::Elu,
     );
     let (train, val) = data.split_every(5);
@@ -177,7 +164,7 @@ fn train(args: &[String]) -> Result<(), String> {
     );
     let mlp = net.mlp().clone();
     // ½·(2/88)·Σ_o r² per sample: the mean of r² over outputs, PyTorch's MSELoss.
-    let mse = Scaled::new(2.0 / 88.0, Squared).map_err(|e| e.to_string())?;
+    let mse = Scaled::new(2.0 / OUTPUTS as f64, Squared).map_err(|e| e.to_string())?;
     let reg = Regression::new(&mlp, &tn, mse, batch).map_err(|e| e.to_string())?;
     let vreg = Regression::new(&mlp, &vn, mse, 1024).map_err(|e| e.to_string())?;
     let spec = Epochs { epochs, batch_size: batch, seed, ..Epochs::default() };

@@ -10,6 +10,7 @@ pub mod iv;
 pub mod quotes;
 pub mod report;
 pub mod risk;
+pub mod surrogate;
 pub mod synth;
 pub mod validate;
 

@@ -20,5 +20,6 @@ mod outputs_cli;
 mod partition_cli;
 mod report_cli;
 mod risk_cli;
+mod surrogate_cli;
 mod synth_cli;
 mod validate_cli;
