@@ -61,7 +61,7 @@ pub use grid::{spec_label, GridConfig, GridError, LabeledSpec};
 pub use ridge_path::{chosen_lambda, RidgePoint};
 pub use selection::{loss_differentials, nested, ridge_nested, selection, Selection};
 pub use stability::{spec_variation, stability, StabilityRow};
-pub use walk_forward::{pool, walk_forward, ParamPoint, SeriesRun, WalkForwardRow};
+pub use walk_forward::{pool, score_snapshot, walk_forward, ParamPoint, SeriesRun, WalkForwardRow};
 
 use crate::fit::ErrorAcc;
 use crate::io::write_atomic;
