@@ -12,7 +12,11 @@ if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
 "$venv/bin/pip" install -q --disable-pip-version-check "maturin>=1.16,<2" pyarrow numpy
-cargo build --release -q -p volfit-cli
+# The CLI the checks compare against; `.ci/run` has just built it with `cargo test --release`
+# (the same code, other features), so it sets VOLFIT_CLI_BUILT=1 to skip a second build.
+if [ "${VOLFIT_CLI_BUILT:-0}" != 1 ] || [ ! -x "$CARGO_TARGET_DIR/release/volfit" ]; then
+    cargo build --release -q -p volfit-cli
+fi
 rm -rf "$CARGO_TARGET_DIR/wheels"
 "$venv/bin/maturin" build --release -q -m crates/py/Cargo.toml --out "$CARGO_TARGET_DIR/wheels"
 "$venv/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps "$CARGO_TARGET_DIR"/wheels/volfit-*.whl
