@@ -49,12 +49,14 @@ pub trait Penalty {
     }
 
     /// Writes rows `r` (length [`num_rows`](Penalty::num_rows)) with `½ Σ rₖ² = p(x)` and
-    /// their row-major Jacobian `jac` (`num_rows × n`), so that `Σ rₖ ∇rₖ = ∇p`.
+    /// their row-major Jacobian `jac` (`num_rows × n`), so that `Σ rₖ ∇rₖ = ∇p`, and returns
+    /// `p(x)` bit for bit as [`value_grad`](Penalty::value_grad) computes it (LM's cost and
+    /// its rows then come from one evaluation; `½ Σ rₖ²` can differ from it in the last bit).
     ///
     /// The default is the single row `r = √(2p)`, `∇r = ∇p / r`. As `p → 0` a smooth
     /// non-negative penalty has `∇p = O(√p)`, so the quotient stays bounded; at `p = 0`
     /// exactly (or if it is not finite) the row is zero, which keeps `r·∇r = ∇p = 0`.
-    fn rows(&self, x: &[f64], r: &mut [f64], jac: &mut [f64]) {
+    fn rows(&self, x: &[f64], r: &mut [f64], jac: &mut [f64]) -> f64 {
         jac.iter_mut().for_each(|v| *v = 0.0);
         let p = self.value_grad(x, jac);
         let root = (2.0 * p.max(0.0)).sqrt();
@@ -67,10 +69,11 @@ pub trait Penalty {
                 finite &= v.is_finite();
             }
             if finite {
-                return;
+                return p;
             }
         }
         jac.iter_mut().for_each(|v| *v = 0.0);
+        p
     }
 }
 
@@ -84,7 +87,7 @@ impl<P: Penalty + ?Sized> Penalty for Box<P> {
     fn num_rows(&self) -> usize {
         (**self).num_rows()
     }
-    fn rows(&self, x: &[f64], r: &mut [f64], jac: &mut [f64]) {
+    fn rows(&self, x: &[f64], r: &mut [f64], jac: &mut [f64]) -> f64 {
         (**self).rows(x, r, jac)
     }
 }
@@ -168,14 +171,18 @@ impl Penalty for Ridge {
     fn num_rows(&self) -> usize {
         self.scales.len()
     }
-    fn rows(&self, x: &[f64], r: &mut [f64], jac: &mut [f64]) {
+    fn rows(&self, x: &[f64], r: &mut [f64], jac: &mut [f64]) -> f64 {
         let n = self.scales.len();
         jac[..n * n].iter_mut().for_each(|v| *v = 0.0);
+        let mut p = 0.0;
         for j in 0..n {
-            let c = self.sqrt_lambda * self.scales[j];
-            r[j] = c * (x[j] - self.prior[j]);
+            let (s, d) = (self.scales[j], x[j] - self.prior[j]);
+            let c = self.sqrt_lambda * s;
+            r[j] = c * d;
             jac[j * n + j] = c;
+            p += s * s * d * d;
         }
+        0.5 * self.lambda() * p
     }
 }
 
@@ -243,16 +250,19 @@ impl Penalty for SmoothL1 {
     fn num_rows(&self) -> usize {
         self.scales.len()
     }
-    fn rows(&self, x: &[f64], r: &mut [f64], jac: &mut [f64]) {
+    fn rows(&self, x: &[f64], r: &mut [f64], jac: &mut [f64]) -> f64 {
         let n = self.scales.len();
         jac[..n * n].iter_mut().for_each(|v| *v = 0.0);
+        let mut p = 0.0;
         for j in 0..n {
             let [v, d] = self.term(j, x[j]);
+            p += v;
             // p is quadratic near the prior, so ∂p/∂x / √(2p) stays bounded as d → 0.
             let root = (2.0 * v).sqrt();
             r[j] = root;
             jac[j * n + j] = if root > 0.0 { d / root } else { 0.0 };
         }
+        p
     }
 }
 
@@ -290,7 +300,7 @@ mod tests {
         let mut g = vec![0.0; n];
         let v = p.value_grad(x, &mut g);
         let (mut r, mut j) = (vec![0.0; k], vec![0.0; k * n]);
-        p.rows(x, &mut r, &mut j);
+        assert_eq!(p.rows(x, &mut r, &mut j).to_bits(), v.to_bits(), "rows' value is value_grad's");
         let half: f64 = 0.5 * r.iter().map(|v| v * v).sum::<f64>();
         assert!((half - v).abs() <= 1e-13 * v.max(1.0), "{half} vs {v}");
         for c in 0..n {

@@ -472,16 +472,17 @@ impl<R: Residuals, L: Loss> RobustSum<R, L> {
             }
         }
         let mut off = m;
+        // Penalty values as `value_grad` computes them (each `rows` returns it), exactly as
+        // `cost` and `value_grad` sum them, so LM's actual and predicted reductions share one
+        // definition; one evaluation per penalty.
+        let mut penalty = 0.0;
         for p in &self.penalties {
             let k = p.num_rows();
-            p.rows(x, &mut rows[off..off + k], &mut jac[off * n..(off + k) * n]);
+            penalty += p.rows(x, &mut rows[off..off + k], &mut jac[off * n..(off + k) * n]);
             off += k;
         }
-        // Penalty values through `value_grad`, exactly as `cost` and `value_grad` compute
-        // them, so LM's actual and predicted reductions share one definition.
         if !self.penalties.is_empty() {
-            let mut guard = self.scratch.borrow_mut();
-            cost += self.penalty_only(x, &mut guard.grad);
+            cost += penalty;
         }
         (!cost.is_nan()).then_some(cost)
     }

@@ -79,9 +79,25 @@ pub(super) fn svi_calendar(s0: &QuotedSvi, s1: &QuotedSvi) -> (Option<Violation>
     (all, ViolationWhere::of(inside, all))
 }
 
-/// The snapshot verdict of raw SVI slices sorted by expiry: butterfly on every slice,
-/// calendar between consecutive ones.
-pub(super) fn svi_snapshot_verdict(slices: &[QuotedSvi]) -> ArbitrageVerdict {
+/// A raw SVI slice with its butterfly check ([`svi_butterfly`]), done once per fit.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct CheckedSvi {
+    /// The slice.
+    pub slice: QuotedSvi,
+    /// Its worst butterfly violation on the real line and where the violations lie.
+    pub fly: (Option<Violation>, ViolationWhere),
+}
+
+impl CheckedSvi {
+    /// `slice` with its butterfly check.
+    pub fn new(slice: QuotedSvi) -> Self {
+        CheckedSvi { slice, fly: svi_butterfly(&slice) }
+    }
+}
+
+/// The snapshot verdict of raw SVI slices sorted by expiry: butterfly on every slice (as
+/// already checked), calendar between consecutive ones.
+pub(super) fn svi_snapshot_verdict(slices: &[CheckedSvi]) -> ArbitrageVerdict {
     let mut out = ArbitrageVerdict::default();
     let mut worst: Option<Violation> = None;
     let mut note = |v: Option<Violation>| {
@@ -92,13 +108,13 @@ pub(super) fn svi_snapshot_verdict(slices: &[QuotedSvi]) -> ArbitrageVerdict {
         }
     };
     for s in slices {
-        let (v, place) = svi_butterfly(s);
+        let (v, place) = s.fly;
         out.butterfly_ok &= v.is_none();
         out.butterfly_where = out.butterfly_where.worse(place);
         note(v);
     }
     for pair in slices.windows(2) {
-        let (v, place) = svi_calendar(&pair[0], &pair[1]);
+        let (v, place) = svi_calendar(&pair[0].slice, &pair[1].slice);
         out.calendar_ok &= v.is_none();
         out.calendar_where = out.calendar_where.worse(place);
         note(v);

@@ -2,7 +2,7 @@
 //! optional calendar repair of SVI slices.
 
 use super::arbitrage::{
-    arbitrage_grid, grid_within, svi_butterfly, svi_snapshot_verdict, QuotedSvi, CHECK_RANGE,
+    arbitrage_grid, grid_within, svi_snapshot_verdict, CheckedSvi, QuotedSvi, CHECK_RANGE,
 };
 use super::calendar::lift_above;
 use super::calibrate::Calibration;
@@ -63,7 +63,7 @@ pub(super) fn fit_per_expiry(
         enforce_svi_calendar(snap, spec, &mut outcomes);
     }
     let mut result = SnapshotResult::empty(snap, spec, ArbitrageVerdict::default());
-    let mut svi_slices: Vec<QuotedSvi> = Vec::new();
+    let mut svi_slices: Vec<CheckedSvi> = Vec::new();
     for (e, outcome) in snap.expiries.iter().zip(outcomes) {
         let (targets, cal, names) = match outcome {
             Ok(v) => v,
@@ -114,7 +114,7 @@ fn slice_verdict(
     x: &[f64],
     range: (f64, f64),
     grid: &[f64],
-    svi_slices: &mut Vec<QuotedSvi>,
+    svi_slices: &mut Vec<CheckedSvi>,
 ) -> ArbitrageVerdict {
     let at = ExpiryPoint { expiry_ms: e.expiry_ms, t: e.t, forward: e.forward };
     let smile = Fitted::per_expiry(spec.model, spec.sabr_beta, [(at, x)])
@@ -129,9 +129,9 @@ fn slice_verdict(
         };
     };
     let (fly, place) = if let FittedSmile::Svi(svi) = smile {
-        let s = QuotedSvi { t: e.t, svi, range };
-        svi_slices.push(s);
-        svi_butterfly(&s)
+        let checked = CheckedSvi::new(QuotedSvi { t: e.t, svi, range });
+        svi_slices.push(checked);
+        checked.fly
     } else {
         let all = check_butterfly(&smile, e.t, grid);
         let inside = all.and_then(|_| {

@@ -14,7 +14,7 @@
 //! per snapshot.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 
 use super::chain::RawQuote;
 use super::clean::Rejection;
@@ -87,9 +87,10 @@ impl Dedupe {
     }
 }
 
-/// A hash of the rows' content (everything but the source line), in row order.
+/// A hash of the rows' content (everything but the source line), in row order (foldhash's
+/// quality hasher, fixed seed: several times faster than SipHash on every snapshot read).
 fn fingerprint(rows: &[RawQuote]) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut h = foldhash::quality::FixedState::with_seed(0x766f_6c66_6974).build_hasher();
     rows.len().hash(&mut h);
     for r in rows {
         (r.time_ms, &r.underlying, &r.instrument, r.expiry_ms, r.updated_ms).hash(&mut h);

@@ -4,6 +4,7 @@
 use super::ssvi::SsviSlice;
 use super::svi::Svi;
 use super::{durrleman_g, Smile, Surface};
+use std::sync::LazyLock;
 
 /// Tolerance below which `g` or a total-variance decrease counts as a violation
 /// (rounding in `w''` and in `w(t₂) − w(t₁)`).
@@ -124,9 +125,15 @@ pub fn check_surface<Su: Surface>(surface: &Su, expiries: &[f64], ks: &[f64]) ->
 /// (near `m`, on the scale σ), sparse far out, where g varies slowly.
 const SVI_U_STEP: f64 = 0.1;
 
-/// Largest `|u|` of the SVI checks' nodes (`|k − m| ≤ σ·sinh(20) ≈ 2.4·10⁸σ`); beyond, the
-/// wings are judged by their limits.
-const SVI_U_MAX: f64 = 20.0;
+/// Nodes on each side of `u = 0`: the largest `|u|` is 20 (`|k − m| ≤ σ·sinh(20) ≈
+/// 2.4·10⁸σ`); beyond, the wings are judged by their limits.
+const SVI_U_NODES: i64 = 200;
+
+/// `sinh(i·SVI_U_STEP)` for `i = −SVI_U_NODES − 1 ..= SVI_U_NODES + 1` (index `i + SVI_U_NODES
+/// + 1`), computed once: the nodes of every SVI check.
+static SINH_U: LazyLock<Vec<f64>> = LazyLock::new(|| {
+    (-SVI_U_NODES - 1..=SVI_U_NODES + 1).map(|i| (i as f64 * SVI_U_STEP).sinh()).collect()
+});
 
 /// Golden-section steps of a local refinement (interval × 0.618⁶⁰ ≈ 3·10⁻¹³).
 const GOLDEN_STEPS: usize = 60;
@@ -177,8 +184,9 @@ fn golden_min(f: &dyn Fn(f64) -> f64, mut a: f64, mut b: f64) -> (f64, f64) {
 pub fn svi_g_min(svi: &Svi, lo: f64, hi: f64) -> (f64, f64) {
     let [_, b, rho, m, sigma] = svi.params();
     let g = |k: f64| svi_g(svi, k);
-    let n = (SVI_U_MAX / SVI_U_STEP).round() as i64;
-    let node = |i: i64| m + sigma * (i as f64 * SVI_U_STEP).sinh();
+    let n = SVI_U_NODES;
+    let sinh = &*SINH_U;
+    let node = |i: i64| m + sigma * sinh[(i + n + 1) as usize];
     // The nodes in order: lo (if finite), the sinh nodes inside (lo, hi), hi (if finite).
     // Index bounds from u = asinh((k − m)/σ), then nudged past rounding.
     let index = |k: f64| ((k - m) / sigma).asinh() / SVI_U_STEP;
@@ -374,6 +382,10 @@ impl SmileDkGrad for SsviSlice {
     }
 }
 
+/// `z = −g/s` below which a term of [`butterfly_penalty`] is dropped: `s²·softplus(z)² <
+/// s²·e^{2z} < 10⁻³⁹·s²`, below the last bit of any cost it is added to.
+const NEGLIGIBLE_Z: f64 = -45.0;
+
 /// Smooth butterfly penalty `Σ_j s²·softplus(−g(k_j)/s)²` over the grid `ks` with scale
 /// `s > 0`; writes the gradient over the smile's parameters into `grad` and returns the
 /// value. `work.len() ≥ 3·num_params` (caller-owned, no allocation).
@@ -391,6 +403,12 @@ pub fn butterfly_penalty<S: SmileDkGrad>(
     let gw2 = &mut rest[..n];
     let mut total = 0.0;
     for &k in ks {
+        // Where g is well positive the term is below 10⁻³⁹·s² (softplus(z) < e^z): skip it and
+        // its parameter gradient, the bulk of the cost on a clean smile.
+        let d = smile.total_variance_dk(k);
+        if d[0] > 0.0 && durrleman_g(d, k) > -NEGLIGIBLE_Z * scale {
+            continue;
+        }
         let [w, w1, w2] = smile.total_variance_dk_grad(k, gw, gw1, gw2);
         let g = durrleman_g([w, w1, w2], k);
         let z = -g / scale;
