@@ -7,7 +7,14 @@
    concurrency = sum of task times / elapsed; speed-up = elapsed(1 worker) / elapsed(2);
    overhead = (workers x elapsed - sum of task times) / sum of task times (everything that
    is not a task: scheduling, transfers, idle tails), and Dask's own cost per empty task.
-3. Year-scale projection from one worker's rates on a synthetic day: rows/s and surfaces/s.
+3. Year-scale projection from one worker's rates on a synthetic day: rows/s and surfaces/s,
+   per wall second and per CPU second (the machine is shared: CPU seconds are what one
+   dedicated core delivers), and the workers a year of Deribit `options_chain` needs to
+   finish within an hour at the measured concurrency. Rows per day are an assumption
+   (--rows-per-day, default 100 M for BTC+ETH), bracketed by two public figures: "50 million+
+   Deribit BTC options quotes per day" (holysheep.ai, a Tardis relay's write-up) and "about
+   40 GB a day" of Tardis Deribit options data (zelos-alpha/demeter issue #19), ~200 M rows
+   at the ~195 bytes per row of these files.
 
     python crates/bench/peers/dask_scaling.py [--updates N] [--strikes K] [--every 1h]
 
@@ -79,15 +86,16 @@ def main():
         mb = sum(f.stat().st_size for f in files) / 8 / 1e6
         print(f"8 synthetic Tardis days: {a.updates} rows each ({mb:.1f} MB gzip), SVI every {a.every}, BTC+ETH")
         # One worker's rates on one day, in this process (no scheduler in the way).
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         one = volfit.fit_files(files[0], spec, every=a.every)
-        day_s = time.perf_counter() - t0
+        day_s, day_cpu = time.perf_counter() - t0, time.process_time() - c0
         surfaces = len({(s, u) for s, u in zip(one.column("snapshot").to_pylist(), one.column("underlying").to_pylist())})
-        results = {}
+        results, concurrency = {}, {}
         for workers in (1, 2):
             table, elapsed, tasks, per_empty = run(files, spec, a.every, workers)
             total = sum(tasks)
             results[workers] = elapsed
+            concurrency[workers] = total / elapsed
             print(
                 f"{workers} worker(s): {len(tasks)} tasks, task time {total:.2f} s (min {min(tasks):.2f} s, "
                 f"max {max(tasks):.2f} s), elapsed {elapsed:.2f} s, concurrency {total / elapsed:.2f}, "
@@ -96,18 +104,23 @@ def main():
                 f"{len(table)} rows"
             )
         print(f"wall-clock speed-up 1 -> 2 workers: {results[1] / results[2]:.2f}x")
-    rows_s = a.updates / day_s
-    surf_s = surfaces / day_s
-    print(f"one worker on one synthetic day: {day_s:.2f} s = {rows_s / 1e6:.3f} M rows/s, {surf_s:.1f} surfaces/s ({surfaces} surfaces)")
-    # A year of Deribit options_chain: the reading dominates (rows), the fits add per surface.
-    year_rows = 365 * a.rows_per_day
-    per_day_s = a.rows_per_day / rows_s
-    workers = year_rows / rows_s / 3600 / 0.9  # 90 % concurrency, as measured on 2 workers
     print(
-        f"projection: {a.rows_per_day / 1e6:.0f} M rows/day -> one day {per_day_s / 60:.1f} min on one worker; "
-        f"a year ({year_rows / 1e9:.1f} G rows) in under an hour needs {int(workers) + 1} workers "
-        f"(at 0.9 concurrency; hourly surfaces add {365 * 24 * 2 / surf_s / 3600:.3f} worker-hours)"
+        f"one worker on one synthetic day: {day_s:.2f} s wall, {day_cpu:.2f} CPU-s: "
+        f"{a.updates / day_s / 1e6:.3f} M rows/s and {surfaces / day_s:.1f} surfaces/s per wall second, "
+        f"{a.updates / day_cpu / 1e6:.3f} M rows/s and {surfaces / day_cpu:.1f} surfaces/s per CPU second "
+        f"({surfaces} surfaces)"
     )
+    # A year of Deribit options_chain: reading dominates (rows); fits add per surface. The
+    # CPU-second rates are what a dedicated worker core delivers.
+    rows_s = a.updates / day_cpu
+    conc = concurrency[2] / 2
+    for per_day in sorted({50e6, a.rows_per_day, 200e6}):
+        cpu_h = 365 * per_day / rows_s / 3600
+        print(
+            f"projection: {per_day / 1e6:.0f} M rows/day -> {cpu_h:.0f} worker-hours a year; "
+            f"under an hour on {int(cpu_h / conc) + 1} workers (at {conc:.2f} of ideal concurrency, "
+            f"as measured on 2 workers)"
+        )
 
 
 if __name__ == "__main__":

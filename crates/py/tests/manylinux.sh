@@ -18,7 +18,7 @@ fi
 out="$CARGO_TARGET_DIR/wheels-manylinux2014"
 rm -rf "$out"
 start=$SECONDS
-"$venv/bin/maturin" build --release --strip -q --zig --compatibility manylinux2014 \
+PATH="$venv/bin:$PATH" "$venv/bin/maturin" build --release --strip -q --zig --compatibility manylinux2014 \
     -m crates/py/Cargo.toml --out "$out"
 echo "manylinux: wheel built in $((SECONDS - start)) s"
 wheel=$(ls "$out"/volfit-*manylinux*2014*.whl "$out"/volfit-*manylinux_2_17*.whl 2>/dev/null | head -1)

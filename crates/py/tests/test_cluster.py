@@ -247,7 +247,7 @@ def _(client):
     print(f"  {len(cli)} rows equal from pids {sorted(pids)} (ray.init {started:.1f} s)")
 
 
-@check("volfit-py fit --engine local|dask writes the CLI's table as Parquet; a bad file exits 2 naming file and line")
+@check("volfit-py fit --engine local|dask --scheduler tcp://… writes the CLI's table as Parquet; a bad file exits 2 naming file and line")
 def _(client):
     files = days_files()
     if files is None:
@@ -255,14 +255,15 @@ def _(client):
     exe = Path(sys.executable).with_name("volfit-py")
     with tempfile.TemporaryDirectory() as d:
         cli = sorted(cli_fit(files[:8], "partition", Path(d) / "cli"), key=key)
-        for engine in ("local", "dask"):
+        for engine, where in (("local", ["--workers", "2"]), ("dask", ["--scheduler", client.scheduler.address])):
             out = Path(d) / engine
-            subprocess.run([str(exe), "fit", "--engine", engine, "--workers", "2", *SPEC_ARGS, "-q", "--out", str(out), *map(str, files[:8])], check=True, capture_output=True, text=True)
+            subprocess.run([str(exe), "fit", "--engine", engine, *where, *SPEC_ARGS, "-q", "--out", str(out), *map(str, files[:8])], check=True, capture_output=True, text=True)
             back = pq.read_table(out / "fits")
             bad = same_rows(sorted(table_rows(back), key=key), cli)
             assert not bad, f"{engine}: {len(bad)} rows differ"
             run = json.loads((out / "run.json").read_text())
             assert run["engine"] == engine and run["rows"] == len(cli) and run["tasks"] == 2, run
+            assert engine == "local" or run["scheduler"].startswith("tcp://"), run
         broken = Path(d) / "broken.csv"
         broken.write_text("instrument_name,bid_price\nBTC-27MAR26-90000-C,x\n")
         r = subprocess.run([str(exe), "fit", "--engine", "local", "--out", str(Path(d) / "x"), str(broken)], capture_output=True, text=True)

@@ -80,15 +80,17 @@ def _dask(a: argparse.Namespace, spec: FitSpec, staging: Path) -> int:
 
     from . import dask as vdask
 
-    cluster = None if a.scheduler else LocalCluster(n_workers=a.workers, threads_per_worker=1, processes=True)
-    with Client(a.scheduler or cluster) as client:
-        ddf = vdask.fit_days(a.files, spec, a.every, a.underlying, a.warm_start, a.halo, max_age=a.max_age)
-        ddf.to_parquet(staging / "fits", write_index=False, compute=True)
-        rows = sum(pq.ParquetFile(p).metadata.num_rows for p in (staging / "fits").glob("*.parquet"))
-        del client
-    if cluster is not None:
-        cluster.close()
-    return rows
+    cluster = None
+    if not a.scheduler:
+        cluster = LocalCluster(n_workers=a.workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    try:
+        with Client(a.scheduler or cluster):
+            ddf = vdask.fit_days(a.files, spec, a.every, a.underlying, a.warm_start, a.halo, max_age=a.max_age)
+            ddf.to_parquet(staging / "fits", write_index=False, compute=True)
+    finally:
+        if cluster is not None:
+            cluster.close()
+    return sum(pq.ParquetFile(p).metadata.num_rows for p in (staging / "fits").glob("*.parquet"))
 
 
 def _ray(a: argparse.Namespace, spec: FitSpec, staging: Path) -> int:
