@@ -65,7 +65,8 @@ def _(client):
         return
     with tempfile.TemporaryDirectory() as d:
         cli = sorted(cli_fit(files, "partition", Path(d) / "cli"), key=key)
-        ddf = volfit.dask.fit_days(files, SPEC, underlyings=["BTC", "ETH"])
+        # Files out of order: a day's snapshot files still form one task (whole partitions).
+        ddf = volfit.dask.fit_days(files[::-1], SPEC, underlyings=["BTC", "ETH"])
         assert ddf.npartitions == 14, ddf.npartitions  # 7 days x 2 underlyings
         with get_task_stream(client) as ts:
             got = pa.Table.from_pandas(ddf.compute(), preserve_index=False)
@@ -184,6 +185,29 @@ def _(client):
             print(f"  {type(e).__name__}: {msg}")
         else:
             raise AssertionError("no error")
+
+
+@check("task planning: one task per day and underlying whatever the file order; the halo is the previous day's file")
+def _(client):
+    days = ["t/deribit_options_chain_2026-01-06.csv.gz", "t/deribit_options_chain_2026-01-05.csv.gz", "t/deribit_options_chain_2026-01-08.csv.gz"]
+    tasks = plan(days, ["BTC", "ETH"], True)
+    assert [(t.files[0][-17:-7], t.underlying, t.halo_from and t.halo_from[-17:-7]) for t in tasks] == [
+        ("2026-01-06", "BTC", "2026-01-05"),
+        ("2026-01-06", "ETH", "2026-01-05"),
+        ("2026-01-05", "BTC", None),
+        ("2026-01-05", "ETH", None),
+        ("2026-01-08", "BTC", None),
+        ("2026-01-08", "ETH", None),
+    ], tasks
+    snaps = ["s/snap_20260105T0400Z.csv", "s/snap_20260106T0400Z.csv", "s/snap_20260105T0900Z.csv", "s/other.csv"]
+    assert [t.files for t in plan(snaps, None, False)] == [(snaps[0], snaps[2]), (snaps[1],), (snaps[3],)]
+    try:
+        plan(snaps, None, True)
+    except volfit.VolfitError as e:
+        assert "one file per day" in str(e), e
+    else:
+        raise AssertionError("halo with two files of a day accepted")
+    print(f"  {len(tasks)} tasks from 3 day files x 2 underlyings")
 
 
 @check("pickle round trip of the distributed types and values")

@@ -50,23 +50,27 @@ def file_day(path: str) -> _dt.date | None:
 
 
 def plan(paths: Sequence[Any], underlyings: Sequence[str] | None, halo: bool) -> list[Task]:
-    """Tasks of ``paths``: consecutive files of the same day (by name) form one task, a
-    file without a day in its name is a task of its own, and a list or tuple among
-    ``paths`` is one task as given. With ``halo`` every task is one day file and reads
-    the previous day's file (the previous element, when it is the day before) first."""
+    """Tasks of ``paths``: the files of one day (by the date in their names) form one task,
+    in order of first appearance; a file without a day in its name is a task of its own,
+    and a list or tuple among ``paths`` is one task as given. With ``halo`` every day has
+    one file, and its task reads the previous day's file (when given) first."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     groups: list[tuple[_dt.date | None, list[str]]] = []
+    by_day: dict[_dt.date, list[str]] = {}
     for p in paths:
         if isinstance(p, (list, tuple)):
             groups.append((None, [os.fspath(x) for x in p]))
             continue
         p = os.fspath(p)
         day = file_day(p)
-        if day is not None and groups and groups[-1][0] == day:
-            groups[-1][1].append(p)
+        if day is None:
+            groups.append((None, [p]))
+        elif day in by_day:
+            by_day[day].append(p)
         else:
-            groups.append((day, [p]))
+            by_day[day] = [p]
+            groups.append((day, by_day[day]))
     if not groups:
         raise VolfitError("no input files")
     halos: list[str | None] = [None] * len(groups)
@@ -74,8 +78,8 @@ def plan(paths: Sequence[Any], underlyings: Sequence[str] | None, halo: bool) ->
         for i, (day, files) in enumerate(groups):
             if len(files) != 1:
                 raise VolfitError(f"halo=True takes one file per day; {files[0]} shares its day with {len(files) - 1} more")
-            if i and day is not None and groups[i - 1][0] == day - _dt.timedelta(days=1):
-                halos[i] = groups[i - 1][1][0]
+            prev = by_day.get(day - _dt.timedelta(days=1)) if day is not None else None
+            halos[i] = prev[0] if prev else None
     unders: list[str | None] = list(underlyings) if underlyings else [None]
     return [Task(tuple(files), u, h) for (_, files), h in zip(groups, halos) for u in unders]
 
