@@ -12,6 +12,8 @@
 
 mod fits;
 mod quotes;
+mod tails;
+mod validation;
 
 use std::path::PathBuf;
 
@@ -240,6 +242,70 @@ fn risk(
     .map_err(err)
 }
 
+/// Walk-forward partial of a quotes table: `walk_forward.csv` rows of every partition
+/// (venue, underlying, UTC day) walked forward on its own.
+#[pyfunction]
+#[pyo3(signature = (quotes, spec_json=None, horizon=1))]
+fn validate_partial<'py>(
+    py: Python<'py>,
+    quotes: AnyRecordBatch,
+    spec_json: Option<&str>,
+    horizon: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    let spec = spec_of(spec_json)?;
+    let (batches, _) = quotes.into_table()?.into_inner();
+    let batch = py.detach(|| -> Result<RecordBatch, String> {
+        let snaps = quotes::from_batches(&batches)?;
+        validation::to_batch(&validation::partial(&snaps, &spec, horizon))
+    });
+    to_pyarrow(py, batch.map_err(err)?)
+}
+
+/// The 15 additive sums of a partial table (names: `validate_sum_names()`).
+#[pyfunction]
+fn validate_sums(py: Python<'_>, partial: AnyRecordBatch) -> PyResult<Vec<f64>> {
+    let (batches, _) = partial.into_table()?.into_inner();
+    py.detach(|| validation::from_batches(&batches).map(|rows| validation::sums(&rows)))
+        .map_err(err)
+}
+
+/// The names of `validate_sums`' numbers, in order.
+#[pyfunction]
+fn validate_sum_names() -> Vec<&'static str> {
+    validation::SUM_NAMES.to_vec()
+}
+
+/// The summary (`summary.csv`'s pooled errors) of added sums, as (name, value) pairs.
+#[pyfunction]
+fn validate_finish(sums: Vec<f64>) -> PyResult<Vec<(&'static str, f64)>> {
+    validation::finish(&sums).map_err(err)
+}
+
+/// VaR/ES of an unweighted P&L sample of `n_total` values given only its `tail`: at least
+/// the `k + 1` lowest P&L values (any order), `k` = `tail_size(n_total, measures)`. Equal
+/// to `risk` on the whole sample within rounding (1e-12 relative).
+#[pyfunction]
+fn risk_tail(
+    py: Python<'_>,
+    tail: PyReadonlyArray1<'_, f64>,
+    n_total: usize,
+    measures: Vec<String>,
+) -> PyResult<Vec<f64>> {
+    let list = tail_measures(&measures)?;
+    let mut pnl = tail.as_slice()?.to_vec();
+    py.detach(|| tails::evaluate(&mut pnl, n_total, &list)).map_err(err)
+}
+
+/// How many of the lowest P&L values `risk_tail` needs besides one more for the rest.
+#[pyfunction]
+fn tail_size(n_total: usize, measures: Vec<String>) -> PyResult<usize> {
+    Ok(tails::size(n_total, &tail_measures(&measures)?))
+}
+
+fn tail_measures(measures: &[String]) -> PyResult<Vec<volfit::risk::RiskMeasure>> {
+    measures.iter().map(|m| tails::parse(m).map_err(err)).collect()
+}
+
 /// Benchmark aid: the least wall time (s) over `repeats` of the library alone fitting the
 /// snapshots of a quotes table (`fit_series`, no Python, no Arrow), to compare with `fit`.
 #[pyfunction]
@@ -266,6 +332,89 @@ fn rust_fit_seconds(
     }))
 }
 
+/// The cleaned quotes of the library's synthetic Deribit-like BTC chain (`volfit synth
+/// --seed SEED`), read back as any file is: a small real input (the Dask engine fits it
+/// for its table layout).
+#[pyfunction]
+#[pyo3(signature = (seed=42))]
+fn synth_quotes(py: Python<'_>, seed: u64) -> PyResult<Bound<'_, PyAny>> {
+    use volfit::market::synth::{generate, SynthSpec};
+    let batch = py.detach(|| -> Result<RecordBatch, String> {
+        let chain = generate(&SynthSpec { seed, ..SynthSpec::default() });
+        let mut csv = Vec::new();
+        chain.write_csv(&mut csv).map_err(|e| e.to_string())?;
+        let path =
+            std::env::temp_dir().join(format!("volfit-synth-{}-{seed}.csv", std::process::id()));
+        std::fs::write(&path, &csv).map_err(|e| format!("{}: {e}", path.display()))?;
+        let loaded = load_files(std::slice::from_ref(&path), &ReadOptions::default());
+        let _ = std::fs::remove_file(&path);
+        let loaded = loaded.map_err(|e| e.to_string())?;
+        let snaps: Vec<&Snapshot> = loaded.snapshots.iter().map(|c| &c.snapshot).collect();
+        Ok(quotes::to_batch(&snaps))
+    });
+    to_pyarrow(py, batch.map_err(err)?)
+}
+
+/// Writes a deterministic synthetic Tardis `options_chain` stream (the library's
+/// `tardis_gen`: BTC and ETH, six expiries, `strikes` strikes per expiry and side) of
+/// `days` UTC days from `day0_ms` (a midnight), `updates` updates per day, cut at 00:00
+/// UTC into `DIR/deribit_options_chain_<day>.csv` files as Tardis ships them; with
+/// `continuous`, also the whole stream as `DIR/continuous.csv`. Returns the day files.
+#[pyfunction]
+#[pyo3(signature = (dir, day0_ms, days=1, strikes=16, updates=60_000, seed=11, continuous=false))]
+#[allow(clippy::too_many_arguments)]
+fn synth_tardis(
+    py: Python<'_>,
+    dir: PathBuf,
+    day0_ms: i64,
+    days: u32,
+    strikes: usize,
+    updates: u64,
+    seed: u64,
+    continuous: bool,
+) -> PyResult<Vec<PathBuf>> {
+    use std::io::Write;
+    use volfit::market::tardis_gen::{TardisGen, HEADER};
+    const DAY_MS: i64 = 86_400_000;
+    if day0_ms.rem_euclid(DAY_MS) != 0 || days == 0 {
+        return Err(err("synth_tardis: day0_ms must be a UTC midnight and days positive"));
+    }
+    py.detach(|| -> std::io::Result<Vec<PathBuf>> {
+        let create = |p: &PathBuf| -> std::io::Result<_> {
+            let mut f = std::io::BufWriter::new(std::fs::File::create(p)?);
+            f.write_all(HEADER.as_bytes())?;
+            Ok(f)
+        };
+        let day_path = |d: i64| {
+            let date = volfit::market::iso8601(day0_ms + d * DAY_MS);
+            dir.join(format!("deribit_options_chain_{}.csv", &date[..10]))
+        };
+        let paths: Vec<PathBuf> = (0..i64::from(days)).map(day_path).collect();
+        let mut files = paths.iter().map(create).collect::<std::io::Result<Vec<_>>>()?;
+        let mut whole = if continuous { Some(create(&dir.join("continuous.csv"))?) } else { None };
+        let total = updates * u64::from(days);
+        let span_us = i64::from(days) * DAY_MS * 1000;
+        let mut g = TardisGen::new(seed, day0_ms * 1000, strikes, total, span_us);
+        let mut buf = Vec::new();
+        for _ in 0..total {
+            let u = g.next_update();
+            buf.clear();
+            g.write_row(&u, &mut buf);
+            let day = (u.local_us - day0_ms * 1000).div_euclid(DAY_MS * 1000);
+            let day = usize::try_from(day.clamp(0, i64::from(days) - 1)).unwrap_or(0);
+            files[day].write_all(&buf)?;
+            if let Some(w) = whole.as_mut() {
+                w.write_all(&buf)?;
+            }
+        }
+        for mut f in files.into_iter().chain(whole) {
+            f.flush()?;
+        }
+        Ok(paths)
+    })
+    .map_err(|e| err(format!("synth_tardis: {}: {e}", dir.display())))
+}
+
 /// The extension module.
 #[pymodule]
 fn _volfit(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -279,5 +428,13 @@ fn _volfit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(implied_vol, m)?)?;
     m.add_function(wrap_pyfunction!(risk, m)?)?;
     m.add_function(wrap_pyfunction!(rust_fit_seconds, m)?)?;
+    m.add_function(wrap_pyfunction!(validate_partial, m)?)?;
+    m.add_function(wrap_pyfunction!(validate_sums, m)?)?;
+    m.add_function(wrap_pyfunction!(validate_sum_names, m)?)?;
+    m.add_function(wrap_pyfunction!(validate_finish, m)?)?;
+    m.add_function(wrap_pyfunction!(risk_tail, m)?)?;
+    m.add_function(wrap_pyfunction!(tail_size, m)?)?;
+    m.add_function(wrap_pyfunction!(synth_quotes, m)?)?;
+    m.add_function(wrap_pyfunction!(synth_tardis, m)?)?;
     Ok(())
 }

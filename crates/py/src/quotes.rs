@@ -9,7 +9,7 @@ use std::sync::Arc;
 use arrow_array::builder::{Float64Builder, StringBuilder, TimestampMillisecondBuilder};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, TimestampMillisecondType};
-use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_array::{Array, ArrayRef, Float64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use volfit::market::{Expiry, ForwardSource, OptionType, Quote, Snapshot};
 
@@ -81,8 +81,8 @@ fn source_name(s: ForwardSource) -> &'static str {
     }
 }
 
-/// Snapshots being rebuilt: by (underlying, time), their index and expiries by expiry.
-type Partial = BTreeMap<(String, i64), (Option<f64>, BTreeMap<i64, Expiry>)>;
+/// Snapshots being rebuilt: by underlying, then time: their index and expiries by expiry.
+type Partial = BTreeMap<String, BTreeMap<i64, (Option<f64>, BTreeMap<i64, Expiry>)>>;
 
 /// The quotes table of `snaps`.
 pub fn to_batch(snaps: &[&Snapshot]) -> RecordBatch {
@@ -149,60 +149,109 @@ pub fn from_batches(batches: &[RecordBatch]) -> Result<Vec<Snapshot>, String> {
     for b in batches {
         read_batch(b, &mut parts)?;
     }
-    let snaps = parts.into_iter().map(|((underlying, time_ms), (index, expiries))| Snapshot {
-        time_ms,
-        underlying,
-        index,
-        expiries: expiries.into_values().collect(),
+    let snaps = parts.into_iter().flat_map(|(underlying, by_time)| {
+        by_time.into_iter().map(move |(time_ms, (index, expiries))| Snapshot {
+            time_ms,
+            underlying: underlying.clone(),
+            index,
+            expiries: expiries.into_values().collect(),
+        })
     });
     Ok(snaps.collect())
 }
 
-fn read_batch(b: &RecordBatch, parts: &mut Partial) -> Result<(), String> {
-    let ts = |n| column(b, n, &ts_type());
-    let f64s = |n| column(b, n, &DataType::Float64);
-    let strs = |n| column(b, n, &DataType::Utf8);
-    let (time, expiry) = (ts("snapshot")?, ts("expiry")?);
-    let time = time.as_primitive::<TimestampMillisecondType>();
-    let expiry = expiry.as_primitive::<TimestampMillisecondType>();
-    let (und, src, inst, kind) =
-        (strs("underlying")?, strs("forward_source")?, strs("instrument")?, strs("type")?);
-    let (und, src, inst, kind) = (
-        und.as_string::<i32>(),
-        src.as_string::<i32>(),
-        inst.as_string::<i32>(),
-        kind.as_string::<i32>(),
-    );
-    let names = ["index", "expiry_t", "forward", "strike", "row_forward", "t"];
-    let req: Vec<ArrayRef> = names.iter().map(|n| f64s(n)).collect::<Result<_, _>>()?;
-    let opt: Vec<ArrayRef> = OPTIONAL.iter().map(|n| f64s(n)).collect::<Result<_, _>>()?;
-    let get = |a: &ArrayRef, i: usize| {
-        let a = a.as_primitive::<Float64Type>();
-        a.is_valid(i).then(|| a.value(i))
-    };
-    for i in 0..b.num_rows() {
-        let need = |v: Option<f64>, name: &str| {
-            v.ok_or_else(|| format!("quotes table: row {i}, field `{name}`: null"))
-        };
-        let text = |a: &arrow_array::StringArray, name: &str| -> Result<String, String> {
-            if a.is_null(i) {
-                return Err(format!("quotes table: row {i}, field `{name}`: null"));
+/// The columns of one quotes batch, cast and downcast once.
+struct Cols {
+    time: ArrayRef,
+    expiry: ArrayRef,
+    und: ArrayRef,
+    src: ArrayRef,
+    inst: ArrayRef,
+    kind: ArrayRef,
+    /// `index`, `expiry_t`, `forward`, `strike`, `row_forward`, `t`.
+    req: Vec<ArrayRef>,
+    opt: Vec<ArrayRef>,
+}
+
+impl Cols {
+    fn new(b: &RecordBatch) -> Result<Self, String> {
+        let f64s = |n: &&str| column(b, n, &DataType::Float64);
+        let strs = |n| column(b, n, &DataType::Utf8);
+        let names = ["index", "expiry_t", "forward", "strike", "row_forward", "t"];
+        Ok(Cols {
+            time: column(b, "snapshot", &ts_type())?,
+            expiry: column(b, "expiry", &ts_type())?,
+            und: strs("underlying")?,
+            src: strs("forward_source")?,
+            inst: strs("instrument")?,
+            kind: strs("type")?,
+            req: names.iter().map(f64s).collect::<Result<_, _>>()?,
+            opt: OPTIONAL.iter().map(f64s).collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+/// Consecutive rows of one (underlying, snapshot, expiry): the snapshot's index and the
+/// expiry with the group's quotes.
+struct Group<'a> {
+    key: (&'a str, i64, i64),
+    index: Option<f64>,
+    expiry: Expiry,
+}
+
+impl Group<'_> {
+    /// Adds the group to `parts` (after the quotes of earlier groups of its expiry).
+    fn flush(self, parts: &mut Partial) {
+        let (underlying, t_ms, e_ms) = self.key;
+        if !parts.contains_key(underlying) {
+            parts.insert(underlying.to_string(), BTreeMap::new());
+        }
+        let by_time = parts.get_mut(underlying).expect("invariant: inserted above");
+        let (_, expiries) = by_time.entry(t_ms).or_insert_with(|| (self.index, BTreeMap::new()));
+        match expiries.get_mut(&e_ms) {
+            Some(e) => e.quotes.extend(self.expiry.quotes),
+            None => {
+                expiries.insert(e_ms, self.expiry);
             }
-            Ok(a.value(i).to_string())
-        };
-        let t_ms = need(time.is_valid(i).then(|| time.value(i) as f64), "snapshot")? as i64;
-        let e_ms = need(expiry.is_valid(i).then(|| expiry.value(i) as f64), "expiry")? as i64;
-        let kind = match text(kind, "type")?.as_str() {
+        }
+    }
+}
+
+/// Row `i` of a required text column.
+fn text_at<'a>(a: &'a StringArray, i: usize, name: &str) -> Result<&'a str, String> {
+    if a.is_null(i) {
+        return Err(format!("quotes table: row {i}, field `{name}`: null"));
+    }
+    Ok(a.value(i))
+}
+
+fn read_batch(b: &RecordBatch, parts: &mut Partial) -> Result<(), String> {
+    let c = Cols::new(b)?;
+    let time = c.time.as_primitive::<TimestampMillisecondType>();
+    let expiry = c.expiry.as_primitive::<TimestampMillisecondType>();
+    let (und, src) = (c.und.as_string::<i32>(), c.src.as_string::<i32>());
+    let (inst, kind) = (c.inst.as_string::<i32>(), c.kind.as_string::<i32>());
+    let req: Vec<&Float64Array> = c.req.iter().map(|a| a.as_primitive::<Float64Type>()).collect();
+    let opt: Vec<&Float64Array> = c.opt.iter().map(|a| a.as_primitive::<Float64Type>()).collect();
+    let get = |a: &Float64Array, i: usize| a.is_valid(i).then(|| a.value(i));
+    let mut group: Option<Group> = None;
+    for i in 0..b.num_rows() {
+        let null = |name: &str| format!("quotes table: row {i}, field `{name}`: null");
+        let need = |v: Option<f64>, name: &str| v.ok_or_else(|| null(name));
+        let text = |a, name| text_at(a, i, name);
+        let t_ms = if time.is_valid(i) { time.value(i) } else { return Err(null("snapshot")) };
+        let e_ms = if expiry.is_valid(i) { expiry.value(i) } else { return Err(null("expiry")) };
+        let kind = match text(kind, "type")? {
             "C" | "c" | "call" => OptionType::Call,
             "P" | "p" | "put" => OptionType::Put,
             other => {
                 return Err(format!("quotes table: row {i}, field `type`: {other:?} (C or P)"))
             }
         };
-        let o: Vec<Option<f64>> = opt.iter().map(|a| get(a, i)).collect();
+        let o: [Option<f64>; 13] = std::array::from_fn(|j| get(opt[j], i));
         let quote = Quote {
-            instrument: text(inst, "instrument")?,
-            strike: need(get(&req[3], i), "strike")?,
+            instrument: text(inst, "instrument")?.to_string(),
+            strike: need(get(req[3], i), "strike")?,
             kind,
             bid: o[0],
             ask: o[1],
@@ -217,29 +266,34 @@ fn read_batch(b: &RecordBatch, parts: &mut Partial) -> Result<(), String> {
             ask_size: o[10],
             open_interest: o[11],
             volume: o[12],
-            row_forward: need(get(&req[4], i), "row_forward")?,
-            t: need(get(&req[5], i), "t")?,
+            row_forward: need(get(req[4], i), "row_forward")?,
+            t: need(get(req[5], i), "t")?,
         };
         let underlying = text(und, "underlying")?;
-        let (_, expiries) =
-            parts.entry((underlying, t_ms)).or_insert_with(|| (get(&req[0], i), BTreeMap::new()));
-        match expiries.get_mut(&e_ms) {
-            Some(e) => e.quotes.push(quote),
-            None => {
-                let forward_source = match text(src, "forward_source")?.as_str() {
-                    "parity" => ForwardSource::Parity,
-                    _ => ForwardSource::Underlying,
-                };
-                let e = Expiry {
-                    expiry_ms: e_ms,
-                    t: need(get(&req[1], i), "expiry_t")?,
-                    forward: need(get(&req[2], i), "forward")?,
-                    forward_source,
-                    quotes: vec![quote],
-                };
-                expiries.insert(e_ms, e);
-            }
+        // Rows come grouped by (underlying, snapshot, expiry): the maps are touched once
+        // per group, not per row.
+        if let Some(g) = group.as_mut().filter(|g| g.key == (underlying, t_ms, e_ms)) {
+            g.expiry.quotes.push(quote);
+            continue;
         }
+        if let Some(g) = group.take() {
+            g.flush(parts);
+        }
+        let forward_source = match text(src, "forward_source")? {
+            "parity" => ForwardSource::Parity,
+            _ => ForwardSource::Underlying,
+        };
+        let expiry = Expiry {
+            expiry_ms: e_ms,
+            t: need(get(req[1], i), "expiry_t")?,
+            forward: need(get(req[2], i), "forward")?,
+            forward_source,
+            quotes: vec![quote],
+        };
+        group = Some(Group { key: (underlying, t_ms, e_ms), index: get(req[0], i), expiry });
+    }
+    if let Some(g) = group {
+        g.flush(parts);
     }
     Ok(())
 }

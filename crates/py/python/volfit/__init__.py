@@ -36,6 +36,9 @@ __all__ = [
     "implied_vol",
     "read_chain",
     "risk",
+    "validate",
+    "validate_combine",
+    "validate_partial",
 ]
 
 WARM_STARTS = ("chain", "partition", "none")
@@ -265,3 +268,64 @@ def risk(pnl: Any, measures: Iterable[str] = ("var:0.99", "es:0.975"), weights: 
     w = None if weights is None else _f64(weights)
     values = _volfit.risk(_f64(pnl), names, w)
     return dict(zip(names, values))
+
+
+def validate_partial(quotes: Any, spec: FitSpec | Mapping[str, Any] | None = None, horizon: int = 1) -> _pa.Table:
+    """Walk-forward validation, the partial: every partition (venue, underlying, UTC day)
+    of a quotes table walked forward on its own — each snapshot fitted (warm-started within
+    its partition), scored in-sample (horizon 0) and on the next ``horizon`` snapshots of
+    the partition, sticky moneyness and sticky strike. Rows as ``volfit validate``'s
+    ``walk_forward.csv`` (``spec_id`` 0). Partials of disjoint partitions concatenate, so
+    days can be computed anywhere and combined with :func:`validate_combine`.
+
+    >>> part = validate_partial(read_chain("day.csv.gz"), FitSpec(model="svi"))  # doctest: +SKIP
+    """
+    if horizon < 0:
+        raise VolfitError("horizon must not be negative")
+    if not hasattr(quotes, "__arrow_c_stream__") and not hasattr(quotes, "__arrow_c_array__"):
+        quotes = _pa.table(quotes)
+    return _volfit.validate_partial(quotes, _spec_json(spec), int(horizon))
+
+
+def validate_sums(partial: Any) -> dict[str, float]:
+    """The additive sums of a partial (sums of squared errors, inside counts, quote counts,
+    in-sample and out-of-sample): add the sums of several partials key by key, then
+    :func:`validate_finish`. What a distributed reduce ships instead of rows."""
+    if not hasattr(partial, "__arrow_c_stream__") and not hasattr(partial, "__arrow_c_array__"):
+        partial = _pa.table(partial)
+    return dict(zip(_volfit.validate_sum_names(), _volfit.validate_sums(partial)))
+
+
+def validate_finish(sums: Mapping[str, float]) -> dict[str, float]:
+    """The pooled errors of added :func:`validate_sums`, with ``volfit validate``'s
+    ``summary.csv`` names and formulas: ``n_is``, ``is_rmse``, ``n_oos``, ``oos_rmse``,
+    ``oos_rmse_strike``, ``oos_spread_rmse``, ``oos_inside_spread``, ``overfit`` (vol
+    points; counts as floats)."""
+    missing = [n for n in _volfit.validate_sum_names() if n not in sums]
+    if missing:
+        raise VolfitError(f"validate sums lack {missing}")
+    return dict(_volfit.validate_finish([float(sums[n]) for n in _volfit.validate_sum_names()]))
+
+
+def validate_combine(partials: Any) -> dict[str, float]:
+    """The pooled errors of partials (one table or a sequence of them), as one run over
+    all of them gives: the combine of :func:`validate_partial`.
+
+    >>> validate_combine([validate_partial(q, spec) for q in days])  # doctest: +SKIP
+    {'n_is': 5123.0, 'is_rmse': 0.41, 'n_oos': 4980.0, 'oos_rmse': 0.97, ...}
+    """
+    if isinstance(partials, (list, tuple)):
+        total: dict[str, float] = {}
+        for p in partials:
+            for k, v in validate_sums(p).items():
+                total[k] = total.get(k, 0.0) + v
+        if not total:
+            total = {n: 0.0 for n in _volfit.validate_sum_names()}
+        return validate_finish(total)
+    return validate_finish(validate_sums(partials))
+
+
+def validate(quotes: Any, spec: FitSpec | Mapping[str, Any] | None = None, horizon: int = 1) -> dict[str, float]:
+    """Walk-forward validation in one process: ``validate_combine(validate_partial(...))``.
+    The Dask engine (:func:`volfit.dask.validate`) gives the same numbers within rounding."""
+    return validate_combine(validate_partial(quotes, spec, horizon))
