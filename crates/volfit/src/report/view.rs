@@ -26,6 +26,13 @@ impl ModelView {
         self.0.as_ref().is_some_and(Fitted::is_surface)
     }
 
+    /// Total variances at `ks` of the `i`-th expiry (a surface at `t`) written into `out`;
+    /// false when there is no smile.
+    pub(super) fn total_variances(&self, i: usize, t: f64, ks: &[f64], out: &mut [f64]) -> bool {
+        let (Some(m), Ok(i)) = (self.0.as_ref(), i64::try_from(i)) else { return false };
+        m.total_variances(i, t, ks, out)
+    }
+
     /// Implied vols at `ks` of the `i`-th expiry (a surface at `t`; NaN where the variance
     /// is not positive), or `None`.
     pub(super) fn vols(&self, i: usize, t: f64, ks: &[f64]) -> Option<Vec<f64>> {
