@@ -143,7 +143,7 @@ mod tests {
             strike: 100.0,
             kind: OptionType::Call,
         };
-        let n = 400;
+        let n = 400usize;
         let dt = w.t / n as f64;
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         let mut f = w.f0;

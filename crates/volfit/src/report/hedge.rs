@@ -649,6 +649,30 @@ mod tests {
         assert_eq!(t.rows[0].1[1].0, "3 (n = 2)");
     }
 
+    /// Greek attribution per maturity bucket at entry: buckets in maturity order, means
+    /// per path, costs negative; paths of an older paths.csv (no such columns) left out.
+    #[test]
+    fn greeks_by_maturity_bucket_in_order() {
+        let mut v = view();
+        assert!(greek_rows(&v).is_empty(), "no attribution columns, no rows");
+        let path = |t: f64, g: f64| -> PathView {
+            serde_json::from_value(serde_json::json!({"spec": "s", "delta": "black",
+                "underlying": "BTC", "exit": "2026-01-05T04:00:00Z", "unhedged_usd": 1.0,
+                "pnl_usd": 2.0 * g - 1.5, "pnl_usd_net": 2.0 * g - 2.0, "spread_usd": 0.4,
+                "fees_usd": 0.1, "entry_t": t, "pnl_delta_usd": 0.5, "pnl_gamma_usd": 2.0 * g,
+                "pnl_theta_usd": -g, "pnl_vega_usd": g, "funding_usd": -0.25,
+                "pnl_unexplained_usd": -1.75}))
+            .unwrap()
+        };
+        v.paths = vec![path(0.1, 1.0), path(0.01, 2.0), path(0.1, 3.0)];
+        let rows = greek_rows(&v);
+        let heads: Vec<(&str, &str)> =
+            rows.iter().map(|r| (r[1].as_str(), r[2].as_str())).collect();
+        assert_eq!(heads, [("<7d", "1"), ("30-90d", "2")]);
+        // 30-90d: gamma (2 + 6)/2 = 4, theta −2, vega 2, gross 2·2 − 1.5 = 2.5, costs −0.5.
+        assert_eq!(rows[1][3..], ["0.5", "4", "−2", "2", "−0.25", "−1.75", "2.5", "−0.5", "2"]);
+    }
+
     #[test]
     fn verdict_attribution_and_cumulative_pnl() {
         let v = view();

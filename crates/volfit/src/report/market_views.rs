@@ -214,16 +214,19 @@ pub(super) fn coins(by: &[(String, Vec<&SnapView>)]) -> Vec<Panel> {
     ]
 }
 
+/// A labelled curve and its points with hover text.
+type Curve = (String, Vec<(f64, f64)>, Vec<(f64, f64, String)>);
+
 /// The model smile of every expiry of one snapshot against delta: x = `N(−d1)` (the put
 /// delta's size, `1 −` the call delta; forward Black-76 at the smile's vol), so puts sit on
 /// the left as on the k axis; the 25Δ and ATM pillars marked with hover text.
 pub(super) fn delta_smiles(id: &str, snap: &SnapshotFit, v: &SnapView, beta: Option<f64>) -> Panel {
     let view = ModelView::new(beta, snap);
-    let mut lines: Vec<(String, Vec<(f64, f64)>, Vec<(f64, f64, String)>)> = Vec::new();
+    let mut lines: Vec<Curve> = Vec::new();
     for (i, e) in snap.expiries.iter().enumerate() {
         let Some(ev) = v.expiries.iter().find(|x| x.expiry == e.expiry) else { continue };
         let sd = ev.smile.atm * e.t.sqrt();
-        let ks: Vec<f64> = (0..=120).map(|j| sd * (-5.0 + j as f64 / 12.0)).collect();
+        let ks: Vec<f64> = (0..=120).map(|j| sd * (-5.0 + f64::from(j) / 12.0)).collect();
         let mut ws = vec![f64::NAN; ks.len()];
         if !view.total_variances(i, e.t, &ks, &mut ws) {
             continue;
@@ -283,4 +286,52 @@ pub(super) fn term_points(v: &SnapView) -> Vec<(f64, f64, f64, f64)> {
         .iter()
         .map(|e| (e.days, 100.0 * e.smile.atm, 100.0 * e.smile.rr(), 100.0 * e.smile.bf()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fit::{fit_snapshot, FitSpec, ModelKind};
+
+    /// On a fitted synthetic SVI snapshot: every expiry's 25Δ strikes hit their deltas on
+    /// the rebuilt smile, the 30-day point lies between its neighbours' total variances, and
+    /// views.csv has one row per expiry and tenor with the stated columns.
+    #[test]
+    fn views_of_a_fitted_snapshot() {
+        let snap = super::super::view::tests::synthetic_snapshot();
+        let spec = FitSpec { model: ModelKind::Svi, max_iters: 50, ..FitSpec::default() };
+        let fit = fit_snapshot(&snap, &spec, None).fit;
+        let v = SnapView::new(&fit, None);
+        assert_eq!(v.expiries.len(), fit.expiries.len());
+        let model = ModelView::new(None, &fit);
+        for (i, (e, ev)) in fit.expiries.iter().zip(&v.expiries).enumerate() {
+            let w = model.vols(i, e.t, &[ev.strikes.put, ev.strikes.call]).expect("smile");
+            let (wp, wc) = (w[0] * w[0] * e.t, w[1] * w[1] * e.t);
+            assert!((call_delta(ev.strikes.put, wp) - 0.75).abs() < 1e-12, "{}", e.expiry);
+            assert!((call_delta(ev.strikes.call, wc) - 0.25).abs() < 1e-12, "{}", e.expiry);
+        }
+        let (d, cm) = v.cm.iter().find(|c| c.0 == 30.0).copied().expect("30 d inside");
+        let w30 = cm.atm * cm.atm * d / 365.0;
+        let below = v.expiries.iter().filter(|e| e.days <= d).map(|e| e.days).fold(0.0, f64::max);
+        let nb = |days: f64| v.expiries.iter().find(|e| e.days == days).expect("expiry");
+        let above =
+            v.expiries.iter().filter(|e| e.days >= d).map(|e| e.days).fold(f64::MAX, f64::min);
+        let w = |e: &ExpiryView| e.smile.atm.powi(2) * e.days / 365.0;
+        let (wb, wa) = (w(nb(below)), w(nb(above)));
+        assert!(wb.min(wa) <= w30 * (1.0 + 1e-9) && w30 <= wb.max(wa) * (1.0 + 1e-9));
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("views.csv");
+        write_csv(&path, std::slice::from_ref(&v)).expect("write");
+        let text = std::fs::read_to_string(&path).expect("read");
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next(),
+            Some(
+                "snapshot,underlying,tenor,expiry,days,forward_usd,atm_vol_pts,rr25_vol_pts,\
+                 bf25_vol_pts,k25_put,k25_call"
+            )
+        );
+        assert_eq!(lines.count(), v.expiries.len() + v.cm.len());
+        assert!(text.contains(",30d,,30.0,,"), "{text}");
+    }
 }

@@ -66,7 +66,8 @@ pub(super) fn smile25(
     var: &dyn Fn(&[f64], &mut [f64]) -> bool,
 ) -> Option<(Smile25, Strikes25)> {
     let mut w0 = [f64::NAN];
-    if !(t > 0.0) || !var(&[0.0], &mut w0) || !(w0[0] > 0.0 && w0[0].is_finite()) {
+    let ok = t > 0.0 && var(&[0.0], &mut w0) && w0[0] > 0.0 && w0[0].is_finite();
+    if !ok {
         return None;
     }
     let sd = w0[0].sqrt();

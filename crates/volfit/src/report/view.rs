@@ -41,14 +41,15 @@ impl ModelView {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     use crate::fit::{fit_snapshot, FitSpec, ModelKind, ResidualRow};
     use crate::market::synth::{generate, SynthSpec};
     use crate::market::{build, read_path, ReadOptions, Snapshot};
 
-    fn synthetic_snapshot() -> Snapshot {
+    /// The synthetic chain (seed 7) read back as one snapshot.
+    pub(in crate::report) fn synthetic_snapshot() -> Snapshot {
         let chain = generate(&SynthSpec { seed: 7, ..SynthSpec::default() });
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("synth.csv");
