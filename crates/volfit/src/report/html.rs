@@ -49,6 +49,9 @@ pub(super) fn write_fit_page(dir: &Path, name: &str) -> Result<PathBuf, ReportEr
     let truth = fit_truth::find(dir, &data.fit.inputs);
     let views = market_views::all(&data);
     market_views::write_csv(&dir.join("views.csv"), &views)?;
+    // A folder a command wrote lists its files: a later `volfit report` adds views.csv there,
+    // so a rerun of the command may replace it.
+    crate::io::record_in_manifest(dir, "views.csv")?;
     let html = render_with(&data, truth.as_ref(), &views)?;
     let path = dir.join(name);
     write_atomic(&path, |w| w.write_all(html.as_bytes()).map_err(ReportError::from))?;
