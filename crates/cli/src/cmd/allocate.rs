@@ -316,6 +316,8 @@ pub fn run(args: &AllocateArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             kind: kind_name(&c.kind),
             price_usd: c.price_usd,
             spread_usd: c.spread_usd,
+            underlying_price_usd: c.underlying_price_usd,
+            theta_usd_per_day: c.theta_usd_per_day,
             min: c.min,
             max: c.max,
         })

@@ -1,6 +1,6 @@
 //! Golden files: `volfit fit` on the built-in synthetic chain must write the same bytes as the
 //! files under `tests/golden/` (`fit.json`, `residuals.csv`, `traces.json`, `inputs.json`,
-//! `report.html`), with 1 and with 2 worker threads.
+//! `report.html`, `views.csv`), with 1 and with 2 worker threads.
 //!
 //! The input is two snapshots ten minutes apart (`volfit synth --seed 42`, and `--seed 43`
 //! with its timestamps moved to 04:10), so the second fit warm-starts from the first. Three
@@ -21,7 +21,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Output files compared, per case.
-const FILES: [&str; 5] = ["fit.json", "residuals.csv", "traces.json", "inputs.json", "report.html"];
+const FILES: [&str; 6] =
+    ["fit.json", "residuals.csv", "traces.json", "inputs.json", "report.html", "views.csv"];
 
 /// Case name (directory under `tests/golden/`) and the `volfit fit` flags.
 const CASES: [(&str, &[&str]); 3] = [

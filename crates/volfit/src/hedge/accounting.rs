@@ -20,6 +20,17 @@
 //!   (so the premium-adjusted delta is its first-order hedge, see [`super::delta`]).
 //! - Net P&L subtracts spread costs (buy at ask, sell at bid, against the mid) and fees of
 //!   [`FeeSchedule`] (option trade, hedge trades, settlement), each in both units.
+//!
+//! ## Greek attribution of the gross USD P&L (per step, summed over the path)
+//! With the Black greeks of observation `i` at its model vol `σ_i` ([`Deltas`]), `ΔF` the
+//! option's forward move, `Δt` the step in years (ACT/365) and `Δσ = σ_{i+1} − σ_i` (0 into
+//! settlement):
+//! - delta `q·Δ_i·ΔF + h_i·ΔP_i` (the option's first-order move plus the hedge: what the
+//!   hedge leaves of it), gamma `½·q·Γ_i·ΔF²`, theta `q·Θ_i·Δt`, vega `q·ν_i·Δσ`;
+//! - funding as above; unexplained = the step's gross P&L minus all of these (cross and
+//!   higher-order terms, marks that are not the model price).
+//!
+//! So delta + gamma + theta + vega + funding + unexplained = gross, step by step.
 
 use super::config::HedgeSource;
 use super::delta::{DeltaKind, Deltas};
@@ -88,6 +99,43 @@ pub struct PathPnl {
     pub funding_usd: f64,
     /// Funding received, coin.
     pub funding_coin: f64,
+    /// Delta P&L: the option's first-order forward move plus the hedge leg, USD.
+    pub pnl_delta_usd: f64,
+    /// Gamma P&L `½·q·Γ·ΔF²`, USD.
+    pub pnl_gamma_usd: f64,
+    /// Theta P&L `q·Θ·Δt`, USD.
+    pub pnl_theta_usd: f64,
+    /// Vega P&L `q·ν·Δσ` (model vol change at the strike), USD.
+    pub pnl_vega_usd: f64,
+    /// Gross USD P&L not explained by the above and funding, USD.
+    pub pnl_unexplained_usd: f64,
+}
+
+/// Milliseconds in a 365-day year (ACT/365).
+const MS_PER_YEAR: f64 = 365.0 * 86_400_000.0;
+
+/// The greek terms of one step's gross USD P&L: `[delta, gamma, theta, vega, unexplained]`
+/// for `qty` options marked `o0` then `o1`, a hedge earning `hedge_usd` and funding
+/// `funding_usd` over the step. The five terms and the funding add up to the step's gross
+/// P&L `qty·(V₁ − V₀) + hedge_usd + funding_usd`.
+pub(super) fn attribute_step(
+    o0: &Obs,
+    o1: &Obs,
+    qty: f64,
+    hedge_usd: f64,
+    funding_usd: f64,
+) -> [f64; 5] {
+    let g = &o0.deltas;
+    let df = o1.forward - o0.forward;
+    let dt = (o1.time_ms - o0.time_ms) as f64 / MS_PER_YEAR;
+    let dvol = if o1.settled || !(o1.deltas.vol > 0.0) { 0.0 } else { o1.deltas.vol - g.vol };
+    let delta = qty * g.black * df + hedge_usd;
+    let gamma = 0.5 * qty * g.gamma * df * df;
+    let theta = qty * g.theta * dt;
+    let vega = qty * g.vega * dvol;
+    let gross = qty * (o1.value - o0.value) + hedge_usd + funding_usd;
+    let unexplained = gross - funding_usd - delta - gamma - theta - vega;
+    [delta, gamma, theta, vega, unexplained]
 }
 
 /// Hedges one path: `obs` has `n ≥ 2` observations and `steps` the `n − 1` hedge price pairs.
@@ -122,7 +170,7 @@ pub fn hedge_path(
     let mut h = 0.0;
     let mut hedge_usd = 0.0;
     let mut hedge_coin = 0.0;
-    for (i, (o, s)) in obs.iter().zip(steps).enumerate() {
+    for (i, ((o, o1), s)) in obs.iter().zip(&obs[1..]).zip(steps).enumerate() {
         let target = -qty * o.deltas.get(delta) * delta.instrument_ratio(o.forward, s.p0);
         let trade = target - h;
         let rebalance = i == 0 || band.is_none_or(|b| trade.abs() > b);
@@ -136,8 +184,15 @@ pub fn hedge_path(
         let dp = s.p1 - s.p0;
         hedge_usd += h * dp;
         hedge_coin += h * dp / s.p1;
-        out.funding_usd -= h * s.p0 * s.funding;
+        let funding = -h * s.p0 * s.funding;
+        out.funding_usd += funding;
         out.funding_coin -= h * s.funding;
+        let [d, g, t, v, u] = attribute_step(o, o1, qty, h * dp, funding);
+        out.pnl_delta_usd += d;
+        out.pnl_gamma_usd += g;
+        out.pnl_theta_usd += t;
+        out.pnl_vega_usd += v;
+        out.pnl_unexplained_usd += u;
     }
     // Close the hedge at the last step's end price.
     if h != 0.0 {
@@ -224,6 +279,57 @@ mod tests {
         // Short one option: every gross P&L flips sign (hedge flips with it).
         let short = hedge_path(&o, &s, -1.0, DeltaKind::Black, None, &FeeSchedule::zero());
         assert!((short.pnl_usd - 1.0).abs() < 1e-12);
+    }
+
+    /// Issue 16: the greek terms plus unexplained and funding add up to each step's gross
+    /// USD P&L, and over the path to `pnl_usd`; the terms themselves are the hand formulas.
+    #[test]
+    fn attribution_adds_up_to_the_gross_pnl() {
+        use crate::market::OptionType;
+        let day = 86_400_000;
+        let mk = |d: i64, f: f64, value: f64, t: f64, vol: f64| Obs {
+            time_ms: d * day,
+            forward: f,
+            value,
+            value_coin: value / f,
+            bid: None,
+            ask: None,
+            deltas: Deltas::new(OptionType::Call, f, 100.0, t, vol, -0.1),
+            settled: false,
+        };
+        let settle =
+            Obs { settled: true, deltas: Deltas::default(), ..mk(30, 112.0, 12.0, 0.1, 0.5) };
+        let o =
+            [mk(0, 100.0, 7.1, 30.0 / 365.0, 0.6), mk(10, 104.0, 9.3, 20.0 / 365.0, 0.55), settle];
+        let s = [
+            Step { p0: 99.0, p1: 103.5, source: HedgeSource::Perpetual, funding: 2e-4 },
+            Step { p0: 103.5, p1: 111.0, source: HedgeSource::Perpetual, funding: -1e-4 },
+        ];
+        let q = 2.0;
+        let p = hedge_path(&o, &s, q, DeltaKind::Smile, None, &FeeSchedule::zero());
+        let sum = p.pnl_delta_usd
+            + p.pnl_gamma_usd
+            + p.pnl_theta_usd
+            + p.pnl_vega_usd
+            + p.funding_usd
+            + p.pnl_unexplained_usd;
+        assert!(
+            (sum - p.pnl_usd).abs() < 1e-12 * p.pnl_usd.abs().max(1.0),
+            "{sum} vs {}",
+            p.pnl_usd
+        );
+        // Step 1 by hand: hedge h = −q·Δ_S·F/P, 10 days of theta, vol 0.60 → 0.55.
+        let g = o[0].deltas;
+        let h = -q * g.smile * 100.0 / 99.0;
+        let [d, gm, th, v, u] = attribute_step(&o[0], &o[1], q, h * 4.5, -h * 99.0 * 2e-4);
+        assert!((d - (q * g.black * 4.0 + h * 4.5)).abs() < 1e-12);
+        assert!((gm - 0.5 * q * g.gamma * 16.0).abs() < 1e-12);
+        assert!((th - q * g.theta * 10.0 / 365.0).abs() < 1e-12 && th < 0.0);
+        assert!((v - q * g.vega * (0.55 - 0.6)).abs() < 1e-12 && v < 0.0);
+        let gross = q * (9.3 - 7.1) + h * 4.5 - h * 99.0 * 2e-4;
+        assert!((d + gm + th + v + u + (-h * 99.0 * 2e-4) - gross).abs() < 1e-12);
+        // Into settlement there is no vol to move: vega 0.
+        assert_eq!(attribute_step(&o[1], &o[2], q, 0.0, 0.0)[3], 0.0);
     }
 
     #[test]

@@ -441,6 +441,11 @@ fn run_paths(
                         fees_usd: pnl.fees_usd,
                         trades: pnl.trades,
                         turnover: pnl.turnover,
+                        pnl_delta_usd: pnl.pnl_delta_usd,
+                        pnl_gamma_usd: pnl.pnl_gamma_usd,
+                        pnl_theta_usd: pnl.pnl_theta_usd,
+                        pnl_vega_usd: pnl.pnl_vega_usd,
+                        pnl_unexplained_usd: pnl.pnl_unexplained_usd,
                     });
                 }
             }

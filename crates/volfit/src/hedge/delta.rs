@@ -97,6 +97,12 @@ pub struct Deltas {
     pub smile: f64,
     /// Premium-adjusted smile delta.
     pub premium_adjusted: f64,
+    /// The model vol the greeks are taken at.
+    pub vol: f64,
+    /// Black gamma `∂²V/∂F²` at the model vol.
+    pub gamma: f64,
+    /// Black theta `−∂V/∂τ` at the model vol, USD per year (negative for a long option).
+    pub theta: f64,
 }
 
 impl Deltas {
@@ -110,6 +116,9 @@ impl Deltas {
             black: g.delta,
             smile,
             premium_adjusted: smile - g.price / f,
+            vol,
+            gamma: g.gamma,
+            theta: g.theta,
         }
     }
 

@@ -85,6 +85,17 @@ pub struct PathRecord {
     pub trades: usize,
     /// Hedge turnover, coins.
     pub turnover: f64,
+    /// Greek attribution of the gross USD P&L, summed over the path's steps
+    /// (`hedge::accounting`): delta (option's first-order move plus the hedge leg), USD.
+    pub pnl_delta_usd: f64,
+    /// Gamma P&L `½·q·Γ·ΔF²`, USD.
+    pub pnl_gamma_usd: f64,
+    /// Theta P&L `q·Θ·Δt`, USD.
+    pub pnl_theta_usd: f64,
+    /// Vega P&L `q·ν·Δσ`, USD.
+    pub pnl_vega_usd: f64,
+    /// Gross USD P&L minus delta, gamma, theta, vega and funding, USD.
+    pub pnl_unexplained_usd: f64,
 }
 
 /// Distribution summary of one P&L column.

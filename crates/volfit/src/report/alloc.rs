@@ -64,6 +64,12 @@ pub struct StressGrid {
     pub gamma_coin_per_pct: Option<f64>,
     /// P&L per +1 % relative vol move (σ → 1.01σ), USD.
     pub vega_usd_per_pct: Option<f64>,
+    /// Theta of the coin's positions, USD per calendar day: `Σ x_i·θ_i` of the candidates'
+    /// Black-76 thetas at their valuation vols ([`Candidate::theta_usd_per_day`]).
+    ///
+    /// [`Candidate::theta_usd_per_day`]: crate::scenario::Candidate::theta_usd_per_day
+    #[serde(default)]
+    pub theta_usd_per_day: Option<f64>,
 }
 
 /// The book view of allocation `x` over `set` (its margin grids) and the scenario matrix
@@ -89,7 +95,12 @@ pub fn book_view(set: &ScenarioSet, pnl: &Scenarios, probs: Option<&[f64]>, x: &
             (g.pnl_coin.cols() == x.len()).then(|| g.pnl_coin.pnl_into(x, &mut row))?;
             let usd: Vec<f64> =
                 row.iter().zip(&g.shocks).map(|(p, (m, _))| p * spot * (1.0 + m)).collect();
-            Some(stress_grid(&g.coin.to_string(), spot, &g.shocks, &usd))
+            let mut grid = stress_grid(&g.coin.to_string(), spot, &g.shocks, &usd);
+            grid.theta_usd_per_day = (set.candidates.len() == x.len()).then(|| {
+                let of_coin = set.candidates.iter().zip(x).filter(|(c, _)| c.coin == g.coin);
+                of_coin.map(|(c, xi)| c.theta_usd_per_day * xi).sum::<f64>() + 0.0
+            });
+            Some(grid)
         })
         .collect();
     BookView {
@@ -132,6 +143,7 @@ fn stress_grid(coin: &str, spot: f64, shocks: &[(f64, f64)], usd: &[f64]) -> Str
         delta_coin,
         gamma_coin_per_pct,
         vega_usd_per_pct,
+        theta_usd_per_day: None,
     }
 }
 
@@ -144,10 +156,15 @@ pub struct CandidateRow {
     pub coin: String,
     /// `call`, `put`, `future` or `perpetual`.
     pub kind: String,
-    /// Mid premium per unit, USD.
+    /// Mid premium per unit, USD (0 for futures and perpetuals: no premium is paid).
     pub price_usd: f64,
     /// Ask − bid per unit, USD.
     pub spread_usd: f64,
+    /// The futures price of a future, the forward of an option's expiry, the index of the
+    /// perpetual, USD.
+    pub underlying_price_usd: f64,
+    /// Black-76 theta per unit, USD per calendar day (0 for delta one).
+    pub theta_usd_per_day: f64,
     /// Lower bound, units.
     pub min: f64,
     /// Upper bound, units.
@@ -201,6 +218,8 @@ pub fn write_all(dir: &Path, out: &AllocOutput) -> std::io::Result<Vec<PathBuf>>
             "min",
             "max",
             "risk_contribution",
+            "underlying_price_usd",
+            "theta_usd_per_day",
         ])
         .map_err(csv_err)?;
         for (i, cand) in out.candidates.iter().enumerate() {
@@ -215,6 +234,8 @@ pub fn write_all(dir: &Path, out: &AllocOutput) -> std::io::Result<Vec<PathBuf>>
                 format!("{}", cand.min),
                 format!("{}", cand.max),
                 format!("{}", a.contributions[i]),
+                format!("{}", cand.underlying_price_usd),
+                format!("{}", cand.theta_usd_per_day),
             ])
             .map_err(csv_err)?;
         }
@@ -291,6 +312,11 @@ struct PositionRow {
     x: f64,
     price_usd: f64,
     risk_contribution: f64,
+    /// Absent from `allocation.csv` before these columns existed.
+    #[serde(default)]
+    underlying_price_usd: Option<f64>,
+    #[serde(default)]
+    theta_usd_per_day: Option<f64>,
 }
 
 /// What the page is drawn from: `allocation.json` and the rows of `allocation.csv`.
@@ -329,13 +355,14 @@ const TEMPLATE: &str = r#"
 <p class="note">Positions below {{ tol }} units, and risk contributions below 10⁻⁴ of the largest one (or 10⁻⁶ USD), are shown as 0: solver noise.</p>
 <figure class="chart bars">{{ positions|safe }}<figcaption>Largest positions (units; + long, − short).</figcaption></figure>
 <figure class="chart bars">{{ contributions|safe }}<figcaption>Euler contributions x·∂ρ/∂x (USD); they sum to the risk.</figcaption></figure>
-<div class="table-wrap"><table><tr><th class="l">candidate</th><th class="l">coin</th><th class="l">kind</th><th>x (units)</th><th>price (USD)</th><th>risk contribution (USD)</th></tr>
-{% for r in rows %}<tr><td class="l">{{ r.0 }}</td><td class="l">{{ r.1 }}</td><td class="l">{{ r.2 }}</td><td>{{ r.3 }}</td><td>{{ r.4 }}</td><td>{{ r.5 }}</td></tr>{% endfor %}
+<p class="note">Premium: the option's mid per unit (none for futures and perpetuals); price: the future's price, the option expiry's forward, the perpetual's index.</p>
+<div class="table-wrap"><table><tr><th class="l">candidate</th><th class="l">coin</th><th class="l">kind</th><th>x (units)</th><th>premium (USD per unit)</th><th>price / forward (USD)</th><th>theta (USD per day, position)</th><th>risk contribution (USD)</th></tr>
+{% for r in rows %}<tr><td class="l">{{ r.0 }}</td><td class="l">{{ r.1 }}</td><td class="l">{{ r.2 }}</td><td>{{ r.3 }}</td><td>{{ r.4 }}</td><td>{{ r.5 }}</td><td>{{ r.6 }}</td><td>{{ r.7 }}</td></tr>{% endfor %}
 </table></div></section>
 <section id="greeks"><h2>Book greeks per coin</h2>
-<p class="note">Central differences on the margin grid's full revaluation (spot ±{{ h }}, vol unchanged; vol ± shock, spot unchanged). Theta is not in the outputs (the grid revalues at the valuation time).</p>
-<div class="table-wrap"><table><tr><th class="l">coin</th><th>spot (USD)</th><th>delta (coin)</th><th>gamma (coin per +1 % spot)</th><th>vega (USD per +1 % rel. vol)</th></tr>
-{% for g in greeks %}<tr><td class="l">{{ g.0 }}</td><td>{{ g.1 }}</td><td>{{ g.2 }}</td><td>{{ g.3 }}</td><td>{{ g.4 }}</td></tr>{% endfor %}
+<p class="note">Central differences on the margin grid's full revaluation (spot ±{{ h }}, vol unchanged; vol ± shock, spot unchanged). Theta: the options' Black-76 thetas at their valuation vols times the positions, USD per calendar day.</p>
+<div class="table-wrap"><table><tr><th class="l">coin</th><th>spot (USD)</th><th>delta (coin)</th><th>gamma (coin per +1 % spot)</th><th>vega (USD per +1 % rel. vol)</th><th>theta (USD per day)</th></tr>
+{% for g in greeks %}<tr><td class="l">{{ g.0 }}</td><td>{{ g.1 }}</td><td>{{ g.2 }}</td><td>{{ g.3 }}</td><td>{{ g.4 }}</td><td>{{ g.5 }}</td></tr>{% endfor %}
 </table></div></section>
 <section id="scenarios"><h2>Scenario P&amp;L of the book</h2>
 <figure class="chart histogram">{{ histogram|safe }}<figcaption>Book P&amp;L per scenario (USD) at the chosen allocation; VaR95 and ES97.5 marked as losses.</figcaption></figure></section>
@@ -371,9 +398,9 @@ struct Page {
     tol: String,
     positions: String,
     contributions: String,
-    rows: Vec<(String, String, String, String, String, String)>,
+    rows: Vec<[String; 8]>,
     h: String,
-    greeks: Vec<(String, String, String, String, String)>,
+    greeks: Vec<[String; 6]>,
     histogram: String,
     stress: Vec<StressTable>,
     margin: String,
@@ -670,13 +697,14 @@ fn render_view(v: &AllocView) -> Result<String, minijinja::Error> {
         .iter()
         .map(|g| {
             let o = |x: Option<f64>| x.map_or("–".to_string(), num);
-            (
+            [
                 g.coin.clone(),
                 num(g.spot_usd),
                 o(g.delta_coin),
                 o(g.gamma_coin_per_pct),
                 o(g.vega_usd_per_pct),
-            )
+                o(g.theta_usd_per_day),
+            ]
         })
         .collect();
     let h = book
@@ -689,14 +717,18 @@ fn render_view(v: &AllocView) -> Result<String, minijinja::Error> {
     let rows = held
         .iter()
         .map(|r| {
-            (
+            let delta_one = r.kind == "future" || r.kind == "perpetual";
+            let o = |v: Option<f64>| v.map_or_else(|| "–".to_string(), num);
+            [
                 r.candidate.clone(),
                 r.coin.clone(),
                 r.kind.clone(),
                 num(r.x),
-                num(r.price_usd),
+                if delta_one { "none".into() } else { num(r.price_usd) },
+                o(r.underlying_price_usd),
+                o(r.theta_usd_per_day.map(|t| t * r.x + 0.0)),
                 num(if r.risk_contribution.abs() > ctol { r.risk_contribution } else { 0.0 }),
-            )
+            ]
         })
         .collect();
     let page = Page {
@@ -755,6 +787,8 @@ pub fn render(out: &AllocOutput) -> Result<String, minijinja::Error> {
             x: a.x[i],
             price_usd: c.price_usd,
             risk_contribution: a.contributions[i],
+            underlying_price_usd: Some(c.underlying_price_usd),
+            theta_usd_per_day: Some(c.theta_usd_per_day),
         })
         .collect();
     render_view(&AllocView { json: json_view(out), rows })
@@ -829,6 +863,8 @@ mod tests {
                     kind: "future".into(),
                     price_usd: p.price_usd,
                     spread_usd: p.spread_usd,
+                    underlying_price_usd: 90_000.0,
+                    theta_usd_per_day: 0.0,
                     min: p.min,
                     max: p.max,
                 })
@@ -862,6 +898,8 @@ mod tests {
         let csv = std::fs::read_to_string(dir.path().join("allocation.csv")).unwrap();
         assert_eq!(csv.lines().count(), 3);
         assert!(csv.starts_with("candidate,coin,kind,x,price_usd"));
+        let head = csv.lines().next().unwrap();
+        assert!(head.ends_with(",risk_contribution,underlying_price_usd,theta_usd_per_day"));
         let front = std::fs::read_to_string(dir.path().join("frontier.csv")).unwrap();
         assert_eq!(front.lines().count(), 3);
     }
@@ -877,6 +915,8 @@ mod tests {
                 x,
                 price_usd: 10.0,
                 risk_contribution: x * 3.0,
+                underlying_price_usd: Some(90_000.0),
+                theta_usd_per_day: Some(-2.0),
             })
             .collect();
         AllocView {
@@ -887,6 +927,33 @@ mod tests {
             }),
             rows,
         }
+    }
+
+    /// Issue 16: futures were listed at price 0 (their premium). The table shows the
+    /// future's price and no premium; theta per coin shows in the greeks table.
+    #[test]
+    fn futures_show_their_price_and_theta_per_coin_shows() {
+        let mut v = view(&[2.0, 1.0], &serde_json::json!([]));
+        v.rows[0].kind = "future".into();
+        let grid = StressGrid {
+            coin: "BTC".into(),
+            spot_usd: 90_000.0,
+            theta_usd_per_day: Some(-12.5),
+            ..StressGrid::default()
+        };
+        v.json["book"] =
+            serde_json::to_value(BookView { stress: vec![grid], ..BookView::default() }).unwrap();
+        let html = render_view(&v).unwrap();
+        let row = |name: &str| {
+            let at = html.find(&format!("<td class=\"l\">{name}</td>")).expect("row");
+            html[at..].split("</tr>").next().unwrap().to_string()
+        };
+        let future = row("C0");
+        assert!(future.contains("<td>none</td><td>90,000</td><td>−4</td>"), "{future}");
+        let call = row("C1");
+        assert!(call.contains("<td>10</td><td>90,000</td><td>−2</td>"), "{call}");
+        assert!(html.contains("<th>theta (USD per day)</th>"));
+        assert!(html.contains("<td>−12.5</td>"), "theta per coin");
     }
 
     /// 1e-7 noise is no position: no bar, no table row (before: every |x| > 1e-9 was drawn

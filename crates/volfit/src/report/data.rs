@@ -6,7 +6,8 @@
 //! - `inputs.json` ([`InputsSummary`]: rejection summary of the input data, optional);
 //! - validation tables (optional): `walk_forward.csv` ([`WalkForwardRow`]s) and
 //!   `ridge_path.csv` ([`RidgePoint`]s) as `volfit validate` writes them, read through those
-//!   row types for the charts; every `*.csv` but `residuals.csv` is also kept as text
+//!   row types for the charts; every `*.csv` but `residuals.csv` and `views.csv` (the
+//!   page's own market views) is also kept as text
 //!   ([`Table`]) for the page's tables.
 
 use crate::fit::{FitOutput, ResidualRow};
@@ -250,7 +251,7 @@ pub fn load(dir: &Path) -> Result<ReportData, ReportError> {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             p.extension().is_some_and(|x| x == "csv")
-                && p.file_name().is_some_and(|n| n != "residuals.csv")
+                && p.file_name().is_some_and(|n| n != "residuals.csv" && n != "views.csv")
         })
         .collect();
     names.sort();

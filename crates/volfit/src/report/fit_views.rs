@@ -7,9 +7,9 @@
 
 use super::page::num;
 use super::panels::{Latest, Panel};
+use super::skew::call_delta;
 use super::svg::{self, nice_ticks, pal, Axis, Mark, Plot, Scale};
 use super::verdict::{days_to, expiry_code};
-use crate::black::norm_cdf;
 use crate::fit::{ExpiryFit, ResidualRow};
 use crate::market::synth::SsviTruth;
 use crate::market::OptionType;
@@ -25,12 +25,6 @@ type Hover = (f64, f64, String);
 
 /// `(days, σ_ATM, RR25, BF25)` of one expiry, vol points.
 type TermPoint = (f64, f64, f64, f64);
-
-/// Call delta (forward, not premium-adjusted) at log-moneyness `k`, vol `s`, time `t`.
-fn call_delta(k: f64, s: f64, t: f64) -> f64 {
-    let sd = s * t.sqrt();
-    norm_cdf((-k + 0.5 * sd * sd) / sd)
-}
 
 /// Days as a trader reads them: one decimal below ten days, whole days above.
 pub(super) fn days(d: f64) -> String {
@@ -66,7 +60,7 @@ fn instrument(r: &ResidualRow) -> String {
 fn quote_title(r: &ResidualRow, f: f64) -> String {
     let vp = |v: Option<f64>| v.map_or_else(|| "–".into(), |v| num(100.0 * v));
     let sigma = r.mid_iv.unwrap_or(r.model_iv);
-    let cd = call_delta(r.k, sigma, r.t);
+    let cd = call_delta(r.k, sigma * sigma * r.t);
     let delta = if r.kind == OptionType::Call { cd } else { cd - 1.0 };
     let mut s = format!(
         "{} · K {} (F {}) · k {} · Δ {}\nbid {} / mid {} / ask {} vol pts · model {}",
@@ -241,39 +235,6 @@ pub(super) fn residuals_spread(id: &str, s: &Latest) -> Panel {
     }
 }
 
-/// The model's 25-delta points of one expiry: `(σ_25P, σ_ATM, σ_25C)` as fractions.
-fn delta25(ks: &[f64], vols: &[f64], t: f64) -> Option<(f64, f64, f64)> {
-    let at = |target: f64| -> Option<f64> {
-        let d: Vec<f64> = ks.iter().zip(vols).map(|(&k, &s)| call_delta(k, s, t)).collect();
-        (1..ks.len()).find_map(|j| {
-            let (d0, d1) = (d[j - 1], d[j]);
-            ((d0 - target) * (d1 - target) <= 0.0 && d0 != d1).then(|| {
-                let u = (d0 - target) / (d0 - d1);
-                vols[j - 1] + u * (vols[j] - vols[j - 1])
-            })
-        })
-    };
-    let atm = ks.iter().position(|k| *k >= 0.0).map(|j| vols[j])?;
-    Some((at(0.75)?, atm, at(0.25)?))
-}
-
-/// Per expiry of the latest snapshot: `(days, σ_ATM, RR25, BF25)` of the model, vol points.
-pub(super) fn model_term(s: &Latest) -> Vec<(f64, f64, f64, f64)> {
-    s.snap
-        .expiries
-        .iter()
-        .enumerate()
-        .filter_map(|(i, e)| {
-            let sd = 0.5 * e.t.sqrt();
-            let ks = grid(-6.0 * sd.max(0.02), 6.0 * sd.max(0.02), 241);
-            let v = s.view.vols(i, e.t, &ks)?;
-            let (p, a, c) = delta25(&ks, &v, e.t)?;
-            let days = days_to(&s.snap.snapshot, &e.expiry, e.t);
-            Some((days, 100.0 * a, 100.0 * (c - p), 100.0 * (0.5 * (c + p) - a)))
-        })
-        .collect()
-}
-
 /// One underlying's ATM term structure: label, model points (days, vol pts) and market
 /// points (days, vol pts, hover text).
 pub(super) type AtmLine = (String, Vec<(f64, f64)>, Vec<(f64, f64, String)>);
@@ -430,18 +391,5 @@ mod tests {
     fn days_read_like_a_desk() {
         assert_eq!(days(1.856), "1.9");
         assert_eq!(days(132.9), "133");
-    }
-
-    #[test]
-    fn delta25_on_a_flat_smile_has_zero_rr_and_bf() {
-        // Closed form: a flat smile has σ25C = σ25P = σATM.
-        let ks = grid(-1.0, 1.0, 401);
-        let v = vec![0.5; ks.len()];
-        let (p, a, c) = delta25(&ks, &v, 0.25).expect("points");
-        assert!((p - 0.5).abs() < 1e-12 && (a - 0.5).abs() < 1e-12 && (c - 0.5).abs() < 1e-12);
-        // A linear skew (vol falling in k) gives a negative risk reversal.
-        let v: Vec<f64> = ks.iter().map(|k| 0.5 - 0.2 * k).collect();
-        let (p, _, c) = delta25(&ks, &v, 0.25).expect("points");
-        assert!(c - p < 0.0);
     }
 }

@@ -15,11 +15,16 @@ use super::page::{self, count, num, pct, Verdict};
 use super::svg::{self, Chart, ChartAxis, Line};
 use crate::hedge::{moneyness_bucket, HedgeOutput};
 use crate::io::write_atomic;
-use crate::model::MATURITY_BUCKETS;
+use crate::model::{maturity_bucket, MATURITY_BUCKETS};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+/// NaN: the value of a column an older `paths.csv` does not have.
+fn nan() -> f64 {
+    f64::NAN
+}
 
 /// A number that JSON may carry as `null` (a non-finite value): NaN then.
 fn f64_or_nan<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
@@ -79,6 +84,23 @@ struct PathView {
     spread_usd: f64,
     #[serde(deserialize_with = "f64_or_nan")]
     fees_usd: f64,
+    /// Years to expiry at entry (for the maturity bucket).
+    #[serde(deserialize_with = "f64_or_nan", default = "nan")]
+    entry_t: f64,
+    /// Greek attribution: delta, gamma, theta, vega, funding, unexplained (NaN when
+    /// `paths.csv` predates it).
+    #[serde(deserialize_with = "f64_or_nan", default = "nan")]
+    pnl_delta_usd: f64,
+    #[serde(deserialize_with = "f64_or_nan", default = "nan")]
+    pnl_gamma_usd: f64,
+    #[serde(deserialize_with = "f64_or_nan", default = "nan")]
+    pnl_theta_usd: f64,
+    #[serde(deserialize_with = "f64_or_nan", default = "nan")]
+    pnl_vega_usd: f64,
+    #[serde(deserialize_with = "f64_or_nan", default = "nan")]
+    funding_usd: f64,
+    #[serde(deserialize_with = "f64_or_nan", default = "nan")]
+    pnl_unexplained_usd: f64,
 }
 
 /// What the page is drawn from: `hedge.json`'s `result`.
@@ -115,11 +137,15 @@ Gross = hedged at mid; net = after spread and fees.</p>
 {% for f in cumulative %}<figure class="chart wide" data-chart="cumulative">{{ f.svg|safe }}<figcaption>{{ f.caption }}</figcaption></figure>{% endfor %}
 </section>
 <section id="attribution"><h2>P&amp;L attribution</h2>
-<p class="note">Mean per path, USD: option (unhedged, at mid) + hedge leg = gross; gross − spread − fees = net.
-{{ attribution_note }}</p>
+<p class="note">Mean per path, USD: option (unhedged, at mid) + hedge leg = gross; gross − spread − fees = net.</p>
 <div class="table-wrap"><table data-table="attribution"><tr><th class="l">underlying · spec · delta</th><th>option</th><th>hedge leg</th><th>gross</th><th>spread</th><th>fees</th><th>net</th><th class="l">largest cost</th></tr>
 {% for r in attribution %}<tr>{% for c in r %}<td{% if loop.first or loop.last %} class="l"{% endif %}>{{ c }}</td>{% endfor %}</tr>{% endfor %}
-</table></div></section>
+</table></div>
+<h3>Greeks by maturity bucket</h3>
+<p class="note">{{ greeks_note }}</p>
+{% if greeks %}<div class="table-wrap"><table data-table="greeks"><tr><th class="l">underlying · spec · delta</th><th class="l">maturity</th><th>paths</th><th>delta (incl. hedge)</th><th>gamma</th><th>theta</th><th>vega</th><th>funding</th><th>unexplained</th><th>gross</th><th>spread + fees</th><th>net</th></tr>
+{% for r in greeks %}<tr>{% for c in r %}<td{% if loop.index <= 2 %} class="l"{% endif %}>{{ c }}</td>{% endfor %}</tr>{% endfor %}
+</table></div>{% endif %}</section>
 <section id="distributions"><h2>P&amp;L distributions</h2>
 <p class="note">One x axis per underlying, shared by every spec and delta method, so the widths compare.</p>
 {% for f in histograms %}<figure class="chart histogram">{{ f.svg|safe }}<figcaption>{{ f.caption }}</figcaption></figure>{% endfor %}
@@ -157,14 +183,17 @@ struct Page {
     rows: Vec<Vec<String>>,
     cumulative: Vec<Figure>,
     attribution: Vec<Vec<String>>,
-    attribution_note: &'static str,
+    greeks: Vec<Vec<String>>,
+    greeks_note: &'static str,
     histograms: Vec<Figure>,
     buckets: Vec<BucketTable>,
 }
 
-const ATTRIBUTION_NOTE: &str = "A delta / gamma / theta / vega split of the option leg needs \
-    per-step greeks (gamma, theta) and the implied vol at exit, which paths.csv and hedge.json \
-    do not carry (only entry delta, entry vega and entry vol): the option leg is shown whole.";
+const GREEKS_NOTE: &str = "Mean per path, USD, per maturity bucket at entry. Each step's gross \
+    P&L is split with the Black greeks at the model vol of its first snapshot: delta = the \
+    option's Δ·ΔF plus the hedge leg, gamma ½Γ·ΔF², theta Θ·Δt, vega ν·Δσ (model vol change \
+    at the strike), funding; unexplained is the rest (cross terms, marks off the model price), \
+    so the first six columns add up to gross. Costs are spread and fees (gross − net).";
 
 /// `1 − hedged/unhedged` std.
 fn cut(s: &SummaryView) -> f64 {
@@ -368,6 +397,49 @@ fn attribution(v: &HedgeView) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// Mean greek attribution per path by (underlying, spec, delta) and entry maturity bucket,
+/// buckets in maturity order; paths without attribution columns are left out.
+fn greek_rows(v: &HedgeView) -> Vec<Vec<String>> {
+    let mut acc: BTreeMap<(Key, usize), [f64; 11]> = BTreeMap::new();
+    for p in &v.paths {
+        let cols = [
+            p.pnl_delta_usd,
+            p.pnl_gamma_usd,
+            p.pnl_theta_usd,
+            p.pnl_vega_usd,
+            p.funding_usd,
+            p.pnl_unexplained_usd,
+            p.pnl_usd,
+            p.spread_usd + p.fees_usd,
+            p.pnl_usd_net,
+        ];
+        if !(p.entry_t.is_finite() && cols.iter().all(|c| c.is_finite())) {
+            continue;
+        }
+        let bucket = maturity_bucket(p.entry_t);
+        let b = MATURITY_BUCKETS.iter().position(|m| *m == bucket).unwrap_or(usize::MAX);
+        let a = acc.entry((p.key(), b)).or_insert([0.0; 11]);
+        for (s, x) in a.iter_mut().zip(cols) {
+            *s += x;
+        }
+        a[10] += 1.0;
+    }
+    acc.into_iter()
+        .map(|(((u, s, d), b), a)| {
+            let n = a[10];
+            let mut row = vec![
+                format!("{u} · {s} · {d}"),
+                MATURITY_BUCKETS.get(b).copied().unwrap_or("?").to_string(),
+                count(n as usize),
+            ];
+            // Costs shown as a loss (negative), like the attribution table above.
+            let sign = |i: usize| if i == 7 { -1.0 } else { 1.0 };
+            row.extend(a[..9].iter().enumerate().map(|(i, x)| num(sign(i) * x / n)));
+            row
+        })
+        .collect()
+}
+
 /// One histogram per summary row; the x range is shared by every row of an underlying.
 fn histograms(v: &HedgeView) -> Vec<Figure> {
     let mut pnl: BTreeMap<Key, Vec<f64>> = BTreeMap::new();
@@ -481,7 +553,8 @@ fn render_view(v: &HedgeView) -> Result<String, minijinja::Error> {
         rows: comparison_rows(v),
         cumulative: cumulative(v),
         attribution: attribution(v),
-        attribution_note: ATTRIBUTION_NOTE,
+        greeks: greek_rows(v),
+        greeks_note: GREEKS_NOTE,
         histograms: histograms(v),
         buckets: bucket_tables(v),
     };
@@ -574,6 +647,30 @@ mod tests {
         let rows: Vec<&str> = t.rows.iter().map(|r| r.0.as_str()).collect();
         assert_eq!(rows, ["z<-1", "atm |z|<=0.25", "z>1"]);
         assert_eq!(t.rows[0].1[1].0, "3 (n = 2)");
+    }
+
+    /// Greek attribution per maturity bucket at entry: buckets in maturity order, means
+    /// per path, costs negative; paths of an older paths.csv (no such columns) left out.
+    #[test]
+    fn greeks_by_maturity_bucket_in_order() {
+        let mut v = view();
+        assert!(greek_rows(&v).is_empty(), "no attribution columns, no rows");
+        let path = |t: f64, g: f64| -> PathView {
+            serde_json::from_value(serde_json::json!({"spec": "s", "delta": "black",
+                "underlying": "BTC", "exit": "2026-01-05T04:00:00Z", "unhedged_usd": 1.0,
+                "pnl_usd": 2.0 * g - 1.5, "pnl_usd_net": 2.0 * g - 2.0, "spread_usd": 0.4,
+                "fees_usd": 0.1, "entry_t": t, "pnl_delta_usd": 0.5, "pnl_gamma_usd": 2.0 * g,
+                "pnl_theta_usd": -g, "pnl_vega_usd": g, "funding_usd": -0.25,
+                "pnl_unexplained_usd": -1.75}))
+            .unwrap()
+        };
+        v.paths = vec![path(0.1, 1.0), path(0.01, 2.0), path(0.1, 3.0)];
+        let rows = greek_rows(&v);
+        let heads: Vec<(&str, &str)> =
+            rows.iter().map(|r| (r[1].as_str(), r[2].as_str())).collect();
+        assert_eq!(heads, [("<7d", "1"), ("30-90d", "2")]);
+        // 30-90d: gamma (2 + 6)/2 = 4, theta −2, vega 2, gross 2·2 − 1.5 = 2.5, costs −0.5.
+        assert_eq!(rows[1][3..], ["0.5", "4", "−2", "2", "−0.25", "−1.75", "2.5", "−0.5", "2"]);
     }
 
     #[test]

@@ -12,6 +12,7 @@
 
 use super::fit_truth::{self, Recovery};
 use super::fit_views;
+use super::market_views::{self, SnapView};
 use super::page::num;
 use super::panels::{self, Latest, Panel};
 use super::validation;
@@ -32,15 +33,27 @@ pub use super::data::{
 /// The template, compiled into the binary.
 const TEMPLATE: &str = include_str!("report.html.j2");
 
-/// Reads `dir` and writes `dir/report.html` atomically; returns its path.
+/// Reads `dir` and writes `dir/report.html` and its market views `dir/views.csv`
+/// atomically; returns the page's path.
 ///
 /// # Errors
-/// See [`load`] and [`render`]; and the write itself.
+/// See [`load`] and [`render`]; and the writes themselves.
 pub fn write_report(dir: &Path) -> Result<PathBuf, ReportError> {
+    write_fit_page(dir, "report.html")
+}
+
+/// Reads `dir` and writes the fit page `dir/name` and `dir/views.csv` (snapshot,
+/// underlying, tenor, ATM vol, 25Δ risk reversal and butterfly).
+pub(super) fn write_fit_page(dir: &Path, name: &str) -> Result<PathBuf, ReportError> {
     let data = load(dir)?;
     let truth = fit_truth::find(dir, &data.fit.inputs);
-    let html = render_page(&data, truth.as_ref())?;
-    let path = dir.join("report.html");
+    let views = market_views::all(&data);
+    market_views::write_csv(&dir.join("views.csv"), &views)?;
+    // A folder a command wrote lists its files: a later `volfit report` adds views.csv there,
+    // so a rerun of the command may replace it.
+    crate::io::record_in_manifest(dir, "views.csv")?;
+    let html = render_with(&data, truth.as_ref(), &views)?;
+    let path = dir.join(name);
     write_atomic(&path, |w| w.write_all(html.as_bytes()).map_err(ReportError::from))?;
     Ok(path)
 }
@@ -101,8 +114,10 @@ struct UnderlyingPage {
     skipped: Vec<String>,
     expiries: Vec<ExpiryRow>,
     smiles: Vec<Panel>,
+    smile_delta: Panel,
     residuals: Panel,
     term: Vec<Panel>,
+    constant_maturity: Vec<Panel>,
     heatmap: Panel,
     loss: Option<Panel>,
     warnings: Vec<WarningRow>,
@@ -152,6 +167,7 @@ struct Page {
     title: String,
     verdict: Verdict,
     coins: Option<Panel>,
+    coins_series: Vec<Panel>,
     model: String,
     spec: String,
     input_files: Vec<String>,
@@ -191,14 +207,16 @@ fn fmt_params(p: &BTreeMap<String, f64>) -> String {
 
 /// The section of one underlying (`ui`: its position on the page): its latest snapshot's
 /// fit table and panels, the parameter series over all its snapshots (`series`, in time
-/// order) and one small multiple per snapshot.
+/// order, with their market `views`) and one small multiple per snapshot.
 fn underlying_page(
     data: &ReportData,
     ui: usize,
-    series: &[&SnapshotFit],
+    (series, views): (&[&SnapshotFit], &[&SnapView]),
     truth: Option<&SynthTruth>,
 ) -> Option<UnderlyingPage> {
     let snap = *series.last()?;
+    let latest_view = *views.last()?;
+    let beta = data.fit.spec.sabr_beta;
     let latest = Latest::new(snap, &data.residuals, data.fit.spec.sabr_beta);
     let traces: Vec<&TraceRecord> = data
         .traces
@@ -254,8 +272,10 @@ fn underlying_page(
             .collect(),
         expiries,
         smiles: fit_views::smiles(&id, &latest, truth.map(|t| &t.spec.truth)),
+        smile_delta: market_views::delta_smiles(&format!("{id}-sd"), snap, latest_view, beta),
         residuals: fit_views::residuals_spread(&format!("{id}-res"), &latest),
-        term: term_panels(&id, &latest),
+        term: term_panels(&id, &latest, latest_view),
+        constant_maturity: market_views::cm_series(&id, views),
         heatmap: panels::heatmap(&latest),
         loss: panels::loss_curves(&traces),
         warnings,
@@ -285,9 +305,9 @@ fn truth_page(r: &Recovery) -> TruthPage {
     }
 }
 
-/// ATM term structure, 25-delta risk reversal and butterfly, w(k) and g(k) of the latest
-/// snapshot.
-fn term_panels(id: &str, latest: &Latest) -> Vec<Panel> {
+/// ATM term structure, 25-delta risk reversal and butterfly (`view`: the snapshot's desk
+/// numbers), w(k) and g(k) of the latest snapshot.
+fn term_panels(id: &str, latest: &Latest, view: &SnapView) -> Vec<Panel> {
     let atm = panels::atm_points(latest);
     let line = (
         latest.snap.underlying.clone(),
@@ -303,8 +323,11 @@ fn term_panels(id: &str, latest: &Latest) -> Vec<Panel> {
         },
         Panel {
             kind: "skew",
-            title: "25-delta risk reversal and butterfly of the model (vol points)".into(),
-            svg: fit_views::rr_bf(&format!("{id}-rr"), &fit_views::model_term(latest)),
+            title: "25Δ risk reversal σ(25Δc) − σ(25Δp) and butterfly ½(σ(25Δc) + σ(25Δp)) − σ(ATMF) \
+                    of the model, vol points; 25Δ strikes solved on each smile (forward Black-76 \
+                    delta at the smile's vol, not premium-adjusted)"
+                .into(),
+            svg: fit_views::rr_bf(&format!("{id}-rr"), &market_views::term_points(view)),
         },
         Panel {
             kind: "total-variance",
@@ -464,6 +487,15 @@ fn coins_panel(data: &ReportData, by: &[(String, Vec<&SnapshotFit>)]) -> Option<
 /// # Errors
 /// Only a template failure (a bug).
 pub fn render_page(data: &ReportData, truth: Option<&SynthTruth>) -> Result<String, ReportError> {
+    render_with(data, truth, &market_views::all(data))
+}
+
+/// [`render_page`] with the market views of `data`'s snapshots (in its order) given.
+fn render_with(
+    data: &ReportData,
+    truth: Option<&SynthTruth>,
+    views: &[SnapView],
+) -> Result<String, ReportError> {
     let mut by: Vec<(String, Vec<&SnapshotFit>)> = Vec::new();
     for s in &data.fit.snapshots {
         match by.iter_mut().find(|(u, _)| *u == s.underlying) {
@@ -471,14 +503,20 @@ pub fn render_page(data: &ReportData, truth: Option<&SynthTruth>) -> Result<Stri
             None => by.push((s.underlying.clone(), vec![s])),
         }
     }
+    let views_by: Vec<(String, Vec<&SnapView>)> = by
+        .iter()
+        .map(|(u, _)| (u.clone(), views.iter().filter(|v| v.underlying == *u).collect()))
+        .collect();
     let underlyings: Vec<UnderlyingPage> = by
         .iter()
+        .zip(&views_by)
         .enumerate()
-        .filter_map(|(i, (_, series))| underlying_page(data, i + 1, series, truth))
+        .filter_map(|(i, ((_, series), (_, v)))| underlying_page(data, i + 1, (series, v), truth))
         .collect();
     let diagnostics = data.traces.iter().map(|t| t.warnings.len()).sum();
     let verdict = verdict::verdict(&data.fit, &data.residuals, diagnostics);
     let coins = coins_panel(data, &by);
+    let coins_series = market_views::coins(&views_by);
     let mut validation_notes = Vec::new();
     let validation = validation_panels(data, &mut validation_notes);
     let tables = data
@@ -497,6 +535,7 @@ pub fn render_page(data: &ReportData, truth: Option<&SynthTruth>) -> Result<Stri
         title: format!("volfit report: {} {}", names.join(", "), model),
         verdict,
         coins,
+        coins_series,
         model,
         spec: serde_json::to_string_pretty(&data.fit.spec).unwrap_or_default(),
         input_files: data.fit.inputs.clone(),

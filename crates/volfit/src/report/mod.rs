@@ -10,8 +10,10 @@ pub mod fit_truth;
 mod fit_views;
 pub mod hedge;
 pub mod html;
+mod market_views;
 pub mod page;
 mod panels;
+mod skew;
 mod svg;
 mod validation;
 mod verdict;
@@ -74,7 +76,7 @@ pub fn write_dir(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
             let has_fit = dir.join("fit.json").is_file();
             let mut out = vec![write("report.html", validation::render_dir(dir, has_fit)?)?];
             if has_fit {
-                out.push(write("fit.html", html::render(&html::load(dir)?)?)?);
+                out.push(html::write_fit_page(dir, "fit.html")?);
             }
             Ok(out)
         }

@@ -182,7 +182,7 @@ fn x_of(s: &SnapshotFit) -> f64 {
 }
 
 /// A time-series chart: `series` of (label, points) against snapshot time.
-fn time_chart(id: &str, y_label: &str, series: &[(String, Vec<(f64, f64)>)]) -> String {
+pub(super) fn time_chart(id: &str, y_label: &str, series: &[(String, Vec<(f64, f64)>)]) -> String {
     let all = || series.iter().flat_map(|s| s.1.iter());
     let (Some(x), Some(y)) = (
         Axis::fit(all().map(|p| p.0), Scale::Date, "snapshot time (UTC)"),

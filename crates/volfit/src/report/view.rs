@@ -26,6 +26,13 @@ impl ModelView {
         self.0.as_ref().is_some_and(Fitted::is_surface)
     }
 
+    /// Total variances at `ks` of the `i`-th expiry (a surface at `t`) written into `out`;
+    /// false when there is no smile.
+    pub(super) fn total_variances(&self, i: usize, t: f64, ks: &[f64], out: &mut [f64]) -> bool {
+        let (Some(m), Ok(i)) = (self.0.as_ref(), i64::try_from(i)) else { return false };
+        m.total_variances(i, t, ks, out)
+    }
+
     /// Implied vols at `ks` of the `i`-th expiry (a surface at `t`; NaN where the variance
     /// is not positive), or `None`.
     pub(super) fn vols(&self, i: usize, t: f64, ks: &[f64]) -> Option<Vec<f64>> {
@@ -34,14 +41,15 @@ impl ModelView {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     use crate::fit::{fit_snapshot, FitSpec, ModelKind, ResidualRow};
     use crate::market::synth::{generate, SynthSpec};
     use crate::market::{build, read_path, ReadOptions, Snapshot};
 
-    fn synthetic_snapshot() -> Snapshot {
+    /// The synthetic chain (seed 7) read back as one snapshot.
+    pub(in crate::report) fn synthetic_snapshot() -> Snapshot {
         let chain = generate(&SynthSpec { seed: 7, ..SynthSpec::default() });
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("synth.csv");

@@ -102,8 +102,15 @@ pub struct Candidate {
     /// Instrument kind.
     pub kind: CandidateKind,
     /// Premium per unit, USD: the quoted mid when two-sided, else the model value; 0 for
-    /// futures and perpetuals.
+    /// futures and perpetuals (no premium changes hands: their price is
+    /// [`Candidate::underlying_price_usd`]).
     pub price_usd: f64,
+    /// Price of what the instrument tracks, USD: the expiry's forward for options and
+    /// futures (a future's own price), the coin's index for the perpetual.
+    pub underlying_price_usd: f64,
+    /// Black-76 theta per unit at the valuation vol, USD per calendar day (`−½·F·φ(d1)·σ/√t
+    /// / 365`; negative for a long option); 0 for futures and perpetuals.
+    pub theta_usd_per_day: f64,
     /// Ask − bid per unit, USD (0 when not two-sided or delta one).
     pub spread_usd: f64,
     /// Smallest position, units.

@@ -242,13 +242,66 @@ pub(crate) fn candidate(
         Inst::Perpetual { .. } => CandidateKind::Perpetual,
     };
     let is_option = matches!(p.inst, Inst::Option { .. });
+    let (underlying_price_usd, theta_usd_per_day) = match p.inst {
+        Inst::Option { strike, t, forward, kind, vol0, .. } => {
+            (forward, black::greeks(kind, forward, strike, t, vol0).theta / 365.0)
+        }
+        Inst::Future { forward } => (forward, 0.0),
+        Inst::Perpetual { spot } => (spot, 0.0),
+    };
     Candidate {
         name,
         coin,
         kind,
         price_usd: if is_option { mid.unwrap_or(p.value0) } else { 0.0 },
         spread_usd: if is_option { spread.unwrap_or(0.0).max(0.0) } else { 0.0 },
+        underlying_price_usd,
+        theta_usd_per_day,
         min,
         max,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 16: futures were listed at price 0 (their premium). The futures price is its
+    /// own field; the premium stays 0.
+    #[test]
+    fn a_future_carries_its_price_and_no_premium() {
+        let p = Priced { surface: 0, inst: Inst::Future { forward: 95_123.5 }, value0: 95_123.5 };
+        let c = candidate("BTC-27MAR26".into(), Coin::Btc, &p, None, None, -1.0, 1.0);
+        assert_eq!(
+            (c.price_usd, c.underlying_price_usd, c.theta_usd_per_day),
+            (0.0, 95_123.5, 0.0)
+        );
+        let p = Priced { surface: 0, inst: Inst::Perpetual { spot: 94_000.0 }, value0: 94_000.0 };
+        let c = candidate("BTC-PERPETUAL".into(), Coin::Btc, &p, None, None, -1.0, 1.0);
+        assert_eq!((c.price_usd, c.underlying_price_usd), (0.0, 94_000.0));
+    }
+
+    /// An option's theta per day against a one-day finite difference of the Black-76 price
+    /// (the decay over the next day, −[V(τ) − V(τ − 1 d)]); the premium is the mid when given.
+    #[test]
+    fn an_option_carries_its_forward_and_theta_per_day() {
+        let (f, k, t, vol) = (95_000.0, 100_000.0, 30.0 / 365.0, 0.55);
+        let inst = Inst::Option {
+            expiry_ms: 0,
+            strike: k,
+            t,
+            forward: f,
+            kind: OptionType::Call,
+            vol0: vol,
+        };
+        let value0 = black::price(OptionType::Call, f, k, t, vol);
+        let p = Priced { surface: 0, inst, value0 };
+        let c = candidate("BTC-X-100000-C".into(), Coin::Btc, &p, Some(2_500.0), None, 0.0, 1.0);
+        assert_eq!((c.price_usd, c.underlying_price_usd), (2_500.0, f));
+        let day = 1.0 / 365.0;
+        let fd = black::price(OptionType::Call, f, k, t - day, vol) - value0;
+        assert!(c.theta_usd_per_day < 0.0);
+        // The one-day difference carries the second-order term ½·θ'·Δτ²: 1 % here.
+        assert!((c.theta_usd_per_day / fd - 1.0).abs() < 0.01, "{} vs {fd}", c.theta_usd_per_day);
     }
 }
