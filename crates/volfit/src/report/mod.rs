@@ -12,6 +12,7 @@ pub mod hedge;
 pub mod html;
 pub mod page;
 mod panels;
+pub mod surrogate;
 mod svg;
 mod validation;
 mod verdict;
