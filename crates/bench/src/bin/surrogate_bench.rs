@@ -65,7 +65,8 @@ fn floats(args: &[String], name: &str) -> Result<Vec<f64>, String> {
 
 fn data(args: &[String]) -> Result<(), String> {
     let model: SampleModel = arg(args, "--model").ok_or("--model")?.parse()?;
-    let samples: u64 = arg(args, "--samples").ok_or("--samples")?.parse().map_err(|_| "--samples")?;
+    let samples: u64 =
+        arg(args, "--samples").ok_or("--samples")?.parse().map_err(|_| "--samples")?;
     let seed: u64 = arg(args, "--seed").map_or(Ok(0), |v| v.parse()).map_err(|_| "--seed")?;
     let out = PathBuf::from(arg(args, "--out").ok_or("--out")?);
     let mut spec = DataSpec::new(model, samples, seed, 1024);
@@ -98,7 +99,10 @@ fn run() -> Result<(), String> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map_err(|e| e.to_string())?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.to_string_lossy().ends_with(".csv.gz"))
+        .filter(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            name.starts_with("deribit_options_snapshot_") && name.ends_with(".csv.gz")
+        })
         .collect();
     paths.sort();
     let exact = FitSpec { model: ModelKind::Heston, ..FitSpec::default() };

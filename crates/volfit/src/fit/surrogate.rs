@@ -285,7 +285,7 @@ fn surrogate_stage(
         return Err(surrogate_err(e));
     }
     let inside: Vec<Target> =
-        on_grid(&net.info().grid, targets).into_iter().map(|i| targets[i].clone()).collect();
+        on_grid(&net.info().grid, targets).into_iter().map(|i| targets[i]).collect();
     let model = SurrogateModel::new(net, &inside).map_err(|_| surrogate_err("grid"))?;
     let domains = model.domains();
     let mut best: Option<Calibration> = None;
