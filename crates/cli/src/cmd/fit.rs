@@ -88,6 +88,14 @@ pub struct FitArgs {
     /// Also write DIR/report.html (see `volfit report`).
     #[arg(long)]
     pub report: bool,
+    /// Calibrate through this surrogate net first (from `volfit surrogate train`; its
+    /// model must be --model's: heston or bates): LM on the net, then the exact pricer.
+    #[arg(long, value_name = "NET")]
+    pub surrogate: Option<PathBuf>,
+    /// With --surrogate: polish the net's answer with the exact pricer (`--polish false`:
+    /// only score it exactly).
+    #[arg(long, value_name = "BOOL", requires = "surrogate")]
+    pub polish: Option<bool>,
 }
 
 impl FitArgs {
@@ -141,6 +149,19 @@ impl FitArgs {
             spec.max_iters = v;
         }
         anyhow::ensure!(spec.max_iters >= 1, "max_iters must be at least 1 (0 would fit nothing)");
+        if let Some(path) = &self.surrogate {
+            let polish = self.polish.unwrap_or(true);
+            let sg = volfit::fit::SurrogateSpec::load(path, polish)?;
+            sg.net()?.expect_model(spec.model.name(), path).map_err(|e| {
+                anyhow::anyhow!("{e} (--model {}, --surrogate {})", spec.model, path.display())
+            })?;
+            anyhow::ensure!(
+                matches!(spec.model, ModelKind::Heston | ModelKind::Bates),
+                "--surrogate: --model {} has no surrogate calibration (heston or bates)",
+                spec.model
+            );
+            spec.surrogate = Some(sg);
+        }
         if let Some(b) = &self.sabr_beta {
             spec.sabr_beta = if b == "free" {
                 None

@@ -1,10 +1,11 @@
-//! `volfit surrogate data`: training data for neural pricing surrogates.
+//! `volfit surrogate data`: training data for neural pricing surrogates;
+//! `volfit surrogate train`: a network trained on it.
 
 use super::Threads;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
-use volfit::surrogate::{generate, DataSpec, SampleModel};
+use volfit::surrogate::{generate, load_data, parse_hidden, DataSpec, SampleModel, TrainSpec};
 
 /// `volfit surrogate …`.
 #[derive(clap::Args, Debug)]
@@ -20,6 +21,54 @@ enum SurrogateCommand {
     /// pricer, and store the implied vols in DIR/chunk-NNNNN.csv.gz plus DIR/spec.json.
     /// Resumable: rerun the same command to continue after an interruption.
     Data(DataArgs),
+    /// Train a network on DIR (written by `volfit surrogate data`): inputs scaled to the
+    /// parameter box, outputs by their training mean and deviation, a seeded validation
+    /// share held out for early stopping. Prints the losses per epoch; writes the net
+    /// (safetensors, header: model, parameters and box, grid, normalisation, training spec,
+    /// version) and beside it NET.training.csv, NET.grid_errors.csv and NET.report.html
+    /// (loss curves, per-layer gradient RMS, held-out |IV error| heat maps).
+    Train(TrainArgs),
+}
+
+/// `volfit surrogate train`.
+#[derive(clap::Args, Debug)]
+struct TrainArgs {
+    /// Data directory (spec.json and chunk files).
+    dir: PathBuf,
+    /// Hidden layers: DEPTHxWIDTH (4x30) or widths (64,64,32).
+    #[arg(long, default_value = "4x30")]
+    hidden: String,
+    /// Hidden activation: elu | softplus | tanh | sigmoid | relu | identity.
+    #[arg(long, default_value = "elu")]
+    activation: volfit::surrogate::Activation,
+    /// Solver: adam | adamw | gd | momentum | nesterov | rmsprop (mini-batch) | lbfgs
+    /// (full batch, --epochs = iterations).
+    #[arg(long, default_value = "adam")]
+    solver: String,
+    /// Loss on the normalised outputs: mse | huber:S (and the other robust losses of fit).
+    #[arg(long, default_value = "mse")]
+    loss: volfit_optim::loss::LossKind,
+    /// Epochs (at most: early stopping ends sooner).
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    epochs: u32,
+    /// Samples per mini-batch.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    batch: usize,
+    /// Base learning rate (cosine decay to 1 % of it over the run).
+    #[arg(long, value_name = "X", default_value_t = 1e-3)]
+    lr: f64,
+    /// Seed of the weights, the validation split and the shuffling.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    seed: u64,
+    /// Share of the samples held out for validation, in (0, 1).
+    #[arg(long, value_name = "F", default_value_t = 0.1)]
+    validation_share: f64,
+    /// Early stopping: epochs without a validation improvement.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    patience: u32,
+    /// Output net (safetensors).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
 }
 
 /// `volfit surrogate data`.
@@ -50,6 +99,7 @@ struct DataArgs {
 pub fn run(a: &SurrogateArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     match &a.command {
         SurrogateCommand::Data(d) => data(d, quiet),
+        SurrogateCommand::Train(t) => train(t, quiet),
     }
 }
 
@@ -81,6 +131,72 @@ fn data(a: &DataArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             sum.chunks_present,
             secs
         );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn train(a: &TrainArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+    use anyhow::Context;
+    use std::io::IsTerminal;
+    let spec = TrainSpec {
+        hidden: parse_hidden(&a.hidden).map_err(|e| anyhow::anyhow!("--hidden: {e}"))?,
+        activation: a.activation,
+        solver: a.solver.parse().map_err(|e| anyhow::anyhow!("--solver: {e}"))?,
+        loss: a.loss,
+        epochs: a.epochs,
+        batch: a.batch,
+        lr: a.lr,
+        seed: a.seed,
+        validation_share: a.validation_share,
+        patience: a.patience,
+        ..TrainSpec::default()
+    };
+    let data = load_data(&a.dir)?;
+    let bar = indicatif::ProgressBar::new(u64::from(a.epochs));
+    let tty = std::io::stderr().is_terminal();
+    if quiet || !tty {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    } else if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} epochs eta {eta}")
+    {
+        bar.set_style(style);
+    }
+    let mut report = |e: &volfit_optim::Epoch| {
+        let val = e.val_loss.map_or("-".into(), |v| format!("{v:.6e}"));
+        let line = format!("epoch {:>4}  train {:.6e}  validation {val}", e.epoch, e.train_loss);
+        if !quiet {
+            if tty {
+                bar.println(line);
+            } else {
+                eprintln!("{line}");
+            }
+        }
+        bar.inc(1);
+    };
+    let out = volfit::surrogate::train(&data, &spec, &mut report)?;
+    bar.finish_and_clear();
+    out.surrogate.save(&a.out)?;
+    let files = volfit::report::surrogate::write_training_report(&a.out, &out)
+        .with_context(|| format!("writing the training report beside {}", a.out.display()))?;
+    if !quiet {
+        eprintln!(
+            "{}: {} samples ({} validation), {} epochs (best {}, {:?}), {:.1} s; validation loss \
+             {:.4e} → {:.4e}; held-out |IV error| median {:.4} / p99 {:.4} vol pts",
+            a.out.display(),
+            data.len(),
+            out.n_val,
+            out.epochs.len(),
+            out.best_epoch,
+            out.stop,
+            out.seconds,
+            out.initial_val_loss,
+            out.final_val_loss,
+            100.0 * out.errors.all_median,
+            100.0 * out.errors.all_p99,
+        );
+        for f in files {
+            eprintln!("wrote {}", f.display());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -21,5 +21,6 @@ mod partition_cli;
 mod report_cli;
 mod risk_cli;
 mod surrogate_cli;
+mod surrogate_train_cli;
 mod synth_cli;
 mod validate_cli;

@@ -62,6 +62,9 @@ pub enum SurfaceError {
     /// A per-expiry model was asked to fit a surface.
     #[error("not a surface model")]
     NotSurface,
+    /// The surrogate net cannot be used (names the file and field).
+    #[error("surrogate: {0}")]
+    Surrogate(String),
 }
 
 /// Why an expiry (or a whole surface) is missing from a snapshot's fit. Its `Display` text

@@ -45,6 +45,7 @@ mod series;
 mod snapshot;
 mod spec;
 mod surface;
+mod surrogate;
 mod svi;
 mod targets;
 
@@ -66,5 +67,6 @@ pub use spec::{
     FitSpec, ModelKind, QuoteFilter, Ridge, RidgeTarget, Rule, SolverKind, SpecError, MAX_ITERS,
     MAX_STARTS, RULES,
 };
+pub use surrogate::{on_grid, SurrogateModel, SurrogateSpec, SurrogateStage};
 pub use svi::{fit_svi_slice, svi_degeneracy};
 pub use targets::select_targets;

@@ -146,6 +146,9 @@ pub struct SnapshotFit {
     pub arbitrage: ArbitrageVerdict,
     /// Expiries skipped, with the reason.
     pub skipped: Vec<String>,
+    /// The surrogate stage, when the fit went through a net (`--surrogate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub surrogate: Option<super::surrogate::SurrogateStage>,
 }
 
 /// The whole `fit.json`.

@@ -45,6 +45,7 @@ impl SnapshotResult {
                 expiries: Vec::new(),
                 arbitrage,
                 skipped: Vec::new(),
+                surrogate: None,
             },
             residuals: Vec::new(),
             warm: WarmStart::default(),

@@ -13,6 +13,7 @@ use super::result::{SnapshotResult, WarmStart};
 use super::sabr::fit_sabr_slice;
 use super::spec::{FitSpec, ModelKind};
 use super::surface::fit_surface;
+use super::surrogate::fit_through;
 use super::svi::fit_svi_slice;
 use crate::market::Snapshot;
 use crate::model::bates::Bates;
@@ -48,11 +49,17 @@ fn fit_model(snap: &Snapshot, spec: &FitSpec, warm: Option<&WarmStart>) -> Snaps
         }),
         ModelKind::Heston => fit_surface(snap, spec, warm, |s| {
             let t = s.heston()?;
-            s.fit(&t, &CfSurfaceModel::new(t, s.targets()))
+            match &spec.surrogate {
+                Some(sg) => fit_through(s, &t, sg),
+                None => s.fit(&t, &CfSurfaceModel::new(t, s.targets())),
+            }
         }),
         ModelKind::Bates => fit_surface(snap, spec, warm, |s| {
             let t = Bates::new(s.heston()?, 0.5, -0.05, 0.15)?;
-            s.fit(&t, &CfSurfaceModel::new(t, s.targets()))
+            match &spec.surrogate {
+                Some(sg) => fit_through(s, &t, sg),
+                None => s.fit(&t, &CfSurfaceModel::new(t, s.targets())),
+            }
         }),
     }
 }

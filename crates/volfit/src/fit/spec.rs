@@ -230,6 +230,9 @@ pub struct FitSpec {
     pub sabr_beta: Option<f64>,
     /// Quote filters.
     pub filter: QuoteFilter,
+    /// Calibrate through a surrogate net first (`--surrogate`; Heston and Bates).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub surrogate: Option<super::surrogate::SurrogateSpec>,
 }
 
 impl Default for FitSpec {
@@ -249,6 +252,7 @@ impl Default for FitSpec {
             seed: 42,
             sabr_beta: Some(1.0),
             filter: QuoteFilter::default(),
+            surrogate: None,
         }
     }
 }

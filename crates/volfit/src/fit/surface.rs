@@ -89,6 +89,33 @@ impl SurfaceStart<'_, '_> {
     pub(super) fn heston(&self) -> Result<Heston, HestonError> {
         Heston::new(self.short * self.short, 2.0, self.long * self.long, 1.0, -0.3)
     }
+    /// The fit's spec.
+    pub(super) fn spec(&self) -> &FitSpec {
+        self.inp.spec
+    }
+    /// The warm start, when its layout fits.
+    pub(super) fn warm(&self) -> Option<&[f64]> {
+        self.inp.warm.as_deref()
+    }
+    /// The snapshot's result, to add to what [`report`](Self::report) wrote.
+    pub(super) fn result_mut(&mut self) -> &mut SnapshotResult {
+        self.result
+    }
+    /// Reports the calibration `cal` of `family` (laid out as `template`) as the fit.
+    pub(super) fn report<S: Surface, V: VolModel>(
+        &mut self,
+        template: &S,
+        family: &V,
+        cal: &Calibration,
+    ) -> Result<(), SurfaceError>
+    where
+        S::Error: Into<SurfaceError>,
+        S::Slice: AsRawSvi,
+    {
+        let surface = template.with_slice(&cal.x).map_err(Into::into)?;
+        report_surface(&surface, cal, &family.param_names(), self.inp, self.result);
+        Ok(())
+    }
     /// Calibrates `family` from the warm start and from `template`; reports the better fit.
     pub(super) fn fit<S: Surface, V: VolModel>(
         &mut self,

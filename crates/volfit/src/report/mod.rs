@@ -14,6 +14,7 @@ mod market_views;
 pub mod page;
 mod panels;
 mod skew;
+pub mod surrogate;
 mod svg;
 mod validation;
 mod verdict;

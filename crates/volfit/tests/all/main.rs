@@ -20,5 +20,7 @@ mod report;
 mod risk;
 mod scenario;
 mod short_dated_iv;
+mod surrogate_fit;
+mod surrogate_train;
 mod tardis_stream;
 mod validate;

@@ -1,0 +1,165 @@
+//! Surrogate targets of issue 18, measured in one run:
+//!
+//! 1. accuracy of a trained net on held-out samples (a data directory generated with another
+//!    seed than the training data): median / p99 / max |IV error| in vol points;
+//! 2. on real chains (`../shared/data/svcj_deribit_2026/*.csv.gz`, BTC and ETH), the exact
+//!    Heston fit (`fit_snapshot`, the code of `volfit fit --model heston`, cold start) against
+//!    the fit through the net: the surrogate stage's time alone, and surrogate + exact
+//!    polish; RMSE in vol points over every fitted quote (model vs mid), each pipeline.
+//!
+//! ```text
+//! surrogate_bench --net models/heston.safetensors --held-out DIR [--files N]
+//! surrogate_bench data --model heston --samples N --seed S --lower L,… --upper U,… --out DIR
+//! ```
+//!
+//! `data` is `volfit surrogate data` over another parameter box than the model's default
+//! (the box is part of the data spec, so `volfit surrogate train` and `volfit fit
+//! --surrogate` need nothing else): the real chains' Heston fits sit at σ ≈ 8–10, κ ≈ 30,
+//! outside the default box, where a net trained on it cannot follow.
+//!
+//! Prints one JSON line per chain and a JSON summary (medians).
+
+use std::path::PathBuf;
+use std::time::Instant;
+use volfit::fit::{fit_snapshot, FitSpec, ModelKind, SnapshotResult, SurrogateSpec};
+use volfit::surrogate::{
+    generate, grid_errors, load_data, DataSpec, ParamBox, SampleModel, Surrogate,
+};
+use volfit_bench::slices::{load_snapshots, median, svcj_dir};
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+}
+
+/// RMSE (vol points) of the model vols against the mids over every fitted quote.
+fn rmse(r: &SnapshotResult) -> f64 {
+    let (mut se, mut n) = (0.0, 0usize);
+    for row in &r.residuals {
+        if let Some(mid) = row.mid_iv {
+            se += (row.model_iv - mid).powi(2);
+            n += 1;
+        }
+    }
+    100.0 * (se / n.max(1) as f64).sqrt()
+}
+
+/// The calibration time of a surface fit (µs), as `fit.json` reports it.
+fn fit_us(r: &SnapshotResult) -> f64 {
+    r.fit.expiries.first().map_or(f64::NAN, |e| e.time_us as f64)
+}
+
+fn held_out(net: &Surrogate, dir: &str) -> Result<serde_json::Value, String> {
+    let data = load_data(std::path::Path::new(dir)).map_err(|e| e.to_string())?;
+    let e = grid_errors(net, &data.params, &data.ivs);
+    Ok(serde_json::json!({
+        "held_out_dir": dir, "samples": e.samples, "seed": data.spec.seed,
+        "median_vol_pts": 100.0 * e.all_median, "p99_vol_pts": 100.0 * e.all_p99,
+        "max_vol_pts": 100.0 * e.max,
+    }))
+}
+
+fn floats(args: &[String], name: &str) -> Result<Vec<f64>, String> {
+    let v = arg(args, name).ok_or_else(|| format!("{name} is required"))?;
+    v.split(',').map(|x| x.trim().parse().map_err(|_| format!("{name}: {x:?}"))).collect()
+}
+
+fn data(args: &[String]) -> Result<(), String> {
+    let model: SampleModel = arg(args, "--model").ok_or("--model")?.parse()?;
+    let samples: u64 =
+        arg(args, "--samples").ok_or("--samples")?.parse().map_err(|_| "--samples")?;
+    let seed: u64 = arg(args, "--seed").map_or(Ok(0), |v| v.parse()).map_err(|_| "--seed")?;
+    let out = PathBuf::from(arg(args, "--out").ok_or("--out")?);
+    let mut spec = DataSpec::new(model, samples, seed, 1024);
+    spec.bounds = ParamBox { lower: floats(args, "--lower")?, upper: floats(args, "--upper")? };
+    let t0 = Instant::now();
+    let sum = generate(&spec, &out, &|_| {}).map_err(|e| e.to_string())?;
+    eprintln!("{}: {sum:?} in {:.1} s", out.display(), t0.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let result = if args.get(1).map(String::as_str) == Some("data") { data(&args) } else { run() };
+    if let Err(e) = result {
+        eprintln!("surrogate_bench: {e}");
+        std::process::exit(2);
+    }
+}
+
+fn run() -> Result<(), String> {
+    let args: Vec<String> = std::env::args().collect();
+    let net_path = PathBuf::from(arg(&args, "--net").ok_or("--net FILE is required")?);
+    let files: usize =
+        arg(&args, "--files").map_or(Ok(usize::MAX), |v| v.parse()).map_err(|_| "--files")?;
+    let net = Surrogate::load(&net_path).map_err(|e| e.to_string())?;
+    if let Some(dir) = arg(&args, "--held-out") {
+        println!("{}", held_out(&net, &dir)?);
+    }
+    let dir = svcj_dir().ok_or("real data ../shared/data/svcj_deribit_2026 not found")?;
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| e.to_string())?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            name.starts_with("deribit_options_snapshot_") && name.ends_with(".csv.gz")
+        })
+        .collect();
+    paths.sort();
+    let exact = FitSpec { model: ModelKind::Heston, ..FitSpec::default() };
+    let through = |polish| -> Result<FitSpec, String> {
+        let sg = SurrogateSpec::load(&net_path, polish).map_err(|e| e.to_string())?;
+        Ok(FitSpec { surrogate: Some(sg), ..exact.clone() })
+    };
+    let (polished, raw) = (through(true)?, through(false)?);
+    let mut rows = Vec::new();
+    for path in paths.iter().take(files) {
+        for snap in load_snapshots(path)? {
+            let t0 = Instant::now();
+            let a = fit_snapshot(&snap, &exact, None);
+            let wall_exact = t0.elapsed().as_secs_f64() * 1e6;
+            let t1 = Instant::now();
+            let b = fit_snapshot(&snap, &polished, None);
+            let wall_polished = t1.elapsed().as_secs_f64() * 1e6;
+            let c = fit_snapshot(&snap, &raw, None);
+            let (Some(stage), true) = (c.fit.surrogate.as_ref(), !a.fit.expiries.is_empty()) else {
+                continue;
+            };
+            let row = serde_json::json!({
+                "chain": format!("{} {}", snap.underlying, snap.time_iso()),
+                "expiries": a.fit.expiries.len(),
+                "quotes": a.residuals.len(), "quotes_on_grid": stage.quotes_on_grid,
+                "exact_us": fit_us(&a), "exact_wall_us": wall_exact,
+                "surrogate_us": stage.time_us as f64, "surrogate_iters": stage.iterations,
+                "polished_us": fit_us(&b), "polished_wall_us": wall_polished,
+                "rmse_exact": rmse(&a), "rmse_polished": rmse(&b), "rmse_surrogate_only": rmse(&c),
+                "exact_params": a.fit.surface_params, "surrogate_params": stage.params,
+            });
+            println!("{row}");
+            rows.push(row);
+        }
+    }
+    let col = |k: &str| -> Vec<f64> { rows.iter().filter_map(|r| r[k].as_f64()).collect() };
+    let ratio = |a: &str, b: &str| -> Vec<f64> {
+        rows.iter().filter_map(|r| Some(r[a].as_f64()? / r[b].as_f64()?)).collect()
+    };
+    let mut rel = ratio("rmse_polished", "rmse_exact");
+    rel.sort_by(f64::total_cmp);
+    println!(
+        "{}",
+        serde_json::json!({
+            "chains": rows.len(),
+            "median_exact_us": median(&col("exact_us")),
+            "median_surrogate_us": median(&col("surrogate_us")),
+            "median_polished_us": median(&col("polished_us")),
+            "median_speedup_surrogate": median(&ratio("exact_us", "surrogate_us")),
+            "median_speedup_polished": median(&ratio("exact_us", "polished_us")),
+            "median_rmse_exact": median(&col("rmse_exact")),
+            "median_rmse_polished": median(&col("rmse_polished")),
+            "median_rmse_surrogate_only": median(&col("rmse_surrogate_only")),
+            "median_rmse_ratio_polished_over_exact": median(&rel),
+            "worst_rmse_ratio_polished_over_exact": rel.last(),
+            "chains_polished_within_1pct": rel.iter().filter(|r| **r <= 1.01).count(),
+        })
+    );
+    Ok(())
+}

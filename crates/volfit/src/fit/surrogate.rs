@@ -1,0 +1,357 @@
+//! Calibration through a pricing surrogate (issue 18): Levenberg–Marquardt on a trained
+//! network ([`Surrogate`]) with its exact input Jacobian, then, where the model has an exact
+//! pricer, a polish on it from the surrogate's answer.
+//!
+//! ## Quotes on the grid
+//! The net prices a fixed grid (maturities × `z = k/√t`). Each quote is evaluated **at its
+//! own (z, t) by interpolating the net's grid output** ([`SurrogateModel`]): linear in `z`
+//! at the two bracketing maturities, then linear in total variance `w = σ²t` between them
+//! (calendar-natural, exact for a flat surface). The alternative — mapping the quotes onto
+//! the grid — would interpolate market data (bid/ask, weights, price residuals) and so
+//! change the objective; evaluating the model per quote keeps the fit's objective exactly
+//! the one every other model uses ([`calibrate`]: residual kind × weight × robust loss ×
+//! penalties). The Jacobian is the interpolation's chain rule on the net's exact Jacobian.
+//! Quotes outside the grid (`t` or `z` beyond its ends) are left out of the surrogate stage
+//! and counted in `fit.json` (`surrogate.quotes_off_grid`); the polish fits every quote.
+//!
+//! ## Stages
+//! 1. Surrogate: LM in the box of the training data (each parameter a logistic coordinate
+//!    on its box edge to edge: the net is not valid outside it), from the warm start and the
+//!    model's usual start, best kept.
+//! 2. Exact: with `polish` (default), LM on the exact pricer from the surrogate's answer;
+//!    without, the exact pricer scores the surrogate's answer as it stands (no step). Either
+//!    way `fit.json` reports the exact model's fit quality, so it is comparable with a fit
+//!    without surrogate.
+
+use super::calibrate::{calibrate, Calibration};
+use super::error::SurfaceError;
+use super::problem::{CfSurfaceModel, VolModel};
+use super::report::quality;
+use super::spec::FitSpec;
+use super::surface::SurfaceStart;
+use crate::model::svi::AsRawSvi;
+use crate::model::{CharacteristicFn, Domain, Surface};
+use crate::objective::Target;
+use crate::surrogate::{Grid, Surrogate, SurrogateError};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// `--surrogate FILE [--polish true|false]`: the net a fit goes through.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SurrogateSpec {
+    /// The net's safetensors file.
+    pub path: PathBuf,
+    /// Polish the surrogate's answer on the exact pricer (default true).
+    #[serde(default = "polish_default")]
+    pub polish: bool,
+    /// The loaded net (read once by [`SurrogateSpec::load`], else on first use).
+    #[serde(skip)]
+    net: Option<Arc<Surrogate>>,
+}
+
+fn polish_default() -> bool {
+    true
+}
+
+impl PartialEq for SurrogateSpec {
+    fn eq(&self, other: &Self) -> bool {
+        self.path == other.path && self.polish == other.polish
+    }
+}
+
+impl SurrogateSpec {
+    /// The spec of the net at `path`, read now.
+    ///
+    /// # Errors
+    /// [`SurrogateError`] naming the file (and header field).
+    pub fn load(path: &Path, polish: bool) -> Result<Self, SurrogateError> {
+        let net = Arc::new(Surrogate::load(path)?);
+        Ok(SurrogateSpec { path: path.to_path_buf(), polish, net: Some(net) })
+    }
+    /// The net (read from `path` when the spec came from a file).
+    ///
+    /// # Errors
+    /// As [`Surrogate::load`].
+    pub fn net(&self) -> Result<Arc<Surrogate>, SurrogateError> {
+        match &self.net {
+            Some(n) => Ok(Arc::clone(n)),
+            None => Surrogate::load(&self.path).map(Arc::new),
+        }
+    }
+}
+
+/// What the surrogate stage did, in `fit.json` under `surrogate`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SurrogateStage {
+    /// The net's file.
+    pub net: String,
+    /// Quotes inside the net's grid (fitted by the surrogate stage).
+    pub quotes_on_grid: usize,
+    /// Quotes outside it (`t` or `k/√t` beyond the grid): fitted by the polish only.
+    pub quotes_off_grid: usize,
+    /// The surrogate's answer.
+    pub params: BTreeMap<String, f64>,
+    /// RMSE (vol) of the net's vols against the mid vols of the on-grid quotes.
+    pub rmse_vol: f64,
+    /// LM iterations of the surrogate stage.
+    pub iterations: u32,
+    /// Wall time of the surrogate stage (µs).
+    pub time_us: u64,
+    /// Whether the exact pricer polished the answer.
+    pub polished: bool,
+}
+
+/// A quote's place on the grid: maturity cell `i` with weight `a` on `i + 1`, strike cell
+/// `j` with weight `b` on `j + 1`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Cell {
+    i: usize,
+    a: f64,
+    j: usize,
+    b: f64,
+}
+
+/// The cell of `v` on the increasing `axis` and the weight on its right end, or `None`
+/// outside `[axis₀, axis_last]`.
+fn bracket(axis: &[f64], v: f64) -> Option<(usize, f64)> {
+    let (&lo, &hi) = (axis.first()?, axis.last()?);
+    if !(v >= lo && v <= hi) {
+        return None;
+    }
+    if axis.len() == 1 {
+        return Some((0, 0.0));
+    }
+    let i = axis.partition_point(|&x| x <= v).clamp(1, axis.len() - 1) - 1;
+    Some((i, (v - axis[i]) / (axis[i + 1] - axis[i])))
+}
+
+fn locate(grid: &Grid, q: &Target) -> Option<Cell> {
+    let (i, a) = bracket(&grid.maturities, q.t)?;
+    let (j, b) = bracket(&grid.z, q.k / q.t.sqrt())?;
+    Some(Cell { i, a, j, b })
+}
+
+/// The indices of the targets inside `grid`.
+pub fn on_grid(grid: &Grid, targets: &[Target]) -> Vec<usize> {
+    (0..targets.len()).filter(|&i| locate(grid, &targets[i]).is_some()).collect()
+}
+
+/// Grid vols and their Jacobian, reused across evaluations.
+#[derive(Debug, Default)]
+struct Scratch {
+    vols: Vec<f64>,
+    jac: Vec<f64>,
+}
+
+/// A surrogate net as a [`VolModel`] on a fixed set of on-grid quotes: the net prices the
+/// grid, each quote's vol is interpolated at its own `(k/√t, t)` (see the module docs).
+#[derive(Debug)]
+pub struct SurrogateModel<'a> {
+    net: &'a Surrogate,
+    cells: Vec<Cell>,
+    scratch: Mutex<Scratch>,
+}
+
+impl<'a> SurrogateModel<'a> {
+    /// The net over `targets`.
+    ///
+    /// # Errors
+    /// The index of the first target outside the net's grid (see [`on_grid`]).
+    pub fn new(net: &'a Surrogate, targets: &[Target]) -> Result<Self, usize> {
+        let grid = &net.info().grid;
+        let cells: Vec<Cell> = targets
+            .iter()
+            .enumerate()
+            .map(|(i, q)| locate(grid, q).ok_or(i))
+            .collect::<Result<_, _>>()?;
+        let (g, n) = (grid.len(), net.num_params());
+        let scratch = Mutex::new(Scratch { vols: vec![0.0; g], jac: vec![0.0; g * n] });
+        Ok(SurrogateModel { net, cells, scratch })
+    }
+
+    /// The interpolated vols (and Jacobian rows) from grid vols `g` (and `gj`).
+    fn interpolate(
+        &self,
+        g: &[f64],
+        gj: Option<&[f64]>,
+        targets: &[Target],
+        sigma: &mut [f64],
+        mut jac: Option<&mut [f64]>,
+    ) -> Option<()> {
+        let grid = &self.net.info().grid;
+        let (m, n) = (grid.z.len(), self.net.num_params());
+        for (r, (c, q)) in self.cells.iter().zip(targets).enumerate() {
+            let i1 = (c.i + 1).min(grid.maturities.len() - 1);
+            let j1 = (c.j + 1).min(m - 1);
+            let (p00, p01, p10, p11) = (c.i * m + c.j, c.i * m + j1, i1 * m + c.j, i1 * m + j1);
+            let s0 = (1.0 - c.b) * g[p00] + c.b * g[p01];
+            let s1 = (1.0 - c.b) * g[p10] + c.b * g[p11];
+            if !(s0 > 0.0 && s1 > 0.0) {
+                return None;
+            }
+            let (t0, t1) = (grid.maturities[c.i], grid.maturities[i1]);
+            let w = (1.0 - c.a) * s0 * s0 * t0 + c.a * s1 * s1 * t1;
+            let s = (w / q.t).sqrt();
+            sigma[r] = s;
+            if let (Some(jac), Some(gj)) = (jac.as_deref_mut(), gj) {
+                // ∂σ = [(1−a)·2s₀t₀·∂s₀ + a·2s₁t₁·∂s₁] / (2σt)
+                let (c0, c1) = ((1.0 - c.a) * s0 * t0 / (s * q.t), c.a * s1 * t1 / (s * q.t));
+                let row = &mut jac[r * n..(r + 1) * n];
+                for (p, d) in row.iter_mut().enumerate() {
+                    let ds0 = (1.0 - c.b) * gj[p00 * n + p] + c.b * gj[p01 * n + p];
+                    let ds1 = (1.0 - c.b) * gj[p10 * n + p] + c.b * gj[p11 * n + p];
+                    *d = c0 * ds0 + c1 * ds1;
+                }
+            }
+        }
+        Some(())
+    }
+}
+
+impl VolModel for SurrogateModel<'_> {
+    fn num_params(&self) -> usize {
+        self.net.num_params()
+    }
+    fn param_names(&self) -> Vec<String> {
+        self.net.info().params.clone()
+    }
+    /// The training box, edge to edge: the net is not valid outside it.
+    fn domains(&self) -> Vec<Domain> {
+        let b = &self.net.info().bounds;
+        b.lower.iter().zip(&b.upper).map(|(&l, &u)| Domain::Interval(l, u)).collect()
+    }
+    fn vols(
+        &self,
+        x: &[f64],
+        targets: &[Target],
+        sigma: &mut [f64],
+        jac: Option<&mut [f64]>,
+    ) -> Option<()> {
+        if targets.len() != self.cells.len() || x.iter().any(|v| !v.is_finite()) {
+            return None;
+        }
+        let mut guard = self.scratch.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Scratch { vols, jac: gj } = &mut *guard;
+        match jac {
+            Some(j) => {
+                self.net.surface_jacobian(x, vols, gj);
+                self.interpolate(vols, Some(gj), targets, sigma, Some(j))
+            }
+            None => {
+                self.net.surface(x, vols);
+                self.interpolate(vols, None, targets, sigma, None)
+            }
+        }
+    }
+}
+
+/// `x` moved inside the box `domains` by a hair (a logistic coordinate needs it strictly
+/// inside).
+fn into_box(x: &[f64], domains: &[Domain]) -> Vec<f64> {
+    x.iter()
+        .zip(domains)
+        .map(|(&v, d)| match *d {
+            Domain::Interval(l, u) => v.clamp(l + 1e-6 * (u - l), u - 1e-6 * (u - l)),
+            _ => v,
+        })
+        .collect()
+}
+
+fn surrogate_err(e: impl std::fmt::Display) -> SurfaceError {
+    SurfaceError::Surrogate(e.to_string())
+}
+
+/// The surrogate stage: the net checked against the spec's model and `names`, the on-grid
+/// quotes calibrated from each start.
+fn surrogate_stage(
+    net: &Surrogate,
+    sg: &SurrogateSpec,
+    spec: &FitSpec,
+    names: &[String],
+    targets: &[Target],
+    starts: &[Vec<f64>],
+    warm: Option<&[f64]>,
+) -> Result<(Calibration, SurrogateStage), SurfaceError> {
+    net.expect_model(spec.model.name(), &sg.path).map_err(surrogate_err)?;
+    if net.info().params != names {
+        let e = SurrogateError::Field {
+            path: sg.path.clone(),
+            field: "params",
+            msg: format!("{:?}, the model's are {names:?}", net.info().params),
+        };
+        return Err(surrogate_err(e));
+    }
+    let inside: Vec<Target> =
+        on_grid(&net.info().grid, targets).into_iter().map(|i| targets[i]).collect();
+    let model = SurrogateModel::new(net, &inside).map_err(|_| surrogate_err("grid"))?;
+    let domains = model.domains();
+    let mut best: Option<Calibration> = None;
+    let mut err = super::error::FitError::Infeasible;
+    for x0 in starts {
+        match calibrate(&model, &inside, spec, &into_box(x0, &domains), warm) {
+            Ok(c) if best.as_ref().is_none_or(|b| c.minimum.cost < b.minimum.cost) => {
+                best = Some(c)
+            }
+            Ok(_) => {}
+            Err(e) => err = e,
+        }
+    }
+    let cal = best.ok_or(err)?;
+    let q = quality(
+        inside.iter().zip(&cal.model_vols).map(|(t, &m)| (m, t.bid_iv, t.ask_iv, t.mid_iv)),
+    );
+    let stage = SurrogateStage {
+        net: sg.path.display().to_string(),
+        quotes_on_grid: inside.len(),
+        quotes_off_grid: targets.len() - inside.len(),
+        params: names.iter().cloned().zip(cal.x.iter().copied()).collect(),
+        rmse_vol: q.rmse_vol,
+        iterations: cal.minimum.iters,
+        time_us: cal.time_us,
+        polished: sg.polish,
+    };
+    Ok((cal, stage))
+}
+
+/// Fits a Heston-type surface (`template`'s type, exact pricer) through the surrogate of
+/// `sg`, then polishes or scores on the exact pricer (see the module docs), and reports the
+/// fit into `s`.
+pub(super) fn fit_through<M>(
+    s: &mut SurfaceStart,
+    template: &M,
+    sg: &SurrogateSpec,
+) -> Result<(), SurfaceError>
+where
+    M: Surface + CharacteristicFn,
+    <M as Surface>::Error: Into<SurfaceError>,
+    M::Slice: AsRawSvi,
+{
+    let net = sg.net().map_err(surrogate_err)?;
+    let spec = s.spec().clone();
+    let warm = s.warm().map(<[f64]>::to_vec);
+    let mut x0 = vec![0.0; Surface::num_params(template)];
+    Surface::to_slice(template, &mut x0);
+    let starts: Vec<Vec<f64>> = warm.iter().cloned().chain([x0]).collect();
+    let names = Surface::param_names(template);
+    let (cal_s, stage) =
+        surrogate_stage(&net, sg, &spec, &names, s.targets(), &starts, warm.as_deref())?;
+    let family = CfSurfaceModel::new(*template, s.targets());
+    let mut cal = if sg.polish {
+        calibrate(&family, s.targets(), &spec, &cal_s.x, warm.as_deref())?
+    } else {
+        let at = FitSpec { max_iters: 0, ..spec.clone() };
+        let mut c = calibrate(&family, s.targets(), &at, &cal_s.x, warm.as_deref())?;
+        c.minimum.stop = cal_s.minimum.stop;
+        c.minimum.iters = cal_s.minimum.iters;
+        c.minimum.evals = cal_s.minimum.evals;
+        c.trace = cal_s.trace.clone();
+        c
+    };
+    cal.time_us += cal_s.time_us;
+    s.report(template, &family, &cal)?;
+    s.result_mut().fit.surrogate = Some(stage);
+    Ok(())
+}
