@@ -1,6 +1,7 @@
 //! Training data for neural pricing surrogates (issue 18): model parameters sampled over a
 //! box at Sobol points ([`sample`]), priced on a fixed grid of maturities × strikes in
-//! `k/√t` ([`grid`]) by the exact pricers and stored as implied vols in resumable chunk
+//! `k/√t` ([`grid`]) by the exact pricers (Heston, Bates) or by Monte Carlo (rough
+//! Bergomi, with each vol's standard error) and stored as implied vols in resumable chunk
 //! files ([`data`]).
 
 pub mod data;
@@ -8,7 +9,8 @@ pub mod grid;
 pub mod sample;
 
 pub use data::{
-    generate, price_surface, read_chunk, DataError, DataSpec, Progress, Row, Summary, SPEC_FILE,
+    generate, price_surface, read_chunk, surface_seed, DataError, DataSpec, McSpec, Progress, Row,
+    Summary, SPEC_FILE,
 };
 pub use grid::Grid;
 pub use sample::{ParamBox, SampleModel, Sampler};
