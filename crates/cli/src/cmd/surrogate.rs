@@ -5,7 +5,9 @@ use super::Threads;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
-use volfit::surrogate::{generate, load_data, parse_hidden, DataSpec, SampleModel, TrainSpec};
+use volfit::surrogate::{
+    generate, load_data, parse_hidden, DataSpec, McSpec, SampleModel, TrainSpec,
+};
 
 /// `volfit surrogate …`.
 #[derive(clap::Args, Debug)]
@@ -18,8 +20,11 @@ pub struct SurrogateArgs {
 enum SurrogateCommand {
     /// Sample model parameters at Sobol points of the model's box, price each on the fixed
     /// grid (8 maturities, 1 day to 1 year × 11 strikes in k/√t on [−1, 1]) with the exact
-    /// pricer, and store the implied vols in DIR/chunk-NNNNN.csv.gz plus DIR/spec.json.
-    /// Resumable: rerun the same command to continue after an interruption.
+    /// pricer (heston, bates) or by Monte Carlo (rbergomi: hybrid scheme, conditional
+    /// Monte Carlo, antithetic paths and control variates; each vol's standard error is
+    /// stored beside it as err_i_j), and store the implied vols in DIR/chunk-NNNNN.csv.gz
+    /// plus DIR/spec.json. Resumable: rerun the same command to continue after an
+    /// interruption.
     Data(DataArgs),
     /// Train a network on DIR (written by `volfit surrogate data`): inputs scaled to the
     /// parameter box, outputs by their training mean and deviation, a seeded validation
@@ -74,8 +79,8 @@ struct TrainArgs {
 /// `volfit surrogate data`.
 #[derive(clap::Args, Debug)]
 struct DataArgs {
-    /// Model priced (exact pricers).
-    #[arg(long, value_parser = ["heston", "bates"])]
+    /// Model priced (heston and bates exactly, rbergomi by Monte Carlo).
+    #[arg(long, value_parser = ["heston", "bates", "rbergomi"])]
     model: String,
     /// Sobol samples to draw (those with a grid point lacking an implied vol are skipped
     /// and counted).
@@ -87,10 +92,18 @@ struct DataArgs {
     /// Output directory (created; an existing one with the same spec is resumed).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
-    /// Samples per chunk file (part of the spec: keep it to resume).
-    #[arg(long, value_name = "N", default_value_t = 1024,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    chunk: u64,
+    /// Samples per chunk file (part of the spec: keep it to resume) [default: 1024; 32 for
+    /// rbergomi, whose surfaces take ~0.1 s each].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    chunk: Option<u64>,
+    /// rbergomi: Monte Carlo paths per surface, antithetic members included (even, ≥ 8)
+    /// [default: 4096].
+    #[arg(long, value_name = "P")]
+    paths: Option<usize>,
+    /// rbergomi: time steps per maturity (each maturity resolved by at least N steps of the
+    /// hybrid scheme; 1–512, at most 2000 in all) [default: 32].
+    #[arg(long, value_name = "N")]
+    steps: Option<usize>,
     #[command(flatten)]
     threads: Threads,
 }
@@ -107,7 +120,14 @@ fn data(a: &DataArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     use std::io::IsTerminal;
     let start = Instant::now();
     let model: SampleModel = a.model.parse().map_err(anyhow::Error::msg)?;
-    let spec = DataSpec::new(model, a.samples, a.seed, a.chunk);
+    let chunk = a.chunk.unwrap_or(if model.monte_carlo() { 32 } else { 1024 });
+    let mut spec = DataSpec::new(model, a.samples, a.seed, chunk);
+    if let Some(mc) = &mut spec.mc {
+        let d = McSpec::default();
+        (mc.paths, mc.steps) = (a.paths.unwrap_or(d.paths), a.steps.unwrap_or(d.steps));
+    } else if a.paths.is_some() || a.steps.is_some() {
+        anyhow::bail!("--paths and --steps apply to --model rbergomi only");
+    }
     let bar = indicatif::ProgressBar::new(a.samples);
     if quiet || !std::io::stderr().is_terminal() {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());

@@ -44,8 +44,7 @@ fn surrogate_data_writes_resumable_chunks() {
 #[test]
 fn surrogate_data_rejects_unknown_models_and_zero_samples() {
     let tmp = tempfile::tempdir().unwrap();
-    for bad in [["--model", "rbergomi", "--samples", "2"], ["--model", "heston", "--samples", "0"]]
-    {
+    for bad in [["--model", "sabr", "--samples", "2"], ["--model", "heston", "--samples", "0"]] {
         let out = volfit()
             .args(["surrogate", "data"])
             .args(bad)
@@ -56,4 +55,40 @@ fn surrogate_data_rejects_unknown_models_and_zero_samples() {
         assert_eq!(out.status.code(), Some(2));
         assert!(!tmp.path().join("x").exists());
     }
+}
+
+#[test]
+fn surrogate_data_rbergomi_stores_errors_and_its_monte_carlo_settings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("rb");
+    let out = volfit()
+        .args(["surrogate", "data", "--model", "rbergomi", "--samples", "3", "--seed", "2"])
+        .args(["--paths", "64", "--steps", "4", "--chunk", "2", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("2 chunks written"), "{err}");
+    let spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("spec.json")).unwrap()).unwrap();
+    assert_eq!(spec["model"], "rbergomi");
+    assert_eq!((spec["mc"]["paths"].as_u64(), spec["mc"]["steps"].as_u64()), (Some(64), Some(4)));
+    let spec: volfit::surrogate::DataSpec = serde_json::from_value(spec).unwrap();
+    let rows = volfit::surrogate::read_chunk(&spec, &dir.join("chunk-00000.csv.gz")).unwrap();
+    assert!(!rows.is_empty());
+    for row in rows {
+        let errs = row.errs.unwrap();
+        assert_eq!((row.params.len(), row.ivs.len(), errs.len()), (4, 88, 88));
+        assert!(errs.iter().all(|e| *e > 0.0 && e.is_finite()));
+    }
+    // Monte Carlo flags on an exact model: exit 2 naming them.
+    let out = volfit()
+        .args(["surrogate", "data", "--model", "heston", "--samples", "2", "--paths", "64"])
+        .arg("--out")
+        .arg(tmp.path().join("h"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--paths"));
 }

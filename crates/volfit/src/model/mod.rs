@@ -39,6 +39,7 @@ pub(crate) mod dual;
 mod fitted;
 pub(crate) mod heston;
 mod maturity;
+pub(crate) mod rbergomi;
 pub(crate) mod sabr;
 pub(crate) mod ssvi;
 pub(crate) mod svi;
@@ -54,6 +55,7 @@ pub use dual::{ComplexScalar, Dual, Real, Scalar};
 pub use fitted::{ExpiryPoint, Fitted, FittedError, FittedSlice, FittedSmile, Sticky};
 pub use heston::{Heston, HestonError};
 pub use maturity::{maturity_bucket, MATURITY_BUCKETS};
+pub use rbergomi::{McConfig, McWorkspace, RBergomi, RBergomiError};
 pub use sabr::{
     guess_from_smile, Sabr, SabrError, SabrExpansion, SabrFixedBeta, SabrFixedBetaAt, SabrSmile,
 };

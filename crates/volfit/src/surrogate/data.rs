@@ -5,6 +5,9 @@
 //! `chunk-00001.csv.gz`, … — chunk `c` holds samples `c·chunk .. (c+1)·chunk` (the last may
 //! be shorter), one CSV row per kept sample: `index,<parameters>,iv_0_0,…` (`iv_i_j` at
 //! maturity `i`, strike `j` of the grid), values in Rust's shortest round-trip form.
+//! Monte Carlo models (rough Bergomi) append the standard error of each vol,
+//! `err_0_0,…` (vol fractions like the vols), and their spec carries the Monte Carlo
+//! settings ([`McSpec`]); chunks of exact pricers have no error columns.
 //! Gzipped CSV rather than a binary layout: readable by every tool (pandas, polars, `zcat`),
 //! exact to the bit in its shortest round-trip decimal form, about as small as raw f64 once
 //! compressed, and a chunk's cost is dominated by pricing, not formatting. Each file is
@@ -15,7 +18,7 @@ use super::grid::Grid;
 use super::sample::{ParamBox, SampleModel, Sampler};
 use crate::black::{implied_vol, OptionType};
 use crate::io::write_atomic;
-use crate::model::{Bates, CharacteristicFn, Heston, Params};
+use crate::model::{Bates, CharacteristicFn, Heston, McConfig, McWorkspace, Params, RBergomi};
 use num_complex::Complex64;
 use rayon::prelude::*;
 use std::io::{BufRead, Write};
@@ -25,8 +28,59 @@ use std::path::{Path, PathBuf};
 pub const SPEC_FILE: &str = "spec.json";
 
 /// [`DataSpec`]'s keys in declaration order: mismatches are reported in this order.
-const SPEC_KEYS: [&str; 9] =
-    ["model", "params", "box", "grid", "seed", "samples", "chunk", "scramble", "volfit_version"];
+const SPEC_KEYS: [&str; 10] = [
+    "model",
+    "params",
+    "box",
+    "grid",
+    "seed",
+    "samples",
+    "chunk",
+    "scramble",
+    "mc",
+    "volfit_version",
+];
+
+/// Monte Carlo settings of a data set (models priced by simulation only).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct McSpec {
+    /// Paths per surface, antithetic members included.
+    pub paths: usize,
+    /// Time steps per maturity ([`McConfig::steps`]).
+    pub steps: usize,
+    /// Scheme and variance reduction (changes when the pricer's method does).
+    pub method: String,
+    /// How each surface's seed derives from the data set's.
+    pub seeding: String,
+}
+
+impl Default for McSpec {
+    /// 4,096 paths and 32 steps per maturity ([`McConfig::default`]).
+    fn default() -> McSpec {
+        let mc = McConfig::default();
+        McSpec {
+            paths: mc.paths,
+            steps: mc.steps,
+            method: "hybrid-scheme-kappa1 conditional antithetic cv-forward cv-timer".into(),
+            seeding: "splitmix64(seed xor splitmix64(index))".into(),
+        }
+    }
+}
+
+/// SplitMix64's output function (Steele, Lea & Flood 2014): decorrelates consecutive
+/// integers into seeds.
+fn splitmix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The Monte Carlo seed of sample `index` of a data set seeded with `seed`: any sample can
+/// be regenerated alone, whichever worker prices it.
+pub fn surface_seed(seed: u64, index: u64) -> u64 {
+    splitmix64(seed ^ splitmix64(index))
+}
 
 /// Everything that determines a data set's bytes.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -48,12 +102,16 @@ pub struct DataSpec {
     pub chunk: u64,
     /// Randomisation of the Sobol points.
     pub scramble: String,
+    /// Monte Carlo settings (present for Monte Carlo models only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mc: Option<McSpec>,
     /// volfit version that wrote the data (pricers may change between versions).
     pub volfit_version: String,
 }
 
 impl DataSpec {
-    /// The spec of `samples` samples of `model` over its default box on the default grid.
+    /// The spec of `samples` samples of `model` over its default box on the default grid
+    /// (with the default [`McSpec`] for Monte Carlo models).
     pub fn new(model: SampleModel, samples: u64, seed: u64, chunk: u64) -> DataSpec {
         DataSpec {
             model,
@@ -64,6 +122,7 @@ impl DataSpec {
             samples,
             chunk,
             scramble: "sobol-digital-shift-chacha8".into(),
+            mc: model.monte_carlo().then(McSpec::default),
             volfit_version: env!("CARGO_PKG_VERSION").into(),
         }
     }
@@ -87,7 +146,27 @@ impl DataSpec {
             return bad(format!("params must be {:?}", self.model.param_names()));
         }
         self.bounds.validate(self.params.len()).or_else(bad)?;
-        self.grid.validate().or_else(bad)
+        self.grid.validate().or_else(bad)?;
+        match (&self.mc, self.model.monte_carlo()) {
+            (None, false) => Ok(()),
+            (Some(mc), true) => self.check_mc(mc),
+            (Some(_), false) => {
+                bad(format!("model {} takes no Monte Carlo settings", self.model.name()))
+            }
+            (None, true) => bad(format!("model {} needs Monte Carlo settings", self.model.name())),
+        }
+    }
+
+    /// The Monte Carlo config of sample `index`.
+    fn mc_config(mc: &McSpec, seed: u64, index: u64) -> McConfig {
+        McConfig { paths: mc.paths, steps: mc.steps, seed: surface_seed(seed, index) }
+    }
+
+    /// Validates the Monte Carlo settings on this grid.
+    fn check_mc(&self, mc: &McSpec) -> Result<(), DataError> {
+        Self::mc_config(mc, 0, 0)
+            .validate(&self.grid.maturities)
+            .map_err(|e| DataError::Spec(e.to_string()))
     }
 }
 
@@ -140,24 +219,35 @@ pub struct Summary {
     pub skipped: u64,
 }
 
-/// Scratch of one worker: strikes, prices and the pricer's complex workspace.
+/// Scratch of one worker: strikes, prices, the pricers' workspaces and the results.
 struct Scratch {
     ks: Vec<f64>,
     prices: Vec<f64>,
     work: Vec<Complex64>,
     params: Vec<f64>,
     ivs: Vec<f64>,
+    /// Monte Carlo: every grid point's log-strike, the workspace and the standard errors.
+    grid_ks: Vec<f64>,
+    mc: McWorkspace,
+    errs: Vec<f64>,
 }
 
 impl Scratch {
     fn new(spec: &DataSpec) -> Scratch {
-        let m = spec.grid.z.len();
+        let (m, g) = (spec.grid.z.len(), &spec.grid);
+        let mut grid_ks = vec![0.0; g.len()];
+        for (i, row) in grid_ks.chunks_exact_mut(m).enumerate() {
+            g.strikes_into(i, row);
+        }
         Scratch {
             ks: vec![0.0; m],
             prices: vec![0.0; m],
             work: vec![Complex64::from(0.0); m],
             params: vec![0.0; spec.params.len()],
-            ivs: vec![0.0; spec.grid.len()],
+            ivs: vec![0.0; g.len()],
+            grid_ks,
+            mc: McWorkspace::default(),
+            errs: vec![0.0; g.len()],
         }
     }
 }
@@ -196,30 +286,43 @@ fn price_into<M: CharacteristicFn>(
     failed
 }
 
-/// Prices `s.params` into `s.ivs`; false when the parameters are invalid or a point fails.
-fn price_sample(model: SampleModel, grid: &Grid, s: &mut Scratch) -> bool {
-    let Scratch { ks, prices, work, params, ivs } = s;
-    let failed = match model {
-        SampleModel::Heston => {
-            Heston::from_slice(params).map(|h| price_into(&h, grid, ks, prices, work, ivs))
+/// Prices `s.params` (sample `index`) into `s.ivs` (and `s.errs` for Monte Carlo); false
+/// when the parameters are invalid or a point fails.
+fn price_sample(spec: &DataSpec, index: u64, s: &mut Scratch) -> bool {
+    let grid = &spec.grid;
+    let Scratch { ks, prices, work, params, ivs, grid_ks, mc, errs } = s;
+    match (spec.model, &spec.mc) {
+        (SampleModel::Heston, _) => {
+            Heston::from_slice(params).map(|h| price_into(&h, grid, ks, prices, work, ivs)) == Ok(0)
         }
-        SampleModel::Bates => {
-            Bates::from_slice(params).map(|b| price_into(&b, grid, ks, prices, work, ivs))
+        (SampleModel::Bates, _) => {
+            Bates::from_slice(params).map(|b| price_into(&b, grid, ks, prices, work, ivs)) == Ok(0)
         }
-    };
-    failed == Ok(0)
+        (SampleModel::RBergomi, Some(m)) => {
+            let config = DataSpec::mc_config(m, spec.seed, index);
+            let Ok(model) = RBergomi::from_slice(params) else { return false };
+            let failed = model.price_grid(&config, &grid.maturities, grid_ks, mc);
+            ivs.copy_from_slice(mc.iv());
+            errs.copy_from_slice(mc.iv_se());
+            failed == Ok(0)
+        }
+        (SampleModel::RBergomi, None) => false, // rejected by `DataSpec::validate`
+    }
 }
 
-/// The CSV header: `index`, the parameter names, `iv_i_j`.
+/// The CSV header: `index`, the parameter names, `iv_i_j`, then `err_i_j` for Monte Carlo.
 fn header(spec: &DataSpec) -> String {
     let mut h = String::from("index");
     for p in &spec.params {
         h.push(',');
         h.push_str(p);
     }
-    for i in 0..spec.grid.maturities.len() {
-        for j in 0..spec.grid.z.len() {
-            h.push_str(&format!(",iv_{i}_{j}"));
+    let cols: &[&str] = if spec.mc.is_some() { &["iv", "err"] } else { &["iv"] };
+    for col in cols {
+        for i in 0..spec.grid.maturities.len() {
+            for j in 0..spec.grid.z.len() {
+                h.push_str(&format!(",{col}_{i}_{j}"));
+            }
         }
     }
     h.push('\n');
@@ -241,13 +344,14 @@ fn write_chunk(
     let (mut kept, mut skipped) = (0, 0);
     for idx in start..start + n {
         sampler.next_into(&mut s.params);
-        if !price_sample(spec.model, &spec.grid, s) {
+        if !price_sample(spec, idx, s) {
             skipped += 1;
             continue;
         }
         kept += 1;
         let _ = write!(text, "{idx}");
-        for v in s.params.iter().chain(&s.ivs) {
+        let errs: &[f64] = if spec.mc.is_some() { &s.errs } else { &[] };
+        for v in s.params.iter().chain(&s.ivs).chain(errs) {
             let _ = write!(text, ",{v}");
         }
         text.push('\n');
@@ -271,6 +375,8 @@ pub struct Row {
     pub params: Vec<f64>,
     /// Implied vols on the grid, maturity-major.
     pub ivs: Vec<f64>,
+    /// Their Monte Carlo standard errors (vol fractions), for Monte Carlo models only.
+    pub errs: Option<Vec<f64>>,
 }
 
 /// Rows of a chunk file, checked against the spec's header and column count.
@@ -280,7 +386,8 @@ pub struct Row {
 pub fn read_chunk(spec: &DataSpec, path: &Path) -> Result<Vec<Row>, DataError> {
     let f = std::fs::File::open(path).map_err(|e| file_err(path, e))?;
     let r = std::io::BufReader::new(flate2::read::GzDecoder::new(f));
-    let (np, want) = (spec.params.len(), header(spec));
+    let (np, g, want) = (spec.params.len(), spec.grid.len(), header(spec));
+    let width = np + if spec.mc.is_some() { 2 * g } else { g };
     let mut rows = Vec::new();
     for (n, line) in r.lines().enumerate() {
         let line = line.map_err(|e| file_err(path, e))?;
@@ -297,10 +404,15 @@ pub fn read_chunk(spec: &DataSpec, path: &Path) -> Result<Vec<Row>, DataError> {
             .map(str::parse)
             .collect::<Result<_, _>>()
             .map_err(|e| at(&format!("a value: {e}")))?;
-        if vals.len() != np + spec.grid.len() {
-            return Err(at(&format!("{} values, expected {}", vals.len(), np + spec.grid.len())));
+        if vals.len() != width {
+            return Err(at(&format!("{} values, expected {width}", vals.len())));
         }
-        rows.push(Row { index: idx, params: vals[..np].to_vec(), ivs: vals[np..].to_vec() });
+        rows.push(Row {
+            index: idx,
+            params: vals[..np].to_vec(),
+            ivs: vals[np..np + g].to_vec(),
+            errs: spec.mc.as_ref().map(|_| vals[np + g..].to_vec()),
+        });
     }
     Ok(rows)
 }

@@ -1,6 +1,7 @@
 //! Training data for neural pricing surrogates (issue 18): model parameters sampled over a
 //! box at Sobol points ([`sample`]), priced on a fixed grid of maturities × strikes in
-//! `k/√t` ([`grid`]) by the exact pricers and stored as implied vols in resumable chunk
+//! `k/√t` ([`grid`]) by the exact pricers (Heston, Bates) or by Monte Carlo (rough
+//! Bergomi, with each vol's standard error) and stored as implied vols in resumable chunk
 //! files ([`data`]); a network trained on them ([`train`]) is a [`Surrogate`] ([`net`]),
 //! saved as safetensors with what it maps in its header.
 
@@ -11,7 +12,8 @@ pub mod sample;
 pub mod train;
 
 pub use data::{
-    generate, price_surface, read_chunk, DataError, DataSpec, Progress, Row, Summary, SPEC_FILE,
+    generate, price_surface, read_chunk, surface_seed, DataError, DataSpec, McSpec, Progress, Row,
+    Summary, SPEC_FILE,
 };
 pub use grid::Grid;
 pub use net::{Surrogate, SurrogateError, SurrogateInfo};

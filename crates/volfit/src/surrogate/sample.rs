@@ -1,11 +1,12 @@
 //! Which model a data set samples, its parameter box, and the Sobol points in it.
 
-use crate::model::{Bates, Heston, Params};
+use crate::model::{Bates, Heston, Params, RBergomi};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use volfit_optim::Sobol;
 
-/// A model with an exact pricer that surrogate data can be generated for.
+/// A model that surrogate data can be generated for: exact pricers (Heston, Bates) or
+/// Monte Carlo (rough Bergomi, whose standard errors are stored beside the vols).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SampleModel {
@@ -13,18 +14,27 @@ pub enum SampleModel {
     Heston,
     /// Bates `[v0, κ, θ, σ, ρ, λ, μ_J, σ_J]`.
     Bates,
+    /// Rough Bergomi `[H, η, ρ, ξ₀]` by Monte Carlo ([`RBergomi`]).
+    RBergomi,
 }
 
 impl SampleModel {
     /// Every model, in the order of the CLI's accepted values.
-    pub const ALL: [SampleModel; 2] = [SampleModel::Heston, SampleModel::Bates];
+    pub const ALL: [SampleModel; 3] =
+        [SampleModel::Heston, SampleModel::Bates, SampleModel::RBergomi];
 
-    /// The lowercase name (`heston`, `bates`).
+    /// The lowercase name (`heston`, `bates`, `rbergomi`).
     pub fn name(self) -> &'static str {
         match self {
             SampleModel::Heston => "heston",
             SampleModel::Bates => "bates",
+            SampleModel::RBergomi => "rbergomi",
         }
+    }
+
+    /// True for models priced by Monte Carlo (their data carry standard errors).
+    pub fn monte_carlo(self) -> bool {
+        self == SampleModel::RBergomi
     }
 
     /// Parameter names in flat-vector order (the model's own).
@@ -32,6 +42,7 @@ impl SampleModel {
         match self {
             SampleModel::Heston => Heston::NAMES,
             SampleModel::Bates => Bates::NAMES,
+            SampleModel::RBergomi => RBergomi::NAMES,
         }
     }
 
@@ -39,7 +50,19 @@ impl SampleModel {
     /// vols of 22–100 %), fast to slow mean reversion, vol-of-vol up to 3, skew from −0.9
     /// to 0.5; Bates adds up to 5 jumps a year of mean log size −30 % to +10 % and
     /// log-size vol 1–40 %.
+    ///
+    /// Rough Bergomi: `H ∈ [0.025, 0.5]` (very rough to classical Bergomi), `η ∈ [0.5, 4]`,
+    /// `ρ ∈ [−0.95, 0]`, `ξ₀ ∈ [0.04, 2.25]` (flat forward vol 20–150 %, the range of
+    /// crypto ATM vols from quiet months to 1-day expiries in a crash): the box of Horvath,
+    /// Muguruza & Tomas (2021) with ξ₀ moved from [0.01, 0.16] to crypto levels and ρ's
+    /// upper end from −0.1 to 0.
     pub fn default_box(self) -> ParamBox {
+        if self == SampleModel::RBergomi {
+            return ParamBox {
+                lower: vec![0.025, 0.5, -0.95, 0.04],
+                upper: vec![0.5, 4.0, 0.0, 2.25],
+            };
+        }
         let mut lower = vec![0.05, 0.5, 0.05, 0.2, -0.9];
         let mut upper = vec![1.0, 10.0, 1.0, 3.0, 0.5];
         if self == SampleModel::Bates {
@@ -53,10 +76,9 @@ impl SampleModel {
 impl std::str::FromStr for SampleModel {
     type Err = String;
     fn from_str(s: &str) -> Result<SampleModel, String> {
-        SampleModel::ALL
-            .into_iter()
-            .find(|m| m.name() == s)
-            .ok_or_else(|| format!("unknown surrogate model {s:?} (expected heston or bates)"))
+        SampleModel::ALL.into_iter().find(|m| m.name() == s).ok_or_else(|| {
+            format!("unknown surrogate model {s:?} (expected heston, bates or rbergomi)")
+        })
     }
 }
 

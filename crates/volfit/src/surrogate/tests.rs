@@ -51,7 +51,8 @@ fn stored_surface_equals_direct_exact_pricing() {
     let sum = run(&spec, dir.path());
     assert_eq!(sum.kept + sum.skipped, 6);
     let rows = read_chunk(&spec, &dir.path().join("chunk-00001.csv.gz")).unwrap();
-    let Row { index, params: p, ivs } = rows.last().unwrap();
+    let Row { index, params: p, ivs, errs } = rows.last().unwrap();
+    assert!(errs.is_none());
     assert!(*index >= 4);
     // Reference: the single-strike Heston pricer (its own quadrature panels) at each
     // grid point, iv = √(w/t).
@@ -133,4 +134,80 @@ fn invalid_specs_and_failing_samples_are_reported() {
     assert!(sum.skipped > 0 && sum.kept + sum.skipped == 16, "{sum:?}");
     let rows = read_chunk(&spec, &dir.path().join("chunk-00000.csv.gz")).unwrap();
     assert!(rows.iter().all(|r| r.params[4] > -1.0 && r.ivs.iter().all(|v| v.is_finite())));
+}
+
+/// A small rough Bergomi data set: 5 samples, chunks of 2, 64 paths, 4 steps per maturity.
+fn rbergomi_spec() -> DataSpec {
+    let mut spec = DataSpec::new(SampleModel::RBergomi, 5, 9, 2);
+    let mc = spec.mc.as_mut().unwrap();
+    (mc.paths, mc.steps) = (64, 4);
+    spec
+}
+
+#[test]
+fn rbergomi_rows_carry_standard_errors_and_match_direct_pricing() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = rbergomi_spec();
+    let sum = run(&spec, dir.path());
+    assert_eq!((sum.kept + sum.skipped, sum.chunks_written), (5, 3));
+    let text = std::fs::read_to_string(dir.path().join(SPEC_FILE)).unwrap();
+    assert!(text.contains("\"mc\"") && text.contains("\"paths\": 64"), "{text}");
+    let rows = read_chunk(&spec, &dir.path().join("chunk-00001.csv.gz")).unwrap();
+    let row = rows.last().unwrap();
+    let errs = row.errs.as_ref().unwrap();
+    assert_eq!((row.ivs.len(), errs.len()), (88, 88));
+    assert!(errs.iter().all(|e| e.is_finite() && *e > 0.0));
+    // The stored surface is the pricer's at the sample's own seed, bit for bit.
+    let m = <crate::model::RBergomi as crate::model::Params>::from_slice(&row.params).unwrap();
+    let g = &spec.grid;
+    let mut ks = vec![0.0; g.len()];
+    for (i, r) in ks.chunks_exact_mut(g.z.len()).enumerate() {
+        g.strikes_into(i, r);
+    }
+    let mc = crate::model::McConfig { paths: 64, steps: 4, seed: surface_seed(9, row.index) };
+    let mut ws = crate::model::McWorkspace::default();
+    m.price_grid(&mc, &g.maturities, &ks, &mut ws).unwrap();
+    assert_eq!(ws.iv(), &row.ivs[..]);
+    assert_eq!(ws.iv_se(), &errs[..]);
+}
+
+#[test]
+fn rbergomi_data_resume_is_byte_identical_and_thread_count_independent() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let spec = rbergomi_spec();
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    one.install(|| run(&spec, a.path()));
+    let two = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    two.install(|| run(&spec, b.path()));
+    std::fs::remove_file(b.path().join("chunk-00001.csv.gz")).unwrap();
+    let resumed = two.install(|| run(&spec, b.path()));
+    assert_eq!((resumed.chunks_written, resumed.chunks_present), (1, 2));
+    for name in ["spec.json", "chunk-00000.csv.gz", "chunk-00001.csv.gz", "chunk-00002.csv.gz"] {
+        let (x, y) = (
+            std::fs::read(a.path().join(name)).unwrap(),
+            std::fs::read(b.path().join(name)).unwrap(),
+        );
+        assert_eq!(x, y, "{name}");
+    }
+    // Other Monte Carlo settings are another data set.
+    let mut other = spec.clone();
+    other.mc.as_mut().unwrap().paths = 128;
+    let err = generate(&other, a.path(), &none).unwrap_err().to_string();
+    assert!(err.contains("`mc`"), "{err}");
+}
+
+#[test]
+fn monte_carlo_settings_belong_to_monte_carlo_models_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = DataSpec::new(SampleModel::Heston, 4, 1, 4);
+    assert!(spec.mc.is_none());
+    assert!(!serde_json::to_string(&spec).unwrap().contains("\"mc\""));
+    spec.mc = Some(McSpec::default());
+    assert!(matches!(generate(&spec, dir.path(), &none), Err(DataError::Spec(_))));
+    let mut spec = rbergomi_spec();
+    spec.mc.as_mut().unwrap().paths = 7;
+    let err = generate(&spec, dir.path(), &none).unwrap_err().to_string();
+    assert!(err.contains("paths"), "{err}");
+    spec.mc = None;
+    assert!(matches!(generate(&spec, dir.path(), &none), Err(DataError::Spec(_))));
 }

@@ -15,6 +15,7 @@ mod hedge;
 mod iv;
 mod labels;
 mod models;
+mod rbergomi;
 mod real_data;
 mod report;
 mod risk;
