@@ -81,11 +81,12 @@ impl<'a> HedgeProblem<'a> {
         self.unroll.forward(params, idx, s);
         s.grad.iter_mut().for_each(|g| *g = 0.0);
         let mut value = 0.0;
-        for r in 0..idx.len() {
-            let (f, dl) = self.objective.value_grad(-s.pnl[r], eta, &mut s.grad[np..]);
+        let rows = idx.len();
+        for (pnl, d_pnl) in s.pnl[..rows].iter().zip(&mut s.d_pnl[..rows]) {
+            let (f, dl) = self.objective.value_grad(-pnl, eta, &mut s.grad[np..]);
             value += f;
             // L = −P.
-            s.d_pnl[r] = -dl;
+            *d_pnl = -dl;
         }
         s.value = value;
         if with_grad {

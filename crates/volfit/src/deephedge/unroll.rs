@@ -174,17 +174,16 @@ impl Unroll<'_> {
             if let (Some(mlp), Some(ws)) = (self.policy.mlp(), s.ws.get_mut(t)) {
                 let no = mlp.outputs();
                 let (_, g) = ws.output_and_grad_mut(rows);
-                for r in 0..rows {
-                    let d = s.d_out[t * CHUNK + r];
-                    for o in 0..no {
-                        g[r * no + o] = s.adj[r] * d[o];
-                    }
+                let d_out = &s.d_out[t * CHUNK..t * CHUNK + rows];
+                for ((g, d), adj) in g.chunks_exact_mut(no).zip(d_out).zip(&s.adj) {
+                    g.iter_mut().zip(d).for_each(|(g, d)| *g = adj * d);
                 }
                 mlp.backward_input(params, ws, rows, &mut s.grad[..np], &mut s.d_input);
             }
-            for r in 0..rows {
+            let d_prev = &s.d_prev[t * CHUNK..t * CHUNK + rows];
+            for (r, (adj, dp)) in s.adj[..rows].iter_mut().zip(d_prev).enumerate() {
                 let via_input = if np > 0 { s.d_input[r * ni + HEDGE_FEATURE] } else { 0.0 };
-                s.adj[r] = s.adj[r] * s.d_prev[t * CHUNK + r] + via_input;
+                *adj = *adj * dp + via_input;
             }
         }
     }
