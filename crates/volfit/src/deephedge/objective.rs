@@ -281,7 +281,7 @@ mod tests {
             assert!((total - 1.0).abs() < 1e-12, "{c}: masses sum to {total}");
             // On a standard normal-like sample of P&L, the mixture at the optimal thresholds
             // (each ES_α's VaR) is within 2 % of the exact spectral risk.
-            let n = 20_000;
+            let n: usize = 20_000;
             let pnl: Vec<f64> = (0..n)
                 .map(|i| crate::black::special::inverse_norm_cdf((i as f64 + 0.5) / n as f64))
                 .collect();
