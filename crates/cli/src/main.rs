@@ -60,6 +60,11 @@ enum Command {
     /// Neural pricing surrogates: `surrogate data` writes training data (model parameters
     /// at Sobol points → implied-vol grids from the exact pricers) in resumable chunks.
     Surrogate(cmd::surrogate::SurrogateArgs),
+    /// Deep hedging: `deephedge train --config dh.toml --out DIR` learns a hedging policy
+    /// (feed-forward or no-transaction-band network) by minimising a risk measure of the
+    /// hedged P&L after costs on Monte Carlo paths, and evaluates it against Black delta
+    /// and Whalley–Wilmott.
+    Deephedge(cmd::deephedge::DeephedgeArgs),
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
@@ -75,6 +80,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Hedge(a) => cmd::hedge::run(a, cli.quiet),
         Command::Validate(a) => cmd::validate::run(a, cli.quiet),
         Command::Surrogate(a) => cmd::surrogate::run(a, cli.quiet),
+        Command::Deephedge(a) => cmd::deephedge::run(a, cli.quiet),
     }
 }
 

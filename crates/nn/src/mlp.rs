@@ -212,6 +212,34 @@ impl Mlp {
     /// [`Workspace::output_and_grad_mut`] holds `∂L/∂output` (`rows × outputs`); adds `∂L/∂params`
     /// into `grad` (the caller zeroes it). The activations are left untouched.
     pub fn backward(&self, params: &[f64], ws: &mut Workspace, rows: usize, grad: &mut [f64]) {
+        self.backward_impl(params, ws, rows, grad, None);
+    }
+
+    /// [`backward`](Self::backward) that also writes `∂L/∂input` (row-major
+    /// `rows × inputs`) into `d_input`: what backpropagation through a recurrence needs
+    /// when an input is an earlier output (a policy fed its previous hedge).
+    ///
+    /// # Panics
+    /// As [`backward`](Self::backward), or when `d_input` is shorter than `rows × inputs`.
+    pub fn backward_input(
+        &self,
+        params: &[f64],
+        ws: &mut Workspace,
+        rows: usize,
+        grad: &mut [f64],
+        d_input: &mut [f64],
+    ) {
+        self.backward_impl(params, ws, rows, grad, Some(&mut d_input[..rows * self.arch.inputs]));
+    }
+
+    fn backward_impl(
+        &self,
+        params: &[f64],
+        ws: &mut Workspace,
+        rows: usize,
+        grad: &mut [f64],
+        mut d_input: Option<&mut [f64]>,
+    ) {
         let [d_cur, d_prev] = &mut ws.delta;
         for (l, layer) in self.layers.iter().enumerate().rev() {
             let (fi, fo) = (layer.fan_in, layer.fan_out);
@@ -230,15 +258,22 @@ impl Mlp {
             for row in delta.chunks_exact(fo) {
                 gb.iter_mut().zip(row).for_each(|(g, d)| *g += d);
             }
-            if l > 0 {
+            let target = match (l, d_input.as_deref_mut()) {
+                (0, Some(d)) => Some(d),
+                (0, None) => None,
+                _ => Some(&mut d_prev[..rows * fi]),
+            };
+            if let Some(target) = target {
                 matmul(
-                    MatMut::from_row_major_slice_mut(&mut d_prev[..rows * fi], rows, fi),
+                    MatMut::from_row_major_slice_mut(target, rows, fi),
                     Accum::Replace,
                     MatRef::from_row_major_slice(delta, rows, fo),
                     MatRef::from_row_major_slice(&params[layer.weight..layer.bias], fo, fi),
                     1.0,
                     Par::Seq,
                 );
+            }
+            if l > 0 {
                 std::mem::swap(d_cur, d_prev);
             }
         }

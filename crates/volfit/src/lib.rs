@@ -55,6 +55,8 @@ pub mod hedge;
 pub mod risk;
 // Scenario matrices.
 pub mod scenario;
+// Deep hedging: network hedging policies trained on simulated paths.
+pub mod deephedge;
 // Portfolio allocation.
 pub mod alloc;
 // Outputs.

@@ -2,6 +2,7 @@
 //! share: the worker-thread flag and the closing "wrote … in … s" line.
 
 pub mod allocate;
+pub mod deephedge;
 pub mod demo;
 pub mod fit;
 pub mod hedge;

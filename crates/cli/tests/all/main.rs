@@ -10,6 +10,7 @@ mod support;
 mod allocate_cli;
 mod browser;
 mod dedupe_cli;
+mod deephedge_cli;
 mod fit_cli;
 mod golden;
 mod hedge_cli;

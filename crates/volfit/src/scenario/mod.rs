@@ -32,6 +32,8 @@ mod margin;
 mod montecarlo;
 mod surface;
 
+pub(crate) use montecarlo::euler_step;
+
 pub use book::{Book, BookInstrument, Select};
 pub use surface::{CoinSurface, ExpiryInfo};
 

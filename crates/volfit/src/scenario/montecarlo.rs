@@ -76,19 +76,40 @@ fn estimated_correlation(coins: &[Coin], snapshots: &[Snapshot], max_hours: f64)
     }
 }
 
+/// One full-truncation Euler step (Lord, Koekkoek & van Dijk 2010) of Heston
+/// `[v0, κ, θ, σ, ρ]` from `(x, v)`, `x = ln F`: with `v⁺ = max(v, 0)`,
+/// `x += −(v⁺/2 + comp)dt + √(v⁺dt)·z + jump`, `v += κ(θ − v⁺)dt + σ√(v⁺dt)(ρz + √(1−ρ²)w)`;
+/// `z`, `w` independent standard normals, `comp` the jump compensator (0 without jumps).
+/// `v` may go negative; callers read the variance as `max(v, 0)`.
+#[inline]
+pub(crate) fn euler_step(
+    heston: &[f64; 5],
+    comp: f64,
+    xv: (f64, f64),
+    zw: (f64, f64),
+    jump: f64,
+    dt: f64,
+) -> (f64, f64) {
+    let [_, kappa, theta, sigma, rho] = *heston;
+    let ((x, v), (z, w)) = (xv, zw);
+    let vp = v.max(0.0);
+    let sd = (vp * dt).sqrt();
+    let sq = (1.0 - rho * rho).max(0.0).sqrt();
+    // Grouped as `x += (…)`, `v += (…)`: the same rounding as before the step was factored out.
+    let x = x + (-(0.5 * vp + comp) * dt + sd * z + jump);
+    let v = v + (kappa * (theta - vp) * dt + sigma * sd * (rho * z + sq * w));
+    (x, v)
+}
+
 /// Simulates one coin's (ln F_h/F_0, v_h) given its Brownian increments.
 fn simulate(d: &Dynamics, z: &[f64], w: &[f64], jumps: &[(f64, f64)], dt: f64) -> (f64, f64) {
-    let [v0, kappa, theta, sigma, rho] = d.heston;
     let comp = d.jumps.map_or(0.0, |(l, mu, sj)| l * ((mu + 0.5 * sj * sj).exp() - 1.0));
-    let (mut x, mut v) = (0.0, v0);
-    let sq = (1.0 - rho * rho).max(0.0).sqrt();
+    let mut xv = (0.0, d.heston[0]);
     for ((&zi, &wi), &(nj, jump)) in z.iter().zip(w).zip(jumps) {
-        let vp = v.max(0.0);
-        let sd = (vp * dt).sqrt();
-        x += -(0.5 * vp + comp) * dt + sd * zi + if nj > 0.0 { jump } else { 0.0 };
-        v += kappa * (theta - vp) * dt + sigma * sd * (rho * zi + sq * wi);
+        let jump = if nj > 0.0 { jump } else { 0.0 };
+        xv = euler_step(&d.heston, comp, xv, (zi, wi), jump, dt);
     }
-    (x, v.max(0.0))
+    (xv.0, xv.1.max(0.0))
 }
 
 /// Monte Carlo P&L matrix and its provenance.

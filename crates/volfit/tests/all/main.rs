@@ -8,6 +8,7 @@
 mod support;
 
 mod bad_input;
+mod deephedge;
 mod fit_real;
 mod fit_recovery;
 mod fit_synth;

@@ -1,0 +1,40 @@
+//! Deep hedging (Buehler, Gonon, Teichmann & Wood 2019): a network policy chooses the hedge
+//! at each step and is trained by mini-batch Adam to minimise a convex risk measure of the
+//! terminal hedged P&L after costs — the reward *is* the loss.
+//!
+//! ## Brief overview
+//! [`Paths`] simulates the forward under [`Dynamics`] (Black–Scholes or Heston, seeded per
+//! path). A [`Claim`] (short call, costs, funding, USD or coin [`Accounting`]) fixes the P&L.
+//! A [`Policy`] (feed-forward, no-transaction band, Black delta, Whalley–Wilmott) is
+//! [`Unroll`]ed over the paths with an exact backward pass through time; a
+//! [`HedgeObjective`] (entropic, CVaR, mean–variance, spectral, weighted sums) turns P&L into
+//! a mean over paths; [`HedgeProblem`] is the volfit-optim `StochasticObjective` that
+//! [`train`] fits with Adam. [`evaluate`] scores every policy on fresh paths with standard
+//! errors; [`DhConfig`] reads it all from TOML.
+//!
+//! ```text
+//! Dynamics ─▶ Paths ─▶ Unroll(Claim, Policy) ─▶ P&L ─▶ HedgeObjective ─▶ HedgeProblem ─▶ Adam
+//!                                                  └─▶ evaluate (risk measures, SEs)
+//! ```
+//!
+//! Units: prices in units of the initial forward `F₀ = 1`, times in years (ACT/365).
+
+pub mod config;
+pub mod evaluate;
+pub mod features;
+pub mod objective;
+pub mod output;
+pub mod paths;
+pub mod policy;
+pub mod train;
+pub mod unroll;
+
+pub use config::DhConfig;
+pub use evaluate::{evaluate, mean_abs_from_black, simulate_policy, Evaluation, Outcome, Row};
+pub use features::{Accounting, Claim};
+pub use objective::{Criterion, HedgeObjective, Term};
+pub use output::{run_job, DhError, Summary};
+pub use paths::{Dynamics, Paths};
+pub use policy::{Policy, PolicyKind};
+pub use train::{train, HedgeProblem, TrainSpec, Trained};
+pub use unroll::Unroll;

@@ -1,0 +1,196 @@
+//! The `volfit deephedge train` job: simulate, train, evaluate, write the files.
+//!
+//! Files in the output directory (all through [`write_atomic`]):
+//! - `policy.safetensors`: the `[policy] kind` network (volfit-nn format, identity
+//!   normalisation; the header's `extra` holds the policy kind, features, claim, dynamics,
+//!   objective and trained thresholds); `policy-<name>.safetensors` for `[policy] also`;
+//! - `training_log.csv`: one row per policy and epoch — `policy, epoch, train_loss,
+//!   val_loss, rate, steps`, then the gradient RMS of each layer (`grad_rms_layer<l>`) and of
+//!   the thresholds (`grad_rms_thresholds`);
+//! - `evaluation.csv`: one row per policy and statistic (see [`Row`](super::Row)), the
+//!   classical hedges included, differences against `black_delta`.
+
+use super::config::DhConfig;
+use super::evaluate::{evaluate, simulate_policy, Evaluation};
+use super::paths::Paths;
+use super::policy::{Policy, PolicyKind};
+use super::train::{train, Trained};
+use super::unroll::Unroll;
+use crate::io::write_atomic;
+use std::collections::BTreeMap;
+use std::path::Path;
+use volfit_nn::{Network, Normalization, Precision};
+use volfit_optim::stochastic::Epoch;
+
+/// Why the job failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DhError {
+    /// The configuration is invalid (the message names the key).
+    #[error("{0}")]
+    Config(String),
+    /// Writing an output failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// Building or serialising a network failed.
+    #[error("network: {0}")]
+    Nn(#[from] volfit_nn::NnError),
+    /// The evaluation's risk measures failed.
+    #[error("evaluation: {0}")]
+    Risk(#[from] crate::risk::RiskError),
+}
+
+/// What the job produced.
+#[derive(Clone, Debug)]
+pub struct Summary {
+    /// Files written, relative to the output directory.
+    pub files: Vec<String>,
+    /// The evaluation on the test paths.
+    pub evaluation: Evaluation,
+    /// Per trained policy, its training.
+    pub trained: Vec<(PolicyKind, Trained)>,
+}
+
+/// Runs the job of `cfg` into `out` (created if missing); `on_epoch(policy, epoch)` after
+/// every epoch (progress).
+///
+/// # Errors
+/// [`DhError`] for an invalid configuration or a failed write.
+pub fn run_job(
+    cfg: &DhConfig,
+    out: &Path,
+    on_epoch: &mut dyn FnMut(PolicyKind, &Epoch),
+) -> Result<Summary, DhError> {
+    let claim = cfg.claim();
+    let objective = cfg.objective().map_err(DhError::Config)?;
+    let measures = cfg.measures().map_err(DhError::Config)?;
+    let (t, steps) = (claim.maturity, cfg.claim.steps);
+    let train_paths = Paths::simulate(&cfg.dynamics, cfg.training.paths, steps, t, cfg.seed);
+    let n_valid = cfg.training.validation_paths;
+    let valid_paths = (n_valid > 0)
+        .then(|| Paths::simulate(&cfg.dynamics, n_valid, steps, t, cfg.seed.wrapping_add(1)));
+    let test_paths =
+        Paths::simulate(&cfg.dynamics, cfg.evaluation.paths, steps, t, cfg.seed.wrapping_add(2));
+    std::fs::create_dir_all(out)?;
+    let mut files = Vec::new();
+    let mut trained = Vec::new();
+    let mut outcomes = Vec::new();
+    let kinds: Vec<PolicyKind> = std::iter::once(cfg.policy.kind)
+        .chain(cfg.policy.also.iter().copied().filter(|k| *k != cfg.policy.kind))
+        .chain([PolicyKind::BlackDelta, PolicyKind::WhalleyWilmott])
+        .collect();
+    for kind in kinds {
+        let p = &cfg.policy;
+        let policy = Policy::new(kind, &p.hidden, p.activation, p.with_vol, cfg.ww_aversion())?;
+        let u = Unroll { paths: &train_paths, claim: &claim, policy: &policy };
+        let params = if kind.is_trained() {
+            let v = valid_paths.as_ref().map(|vp| Unroll { paths: vp, ..u });
+            let tr =
+                train(u, v, &objective, &cfg.training.spec, &mut |e: &Epoch| on_epoch(kind, e));
+            let name = if kind == cfg.policy.kind {
+                "policy.safetensors".to_string()
+            } else {
+                format!("policy-{}.safetensors", kind.name())
+            };
+            save_policy(&out.join(&name), cfg, &policy, &tr)?;
+            files.push(name);
+            let params = tr.params.clone();
+            trained.push((kind, tr));
+            params
+        } else {
+            Vec::new()
+        };
+        let test = Unroll { paths: &test_paths, ..u };
+        outcomes.push((kind, simulate_policy(test, &params).pnl));
+    }
+    write_log(&out.join("training_log.csv"), &trained)?;
+    files.push("training_log.csv".into());
+    let refs: Vec<(PolicyKind, &[f64])> = outcomes.iter().map(|(k, p)| (*k, &p[..])).collect();
+    let b = cfg.evaluation.batches;
+    let evaluation =
+        evaluate(&refs, &objective, claim.premium(), &measures, b, PolicyKind::BlackDelta)?;
+    write_evaluation(&out.join("evaluation.csv"), &evaluation)?;
+    files.push("evaluation.csv".into());
+    Ok(Summary { files, evaluation, trained })
+}
+
+/// Writes a trained policy's network with its provenance.
+fn save_policy(path: &Path, cfg: &DhConfig, policy: &Policy, tr: &Trained) -> Result<(), DhError> {
+    let mlp = policy.mlp().ok_or_else(|| DhError::Config("not a network policy".into()))?;
+    let norm = Normalization::identity(mlp.inputs(), mlp.outputs());
+    let net = Network::new(mlp.architecture().clone(), tr.params.clone(), norm)?;
+    let json = |v: serde_json::Result<serde_json::Value>| v.unwrap_or(serde_json::Value::Null);
+    let mut extra = BTreeMap::new();
+    extra.insert("policy".into(), serde_json::json!(policy.kind().name()));
+    let n = mlp.inputs();
+    extra.insert("features".into(), serde_json::json!(super::features::NAMES[..n]));
+    extra.insert("claim".into(), json(serde_json::to_value(cfg.claim())));
+    extra.insert("dynamics".into(), json(serde_json::to_value(cfg.dynamics)));
+    extra.insert("objective".into(), json(serde_json::to_value(&cfg.objective)));
+    extra.insert("thresholds".into(), serde_json::json!(tr.eta));
+    let training = json(serde_json::to_value(&cfg.training));
+    let bytes = net.to_safetensors(Precision::F64, Some(training), extra)?;
+    write_atomic(path, |w| w.write_all(&bytes))?;
+    Ok(())
+}
+
+/// Writes `training_log.csv`.
+fn write_log(path: &Path, trained: &[(PolicyKind, Trained)]) -> Result<(), DhError> {
+    let layers = trained
+        .iter()
+        .map(|t| t.1.training.epochs.first().map_or(0, |e| e.group_grad_rms.len()))
+        .max()
+        .unwrap_or(1);
+    write_atomic(path, |w| -> std::io::Result<()> {
+        write!(w, "policy,epoch,train_loss,val_loss,rate,steps")?;
+        for l in 0..layers.saturating_sub(1) {
+            write!(w, ",grad_rms_layer{l}")?;
+        }
+        writeln!(w, ",grad_rms_thresholds")?;
+        for (kind, t) in trained {
+            for e in &t.training.epochs {
+                let val = e.val_loss.map_or(String::new(), |v| format!("{v:.9e}"));
+                write!(
+                    w,
+                    "{},{},{:.9e},{val},{:.6e},{}",
+                    kind.name(),
+                    e.epoch,
+                    e.train_loss,
+                    e.rate,
+                    e.steps
+                )?;
+                for l in 0..layers {
+                    let g = e.group_grad_rms.get(l).map_or(String::new(), |g| format!("{g:.6e}"));
+                    write!(w, ",{g}")?;
+                }
+                writeln!(w)?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// Writes `evaluation.csv`.
+fn write_evaluation(path: &Path, ev: &Evaluation) -> Result<(), DhError> {
+    write_atomic(path, |w| -> std::io::Result<()> {
+        writeln!(w, "policy,measure,value,se,reference,diff,diff_se,test_paths,batches")?;
+        for r in &ev.rows {
+            writeln!(
+                w,
+                "{},{},{:.9e},{:.3e},{},{:.9e},{:.3e},{},{}",
+                r.policy,
+                r.measure,
+                r.value,
+                r.se,
+                r.reference,
+                r.diff,
+                r.diff_se,
+                ev.paths,
+                ev.batches
+            )?;
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
