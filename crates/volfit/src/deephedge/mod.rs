@@ -9,7 +9,7 @@
 //! [`Unroll`]ed over the paths with an exact backward pass through time; a
 //! [`HedgeObjective`] (entropic, CVaR, mean–variance, spectral, weighted sums) turns P&L into
 //! a mean over paths; [`HedgeProblem`] is the volfit-optim `StochasticObjective` that
-//! [`train`] fits with Adam. [`evaluate`] scores every policy on fresh paths with standard
+//! [`train()`] fits with Adam. [`evaluate()`] scores every policy on fresh paths with standard
 //! errors; [`DhConfig`] reads it all from TOML.
 //!
 //! ```text

@@ -1,5 +1,5 @@
 //! The unrolled hedge over a chunk of paths: the forward pass (hedges and terminal P&L, see
-//! [`features`](super::features)) and the exact backward pass through time.
+//! [`super::features`]) and the exact backward pass through time.
 //!
 //! With `λ_t = ∂J/∂h_t` the total adjoint of the hedge at step `t` (the objective `J` through
 //! every later step), the pathwise gradient is

@@ -2,7 +2,7 @@
 //! box at Sobol points ([`sample`]), priced on a fixed grid of maturities × strikes in
 //! `k/√t` ([`grid`]) by the exact pricers (Heston, Bates) or by Monte Carlo (rough
 //! Bergomi, with each vol's standard error) and stored as implied vols in resumable chunk
-//! files ([`data`]); a network trained on them ([`train`]) is a [`Surrogate`] ([`net`]),
+//! files ([`data`]); a network trained on them ([`train`](mod@train)) is a [`Surrogate`] ([`net`]),
 //! saved as safetensors with what it maps in its header.
 
 pub mod data;
