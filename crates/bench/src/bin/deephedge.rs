@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run --release -p volfit-bench --bin deephedge -- [--threads 1] [--train 20000]
 //!     [--test 100000] [--epochs 40] [--theta 50] [--cost 0.0005] [--lr 5e-3] [--batch 1000]
-//!     [--only bs|heston]
+//!     [--only bs|heston] [--export DIR] [--seed 0]
 //! ```
 //!
 //! 1. Zero-cost Black–Scholes (σ 50 %, 30 days, 30 steps, ATM): no-transaction-band and
@@ -13,6 +13,14 @@
 //! 2. Heston (v0 0.36, κ 2, θ 0.3, σ 1.2, ρ −0.4), proportional cost `--cost` (Deribit's
 //!    perpetual taker fee 0.05 % by default): learned vs Black delta vs Whalley–Wilmott on
 //!    the entropic objective, with paired batch-means SEs on `--test` fresh paths.
+//!
+//! 3. `--export DIR` (the pfhedge comparison, `crates/bench/peers/deephedge_pfhedge.py`):
+//!    only the no-transaction-band policy on the `--only` case (Heston by default), after
+//!    writing the training and test forwards (`train.f64`, `test.f64`: row-major
+//!    paths × (steps + 1), little-endian f64), the initial network parameters (`init.f64`,
+//!    volfit-nn's layout: per layer the `[fan_out, fan_in]` weights then the bias, which is
+//!    torch's `Linear` layout) and `meta.json` into `DIR`; then its test P&L
+//!    (`volfit_test_pnl.f64`). Prints the training seconds, samples/s and test entropic risk.
 //!
 //! Prints one JSON line per measurement.
 //!
@@ -24,12 +32,18 @@
 //! - Heston, 0.05 % cost: entropic delta 0.011028, WW 0.010613, FF 0.007965, NTB 0.008334;
 //!   paired differences FF −5.5 SE vs delta and −5.9 SE vs WW, NTB −7.7 SE vs delta and
 //!   −8.6 SE vs WW (50 batch means over 100k test paths).
+//! - `--export` against pfhedge 0.23 / torch 2.15 (f64, one thread both sides, 3 A/B pairs,
+//!   Heston case above): 30.3k vs 16.5k training samples/s, 1.83× (1.30× against torch f32);
+//!   test entropic 0.008334 vs pfhedge 0.007849 at seed 0, 0.007732 vs 0.007835 at seed 1
+//!   (numbers and command in `crates/bench/peers/deephedge_pfhedge.py`).
 
+use std::path::Path;
 use std::time::Instant;
 use volfit::deephedge::{
     evaluate, mean_abs_from_black, simulate_policy, train, Accounting, Claim, Criterion, Dynamics,
     HedgeObjective, Paths, Policy, PolicyKind, Term, TrainSpec, Unroll,
 };
+use volfit::io::write_atomic;
 use volfit_nn::Activation;
 
 struct Opts {
@@ -42,6 +56,8 @@ struct Opts {
     only: Option<String>,
     lr: f64,
     batch: usize,
+    export: Option<String>,
+    seed: u64,
 }
 
 fn opts() -> Opts {
@@ -55,6 +71,8 @@ fn opts() -> Opts {
         only: None,
         lr: 5e-3,
         batch: 1000,
+        export: None,
+        seed: 0,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     for pair in args.chunks(2) {
@@ -72,6 +90,8 @@ fn opts() -> Opts {
             "--only" => o.only = Some(v.to_string()),
             "--lr" => o.lr = num("--lr"),
             "--batch" => o.batch = num("--batch") as usize,
+            "--export" => o.export = Some(v.to_string()),
+            "--seed" => o.seed = num("--seed") as u64,
             other => panic!("unknown flag {other}"),
         }
     }
@@ -79,7 +99,13 @@ fn opts() -> Opts {
 }
 
 fn spec(o: &Opts) -> TrainSpec {
-    TrainSpec { epochs: o.epochs, batch_size: o.batch, lr: o.lr, ..TrainSpec::default() }
+    TrainSpec {
+        epochs: o.epochs,
+        batch_size: o.batch,
+        lr: o.lr,
+        seed: o.seed,
+        ..TrainSpec::default()
+    }
 }
 
 fn entropic_objective(theta: f64) -> HedgeObjective {
@@ -157,10 +183,89 @@ fn run_case(o: &Opts, name: &str, dynamics: Dynamics, cost: f64) {
     }
 }
 
+/// The `--export` case: name, dynamics (`--only bs`: Black–Scholes σ 50 %, else Heston) and cost.
+fn case(o: &Opts) -> (&'static str, Dynamics, f64) {
+    if o.only.as_deref() == Some("bs") {
+        ("bs_cost", Dynamics::BlackScholes { sigma: 0.5 }, o.cost)
+    } else {
+        let h = Dynamics::Heston { v0: 0.36, kappa: 2.0, theta: 0.3, sigma: 1.2, rho: -0.4 };
+        ("heston_cost", h, o.cost)
+    }
+}
+
+/// Writes `values` as little-endian f64 to `dir/name` (atomically).
+fn write_f64(dir: &Path, name: &str, values: &[f64]) {
+    let path = dir.join(name);
+    write_atomic(&path, |w| -> std::io::Result<()> {
+        let mut buf = Vec::with_capacity(values.len() * 8);
+        values.iter().for_each(|v| buf.extend_from_slice(&v.to_le_bytes()));
+        w.write_all(&buf)
+    })
+    .unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+}
+
+/// Test-set entropic risk `(1/θ) ln E[exp(−θ P)]` (log-sum-exp, as pfhedge computes it).
+fn entropic(pnl: &[f64], theta: f64) -> f64 {
+    let m = pnl.iter().map(|p| -theta * p).fold(f64::NEG_INFINITY, f64::max);
+    let s: f64 = pnl.iter().map(|p| (-theta * p - m).exp()).sum();
+    (m + (s / pnl.len() as f64).ln()) / theta
+}
+
+/// `--export DIR`: the no-transaction-band problem of the pfhedge comparison (module docs).
+fn export_case(o: &Opts, dir: &str) {
+    let dir = Path::new(dir);
+    std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("--export {}: {e}", dir.display()));
+    let (name, dynamics, cost) = case(o);
+    let (maturity, steps, hidden) = (30.0 / 365.0, 30, [32usize, 32]);
+    let claim = Claim {
+        strike: 1.0,
+        maturity,
+        cost,
+        funding: 0.0,
+        accounting: Accounting::Usd,
+        black_vol: dynamics.black_vol(maturity),
+    };
+    let train_paths = Paths::simulate(&dynamics, o.train, steps, maturity, 1);
+    let test_paths = Paths::simulate(&dynamics, o.test, steps, maturity, 3);
+    let kind = PolicyKind::NoTransactionBand;
+    let policy = Policy::new(kind, &hidden, Activation::Elu, false, o.theta).expect("policy");
+    let spec = spec(o);
+    write_f64(dir, "train.f64", &train_paths.forward);
+    write_f64(dir, "test.f64", &test_paths.forward);
+    write_f64(dir, "init.f64", &policy.init_params(spec.init, spec.seed));
+    let meta = serde_json::json!({
+        "case": name, "strike": claim.strike, "maturity": maturity, "steps": steps,
+        "cost": cost, "black_vol": claim.black_vol, "premium": claim.premium(),
+        "theta": o.theta, "hidden": hidden, "activation": "elu", "lr": o.lr,
+        "batch_size": o.batch, "epochs": o.epochs, "seed": spec.seed,
+        "train_paths": o.train, "test_paths": o.test,
+    });
+    write_atomic(&dir.join("meta.json"), |w| -> std::io::Result<()> { writeln!(w, "{meta}") })
+        .expect("meta.json");
+    let u = Unroll { paths: &train_paths, claim: &claim, policy: &policy };
+    let start = Instant::now();
+    let params = train(u, None, &entropic_objective(o.theta), &spec, &mut ()).params;
+    let secs = start.elapsed().as_secs_f64();
+    let out = simulate_policy(Unroll { paths: &test_paths, ..u }, &params);
+    write_f64(dir, "volfit_test_pnl.f64", &out.pnl);
+    let samples = (o.train as f64) * f64::from(o.epochs);
+    println!(
+        "{{\"side\":\"volfit\",\"case\":\"{name}\",\"threads\":{},\"train_seconds\":{secs:.3},\
+         \"samples_per_s\":{:.0},\"test_entropic\":{:.7},\"test_paths\":{}}}",
+        rayon::current_num_threads(),
+        samples / secs,
+        entropic(&out.pnl, o.theta),
+        o.test
+    );
+}
+
 fn main() {
     let o = opts();
     let pool = rayon::ThreadPoolBuilder::new().num_threads(o.threads).build().expect("threads");
     pool.install(|| {
+        if let Some(dir) = &o.export {
+            return export_case(&o, dir);
+        }
         if o.only.as_deref() != Some("heston") {
             run_case(&o, "bs_zero_cost", Dynamics::BlackScholes { sigma: 0.5 }, 0.0);
         }
