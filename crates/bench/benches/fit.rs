@@ -96,7 +96,7 @@ fn load1() -> String {
 
 /// Per-expiry SVI exactly as `fit_snapshot` runs it (`volfit::fit::fit_svi_slice`).
 fn ours_svi(s: &Slice, spec: &FitSpec) -> Option<Calibration> {
-    volfit::fit::fit_svi_slice(&s.targets, spec, None).ok().map(|(c, _)| c)
+    volfit::fit::fit_svi_slice(&s.targets, s.t, spec, None).ok().map(|(c, _)| c)
 }
 
 /// Per-expiry SABR exactly as `fit_snapshot` runs it (`volfit::fit::fit_sabr_slice`; the

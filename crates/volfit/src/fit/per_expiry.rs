@@ -162,7 +162,7 @@ fn enforce_svi_calendar(snap: &Snapshot, spec: &FitSpec, outcomes: &mut [ExpiryO
         let Ok(mut svi) = Svi::from_slice(&cal.x) else { continue };
         if let Some((t0, p)) = prev {
             if check_svi_calendar(&p, (e.t, &svi), lo, hi).is_some() {
-                let family = svi_family(targets);
+                let family = svi_family(targets, e.t);
                 if let Some(c) = lift_above(&family, targets, spec, cal, (t0, &p), e.t, &grid) {
                     if let Ok(s) = Svi::from_slice(&c.x) {
                         svi = s;

@@ -77,47 +77,74 @@ pub(crate) fn vol_from_variance(w: f64, t: f64, grad: Option<&mut [f64]>) -> Opt
     Some(s)
 }
 
+/// Where a model's total variance `w` turns into a vol at a quote.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum VarianceTime {
+    /// A surface `w(k, t)` at each quote's own `t` (where it was observed).
+    Quote,
+    /// A per-expiry smile `w(k)` at its expiry's `T` (years to expiry at the snapshot
+    /// time): `σ = √(w/T)` at every quote of the slice. A dump polled over minutes observes
+    /// one expiry at several `t`; what stays put over minutes is the vol, not the total
+    /// variance, so the smile is a vol smile read at each quote's own `k` — the same vol
+    /// [`Fitted::vol`](crate::model::Fitted::vol) scores it with.
+    Slice(f64),
+}
+
 /// Fills `σ` (and, with `jac`, the rows `∂σ/∂x`) from a per-target total variance
-/// `variance(q, grad_row) -> w` that writes `∂w/∂x` into `grad_row` when given.
+/// `variance(q, grad_row) -> w` that writes `∂w/∂x` into `grad_row` when given, read at
+/// `at`.
 pub(crate) fn fill_from_variance(
     targets: &[Target],
     sigma: &mut [f64],
     jac: Option<&mut [f64]>,
     n: usize,
+    at: VarianceTime,
     mut variance: impl FnMut(&Target, Option<&mut [f64]>) -> f64,
 ) -> Option<()> {
+    let t_of = |q: &Target| match at {
+        VarianceTime::Quote => q.t,
+        VarianceTime::Slice(t) => t,
+    };
     match jac {
         Some(jac) => {
             for ((q, s), row) in targets.iter().zip(sigma.iter_mut()).zip(jac.chunks_mut(n)) {
                 let w = variance(q, Some(&mut *row));
-                *s = vol_from_variance(w, q.t, Some(row))?;
+                *s = vol_from_variance(w, t_of(q), Some(row))?;
             }
         }
         None => {
             for (q, s) in targets.iter().zip(sigma.iter_mut()) {
-                *s = vol_from_variance(variance(q, None), q.t, None)?;
+                *s = vol_from_variance(variance(q, None), t_of(q), None)?;
             }
         }
     }
     Some(())
 }
 
-/// A single-expiry smile family `M` (SVI, SABR, …) as a [`VolModel`].
-#[derive(Clone, Debug, Default)]
+/// A single-expiry smile family `M` (SVI, SABR, …) as a [`VolModel`]: its total variance
+/// `w(k)` is the expiry's at `t`, years to expiry at the snapshot time, and the vol at every
+/// quote of the slice is `√(w(k)/t)` (see `VarianceTime::Slice`).
+#[derive(Clone, Debug)]
 pub struct SmileModel<M> {
+    t: f64,
     domains: Option<Vec<Domain>>,
     _model: PhantomData<M>,
 }
 
 impl<M> SmileModel<M> {
-    /// The family of `M` on its own parameter domains.
-    pub fn new() -> Self {
-        SmileModel { domains: None, _model: PhantomData }
+    /// The family of `M` at an expiry `t` years away, on its own parameter domains.
+    pub fn new(t: f64) -> Self {
+        SmileModel { t, domains: None, _model: PhantomData }
     }
-    /// The family of `M` restricted to `domains` (each inside the model's own), e.g. a box
-    /// tied to the quoted moneyness range that keeps a fit out of flat, degenerate valleys.
-    pub fn with_domains(domains: Vec<Domain>) -> Self {
-        SmileModel { domains: Some(domains), _model: PhantomData }
+    /// The family of `M` at an expiry `t` years away, restricted to `domains` (each inside
+    /// the model's own), e.g. a box tied to the quoted moneyness range that keeps a fit out
+    /// of flat, degenerate valleys.
+    pub fn with_domains(t: f64, domains: Vec<Domain>) -> Self {
+        SmileModel { t, domains: Some(domains), _model: PhantomData }
+    }
+    /// Years to the expiry at the snapshot time.
+    pub fn t(&self) -> f64 {
+        self.t
     }
 }
 
@@ -147,7 +174,8 @@ impl<M: Params + Smile + ButterflyPenalty> VolModel for SmileModel<M> {
         jac: Option<&mut [f64]>,
     ) -> Option<()> {
         let model = M::from_slice(x).ok()?;
-        fill_from_variance(targets, sigma, jac, x.len(), |q, g| match g {
+        let at = VarianceTime::Slice(self.t);
+        fill_from_variance(targets, sigma, jac, x.len(), at, |q, g| match g {
             Some(g) => model.total_variance_grad(q.k, g),
             None => model.total_variance(q.k),
         })
@@ -192,7 +220,7 @@ impl<S: Surface> VolModel for SurfaceModel<S> {
         jac: Option<&mut [f64]>,
     ) -> Option<()> {
         let model = self.template.with_slice(x).ok()?;
-        fill_from_variance(targets, sigma, jac, x.len(), |q, g| match g {
+        fill_from_variance(targets, sigma, jac, x.len(), VarianceTime::Quote, |q, g| match g {
             Some(g) => model.total_variance_grad(q.k, q.t, g),
             None => model.total_variance(q.k, q.t),
         })
@@ -431,7 +459,8 @@ impl VolModel for SabrModel {
             .ok()?;
         let n = self.num_params();
         let mut full = [0.0; 4];
-        fill_from_variance(targets, sigma, jac, n, |q, g| match g {
+        let at = VarianceTime::Slice(self.t);
+        fill_from_variance(targets, sigma, jac, n, at, |q, g| match g {
             Some(g) => {
                 let w = smile.total_variance_grad(q.k, &mut full);
                 g.copy_from_slice(&full[..n]);

@@ -43,8 +43,12 @@ fn sabr_guess(targets: &[Target], f: f64, t: f64, beta: f64, atm: f64) -> Option
     guess_from_smile(f, t, beta, sigma0, c1 / h, 2.0 * c2 / (h * h))
 }
 
+/// Where a free β starts: inside β's open domain (0, 1) — the lognormal β = 1 that crypto
+/// desks fix is its edge, outside it, so a free fit started there was refused on every slice.
+const FREE_BETA_START: f64 = 0.9;
+
 /// Fits SABR (β from the spec, fixed or free) to one expiry's targets at forward `f` and
-/// expiry `t`, from the warm start (when given) and from α at the ATM vol, ρ = −0.1, ν = 1.
+/// expiry `t`, from the warm start (when given) and from the smile's shape (a free β from 0.9).
 ///
 /// # Errors
 /// [`FitError`] when no start can be calibrated.
@@ -56,7 +60,7 @@ pub fn fit_sabr_slice(
     warm: Option<&[f64]>,
 ) -> Result<(Calibration, SabrModel), FitError> {
     let family = SabrModel { f, t, beta: spec.sabr_beta };
-    let beta = spec.sabr_beta.unwrap_or(1.0);
+    let beta = spec.sabr_beta.unwrap_or(FREE_BETA_START);
     let atm = atm_vol(targets).unwrap_or(0.5);
     let [a, r, n] = sabr_guess(targets, f, t, beta, atm)
         .unwrap_or_else(|| [atm * f.powf(1.0 - beta), -0.1, 1.0]);

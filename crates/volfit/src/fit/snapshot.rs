@@ -33,8 +33,8 @@ pub fn fit_snapshot(snap: &Snapshot, spec: &FitSpec, warm: Option<&WarmStart>) -
 /// [`fit_snapshot`] by model family.
 fn fit_model(snap: &Snapshot, spec: &FitSpec, warm: Option<&WarmStart>) -> SnapshotResult {
     match spec.model {
-        ModelKind::Svi => fit_per_expiry(snap, spec, warm, &|q, _, w| {
-            fit_svi_slice(q, spec, w).map(|(c, family)| (c, family.param_names()))
+        ModelKind::Svi => fit_per_expiry(snap, spec, warm, &|q, e, w| {
+            fit_svi_slice(q, e.t, spec, w).map(|(c, family)| (c, family.param_names()))
         }),
         ModelKind::Sabr => fit_per_expiry(snap, spec, warm, &|q, e, w| {
             fit_sabr_slice(q, e.forward, e.t, spec, w).map(|(c, family)| (c, family.param_names()))

@@ -18,21 +18,27 @@ use volfit_optim::penalty::Penalty;
 /// Raw SVI on a box tied to the quoted range of `targets`. SVI has a flat valley (a ↓,
 /// σ ↑ at fixed wings) along which a solver can drift far outside the quotes, leaving a
 /// smile that is arbitrageable where nobody quotes (seen on 1–3-day ETH slices): m and σ
-/// are boxed by the quoted range, as the quasi-explicit search does.
-pub(super) fn svi_family(targets: &[Target]) -> SmileModel<Svi> {
+/// are boxed by the quoted range, as the quasi-explicit search does. `t`: years to the
+/// expiry at the snapshot time.
+pub(super) fn svi_family(targets: &[Target], t: f64) -> SmileModel<Svi> {
     let (kmin, kmax) = quoted_range(targets);
     let span = (kmax - kmin).max(0.02);
-    SmileModel::<Svi>::with_domains(vec![
-        Domain::Free,
-        // Roger Lee: the wing slopes b(1 ± ρ) of w cannot exceed 2, so b < 2.
-        Domain::Interval(0.0, 2.0),
-        Domain::Interval(-1.0, 1.0),
-        Domain::Interval(kmin - span, kmax + span),
-        Domain::Interval(0.0, 2.0 * span),
-    ])
+    SmileModel::<Svi>::with_domains(
+        t,
+        vec![
+            Domain::Free,
+            // Roger Lee: the wing slopes b(1 ± ρ) of w cannot exceed 2, so b < 2.
+            Domain::Interval(0.0, 2.0),
+            Domain::Interval(-1.0, 1.0),
+            Domain::Interval(kmin - span, kmax + span),
+            Domain::Interval(0.0, 2.0 * span),
+        ],
+    )
 }
 
-/// Fits raw SVI to one expiry's targets: from the warm start (when given) and from the
+/// Fits raw SVI to one expiry's targets, `t` years to expiry at the snapshot time (the
+/// smile's vol at a quote is `√(w(k)/t)` whenever the quote was observed): from the warm
+/// start (when given) and from the
 /// quasi-explicit fit, on a box tied to the quoted range; the better fit wins. A fit with
 /// butterfly arbitrage anywhere on the real line, or breaking Lee's wing bound
 /// `b(1 + |ρ|) ≤ 2`, is repaired (penalised refits, then flattening), so every fit returned
@@ -42,15 +48,16 @@ pub(super) fn svi_family(targets: &[Target]) -> SmileModel<Svi> {
 /// [`FitError`] when no start can be calibrated.
 pub fn fit_svi_slice(
     targets: &[Target],
+    t: f64,
     spec: &FitSpec,
     warm: Option<&[f64]>,
 ) -> Result<(Calibration, SmileModel<Svi>), FitError> {
     let ks: Vec<f64> = targets.iter().map(|q| q.k).collect();
-    let ws: Vec<f64> = targets.iter().map(|q| market_iv(q).powi(2) * q.t).collect();
+    let ws: Vec<f64> = targets.iter().map(|q| market_iv(q).powi(2) * t).collect();
     let ones = vec![1.0; ks.len()];
     let (kmin, kmax) = quoted_range(targets);
     let span = (kmax - kmin).max(0.02);
-    let family = svi_family(targets);
+    let family = svi_family(targets, t);
     // Moves a start into the box; when σ shrinks, `a` rises by the minimum variance lost,
     // `b(σ − σ')√(1−ρ²)`, so the smile stays valid and keeps its level.
     let inside = |x: &[f64]| -> Vec<f64> {
@@ -77,7 +84,7 @@ pub fn fit_svi_slice(
         targets,
         spec,
         warm,
-        t: targets.first().map_or(1.0, |q| q.t),
+        t,
         k0: 0.0f64.clamp(kmin, kmax),
     };
     if !repair.clean(&cal.x) {

@@ -42,7 +42,8 @@ use serde::Serialize;
 pub struct Obs {
     /// Snapshot time, ms since the epoch.
     pub time_ms: i64,
-    /// The option's expiry forward (settlement price when `settled`).
+    /// The option's forward at this observation: its quote's own (`Quote::row_forward`),
+    /// else the expiry's; the settlement price when `settled`.
     pub forward: f64,
     /// Mark in USD (mid; the payoff when `settled`).
     pub value: f64,

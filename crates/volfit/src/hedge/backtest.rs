@@ -420,7 +420,7 @@ fn run_paths(
                         settled: obs[obs.len() - 1].settled,
                         hedge_source: source.clone(),
                         entry_forward: o0.forward,
-                        entry_t: e.t,
+                        entry_t: q.t,
                         entry_k: (q.strike / o0.forward).ln(),
                         entry_vol: p.entry_vol,
                         entry_delta: o0.deltas.get(dk),
@@ -518,7 +518,10 @@ impl RunContext<'_> {
             let Some((ei, _)) = own_forward(j) else { break };
             let e = &snap.expiries[ei];
             let q = index[j].get(q0.instrument.as_str()).map(|&(_, qi)| &e.quotes[qi]);
-            let k = (q0.strike / e.forward).ln();
+            // The quote's own forward and time to expiry (a book polled over minutes has
+            // one per row; its IVs and coin prices belong to them), else the expiry's.
+            let (fwd, t) = q.map_or((e.forward, e.t), |q| (q.row_forward, q.t));
+            let k = (q0.strike / fwd).ln();
             // Exchange mark IV first: mid IVs of wide short-dated quotes are noisy.
             let market_iv = q.and_then(|q| q.mark_iv.or(q.mid_iv));
             let (vol, slope, fallback) = match model_vol(&smiles[j], expiry_ms, k, market_iv) {
@@ -530,7 +533,7 @@ impl RunContext<'_> {
             };
             prev_vol = Some((vol, slope));
             info.fallback_vols += usize::from(fallback);
-            let deltas = Deltas::new(q0.kind, e.forward, q0.strike, e.t, vol, slope);
+            let deltas = Deltas::new(q0.kind, fwd, q0.strike, t, vol, slope);
             let (mid, mark) = (q.and_then(Quote::mid), q.and_then(|q| q.mark));
             let (value, marked) = match (cfg.marks, mid, mark) {
                 (Marks::Exchange, _, Some(m)) | (Marks::Mid, Some(m), _) => (m, false),
@@ -540,10 +543,10 @@ impl RunContext<'_> {
             info.model_marks += usize::from(marked);
             let value_coin = match q.map(|q| (q.bid_coin, q.ask_coin)) {
                 Some((Some(b), Some(a))) if !marked && cfg.marks == Marks::Mid => 0.5 * (a + b),
-                _ => value / e.forward,
+                _ => value / fwd,
             };
             let side = |usd: Option<f64>, c: Option<f64>| -> Option<(f64, f64)> {
-                usd.map(|u| (u, c.unwrap_or(u / e.forward)))
+                usd.map(|u| (u, c.unwrap_or(u / fwd)))
             };
             if j == start {
                 info.entry_vol = vol;
@@ -551,7 +554,7 @@ impl RunContext<'_> {
             info.exit_quoted = q.is_some_and(Quote::two_sided);
             obs.push(Obs {
                 time_ms: snap.time_ms,
-                forward: e.forward,
+                forward: fwd,
                 value,
                 value_coin,
                 bid: q.and_then(|q| side(q.bid, q.bid_coin)),
@@ -570,7 +573,7 @@ impl RunContext<'_> {
                 let s = settlement_price(next);
                 let payoff = (q0.kind.sign() * (s - q0.strike)).max(0.0);
                 if future {
-                    step = Step { p0: e.forward, p1: s, source: HedgeSource::Future, funding: 0.0 };
+                    step = Step { p0: fwd, p1: s, source: HedgeSource::Future, funding: 0.0 };
                 }
                 path_steps.push(step);
                 info.exit_quoted = true;
@@ -599,7 +602,10 @@ impl RunContext<'_> {
                 break;
             };
             if future {
-                step = Step { p0: e.forward, p1: f1, source: HedgeSource::Future, funding: 0.0 };
+                // The option's own forward at the next observation when it is quoted there.
+                let q1 = index[j + 1].get(q0.instrument.as_str());
+                let f1 = q1.map_or(f1, |&(ei, qi)| next.expiries[ei].quotes[qi].row_forward);
+                step = Step { p0: fwd, p1: f1, source: HedgeSource::Future, funding: 0.0 };
             }
             path_steps.push(step);
         }

@@ -15,9 +15,11 @@ use std::str::FromStr;
 /// Black-76 on the quote's own forward), vols as fractions.
 ///
 /// `k`, `t` and `forward` are the quote's own, where it was observed (see
-/// [`Quote::t`](crate::market::Quote::t)): a model is evaluated at each quote's `(k, t)`, so a
-/// per-expiry smile `w(k)` gives `σᵢ = √(w(kᵢ)/tᵢ)`. For a file whose rows share one time and
-/// forward per expiry they are the expiry's.
+/// [`Quote::t`](crate::market::Quote::t)): a surface is evaluated at each quote's `(k, t)`; a
+/// per-expiry smile `w(k)`, the expiry's total variance at the snapshot time `T`, gives the
+/// vol `σᵢ = √(w(kᵢ)/T)` at each quote's own `k` (over the minutes a dump is polled, the vol
+/// stays put, not the total variance). For a file whose rows share one time and forward per
+/// expiry they are the expiry's.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Target {
     /// Log-forward-moneyness `ln(K/F)` on the quote's own forward.

@@ -388,3 +388,41 @@ fn deribit_displayed_delta_is_the_black_delta() {
     assert!(mb < 5e-4, "Black delta: median {mb}");
     assert!(mp > 20.0 * mb, "premium-adjusted: median {mp}");
 }
+
+#[test]
+fn each_observation_is_valued_on_its_quotes_own_forward_and_time() {
+    // A book polled over minutes gives every row its own forward and time to expiry; its
+    // IVs and coin prices belong to them. The backtest took the expiry's median forward and
+    // the snapshot's time instead. Here every quote of the first snapshot is moved off the
+    // expiry forward by a few basis points (as rows polled later are): each path's entry
+    // forward, time and Black delta must be the quote's own.
+    let Some(dir) = data_dir() else { return };
+    let mut snaps = jan_btc(&dir, 3);
+    for e in &mut snaps[0].expiries {
+        for (i, q) in e.quotes.iter_mut().enumerate() {
+            q.row_forward = e.forward * (1.0 + 3e-4 * (i % 5) as f64);
+            q.t = e.t * (1.0 - 1e-3 * (i % 3) as f64);
+        }
+    }
+    let cfg = HedgeConfig {
+        deltas: vec![DeltaKind::Black],
+        liquidity: LiquidityFilter::off(),
+        ..HedgeConfig::default()
+    };
+    let out = backtest(&snaps, &perps(&dir), &cfg);
+    let entry = snaps[0].time_iso();
+    let quotes: std::collections::HashMap<&str, (&volfit::market::Quote, f64)> = snaps[0]
+        .expiries
+        .iter()
+        .flat_map(|e| e.quotes.iter().map(move |q| (q.instrument.as_str(), (q, e.forward))))
+        .collect();
+    let mut moved = 0;
+    for p in out.paths.iter().filter(|p| p.entry == entry) {
+        let (q, expiry_forward) = quotes[p.instrument.as_str()];
+        assert_eq!((p.entry_forward, p.entry_t), (q.row_forward, q.t), "{}", p.instrument);
+        let g = volfit::black::greeks(q.kind, q.row_forward, q.strike, q.t, p.entry_vol);
+        assert!((p.entry_delta - g.delta).abs() < 1e-12, "{}", p.instrument);
+        moved += usize::from(q.row_forward != expiry_forward);
+    }
+    assert!(moved > 50, "{moved} paths entered off the expiry forward");
+}

@@ -22,6 +22,7 @@ mod report;
 mod risk;
 mod scenario;
 mod short_dated_iv;
+mod slice_time;
 mod surrogate_fit;
 mod surrogate_train;
 mod tardis_stream;
