@@ -88,7 +88,7 @@ pub const CURVE_TAUS: [f64; 3] = [1.0, 0.5, 0.1];
 /// Forward over strike of the hedge curves: 41 points over ±2.5 Black deviations.
 pub fn curve_moneyness(claim: &Claim) -> Vec<f64> {
     let s = claim.black_vol * claim.maturity.sqrt();
-    (0..41).map(|i| (s * (i as f64 / 8.0 - 2.5)).exp()).collect()
+    (0..41).map(|i| (s * (f64::from(i) / 8.0 - 2.5)).exp()).collect()
 }
 
 /// Runs the job of `cfg`, resolved as `setup` ([`DhConfig::setup`]), into `out` (created if

@@ -15,6 +15,9 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Poisson, StandardNormal};
 use rayon::prelude::*;
 
+/// Bates jumps `(λ, μ_J, σ_J)`.
+type Jumps = (f64, f64, f64);
+
 /// The dynamics of the forward under which the hedge is trained and tested.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -109,7 +112,7 @@ impl Dynamics {
 
     /// Heston's `[v0, κ, θ, σ, ρ]` and the jumps `(λ, μ_J, σ_J)` (none for Heston), or
     /// `None` under Black–Scholes.
-    fn heston_parts(&self) -> Option<([f64; 5], Option<(f64, f64, f64)>)> {
+    fn heston_parts(&self) -> Option<([f64; 5], Option<Jumps>)> {
         match *self {
             Dynamics::BlackScholes { .. } => None,
             Dynamics::Heston { v0, kappa, theta, sigma, rho } => {
