@@ -6,7 +6,7 @@ use anyhow::Context;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
-use volfit::deephedge::{run_job, DhConfig};
+use volfit::deephedge::{describe_dynamics, run_job, DhConfig};
 
 /// `volfit deephedge …`.
 #[derive(clap::Args, Debug)]
@@ -19,7 +19,8 @@ pub struct DeephedgeArgs {
 enum DeephedgeCommand {
     /// Train the policy of a dh.toml on Monte Carlo paths (Adam on mini-batches, early
     /// stopping on held-out paths) and evaluate it with the classical hedges on fresh paths;
-    /// writes DIR/policy.safetensors, DIR/training_log.csv and DIR/evaluation.csv.
+    /// writes DIR/policy.safetensors, DIR/training_log.csv, DIR/evaluation.csv and the page
+    /// DIR/report.html.
     Train(TrainArgs),
 }
 
@@ -47,8 +48,10 @@ fn train(a: &TrainArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
     let text = std::fs::read_to_string(&a.config)
         .with_context(|| format!("reading {}", a.config.display()))?;
-    let cfg =
+    let mut cfg =
         DhConfig::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", a.config.display()))?;
+    // A relative snapshot path is relative to the config file.
+    cfg.dynamics.rebase(a.config.parent().unwrap_or(std::path::Path::new(".")));
     let mut progress = |kind: volfit::deephedge::PolicyKind,
                         e: &volfit_optim::stochastic::Epoch| {
         if !quiet {
@@ -56,7 +59,19 @@ fn train(a: &TrainArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             eprintln!("{} epoch {}: train {:.6e}{val}", kind.name(), e.epoch, e.train_loss);
         }
     };
-    let summary = a.threads.pool()?.install(|| run_job(&cfg, &a.out, &mut progress))?;
+    let pool = a.threads.pool()?;
+    let setup =
+        pool.install(|| cfg.setup()).map_err(|e| anyhow::anyhow!("{}: {e}", a.config.display()))?;
+    if !quiet {
+        match &setup.calibration {
+            Some(c) => eprintln!("calibrated: {}", c.describe()),
+            None => eprintln!("dynamics: {}", describe_dynamics(&setup.dynamics)),
+        }
+    }
+    let mut summary = pool.install(|| run_job(&cfg, &setup, &a.out, &mut progress))?;
+    volfit::report::deephedge::write_report(&a.out, &cfg, &summary)
+        .with_context(|| format!("writing {}", a.out.join("report.html").display()))?;
+    summary.files.push("report.html".into());
     if !quiet {
         for r in summary.evaluation.rows.iter().filter(|r| r.measure == "objective") {
             eprintln!(

@@ -1,12 +1,15 @@
 //! The `dh.toml` configuration of `volfit deephedge train`: dynamics, claim, policy,
 //! objective, training and evaluation, validated with errors naming the key.
 
+use super::calibrate::{CalibrateSpec, Calibration};
 use super::features::{Accounting, Claim};
 use super::objective::{HedgeObjective, Term};
+use super::output::DhError;
 use super::paths::Dynamics;
 use super::policy::PolicyKind;
 use super::train::TrainSpec;
 use crate::risk::RiskMeasure;
+use std::path::Path;
 use volfit_nn::Activation;
 
 /// The whole configuration.
@@ -17,8 +20,8 @@ pub struct DhConfig {
     /// `seed + 2`).
     #[serde(default)]
     pub seed: u64,
-    /// Dynamics of the forward.
-    pub dynamics: Dynamics,
+    /// Dynamics of the forward: given parameters, or fitted to a snapshot.
+    pub dynamics: DynamicsConfig,
     /// The short call and the frictions.
     pub claim: ClaimConfig,
     /// The trained policy.
@@ -33,13 +36,66 @@ pub struct DhConfig {
     pub evaluation: EvaluationConfig,
 }
 
+/// `[dynamics]`: the parameters ([`Dynamics`], by `kind`), or with `calibrate = "FILE"` a
+/// Heston or Bates fit to a Deribit snapshot ([`CalibrateSpec`]).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(untagged)]
+pub enum DynamicsConfig {
+    /// Given parameters.
+    Given(Dynamics),
+    /// Fitted to a snapshot.
+    Calibrate(CalibrateSpec),
+}
+
+impl<'de> serde::Deserialize<'de> for DynamicsConfig {
+    /// By the presence of `calibrate`, so that each form reports its own unknown or missing
+    /// keys.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let table = toml::Table::deserialize(d)?;
+        let calibrate = table.contains_key("calibrate");
+        let value = toml::Value::Table(table);
+        if calibrate {
+            value.try_into().map(DynamicsConfig::Calibrate)
+        } else {
+            value.try_into().map(DynamicsConfig::Given)
+        }
+        .map_err(|e| D::Error::custom(format!("dynamics: {}", e.message())))
+    }
+}
+
+impl DynamicsConfig {
+    /// Resolves a relative `calibrate` path against `dir` (the config file's folder).
+    pub fn rebase(&mut self, dir: &Path) {
+        if let DynamicsConfig::Calibrate(c) = self {
+            if c.calibrate.is_relative() {
+                c.calibrate = dir.join(&c.calibrate);
+            }
+        }
+    }
+}
+
+/// The configuration resolved for a run: the dynamics (fitted when calibrated), the claim
+/// (strike and maturity from the snapshot when calibrated) and the calibration's record.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Setup {
+    /// The dynamics of the paths.
+    pub dynamics: Dynamics,
+    /// The claim, in units of the initial forward.
+    pub claim: Claim,
+    /// The calibration, when `[dynamics] calibrate` is given.
+    pub calibration: Option<Calibration>,
+}
+
 /// `[claim]`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimConfig {
-    /// Strike over the initial forward (1 = at the money).
+    /// Strike over the initial forward (1 = at the money); when calibrated, the listed
+    /// strike nearest `strike × F` is taken.
     pub strike: f64,
-    /// Days to expiry.
+    /// Days to expiry; when calibrated without `dynamics.expiry`, the listed expiry nearest
+    /// it is taken.
     pub maturity_days: f64,
     /// Hedge rebalancing steps to expiry.
     pub steps: usize,
@@ -140,7 +196,10 @@ impl DhConfig {
     }
 
     fn validate(&self) -> Result<(), String> {
-        self.dynamics.validate()?;
+        match &self.dynamics {
+            DynamicsConfig::Given(d) => d.validate()?,
+            DynamicsConfig::Calibrate(c) => c.validate()?,
+        }
         let c = &self.claim;
         let pos = |key: &str, v: f64| {
             if v.is_finite() && v > 0.0 {
@@ -193,18 +252,29 @@ impl DhConfig {
         Ok(())
     }
 
-    /// The claim in units of the initial forward.
-    pub fn claim(&self) -> Claim {
+    /// Resolves the dynamics and the claim; a calibration reads and fits its snapshot.
+    ///
+    /// # Errors
+    /// A calibration that fails ([`CalibrateSpec::calibrate`]).
+    pub fn setup(&self) -> Result<Setup, DhError> {
         let c = &self.claim;
-        let maturity = c.maturity_days / 365.0;
-        Claim {
-            strike: c.strike,
+        let (dynamics, strike, days, calibration) = match &self.dynamics {
+            DynamicsConfig::Given(d) => (*d, c.strike, c.maturity_days, None),
+            DynamicsConfig::Calibrate(spec) => {
+                let cal = spec.calibrate(c.strike, c.maturity_days)?;
+                (cal.dynamics, cal.strike, cal.maturity_days, Some(cal))
+            }
+        };
+        let maturity = days / 365.0;
+        let claim = Claim {
+            strike,
             maturity,
             cost: c.cost,
             funding: c.funding,
             accounting: c.accounting,
-            black_vol: c.black_vol.unwrap_or_else(|| self.dynamics.black_vol(maturity)),
-        }
+            black_vol: c.black_vol.unwrap_or_else(|| dynamics.black_vol(maturity)),
+        };
+        Ok(Setup { dynamics, claim, calibration })
     }
 
     /// The compiled objective.

@@ -9,8 +9,9 @@
 //! premium that makes the objective zero: for these cash-invariant objectives,
 //! `premium + objective(P&L)`.
 
+use super::features::{self, Claim};
 use super::objective::HedgeObjective;
-use super::policy::PolicyKind;
+use super::policy::{Policy, PolicyKind};
 use super::unroll::{Unroll, CHUNK};
 use crate::risk::{evaluate as risk_evaluate, RiskError, RiskMeasure, Sample};
 use rayon::prelude::*;
@@ -48,19 +49,72 @@ pub fn simulate_policy(unroll: Unroll<'_>, params: &[f64]) -> Outcome {
 
 /// Mean `|h − δ|` over every state of `outcome`: how far the hedge is from the Black hedge.
 pub fn mean_abs_from_black(unroll: Unroll<'_>, outcome: &Outcome) -> f64 {
+    let by_step = abs_from_black_by_step(unroll, outcome);
+    by_step.iter().sum::<f64>() / by_step.len().max(1) as f64
+}
+
+/// Mean `|h_t − δ_t|` over the paths of `outcome`, per hedge step `t`.
+pub fn abs_from_black_by_step(unroll: Unroll<'_>, outcome: &Outcome) -> Vec<f64> {
     let (p, c) = (unroll.paths, unroll.claim);
     let n = p.steps;
-    let total: f64 = (0..p.paths)
-        .map(|i| {
-            (0..n)
-                .map(|t| {
-                    let tau = c.maturity - t as f64 * p.dt;
-                    (outcome.hedge[i * n + t] - c.black_hedge(p.f(i, t), tau).0).abs()
-                })
-                .sum::<f64>()
+    (0..n)
+        .map(|t| {
+            let tau = c.maturity - t as f64 * p.dt;
+            let total: f64 = (0..p.paths)
+                .map(|i| (outcome.hedge[i * n + t] - c.black_hedge(p.f(i, t), tau).0).abs())
+                .sum();
+            total / p.paths.max(1) as f64
         })
-        .sum();
-    total / (p.paths * n).max(1) as f64
+        .collect()
+}
+
+/// A policy's hedge at one state of a grid.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct CurvePoint {
+    /// Forward over the strike.
+    pub moneyness: f64,
+    /// The Black hedge `δ`.
+    pub black: f64,
+    /// The hedge chosen when the previous hedge is `δ`.
+    pub hedge: f64,
+    /// The band's lower and upper bounds (both `hedge` for a policy without a band).
+    pub band: (f64, f64),
+}
+
+/// The hedge `policy` (network parameters `params`) chooses at forwards `moneyness × K`
+/// with `tau` years left, when the previous hedge is the Black hedge `δ` there (the state a
+/// delta hedger is in) and the volatility is the claim's Black vol. The band comes from
+/// the clamp itself: the hedge chosen from a previous hedge far below and far above.
+pub fn hedge_curve(
+    policy: &Policy,
+    params: &[f64],
+    claim: &Claim,
+    tau: f64,
+    moneyness: &[f64],
+) -> Vec<CurvePoint> {
+    let rows = moneyness.len();
+    let f = |m: f64| m * claim.strike;
+    let black: Vec<(f64, f64)> = moneyness.iter().map(|&m| claim.black_hedge(f(m), tau)).collect();
+    let mut ws = policy.mlp().map(|m| m.workspace(rows.max(1)));
+    if let (Some(mlp), Some(ws)) = (policy.mlp(), ws.as_mut()) {
+        let ni = mlp.inputs();
+        for (r, (&m, d)) in moneyness.iter().zip(&black).enumerate() {
+            let row = &mut ws.input_mut()[r * ni..(r + 1) * ni];
+            features::fill(row, claim, f(m), tau, d.0, claim.black_vol);
+        }
+        mlp.forward(params, ws, rows);
+    }
+    let no = policy.mlp().map_or(0, volfit_nn::Mlp::outputs);
+    let out = ws.as_ref().map(|ws| ws.output(rows));
+    (0..rows)
+        .map(|r| {
+            let o = out.map_or(&[][..], |o| &o[r * no..(r + 1) * no]);
+            let (d, g) = black[r];
+            let at = |prev: f64| policy.choose(o, prev, d, g, f(moneyness[r]), claim.cost).hedge;
+            let band = (at(f64::NEG_INFINITY), at(f64::INFINITY));
+            CurvePoint { moneyness: moneyness[r], black: d, hedge: at(d), band }
+        })
+        .collect()
 }
 
 /// One statistic of one policy.

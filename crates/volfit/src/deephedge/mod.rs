@@ -3,8 +3,9 @@
 //! terminal hedged P&L after costs — the reward *is* the loss.
 //!
 //! ## Brief overview
-//! [`Paths`] simulates the forward under [`Dynamics`] (Black–Scholes or Heston, seeded per
-//! path). A [`Claim`] (short call, costs, funding, USD or coin [`Accounting`]) fixes the P&L.
+//! [`Paths`] simulates the forward under [`Dynamics`] (Black–Scholes, Heston or Bates,
+//! seeded per path; Heston and Bates can be fitted to a Deribit snapshot, [`CalibrateSpec`]).
+//! A [`Claim`] (short call, costs, funding, USD or coin [`Accounting`]) fixes the P&L.
 //! A [`Policy`] (feed-forward, no-transaction band, Black delta, Whalley–Wilmott) is
 //! [`Unroll`]ed over the paths with an exact backward pass through time; a
 //! [`HedgeObjective`] (entropic, CVaR, mean–variance, spectral, weighted sums) turns P&L into
@@ -19,6 +20,7 @@
 //!
 //! Units: prices in units of the initial forward `F₀ = 1`, times in years (ACT/365).
 
+pub mod calibrate;
 pub mod config;
 pub mod evaluate;
 pub mod features;
@@ -29,11 +31,15 @@ pub mod policy;
 pub mod train;
 pub mod unroll;
 
-pub use config::DhConfig;
-pub use evaluate::{evaluate, mean_abs_from_black, simulate_policy, Evaluation, Outcome, Row};
+pub use calibrate::{describe_dynamics, CalibrateSpec, CalibratedModel, Calibration};
+pub use config::{DhConfig, DynamicsConfig, Setup};
+pub use evaluate::{
+    abs_from_black_by_step, evaluate, hedge_curve, mean_abs_from_black, simulate_policy,
+    CurvePoint, Evaluation, Outcome, Row,
+};
 pub use features::{Accounting, Claim};
 pub use objective::{Criterion, HedgeObjective, Term};
-pub use output::{run_job, DhError, Summary};
+pub use output::{run_job, DhError, PolicyView, Summary, CURVE_TAUS};
 pub use paths::{Dynamics, Paths};
 pub use policy::{Policy, PolicyKind};
 pub use train::{train, HedgeProblem, TrainSpec, Trained};

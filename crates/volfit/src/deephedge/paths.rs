@@ -3,16 +3,20 @@
 //! Prices are in units of the initial forward (`F₀ = 1`); `n` steps of `dt = T/n` years
 //! (ACT/365). Black–Scholes steps are exact, `F ← F·exp(−σ²dt/2 + σ√dt·z)`; Heston steps are
 //! full-truncation Euler in `ln F` (Lord, Koekkoek & van Dijk 2010), the scenario module's
-//! Monte Carlo step — the forward is a martingale up to the Euler bias.
+//! Monte Carlo step — the forward is a martingale up to the Euler bias; Bates steps add the
+//! scenario module's compensated lognormal jumps (a Poisson count per step).
 //!
 //! Path `i` draws from its own ChaCha8 stream (`seed`, stream `i`), so a path set is the same
 //! whatever the thread count and a path's draws do not depend on how many paths are made.
 
-use crate::scenario::euler_step;
+use crate::scenario::{draw_jump, euler_step, jump_compensator};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
+use rand_distr::{Poisson, StandardNormal};
 use rayon::prelude::*;
+
+/// Bates jumps `(λ, μ_J, σ_J)`.
+type Jumps = (f64, f64, f64);
 
 /// The dynamics of the forward under which the hedge is trained and tested.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -36,6 +40,27 @@ pub enum Dynamics {
         /// Correlation ρ.
         rho: f64,
     },
+    /// Bates (1996): Heston plus lognormal (Merton) jumps of the forward at intensity
+    /// `lambda`, log-jump sizes `N(mu_j, sigma_j²)`, compensated so the forward stays a
+    /// martingale (the scenario module's Monte Carlo step and jump draw).
+    Bates {
+        /// Initial variance.
+        v0: f64,
+        /// Mean-reversion speed κ.
+        kappa: f64,
+        /// Long-run variance θ.
+        theta: f64,
+        /// Volatility of variance σ.
+        sigma: f64,
+        /// Correlation ρ.
+        rho: f64,
+        /// Jump intensity λ per year.
+        lambda: f64,
+        /// Mean log-jump μ_J.
+        mu_j: f64,
+        /// Log-jump volatility σ_J.
+        sigma_j: f64,
+    },
 }
 
 impl Dynamics {
@@ -51,34 +76,67 @@ impl Dynamics {
                 Err(format!("dynamics.{name} must be finite and > 0, got {v}"))
             }
         };
-        match *self {
-            Dynamics::BlackScholes { sigma } => pos("sigma", sigma),
+        let (heston, jumps) = match *self {
+            Dynamics::BlackScholes { sigma } => return pos("sigma", sigma),
             Dynamics::Heston { v0, kappa, theta, sigma, rho } => {
-                pos("v0", v0)?;
-                pos("kappa", kappa)?;
-                pos("theta", theta)?;
-                pos("sigma", sigma)?;
-                if rho.is_finite() && rho.abs() < 1.0 {
+                ([v0, kappa, theta, sigma, rho], None)
+            }
+            Dynamics::Bates { v0, kappa, theta, sigma, rho, lambda, mu_j, sigma_j } => {
+                ([v0, kappa, theta, sigma, rho], Some((lambda, mu_j, sigma_j)))
+            }
+        };
+        let [v0, kappa, theta, sigma, rho] = heston;
+        pos("v0", v0)?;
+        pos("kappa", kappa)?;
+        pos("theta", theta)?;
+        pos("sigma", sigma)?;
+        if !(rho.is_finite() && rho.abs() < 1.0) {
+            return Err(format!("dynamics.rho must be in (-1, 1), got {rho}"));
+        }
+        if let Some((lambda, mu_j, sigma_j)) = jumps {
+            let non_neg = |name: &str, v: f64| {
+                if v.is_finite() && v >= 0.0 {
                     Ok(())
                 } else {
-                    Err(format!("dynamics.rho must be in (-1, 1), got {rho}"))
+                    Err(format!("dynamics.{name} must be finite and >= 0, got {v}"))
                 }
+            };
+            non_neg("lambda", lambda)?;
+            non_neg("sigma_j", sigma_j)?;
+            if !mu_j.is_finite() {
+                return Err(format!("dynamics.mu_j must be finite, got {mu_j}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Heston's `[v0, κ, θ, σ, ρ]` and the jumps `(λ, μ_J, σ_J)` (none for Heston), or
+    /// `None` under Black–Scholes.
+    fn heston_parts(&self) -> Option<([f64; 5], Option<Jumps>)> {
+        match *self {
+            Dynamics::BlackScholes { .. } => None,
+            Dynamics::Heston { v0, kappa, theta, sigma, rho } => {
+                Some(([v0, kappa, theta, sigma, rho], None))
+            }
+            Dynamics::Bates { v0, kappa, theta, sigma, rho, lambda, mu_j, sigma_j } => {
+                Some(([v0, kappa, theta, sigma, rho], Some((lambda, mu_j, sigma_j))))
             }
         }
     }
 
     /// A Black volatility for the classical hedges over `[0, t]`: `σ` for Black–Scholes; for
     /// Heston the root of the expected average variance
-    /// `θ + (v₀ − θ)(1 − e^{−κt})/(κt)`.
+    /// `θ + (v₀ − θ)(1 − e^{−κt})/(κt)`; Bates adds the jumps' variance per year
+    /// `λ(μ_J² + σ_J²)`.
     pub fn black_vol(&self, t: f64) -> f64 {
-        match *self {
-            Dynamics::BlackScholes { sigma } => sigma,
-            Dynamics::Heston { v0, kappa, theta, .. } => {
-                let kt = kappa * t;
-                let frac = if kt > 1e-12 { -(-kt).exp_m1() / kt } else { 1.0 };
-                (theta + (v0 - theta) * frac).sqrt()
-            }
+        if let Dynamics::BlackScholes { sigma } = *self {
+            return sigma;
         }
+        let Some(([v0, kappa, theta, _, _], jumps)) = self.heston_parts() else { return 0.0 };
+        let kt = kappa * t;
+        let frac = if kt > 1e-12 { -(-kt).exp_m1() / kt } else { 1.0 };
+        let jump_var = jumps.map_or(0.0, |(l, mu, sj)| l * (mu * mu + sj * sj));
+        (theta + (v0 - theta) * frac + jump_var).sqrt()
     }
 }
 
@@ -141,15 +199,21 @@ fn simulate_path(d: &Dynamics, dt: f64, rng: &mut ChaCha8Rng, f: &mut [f64], v: 
                 x += drift + sd * z;
             }
         }
-        Dynamics::Heston { v0, kappa, theta, sigma, rho } => {
-            let h = [v0, kappa, theta, sigma, rho];
-            let mut xv = (0.0_f64, v0);
+        Dynamics::Heston { .. } | Dynamics::Bates { .. } => {
+            let Some((h, jumps)) = d.heston_parts() else { return };
+            let comp = jumps.map_or(0.0, |(l, mu, sj)| jump_compensator(l, mu, sj));
+            let poisson = jumps.and_then(|(l, mu, sj)| {
+                Poisson::new(l * dt).ok().filter(|_| l * dt > 0.0).map(|p| (p, mu, sj))
+            });
+            let mut xv = (0.0_f64, h[0]);
             for (fi, vi) in f.iter_mut().zip(v.iter_mut()) {
                 *fi = xv.0.exp();
                 *vi = xv.1.max(0.0).sqrt();
                 let z: f64 = rng.sample(StandardNormal);
                 let w: f64 = rng.sample(StandardNormal);
-                xv = euler_step(&h, 0.0, xv, (z, w), 0.0, dt);
+                let jump =
+                    poisson.as_ref().map_or(0.0, |(p, mu, sj)| draw_jump(rng, p, *mu, *sj).1);
+                xv = euler_step(&h, comp, xv, (z, w), jump, dt);
             }
         }
     }

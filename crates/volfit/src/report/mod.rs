@@ -6,6 +6,7 @@
 // `write_report`/`write_all`, names that would clash if flattened.
 pub mod alloc;
 mod data;
+pub mod deephedge;
 pub mod fit_truth;
 mod fit_views;
 pub mod hedge;

@@ -32,7 +32,7 @@ mod margin;
 mod montecarlo;
 mod surface;
 
-pub(crate) use montecarlo::euler_step;
+pub(crate) use montecarlo::{draw_jump, euler_step, fit_dynamics, jump_compensator};
 
 pub use book::{Book, BookInstrument, Select};
 pub use surface::{CoinSurface, ExpiryInfo};

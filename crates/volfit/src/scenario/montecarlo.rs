@@ -101,9 +101,31 @@ pub(crate) fn euler_step(
     (x, v)
 }
 
+/// The Bates jump compensator `λ(e^{μ_J + σ_J²/2} − 1)`: the drift per year that keeps the
+/// forward a martingale under lognormal (Merton) jumps of intensity `λ`.
+#[inline]
+pub(crate) fn jump_compensator(lambda: f64, mu_j: f64, sigma_j: f64) -> f64 {
+    // `exp() − 1` rather than `exp_m1`: the rounding the scenario matrices were made with.
+    lambda * ((mu_j + 0.5 * sigma_j * sigma_j).exp() - 1.0)
+}
+
+/// One step's jumps: the count `k ~ Poisson(λdt)` and the sum of `k` normal log-jumps
+/// `N(μ_J, σ_J²)`, drawn as `k·μ_J + √k·σ_J·e`; returns `(k, sum)`.
+#[inline]
+pub(crate) fn draw_jump(
+    rng: &mut ChaCha8Rng,
+    poisson: &Poisson<f64>,
+    mu_j: f64,
+    sigma_j: f64,
+) -> (f64, f64) {
+    let k: f64 = rng.sample(poisson);
+    let e: f64 = rng.sample(StandardNormal);
+    (k, k * mu_j + k.sqrt() * sigma_j * e)
+}
+
 /// Simulates one coin's (ln F_h/F_0, v_h) given its Brownian increments.
 fn simulate(d: &Dynamics, z: &[f64], w: &[f64], jumps: &[(f64, f64)], dt: f64) -> (f64, f64) {
-    let comp = d.jumps.map_or(0.0, |(l, mu, sj)| l * ((mu + 0.5 * sj * sj).exp() - 1.0));
+    let comp = d.jumps.map_or(0.0, |(l, mu, sj)| jump_compensator(l, mu, sj));
     let mut xv = (0.0, d.heston[0]);
     for ((&zi, &wi), &(nj, jump)) in z.iter().zip(w).zip(jumps) {
         let jump = if nj > 0.0 { jump } else { 0.0 };
@@ -154,11 +176,7 @@ pub(crate) fn scenarios(
                     z[c * n_steps + s] = if c == 0 { n1 } else { corr * n1 + sq * own };
                     w[c * n_steps + s] = rng.sample(StandardNormal);
                     j[c * n_steps + s] = match (&poissons[c], dyns[c].jumps) {
-                        (Some(p), Some((_, mu, sj))) => {
-                            let k: f64 = rng.sample(p);
-                            let e: f64 = rng.sample(StandardNormal);
-                            (k, k * mu + k.sqrt() * sj * e)
-                        }
+                        (Some(p), Some((_, mu, sj))) => draw_jump(&mut rng, p, mu, sj),
                         _ => (0.0, 0.0),
                     };
                 }
