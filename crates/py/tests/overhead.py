@@ -1,7 +1,7 @@
 """One snapshot fitted from Python (`volfit.fit`) vs the Rust library alone (`fit_series`
-on the same snapshots, no Python, no Arrow): least wall time of 9 runs, the least over 3
-rounds, on the first real svcj snapshot. Prints a table; asserts nothing (timings are not
-tests). Run with the wheel installed:
+on the same snapshots, no Python, no Arrow): least wall time of 9 runs, the least over 5
+rounds (the timers taking turns), on the first real svcj snapshot. Prints a table;
+asserts nothing (timings are not tests). Run with the wheel installed:
 
     python crates/py/tests/overhead.py [../shared/data/svcj_deribit_2026]
 
@@ -24,7 +24,7 @@ import volfit
 ROOT = Path(__file__).resolve().parents[3]
 DATA = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared" / "data" / "svcj_deribit_2026"
 REPEATS = 9
-ROUNDS = 3  # the machine is shared: the least over rounds of best-of-9
+ROUNDS = 5  # the machine is shared: the least over rounds of best-of-9
 
 
 def best(f):
@@ -36,8 +36,14 @@ def best(f):
     return min(times)
 
 
-def least(f):
-    return min(f() for _ in range(ROUNDS))
+def interleaved(*timers):
+    """The least of each timer over ROUNDS rounds, the timers taking turns within a round
+    (so a burst of load on the shared machine does not fall on one of them only)."""
+    least = [float("inf")] * len(timers)
+    for _ in range(ROUNDS):
+        for i, f in enumerate(timers):
+            least[i] = min(least[i], f())
+    return least
 
 
 def library(q, spec, repeats):
@@ -60,18 +66,22 @@ def main():
         assert volfit._quotes(q) is not q and volfit._quotes(foreign) is foreign
         out = volfit.fit(q, spec)  # warm up
         assert out.drop_columns(["time_us"]).equals(volfit.fit(foreign, spec).drop_columns(["time_us"]))
-        py = least(lambda: best(lambda: volfit.fit(q, spec)))
-        arrow = least(lambda: best(lambda: volfit.fit(foreign, spec)))
-        rust = least(lambda: library(q, spec, REPEATS))
-        one = least(lambda: min(library(q, spec, 1) for _ in range(REPEATS)))
+        py, arrow, rust, one = interleaved(
+            lambda: best(lambda: volfit.fit(q, spec)),
+            lambda: best(lambda: volfit.fit(foreign, spec)),
+            lambda: library(q, spec, REPEATS),
+            lambda: min(library(q, spec, 1) for _ in range(REPEATS)),
+        )
         print(f"{name:14} {out.num_rows:5d} {py * 1e3:8.3f} {arrow * 1e3:8.3f} {rust * 1e3:8.3f} {one * 1e3:10.3f} {py / rust:6.3f}")
     # The fixed cost alone: a filter that keeps no expiry, so nothing is fitted.
     q = volfit.read_chain(first, underlying="BTC")
     foreign = pa.Table.from_batches(q.to_batches())
     spec = volfit.FitSpec(model="svi", filter={"min_quotes": 1_000_000})
-    py = least(lambda: best(lambda: volfit.fit(q, spec)))
-    arrow = least(lambda: best(lambda: volfit.fit(foreign, spec)))
-    rust = least(lambda: library(q, spec, REPEATS))
+    py, arrow, rust = interleaved(
+        lambda: best(lambda: volfit.fit(q, spec)),
+        lambda: best(lambda: volfit.fit(foreign, spec)),
+        lambda: library(q, spec, REPEATS),
+    )
     print(f"fixed cost, {q.num_rows} BTC quotes in, nothing fitted: python {py * 1e3:.3f}, arrow {arrow * 1e3:.3f}, library {rust * 1e3:.3f}")
 
 
