@@ -12,6 +12,7 @@
 
 mod fits;
 mod quotes;
+mod reduce;
 mod tails;
 mod validation;
 
@@ -103,7 +104,45 @@ fn spec_from_toml(path: PathBuf) -> PyResult<String> {
     serde_json::to_string(&spec).map_err(err)
 }
 
-/// The cleaned quotes of one file as a `pyarrow.Table`.
+/// The snapshots of a quotes table that `read_chain` made, kept beside it so that `fit`
+/// need not rebuild them from Arrow. They are the table's own rows read back
+/// (`quotes::from_batches`), so either input gives the same snapshots, in the same order.
+/// The Python side hands it in place of the table only while that very table object lives
+/// (tables are immutable); any other table takes the Arrow path.
+#[pyclass(frozen, module = "volfit._volfit")]
+struct Chain {
+    snaps: Vec<Snapshot>,
+}
+
+/// What `fit` and `validate_partial` take: a `read_chain` handle or any Arrow table.
+#[derive(FromPyObject)]
+enum Quotes {
+    Chain(Py<Chain>),
+    Arrow(AnyRecordBatch),
+}
+
+impl Quotes {
+    /// Runs `f` on the snapshots (rebuilt from Arrow unless held), the GIL released.
+    fn with<R: Send>(
+        self,
+        py: Python<'_>,
+        f: impl FnOnce(&[Snapshot]) -> Result<R, String> + Send,
+    ) -> PyResult<R> {
+        match self {
+            Quotes::Chain(chain) => {
+                let chain = chain.get();
+                py.detach(|| f(&chain.snaps))
+            }
+            Quotes::Arrow(quotes) => {
+                let (batches, _) = quotes.into_table()?.into_inner();
+                py.detach(|| f(&quotes::from_batches(&batches)?))
+            }
+        }
+        .map_err(err)
+    }
+}
+
+/// The cleaned quotes of one file as a `pyarrow.Table`, and their snapshots' handle.
 #[pyfunction]
 #[pyo3(signature = (path, every_ms=None, underlying=None, max_age_ms=None, halo_from=None))]
 fn read_chain<'py>(
@@ -113,14 +152,18 @@ fn read_chain<'py>(
     underlying: Option<String>,
     max_age_ms: Option<i64>,
     halo_from: Option<PathBuf>,
-) -> PyResult<Bound<'py, PyAny>> {
+) -> PyResult<(Bound<'py, PyAny>, Chain)> {
     let opts = read_options(every_ms, underlying, max_age_ms, halo_from)?;
-    let batch = py.detach(|| -> Result<RecordBatch, String> {
-        let loaded = load_files(&[path], &opts).map_err(|e| e.to_string())?;
-        let snaps: Vec<&Snapshot> = loaded.snapshots.iter().map(|c| &c.snapshot).collect();
-        Ok(quotes::to_batch(&snaps))
-    });
-    to_pyarrow(py, batch.map_err(err)?)
+    let (batch, snaps) = py
+        .detach(|| -> Result<(RecordBatch, Vec<Snapshot>), String> {
+            let loaded = load_files(&[path], &opts).map_err(|e| e.to_string())?;
+            let snaps: Vec<&Snapshot> = loaded.snapshots.iter().map(|c| &c.snapshot).collect();
+            let batch = quotes::to_batch(&snaps);
+            let snaps = quotes::from_batches(std::slice::from_ref(&batch))?;
+            Ok((batch, snaps))
+        })
+        .map_err(err)?;
+    Ok((to_pyarrow(py, batch)?, Chain { snaps }))
 }
 
 /// Fits the snapshots of a quotes table; one row per (snapshot, underlying, expiry).
@@ -128,19 +171,14 @@ fn read_chain<'py>(
 #[pyo3(signature = (quotes, spec_json=None, warm_start="partition"))]
 fn fit<'py>(
     py: Python<'py>,
-    quotes: AnyRecordBatch,
+    quotes: Quotes,
     spec_json: Option<&str>,
     warm_start: &str,
 ) -> PyResult<Bound<'py, PyAny>> {
     let (spec, mode) = (spec_of(spec_json)?, mode_of(warm_start)?);
-    let table = quotes.into_table()?;
-    let (batches, _) = table.into_inner();
-    let batch = py.detach(|| -> Result<RecordBatch, String> {
-        let snaps = quotes::from_batches(&batches)?;
-        let refs: Vec<&Snapshot> = snaps.iter().collect();
-        fit_table(&refs, &spec, mode)
-    });
-    to_pyarrow(py, batch.map_err(err)?)
+    let batch =
+        quotes.with(py, |snaps| fit_table(&snaps.iter().collect::<Vec<_>>(), &spec, mode))?;
+    to_pyarrow(py, batch)
 }
 
 /// Reads and fits files as `volfit fit` does; one row per (snapshot, underlying, expiry).
@@ -248,17 +286,14 @@ fn risk(
 #[pyo3(signature = (quotes, spec_json=None, horizon=1))]
 fn validate_partial<'py>(
     py: Python<'py>,
-    quotes: AnyRecordBatch,
+    quotes: Quotes,
     spec_json: Option<&str>,
     horizon: usize,
 ) -> PyResult<Bound<'py, PyAny>> {
     let spec = spec_of(spec_json)?;
-    let (batches, _) = quotes.into_table()?.into_inner();
-    let batch = py.detach(|| -> Result<RecordBatch, String> {
-        let snaps = quotes::from_batches(&batches)?;
-        validation::to_batch(&validation::partial(&snaps, &spec, horizon))
-    });
-    to_pyarrow(py, batch.map_err(err)?)
+    let batch = quotes
+        .with(py, |snaps| validation::to_batch(&validation::partial(snaps, &spec, horizon)))?;
+    to_pyarrow(py, batch)
 }
 
 /// The 15 additive sums of a partial table (names: `validate_sum_names()`).
@@ -296,6 +331,69 @@ fn risk_tail(
     py.detach(|| tails::evaluate(&mut pnl, n_total, &list)).map_err(err)
 }
 
+/// How each measure reduces from partitions of a P&L sample (`tail`, `entropic`,
+/// `mean-variance`, `drawdown`); an error naming a measure that needs every value.
+#[pyfunction]
+fn risk_plan(measures: Vec<String>) -> PyResult<Vec<&'static str>> {
+    let plan = reduce::plan(&measures).map_err(err)?;
+    Ok(plan
+        .iter()
+        .map(|p| match p.kind {
+            reduce::Kind::Tail => "tail",
+            reduce::Kind::Entropic => "entropic",
+            reduce::Kind::MeanVariance { .. } => "mean-variance",
+            reduce::Kind::Drawdown => "drawdown",
+        })
+        .collect())
+}
+
+/// One partition's numbers for `risk_combine` (its count first; see `reduce::partial`).
+#[pyfunction]
+fn risk_partial(
+    py: Python<'_>,
+    pnl: PyReadonlyArray1<'_, f64>,
+    measures: Vec<String>,
+) -> PyResult<Vec<f64>> {
+    let plan = reduce::plan(&measures).map_err(err)?;
+    let pnl = pnl.as_slice()?;
+    py.detach(|| reduce::partial(pnl, &plan)).map_err(err)
+}
+
+/// The measures of a sample from its partitions' `risk_partial` numbers (in partition
+/// order) and, when a tail measure is asked, its `tail` (at least the `tail_size + 1`
+/// lowest values) of `n_total`; in the order given.
+#[pyfunction]
+#[pyo3(signature = (parts, measures, n_total, tail=None))]
+fn risk_combine(
+    py: Python<'_>,
+    parts: Vec<Vec<f64>>,
+    measures: Vec<String>,
+    n_total: usize,
+    tail: Option<PyReadonlyArray1<'_, f64>>,
+) -> PyResult<Vec<f64>> {
+    let plan = reduce::plan(&measures).map_err(err)?;
+    let tails: Vec<_> = plan.iter().filter(|p| p.kind == reduce::Kind::Tail).collect();
+    let mut tail = match (&tail, tails.is_empty()) {
+        (_, true) => Vec::new(),
+        (Some(t), false) => t.as_slice()?.to_vec(),
+        (None, false) => return Err(err("risk_combine: a tail measure without its tail")),
+    };
+    py.detach(|| {
+        let mut out = reduce::combine(&parts, &plan)?;
+        if !tails.is_empty() {
+            let list: Vec<_> = tails.iter().map(|p| p.measure.clone()).collect();
+            let mut values = tails::evaluate(&mut tail, n_total, &list)?.into_iter();
+            for (v, p) in out.iter_mut().zip(&plan) {
+                if p.kind == reduce::Kind::Tail {
+                    *v = values.next().expect("one value per tail measure");
+                }
+            }
+        }
+        Ok::<_, String>(out)
+    })
+    .map_err(err)
+}
+
 /// How many of the lowest P&L values `risk_tail` needs besides one more for the rest.
 #[pyfunction]
 fn tail_size(n_total: usize, measures: Vec<String>) -> PyResult<usize> {
@@ -312,24 +410,22 @@ fn tail_measures(measures: &[String]) -> PyResult<Vec<volfit::risk::RiskMeasure>
 #[pyo3(signature = (quotes, spec_json=None, warm_start="partition", repeats=5))]
 fn rust_fit_seconds(
     py: Python<'_>,
-    quotes: AnyRecordBatch,
+    quotes: Quotes,
     spec_json: Option<&str>,
     warm_start: &str,
     repeats: usize,
 ) -> PyResult<f64> {
     let (spec, mode) = (spec_of(spec_json)?, mode_of(warm_start)?);
-    let (batches, _) = quotes.into_table()?.into_inner();
-    let snaps = quotes::from_batches(&batches).map_err(err)?;
-    let refs: Vec<&Snapshot> = snaps.iter().collect();
-    Ok(py.detach(|| {
-        (0..repeats.max(1))
+    quotes.with(py, |snaps| {
+        let refs: Vec<&Snapshot> = snaps.iter().collect();
+        Ok((0..repeats.max(1))
             .map(|_| {
                 let start = std::time::Instant::now();
                 std::hint::black_box(fit_series(&refs, &spec, mode, &|| {}));
                 start.elapsed().as_secs_f64()
             })
-            .fold(f64::INFINITY, f64::min)
-    }))
+            .fold(f64::INFINITY, f64::min))
+    })
 }
 
 /// The cleaned quotes of the library's synthetic Deribit-like BTC chain (`volfit synth
@@ -420,6 +516,7 @@ fn synth_tardis(
 fn _volfit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("VolfitError", m.py().get_type::<VolfitError>())?;
+    m.add_class::<Chain>()?;
     m.add_function(wrap_pyfunction!(spec_json, m)?)?;
     m.add_function(wrap_pyfunction!(spec_from_toml, m)?)?;
     m.add_function(wrap_pyfunction!(read_chain, m)?)?;
@@ -434,6 +531,9 @@ fn _volfit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(validate_finish, m)?)?;
     m.add_function(wrap_pyfunction!(risk_tail, m)?)?;
     m.add_function(wrap_pyfunction!(tail_size, m)?)?;
+    m.add_function(wrap_pyfunction!(risk_plan, m)?)?;
+    m.add_function(wrap_pyfunction!(risk_partial, m)?)?;
+    m.add_function(wrap_pyfunction!(risk_combine, m)?)?;
     m.add_function(wrap_pyfunction!(synth_quotes, m)?)?;
     m.add_function(wrap_pyfunction!(synth_tardis, m)?)?;
     Ok(())

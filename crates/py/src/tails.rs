@@ -5,25 +5,27 @@
 //! `1/n` each and one atom carrying the rest of the mass, at the next-lowest P&L value,
 //! stands in for everything else. With the whole sample the library's own path is taken.
 
-use volfit::risk::{RiskMeasure, Sample};
+use volfit::risk::{OceUtility, RiskMeasure, Sample};
 
-/// A measure this module evaluates: `var:A` or `es:A`.
+/// A measure this module evaluates: `var:A`, `es:A` (`cvar:A`) or `oce-cvar:A`.
 ///
 /// # Errors
 /// Other measures, or a bad level.
 pub fn parse(text: &str) -> Result<RiskMeasure, String> {
     let m: RiskMeasure = text.parse().map_err(|e| format!("measure `{text}`: {e}"))?;
     match m {
-        RiskMeasure::Var { .. } | RiskMeasure::Es { .. } => Ok(m),
-        _ => Err(format!(
-            "measure `{text}`: a distributed sample takes var:A and es:A only (the others need every value)"
-        )),
+        RiskMeasure::Var { .. }
+        | RiskMeasure::Es { .. }
+        | RiskMeasure::Oce(OceUtility::Cvar { .. }) => Ok(m),
+        _ => Err(format!("measure `{text}`: not a tail measure (var:A, es:A, cvar:A, oce-cvar:A)")),
     }
 }
 
 fn level(m: &RiskMeasure) -> f64 {
     match m {
-        RiskMeasure::Var { alpha } | RiskMeasure::Es { alpha } => *alpha,
+        RiskMeasure::Var { alpha }
+        | RiskMeasure::Es { alpha }
+        | RiskMeasure::Oce(OceUtility::Cvar { alpha }) => *alpha,
         _ => 0.0,
     }
 }

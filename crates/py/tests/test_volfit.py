@@ -151,6 +151,35 @@ def _():
     print(f"  {q.num_rows} quotes, {len(a)} expiry rows")
 
 
+@check("read_chain's table keeps its snapshots: it fits as a copy, a pandas frame and a filter of it do (those from Arrow)")
+def _():
+    import gc
+
+    import pyarrow.compute as pc
+
+    files = days_files()
+    if files is None:
+        return
+    q = volfit.read_chain(files[0])
+    copy = pa.Table.from_batches(q.to_batches())  # the same buffers in another table
+    assert volfit._quotes(q) is not q and volfit._quotes(copy) is copy
+    a = table_rows(volfit.fit(q, SPEC))
+    assert not same_rows(a, table_rows(volfit.fit(copy, SPEC)))
+    assert not same_rows(a, table_rows(volfit.fit(q.to_pandas(), SPEC)))
+    btc = q.filter(pc.equal(q["underlying"], "BTC"))
+    b = table_rows(volfit.fit(btc, SPEC))
+    assert {r["underlying"] for r in a} == {"BTC", "ETH"} and {r["underlying"] for r in b} == {"BTC"}
+    assert not same_rows(b, table_rows(volfit.fit(volfit.read_chain(files[0], underlying="BTC"), SPEC)))
+    assert not same_rows(b, [r for r in a if r["underlying"] == "BTC"])
+    v = volfit.validate_partial(q, SPEC)
+    assert v.drop_columns([c for c in v.column_names if "time" in c]).equals(volfit.validate_partial(copy, SPEC).drop_columns([c for c in v.column_names if "time" in c]))
+    held = len(volfit._CHAINS)
+    del q
+    gc.collect()
+    assert len(volfit._CHAINS) == held - 1, "the snapshots outlive their table"
+    print(f"  {len(a)} rows equal from the held snapshots and from Arrow; BTC filter {len(b)} rows")
+
+
 @check("implied_vol matches `volfit iv` bit for bit")
 def _():
     rng = np.random.default_rng(7)
@@ -296,7 +325,7 @@ def _():
     spec = volfit.FitSpec(model="svi", loss="huber:0.01")
     volfit.fit(q, spec)
     py = min(_timed(lambda: volfit.fit(q, spec)) for _ in range(7))
-    rust = volfit._volfit.rust_fit_seconds(q, spec._json, "partition", 7)
+    rust = volfit._volfit.rust_fit_seconds(volfit._quotes(q), spec._json, "partition", 7)
     print(f"  {q.num_rows} quotes: Python fit {py * 1e3:.2f} ms, library {rust * 1e3:.2f} ms, ratio {py / rust:.3f}")
 
 

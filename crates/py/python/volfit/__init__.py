@@ -19,6 +19,7 @@ import datetime as _dt
 import json as _json
 import os as _os
 import re as _re
+import weakref as _weakref
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as _np
@@ -136,6 +137,34 @@ def _spec_json(spec: FitSpec | Mapping[str, Any] | None) -> str | None:
     raise VolfitError(f"spec: a FitSpec or a dict of its fields, not {type(spec).__name__}")
 
 
+# The snapshots behind each live table that `read_chain` returned, by the table's id: `fit`
+# and `validate_partial` hand the handle to Rust instead of rebuilding them from Arrow.
+# Tables are immutable, so the very same object holds the very same rows; any other table
+# (a slice, a concatenation, a pandas or polars frame, an unpickled copy) is read from Arrow.
+_CHAINS: dict[int, tuple[_weakref.ref, Any]] = {}
+
+
+def _forget(ref: _weakref.ref, key: int) -> None:
+    if _CHAINS.get(key, (None,))[0] is ref:
+        del _CHAINS[key]
+
+
+def _keep(table: _pa.Table, chain: Any) -> _pa.Table:
+    key = id(table)
+    _CHAINS[key] = (_weakref.ref(table, lambda ref: _forget(ref, key)), chain)
+    return table
+
+
+def _quotes(quotes: Any) -> Any:
+    """The snapshots' handle of a `read_chain` table, else an Arrow input for Rust."""
+    hit = _CHAINS.get(id(quotes))
+    if hit is not None and hit[0]() is quotes:
+        return hit[1]
+    if not hasattr(quotes, "__arrow_c_stream__") and not hasattr(quotes, "__arrow_c_array__"):
+        return _pa.table(quotes)
+    return quotes
+
+
 def read_chain(
     path: str | _os.PathLike[str],
     every: Any = None,
@@ -157,17 +186,21 @@ def read_chain(
     ``bid_size``, ``ask_size``, ``open_interest``, ``volume``, ``row_forward``, ``t``. Prices
     in USD, IVs as fractions, times in UTC.
 
+    The table keeps its snapshots' Rust form alongside (about as much memory again) while
+    it lives, so :func:`fit` of this very table skips rebuilding them from Arrow.
+
     >>> q = read_chain("synth.csv")              # doctest: +SKIP
     >>> q.num_rows, q.column_names[:3]           # doctest: +SKIP
     (309, ['snapshot', 'underlying', 'index'])
     """
-    return _volfit.read_chain(
+    table, chain = _volfit.read_chain(
         _os.fspath(path),
         _duration_ms(every, "every"),
         underlying,
         _duration_ms(max_age, "max_age"),
         None if halo_from is None else _os.fspath(halo_from),
     )
+    return _keep(table, chain)
 
 
 def fit(quotes: Any, spec: FitSpec | Mapping[str, Any] | None = None, warm_start: str = "partition") -> _pa.Table:
@@ -185,9 +218,7 @@ def fit(quotes: Any, spec: FitSpec | Mapping[str, Any] | None = None, warm_start
     >>> fits = fit(read_chain("synth.csv"), FitSpec(model="svi"))   # doctest: +SKIP
     >>> fits.column("rmse_vol")                                      # doctest: +SKIP
     """
-    if not hasattr(quotes, "__arrow_c_stream__") and not hasattr(quotes, "__arrow_c_array__"):
-        quotes = _pa.table(quotes)
-    return _volfit.fit(quotes, _spec_json(spec), _warm(warm_start))
+    return _volfit.fit(_quotes(quotes), _spec_json(spec), _warm(warm_start))
 
 
 def fit_files(
@@ -282,9 +313,7 @@ def validate_partial(quotes: Any, spec: FitSpec | Mapping[str, Any] | None = Non
     """
     if horizon < 0:
         raise VolfitError("horizon must not be negative")
-    if not hasattr(quotes, "__arrow_c_stream__") and not hasattr(quotes, "__arrow_c_array__"):
-        quotes = _pa.table(quotes)
-    return _volfit.validate_partial(quotes, _spec_json(spec), int(horizon))
+    return _volfit.validate_partial(_quotes(quotes), _spec_json(spec), int(horizon))
 
 
 def validate_sums(partial: Any) -> dict[str, float]:

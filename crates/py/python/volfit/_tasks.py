@@ -150,7 +150,7 @@ class ValidateJob:
     max_age_ms: int | None
 
     def __call__(self, task: Task) -> pa.Table:
-        quotes = pa.concat_tables(
-            [_volfit.read_chain(f, self.every_ms, task.underlying, self.max_age_ms, task.halo_from) for f in task.files]
-        )
+        read = [_volfit.read_chain(f, self.every_ms, task.underlying, self.max_age_ms, task.halo_from) for f in task.files]
+        # One file: its snapshots' handle (no rebuild from Arrow); several: their rows.
+        quotes = read[0][1] if len(read) == 1 else pa.concat_tables([table for table, _ in read])
         return _volfit.validate_partial(quotes, self.spec_json, self.horizon)

@@ -4,7 +4,7 @@
         --halo --out fits/ deribit_options_chain_2026-01-*.csv.gz
 
 writes ``DIR/fits/part.N.parquet`` (one part per task on Dask, one part otherwise) and
-``DIR/run.json`` (engine, tasks, rows, seconds). The folder is replaced as a whole when the
+``DIR/run.json`` (engine, tasks, rows, seconds; on Ray also ``worker_pids``). The folder is replaced as a whole when the
 run succeeds. Without ``--scheduler`` the engine starts locally with ``--workers`` workers.
 Errors print as ``volfit-py: error: …`` (naming file, line and field) and exit with 2.
 """
@@ -103,6 +103,7 @@ def _ray(a: argparse.Namespace, spec: FitSpec, staging: Path) -> int:
         table = vray.fit_days(a.files, spec, a.every, a.underlying, a.warm_start, a.halo, max_age=a.max_age)
     finally:
         ray.shutdown()
+    a.worker_pids = sorted({t["pid"] for t in vray.task_stats(table)})
     _write(table, staging)
     return table.num_rows
 
@@ -157,6 +158,8 @@ def fit(a: argparse.Namespace) -> None:
             "warm_start": a.warm_start,
             "version": __version__,
         }
+        if a.engine == "ray":
+            run["worker_pids"] = a.worker_pids  # the distinct Ray worker processes that ran tasks
         (staging / "run.json").write_text(json.dumps(run, indent=2) + "\n")
         _replace(staging, out)
     except BaseException:

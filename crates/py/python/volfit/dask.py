@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -125,23 +126,61 @@ def validate(
     return validate_finish({n: float(total[n]) for n in names})
 
 
+def _f64(values: pd.Series) -> np.ndarray:
+    """Contiguous, aligned float64 (a buffer that crossed the wire may be misaligned)."""
+    return np.require(values.to_numpy(dtype="float64"), dtype=np.float64, requirements=["C", "A"])
+
+
+class _Partial:
+    """A partition's risk numbers (:func:`volfit._volfit.risk_partial`) as a one-row frame."""
+
+    def __init__(self, measures: list[str], width: int) -> None:
+        self.measures, self.width = measures, width
+
+    def __call__(self, part: pd.Series) -> pd.DataFrame:
+        values = _volfit.risk_partial(_f64(part), self.measures)
+        return pd.DataFrame([values], columns=[f"v{i}" for i in range(self.width)])
+
+
 def risk(pnl: Any, measures: Iterable[str] = ("var:0.99", "es:0.975")) -> dict[str, float]:
-    """VaR and ES (``var:A``, ``es:A``) of an unweighted P&L sample held in a Dask Series
-    (or a one-column DataFrame) as Dask aggregations: the count, then the lowest P&L values
-    by Dask's tree-reduced ``nsmallest`` — only the tail travels — evaluated by the
-    library. Equals :func:`volfit.risk` on the whole sample within 1e-12 relative. Two
-    passes over ``pnl``: ``persist()`` it first when it is expensive to compute."""
+    """Risk measures of an unweighted P&L sample held in a Dask Series (or a one-column
+    DataFrame), in its partition order, as Dask aggregations: each partition reduced to a
+    few numbers on its worker, combined here by the library. Equals :func:`volfit.risk` on
+    the whole sample within 1e-12 relative. The measures that reduce exactly, with
+    :func:`volfit.risk`'s names:
+
+    - ``var:A``, ``es:A`` (``cvar:A``), ``oce-cvar:A``: the count, then the lowest P&L
+      values by Dask's tree-reduced ``nsmallest`` (only the tail travels);
+    - ``entropic:T``, ``oce-exp:T``: each partition's own value, combined by log-sum-exp;
+    - ``oce-quad:C``: counts, means and centred sums of squares (the mean-variance value),
+      when no loss lies below ``E[L] - 1/C`` (else an error: the capped utility needs
+      every value);
+    - ``mdd``: the drawdown of the path in partition order, from each partition's sum,
+      running extremes and own drawdown.
+
+    ``spectral-exp``, ``spectral-pow`` and ``evar`` need every value and raise
+    :class:`volfit.VolfitError` naming the measure. One pass over ``pnl``, two with a tail
+    measure: ``persist()`` it first when it is expensive to compute.
+    """
     names = list(measures)
+    kinds = _volfit.risk_plan(names)  # rejects what does not reduce, by name
     if isinstance(pnl, dd.DataFrame):
         if len(pnl.columns) != 1:
             raise VolfitError(f"risk: one P&L column, not {list(pnl.columns)}")
         pnl = pnl[pnl.columns[0]]
-    n = int(pnl.count().compute())
-    if n != int(pnl.size.compute()):
+    width = len(_volfit.risk_partial(np.empty(0), names))
+    meta = pd.DataFrame({f"v{i}": pd.Series(dtype="float64") for i in range(width)})
+    count, size, parts = dask.compute(pnl.count(), pnl.size, pnl.map_partitions(_Partial(names, width), meta=meta))
+    n = int(count)
+    if n != int(size):
         raise VolfitError("risk: the P&L sample has missing values")
     if n == 0:
         raise VolfitError("risk: the P&L sample is empty")
-    k = _volfit.tail_size(n, names)
-    (tail,) = dask.compute(pnl.nsmallest(min(k + 1, n)))
-    values = _volfit.risk_tail(tail.to_numpy(dtype="float64"), n, names)
+    tail = None
+    tails = [m for m, k in zip(names, kinds) if k == "tail"]
+    if tails:
+        k = _volfit.tail_size(n, tails)
+        (low,) = dask.compute(pnl.nsmallest(min(k + 1, n)))
+        tail = _f64(low)
+    values = _volfit.risk_combine(parts.to_numpy(dtype="float64").tolist(), names, n, tail)
     return dict(zip(names, values))
