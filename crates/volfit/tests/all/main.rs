@@ -23,6 +23,7 @@ mod risk;
 mod scenario;
 mod short_dated_iv;
 mod surrogate_fit;
+mod surrogate_rbergomi;
 mod surrogate_train;
 mod tardis_stream;
 mod validate;
