@@ -29,7 +29,8 @@ use volfit_optim::loss::LossKind;
 pub struct FitArgs {
     #[command(flatten)]
     pub input: InputArgs,
-    /// Model: svi | ssvi | essvi | sabr | heston | bates.
+    /// Model: svi | ssvi | essvi | sabr | heston | bates | rbergomi (rough Bergomi: only
+    /// through a net, --surrogate).
     #[arg(long)]
     pub model: Option<ModelKind>,
     /// Fit specification (TOML); flags override it.
@@ -90,6 +91,7 @@ pub struct FitArgs {
     pub report: bool,
     /// Calibrate through this surrogate net first (from `volfit surrogate train`; its
     /// model must be --model's: heston or bates): LM on the net, then the exact pricer.
+    /// Required by rbergomi, which has no exact pricer: the fit is the net's.
     #[arg(long, value_name = "NET")]
     pub surrogate: Option<PathBuf>,
     /// With --surrogate: polish the net's answer with the exact pricer (`--polish false`:
@@ -150,18 +152,30 @@ impl FitArgs {
         }
         anyhow::ensure!(spec.max_iters >= 1, "max_iters must be at least 1 (0 would fit nothing)");
         if let Some(path) = &self.surrogate {
-            let polish = self.polish.unwrap_or(true);
+            anyhow::ensure!(
+                !(spec.model.net_only() && self.polish == Some(true)),
+                "--polish true: --model {} has no exact pricer to polish on",
+                spec.model
+            );
+            let polish = self.polish.unwrap_or(!spec.model.net_only());
             let sg = volfit::fit::SurrogateSpec::load(path, polish)?;
             sg.net()?.expect_model(spec.model.name(), path).map_err(|e| {
                 anyhow::anyhow!("{e} (--model {}, --surrogate {})", spec.model, path.display())
             })?;
             anyhow::ensure!(
-                matches!(spec.model, ModelKind::Heston | ModelKind::Bates),
-                "--surrogate: --model {} has no surrogate calibration (heston or bates)",
+                matches!(spec.model, ModelKind::Heston | ModelKind::Bates | ModelKind::RBergomi),
+                "--surrogate: --model {} has no surrogate calibration (heston, bates or rbergomi)",
                 spec.model
             );
             spec.surrogate = Some(sg);
         }
+        anyhow::ensure!(
+            !spec.model.net_only() || spec.surrogate.is_some(),
+            "--model {} needs --surrogate NET: rough Bergomi has no pricer of its own and is \
+             fitted through a trained net (models/rbergomi.safetensors ships with volfit; \
+             `volfit surrogate data --model rbergomi` and `volfit surrogate train` make one)",
+            spec.model
+        );
         if let Some(b) = &self.sabr_beta {
             spec.sabr_beta = if b == "free" {
                 None

@@ -99,6 +99,22 @@ pub enum SkipReason {
         /// The filter's `min_t` (years).
         min_t: f64,
     },
+    /// Too few of the expiry's usable quotes lie inside the surrogate net's grid (a model
+    /// fitted through its net only: rough Bergomi).
+    #[error(
+        "{expiry}: {inside} of {quotes} usable quotes inside the surrogate net's grid \
+         (min_quotes = {min_quotes})"
+    )]
+    OffGrid {
+        /// Expiry, ISO-8601 UTC.
+        expiry: String,
+        /// Quotes that passed the filter.
+        quotes: usize,
+        /// Of those, inside the grid.
+        inside: usize,
+        /// The filter's minimum.
+        min_quotes: usize,
+    },
     /// The expiry's calibration could not start.
     #[error("{expiry}: {error}")]
     Fit {
@@ -116,6 +132,12 @@ pub enum SkipReason {
 }
 
 impl SkipReason {
+    /// Expiry `e` had `quotes` usable quotes under `spec`, only `inside` of them on the
+    /// surrogate net's grid.
+    pub(super) fn off_grid(e: &Expiry, spec: &FitSpec, quotes: usize, inside: usize) -> Self {
+        let expiry = iso8601(e.expiry_ms);
+        SkipReason::OffGrid { expiry, quotes, inside, min_quotes: spec.filter.min_quotes }
+    }
     /// Why expiry `e` had only `quotes` usable quotes under `spec`: the `min_t` filter when
     /// it is that close to expiry, else too few quotes passed the quote filters.
     pub(super) fn unusable(e: &Expiry, spec: &FitSpec, quotes: usize) -> Self {

@@ -35,6 +35,7 @@ mod calendar;
 mod calibrate;
 mod error;
 mod fitted;
+mod net_surface;
 mod penalty;
 mod per_expiry;
 mod problem;
@@ -51,6 +52,7 @@ mod targets;
 
 pub use calibrate::{calibrate, calibrate_with, Calibration};
 pub use error::{FitError, SkipReason, SurfaceError};
+pub use net_surface::{NetSlice, NetSurface, NetSurfaceError};
 pub use penalty::{SviAboveFloor, SviButterfly};
 pub use problem::{
     ButterflyPenalty, CfSurfaceModel, QuoteResiduals, SabrModel, SmileModel, SurfaceModel, VolModel,

@@ -13,7 +13,7 @@ use super::result::{SnapshotResult, WarmStart};
 use super::sabr::fit_sabr_slice;
 use super::spec::{FitSpec, ModelKind};
 use super::surface::fit_surface;
-use super::surrogate::fit_through;
+use super::surrogate::{fit_rbergomi, fit_through};
 use super::svi::fit_svi_slice;
 use crate::market::Snapshot;
 use crate::model::bates::Bates;
@@ -61,5 +61,6 @@ fn fit_model(snap: &Snapshot, spec: &FitSpec, warm: Option<&WarmStart>) -> Snaps
                 None => s.fit(&t, &CfSurfaceModel::new(t, s.targets())),
             }
         }),
+        ModelKind::RBergomi => fit_rbergomi(snap, spec, warm),
     }
 }

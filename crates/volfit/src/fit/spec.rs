@@ -230,7 +230,8 @@ pub struct FitSpec {
     pub sabr_beta: Option<f64>,
     /// Quote filters.
     pub filter: QuoteFilter,
-    /// Calibrate through a surrogate net first (`--surrogate`; Heston and Bates).
+    /// Calibrate through a surrogate net (`--surrogate`): Heston and Bates first, then the
+    /// exact polish; rough Bergomi through the net alone (it has no pricer of its own).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub surrogate: Option<super::surrogate::SurrogateSpec>,
 }

@@ -37,6 +37,8 @@ struct SurfaceInputs<'a> {
     used: Vec<(&'a Expiry, std::ops::Range<usize>, f64)>,
     layout: Vec<i64>,
     warm: Option<Vec<f64>>,
+    /// Usable quotes the fit's `keep` rule left out (outside a surrogate net's grid).
+    left_out: usize,
 }
 
 impl SurfaceInputs<'_> {
@@ -88,6 +90,14 @@ impl SurfaceStart<'_, '_> {
     /// Heston from the short and long ATM vols (v₀, θ), κ = 2, σ = 1, ρ = −0.3.
     pub(super) fn heston(&self) -> Result<Heston, HestonError> {
         Heston::new(self.short * self.short, 2.0, self.long * self.long, 1.0, -0.3)
+    }
+    /// ATM vols of the shortest and longest used expiries.
+    pub(super) fn atm_vols(&self) -> (f64, f64) {
+        (self.short, self.long)
+    }
+    /// Usable quotes left out by the fit's `keep` rule ([`fit_surface_where`]).
+    pub(super) fn left_out(&self) -> usize {
+        self.inp.left_out
     }
     /// The fit's spec.
     pub(super) fn spec(&self) -> &FitSpec {
@@ -267,6 +277,19 @@ pub(super) fn fit_surface(
     warm: Option<&WarmStart>,
     family: impl FnOnce(&mut SurfaceStart) -> Result<(), SurfaceError>,
 ) -> SnapshotResult {
+    fit_surface_where(snap, spec, warm, &|_| true, family)
+}
+
+/// [`fit_surface`] on the usable quotes that `keep` accepts (a surrogate net's grid); the
+/// others are counted ([`SurfaceStart::left_out`]), and an expiry left with too few is
+/// skipped with [`SkipReason::OffGrid`].
+pub(super) fn fit_surface_where(
+    snap: &Snapshot,
+    spec: &FitSpec,
+    warm: Option<&WarmStart>,
+    keep: &dyn Fn(&Target) -> bool,
+    family: impl FnOnce(&mut SurfaceStart) -> Result<(), SurfaceError>,
+) -> SnapshotResult {
     let mut result = SnapshotResult::empty(snap, spec, ArbitrageVerdict::default());
     let mut inp = SurfaceInputs {
         snap,
@@ -275,16 +298,25 @@ pub(super) fn fit_surface(
         used: Vec::new(),
         layout: Vec::new(),
         warm: None,
+        left_out: 0,
     };
+    let min_quotes = spec.filter.min_quotes.max(1);
     for e in &snap.expiries {
-        let sel = select_targets(e, spec);
+        let usable = select_targets(e, spec);
+        let n_usable = usable.len();
+        let sel: Vec<Target> = usable.into_iter().filter(|q| keep(q)).collect();
+        inp.left_out += n_usable - sel.len();
         match atm_vol(&sel) {
-            Some(atm) if sel.len() >= spec.filter.min_quotes.max(1) => {
+            Some(atm) if sel.len() >= min_quotes => {
                 let start = inp.targets.len();
                 inp.targets.extend(sel);
                 inp.used.push((e, start..inp.targets.len(), atm));
             }
-            _ => result.fit.skipped.push(SkipReason::unusable(e, spec, sel.len()).to_string()),
+            _ if sel.len() < n_usable && n_usable >= min_quotes => result
+                .fit
+                .skipped
+                .push(SkipReason::off_grid(e, spec, n_usable, sel.len()).to_string()),
+            _ => result.fit.skipped.push(SkipReason::unusable(e, spec, n_usable).to_string()),
         }
     }
     if inp.used.is_empty() {
@@ -296,9 +328,9 @@ pub(super) fn fit_surface(
     for i in 1..thetas.len() {
         thetas[i] = thetas[i].max(thetas[i - 1] * (1.0 + 1e-3));
     }
-    // Surfaces laid out per expiry can only reuse a vector of the same layout; Heston and
-    // Bates vectors do not depend on the expiries.
-    let layout_free = spec.model.characteristic_fn();
+    // Surfaces laid out per expiry can only reuse a vector of the same layout; Heston,
+    // Bates and rough Bergomi vectors do not depend on the expiries.
+    let layout_free = spec.model.characteristic_fn() || spec.model.net_only();
     inp.warm = warm
         .and_then(|w| w.surface.as_ref())
         .and_then(|(l, x)| (layout_free || *l == inp.layout).then(|| x.clone()));

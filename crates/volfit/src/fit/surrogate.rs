@@ -22,15 +22,25 @@
 //!    without, the exact pricer scores the surrogate's answer as it stands (no step). Either
 //!    way `fit.json` reports the exact model's fit quality, so it is comparable with a fit
 //!    without surrogate.
+//!
+//! ## Models without a pricer of their own (rough Bergomi)
+//! [`fit_rbergomi`]: the surrogate stage is the fit. Only quotes inside the net's grid enter
+//! it (the others are left out, counted in `surrogate.quotes_off_grid`, and an expiry with
+//! too few left is skipped with that reason); there is no polish (`surrogate.polished` and
+//! `surrogate.exact_pricer` false), and the fitted surface is the net's
+//! ([`NetSurface`]): the vol at a quote is the net's output interpolated as above.
 
 use super::calibrate::{calibrate, Calibration};
 use super::error::SurfaceError;
+use super::net_surface::NetSurface;
 use super::problem::{CfSurfaceModel, VolModel};
 use super::report::quality;
+use super::result::{SnapshotResult, WarmStart};
 use super::spec::FitSpec;
-use super::surface::SurfaceStart;
+use super::surface::{fit_surface, fit_surface_where, SurfaceStart};
+use crate::market::Snapshot;
 use crate::model::svi::AsRawSvi;
-use crate::model::{CharacteristicFn, Domain, Surface};
+use crate::model::{CharacteristicFn, Domain, Params, RBergomi, Surface};
 use crate::objective::Target;
 use crate::surrogate::{Grid, Surrogate, SurrogateError};
 use serde::{Deserialize, Serialize};
@@ -102,12 +112,16 @@ pub struct SurrogateStage {
     pub time_us: u64,
     /// Whether the exact pricer polished the answer.
     pub polished: bool,
+    /// Whether the model has an exact pricer (false for rough Bergomi: the fit, its vols
+    /// and its surface are the net's, with no polish).
+    #[serde(default = "polish_default")]
+    pub exact_pricer: bool,
 }
 
 /// A quote's place on the grid: maturity cell `i` with weight `a` on `i + 1`, strike cell
 /// `j` with weight `b` on `j + 1`.
 #[derive(Clone, Copy, Debug, PartialEq)]
-struct Cell {
+pub(super) struct Cell {
     i: usize,
     a: f64,
     j: usize,
@@ -128,10 +142,56 @@ fn bracket(axis: &[f64], v: f64) -> Option<(usize, f64)> {
     Some((i, (v - axis[i]) / (axis[i + 1] - axis[i])))
 }
 
-fn locate(grid: &Grid, q: &Target) -> Option<Cell> {
-    let (i, a) = bracket(&grid.maturities, q.t)?;
-    let (j, b) = bracket(&grid.z, q.k / q.t.sqrt())?;
+/// The cell of `(z, t)` on `grid`, or `None` outside it.
+pub(super) fn locate_zt(grid: &Grid, z: f64, t: f64) -> Option<Cell> {
+    let (i, a) = bracket(&grid.maturities, t)?;
+    let (j, b) = bracket(&grid.z, z)?;
     Some(Cell { i, a, j, b })
+}
+
+fn locate(grid: &Grid, q: &Target) -> Option<Cell> {
+    locate_zt(grid, q.k / q.t.sqrt(), q.t)
+}
+
+/// The vol at cell `c` and `t` years from the grid vols `g`: linear in `z` at the two
+/// bracketing maturities, then linear in total variance between them. With `d = (gj, row)`,
+/// also its gradient into `row` from the grid vols' Jacobian `gj` (`row.len()` columns).
+/// `None` where an interpolated vol is not positive.
+pub(super) fn vol_at(
+    grid: &Grid,
+    g: &[f64],
+    d: Option<(&[f64], &mut [f64])>,
+    c: &Cell,
+    t: f64,
+) -> Option<f64> {
+    let m = grid.z.len();
+    let i1 = (c.i + 1).min(grid.maturities.len() - 1);
+    let j1 = (c.j + 1).min(m - 1);
+    let (p00, p01, p10, p11) = (c.i * m + c.j, c.i * m + j1, i1 * m + c.j, i1 * m + j1);
+    let s0 = (1.0 - c.b) * g[p00] + c.b * g[p01];
+    let s1 = (1.0 - c.b) * g[p10] + c.b * g[p11];
+    if !(s0 > 0.0 && s1 > 0.0) {
+        return None;
+    }
+    let (t0, t1) = (grid.maturities[c.i], grid.maturities[i1]);
+    let w = (1.0 - c.a) * s0 * s0 * t0 + c.a * s1 * s1 * t1;
+    let s = (w / t).sqrt();
+    if let Some((gj, row)) = d {
+        let n = row.len();
+        // ∂σ = [(1−a)·2s₀t₀·∂s₀ + a·2s₁t₁·∂s₁] / (2σt)
+        let (c0, c1) = ((1.0 - c.a) * s0 * t0 / (s * t), c.a * s1 * t1 / (s * t));
+        for (p, d) in row.iter_mut().enumerate() {
+            let ds0 = (1.0 - c.b) * gj[p00 * n + p] + c.b * gj[p01 * n + p];
+            let ds1 = (1.0 - c.b) * gj[p10 * n + p] + c.b * gj[p11 * n + p];
+            *d = c0 * ds0 + c1 * ds1;
+        }
+    }
+    Some(s)
+}
+
+/// Whether the target is inside `grid`.
+pub(super) fn inside_grid(grid: &Grid, q: &Target) -> bool {
+    locate(grid, q).is_some()
 }
 
 /// The indices of the targets inside `grid`.
@@ -182,30 +242,10 @@ impl<'a> SurrogateModel<'a> {
         mut jac: Option<&mut [f64]>,
     ) -> Option<()> {
         let grid = &self.net.info().grid;
-        let (m, n) = (grid.z.len(), self.net.num_params());
+        let n = self.net.num_params();
         for (r, (c, q)) in self.cells.iter().zip(targets).enumerate() {
-            let i1 = (c.i + 1).min(grid.maturities.len() - 1);
-            let j1 = (c.j + 1).min(m - 1);
-            let (p00, p01, p10, p11) = (c.i * m + c.j, c.i * m + j1, i1 * m + c.j, i1 * m + j1);
-            let s0 = (1.0 - c.b) * g[p00] + c.b * g[p01];
-            let s1 = (1.0 - c.b) * g[p10] + c.b * g[p11];
-            if !(s0 > 0.0 && s1 > 0.0) {
-                return None;
-            }
-            let (t0, t1) = (grid.maturities[c.i], grid.maturities[i1]);
-            let w = (1.0 - c.a) * s0 * s0 * t0 + c.a * s1 * s1 * t1;
-            let s = (w / q.t).sqrt();
-            sigma[r] = s;
-            if let (Some(jac), Some(gj)) = (jac.as_deref_mut(), gj) {
-                // ∂σ = [(1−a)·2s₀t₀·∂s₀ + a·2s₁t₁·∂s₁] / (2σt)
-                let (c0, c1) = ((1.0 - c.a) * s0 * t0 / (s * q.t), c.a * s1 * t1 / (s * q.t));
-                let row = &mut jac[r * n..(r + 1) * n];
-                for (p, d) in row.iter_mut().enumerate() {
-                    let ds0 = (1.0 - c.b) * gj[p00 * n + p] + c.b * gj[p01 * n + p];
-                    let ds1 = (1.0 - c.b) * gj[p10 * n + p] + c.b * gj[p11 * n + p];
-                    *d = c0 * ds0 + c1 * ds1;
-                }
-            }
+            let d = gj.zip(jac.as_deref_mut()).map(|(gj, j)| (gj, &mut j[r * n..(r + 1) * n]));
+            sigma[r] = vol_at(grid, g, d, c, q.t)?;
         }
         Some(())
     }
@@ -312,6 +352,7 @@ fn surrogate_stage(
         iterations: cal.minimum.iters,
         time_us: cal.time_us,
         polished: sg.polish,
+        exact_pricer: true,
     };
     Ok((cal, stage))
 }
@@ -354,4 +395,65 @@ where
     s.report(template, &family, &cal)?;
     s.result_mut().fit.surrogate = Some(stage);
     Ok(())
+}
+
+/// The start of a rough Bergomi fit: H = 0.1, η = 1.5, ρ = −0.6 (typical of equity and
+/// crypto calibrations, Bayer–Friz–Gatheral 2016) and ξ₀ the square of the geometric mean
+/// of the short and long ATM vols.
+fn rbergomi_start(s: &SurfaceStart) -> Vec<f64> {
+    let (short, long) = s.atm_vols();
+    vec![0.1, 1.5, -0.6, short * long]
+}
+
+/// Fits rough Bergomi, which has no pricer of its own, through the net of `sg` alone: LM on
+/// the net from the warm start and [`rbergomi_start`], no polish. The fit's quotes are those
+/// inside the net's grid (the others are left out and counted in `surrogate.quotes_off_grid`)
+/// and its surface is the net's ([`NetSurface`]), so `fit.json`'s fields mean what they mean
+/// for every other model.
+fn fit_net_only(
+    s: &mut SurfaceStart,
+    sg: &SurrogateSpec,
+    net: &Arc<Surrogate>,
+) -> Result<(), SurfaceError> {
+    let spec = s.spec().clone();
+    let warm = s.warm().map(<[f64]>::to_vec);
+    let starts: Vec<Vec<f64>> = warm.iter().cloned().chain([rbergomi_start(s)]).collect();
+    let names: Vec<String> = RBergomi::NAMES.iter().map(|n| n.to_string()).collect();
+    let (cal, mut stage) =
+        surrogate_stage(net, sg, &spec, &names, s.targets(), &starts, warm.as_deref())?;
+    stage.quotes_off_grid += s.left_out();
+    stage.polished = false;
+    stage.exact_pricer = false;
+    let family = SurrogateModel::new(net, s.targets()).map_err(|_| surrogate_err("grid"))?;
+    let template = NetSurface::new(Arc::clone(net), &cal.x)?;
+    s.report(&template, &family, &cal)?;
+    s.result_mut().fit.surrogate = Some(stage);
+    Ok(())
+}
+
+/// Fits `snap` with rough Bergomi through the net of `spec.surrogate` (see
+/// [`fit_net_only`]); without a net, or with one that does not load, the snapshot reports
+/// why under `skipped`.
+pub(super) fn fit_rbergomi(
+    snap: &Snapshot,
+    spec: &FitSpec,
+    warm: Option<&WarmStart>,
+) -> SnapshotResult {
+    let loaded = match &spec.surrogate {
+        Some(sg) => sg.net().map(|net| (sg, net)).map_err(surrogate_err),
+        None => Err(SurfaceError::Surrogate(
+            "rbergomi has no pricer of its own: it is fitted through a surrogate net \
+             (--surrogate NET)"
+                .into(),
+        )),
+    };
+    match loaded {
+        Ok((sg, net)) => {
+            let grid = net.info().grid.clone();
+            fit_surface_where(snap, spec, warm, &|q| inside_grid(&grid, q), |s| {
+                fit_net_only(s, sg, &net)
+            })
+        }
+        Err(e) => fit_surface(snap, spec, warm, |_| Err(e)),
+    }
 }

@@ -39,6 +39,9 @@ pub enum FittedError {
     /// A surface vector was given for a per-expiry family.
     #[error("{0} is fitted per expiry, not as a surface")]
     NotSurface(ModelKind),
+    /// A model with no pricer of its own (rough Bergomi: priced only through its net).
+    #[error("{0} has no pricer of its own: it is priced only through its surrogate net")]
+    NoPricer(ModelKind),
     /// A named parameter is missing.
     #[error("parameter {0} is missing")]
     Missing(String),
@@ -174,9 +177,11 @@ fn expiry_smile(
             let sabr = Sabr::new(get(0)?, get(1)?, get(2)?, beta)?;
             Ok(FittedSmile::Sabr(sabr.smile(p.forward, p.t, SabrExpansion::Obloj2008)?))
         }
-        ModelKind::Ssvi | ModelKind::Essvi | ModelKind::Heston | ModelKind::Bates => {
-            Err(FittedError::NotPerExpiry(kind))
-        }
+        ModelKind::Ssvi
+        | ModelKind::Essvi
+        | ModelKind::Heston
+        | ModelKind::Bates
+        | ModelKind::RBergomi => Err(FittedError::NotPerExpiry(kind)),
     }
 }
 
@@ -190,6 +195,7 @@ fn build_surface(kind: ModelKind, ts: &[f64], x: &[f64]) -> Result<FittedSurface
         ModelKind::Heston => FittedSurface::Heston(Heston::from_slice(x)?),
         ModelKind::Bates => FittedSurface::Bates(Bates::from_slice(x)?),
         ModelKind::Svi | ModelKind::Sabr => return Err(FittedError::NotSurface(kind)),
+        ModelKind::RBergomi => return Err(FittedError::NoPricer(kind)),
     })
 }
 
@@ -202,6 +208,7 @@ fn surface_names(kind: ModelKind, ts: &[f64]) -> Result<Vec<String>, FittedError
         ModelKind::Heston => owned(Heston::NAMES),
         ModelKind::Bates => owned(Bates::NAMES),
         ModelKind::Svi | ModelKind::Sabr => return Err(FittedError::NotSurface(kind)),
+        ModelKind::RBergomi => return Err(FittedError::NoPricer(kind)),
     })
 }
 
@@ -296,7 +303,11 @@ impl Fitted {
         let names: &[&str] = match kind {
             ModelKind::Svi => Svi::NAMES,
             ModelKind::Sabr => &Sabr::NAMES[..3],
-            ModelKind::Ssvi | ModelKind::Essvi | ModelKind::Heston | ModelKind::Bates => {
+            ModelKind::Ssvi
+            | ModelKind::Essvi
+            | ModelKind::Heston
+            | ModelKind::Bates
+            | ModelKind::RBergomi => {
                 let params =
                     surface_params.ok_or_else(|| FittedError::Missing("surface".into()))?;
                 let layout: Vec<ExpiryPoint> = expiries.iter().map(|(p, _)| *p).collect();

@@ -64,7 +64,7 @@ pub use svi::{quasi_explicit_fit, AsRawSvi, Svi, SviError, SviJw};
 pub use volfit_optim::Domain;
 
 /// A model family. Serialised, parsed and displayed as its CLI name (`svi`, `ssvi`, `essvi`,
-/// `sabr`, `heston`, `bates`).
+/// `sabr`, `heston`, `bates`, `rbergomi`).
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
 )]
@@ -84,17 +84,22 @@ pub enum ModelKind {
     Heston,
     /// Bates surface (Heston with lognormal jumps).
     Bates,
+    /// Rough Bergomi surface (Bayer, Friz & Gatheral 2016): no fast pricer, fitted through a
+    /// surrogate net only (`--surrogate`), its surface the net's.
+    #[serde(rename = "rbergomi")]
+    RBergomi,
 }
 
 impl ModelKind {
     /// All models, in CLI order.
-    pub const ALL: [ModelKind; 6] = [
+    pub const ALL: [ModelKind; 7] = [
         ModelKind::Svi,
         ModelKind::Ssvi,
         ModelKind::Essvi,
         ModelKind::Sabr,
         ModelKind::Heston,
         ModelKind::Bates,
+        ModelKind::RBergomi,
     ];
     /// The CLI name.
     pub fn name(self) -> &'static str {
@@ -105,13 +110,18 @@ impl ModelKind {
             ModelKind::Sabr => "sabr",
             ModelKind::Heston => "heston",
             ModelKind::Bates => "bates",
+            ModelKind::RBergomi => "rbergomi",
         }
     }
     /// True for models fitted one expiry at a time.
     pub fn per_expiry(self) -> bool {
         match self {
             ModelKind::Svi | ModelKind::Sabr => true,
-            ModelKind::Ssvi | ModelKind::Essvi | ModelKind::Heston | ModelKind::Bates => false,
+            ModelKind::Ssvi
+            | ModelKind::Essvi
+            | ModelKind::Heston
+            | ModelKind::Bates
+            | ModelKind::RBergomi => false,
         }
     }
     /// True for surfaces priced from a characteristic function (Heston, Bates): their
@@ -120,8 +130,17 @@ impl ModelKind {
     pub fn characteristic_fn(self) -> bool {
         match self {
             ModelKind::Heston | ModelKind::Bates => true,
-            ModelKind::Svi | ModelKind::Sabr | ModelKind::Ssvi | ModelKind::Essvi => false,
+            ModelKind::Svi
+            | ModelKind::Sabr
+            | ModelKind::Ssvi
+            | ModelKind::Essvi
+            | ModelKind::RBergomi => false,
         }
+    }
+    /// True for models with no pricer of their own in volfit (rough Bergomi): they fit and
+    /// price only through a surrogate net.
+    pub fn net_only(self) -> bool {
+        matches!(self, ModelKind::RBergomi)
     }
 }
 

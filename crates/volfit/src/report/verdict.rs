@@ -207,6 +207,8 @@ fn implausible(
                 out.push(("Heston κ > 20 (mean reversion within days)", values));
             }
         }
+        // Fitted inside its net's training box (the fit's bounds): no rule beyond it.
+        ModelKind::RBergomi => {}
         ModelKind::Sabr => {
             if g("nu") > 5.0 {
                 out.push(("SABR ν > 5", format!("ν = {}", num(g("nu")))));
