@@ -22,19 +22,23 @@
 pub mod config;
 pub mod evaluate;
 pub mod features;
+pub mod load;
 pub mod objective;
 pub mod output;
 pub mod paths;
 pub mod policy;
+pub mod replay;
 pub mod train;
 pub mod unroll;
 
 pub use config::DhConfig;
 pub use evaluate::{evaluate, mean_abs_from_black, simulate_policy, Evaluation, Outcome, Row};
 pub use features::{Accounting, Claim};
+pub use load::{LoadError, LoadedPolicy};
 pub use objective::{Criterion, HedgeObjective, Term};
 pub use output::{run_job, DhError, Summary};
 pub use paths::{Dynamics, Paths};
 pub use policy::{Policy, PolicyKind};
+pub use replay::ReplayPolicy;
 pub use train::{train, HedgeProblem, TrainSpec, Trained};
 pub use unroll::Unroll;
