@@ -78,7 +78,7 @@ fn es(x: &[f64]) -> f64 {
 }
 
 /// Point value, standard error and 95 % percentile interval of `stat` over bootstrap draws
-/// of the rows of `x` (`cols` values per row; `stat` gets one column of the draw).
+/// of the rows of `x` (paired values; `stat` gets both columns of the draw).
 fn bootstrap(
     x: &[[f64; 2]],
     rng: &mut ChaCha8Rng,
@@ -93,9 +93,8 @@ fn bootstrap(
     let (mut da, mut db) = (vec![0.0; n], vec![0.0; n]);
     let mut draws = Vec::with_capacity(RESAMPLES);
     for _ in 0..RESAMPLES {
-        for j in 0..n {
-            let i = rng.random_range(0..n);
-            (da[j], db[j]) = (x[i][0], x[i][1]);
+        for (a, b) in da.iter_mut().zip(db.iter_mut()) {
+            [*a, *b] = x[rng.random_range(0..n)];
         }
         draws.push(stat(&da, &db));
     }
@@ -107,15 +106,16 @@ fn bootstrap(
     [point, se, q(0.025), q(0.975)]
 }
 
-/// One path's records by method.
+/// A path: `(instrument, entry)`.
 type PathKey<'a> = (&'a str, &'a str);
+/// Each path's records by method.
+type ByPath<'a> = BTreeMap<PathKey<'a>, BTreeMap<DeltaKind, &'a PathRecord>>;
 /// `(spec, underlying, maturity bucket index in [`MATURITY_BUCKETS`])`: buckets in order.
 type Group<'a> = (&'a str, &'a str, usize);
 
 /// The ES table of `paths` (every method, bucket and P&L column).
 pub fn es_by_maturity(paths: &[PathRecord]) -> Vec<EsRecord> {
-    let mut groups: BTreeMap<Group, BTreeMap<PathKey, BTreeMap<DeltaKind, &PathRecord>>> =
-        BTreeMap::new();
+    let mut groups: BTreeMap<Group, ByPath> = BTreeMap::new();
     for p in paths {
         let bucket = maturity_bucket(p.entry_t);
         let b = MATURITY_BUCKETS.iter().position(|m| *m == bucket).unwrap_or(0);
