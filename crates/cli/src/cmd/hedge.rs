@@ -7,7 +7,10 @@
 //! smile is re-fitted (warm start) and the Black, smile-adjusted and premium-adjusted deltas
 //! are hedged with the perpetual (or `--instrument future`). Writes `DIR/paths.csv` (one row
 //! per option path × spec × delta) and `DIR/hedge.json` (config, counts, notices, and the
-//! hedging-error distribution per spec × delta × underlying: mean, std, VaR, ES).
+//! hedging-error distribution per spec × delta × underlying: mean, std, VaR, ES), and
+//! `DIR/es_by_maturity.csv` (ES 97.5 % per maturity bucket with bootstrap intervals and the
+//! paired difference to `black`). `--policy FILE` adds a trained deep-hedging policy as the
+//! method `policy` (see `volfit::deephedge::replay` for how it is applied).
 //!
 //! Exit codes: 0 paths hedged; 1 no path could be formed; 2 error.
 
@@ -16,10 +19,11 @@ use anyhow::Context;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use volfit::deephedge::{Accounting, LoadedPolicy, ReplayPolicy};
 use volfit::fit::{FitSpec, ModelKind};
 use volfit::hedge::{
-    backtest_funded, DeltaKind, Entry, FeeSchedule, FundingHistory, HedgeConfig, HedgeOutput,
-    Instrument, InvalidValue, Marks,
+    backtest_policy, DeltaKind, Entry, FeeSchedule, FundingHistory, HedgeConfig, HedgeOutput,
+    Instrument, InvalidValue, Marks, PathPolicy,
 };
 use volfit::io::write_atomic;
 use volfit::market::{read_perpetuals, PerpPrice};
@@ -38,7 +42,15 @@ mark IV; --no-liquidity-filter to enter every two-sided option) and no perpetual
 Deltas are taken on each expiry's forward F and traded in the perpetual as delta*F/P
 (premium-adjusted: unscaled). Exits are fixed at entry (horizon, end of run, settlement);
 an option not two-sided at its exit closes at its mark. P&L signs: gains positive;
-VaR/ES in hedge.json are in loss units (larger = riskier).
+VaR/ES in hedge.json and es_by_maturity.csv are in loss units (larger = riskier).
+
+--policy DIR/policy.safetensors (from `volfit deephedge train`) adds the method `policy`:
+the trained network hedges the same paths with the same fees and funding. It was trained
+for a short call: features use the option's strike, entry time to expiry and entry model
+vol; puts by put-call parity (call hedge - 1); the hedge scales with -quantity (set
+quantity = -1 in hedge.toml to replay the trained short position). es_by_maturity.csv
+gives ES 97.5% per maturity bucket with bootstrap intervals and the paired difference to
+black.
 
 hedge.toml (every key optional):
   instrument = \"perpetual\"      # or \"future\"
@@ -126,6 +138,14 @@ pub struct HedgeArgs {
     /// hedging error by moneyness and maturity.
     #[arg(long)]
     pub report: bool,
+    /// A trained policy (`volfit deephedge train` → DIR/policy.safetensors), replayed as one
+    /// more hedge method (`policy`) beside the deltas on the same paths, fees and funding.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// The accounting the policy must have been trained in (usd | coin); a policy trained in
+    /// the other is refused (default: the policy's own, header `claim.accounting`).
+    #[arg(long, value_name = "UNIT", value_parser = ["usd", "coin"], requires = "policy")]
+    pub policy_accounting: Option<String>,
 }
 
 /// `COIN=FILE` of `--funding-file`.
@@ -144,6 +164,7 @@ fn flag_of(key: &str) -> &'static str {
         "band" => "--band",
         "horizon" => "--horizon",
         "deltas" => "--delta",
+        "policy" => "--policy",
         "funding" if key.starts_with("funding.files") => "--funding-file",
         "funding" => "--funding-rate",
         _ => "a flag",
@@ -168,6 +189,16 @@ impl HedgeArgs {
             }
         }
         self.apply_flags(&mut cfg);
+        if self.policy.is_some() && !cfg.deltas.contains(&DeltaKind::Policy) {
+            cfg.deltas.push(DeltaKind::Policy);
+        }
+        if self.policy.is_none() && cfg.deltas.contains(&DeltaKind::Policy) {
+            let from = self
+                .config
+                .as_ref()
+                .map_or("--delta".to_string(), |p| format!("--delta or {} `deltas`", p.display()));
+            anyhow::bail!("{from}: the `policy` method needs --policy FILE");
+        }
         // Values from the file passed above: a violation now comes from a flag.
         cfg.validate().map_err(|e| anyhow::anyhow!("{}: {e}", flag_of(&e.key)))?;
         Ok(cfg)
@@ -253,6 +284,31 @@ fn load_perps(args: &HedgeArgs, quiet: bool) -> anyhow::Result<(Vec<PerpPrice>, 
     }
 }
 
+/// The `--policy` file, loaded and checked against `--policy-accounting`.
+fn load_policy(args: &HedgeArgs) -> anyhow::Result<Option<ReplayPolicy>> {
+    let Some(path) = &args.policy else { return Ok(None) };
+    let accounting = match args.policy_accounting.as_deref() {
+        Some("coin") => Some(Accounting::Coin),
+        Some(_) => Some(Accounting::Usd),
+        None => None,
+    };
+    let loaded = LoadedPolicy::read(path)?;
+    Ok(Some(ReplayPolicy::new(loaded, &path.display().to_string(), accounting)?))
+}
+
+/// Writes `es_by_maturity.csv` into `dir`.
+fn write_es(dir: &Path, out: &HedgeOutput) -> anyhow::Result<()> {
+    let path = dir.join("es_by_maturity.csv");
+    write_atomic(&path, |w: &mut dyn Write| -> std::io::Result<()> {
+        let mut wr = csv::Writer::from_writer(w);
+        for r in &out.es_by_maturity {
+            wr.serialize(r)?;
+        }
+        wr.flush()
+    })
+    .with_context(|| format!("writing {}", path.display()))
+}
+
 /// Writes `paths.csv` and `hedge.json` into `dir`.
 pub fn write_outputs(
     dir: &Path,
@@ -319,10 +375,46 @@ pub fn print_summary(out: &HedgeOutput) {
     }
 }
 
+/// The policy against black per maturity bucket, in the policy's net accounting column.
+fn print_policy_es(out: &HedgeOutput) {
+    let Some(acc) = out.policy.as_ref().and_then(|p| p["accounting"].as_str()) else { return };
+    let col = if acc == "coin" { "pnl_coin_net" } else { "pnl_usd_net" };
+    println!(
+        "\nES 97.5% of {col} by maturity, policy vs black (bootstrap 95% intervals, loss units)"
+    );
+    println!(
+        "{:<12} {:<4} {:<7} {:>6} {:>24} {:>12} {:>26}",
+        "spec", "und", "bucket", "paths", "es975 policy [lo, hi]", "es975 black", "diff [lo, hi]"
+    );
+    let rows = out.es_by_maturity.iter().filter(|r| r.delta == DeltaKind::Policy && r.pnl == col);
+    for r in rows {
+        let black = out
+            .es_by_maturity
+            .iter()
+            .find(|b| {
+                b.delta == DeltaKind::Black
+                    && b.pnl == col
+                    && (&b.spec, &b.underlying, b.maturity) == (&r.spec, &r.underlying, r.maturity)
+            })
+            .map_or(f64::NAN, |b| b.es975);
+        println!(
+            "{:<12} {:<4} {:<7} {:>6} {:>24} {:>12.4e} {:>26}",
+            r.spec,
+            r.underlying,
+            r.maturity,
+            r.paths,
+            format!("{:.4e} [{:.3e}, {:.3e}]", r.es975, r.es975_lo95, r.es975_hi95),
+            black,
+            format!("{:+.3e} [{:+.2e}, {:+.2e}]", r.diff_vs_black, r.diff_lo95, r.diff_hi95),
+        );
+    }
+}
+
 /// Runs `volfit hedge`.
 pub fn run(args: &HedgeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let start = std::time::Instant::now();
     let cfg = args.config()?;
+    let policy = load_policy(args)?;
     let dir = volfit::io::OutDir::create(&args.out)?;
     let (perps, perp_path) = load_perps(args, quiet)?;
     let mut input = args.input.clone();
@@ -332,8 +424,10 @@ pub fn run(args: &HedgeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let snapshots: Vec<_> = snaps.into_iter().map(|c| c.snapshot).collect();
     let pool = args.threads.pool()?;
     let funding = load_funding(&cfg)?;
-    let out = pool.install(|| backtest_funded(&snapshots, &perps, &funding, &cfg));
+    let replay = policy.as_ref().map(|p| p as &dyn PathPolicy);
+    let out = pool.install(|| backtest_policy(&snapshots, &perps, &funding, &cfg, replay));
     write_outputs(dir.path(), &out, &input.files, perp_path.as_deref())?;
+    write_es(dir.path(), &out)?;
     if args.report {
         volfit::report::hedge::write_report(dir.path(), &out)
             .with_context(|| format!("writing the report in {}", args.out.display()))?;
@@ -350,6 +444,7 @@ pub fn run(args: &HedgeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         }
     }
     print_summary(&out);
+    print_policy_es(&out);
     super::print_written(&args.out, &files, start, quiet);
     Ok(if out.paths.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

@@ -14,6 +14,7 @@ mod deephedge_cli;
 mod fit_cli;
 mod golden;
 mod hedge_cli;
+mod hedge_policy_cli;
 mod hedge_report_cli;
 mod input_cli;
 mod msrv;

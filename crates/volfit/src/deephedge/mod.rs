@@ -24,10 +24,12 @@ pub mod calibrate;
 pub mod config;
 pub mod evaluate;
 pub mod features;
+pub mod load;
 pub mod objective;
 pub mod output;
 pub mod paths;
 pub mod policy;
+pub mod replay;
 pub mod train;
 pub mod unroll;
 
@@ -38,9 +40,11 @@ pub use evaluate::{
     CurvePoint, Evaluation, Outcome, Row,
 };
 pub use features::{Accounting, Claim};
+pub use load::{LoadError, LoadedPolicy};
 pub use objective::{Criterion, HedgeObjective, Term};
 pub use output::{run_job, DhError, PolicyView, Summary, CURVE_TAUS};
 pub use paths::{Dynamics, Paths};
 pub use policy::{Policy, PolicyKind};
+pub use replay::ReplayPolicy;
 pub use train::{train, HedgeProblem, TrainSpec, Trained};
 pub use unroll::Unroll;

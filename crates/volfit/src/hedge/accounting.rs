@@ -149,6 +149,23 @@ pub fn hedge_path(
     band: Option<f64>,
     fees: &FeeSchedule,
 ) -> PathPnl {
+    let target = |_: usize, o: &Obs, s: &Step, _: f64| {
+        -qty * o.deltas.get(delta) * delta.instrument_ratio(o.forward, s.p0)
+    };
+    hedge_path_with(obs, steps, qty, band, fees, target)
+}
+
+/// [`hedge_path`] with the hedge chosen by `target(i, obs_i, step_i, held)`: the coins of
+/// the instrument wanted over step `i` given the coins `held` before it (the same
+/// accounting, band, fees and attribution for every hedge method).
+pub fn hedge_path_with(
+    obs: &[Obs],
+    steps: &[Step],
+    qty: f64,
+    band: Option<f64>,
+    fees: &FeeSchedule,
+    mut target: impl FnMut(usize, &Obs, &Step, f64) -> f64,
+) -> PathPnl {
     let mut out = PathPnl::default();
     let (Some(first), Some(last)) = (obs.first(), obs.last()) else {
         return out;
@@ -172,7 +189,7 @@ pub fn hedge_path(
     let mut hedge_usd = 0.0;
     let mut hedge_coin = 0.0;
     for (i, ((o, o1), s)) in obs.iter().zip(&obs[1..]).zip(steps).enumerate() {
-        let target = -qty * o.deltas.get(delta) * delta.instrument_ratio(o.forward, s.p0);
+        let target = target(i, o, s, h);
         let trade = target - h;
         let rebalance = i == 0 || band.is_none_or(|b| trade.abs() > b);
         if rebalance && trade != 0.0 {

@@ -20,10 +20,13 @@
 //! vanishes from a snapshot before expiring, the path closes there at the model price on
 //! the forward carried by the hedge price (`F·P₁/P₀`).
 
-use super::accounting::{hedge_path, Obs, Step};
+use super::accounting::{hedge_path, hedge_path_with, Obs, Step};
+use super::compare::es_by_maturity;
 use super::config::{Entry, HedgeConfig, HedgeSource, Instrument, Marks};
+use super::delta::DeltaKind;
 use super::delta::{Deltas, HedgeSmiles};
 use super::funding::FundingHistory;
+use super::policy::{PathPolicy, PolicyPath};
 use super::summary::{bucket_summaries, summarise, HedgeCounts, HedgeOutput, PathRecord};
 use crate::fit::{Carry, FitSpec, SeriesFit, SnapshotResult};
 use crate::market::PerpPrice;
@@ -246,7 +249,25 @@ pub fn backtest_funded(
     funding: &FundingHistory,
     cfg: &HedgeConfig,
 ) -> HedgeOutput {
+    backtest_policy(snapshots, perps, funding, cfg, None)
+}
+
+/// [`backtest_funded`] with a trained `policy` as the hedge method [`DeltaKind::Policy`]
+/// (when `cfg.deltas` lists it; without a policy that method is skipped with a notice).
+pub fn backtest_policy(
+    snapshots: &[Snapshot],
+    perps: &[PerpPrice],
+    funding: &FundingHistory,
+    cfg: &HedgeConfig,
+    policy: Option<&dyn PathPolicy>,
+) -> HedgeOutput {
     let mut notices = Vec::new();
+    if cfg.deltas.contains(&DeltaKind::Policy) {
+        match policy {
+            Some(p) => notices.extend(p.notices(cfg.quantity)),
+            None => notices.push("delta `policy` listed without a policy file: skipped".into()),
+        }
+    }
     let mut counts = HedgeCounts::default();
     let mut funding_lines = BTreeMap::new();
     // Runs of consecutive snapshots per underlying.
@@ -307,7 +328,7 @@ pub fn backtest_funded(
             runs.iter()
                 .zip(steps)
                 .zip(&f.runs)
-                .flat_map(|((run, st), smiles)| run_paths(run, st, smiles, f, cfg))
+                .flat_map(|((run, st), smiles)| run_paths(run, st, smiles, f, cfg, policy))
                 .collect::<Vec<_>>()
         })
         .collect();
@@ -334,6 +355,7 @@ pub fn backtest_funded(
     });
     let summary = summarise(&paths);
     let buckets = bucket_summaries(&paths);
+    let es_by_maturity = es_by_maturity(&paths);
     notices.sort();
     notices.dedup();
     HedgeOutput {
@@ -344,6 +366,8 @@ pub fn backtest_funded(
         notices,
         summary,
         buckets,
+        es_by_maturity,
+        policy: policy.map(PathPolicy::describe),
         paths,
     }
 }
@@ -375,6 +399,7 @@ fn run_paths(
     smiles: &[HedgeSmiles],
     f: &SpecFits,
     cfg: &HedgeConfig,
+    policy: Option<&dyn PathPolicy>,
 ) -> Vec<PathRecord> {
     let ctx =
         RunContext { run, index: run.iter().map(|s| index_of(s)).collect(), smiles, steps, cfg };
@@ -404,7 +429,30 @@ fn run_paths(
                     "mixed".to_string()
                 };
                 for &dk in &cfg.deltas {
-                    let pnl = hedge_path(obs, path_steps, cfg.quantity, dk, cfg.band, &cfg.fees);
+                    let (qty, band, fees) = (cfg.quantity, cfg.band, &cfg.fees);
+                    let (pnl, entry_delta) = match (dk, policy) {
+                        (DeltaKind::Policy, None) => continue,
+                        (DeltaKind::Policy, Some(pol)) => {
+                            let path = PolicyPath {
+                                kind: q.kind,
+                                strike: q.strike,
+                                expiry_ms: e.expiry_ms,
+                                qty,
+                            };
+                            let mut hedger = pol.hedger(path, obs);
+                            let mut first = f64::NAN;
+                            let pnl =
+                                hedge_path_with(obs, path_steps, qty, band, fees, |i, o, s, h| {
+                                    let t = hedger(i, o, s, h);
+                                    if i == 0 {
+                                        first = t / (-qty * pol.instrument_ratio(o.forward, s.p0));
+                                    }
+                                    t
+                                });
+                            (pnl, first)
+                        }
+                        _ => (hedge_path(obs, path_steps, qty, dk, band, fees), o0.deltas.get(dk)),
+                    };
                     out.push(PathRecord {
                         spec: f.spec.clone(),
                         model: f.model,
@@ -423,7 +471,7 @@ fn run_paths(
                         entry_t: q.t,
                         entry_k: (q.strike / o0.forward).ln(),
                         entry_vol: p.entry_vol,
-                        entry_delta: o0.deltas.get(dk),
+                        entry_delta,
                         entry_mid_usd: o0.value,
                         entry_vega: o0.deltas.vega,
                         fallback_vols: p.fallback_vols,

@@ -34,10 +34,14 @@ pub enum DeltaKind {
     Smile,
     /// Premium-adjusted smile delta for inverse options.
     PremiumAdjusted,
+    /// A trained deep-hedging policy (`--policy FILE`, [`super::policy`]): its hedge depends
+    /// on the path, not on one observation.
+    Policy,
 }
 
 impl DeltaKind {
-    /// All kinds in output order.
+    /// The model deltas in output order (the default; [`DeltaKind::Policy`] needs a
+    /// policy file).
     pub const ALL: [DeltaKind; 3] =
         [DeltaKind::Black, DeltaKind::Smile, DeltaKind::PremiumAdjusted];
 
@@ -62,6 +66,7 @@ impl DeltaKind {
             DeltaKind::Black => "black",
             DeltaKind::Smile => "smile",
             DeltaKind::PremiumAdjusted => "premium-adjusted",
+            DeltaKind::Policy => "policy",
         }
     }
 }
@@ -79,7 +84,10 @@ impl FromStr for DeltaKind {
             "black" => Ok(DeltaKind::Black),
             "smile" => Ok(DeltaKind::Smile),
             "premium-adjusted" | "pa" => Ok(DeltaKind::PremiumAdjusted),
-            _ => Err(format!("unknown delta {s:?}; expected black, smile or premium-adjusted")),
+            "policy" => Ok(DeltaKind::Policy),
+            _ => Err(format!(
+                "unknown delta {s:?}; expected black, smile, premium-adjusted or policy"
+            )),
         }
     }
 }
@@ -122,12 +130,14 @@ impl Deltas {
         }
     }
 
-    /// The ratio of one kind.
+    /// The ratio of one kind (NaN for [`DeltaKind::Policy`], whose hedge depends on the
+    /// path: [`super::policy`]).
     pub fn get(&self, kind: DeltaKind) -> f64 {
         match kind {
             DeltaKind::Black => self.black,
             DeltaKind::Smile => self.smile,
             DeltaKind::PremiumAdjusted => self.premium_adjusted,
+            DeltaKind::Policy => f64::NAN,
         }
     }
 }

@@ -6,9 +6,12 @@
 //! ([`DeltaKind`], [`Deltas`]), hedges with the perpetual or the matching future, charges
 //! spread and [`FeeSchedule`] fees ([`hedge_path`]), and reports the hedging-error
 //! distribution per spec × delta with the risk measures of [`crate::risk`] ([`summarise`]);
-//! [`HedgeConfig`] is what defines a run. [`BsWorld`] is a synthetic Black–Scholes world
-//! that runs the same accounting with the true delta, for tests of the theoretical `1/N`
-//! variance rate (Bertsimas, Kogan & Lo 2000: with `N` equally spaced rebalances the P&L
+//! [`HedgeConfig`] is what defines a run. A path-dependent [`PathPolicy`] (a trained
+//! deep-hedging network, `deephedge::replay`) joins as the method [`DeltaKind::Policy`]
+//! ([`backtest_policy`], [`hedge_path_with`]), and [`es_by_maturity`] compares every
+//! method's `ES_0.975` with the Black delta's per maturity bucket on the same paths.
+//! [`BsWorld`] is a synthetic Black–Scholes world that runs the same accounting with the
+//! true delta, for tests of the theoretical `1/N` variance rate (Bertsimas, Kogan & Lo 2000: with `N` equally spaced rebalances the P&L
 //! standard deviation halves when the rebalancing frequency quadruples).
 //!
 //! ## Deltas
@@ -55,22 +58,26 @@
 
 mod accounting;
 mod backtest;
+mod compare;
 mod config;
 mod delta;
 mod fees;
 mod funding;
 mod liquidity;
 mod path;
+mod policy;
 mod summary;
 
-pub use accounting::{hedge_path, Obs, PathPnl, Step};
-pub use backtest::{backtest, backtest_funded};
+pub use accounting::{hedge_path, hedge_path_with, Obs, PathPnl, Step};
+pub use backtest::{backtest, backtest_funded, backtest_policy};
+pub use compare::{es_by_maturity, EsRecord};
 pub use config::{Entry, HedgeConfig, HedgeSource, Instrument, InvalidValue, Marks};
 pub use delta::{DeltaKind, Deltas, HedgeSmiles, SmilePoint};
 pub use fees::FeeSchedule;
 pub use funding::{FundingConfig, FundingError, FundingHistory};
 pub use liquidity::LiquidityFilter;
 pub use path::{hedged_pnl, log_log_slope, variance, BsWorld};
+pub use policy::{Hedger, PathPolicy, PolicyPath};
 pub use summary::{
     bucket_summaries, moneyness_bucket, summarise, BucketRecord, HedgeCounts, HedgeOutput,
     PathRecord, PnlStats, SummaryRecord,

@@ -281,6 +281,11 @@ pub struct HedgeOutput {
     pub summary: Vec<SummaryRecord>,
     /// Summaries per spec × delta × underlying × moneyness × maturity bucket.
     pub buckets: Vec<BucketRecord>,
+    /// `ES_0.975` per spec × underlying × maturity bucket × method × P&L column, with
+    /// bootstrap intervals and the paired difference to `black` (`super::compare`).
+    pub es_by_maturity: Vec<super::compare::EsRecord>,
+    /// The replayed policy (`--policy`), when there is one.
+    pub policy: Option<serde_json::Value>,
     /// Every path (goes to `paths.csv`, not to the JSON).
     #[serde(skip)]
     pub paths: Vec<PathRecord>,

@@ -14,6 +14,7 @@ mod fit_real;
 mod fit_recovery;
 mod fit_synth;
 mod hedge;
+mod hedge_policy;
 mod iv;
 mod labels;
 mod models;
