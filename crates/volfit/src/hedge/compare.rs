@@ -23,12 +23,15 @@ use std::collections::BTreeMap;
 /// Bootstrap draws per row.
 pub const RESAMPLES: usize = 1000;
 /// Seed of the bootstrap.
-pub const SEED: u64 = 0x5eed_e5;
+pub const SEED: u64 = 0x005e_ede5;
 /// The ES level.
 pub const ALPHA: f64 = 0.975;
 
+/// One P&L column of a path record.
+type Column = fn(&PathRecord) -> f64;
+
 /// The P&L columns compared: `(name, value)`.
-const COLUMNS: [(&str, fn(&PathRecord) -> f64); 4] = [
+const COLUMNS: [(&str, Column); 4] = [
     ("pnl_usd", |p| p.pnl_usd),
     ("pnl_usd_net", |p| p.pnl_usd_net),
     ("pnl_coin", |p| p.pnl_coin),
