@@ -3,8 +3,8 @@
 //! ## Brief overview
 //! An [`Architecture`] (inputs, hidden widths, outputs, [`Activation`]s) is laid out by
 //! [`Mlp`] over **one flat parameter vector**, so every volfit-optim solver can train it.
-//! [`Mlp`] runs batched forward and exact backward passes (faer's gemm into a reusable
-//! [`Workspace`]) and the Jacobian of the outputs with respect to the inputs. A
+//! [`Mlp`] runs batched forward and exact backward passes (register-tiled [`kernel`]s into a
+//! reusable [`Workspace`]) and the Jacobian of the outputs with respect to the inputs. A
 //! [`Regression`] (network + [`Dataset`] + volfit-optim `Loss`) is a `StochasticObjective`
 //! for mini-batch training and `Residuals` for Levenberg–Marquardt. A trained [`Network`]
 //! carries its [`Normalization`] and saves to `safetensors` with a JSON [`Metadata`] header.
@@ -18,6 +18,7 @@
 pub mod activation;
 pub mod data;
 pub mod init;
+pub mod kernel;
 pub mod mlp;
 pub mod network;
 pub mod norm;

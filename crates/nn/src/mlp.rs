@@ -4,11 +4,13 @@
 //! Layer `l` maps `a_{l} (B×in)` to `a_{l+1} = f(a_l·Wₗᵀ + bₗ) (B×out)`. Its weight `Wₗ` is
 //! stored row-major `[out, in]` (PyTorch's `nn.Linear.weight` layout) followed by its bias
 //! `bₗ [out]`, layer after layer, in one `&[f64]`: every volfit-optim solver trains it. Batches
-//! are row-major `B × features`. Matrix products go through faer's gemm, sequentially, into a
+//! are row-major `B × features`. The batched products go through the register-tiled kernels of
+//! [`crate::kernel`] (the input Jacobian of one sample through faer's gemm), sequentially, into a
 //! [`Workspace`] allocated once and reused across batches.
 
 use crate::activation::Activation;
 use crate::init::Init;
+use crate::kernel;
 use crate::NnError;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
@@ -160,7 +162,11 @@ impl Mlp {
     /// Grows `ws` to hold batches of `rows` samples (no-op when it already does).
     pub fn reserve(&self, ws: &mut Workspace, rows: usize) {
         let rows = rows.max(1);
-        if ws.rows >= rows && ws.acts.len() == self.layers.len() + 1 && ws.width >= self.max_width()
+        let wt_len = self.layers.iter().map(|l| l.fan_in * l.fan_out).max().unwrap_or(0);
+        if ws.rows >= rows
+            && ws.acts.len() == self.layers.len() + 1
+            && ws.width >= self.max_width()
+            && ws.wt.len() >= wt_len
         {
             return;
         }
@@ -171,6 +177,7 @@ impl Mlp {
             .collect();
         ws.delta = [vec![0.0; rows * width], vec![0.0; rows * width]];
         ws.jac = [vec![0.0; width * self.arch.inputs], vec![0.0; width * self.arch.inputs]];
+        ws.wt = vec![0.0; wt_len];
         ws.rows = rows;
         ws.width = width;
     }
@@ -184,26 +191,18 @@ impl Mlp {
     pub fn forward(&self, params: &[f64], ws: &mut Workspace, rows: usize) {
         debug_assert!(rows <= ws.rows && params.len() == self.num_params);
         for (l, layer) in self.layers.iter().enumerate() {
+            let (fi, fo) = (layer.fan_in, layer.fan_out);
             let (prev, next) = ws.acts.split_at_mut(l + 1);
-            let a = &prev[l][..rows * layer.fan_in];
-            let z = &mut next[0][..rows * layer.fan_out];
-            let bias = &params[layer.bias..layer.bias + layer.fan_out];
-            for row in z.chunks_exact_mut(layer.fan_out) {
-                row.copy_from_slice(bias);
+            let a = &prev[l][..rows * fi];
+            let z = &mut next[0][..rows * fo];
+            let w = &params[layer.weight..layer.bias];
+            // Wᵀ (fan_in × fan_out), so that the tiles read contiguous rows of it.
+            let wt = &mut ws.wt[..fi * fo];
+            for (o, w_row) in w.chunks_exact(fi).enumerate() {
+                w_row.iter().enumerate().for_each(|(i, &v)| wt[i * fo + o] = v);
             }
-            let w = MatRef::from_row_major_slice(
-                &params[layer.weight..layer.bias],
-                layer.fan_out,
-                layer.fan_in,
-            );
-            matmul(
-                MatMut::from_row_major_slice_mut(z, rows, layer.fan_out),
-                Accum::Add,
-                MatRef::from_row_major_slice(a, rows, layer.fan_in),
-                w.transpose(),
-                1.0,
-                Par::Seq,
-            );
+            let bias = &params[layer.bias..layer.bias + fo];
+            kernel::gemm_rows(a, wt, Some(bias), z, rows, fi, fo);
             layer.activation.apply_slice(z);
         }
     }
@@ -246,14 +245,7 @@ impl Mlp {
             let delta = &mut d_cur[..rows * fo];
             layer.activation.scale_by_derivative(&ws.acts[l + 1][..rows * fo], delta);
             let a = &ws.acts[l][..rows * fi];
-            matmul(
-                MatMut::from_row_major_slice_mut(&mut grad[layer.weight..layer.bias], fo, fi),
-                Accum::Add,
-                MatRef::from_row_major_slice(delta, rows, fo).transpose(),
-                MatRef::from_row_major_slice(a, rows, fi),
-                1.0,
-                Par::Seq,
-            );
+            kernel::gemm_at_b(delta, a, &mut grad[layer.weight..layer.bias], rows, fo, fi);
             let gb = &mut grad[layer.bias..layer.bias + fo];
             for row in delta.chunks_exact(fo) {
                 gb.iter_mut().zip(row).for_each(|(g, d)| *g += d);
@@ -264,14 +256,8 @@ impl Mlp {
                 _ => Some(&mut d_prev[..rows * fi]),
             };
             if let Some(target) = target {
-                matmul(
-                    MatMut::from_row_major_slice_mut(target, rows, fi),
-                    Accum::Replace,
-                    MatRef::from_row_major_slice(delta, rows, fo),
-                    MatRef::from_row_major_slice(&params[layer.weight..layer.bias], fo, fi),
-                    1.0,
-                    Par::Seq,
-                );
+                let w = &params[layer.weight..layer.bias];
+                kernel::gemm_rows(delta, w, None, target, rows, fo, fi);
             }
             if l > 0 {
                 std::mem::swap(d_cur, d_prev);
@@ -319,6 +305,8 @@ pub struct Workspace {
     acts: Vec<Vec<f64>>,
     delta: [Vec<f64>; 2],
     jac: [Vec<f64>; 2],
+    /// One layer's transposed weights.
+    wt: Vec<f64>,
 }
 
 impl Workspace {

@@ -91,12 +91,30 @@ impl Claim {
 /// (previous step's) hedge and, when `with_vol`, the instantaneous volatility over `σ_B`.
 #[inline]
 pub fn fill(row: &mut [f64], claim: &Claim, f: f64, tau: f64, hedge: f64, vol: f64) {
-    let (sb, t) = (claim.black_vol, claim.maturity);
-    row[0] = (f / claim.strike).ln() / (sb * t.sqrt());
-    row[1] = tau / t;
+    fill_scaled(row, claim, moneyness(claim, f), tau / claim.maturity, hedge, vol);
+}
+
+/// The first feature, `ln(F/K)/(σ_B√T)`.
+#[inline]
+pub fn moneyness(claim: &Claim, f: f64) -> f64 {
+    (f / claim.strike).ln() / (claim.black_vol * claim.maturity.sqrt())
+}
+
+/// [`fill`] from the first two features already scaled (`moneyness`, `τ/T`).
+#[inline]
+pub fn fill_scaled(
+    row: &mut [f64],
+    claim: &Claim,
+    moneyness: f64,
+    tau_frac: f64,
+    hedge: f64,
+    vol: f64,
+) {
+    row[0] = moneyness;
+    row[1] = tau_frac;
     row[2] = hedge;
     if let Some(v) = row.get_mut(3) {
-        *v = vol / sb;
+        *v = vol / claim.black_vol;
     }
 }
 

@@ -149,10 +149,9 @@ impl Policy {
         match self.kind {
             PolicyKind::FeedForward => Choice { hedge: out[0], d_prev: 0.0, d_out: [1.0, 0.0] },
             PolicyKind::NoTransactionBand => {
-                let (sp, sg) = (Activation::Softplus, Activation::Sigmoid);
-                let lo = delta - sp.apply(out[0]);
-                let hi = delta + sp.apply(out[1]);
-                band(prev, lo, hi, [-sg.apply(out[0]), sg.apply(out[1])])
+                let (sp0, sg0) = softplus_sigmoid(out[0]);
+                let (sp1, sg1) = softplus_sigmoid(out[1]);
+                band(prev, delta - sp0, delta + sp1, [-sg0, sg1])
             }
             PolicyKind::BlackDelta => Choice { hedge: delta, d_prev: 0.0, d_out: [0.0; 2] },
             PolicyKind::WhalleyWilmott => {
@@ -163,6 +162,16 @@ impl Policy {
             }
         }
     }
+}
+
+/// `(softplus(o), sigmoid(o))` from one exponential `e^{−|o|}`: bit for bit
+/// [`Activation::Softplus`] and [`Activation::Sigmoid`] (which compute the same `e`).
+#[inline]
+fn softplus_sigmoid(o: f64) -> (f64, f64) {
+    let e = (-o.abs()).exp();
+    let sp = o.max(0.0) + e.ln_1p();
+    let sg = if o >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
+    (sp, sg)
 }
 
 /// `clamp(prev, lo, hi)` with its subgradient; `d_bounds` are `∂lo/∂o₁`, `∂hi/∂o₂`.
@@ -180,6 +189,16 @@ fn band(prev: f64, lo: f64, hi: f64, d_bounds: [f64; 2]) -> Choice {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shared_exponential_is_bit_for_bit_the_activations() {
+        for o in [-800.0, -30.0, -2.0, -1e-9, -0.0, 0.0, 1e-12, 0.7, 3.0, 40.0, 800.0] {
+            let (sp, sg) = softplus_sigmoid(o);
+            assert_eq!(sp.to_bits(), Activation::Softplus.apply(o).to_bits(), "{o}");
+            assert_eq!(sg.to_bits(), Activation::Sigmoid.apply(o).to_bits(), "{o}");
+        }
+        assert!(softplus_sigmoid(f64::NAN).0.is_nan());
+    }
 
     #[test]
     fn bands_clamp_the_previous_hedge() {

@@ -8,7 +8,7 @@
 //! bit-identical whatever the thread count.
 
 use super::objective::HedgeObjective;
-use super::unroll::{Scratch, Unroll, CHUNK};
+use super::unroll::{Scratch, StepTable, Unroll, CHUNK};
 use rayon::prelude::*;
 use std::sync::Mutex;
 use volfit_nn::Init;
@@ -25,6 +25,8 @@ pub struct HedgeProblem<'a> {
     objective: &'a HedgeObjective,
     /// One scratch per chunk of the largest batch, reused across batches.
     pool: Vec<Mutex<Scratch>>,
+    /// The paths' parameter-free inputs, computed once (`None` for very many paths).
+    table: Option<StepTable>,
 }
 
 impl<'a> HedgeProblem<'a> {
@@ -34,7 +36,7 @@ impl<'a> HedgeProblem<'a> {
         let chunks = batch.max(1).div_ceil(CHUNK);
         let pool =
             (0..chunks).map(|_| Mutex::new(unroll.scratch(true, objective.thresholds()))).collect();
-        HedgeProblem { unroll, objective, pool }
+        HedgeProblem { unroll, objective, pool, table: unroll.table() }
     }
 
     /// Number of network parameters (the thresholds follow them).
@@ -78,7 +80,7 @@ impl<'a> HedgeProblem<'a> {
     /// One chunk: forward, objective per path, and (with `with_grad`) backward.
     fn chunk(&self, params: &[f64], eta: &[f64], idx: &[usize], s: &mut Scratch, with_grad: bool) {
         let np = params.len();
-        self.unroll.forward(params, idx, s);
+        self.unroll.forward_with(params, idx, s, self.table.as_ref());
         s.grad.iter_mut().for_each(|g| *g = 0.0);
         let mut value = 0.0;
         let rows = idx.len();
@@ -90,7 +92,7 @@ impl<'a> HedgeProblem<'a> {
         }
         s.value = value;
         if with_grad {
-            self.unroll.backward(params, idx, s);
+            self.unroll.backward_with(params, idx, s, self.table.as_ref());
         }
     }
 }

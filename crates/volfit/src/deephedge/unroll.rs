@@ -15,7 +15,10 @@
 //! its subgradient `sign` (0 at a tie).
 //!
 //! A [`Scratch`] holds one network workspace per step (the activations the backward pass
-//! needs), sized once for [`CHUNK`] paths: no allocation per batch.
+//! needs), sized once for [`CHUNK`] paths: no allocation per batch. A [`StepTable`] holds
+//! what does not depend on the policy's parameters — the moneyness feature, the Black hedge
+//! and its slope, the gains `a_t` and costs `b_t` of every path and step — computed once
+//! for a training set instead of once per epoch (the same functions, so the same numbers).
 
 use super::features::{self, Claim, HEDGE_FEATURE};
 use super::paths::Paths;
@@ -45,6 +48,29 @@ pub struct Scratch {
     pub grad: Vec<f64>,
     /// Objective sum over the chunk.
     pub value: f64,
+}
+
+/// Per path and step, the inputs that do not depend on the policy's parameters (see the
+/// module docs), path-major (`i·steps + t`).
+#[derive(Clone, Debug)]
+pub struct StepTable {
+    steps: usize,
+    moneyness: Vec<f64>,
+    delta: Vec<f64>,
+    gamma: Vec<f64>,
+    gain: Vec<f64>,
+    cost: Vec<f64>,
+}
+
+/// Largest table built, in path-steps (5 numbers each: 160 MB).
+pub const MAX_TABLE: usize = 4 << 20;
+
+/// One state's parameter-free inputs: moneyness feature, Black hedge and its slope.
+#[derive(Clone, Copy, Debug)]
+struct State {
+    moneyness: f64,
+    delta: f64,
+    gamma: f64,
 }
 
 /// A policy unrolled over paths for a claim.
@@ -84,14 +110,97 @@ impl Unroll<'_> {
         }
     }
 
+    /// The [`StepTable`] of every path, or `None` when it would exceed [`MAX_TABLE`]
+    /// path-steps (the passes then compute its entries as they go).
+    pub fn table(&self) -> Option<StepTable> {
+        let p = self.paths;
+        let len = p.paths.checked_mul(p.steps).filter(|&n| n <= MAX_TABLE)?;
+        let mut t = StepTable {
+            steps: p.steps,
+            moneyness: Vec::with_capacity(len),
+            delta: Vec::with_capacity(len),
+            gamma: Vec::with_capacity(len),
+            gain: Vec::with_capacity(len),
+            cost: Vec::with_capacity(len),
+        };
+        for i in 0..p.paths {
+            for step in 0..p.steps {
+                let st = self.state(i, step);
+                let (a, b) = self.step(i, step);
+                t.moneyness.push(st.moneyness);
+                t.delta.push(st.delta);
+                t.gamma.push(st.gamma);
+                t.gain.push(a);
+                t.cost.push(b);
+            }
+        }
+        Some(t)
+    }
+
+    /// Path `i`'s state at step `t`, computed.
+    #[inline]
+    fn state(&self, i: usize, t: usize) -> State {
+        let (p, c) = (self.paths, self.claim);
+        let f = p.f(i, t);
+        let (delta, gamma) = c.black_hedge(f, self.tau(t));
+        State { moneyness: features::moneyness(c, f), delta, gamma }
+    }
+
+    /// Path `i`'s state at step `t`, from `table` when given.
+    #[inline]
+    fn state_in(&self, table: Option<&StepTable>, i: usize, t: usize) -> State {
+        match table {
+            Some(tb) => {
+                let k = i * tb.steps + t;
+                State { moneyness: tb.moneyness[k], delta: tb.delta[k], gamma: tb.gamma[k] }
+            }
+            None => self.state(i, t),
+        }
+    }
+
+    /// `(a_t, b_t)` of path `i` at step `t`, computed.
+    #[inline]
+    fn step(&self, i: usize, t: usize) -> (f64, f64) {
+        let p = self.paths;
+        self.claim.step(p.f(i, t), p.f(i, t + 1), p.dt)
+    }
+
+    /// `(a_t, b_t)` of path `i` at step `t`, from `table` when given.
+    #[inline]
+    fn step_in(&self, table: Option<&StepTable>, i: usize, t: usize) -> (f64, f64) {
+        match table {
+            Some(tb) => (tb.gain[i * tb.steps + t], tb.cost[i * tb.steps + t]),
+            None => self.step(i, t),
+        }
+    }
+
+    /// Time to expiry at step `t`.
+    #[inline]
+    fn tau(&self, t: usize) -> f64 {
+        self.claim.maturity - t as f64 * self.paths.dt
+    }
+
     /// Hedges and P&L of the paths `idx` (at most [`CHUNK`]) under network parameters
     /// `params`, into `s.hedge` and `s.pnl`.
     pub fn forward(&self, params: &[f64], idx: &[usize], s: &mut Scratch) {
+        self.forward_with(params, idx, s, None);
+    }
+
+    /// [`forward`](Self::forward) reading the parameter-free inputs from `table` (made by
+    /// [`table`](Self::table) of the same paths and claim) when given: the same numbers.
+    pub fn forward_with(
+        &self,
+        params: &[f64],
+        idx: &[usize],
+        s: &mut Scratch,
+        table: Option<&StepTable>,
+    ) {
         let (p, c) = (self.paths, self.claim);
         let rows = idx.len();
         let ni = features::count(self.policy.with_vol());
+        let no = self.policy.mlp().map_or(0, volfit_nn::Mlp::outputs);
         for t in 0..p.steps {
-            let tau = c.maturity - t as f64 * p.dt;
+            let tau_frac = self.tau(t) / c.maturity;
             let (before, now) = s.hedge.split_at_mut(t * CHUNK);
             let prev = |r: usize| if t == 0 { 0.0 } else { before[(t - 1) * CHUNK + r] };
             let w = t.min(s.ws.len().saturating_sub(1));
@@ -99,39 +208,33 @@ impl Unroll<'_> {
                 let input = ws.input_mut();
                 for (r, &i) in idx.iter().enumerate() {
                     let row = &mut input[r * ni..(r + 1) * ni];
-                    features::fill(row, c, p.f(i, t), tau, prev(r), p.v(i, t));
+                    let m = self.state_in(table, i, t).moneyness;
+                    features::fill_scaled(row, c, m, tau_frac, prev(r), p.v(i, t));
                 }
                 mlp.forward(params, ws, rows);
             }
-            let no = self.policy.mlp().map_or(0, volfit_nn::Mlp::outputs);
             let out = s.ws.get(w).map(|ws| ws.output(rows));
             for (r, &i) in idx.iter().enumerate() {
-                let f = p.f(i, t);
-                let (delta, gamma) = c.black_hedge(f, tau);
+                let st = self.state_in(table, i, t);
                 let o = out.map_or(&[][..], |o| &o[r * no..(r + 1) * no]);
-                let ch = self.policy.choose(o, prev(r), delta, gamma, f, c.cost);
+                let ch = self.policy.choose(o, prev(r), st.delta, st.gamma, p.f(i, t), c.cost);
                 now[r] = ch.hedge;
                 s.d_prev[t * CHUNK + r] = ch.d_prev;
                 s.d_out[t * CHUNK + r] = ch.d_out;
             }
         }
+        let premium = c.premium();
         for (r, &i) in idx.iter().enumerate() {
-            s.pnl[r] = self.pnl(i, |t| s.hedge[t * CHUNK + r]);
+            let mut pnl = premium - c.payoff(p.f(i, p.steps));
+            let mut prev = 0.0;
+            for t in 0..p.steps {
+                let (a, b) = self.step_in(table, i, t);
+                let ht = s.hedge[t * CHUNK + r];
+                pnl += ht * a - b * (ht - prev).abs();
+                prev = ht;
+            }
+            s.pnl[r] = pnl;
         }
-    }
-
-    /// The P&L of path `i` given its hedges `h(t)`.
-    fn pnl(&self, i: usize, h: impl Fn(usize) -> f64) -> f64 {
-        let (p, c) = (self.paths, self.claim);
-        let mut pnl = c.premium() - c.payoff(p.f(i, p.steps));
-        let mut prev = 0.0;
-        for t in 0..p.steps {
-            let (a, b) = c.step(p.f(i, t), p.f(i, t + 1), p.dt);
-            let ht = h(t);
-            pnl += ht * a - b * (ht - prev).abs();
-            prev = ht;
-        }
-        pnl
     }
 
     /// Adds `Σ_paths ∂J/∂params` into `s.grad[..num_params]` after [`forward`](Self::forward)
@@ -140,7 +243,22 @@ impl Unroll<'_> {
     /// # Panics
     /// When `s` was made without `keep_steps` for a network policy.
     pub fn backward(&self, params: &[f64], idx: &[usize], s: &mut Scratch) {
-        let (p, c) = (self.paths, self.claim);
+        self.backward_with(params, idx, s, None);
+    }
+
+    /// [`backward`](Self::backward) after [`forward_with`](Self::forward_with) with the same
+    /// `table`.
+    ///
+    /// # Panics
+    /// As [`backward`](Self::backward).
+    pub fn backward_with(
+        &self,
+        params: &[f64],
+        idx: &[usize],
+        s: &mut Scratch,
+        table: Option<&StepTable>,
+    ) {
+        let p = self.paths;
         let rows = idx.len();
         let n = p.steps;
         let ni = features::count(self.policy.with_vol());
@@ -163,10 +281,10 @@ impl Unroll<'_> {
             for (r, &i) in idx.iter().enumerate() {
                 let h = |t: usize| s.hedge[t * CHUNK + r];
                 let prev = if t == 0 { 0.0 } else { h(t - 1) };
-                let (a, b) = c.step(p.f(i, t), p.f(i, t + 1), p.dt);
+                let (a, b) = self.step_in(table, i, t);
                 let mut direct = a - b * sign(h(t) - prev);
                 if t + 1 < n {
-                    let (_, b1) = c.step(p.f(i, t + 1), p.f(i, t + 2), p.dt);
+                    let (_, b1) = self.step_in(table, i, t + 1);
                     direct += b1 * sign(h(t + 1) - h(t));
                 }
                 s.adj[r] += s.d_pnl[r] * direct;
