@@ -98,6 +98,11 @@ pub struct FitArgs {
     /// only score it exactly).
     #[arg(long, value_name = "BOOL", requires = "surrogate")]
     pub polish: Option<bool>,
+    /// With --surrogate: stop the exact polish once a step lowers the cost by less than
+    /// this share (e.g. 0.01: within about 1 % of the optimal cost); default: the exact
+    /// fit's own tolerance.
+    #[arg(long, value_name = "X", requires = "surrogate")]
+    pub polish_tol: Option<f64>,
 }
 
 impl FitArgs {
@@ -158,7 +163,9 @@ impl FitArgs {
                 spec.model
             );
             let polish = self.polish.unwrap_or(!spec.model.net_only());
-            let sg = volfit::fit::SurrogateSpec::load(path, polish)?;
+            let sg = volfit::fit::SurrogateSpec::load(path, polish)?
+                .with_polish_tol(self.polish_tol)
+                .map_err(|e| anyhow::anyhow!("--polish-tol: {e}"))?;
             sg.net()?.expect_model(spec.model.name(), path).map_err(|e| {
                 anyhow::anyhow!("{e} (--model {}, --surrogate {})", spec.model, path.display())
             })?;

@@ -135,3 +135,30 @@ fn fit_through_the_shipped_net_reaches_the_exact_fit_after_the_polish() {
     assert!(loss(&polished) <= 1.01 * loss(&exact), "{} vs {}", loss(&polished), loss(&exact));
     assert!(loss(&raw) >= loss(&polished) * (1.0 - 1e-9), "{} vs {}", loss(&raw), loss(&polished));
 }
+
+#[test]
+fn a_polish_tolerance_stops_the_polish_early_within_one_percent_of_the_rmse() {
+    let tmp = tempfile::tempdir().unwrap();
+    let chain = chain(tmp.path());
+    let net = shipped_net();
+    let net_s = net.to_str().unwrap();
+    let exact = fit_json(&[], &chain, &tmp.path().join("exact"));
+    let full = fit_json(&["--surrogate", net_s], &chain, &tmp.path().join("full"));
+    let loose =
+        fit_json(&["--surrogate", net_s, "--polish-tol", "0.01"], &chain, &tmp.path().join("l"));
+    let e = |v: &serde_json::Value, k: &str| v["snapshots"][0]["expiries"][0][k].as_f64().unwrap();
+    assert_eq!(loose["spec"]["surrogate"]["polish_tol"], 0.01);
+    assert!(full["spec"]["surrogate"].get("polish_tol").is_none());
+    // Fewer exact iterations than the full polish, the same RMSE within 1 % (the loss, a
+    // squared measure, within 2 %).
+    assert!(e(&loose, "iterations") <= e(&full, "iterations"), "{loose} vs {full}");
+    assert!(e(&loose, "rmse_vol") <= 1.01 * e(&exact, "rmse_vol"));
+    assert!(e(&loose, "loss") <= 1.0201 * e(&exact, "loss"));
+    // Out of (0, 1): exit 2 naming the flag.
+    let out = run(
+        &["fit", "--model", "heston", "--polish-tol", "2", "--surrogate", net_s, "--out"],
+        &[&tmp.path().join("bad"), &chain],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--polish-tol"));
+}
