@@ -34,7 +34,7 @@ pub enum DeltaKind {
     Smile,
     /// Premium-adjusted smile delta for inverse options.
     PremiumAdjusted,
-    /// A trained deep-hedging policy (`--policy FILE`, [`super::policy`]): its hedge depends
+    /// A trained deep-hedging policy (`--policy FILE`, a [`PathPolicy`](super::PathPolicy)): its hedge depends
     /// on the path, not on one observation.
     Policy,
 }
@@ -131,7 +131,7 @@ impl Deltas {
     }
 
     /// The ratio of one kind (NaN for [`DeltaKind::Policy`], whose hedge depends on the
-    /// path: [`super::policy`]).
+    /// path: see [`PathPolicy`](super::PathPolicy)).
     pub fn get(&self, kind: DeltaKind) -> f64 {
         match kind {
             DeltaKind::Black => self.black,
