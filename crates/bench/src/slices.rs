@@ -14,6 +14,26 @@ pub fn svcj_dir() -> Option<PathBuf> {
     dir.is_dir().then_some(dir)
 }
 
+/// The first `n` svcj snapshot files (`deribit_options_snapshot_*.csv.gz`), in name (time)
+/// order.
+///
+/// # Errors
+/// When the data folder is missing or cannot be listed.
+pub fn svcj_files(n: usize) -> Result<Vec<PathBuf>, String> {
+    let dir = svcj_dir().ok_or("real data ../shared/data/svcj_deribit_2026 not found")?;
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| e.to_string())?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            name.starts_with("deribit_options_snapshot_") && name.ends_with(".csv.gz")
+        })
+        .collect();
+    paths.sort();
+    paths.truncate(n);
+    Ok(paths)
+}
+
 /// All snapshots (one per underlying) of one file, cleaned with the default configuration.
 pub fn load_snapshots(path: &Path) -> Result<Vec<Snapshot>, String> {
     let opts = ReadOptions::default();

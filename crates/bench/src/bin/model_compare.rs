@@ -29,7 +29,7 @@ use std::path::PathBuf;
 use volfit::fit::{fit_snapshot, FitSpec, ModelKind, ResidualRow, SnapshotResult, SurrogateSpec};
 use volfit::model::{maturity_bucket, MATURITY_BUCKETS};
 use volfit::surrogate::{read_chunk, DataSpec, Row, Surrogate, SPEC_FILE};
-use volfit_bench::slices::{load_snapshots, median, svcj_dir};
+use volfit_bench::slices::{load_snapshots, median, svcj_files};
 
 const MODELS: [ModelKind; 5] =
     [ModelKind::RBergomi, ModelKind::Heston, ModelKind::Bates, ModelKind::Ssvi, ModelKind::Svi];
@@ -79,21 +79,6 @@ fn fit_ms(r: &SnapshotResult) -> f64 {
         r.fit.expiries.iter().map(|e| e.time_us).sum()
     };
     us as f64 / 1000.0
-}
-
-fn svcj_files(n: usize) -> Result<Vec<PathBuf>, String> {
-    let dir = svcj_dir().ok_or("real data ../shared/data/svcj_deribit_2026 not found")?;
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map_err(|e| e.to_string())?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            name.starts_with("deribit_options_snapshot_") && name.ends_with(".csv.gz")
-        })
-        .collect();
-    paths.sort();
-    paths.truncate(n);
-    Ok(paths)
 }
 
 /// Per model: accumulators by bucket on the common quotes ("all" too), on the model's own

@@ -42,7 +42,7 @@ use volfit::fit::{fit_snapshot, FitSpec, ModelKind, SnapshotResult, SurrogateSpe
 use volfit::surrogate::{
     generate, grid_errors, load_data, DataSpec, Grid, ParamBox, SampleModel, Surrogate,
 };
-use volfit_bench::slices::{load_snapshots, median, svcj_dir};
+use volfit_bench::slices::{load_snapshots, median, svcj_files};
 
 fn arg(args: &[String], name: &str) -> Option<String> {
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
@@ -126,16 +126,7 @@ fn run() -> Result<(), String> {
     if let Some(dir) = arg(&args, "--held-out") {
         println!("{}", held_out(&net, &dir)?);
     }
-    let dir = svcj_dir().ok_or("real data ../shared/data/svcj_deribit_2026 not found")?;
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map_err(|e| e.to_string())?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            name.starts_with("deribit_options_snapshot_") && name.ends_with(".csv.gz")
-        })
-        .collect();
-    paths.sort();
+    let paths = svcj_files(files)?;
     let exact = FitSpec { model: ModelKind::Heston, ..FitSpec::default() };
     let tol: Option<f64> =
         arg(&args, "--polish-tol").map(|v| v.parse().map_err(|_| "--polish-tol")).transpose()?;
@@ -146,7 +137,7 @@ fn run() -> Result<(), String> {
     };
     let (polished, raw) = (through(true, tol)?, through(false, None)?);
     let mut rows = Vec::new();
-    for path in paths.iter().take(files) {
+    for path in &paths {
         for snap in load_snapshots(path)? {
             let t0 = Instant::now();
             let a = fit_snapshot(&snap, &exact, None);

@@ -27,25 +27,30 @@ fn quotes(h: &Heston) -> Vec<Target> {
         for z in zs {
             let k = z * f64::sqrt(t);
             let iv = (h.total_variance(k, t) / t).sqrt();
-            let forward = 100.0;
-            out.push(Target {
-                k,
-                t,
-                forward,
-                strike: forward * k.exp(),
-                kind: if k >= 0.0 { OptionType::Call } else { OptionType::Put },
-                bid: None,
-                ask: None,
-                bid_iv: None,
-                ask_iv: None,
-                mid_iv: Some(iv),
-                vega: 1.0,
-                open_interest: 0.0,
-                volume: 0.0,
-            });
+            out.push(target(k, t, iv));
         }
     }
     out
+}
+
+/// A target at `(k, t)` with mid vol `iv` (unit vega, no spread).
+pub(crate) fn target(k: f64, t: f64, iv: f64) -> Target {
+    let forward = 100.0;
+    Target {
+        k,
+        t,
+        forward,
+        strike: forward * k.exp(),
+        kind: if k >= 0.0 { OptionType::Call } else { OptionType::Put },
+        bid: None,
+        ask: None,
+        bid_iv: None,
+        ask_iv: None,
+        mid_iv: Some(iv),
+        vega: 1.0,
+        open_interest: 0.0,
+        volume: 0.0,
+    }
 }
 
 #[test]

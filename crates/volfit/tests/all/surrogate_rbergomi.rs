@@ -6,7 +6,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use volfit::black::OptionType;
 use volfit::fit::{
     calibrate, fit_snapshot, FitSpec, ModelKind, NetSurface, SurrogateModel, SurrogateSpec,
     VolModel,
@@ -16,6 +15,8 @@ use volfit::market::{build, read_path, ReadOptions, Snapshot};
 use volfit::model::{McConfig, McWorkspace, RBergomi, Surface};
 use volfit::objective::Target;
 use volfit::surrogate::Surrogate;
+
+use crate::surrogate_fit::target;
 
 /// RMSE (vol) and parameter tolerances of the Monte Carlo recovery test. The shipped net's
 /// held-out |net − MC| is 0.15 vol pt median (models/README.md) and the surface's own Monte
@@ -31,26 +32,6 @@ fn model_file(name: &str) -> PathBuf {
 
 fn net(name: &str) -> Arc<Surrogate> {
     Arc::new(Surrogate::load(&model_file(name)).unwrap())
-}
-
-/// A target at `(k, t)` with mid vol `iv` (unit vega, no spread).
-fn target(k: f64, t: f64, iv: f64) -> Target {
-    let forward = 100.0;
-    Target {
-        k,
-        t,
-        forward,
-        strike: forward * k.exp(),
-        kind: if k >= 0.0 { OptionType::Call } else { OptionType::Put },
-        bid: None,
-        ask: None,
-        bid_iv: None,
-        ask_iv: None,
-        mid_iv: Some(iv),
-        vega: 1.0,
-        open_interest: 0.0,
-        volume: 0.0,
-    }
 }
 
 /// Quotes of `vol(k, t)` at 6 expiries from 2 days to 11 months × 9 strikes with
