@@ -126,16 +126,22 @@ fn entropic_objective(theta: f64) -> HedgeObjective {
         .expect("valid objective")
 }
 
-fn run_case(o: &Opts, name: &str, dynamics: Dynamics, cost: f64) {
-    let maturity = 30.0 / 365.0;
-    let claim = Claim {
+/// The benchmark's claim: an at-the-money call (strike 1 on F₀ = 1) of `maturity` years,
+/// proportional cost `cost`, no funding, USD accounting, at the dynamics' Black vol.
+fn atm_claim(dynamics: &Dynamics, maturity: f64, cost: f64) -> Claim {
+    Claim {
         strike: 1.0,
         maturity,
         cost,
         funding: 0.0,
         accounting: Accounting::Usd,
         black_vol: dynamics.black_vol(maturity),
-    };
+    }
+}
+
+fn run_case(o: &Opts, name: &str, dynamics: Dynamics, cost: f64) {
+    let maturity = 30.0 / 365.0;
+    let claim = atm_claim(&dynamics, maturity, cost);
     let obj = entropic_objective(o.theta);
     let train_paths = Paths::simulate(&dynamics, o.train, 30, maturity, 1);
     let test_paths = Paths::simulate(&dynamics, o.test, 30, maturity, 3);
@@ -230,14 +236,7 @@ fn export_case(o: &Opts, dir: &str) {
     std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("--export {}: {e}", dir.display()));
     let (name, dynamics, cost) = case(o);
     let (maturity, steps, hidden) = (30.0 / 365.0, 30, [32usize, 32]);
-    let claim = Claim {
-        strike: 1.0,
-        maturity,
-        cost,
-        funding: 0.0,
-        accounting: Accounting::Usd,
-        black_vol: dynamics.black_vol(maturity),
-    };
+    let claim = atm_claim(&dynamics, maturity, cost);
     let train_paths = Paths::simulate(&dynamics, o.train, steps, maturity, 1);
     let test_paths = Paths::simulate(&dynamics, o.test, steps, maturity, 3);
     let kind = PolicyKind::NoTransactionBand;
