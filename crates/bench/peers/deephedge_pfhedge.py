@@ -128,7 +128,22 @@ class Ntb(torch.nn.Module):
         return m["premium"] + gain
 
 
-def peer(d, dtype_name):
+def peer_files(d, order):
+    """pfhedge's test P&L and JSON line in DIR for a batch order (torch's or volfit's)."""
+    tag = "" if order == "torch" else "_volfit_order"
+    return f"{d}/pfhedge{tag}_test_pnl.f64", f"{d}/pfhedge{tag}.json"
+
+
+PROBLEM_KEYS = ("case", "train_paths", "test_paths", "epochs", "lr", "batch_size", "theta",
+                "cost", "seed", "hidden")
+
+
+def problem(meta):
+    """What a pfhedge run depends on (a saved run is reused only for the same problem)."""
+    return {k: meta.get(k) for k in PROBLEM_KEYS}
+
+
+def peer(d, dtype_name, order_name):
     """Trains pfhedge on DIR's problem; writes its test P&L; prints one JSON line."""
     torch.set_num_threads(1)
     dtype = torch.float64 if dtype_name == "f64" else torch.float32
@@ -141,11 +156,15 @@ def peer(d, dtype_name):
     model = Ntb(meta, init).to(dtype)
     loss_fn = EntropicRiskMeasure(a=meta["theta"])
     opt = torch.optim.Adam(model.parameters(), lr=meta["lr"], betas=(0.9, 0.999), eps=1e-8)
-    batch, steps = meta["batch_size"], 0
+    batch, steps, n = meta["batch_size"], 0, train.shape[0]
     g = torch.Generator().manual_seed(meta["seed"])
+    if order_name == "volfit":
+        orders = torch.from_numpy(
+            np.fromfile(f"{d}/order.u32", dtype="<u4").astype(np.int64).reshape(meta["epochs"], n)
+        )
     start = time.perf_counter()
-    for _ in range(meta["epochs"]):
-        order = torch.randperm(train.shape[0], generator=g)
+    for epoch in range(meta["epochs"]):
+        order = orders[epoch] if order_name == "volfit" else torch.randperm(n, generator=g)
         for b in range(0, train.shape[0], batch):
             opt.zero_grad()
             loss = loss_fn(model.pnl(train[order[b : b + batch]]))
@@ -155,15 +174,20 @@ def peer(d, dtype_name):
     secs = time.perf_counter() - start
     with torch.no_grad():
         test_pnl = model.pnl(test).to(torch.float64)
-    test_pnl.numpy().astype("<f8").tofile(f"{d}/pfhedge_test_pnl.f64")
+    pnl_path, json_path = peer_files(d, order_name)
+    test_pnl.numpy().astype("<f8").tofile(pnl_path)
     samples = meta["train_paths"] * meta["epochs"]
-    print(json.dumps({
+    line = json.dumps({
         "side": "pfhedge", "pfhedge": __import__("pfhedge").__version__,
         "torch": torch.__version__, "dtype": dtype_name, "threads": torch.get_num_threads(),
+        "order": order_name, "seed": meta["seed"], "problem": problem(meta),
         "train_seconds": round(secs, 3), "samples_per_s": round(samples / secs),
         "adam_steps": steps, "test_entropic": round(float(loss_fn(test_pnl)), 7),
         "test_paths": test.shape[0],
-    }), flush=True)
+    })
+    with open(json_path, "w") as f:
+        f.write(line + "\n")
+    print(line, flush=True)
 
 
 def entropic(p, a):
@@ -172,14 +196,15 @@ def entropic(p, a):
     return (m + math.log(np.exp(x - m).mean())) / a
 
 
-def paired(d, theta, batches=50):
+def paired(d, theta, order, batches=50):
     """Both test entropic risks and the batch-means SE of their difference (pfhedge - volfit)."""
     v = np.fromfile(f"{d}/volfit_test_pnl.f64", dtype="<f8")
-    p = np.fromfile(f"{d}/pfhedge_test_pnl.f64", dtype="<f8")
+    p = np.fromfile(peer_files(d, order)[0], dtype="<f8")
     diffs = [entropic(pb, theta) - entropic(vb, theta)
              for vb, pb in zip(np.array_split(v, batches), np.array_split(p, batches))]
-    se = statistics.stdev(diffs) / math.sqrt(batches)
-    return entropic(v, theta), entropic(p, theta), entropic(p, theta) - entropic(v, theta), se
+    se = float(statistics.stdev(diffs)) / math.sqrt(batches)
+    ev, ep = float(entropic(v, theta)), float(entropic(p, theta))
+    return ev, ep, ep - ev, se
 
 
 def run(cmd):
@@ -189,6 +214,83 @@ def run(cmd):
     return json.loads(line)
 
 
+def seed_list(text):
+    """"0-11" or "0,3,5" (or a mix) as a list of ints."""
+    out = []
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        out.extend(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+def sign_test(wins, n):
+    """Two-sided exact binomial p-value of `wins` successes in `n` fair trials."""
+    k = min(wins, n - wins)
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2.0**n
+    return min(1.0, 2.0 * tail)
+
+
+def pair(a, d, rest, seed):
+    """One seed: volfit, then pfhedge (or its saved run with --reuse-peer); the comparison."""
+    extra = [] if seed is None else ["--seed", str(seed)]
+    rust = [a.bin, "--threads", "1", "--export", d, *rest, *extra]
+    me = [sys.executable, __file__, "--peer", "--dir", d, "--dtype", a.dtype, "--order", a.order]
+    vs, ps = [], []
+    for _ in range(a.pairs):
+        vs.append(run(rust))
+        pnl_path, json_path = peer_files(d, a.order)
+        saved = None
+        if a.reuse_peer and os.path.exists(pnl_path) and os.path.exists(json_path):
+            saved = json.loads(open(json_path).read())
+            same = problem(json.load(open(f"{d}/meta.json")))
+            if saved.get("problem") != same or saved.get("dtype") != a.dtype:
+                saved = None
+        if saved is not None:
+            print(json.dumps({**saved, "reused": True}), flush=True)
+            ps.append(saved)
+        else:
+            ps.append(run(me))
+    meta = json.load(open(f"{d}/meta.json"))
+    ev, ep, diff, se = paired(d, meta["theta"], a.order)
+    v_rate = statistics.median(r["samples_per_s"] for r in vs)
+    p_rate = statistics.median(r["samples_per_s"] for r in ps)
+    summary = {
+        "seed": meta["seed"], "form": meta.get("form"), "order_pfhedge": a.order,
+        "pairs": a.pairs, "dtype_pfhedge": a.dtype, "loadavg": os.getloadavg(),
+        "median_samples_per_s_volfit": round(v_rate), "median_samples_per_s_pfhedge": round(p_rate),
+        "speedup_volfit_over_pfhedge": round(v_rate / p_rate, 2) if p_rate > 0 else None,
+        "test_entropic_volfit": round(ev, 7), "test_entropic_pfhedge": round(ep, 7),
+        "diff_pfhedge_minus_volfit": round(diff, 7), "diff_se": round(se, 7),
+        "diff_in_se": round(diff / se, 1),
+    }
+    print(json.dumps(summary), flush=True)
+    return summary
+
+
+def across(rows):
+    """Summary over seeds: the mean relative gap (volfit - pfhedge) / pfhedge with its SE
+    across seeds, the seeds each side wins, and an exact two-sided sign test."""
+    gaps = [(r["test_entropic_volfit"] - r["test_entropic_pfhedge"]) / r["test_entropic_pfhedge"]
+            for r in rows]
+    n = len(gaps)
+    lower = sum(g < 0 for g in gaps)
+    ties = sum(g == 0 for g in gaps)
+    mean = statistics.fmean(gaps)
+    se = statistics.stdev(gaps) / math.sqrt(n) if n > 1 else float("nan")
+    speed = [r["speedup_volfit_over_pfhedge"] for r in rows]
+    return {
+        "seeds": [r["seed"] for r in rows], "form": rows[0]["form"],
+        "order_pfhedge": rows[0]["order_pfhedge"],
+        "mean_test_entropic_volfit": round(statistics.fmean(r["test_entropic_volfit"] for r in rows), 7),
+        "mean_test_entropic_pfhedge": round(statistics.fmean(r["test_entropic_pfhedge"] for r in rows), 7),
+        "mean_rel_gap_volfit_minus_pfhedge": round(mean, 5), "rel_gap_se": round(se, 5),
+        "rel_gap_in_se": round(mean / se, 2) if se > 0 else None,
+        "volfit_lower": lower, "pfhedge_lower": n - lower - ties, "ties": ties,
+        "sign_test_p": round(sign_test(lower, n - ties), 4) if n > ties else None,
+        "median_speedup": statistics.median(speed), "loadavg": os.getloadavg(),
+    }
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dir", required=True)
@@ -196,30 +298,23 @@ def main():
     ap.add_argument("--peer", action="store_true", help="train pfhedge once on DIR")
     ap.add_argument("--pairs", type=int, default=3)
     ap.add_argument("--bin", default="target/release/deephedge")
+    ap.add_argument("--seeds", help="loop over seeds (e.g. 0-11): one DIR/seed<S> each")
+    ap.add_argument("--order", default="torch", choices=["torch", "volfit"],
+                    help="pfhedge's batch order: torch.randperm, or volfit's (DIR/order.u32)")
+    ap.add_argument("--reuse-peer", action="store_true",
+                    help="reuse a saved pfhedge run in DIR (same paths, init and order)")
     ap.add_argument("rest", nargs="*", help="after --: flags for the deephedge binary")
     a = ap.parse_args()
     if a.peer:
-        return peer(a.dir, a.dtype)
+        return peer(a.dir, a.dtype, a.order)
     print(json.dumps({"loadavg": os.getloadavg()}), flush=True)
-    rust = [a.bin, "--threads", "1", "--export", a.dir, *a.rest]
-    me = [sys.executable, __file__, "--peer", "--dir", a.dir, "--dtype", a.dtype]
-    vs, ps, checks = [], [], []
-    for _ in range(a.pairs):
-        vs.append(run(rust))
-        ps.append(run(me))
-        theta = json.load(open(f"{a.dir}/meta.json"))["theta"]
-        checks.append(paired(a.dir, theta))
-    v_rate = statistics.median(r["samples_per_s"] for r in vs)
-    p_rate = statistics.median(r["samples_per_s"] for r in ps)
-    ev, ep, diff, se = checks[-1]
-    print(json.dumps({
-        "pairs": a.pairs, "dtype_pfhedge": a.dtype, "loadavg": os.getloadavg(),
-        "median_samples_per_s_volfit": round(v_rate), "median_samples_per_s_pfhedge": round(p_rate),
-        "speedup_volfit_over_pfhedge": round(v_rate / p_rate, 2) if p_rate > 0 else None,
-        "test_entropic_volfit": round(ev, 7), "test_entropic_pfhedge": round(ep, 7),
-        "diff_pfhedge_minus_volfit": round(diff, 7), "diff_se": round(se, 7),
-        "diff_in_se": round(diff / se, 1),
-    }), flush=True)
+    if not a.seeds:
+        pair(a, a.dir, a.rest, None)
+        return
+    if "--seed" in a.rest:
+        sys.exit("--seeds and a --seed for the binary exclude each other")
+    rows = [pair(a, f"{a.dir}/seed{s}", a.rest, s) for s in seed_list(a.seeds)]
+    print(json.dumps(across(rows)), flush=True)
 
 
 if __name__ == "__main__":

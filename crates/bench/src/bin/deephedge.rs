@@ -4,8 +4,11 @@
 //! ```text
 //! cargo run --release -p volfit-bench --bin deephedge -- [--threads 1] [--train 20000]
 //!     [--test 100000] [--epochs 40] [--theta 50] [--cost 0.0005] [--lr 5e-3] [--batch 1000]
-//!     [--only bs|heston] [--export DIR] [--seed 0]
+//!     [--only bs|heston] [--export DIR] [--seed 0] [--form direct|oce]
 //! ```
+//!
+//! `--form` is how the entropic objective is trained (see
+//! [`EntropicForm`](volfit::deephedge::EntropicForm); default: the library's default).
 //!
 //! 1. Zero-cost Black–Scholes (σ 50 %, 30 days, 30 steps, ATM): no-transaction-band and
 //!    feed-forward policies trained on the entropic risk; mean |h − δ| over every test state
@@ -19,8 +22,11 @@
 //!    writing the training and test forwards (`train.f64`, `test.f64`: row-major
 //!    paths × (steps + 1), little-endian f64), the initial network parameters (`init.f64`,
 //!    volfit-nn's layout: per layer the `[fan_out, fan_in]` weights then the bias, which is
-//!    torch's `Linear` layout) and `meta.json` into `DIR`; then its test P&L
-//!    (`volfit_test_pnl.f64`). Prints the training seconds, samples/s and test entropic risk.
+//!    torch's `Linear` layout), the order in which volfit's training visits the training
+//!    paths (`order.u32`: epochs × paths little-endian u32, recorded from volfit-optim's own
+//!    epoch loop; batches are consecutive runs of `batch_size`) and `meta.json` into `DIR`;
+//!    then its test P&L (`volfit_test_pnl.f64`). Prints the training seconds, samples/s and
+//!    test entropic risk.
 //!
 //! Prints one JSON line per measurement.
 //!
@@ -51,13 +57,15 @@
 //! the first run (1.83×) the measured 1.4–1.6× speed-up puts it at about 2.6–2.9×.
 
 use std::path::Path;
+use std::sync::Mutex;
 use std::time::Instant;
 use volfit::deephedge::{
     evaluate, mean_abs_from_black, simulate_policy, train, Accounting, Claim, Criterion, Dynamics,
-    HedgeObjective, Paths, Policy, PolicyKind, Term, TrainSpec, Unroll,
+    EntropicForm, HedgeObjective, Paths, Policy, PolicyKind, Term, TrainSpec, Unroll,
 };
 use volfit::io::write_atomic;
 use volfit_nn::Activation;
+use volfit_optim::stochastic::{Epochs, MiniBatch, StochasticObjective};
 
 struct Opts {
     threads: usize,
@@ -71,6 +79,7 @@ struct Opts {
     batch: usize,
     export: Option<String>,
     seed: u64,
+    form: EntropicForm,
 }
 
 fn opts() -> Opts {
@@ -86,6 +95,7 @@ fn opts() -> Opts {
         batch: 1000,
         export: None,
         seed: 0,
+        form: EntropicForm::default(),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     for pair in args.chunks(2) {
@@ -105,6 +115,13 @@ fn opts() -> Opts {
             "--batch" => o.batch = num("--batch") as usize,
             "--export" => o.export = Some(v.to_string()),
             "--seed" => o.seed = num("--seed") as u64,
+            "--form" => {
+                o.form = match v {
+                    "direct" => EntropicForm::Direct,
+                    "oce" => EntropicForm::Oce,
+                    _ => panic!("--form needs direct or oce, got {v:?}"),
+                }
+            }
             other => panic!("unknown flag {other}"),
         }
     }
@@ -121,9 +138,46 @@ fn spec(o: &Opts) -> TrainSpec {
     }
 }
 
-fn entropic_objective(theta: f64) -> HedgeObjective {
-    HedgeObjective::new(vec![Term { weight: 1.0, criterion: Criterion::Entropic { theta } }])
-        .expect("valid objective")
+fn entropic_objective(theta: f64, form: EntropicForm) -> HedgeObjective {
+    let criterion = Criterion::Entropic { theta, form };
+    HedgeObjective::new(vec![Term { weight: 1.0, criterion }]).expect("valid objective")
+}
+
+/// Records the batches of volfit-optim's epoch loop (its own seeded shuffle), so that the
+/// peer can visit the training paths in the same order.
+struct Recorder {
+    paths: usize,
+    seen: Mutex<Vec<u32>>,
+}
+
+impl StochasticObjective for Recorder {
+    fn num_params(&self) -> usize {
+        1
+    }
+    fn num_samples(&self) -> usize {
+        self.paths
+    }
+    fn batch_value_grad(&self, _: &[f64], indices: &[usize], grad: &mut [f64]) -> Option<f64> {
+        let mut seen = self.seen.lock().expect("one thread");
+        seen.extend(indices.iter().map(|&i| u32::try_from(i).expect("fewer than 2^32 paths")));
+        grad[0] = 0.0;
+        Some(0.0)
+    }
+}
+
+/// The order in which [`train`] with `spec` visits `paths` training paths: the same epoch
+/// loop, seed and batch size, on a [`Recorder`].
+fn training_order(spec: &TrainSpec, paths: usize) -> Vec<u32> {
+    let rec = Recorder { paths, seen: Mutex::new(Vec::new()) };
+    let epochs = Epochs {
+        epochs: spec.epochs,
+        batch_size: spec.batch_size.max(1),
+        seed: spec.seed,
+        shuffle: true,
+        ..Epochs::default()
+    };
+    volfit_optim::Adam::default().train(&rec, &[0.0], &epochs, None, &mut (), &mut ());
+    rec.seen.into_inner().expect("one thread")
 }
 
 /// The benchmark's claim: an at-the-money call (strike 1 on F₀ = 1) of `maturity` years,
@@ -142,7 +196,7 @@ fn atm_claim(dynamics: &Dynamics, maturity: f64, cost: f64) -> Claim {
 fn run_case(o: &Opts, name: &str, dynamics: Dynamics, cost: f64) {
     let maturity = 30.0 / 365.0;
     let claim = atm_claim(&dynamics, maturity, cost);
-    let obj = entropic_objective(o.theta);
+    let obj = entropic_objective(o.theta, o.form);
     let train_paths = Paths::simulate(&dynamics, o.train, 30, maturity, 1);
     let test_paths = Paths::simulate(&dynamics, o.test, 30, maturity, 3);
     let mut outcomes = Vec::new();
@@ -245,25 +299,33 @@ fn export_case(o: &Opts, dir: &str) {
     write_f64(dir, "train.f64", &train_paths.forward);
     write_f64(dir, "test.f64", &test_paths.forward);
     write_f64(dir, "init.f64", &policy.init_params(spec.init, spec.seed));
+    let order = training_order(&spec, o.train);
+    let path = dir.join("order.u32");
+    write_atomic(&path, |w| -> std::io::Result<()> {
+        w.write_all(&order.iter().flat_map(|i| i.to_le_bytes()).collect::<Vec<u8>>())
+    })
+    .unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
     let meta = serde_json::json!({
         "case": name, "strike": claim.strike, "maturity": maturity, "steps": steps,
         "cost": cost, "black_vol": claim.black_vol, "premium": claim.premium(),
         "theta": o.theta, "hidden": hidden, "activation": "elu", "lr": o.lr,
         "batch_size": o.batch, "epochs": o.epochs, "seed": spec.seed,
-        "train_paths": o.train, "test_paths": o.test,
+        "train_paths": o.train, "test_paths": o.test, "form": o.form,
     });
     write_atomic(&dir.join("meta.json"), |w| -> std::io::Result<()> { writeln!(w, "{meta}") })
         .expect("meta.json");
     let u = Unroll { paths: &train_paths, claim: &claim, policy: &policy };
     let start = Instant::now();
-    let params = train(u, None, &entropic_objective(o.theta), &spec, &mut ()).params;
+    let params = train(u, None, &entropic_objective(o.theta, o.form), &spec, &mut ()).params;
     let secs = start.elapsed().as_secs_f64();
     let out = simulate_policy(Unroll { paths: &test_paths, ..u }, &params);
     write_f64(dir, "volfit_test_pnl.f64", &out.pnl);
     let samples = (o.train as f64) * f64::from(o.epochs);
     println!(
-        "{{\"side\":\"volfit\",\"case\":\"{name}\",\"threads\":{},\"train_seconds\":{secs:.3},\
-         \"samples_per_s\":{:.0},\"test_entropic\":{:.7},\"test_paths\":{}}}",
+        "{{\"side\":\"volfit\",\"case\":\"{name}\",\"form\":\"{}\",\"threads\":{},\
+         \"train_seconds\":{secs:.3},\"samples_per_s\":{:.0},\"test_entropic\":{:.7},\
+         \"test_paths\":{}}}",
+        serde_json::to_value(o.form).expect("form").as_str().unwrap_or("?"),
         rayon::current_num_threads(),
         samples / secs,
         entropic(&out.pnl, o.theta),

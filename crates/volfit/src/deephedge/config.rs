@@ -300,7 +300,7 @@ impl DhConfig {
             self.objective
                 .iter()
                 .find_map(|t| match t.criterion {
-                    super::objective::Criterion::Entropic { theta } => Some(theta),
+                    super::objective::Criterion::Entropic { theta, .. } => Some(theta),
                     _ => None,
                 })
                 .unwrap_or(1.0)

@@ -41,7 +41,7 @@ pub use evaluate::{
 };
 pub use features::{Accounting, Claim};
 pub use load::{LoadError, LoadedPolicy};
-pub use objective::{Criterion, HedgeObjective, Term};
+pub use objective::{Criterion, EntropicForm, HedgeObjective, LogSumExp, Term};
 pub use output::{run_job, DhError, PolicyView, Summary, CURVE_TAUS};
 pub use paths::{Dynamics, Paths};
 pub use policy::{Policy, PolicyKind};

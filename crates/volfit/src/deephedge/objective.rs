@@ -1,10 +1,13 @@
-//! Training objectives ("reward design") of the hedged P&L `X`, loss `L = −X`, all written
-//! as **means over paths** with extra trained thresholds `η`, so that mini-batches estimate
-//! them without bias and every gradient is exact:
+//! Training objectives ("reward design") of the hedged P&L `X`, loss `L = −X`. All but one
+//! are written as **means over paths** with extra trained thresholds `η`, so that
+//! mini-batches estimate them without bias and every gradient is exact:
 //!
-//! - entropic risk `(1/θ) ln E e^{θL}` (exponential utility) as the optimized certainty
-//!   equivalent `inf_η η + E[(e^{θ(L−η)} − 1)/θ]` (Ben-Tal & Teboulle 2007), optimum at
-//!   `η* =` the entropic risk;
+//! - entropic risk `(1/θ) ln E e^{θL}` (exponential utility), in one of two
+//!   [`EntropicForm`]s: `direct`, the log-mean-exp of the batch itself (as pfhedge trains
+//!   it; not a mean over paths: its batch gradient weights each path by its softmax weight
+//!   `e^{θL_i}/Σ_j e^{θL_j}`), or `oce`, the optimized certainty equivalent
+//!   `inf_η η + E[(e^{θ(L−η)} − 1)/θ]` (Ben-Tal & Teboulle 2007), optimum at `η* =` the
+//!   entropic risk;
 //! - CVaR/ES at level α in the Rockafellar–Uryasev (2000) form `inf_η η + E(L−η)⁺/(1−α)`;
 //! - mean–variance `E L + (λ/2) Var L = inf_η E[L + (λ/2)(L−η)²]`;
 //! - spectral risk `∫ φ(u) VaR_u du` (exponential or power spectrum, see [`crate::risk`])
@@ -31,6 +34,9 @@ pub enum Criterion {
     Entropic {
         /// Risk aversion θ (per unit of P&L).
         theta: f64,
+        /// How training estimates it on a batch (TOML `form`, default `direct`).
+        #[serde(default)]
+        form: EntropicForm,
     },
     /// CVaR (expected shortfall) at confidence `alpha ∈ (0, 1)`.
     Cvar {
@@ -57,13 +63,26 @@ pub enum Criterion {
 impl fmt::Display for Criterion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Criterion::Entropic { theta } => write!(f, "entropic:{theta}"),
+            Criterion::Entropic { theta, .. } => write!(f, "entropic:{theta}"),
             Criterion::Cvar { alpha } => write!(f, "cvar:{alpha}"),
             Criterion::MeanVariance { lambda } => write!(f, "mean-variance:{lambda}"),
             Criterion::SpectralExp { k } => write!(f, "spectral-exp:{k}"),
             Criterion::SpectralPow { gamma } => write!(f, "spectral-pow:{gamma}"),
         }
     }
+}
+
+/// How an entropic criterion is estimated on a training batch `B` (both have the same
+/// minimiser over the policy on the whole sample; their batch gradients differ).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EntropicForm {
+    /// `(1/θ) ln (1/|B|) Σ_B e^{θL}`, computed with the max shift; the gradient weights path
+    /// `i` by `e^{θL_i}/Σ_B e^{θL}` (softmax). No threshold. pfhedge's form.
+    #[default]
+    Direct,
+    /// `η + (1/|B|) Σ_B (e^{θ(L−η)} − 1)/θ` with the threshold `η` trained jointly.
+    Oce,
 }
 
 /// A weighted criterion.
@@ -86,6 +105,9 @@ fn one() -> f64 {
 enum Kind {
     Mean,
     Exp(f64),
+    /// The direct entropic form with this θ: a batch-level atom (no threshold; `eta` is the
+    /// index of its [`LogSumExp`] accumulator).
+    LogMeanExp(f64),
     Cvar(f64),
     Quad(f64),
 }
@@ -104,6 +126,7 @@ pub struct HedgeObjective {
     terms: Vec<Term>,
     atoms: Vec<Atom>,
     thresholds: usize,
+    batch_atoms: usize,
 }
 
 impl HedgeObjective {
@@ -117,7 +140,7 @@ impl HedgeObjective {
             return Err("objective: at least one term is needed".into());
         }
         let mut atoms = Vec::new();
-        let mut eta = 0;
+        let (mut eta, mut lme) = (0, 0);
         for (i, t) in terms.iter().enumerate() {
             if !t.weight.is_finite() || t.weight < 0.0 {
                 return Err(format!("objective[{i}].weight must be finite and >= 0"));
@@ -125,9 +148,14 @@ impl HedgeObjective {
             let bad = |field: &str, dom: &str| format!("objective[{i}].{field} must be {dom}");
             let w = t.weight;
             match t.criterion {
-                Criterion::Entropic { theta } if theta.is_finite() && theta > 0.0 => {
-                    atoms.push(Atom { weight: w, kind: Kind::Exp(theta), eta });
-                    eta += 1;
+                Criterion::Entropic { theta, form } if theta.is_finite() && theta > 0.0 => {
+                    if form == EntropicForm::Direct {
+                        atoms.push(Atom { weight: w, kind: Kind::LogMeanExp(theta), eta: lme });
+                        lme += 1;
+                    } else {
+                        atoms.push(Atom { weight: w, kind: Kind::Exp(theta), eta });
+                        eta += 1;
+                    }
                 }
                 Criterion::Entropic { .. } => return Err(bad("theta", "finite and > 0")),
                 Criterion::Cvar { alpha } if alpha > 0.0 && alpha < 1.0 => {
@@ -150,7 +178,7 @@ impl HedgeObjective {
                 }
             }
         }
-        Ok(HedgeObjective { terms, atoms, thresholds: eta })
+        Ok(HedgeObjective { terms, atoms, thresholds: eta, batch_atoms: lme })
     }
 
     /// The terms.
@@ -163,24 +191,39 @@ impl HedgeObjective {
         self.thresholds
     }
 
-    /// Per-path value `f(L, η)`, its derivative in `L`, and `∂f/∂η` added into `d_eta`.
+    /// Number of batch-level atoms (direct entropic terms), each with a [`LogSumExp`]
+    /// accumulator; 0 when the objective is a plain mean over paths.
+    pub fn batch_atoms(&self) -> usize {
+        self.batch_atoms
+    }
+
+    /// True when every atom is batch-level (the objective is not a mean over paths at all).
+    pub fn is_batch_only(&self) -> bool {
+        self.batch_atoms == self.atoms.len()
+    }
+
+    /// Per-path value `f(L, η)` of the mean-over-paths atoms, its derivative in `L`, and
+    /// `∂f/∂η` added into `d_eta`. The batch-level atoms are not included (see
+    /// [`accumulate`](Self::accumulate)).
     #[inline]
     pub fn value_grad(&self, loss: f64, eta: &[f64], d_eta: &mut [f64]) -> (f64, f64) {
         let (mut f, mut dl) = (0.0, 0.0);
         for a in &self.atoms {
-            let e = eta[a.eta];
             let (v, d_l, d_e) = match a.kind {
+                Kind::LogMeanExp(_) => continue,
                 Kind::Mean => (loss, 1.0, 0.0),
                 Kind::Exp(th) => {
+                    let e = eta[a.eta];
                     let x = (th * (loss - e)).exp();
                     (e + (th * (loss - e)).exp_m1() / th, x, 1.0 - x)
                 }
                 Kind::Cvar(al) => {
+                    let e = eta[a.eta];
                     let tail = if loss > e { 1.0 / (1.0 - al) } else { 0.0 };
                     (e + (loss - e).max(0.0) / (1.0 - al), tail, 1.0 - tail)
                 }
                 Kind::Quad(lam) => {
-                    let d = loss - e;
+                    let d = loss - eta[a.eta];
                     (loss + 0.5 * lam * d * d, 1.0 + lam * d, -lam * d)
                 }
             };
@@ -191,7 +234,43 @@ impl HedgeObjective {
         (f, dl)
     }
 
-    /// Per-path value `f(L, η)` alone.
+    /// Adds path loss `L` into the batch-level accumulators `acc` (one per batch atom).
+    #[inline]
+    pub fn accumulate(&self, loss: f64, acc: &mut [LogSumExp]) {
+        for a in &self.atoms {
+            if let Kind::LogMeanExp(th) = a.kind {
+                acc[a.eta].push(th * loss);
+            }
+        }
+    }
+
+    /// The batch-level atoms' value on a batch of `n` paths summarised by `acc`:
+    /// `Σ w (1/θ) ln((1/n) Σ e^{θL})`.
+    pub fn batch_value(&self, acc: &[LogSumExp], n: usize) -> f64 {
+        let mut f = 0.0;
+        for a in &self.atoms {
+            if let Kind::LogMeanExp(th) = a.kind {
+                f += a.weight * acc[a.eta].log_mean(n) / th;
+            }
+        }
+        f
+    }
+
+    /// `n · ∂(batch value)/∂L` for a path of loss `L` in the batch summarised by `acc`: its
+    /// softmax weights times `n`, so that the mean over the batch's paths (as for the other
+    /// atoms) gives the exact gradient.
+    #[inline]
+    pub fn batch_grad(&self, loss: f64, acc: &[LogSumExp], n: usize) -> f64 {
+        let mut dl = 0.0;
+        for a in &self.atoms {
+            if let Kind::LogMeanExp(th) = a.kind {
+                dl += a.weight * acc[a.eta].weight(th * loss) * n as f64;
+            }
+        }
+        dl
+    }
+
+    /// Per-path value `f(L, η)` of the mean-over-paths atoms alone.
     pub fn value(&self, loss: f64, eta: &[f64]) -> f64 {
         let mut scratch = [0.0; 64];
         if self.thresholds <= scratch.len() {
@@ -208,7 +287,7 @@ impl HedgeObjective {
         let mut eta = vec![0.0; self.thresholds];
         for a in &self.atoms {
             eta[a.eta] = match a.kind {
-                Kind::Mean => continue,
+                Kind::Mean | Kind::LogMeanExp(_) => continue,
                 Kind::Exp(theta) => entropic(sample, theta),
                 Kind::Cvar(alpha) => RiskMeasure::Var { alpha }.eval(sample).unwrap_or(0.0),
                 Kind::Quad(_) => -sample.mean(),
@@ -236,7 +315,7 @@ impl HedgeObjective {
 /// From the risk measures.
 pub fn exact_criterion(c: &Criterion, sample: &Sample) -> Result<f64, RiskError> {
     Ok(match *c {
-        Criterion::Entropic { theta } => entropic(sample, theta),
+        Criterion::Entropic { theta, .. } => entropic(sample, theta),
         Criterion::Cvar { alpha } => RiskMeasure::Es { alpha }.eval(sample)?,
         Criterion::MeanVariance { lambda } => {
             let m = sample.mean();
@@ -251,6 +330,56 @@ pub fn exact_criterion(c: &Criterion, sample: &Sample) -> Result<f64, RiskError>
             RiskMeasure::Spectral(Spectrum::power(gamma)?).eval(sample)?
         }
     })
+}
+
+/// A running `ln Σ e^{x_i}` kept as its maximum `m` and `Σ e^{x_i − m}` (never overflows);
+/// pushing in a fixed order, and merging in a fixed order, gives bit-identical results.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LogSumExp {
+    max: f64,
+    sum: f64,
+}
+
+impl LogSumExp {
+    /// No terms yet.
+    pub const EMPTY: LogSumExp = LogSumExp { max: f64::NEG_INFINITY, sum: 0.0 };
+
+    /// Adds the term `e^x` (a NaN makes the result NaN).
+    #[inline]
+    pub fn push(&mut self, x: f64) {
+        if x <= self.max {
+            self.sum += (x - self.max).exp();
+        } else {
+            // The first term, a new maximum, or NaN (which the comparison sends here).
+            self.sum = if self.sum == 0.0 { 1.0 } else { self.sum * (self.max - x).exp() + 1.0 };
+            self.max = x;
+        }
+    }
+
+    /// Adds every term of `other`.
+    pub fn merge(&mut self, other: &LogSumExp) {
+        if other.sum == 0.0 {
+            return;
+        }
+        if self.sum == 0.0 {
+            *self = *other;
+            return;
+        }
+        let m = self.max.max(other.max);
+        self.sum = self.sum * (self.max - m).exp() + other.sum * (other.max - m).exp();
+        self.max = m;
+    }
+
+    /// `ln((1/n) Σ e^{x_i})`.
+    pub fn log_mean(&self, n: usize) -> f64 {
+        self.max + (self.sum / n as f64).ln()
+    }
+
+    /// The softmax weight `e^x / Σ e^{x_i}` of a term `x`.
+    #[inline]
+    pub fn weight(&self, x: f64) -> f64 {
+        (x - self.max).exp() / self.sum
+    }
 }
 
 /// Appends the CVaR-mixture atoms of spectrum `s` with total weight `w`.

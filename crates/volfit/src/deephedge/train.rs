@@ -5,9 +5,10 @@
 //! The flat parameter vector is the network's parameters followed by the objective's
 //! thresholds `η`. A batch is cut into chunks of [`CHUNK`] paths evaluated in parallel, each
 //! into its own [`Scratch`]; the chunk sums are added in chunk order, so a seeded run is
-//! bit-identical whatever the thread count.
+//! bit-identical whatever the thread count. A direct-form entropic term first needs the
+//! whole batch's log-sum-exp (merged in chunk order too), then every path's softmax weight.
 
-use super::objective::HedgeObjective;
+use super::objective::{HedgeObjective, LogSumExp};
 use super::unroll::{Scratch, StepTable, Unroll, CHUNK};
 use rayon::prelude::*;
 use std::sync::Mutex;
@@ -19,14 +20,43 @@ use volfit_optim::stochastic::{
 use volfit_optim::{Adam, Clip, Control, Schedule};
 
 /// The hedging problem on a fixed set of paths.
+///
+/// Its batch value is the objective on the batch: a mean over the batch's paths, plus, for
+/// a direct-form entropic term, the log-mean-exp of the whole batch (then the value is not
+/// a mean of per-path values, and [`mean_value`](StochasticObjective::mean_value) takes all
+/// paths at once).
 #[derive(Debug)]
 pub struct HedgeProblem<'a> {
     unroll: Unroll<'a>,
     objective: &'a HedgeObjective,
-    /// One scratch per chunk of the largest batch, reused across batches.
-    pool: Vec<Mutex<Scratch>>,
+    /// One slot per chunk of the largest batch, reused across batches.
+    pool: Vec<Mutex<Slot>>,
     /// The paths' parameter-free inputs, computed once (`None` for very many paths).
     table: Option<StepTable>,
+}
+
+/// One chunk's buffers and its batch-level accumulators.
+#[derive(Debug)]
+struct Slot {
+    s: Scratch,
+    acc: Vec<LogSumExp>,
+}
+
+/// What a chunk needs to know of its whole batch: the batch-level accumulators (empty when
+/// the objective has no batch atoms), the batch size, and whether the chunk's forward pass
+/// already sits in its slot.
+#[derive(Clone, Copy)]
+struct BatchView<'b> {
+    stats: &'b [LogSumExp],
+    n: usize,
+    forwarded: bool,
+}
+
+/// Batch atoms kept on the stack (more spill to the heap).
+const STACK_ATOMS: usize = 8;
+
+fn lock(m: &Mutex<Slot>) -> std::sync::MutexGuard<'_, Slot> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl<'a> HedgeProblem<'a> {
@@ -34,8 +64,11 @@ impl<'a> HedgeProblem<'a> {
     /// (larger ones run in rounds).
     pub fn new(unroll: Unroll<'a>, objective: &'a HedgeObjective, batch: usize) -> Self {
         let chunks = batch.max(1).div_ceil(CHUNK);
-        let pool =
-            (0..chunks).map(|_| Mutex::new(unroll.scratch(true, objective.thresholds()))).collect();
+        let slot = || Slot {
+            s: unroll.scratch(true, objective.thresholds()),
+            acc: vec![LogSumExp::EMPTY; objective.batch_atoms()],
+        };
+        let pool = (0..chunks).map(|_| Mutex::new(slot())).collect();
         HedgeProblem { unroll, objective, pool, table: unroll.table() }
     }
 
@@ -48,44 +81,95 @@ impl<'a> HedgeProblem<'a> {
     fn run(&self, x: &[f64], indices: &[usize], grad: Option<&mut [f64]>) -> Option<f64> {
         let np = self.net_params();
         let (params, eta) = x.split_at(np);
+        let n = indices.len();
+        let k = self.objective.batch_atoms();
+        let mut on_stack = [LogSumExp::EMPTY; STACK_ATOMS];
+        let mut on_heap = Vec::new();
+        let stats = if k <= STACK_ATOMS {
+            &mut on_stack[..k]
+        } else {
+            on_heap.resize(k, LogSumExp::EMPTY);
+            &mut on_heap[..]
+        };
+        let round = self.pool.len() * CHUNK;
+        if k > 0 {
+            self.batch_stats(params, indices, stats);
+            if grad.is_none() && self.objective.is_batch_only() {
+                let v = self.objective.batch_value(stats, n);
+                return v.is_finite().then_some(v);
+            }
+        }
+        let view = BatchView { stats, n, forwarded: k > 0 && n <= round };
         let with_grad = grad.is_some();
         let mut total = 0.0;
         let mut gsum = grad;
         if let Some(g) = gsum.as_deref_mut() {
             g.iter_mut().for_each(|v| *v = 0.0);
         }
-        let round = self.pool.len() * CHUNK;
         for part in indices.chunks(round) {
             part.par_chunks(CHUNK).zip(self.pool.par_iter()).for_each(|(idx, slot)| {
-                let mut guard = slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                let s = &mut *guard;
-                self.chunk(params, eta, idx, s, with_grad);
+                self.chunk(params, eta, idx, &mut lock(slot), with_grad, view);
             });
             for slot in &self.pool[..part.len().div_ceil(CHUNK)] {
-                let s = slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let s = &lock(slot).s;
                 total += s.value;
                 if let Some(g) = gsum.as_deref_mut() {
                     g.iter_mut().zip(&s.grad).for_each(|(a, b)| *a += b);
                 }
             }
         }
-        let n = indices.len().max(1) as f64;
+        let nf = n.max(1) as f64;
         if let Some(g) = gsum {
-            g.iter_mut().for_each(|v| *v /= n);
+            g.iter_mut().for_each(|v| *v /= nf);
         }
-        let v = total / n;
+        let v = total / nf + if k > 0 { self.objective.batch_value(stats, n) } else { 0.0 };
         v.is_finite().then_some(v)
     }
 
-    /// One chunk: forward, objective per path, and (with `with_grad`) backward.
-    fn chunk(&self, params: &[f64], eta: &[f64], idx: &[usize], s: &mut Scratch, with_grad: bool) {
+    /// The batch-level accumulators of `indices` into `stats` (forward passes only; the last
+    /// round's stay in the slots). Chunks merge in chunk order: thread-count independent.
+    fn batch_stats(&self, params: &[f64], indices: &[usize], stats: &mut [LogSumExp]) {
+        let round = self.pool.len() * CHUNK;
+        for part in indices.chunks(round) {
+            part.par_chunks(CHUNK).zip(self.pool.par_iter()).for_each(|(idx, slot)| {
+                let slot = &mut *lock(slot);
+                self.unroll.forward_with(params, idx, &mut slot.s, self.table.as_ref());
+                slot.acc.iter_mut().for_each(|a| *a = LogSumExp::EMPTY);
+                for &pnl in &slot.s.pnl[..idx.len()] {
+                    self.objective.accumulate(-pnl, &mut slot.acc);
+                }
+            });
+            for slot in &self.pool[..part.len().div_ceil(CHUNK)] {
+                stats.iter_mut().zip(&lock(slot).acc).for_each(|(a, b)| a.merge(b));
+            }
+        }
+    }
+
+    /// One chunk: forward (unless `batch.forwarded`), objective per path, and (with
+    /// `with_grad`) backward.
+    fn chunk(
+        &self,
+        params: &[f64],
+        eta: &[f64],
+        idx: &[usize],
+        slot: &mut Slot,
+        with_grad: bool,
+        batch: BatchView<'_>,
+    ) {
         let np = params.len();
-        self.unroll.forward_with(params, idx, s, self.table.as_ref());
+        let s = &mut slot.s;
+        if !batch.forwarded {
+            self.unroll.forward_with(params, idx, s, self.table.as_ref());
+        }
         s.grad.iter_mut().for_each(|g| *g = 0.0);
         let mut value = 0.0;
         let rows = idx.len();
         for (pnl, d_pnl) in s.pnl[..rows].iter().zip(&mut s.d_pnl[..rows]) {
-            let (f, dl) = self.objective.value_grad(-pnl, eta, &mut s.grad[np..]);
+            let loss = -pnl;
+            let (f, mut dl) = self.objective.value_grad(loss, eta, &mut s.grad[np..]);
+            if !batch.stats.is_empty() {
+                dl += self.objective.batch_grad(loss, batch.stats, batch.n);
+            }
             value += f;
             // L = −P.
             *d_pnl = -dl;
@@ -109,6 +193,22 @@ impl StochasticObjective for HedgeProblem<'_> {
     }
     fn batch_value(&self, x: &[f64], indices: &[usize]) -> Option<f64> {
         self.run(x, indices, None)
+    }
+    /// The objective on all paths: in chunks of `chunk` paths for a mean over paths, at once
+    /// when the objective has batch-level (direct entropic) terms.
+    fn mean_value(&self, x: &[f64], chunk: usize) -> Option<f64> {
+        let all: Vec<usize> = (0..self.num_samples()).collect();
+        if all.is_empty() {
+            return None;
+        }
+        if self.objective.batch_atoms() > 0 {
+            return self.run(x, &all, None);
+        }
+        let mut total = 0.0;
+        for part in all.chunks(chunk.max(1)) {
+            total += self.run(x, part, None)? * part.len() as f64;
+        }
+        Some(total / all.len() as f64)
     }
 }
 
@@ -211,6 +311,9 @@ pub fn train(
 /// The optimal thresholds for the starting policy's P&L on (up to 8192 of) the training
 /// paths, so that the thresholds do not have to travel from 0 at the learning rate.
 fn initial_thresholds(train: Unroll<'_>, objective: &HedgeObjective, params: &[f64]) -> Vec<f64> {
+    if objective.thresholds() == 0 {
+        return Vec::new();
+    }
     let n = train.paths.paths.min(8192);
     let mut s = train.scratch(false, 0);
     let mut pnl = Vec::with_capacity(n);

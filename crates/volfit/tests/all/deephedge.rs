@@ -4,7 +4,7 @@
 
 use volfit::deephedge::{
     mean_abs_from_black, simulate_policy, train, Accounting, Claim, Criterion, Dynamics,
-    HedgeObjective, HedgeProblem, Paths, Policy, PolicyKind, Term, TrainSpec, Unroll,
+    EntropicForm, HedgeObjective, HedgeProblem, Paths, Policy, PolicyKind, Term, TrainSpec, Unroll,
 };
 use volfit::risk::{entropic, RiskMeasure, Sample};
 use volfit_nn::Activation;
@@ -21,12 +21,20 @@ fn claim(accounting: Accounting, cost: f64) -> Claim {
 fn objectives() -> Vec<Vec<Term>> {
     let t = |weight, criterion| Term { weight, criterion };
     vec![
-        vec![t(1.0, Criterion::Entropic { theta: 3.0 })],
+        vec![t(1.0, Criterion::Entropic { theta: 3.0, form: EntropicForm::Oce })],
+        vec![t(1.0, Criterion::Entropic { theta: 3.0, form: EntropicForm::Direct })],
         vec![t(1.0, Criterion::Cvar { alpha: 0.8 })],
         vec![t(1.0, Criterion::MeanVariance { lambda: 5.0 })],
         vec![t(1.0, Criterion::SpectralExp { k: 5.0 })],
         vec![t(1.0, Criterion::SpectralPow { gamma: 0.5 })],
-        vec![t(0.3, Criterion::Entropic { theta: 2.0 }), t(0.7, Criterion::Cvar { alpha: 0.9 })],
+        vec![
+            t(0.3, Criterion::Entropic { theta: 2.0, form: EntropicForm::Oce }),
+            t(0.7, Criterion::Cvar { alpha: 0.9 }),
+        ],
+        vec![
+            t(0.3, Criterion::Entropic { theta: 2.0, form: EntropicForm::Direct }),
+            t(0.2, Criterion::SpectralExp { k: 5.0 }),
+        ],
     ]
 }
 
@@ -123,9 +131,11 @@ fn zero_cost_black_scholes_training_recovers_delta() {
     // Risk aversion per unit of P&L (F₀ = 1): large enough that the variance term, not the
     // zero-mean noise of the hedge gains, drives the gradient.
     let theta = 50.0;
-    let obj =
-        HedgeObjective::new(vec![Term { weight: 1.0, criterion: Criterion::Entropic { theta } }])
-            .unwrap();
+    let obj = HedgeObjective::new(vec![Term {
+        weight: 1.0,
+        criterion: Criterion::Entropic { theta, form: EntropicForm::Oce },
+    }])
+    .unwrap();
     let spec = TrainSpec { epochs: 30, batch_size: 500, lr: 1e-2, ..TrainSpec::default() };
     let unroll = Unroll { paths: &train_paths, claim: &c, policy: &policy };
     let trained = train(unroll, None, &obj, &spec, &mut ());

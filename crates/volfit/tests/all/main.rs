@@ -9,6 +9,7 @@ mod support;
 
 mod bad_input;
 mod deephedge;
+mod deephedge_direct;
 mod deephedge_dynamics;
 mod fit_real;
 mod fit_recovery;
