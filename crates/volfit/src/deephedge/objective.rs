@@ -426,4 +426,35 @@ mod tests {
             assert!((mix - exact).abs() < 0.02 * exact.abs(), "{c}: {mix} vs {exact}");
         }
     }
+
+    #[test]
+    fn log_sum_exp_pushes_and_merges_to_the_plain_sum_and_propagates_nan() {
+        let xs: Vec<f64> = (0..50).map(|i| (f64::from(i * 37 % 50) - 20.0) * 0.3).collect();
+        let plain = xs.iter().map(|x| x.exp()).sum::<f64>();
+        let mut one = LogSumExp::EMPTY;
+        xs.iter().for_each(|&x| one.push(x));
+        let (mut a, mut b, mut empty) = (LogSumExp::EMPTY, LogSumExp::EMPTY, LogSumExp::EMPTY);
+        xs[..17].iter().for_each(|&x| a.push(x));
+        xs[17..].iter().for_each(|&x| b.push(x));
+        empty.merge(&a);
+        empty.merge(&b);
+        a.merge(&b);
+        a.merge(&LogSumExp::EMPTY);
+        for lse in [one, a, empty] {
+            let got = lse.log_mean(50) + 50f64.ln();
+            assert!((got - plain.ln()).abs() < 1e-14, "{got} vs {}", plain.ln());
+            let w: f64 = xs.iter().map(|&x| lse.weight(x)).sum();
+            assert!((w - 1.0).abs() < 1e-14, "softmax weights sum to {w}");
+        }
+        // Terms far beyond exp's range stay finite; a NaN anywhere makes the result NaN.
+        let mut big = LogSumExp::EMPTY;
+        [1000.0, 999.0, 1000.0].iter().for_each(|&x| big.push(x));
+        let want = 1000.0 + ((2.0 + (-1f64).exp()) / 3.0).ln();
+        assert!((big.log_mean(3) - want).abs() < 1e-12);
+        for at in 0..3 {
+            let mut l = LogSumExp::EMPTY;
+            (0..3).for_each(|i| l.push(if i == at { f64::NAN } else { f64::from(i) }));
+            assert!(l.log_mean(3).is_nan(), "NaN at {at}");
+        }
+    }
 }
