@@ -511,7 +511,8 @@ where
         surrogate_stage(&net, sg, &spec, &names, s.targets(), &starts, warm.as_deref())?;
     let family = CfSurfaceModel::new(*template, s.targets());
     let counted = Counting::new(&family);
-    let (mut cal, method, jacobian) = polish(&counted, &net, sg, &spec, s.targets(), cal_s, warm)?;
+    let (mut cal, method, jacobian) =
+        polish(&counted, &net, sg, &spec, s.targets(), &cal_s, warm.as_deref())?;
     let mut stage = stage;
     stage.polish = Some(method.into());
     stage.std_errors_jacobian = Some(jacobian.into());
@@ -533,11 +534,9 @@ fn polish<V: VolModel>(
     sg: &SurrogateSpec,
     spec: &FitSpec,
     targets: &[Target],
-    cal_s: Calibration,
-    warm: Option<Vec<f64>>,
+    cal_s: &Calibration,
+    warm: Option<&[f64]>,
 ) -> Result<(Calibration, &'static str, &'static str), SurfaceError> {
-    let warm = warm.as_deref();
-    let cal_s = &cal_s;
     Ok(match (sg.polish, sg.polish_method) {
         (true, PolishMethod::Secant) => {
             let (c, _) = polish_secant(family, net, targets, spec, &cal_s.x, warm, sg.polish_tol)?;
