@@ -95,14 +95,26 @@ pub struct FitArgs {
     #[arg(long, value_name = "NET")]
     pub surrogate: Option<PathBuf>,
     /// With --surrogate: polish the net's answer with the exact pricer (`--polish false`:
-    /// only score it exactly).
-    #[arg(long, value_name = "BOOL", requires = "surrogate")]
-    pub polish: Option<bool>,
+    /// only score it exactly; `--polish secant`: Levenberg–Marquardt on the exact residuals
+    /// with the net's Jacobian corrected by secant updates, no exact Jacobian).
+    #[arg(long, value_name = "true|false|secant", requires = "surrogate", value_parser = parse_polish)]
+    pub polish: Option<(bool, volfit::fit::PolishMethod)>,
     /// With --surrogate: stop the exact polish once a step lowers the cost by less than
     /// this share (e.g. 0.01: within about 1 % of the optimal cost); default: the exact
     /// fit's own tolerance.
     #[arg(long, value_name = "X", requires = "surrogate")]
     pub polish_tol: Option<f64>,
+}
+
+/// `--polish true|false|secant`: whether to polish, and how.
+fn parse_polish(s: &str) -> Result<(bool, volfit::fit::PolishMethod), String> {
+    use volfit::fit::PolishMethod;
+    match s {
+        "true" => Ok((true, PolishMethod::ExactLm)),
+        "false" => Ok((false, PolishMethod::ExactLm)),
+        "secant" => Ok((true, PolishMethod::Secant)),
+        _ => Err(format!("{s:?}: expected true, false or secant")),
+    }
 }
 
 impl FitArgs {
@@ -158,12 +170,19 @@ impl FitArgs {
         anyhow::ensure!(spec.max_iters >= 1, "max_iters must be at least 1 (0 would fit nothing)");
         if let Some(path) = &self.surrogate {
             anyhow::ensure!(
-                !(spec.model.net_only() && self.polish == Some(true)),
-                "--polish true: --model {} has no exact pricer to polish on",
+                !(spec.model.net_only() && self.polish.is_some_and(|p| p.0)),
+                "--polish {}: --model {} has no exact pricer to polish on",
+                self.polish.map_or("true", |p| if p.1 == Default::default() {
+                    "true"
+                } else {
+                    "secant"
+                }),
                 spec.model
             );
-            let polish = self.polish.unwrap_or(!spec.model.net_only());
+            let (polish, method) =
+                self.polish.unwrap_or((!spec.model.net_only(), Default::default()));
             let sg = volfit::fit::SurrogateSpec::load(path, polish)?
+                .with_polish_method(method)
                 .with_polish_tol(self.polish_tol)
                 .map_err(|e| anyhow::anyhow!("--polish-tol: {e}"))?;
             sg.net()?.expect_model(spec.model.name(), path).map_err(|e| {

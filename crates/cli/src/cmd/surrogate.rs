@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 use volfit::surrogate::{
-    generate, load_data, parse_hidden, DataSpec, McSpec, SampleModel, TrainSpec,
+    generate, load_data, parse_hidden, DataSpec, Grid, McSpec, SampleModel, TrainSpec,
 };
 
 /// `volfit surrogate …`.
@@ -18,8 +18,9 @@ pub struct SurrogateArgs {
 
 #[derive(clap::Subcommand, Debug)]
 enum SurrogateCommand {
-    /// Sample model parameters at Sobol points of the model's box, price each on the fixed
-    /// grid (8 maturities, 1 day to 1 year × 11 strikes in k/√t on [−1, 1]) with the exact
+    /// Sample model parameters at Sobol points of the model's box (or --lower/--upper), price
+    /// each on the fixed grid (8 maturities, 1 day to 1 year × 11 strikes in k/√t on
+    /// [−1, 1]; or --maturities-days, --z-min/--z-max/--z-points) with the exact
     /// pricer (heston, bates) or by Monte Carlo (rbergomi: hybrid scheme, conditional
     /// Monte Carlo, antithetic paths and control variates; each vol's standard error is
     /// stored beside it as err_i_j), and store the implied vols in DIR/chunk-NNNNN.csv.gz
@@ -105,7 +106,87 @@ struct DataArgs {
     #[arg(long, value_name = "N")]
     steps: Option<usize>,
     #[command(flatten)]
+    grid: GridArgs,
+    #[command(flatten)]
     threads: Threads,
+}
+
+/// The grid and parameter box of `volfit surrogate data` (part of the data spec and of the
+/// net's header: `volfit fit --surrogate` reads both from the net).
+#[derive(clap::Args, Debug)]
+struct GridArgs {
+    /// Lowest strike of the grid in z = k/√t (with --z-max and --z-points; all three
+    /// default to the default grid's −1, 1, 11).
+    #[arg(long, value_name = "Z", allow_hyphen_values = true)]
+    z_min: Option<f64>,
+    /// Highest strike of the grid in z = k/√t.
+    #[arg(long, value_name = "Z", allow_hyphen_values = true)]
+    z_max: Option<f64>,
+    /// Strikes of the grid, evenly from --z-min to --z-max (≥ 2).
+    #[arg(long, value_name = "N")]
+    z_points: Option<usize>,
+    /// Maturities of the grid in days (ACT/365), increasing, comma-separated [default: 1, 3,
+    /// 7, 14 days, 1, 2, 6 and 12 months].
+    #[arg(long, value_name = "D,…")]
+    maturities_days: Option<String>,
+    /// Lower corner of the parameter box, comma-separated in the model's parameter order
+    /// (heston: v0,kappa,theta,sigma,rho) [default: the model's default box].
+    #[arg(long, value_name = "X,…", allow_hyphen_values = true)]
+    lower: Option<String>,
+    /// Upper corner of the parameter box (as --lower).
+    #[arg(long, value_name = "X,…", allow_hyphen_values = true)]
+    upper: Option<String>,
+}
+
+/// A comma-separated list of numbers given to `flag`.
+fn floats(flag: &str, text: &str) -> anyhow::Result<Vec<f64>> {
+    text.split(',')
+        .map(|v| {
+            let v = v.trim();
+            v.parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .ok_or_else(|| anyhow::anyhow!("{flag}: {v:?} is not a finite number"))
+        })
+        .collect()
+}
+
+impl GridArgs {
+    /// Applies the flags to `spec`'s grid and box; the defaults leave them untouched.
+    fn apply(&self, spec: &mut DataSpec) -> anyhow::Result<()> {
+        if self.z_min.is_some() || self.z_max.is_some() || self.z_points.is_some() {
+            let g = Grid::with_z(
+                self.z_min.unwrap_or(-1.0),
+                self.z_max.unwrap_or(1.0),
+                self.z_points.unwrap_or(11),
+            )
+            .map_err(|e| anyhow::anyhow!("--z-min/--z-max/--z-points: {e}"))?;
+            spec.grid.z = g.z;
+        }
+        if let Some(d) = &self.maturities_days {
+            spec.grid.maturities =
+                floats("--maturities-days", d)?.iter().map(|d| d / 365.0).collect();
+            spec.grid.validate().map_err(|e| anyhow::anyhow!("--maturities-days: {e}"))?;
+        }
+        let names = spec.params.join(",");
+        for (flag, text, corner) in [
+            ("--lower", &self.lower, &mut spec.bounds.lower),
+            ("--upper", &self.upper, &mut spec.bounds.upper),
+        ] {
+            if let Some(text) = text {
+                let v = floats(flag, text)?;
+                anyhow::ensure!(
+                    v.len() == corner.len(),
+                    "{flag}: {} values, expected {} ({names})",
+                    v.len(),
+                    corner.len()
+                );
+                *corner = v;
+            }
+        }
+        let dim = spec.params.len();
+        spec.bounds.validate(dim).map_err(|e| anyhow::anyhow!("--lower/--upper: {e}"))
+    }
 }
 
 /// Runs `volfit surrogate …`.
@@ -128,6 +209,7 @@ fn data(a: &DataArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     } else if a.paths.is_some() || a.steps.is_some() {
         anyhow::bail!("--paths and --steps apply to --model rbergomi only");
     }
+    a.grid.apply(&mut spec)?;
     let bar = indicatif::ProgressBar::new(a.samples);
     if quiet || !std::io::stderr().is_terminal() {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());

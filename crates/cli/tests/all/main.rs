@@ -23,6 +23,7 @@ mod partition_cli;
 mod report_cli;
 mod risk_cli;
 mod surrogate_cli;
+mod surrogate_grid_cli;
 mod surrogate_rbergomi_cli;
 mod surrogate_train_cli;
 mod synth_cli;

@@ -42,6 +42,7 @@ mod problem;
 mod report;
 mod result;
 mod sabr;
+mod secant;
 mod series;
 mod snapshot;
 mod spec;
@@ -63,12 +64,15 @@ pub use report::{
 };
 pub use result::{SnapshotResult, WarmStart};
 pub use sabr::fit_sabr_slice;
+pub use secant::{polish_secant, Counting, SecantCounts, SecantModel};
 pub use series::{fit_series, partition, Carry, SeriesFit, WarmStartMode, VENUE};
 pub use snapshot::fit_snapshot;
 pub use spec::{
     FitSpec, ModelKind, QuoteFilter, Ridge, RidgeTarget, Rule, SolverKind, SpecError, MAX_ITERS,
     MAX_STARTS, RULES,
 };
-pub use surrogate::{on_grid, SurrogateModel, SurrogateSpec, SurrogateStage};
+pub use surrogate::{
+    on_grid, ExactEvaluations, PolishMethod, SurrogateModel, SurrogateSpec, SurrogateStage,
+};
 pub use svi::{fit_svi_slice, svi_degeneracy};
 pub use targets::select_targets;

@@ -20,8 +20,13 @@
 //!    model's usual start, best kept.
 //! 2. Exact: with `polish` (default), LM on the exact pricer from the surrogate's answer
 //!    (to the family's tolerance, or to `polish_tol`: stop once a step gains less than that
-//!    share of the cost); without, the exact pricer scores the surrogate's answer as it
-//!    stands (no step). Either
+//!    share of the cost); with [`PolishMethod::Secant`] (`--polish secant`), LM on the exact
+//!    residuals with the net's Jacobian corrected by Broyden updates, which prices no exact
+//!    Jacobian ([`polish_secant`](super::polish_secant)); without, the exact pricer scores
+//!    the surrogate's answer as it stands (no step). `fit.json` says what ran
+//!    (`surrogate.polish`), where the standard errors' Jacobian came from
+//!    (`surrogate.std_errors_jacobian`) and the exact pricer's work
+//!    (`surrogate.exact_evaluations`). Either
 //!    way `fit.json` reports the exact model's fit quality, so it is comparable with a fit
 //!    without surrogate.
 //!
@@ -38,6 +43,7 @@ use super::net_surface::NetSurface;
 use super::problem::{CfSurfaceModel, VolModel};
 use super::report::quality;
 use super::result::{SnapshotResult, WarmStart};
+use super::secant::{polish_secant, Counting};
 use super::spec::FitSpec;
 use super::surface::{fit_surface, fit_surface_where, SurfaceStart};
 use crate::market::Snapshot;
@@ -66,6 +72,10 @@ pub struct SurrogateSpec {
     /// for a fraction of the iterations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub polish_tol: Option<f64>,
+    /// How the polish gets its Jacobian (`--polish secant`: [`PolishMethod::Secant`]);
+    /// absent from `fit.json` when it is the default, exact Levenberg–Marquardt.
+    #[serde(default, skip_serializing_if = "PolishMethod::is_exact_lm")]
+    pub polish_method: PolishMethod,
     /// The loaded net (read once by [`SurrogateSpec::load`], else on first use).
     #[serde(skip)]
     net: Option<Arc<Surrogate>>,
@@ -75,11 +85,37 @@ fn polish_default() -> bool {
     true
 }
 
+/// How the exact polish gets its Jacobian.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolishMethod {
+    /// Levenberg–Marquardt on the exact pricer with its exact Jacobian (the default).
+    #[default]
+    ExactLm,
+    /// Levenberg–Marquardt on the exact residuals with the net's Jacobian corrected by
+    /// Broyden secant updates: no exact Jacobian ([`polish_secant`](super::polish_secant)).
+    Secant,
+}
+
+impl PolishMethod {
+    fn is_exact_lm(&self) -> bool {
+        *self == PolishMethod::ExactLm
+    }
+    /// The name in `fit.json` (`exact_lm`, `secant`).
+    pub fn name(self) -> &'static str {
+        match self {
+            PolishMethod::ExactLm => "exact_lm",
+            PolishMethod::Secant => "secant",
+        }
+    }
+}
+
 impl PartialEq for SurrogateSpec {
     fn eq(&self, other: &Self) -> bool {
         self.path == other.path
             && self.polish == other.polish
             && self.polish_tol == other.polish_tol
+            && self.polish_method == other.polish_method
     }
 }
 
@@ -90,7 +126,18 @@ impl SurrogateSpec {
     /// [`SurrogateError`] naming the file (and header field).
     pub fn load(path: &Path, polish: bool) -> Result<Self, SurrogateError> {
         let net = Arc::new(Surrogate::load(path)?);
-        Ok(SurrogateSpec { path: path.to_path_buf(), polish, polish_tol: None, net: Some(net) })
+        Ok(SurrogateSpec {
+            path: path.to_path_buf(),
+            polish,
+            polish_tol: None,
+            polish_method: PolishMethod::ExactLm,
+            net: Some(net),
+        })
+    }
+    /// The spec with the polish's Jacobian from `method`.
+    pub fn with_polish_method(mut self, method: PolishMethod) -> Self {
+        self.polish_method = method;
+        self
     }
     /// The spec with the polish's stopping tolerance `tol` (see [`polish_tol`](Self::polish_tol)).
     ///
@@ -138,6 +185,27 @@ pub struct SurrogateStage {
     /// and its surface are the net's, with no polish).
     #[serde(default = "polish_default")]
     pub exact_pricer: bool,
+    /// What polished: `exact_lm`, `secant` or `none` (no polish; the exact pricer scores
+    /// the surrogate's answer, or there is none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub polish: Option<String>,
+    /// Where the Jacobian behind the standard errors came from: `exact` (the exact
+    /// pricer's), `secant` (the net's with the secant polish's updates) or `net`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub std_errors_jacobian: Option<String>,
+    /// Exact-pricer evaluations of the polish: vols only, and vols with the exact Jacobian
+    /// (the optimizer's count; the secant polish's Jacobians are never exact).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exact_evaluations: Option<ExactEvaluations>,
+}
+
+/// Exact-pricer work of a polish, in `fit.json` under `surrogate.exact_evaluations`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExactEvaluations {
+    /// Evaluations of the vols alone.
+    pub vols: u64,
+    /// Evaluations of the vols with the exact Jacobian.
+    pub jacobians: u64,
 }
 
 /// A quote's place on the grid: maturity cell `i` with weight `a` on `i + 1`, strike cell
@@ -412,6 +480,9 @@ fn surrogate_stage(
         time_us: cal.time_us,
         polished: sg.polish,
         exact_pricer: true,
+        polish: None,
+        std_errors_jacobian: None,
+        exact_evaluations: None,
     };
     Ok((cal, stage))
 }
@@ -439,24 +510,61 @@ where
     let (cal_s, stage) =
         surrogate_stage(&net, sg, &spec, &names, s.targets(), &starts, warm.as_deref())?;
     let family = CfSurfaceModel::new(*template, s.targets());
-    let mut cal = if let (true, Some(cost_tol)) = (sg.polish, sg.polish_tol) {
-        let loose = Tolerance { inner: &family, cost_tol };
-        calibrate(&loose, s.targets(), &spec, &cal_s.x, warm.as_deref())?
-    } else if sg.polish {
-        calibrate(&family, s.targets(), &spec, &cal_s.x, warm.as_deref())?
-    } else {
-        let at = FitSpec { max_iters: 0, ..spec.clone() };
-        let mut c = calibrate(&family, s.targets(), &at, &cal_s.x, warm.as_deref())?;
-        c.minimum.stop = cal_s.minimum.stop;
-        c.minimum.iters = cal_s.minimum.iters;
-        c.minimum.evals = cal_s.minimum.evals;
-        c.trace = cal_s.trace.clone();
-        c
-    };
-    cal.time_us += cal_s.time_us;
+    let counted = Counting::new(&family);
+    let (mut cal, method, jacobian) =
+        polish(&counted, &net, sg, &spec, s.targets(), &cal_s, warm.as_deref())?;
+    let mut stage = stage;
+    stage.polish = Some(method.into());
+    stage.std_errors_jacobian = Some(jacobian.into());
+    let (vols, jacobians) = counted.counts();
+    stage.exact_evaluations = Some(ExactEvaluations { vols, jacobians });
+    cal.time_us += stage.time_us;
     s.report(template, &family, &cal)?;
     s.result_mut().fit.surrogate = Some(stage);
     Ok(())
+}
+
+/// The exact stage from the surrogate's answer `cal_s`: exact LM (to `polish_tol` or the
+/// family's tolerance), the secant polish, or no step (the answer scored as it stands).
+/// Returns the fit, what ran (`exact_lm`, `secant`, `none`) and where the standard
+/// errors' Jacobian came from (`exact`, `secant`).
+fn polish<V: VolModel>(
+    family: &V,
+    net: &Surrogate,
+    sg: &SurrogateSpec,
+    spec: &FitSpec,
+    targets: &[Target],
+    cal_s: &Calibration,
+    warm: Option<&[f64]>,
+) -> Result<(Calibration, &'static str, &'static str), SurfaceError> {
+    Ok(match (sg.polish, sg.polish_method) {
+        (true, PolishMethod::Secant) => {
+            let (c, _) = polish_secant(family, net, targets, spec, &cal_s.x, warm, sg.polish_tol)?;
+            (c, "secant", "secant")
+        }
+        (true, PolishMethod::ExactLm) => {
+            let c = match sg.polish_tol {
+                Some(cost_tol) => calibrate(
+                    &Tolerance { inner: family, cost_tol },
+                    targets,
+                    spec,
+                    &cal_s.x,
+                    warm,
+                )?,
+                None => calibrate(family, targets, spec, &cal_s.x, warm)?,
+            };
+            (c, "exact_lm", "exact")
+        }
+        (false, _) => {
+            let at = FitSpec { max_iters: 0, ..spec.clone() };
+            let mut c = calibrate(family, targets, &at, &cal_s.x, warm)?;
+            c.minimum.stop = cal_s.minimum.stop;
+            c.minimum.iters = cal_s.minimum.iters;
+            c.minimum.evals = cal_s.minimum.evals;
+            c.trace = cal_s.trace.clone();
+            (c, "none", "exact")
+        }
+    })
 }
 
 /// The start of a rough Bergomi fit: H = 0.1, η = 1.5, ρ = −0.6 (typical of equity and
@@ -486,6 +594,8 @@ fn fit_net_only(
     stage.quotes_off_grid += s.left_out();
     stage.polished = false;
     stage.exact_pricer = false;
+    stage.polish = Some("none".into());
+    stage.std_errors_jacobian = Some("net".into());
     let family = SurrogateModel::new(net, s.targets()).map_err(|_| surrogate_err("grid"))?;
     let template = NetSurface::new(Arc::clone(net), &cal.x)?;
     s.report(&template, &family, &cal)?;

@@ -27,6 +27,7 @@ mod scenario;
 mod short_dated_iv;
 mod slice_time;
 mod surrogate_fit;
+mod surrogate_fit_secant;
 mod surrogate_rbergomi;
 mod surrogate_train;
 mod tardis_stream;

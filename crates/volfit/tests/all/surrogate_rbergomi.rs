@@ -79,13 +79,14 @@ fn the_net_surface_is_the_calibrations_interpolation_with_an_exact_gradient() {
             assert!((fd - grad[j]).abs() < 1e-7 * (1.0 + fd.abs()), "{j}: {} vs {fd}", grad[j]);
         }
     }
-    // Beyond the grid the vol is held flat at its edge (z = ±1, t = 1 day or 1 year).
-    let t: f64 = 0.3;
-    let edge = net_vol(&s, t.sqrt(), t);
-    assert!((net_vol(&s, 3.0 * t.sqrt(), t) - edge).abs() < 1e-15);
+    // Beyond the grid the vol is held flat at its edge (the last z, t = 1 day or 1 year).
+    let (t, z_hi): (f64, f64) = (0.3, *net.info().grid.z.last().unwrap());
+    let edge = net_vol(&s, z_hi * t.sqrt(), t);
+    assert!((net_vol(&s, (z_hi + 2.0) * t.sqrt(), t) - edge).abs() < 1e-15);
     assert!((net_vol(&s, 0.0, 2.0) - net_vol(&s, 0.0, 1.0)).abs() < 1e-15);
     // Parameters outside the training box are refused.
-    assert!(s.with_slice(&[0.3, 30.0, 0.4, 1.2, -0.5]).is_err());
+    let kappa_out = net.info().bounds.upper[1] + 1.0;
+    assert!(s.with_slice(&[0.3, kappa_out, 0.4, 1.2, -0.5]).is_err());
     assert!(s.with_slice(&x[..4]).is_err());
 }
 
