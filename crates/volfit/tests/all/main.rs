@@ -10,6 +10,7 @@ mod support;
 mod bad_input;
 mod deephedge;
 mod deephedge_dynamics;
+mod deephedge_ff;
 mod fit_real;
 mod fit_recovery;
 mod fit_synth;
