@@ -5,6 +5,7 @@
 //! cargo run --release -p volfit-bench --bin deephedge -- [--threads 1] [--train 20000]
 //!     [--test 100000] [--epochs 40] [--theta 50] [--cost 0.0005] [--lr 5e-3] [--batch 1000]
 //!     [--only bs|heston] [--export DIR] [--seed 0] [--form direct|oce]
+//!     [--ff hedge|delta_plus] [--ff-delta 0|1] [--cosine 0|1] [--skip ntb,ff,whalley_wilmott]
 //! ```
 //!
 //! `--form` is how the entropic objective is trained (see
@@ -12,7 +13,11 @@
 //!
 //! 1. Zero-cost Black–Scholes (σ 50 %, 30 days, 30 steps, ATM): no-transaction-band and
 //!    feed-forward policies trained on the entropic risk; mean |h − δ| over every test state
-//!    and the entropic risk against the Black delta hedge's.
+//!    (and per hedge step, `by_step`) and the entropic risk against the Black delta hedge's.
+//!    `--ff delta_plus` makes the feed-forward network learn a correction to the Black
+//!    delta, `--ff-delta 1` gives it the Black delta as a feature (issue 19's fix of the FF
+//!    zero-cost limit; the no-transaction band is unchanged), `--cosine 1` anneals the
+//!    learning rate to 0 over the run, `--skip` leaves policies out.
 //! 2. Heston (v0 0.36, κ 2, θ 0.3, σ 1.2, ρ −0.4), proportional cost `--cost` (Deribit's
 //!    perpetual taker fee 0.05 % by default): learned vs Black delta vs Whalley–Wilmott on
 //!    the entropic objective, with paired batch-means SEs on `--test` fresh paths.
@@ -64,17 +69,37 @@
 //! equal to 4e-10: the per-seed gaps are the batch order's noise. Training speed of the two
 //! forms is the same within noise (alternating, 3 runs each under load: 6,301 and 6,404
 //! samples/s).
+//!
+//! The feed-forward zero-cost limit, measured 2026-12-05 (`--threads 1`, the defaults
+//! above, 100k test paths; `--ff delta_plus --ff-delta 1` for the fix). The plain FF's
+//! mean |h − δ| per step is largest at the first step after inception (0.022) and the
+//! last three before expiry (0.018, 0.029, 0.049), where δ = Φ(x₀/√(τ/T) + …) steepens in
+//! the base features; its start, an He-initialised net fed back through `prev_hedge`, can
+//! also run away (seed 2: mean |h − δ| 0.88, with 20k test paths).
+//!
+//! | FF | zero cost: mean \|h − δ\| | entropic vs delta | Heston 0.05 %: entropic | vs delta | vs WW |
+//! |---|---|---|---|---|---|
+//! | plain (`hedge`) | 0.0112 | +6.1 % (+11.0 SE) | 0.007965 | −5.5 SE | −5.9 SE |
+//! | `delta_plus` | 0.0077 | −1.2 % (−5.3 SE) | 0.007539 | −7.3 SE | −8.0 SE |
+//! | `delta_plus` + δ feature | 0.0062 | −1.9 % (−9.6 SE) | 0.007540 | −7.3 SE | −8.2 SE |
+//!
+//! NTB unchanged (0.0027, −0.8 %; Heston 0.008334); Black delta 0.002111 and 0.011028, WW
+//! 0.010613. Seeds 1 and 2 (20k test paths), mean |h − δ| and entropic vs delta: plain
+//! 0.0151 / +13.6 % and 0.88 / +9493 %; `delta_plus` 0.0087 / −0.2 % and 0.0126 / +1.0 %;
+//! with the δ feature 0.0121 / +1.6 % and 0.0102 / +0.04 %.
 
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Instant;
 use volfit::deephedge::{
-    evaluate, mean_abs_from_black, simulate_policy, train, Accounting, Claim, Criterion, Dynamics,
-    EntropicForm, HedgeObjective, Paths, Policy, PolicyKind, Term, TrainSpec, Unroll,
+    abs_from_black_by_step, evaluate, mean_abs_from_black, simulate_policy, train, Accounting,
+    Claim, Criterion, Dynamics, EntropicForm, HedgeObjective, Inputs, Parametrisation, Paths,
+    Policy, PolicyKind, Term, TrainSpec, Unroll,
 };
 use volfit::io::write_atomic;
 use volfit_nn::Activation;
 use volfit_optim::stochastic::{Epochs, MiniBatch, StochasticObjective};
+use volfit_optim::Schedule;
 
 struct Opts {
     threads: usize,
@@ -89,6 +114,12 @@ struct Opts {
     export: Option<String>,
     seed: u64,
     form: EntropicForm,
+    ff: Parametrisation,
+    /// The Black-delta feature for the feed-forward policy.
+    with_delta: bool,
+    /// Policies not run (names; the Black delta is the reference and always runs).
+    skip: Vec<String>,
+    schedule: Schedule,
 }
 
 fn opts() -> Opts {
@@ -105,6 +136,10 @@ fn opts() -> Opts {
         export: None,
         seed: 0,
         form: EntropicForm::default(),
+        ff: Parametrisation::Hedge,
+        with_delta: false,
+        skip: Vec::new(),
+        schedule: Schedule::Constant,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     for pair in args.chunks(2) {
@@ -131,8 +166,31 @@ fn opts() -> Opts {
                     _ => panic!("--form needs direct or oce, got {v:?}"),
                 }
             }
+            "--ff" => {
+                o.ff = match v {
+                    "hedge" => Parametrisation::Hedge,
+                    "delta_plus" => Parametrisation::DeltaPlus,
+                    _ => panic!("--ff needs hedge or delta_plus, got {v:?}"),
+                }
+            }
+            "--skip" => {
+                o.skip = v.split(',').filter(|x| *x != "black_delta").map(String::from).collect()
+            }
+            "--ff-delta" => o.with_delta = num("--ff-delta") != 0.0,
+            "--cosine" => {
+                // Over the whole run: set after parsing, once `--train`, `--batch` and
+                // `--epochs` are known.
+                o.schedule = if num("--cosine") != 0.0 {
+                    Schedule::Cosine { period: 0, floor: 0.0 }
+                } else {
+                    Schedule::Constant
+                }
+            }
             other => panic!("unknown flag {other}"),
         }
+    }
+    if let Schedule::Cosine { period, .. } = &mut o.schedule {
+        *period = o.epochs * o.train.div_ceil(o.batch.max(1)) as u32;
     }
     o
 }
@@ -143,6 +201,7 @@ fn spec(o: &Opts) -> TrainSpec {
         batch_size: o.batch,
         lr: o.lr,
         seed: o.seed,
+        schedule: o.schedule.clone(),
         ..TrainSpec::default()
     }
 }
@@ -210,8 +269,14 @@ fn run_case(o: &Opts, name: &str, dynamics: Dynamics, cost: f64) {
     let test_paths = Paths::simulate(&dynamics, o.test, 30, maturity, 3);
     let mut outcomes = Vec::new();
     for kind in PolicyKind::ALL {
-        let policy =
-            Policy::new(kind, &[32, 32], Activation::Elu, false, o.theta).expect("valid policy");
+        if o.skip.iter().any(|x| x == kind.name()) {
+            continue;
+        }
+        let ff = kind == PolicyKind::FeedForward;
+        let inputs = Inputs { vol: false, delta: ff && o.with_delta };
+        let policy = Policy::with_inputs(kind, &[32, 32], Activation::Elu, inputs, o.theta)
+            .expect("valid policy")
+            .parametrised(o.ff);
         let u = Unroll { paths: &train_paths, claim: &claim, policy: &policy };
         let start = Instant::now();
         let params = if kind.is_trained() {
@@ -234,10 +299,13 @@ fn run_case(o: &Opts, name: &str, dynamics: Dynamics, cost: f64) {
         let test = Unroll { paths: &test_paths, ..u };
         let out = simulate_policy(test, &params);
         let gap = mean_abs_from_black(test, &out);
+        let by_step: Vec<String> =
+            abs_from_black_by_step(test, &out).iter().map(|v| format!("{v:.4}")).collect();
         println!(
             "{{\"case\":\"{name}\",\"policy\":\"{}\",\"train_seconds\":{secs:.2},\
-             \"mean_abs_hedge_minus_black_delta\":{gap:.5}}}",
-            kind.name()
+             \"mean_abs_hedge_minus_black_delta\":{gap:.5},\"by_step\":[{}]}}",
+            kind.name(),
+            by_step.join(",")
         );
         outcomes.push((kind, out.pnl));
     }

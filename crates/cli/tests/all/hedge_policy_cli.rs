@@ -32,6 +32,11 @@ fn write_inputs(dir: &Path) {
 
 /// examples/dh.toml shrunk to a second of training.
 fn train_policy(dir: &Path) {
+    train_policy_with(dir, &[]);
+}
+
+/// [`train_policy`] with the further text replacements `more` of the config.
+fn train_policy_with(dir: &Path, more: &[(&str, &str)]) {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/dh.toml");
     let text = std::fs::read_to_string(example).unwrap();
     let text = text
@@ -44,6 +49,10 @@ fn train_policy(dir: &Path) {
         .replace("hidden = [32, 32]", "hidden = [4]")
         .replace("paths = 50000", "paths = 100")
         .replace("batches = 50", "batches = 4");
+    let text = more.iter().fold(text, |t, (from, to)| {
+        assert!(t.contains(from), "examples/dh.toml has no {from:?}: update this test");
+        t.replace(from, to)
+    });
     std::fs::write(dir.join("dh.toml"), text).unwrap();
     ok(volfit(dir)
         .args(["deephedge", "train", "-q", "--config", "dh.toml", "--out", "dh"])
@@ -105,4 +114,28 @@ fn hedge_replays_a_trained_policy_beside_black() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("hedge.toml: header field `volfit_nn`"), "{err}");
+}
+
+#[test]
+fn hedge_replays_a_delta_plus_feed_forward_policy_with_the_black_delta_feature() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write_inputs(dir);
+    train_policy_with(
+        dir,
+        &[
+            ("kind = \"no_transaction_band\"", "kind = \"feed_forward\""),
+            ("with_delta = false", "with_delta = true"),
+        ],
+    );
+    std::fs::write(dir.join("hedge.toml"), "quantity = -1.0\n").unwrap();
+    let mut c = volfit(dir);
+    c.args(["hedge", "--config", "hedge.toml", "--delta", "black", "--out", "h"]);
+    ok(c.args(["--policy", "dh/policy.safetensors", "a.csv", "b.csv", "c.csv"]).output().unwrap());
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("h/hedge.json")).unwrap()).unwrap();
+    let p = &json["result"]["policy"];
+    assert_eq!(p["policy"], "ff");
+    assert_eq!(p["parametrisation"], "delta_plus");
+    assert_eq!(p["features"][3], "black_delta", "{p}");
 }

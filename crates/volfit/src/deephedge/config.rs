@@ -6,7 +6,7 @@ use super::features::{Accounting, Claim};
 use super::objective::{HedgeObjective, Term};
 use super::output::DhError;
 use super::paths::Dynamics;
-use super::policy::PolicyKind;
+use super::policy::{Parametrisation, PolicyKind};
 use super::train::TrainSpec;
 use crate::risk::RiskMeasure;
 use std::path::Path;
@@ -132,6 +132,14 @@ pub struct PolicyConfig {
     /// Feed the instantaneous volatility as a feature.
     #[serde(default)]
     pub with_vol: bool,
+    /// Feed the claim's Black hedge `δ` (at `claim.black_vol`) as a feature.
+    #[serde(default)]
+    pub with_delta: bool,
+    /// The feed-forward network's output: `hedge` (the hedge itself, default) or
+    /// `delta_plus` (a correction added to the Black hedge, starting from it). Only the
+    /// feed-forward policy reads it (when it is `kind` or in `also`).
+    #[serde(default)]
+    pub parametrisation: Parametrisation,
     /// Absolute risk aversion γ of the Whalley–Wilmott baseline (default: the first
     /// entropic θ of the objective, else 1).
     #[serde(default)]
@@ -305,5 +313,39 @@ impl DhConfig {
                 })
                 .unwrap_or(1.0)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The smallest valid configuration, with `policy` as the `[policy]` table's body.
+    fn config(policy: &str) -> String {
+        format!(
+            "[dynamics]\nkind = \"black_scholes\"\nsigma = 0.5\n\
+             [claim]\nstrike = 1.0\nmaturity_days = 30\nsteps = 5\naccounting = \"usd\"\n\
+             [policy]\n{policy}\n\
+             [[objective]]\nkind = \"entropic\"\ntheta = 1.0\n"
+        )
+    }
+
+    #[test]
+    fn feed_forward_choices_default_to_the_plain_policy_and_unknown_ones_are_refused() {
+        let plain = DhConfig::from_toml(&config("kind = \"feed_forward\"")).unwrap();
+        assert_eq!(plain.policy.parametrisation, Parametrisation::Hedge);
+        assert!(!plain.policy.with_delta);
+        let chosen = "kind = \"no_transaction_band\"\nalso = [\"feed_forward\"]\n\
+                      with_delta = true\nparametrisation = \"delta_plus\"";
+        let cfg = DhConfig::from_toml(&config(chosen)).unwrap();
+        assert_eq!(cfg.policy.parametrisation, Parametrisation::DeltaPlus);
+        assert!(cfg.policy.with_delta);
+        // Without a feed-forward policy the key is read by none (the example sets it and
+        // a user may drop `feed_forward` from `also`).
+        let no_ff = "kind = \"no_transaction_band\"\nparametrisation = \"delta_plus\"";
+        assert!(DhConfig::from_toml(&config(no_ff)).is_ok());
+        let e = DhConfig::from_toml(&config("kind = \"feed_forward\"\nparametrisation = \"x\""))
+            .unwrap_err();
+        assert!(e.contains("parametrisation") && e.contains("delta_plus"), "{e}");
     }
 }

@@ -100,7 +100,8 @@ pub fn hedge_curve(
         let ni = mlp.inputs();
         for (r, (&m, d)) in moneyness.iter().zip(&black).enumerate() {
             let row = &mut ws.input_mut()[r * ni..(r + 1) * ni];
-            features::fill(row, claim, f(m), tau, d.0, claim.black_vol);
+            let x0 = features::moneyness(claim, f(m));
+            policy.inputs().fill(row, x0, tau / claim.maturity, d.0, 1.0, d.0);
         }
         mlp.forward(params, ws, rows);
     }

@@ -86,53 +86,112 @@ impl Claim {
     }
 }
 
-/// The policy's inputs at one state, scaled to order one: log-moneyness over the total
-/// Black deviation `ln(F/K)/(σ_B√T)`, the fraction of time left `τ/T`, the current
-/// (previous step's) hedge and, when `with_vol`, the instantaneous volatility over `σ_B`.
-#[inline]
-pub fn fill(row: &mut [f64], claim: &Claim, f: f64, tau: f64, hedge: f64, vol: f64) {
-    fill_scaled(row, claim, moneyness(claim, f), tau / claim.maturity, hedge, vol);
-}
-
 /// The first feature, `ln(F/K)/(σ_B√T)`.
 #[inline]
 pub fn moneyness(claim: &Claim, f: f64) -> f64 {
     (f / claim.strike).ln() / (claim.black_vol * claim.maturity.sqrt())
 }
 
-/// [`fill`] from the first two features already scaled (`moneyness`, `τ/T`).
-#[inline]
-pub fn fill_scaled(
-    row: &mut [f64],
-    claim: &Claim,
-    moneyness: f64,
-    tau_frac: f64,
-    hedge: f64,
-    vol: f64,
-) {
-    row[0] = moneyness;
-    row[1] = tau_frac;
-    row[2] = hedge;
-    if let Some(v) = row.get_mut(3) {
-        *v = vol / claim.black_vol;
-    }
-}
-
-/// Names of the features, in order (the first [`count`] apply).
-pub const NAMES: [&str; 4] =
-    ["log_moneyness/(black_vol*sqrt(T))", "time_to_expiry/T", "prev_hedge", "volatility/black_vol"];
+/// Names of every feature, in row order (a policy uses the first three and the optional
+/// ones its [`Inputs`] select).
+pub const NAMES: [&str; 5] = [
+    "log_moneyness/(black_vol*sqrt(T))",
+    "time_to_expiry/T",
+    "prev_hedge",
+    "volatility/black_vol",
+    "black_delta",
+];
 
 /// Index of the current hedge among the features.
 pub const HEDGE_FEATURE: usize = 2;
 
-/// Number of features: 3, or 4 with the volatility.
-pub fn count(with_vol: bool) -> usize {
-    3 + usize::from(with_vol)
+/// A network policy's inputs, scaled to order one: log-moneyness over the total Black
+/// deviation `ln(F/K)/(σ_B√T)`, the fraction of time left `τ/T` and the current
+/// (previous step's) hedge, then optionally the instantaneous volatility over `σ_B` and
+/// the claim's Black hedge `δ` at `σ_B` ([`Claim::black_hedge`]: the Black delta in USD,
+/// `Δ·F − C` in coin). The Black hedge is the strongest single feature: without costs it
+/// is the hedge itself, which the three base features only reach through a map that
+/// steepens as `τ → 0` (`δ = Φ(x₀/√(τ/T) + …)`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Inputs {
+    /// The volatility feature.
+    pub vol: bool,
+    /// The Black-hedge feature.
+    pub delta: bool,
+}
+
+impl Inputs {
+    /// Every combination, the base features alone first.
+    pub const ALL: [Inputs; 4] = [
+        Inputs { vol: false, delta: false },
+        Inputs { vol: true, delta: false },
+        Inputs { vol: false, delta: true },
+        Inputs { vol: true, delta: true },
+    ];
+
+    /// Number of features: 3 plus the optional ones.
+    pub fn count(self) -> usize {
+        3 + usize::from(self.vol) + usize::from(self.delta)
+    }
+
+    /// The names of the features, in row order (the subset of [`NAMES`]).
+    pub fn names(self) -> Vec<&'static str> {
+        let keep = [true, true, true, self.vol, self.delta];
+        NAMES.iter().zip(keep).filter(|(_, k)| *k).map(|(n, _)| *n).collect()
+    }
+
+    /// The inputs whose [`names`](Self::names) are `names`, if any.
+    pub fn from_names(names: &[&str]) -> Option<Inputs> {
+        Inputs::ALL.into_iter().find(|i| i.names() == names)
+    }
+
+    /// Writes one state's features into `row` ([`count`](Self::count) entries): the
+    /// scaled `moneyness` and `tau_frac`, the current `hedge`, the volatility ratio
+    /// `vol_ratio = σ/σ_B` and the Black hedge `delta` (the last two when selected).
+    #[inline]
+    pub fn fill(
+        self,
+        row: &mut [f64],
+        moneyness: f64,
+        tau_frac: f64,
+        hedge: f64,
+        vol_ratio: f64,
+        delta: f64,
+    ) {
+        row[0] = moneyness;
+        row[1] = tau_frac;
+        row[HEDGE_FEATURE] = hedge;
+        let mut k = 3;
+        if self.vol {
+            row[k] = vol_ratio;
+            k += 1;
+        }
+        if self.delta {
+            row[k] = delta;
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inputs_fill_their_named_features_in_order() {
+        for inputs in Inputs::ALL {
+            let names = inputs.names();
+            assert_eq!(names.len(), inputs.count());
+            assert_eq!(Inputs::from_names(&names), Some(inputs));
+            let mut row = vec![f64::NAN; inputs.count()];
+            inputs.fill(&mut row, 1.0, 2.0, 3.0, 4.0, 5.0);
+            let by_name = |n: &str| NAMES.iter().position(|m| *m == n).map(|k| (k + 1) as f64);
+            for (v, n) in row.iter().zip(&names) {
+                assert_eq!(Some(*v), by_name(n), "{inputs:?} {n}");
+            }
+        }
+        assert_eq!(Inputs::from_names(&["prev_hedge"]), None);
+        assert_eq!(Inputs::from_names(&NAMES[..4]), Some(Inputs { vol: true, delta: false }));
+    }
 
     fn claim(accounting: Accounting) -> Claim {
         Claim { strike: 1.1, maturity: 0.1, cost: 0.0, funding: 0.0, accounting, black_vol: 0.6 }

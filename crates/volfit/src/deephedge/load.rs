@@ -2,13 +2,15 @@
 //! [`Policy`], its network parameters and the claim it was trained for.
 //!
 //! The header's `extra` fields are checked one by one, and every error names the file and
-//! the header field: `policy` (`ff` or `ntb`), `features` (exactly the training features of
+//! the header field: `policy` (`ff` or `ntb`), `parametrisation` (a feed-forward policy's
+//! output, `hedge` or `delta_plus`; `hedge` when absent, as in files written before it),
+//! `features` (exactly the training features of one [`Inputs`] selection of
 //! [`features::NAMES`], as many as the network has inputs), `claim` (strike, maturity,
 //! `black_vol` finite and positive; `accounting` `usd` or `coin`), and the network
 //! `architecture` (the layout [`Policy::new`] builds for that kind).
 
-use super::features::{self, Accounting, Claim};
-use super::policy::{Policy, PolicyKind};
+use super::features::{self, Accounting, Claim, Inputs};
+use super::policy::{Parametrisation, Policy, PolicyKind};
 use std::fmt;
 use volfit_nn::{Network, Workspace};
 
@@ -83,17 +85,40 @@ impl LoadedPolicy {
             .as_array()
             .map(|a| a.iter().filter_map(serde_json::Value::as_str).collect())
             .unwrap_or_default();
-        let with_vol = names.len() == features::count(true);
-        if names != features::NAMES[..features::count(with_vol)] {
-            return Err(err(
+        let inputs = Inputs::from_names(&names).ok_or_else(|| {
+            let want = features::NAMES;
+            err(
                 "features",
-                format!("{names:?}: expected {:?} (optionally without the last)", features::NAMES),
-            ));
-        }
+                format!(
+                    "{names:?}: expected {want:?} without none, either or both of the last two"
+                ),
+            )
+        })?;
+        let parametrisation = match (kind, extra.get("parametrisation")) {
+            (_, None) => Parametrisation::Hedge,
+            (PolicyKind::FeedForward, Some(v)) if v.as_str() == Some("hedge") => {
+                Parametrisation::Hedge
+            }
+            (PolicyKind::FeedForward, Some(v)) if v.as_str() == Some("delta_plus") => {
+                Parametrisation::DeltaPlus
+            }
+            (PolicyKind::FeedForward, Some(v)) => {
+                return Err(err(
+                    "parametrisation",
+                    format!("{v}: expected \"hedge\" or \"delta_plus\""),
+                ));
+            }
+            (_, Some(v)) if v.as_str() == Some("hedge") => Parametrisation::Hedge,
+            (_, Some(v)) => {
+                let why = format!("{v}: only a feed-forward (ff) policy has a parametrisation");
+                return Err(err("parametrisation", why));
+            }
+        };
         let claim = claim_of(get("claim")?).map_err(|(f, r)| err(&format!("claim.{f}"), r))?;
         let arch = network.mlp().architecture();
-        let policy = Policy::new(kind, &arch.hidden, arch.activation, with_vol, 1.0)
-            .map_err(|e| err("architecture", e.to_string()))?;
+        let policy = Policy::with_inputs(kind, &arch.hidden, arch.activation, inputs, 1.0)
+            .map_err(|e| err("architecture", e.to_string()))?
+            .parametrised(parametrisation);
         if policy.mlp().map(|m| m.architecture()) != Some(arch) {
             return Err(err(
                 "architecture",
@@ -103,7 +128,7 @@ impl LoadedPolicy {
         Ok(LoadedPolicy { policy, network, claim })
     }
 
-    /// The network outputs at one feature row (`features::count` entries) into `out`.
+    /// The network outputs at one feature row ([`Inputs::count`] entries) into `out`.
     pub fn outputs(&self, row: &[f64], ws: &mut Workspace, out: &mut [f64]) {
         self.network.predict(row, ws, out);
     }

@@ -39,12 +39,12 @@ pub use evaluate::{
     abs_from_black_by_step, evaluate, hedge_curve, mean_abs_from_black, simulate_policy,
     CurvePoint, Evaluation, Outcome, Row,
 };
-pub use features::{Accounting, Claim};
+pub use features::{Accounting, Claim, Inputs};
 pub use load::{LoadError, LoadedPolicy};
 pub use objective::{Criterion, EntropicForm, HedgeObjective, LogSumExp, Term};
 pub use output::{run_job, DhError, PolicyView, Summary, CURVE_TAUS};
 pub use paths::{Dynamics, Paths};
-pub use policy::{Policy, PolicyKind};
+pub use policy::{Parametrisation, Policy, PolicyKind};
 pub use replay::ReplayPolicy;
 pub use train::{train, HedgeProblem, TrainSpec, Trained};
 pub use unroll::Unroll;

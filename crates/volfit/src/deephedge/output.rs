@@ -15,7 +15,7 @@ use super::config::{DhConfig, Setup};
 use super::evaluate::{
     abs_from_black_by_step, evaluate, hedge_curve, simulate_policy, CurvePoint, Evaluation,
 };
-use super::features::Claim;
+use super::features::{Claim, Inputs};
 use super::paths::{Dynamics, Paths};
 use super::policy::{Policy, PolicyKind};
 use super::train::{train, Trained};
@@ -123,7 +123,9 @@ pub fn run_job(
     let moneyness = curve_moneyness(&claim);
     for kind in kinds {
         let p = &cfg.policy;
-        let policy = Policy::new(kind, &p.hidden, p.activation, p.with_vol, cfg.ww_aversion())?;
+        let inputs = Inputs { vol: p.with_vol, delta: p.with_delta };
+        let policy = Policy::with_inputs(kind, &p.hidden, p.activation, inputs, cfg.ww_aversion())?
+            .parametrised(p.parametrisation);
         let u = Unroll { paths: &train_paths, claim: &claim, policy: &policy };
         let params = if kind.is_trained() {
             let v = valid_paths.as_ref().map(|vp| Unroll { paths: vp, ..u });
@@ -193,8 +195,11 @@ fn save_policy(
     let json = |v: serde_json::Result<serde_json::Value>| v.unwrap_or(serde_json::Value::Null);
     let mut extra = BTreeMap::new();
     extra.insert("policy".into(), serde_json::json!(policy.kind().name()));
-    let n = mlp.inputs();
-    extra.insert("features".into(), serde_json::json!(super::features::NAMES[..n]));
+    if policy.kind() == PolicyKind::FeedForward {
+        let p = policy.parametrisation().name();
+        extra.insert("parametrisation".into(), serde_json::json!(p));
+    }
+    extra.insert("features".into(), serde_json::json!(policy.inputs().names()));
     extra.insert("claim".into(), json(serde_json::to_value(setup.claim)));
     extra.insert("dynamics".into(), json(serde_json::to_value(setup.dynamics)));
     if let Some(c) = &setup.calibration {

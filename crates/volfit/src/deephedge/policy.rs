@@ -1,6 +1,9 @@
 //! Hedging policies: the hedge `h_t` at each state from the features and the previous hedge.
 //!
-//! - **Feed-forward** (Buehler et al. 2019): `h_t = net(ln(F/K), τ, h_{t−1}[, vol])`.
+//! - **Feed-forward** (Buehler et al. 2019): `h_t = net(ln(F/K), τ, h_{t−1}[, vol][, δ])`
+//!   ([`Parametrisation::Hedge`]), or `h_t = δ + net(…)` ([`Parametrisation::DeltaPlus`]:
+//!   the network learns a correction to the Black hedge `δ` and starts at zero, so the
+//!   untrained policy is the Black hedge).
 //! - **No-transaction band** (Imaki et al. 2021): the net outputs `(o₁, o₂)`, the band is
 //!   `[δ − softplus(o₁), δ + softplus(o₂)]` around the Black hedge `δ`, and
 //!   `h_t = clamp(h_{t−1}, lower, upper)`. The clamp is differentiated by its
@@ -11,7 +14,7 @@
 //!   half-width `H = (3c·F·Γ_h²/(2γ))^{1/3}` for proportional cost `c`, the slope `Γ_h` of the
 //!   Black hedge in `F` and the absolute risk aversion `γ` (no parameters).
 
-use super::features;
+use super::features::Inputs;
 use volfit_nn::{Activation, Architecture, Init, Mlp, NnError};
 
 /// Initial output bias of the no-transaction band: half-widths `softplus(−2) ≈ 0.127`.
@@ -56,12 +59,36 @@ impl PolicyKind {
     }
 }
 
+/// What the feed-forward network's output is (the other policies ignore it).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Parametrisation {
+    /// The hedge itself (Buehler et al.).
+    #[default]
+    Hedge,
+    /// A correction added to the Black hedge `δ`: `h = δ + o`.
+    DeltaPlus,
+}
+
+impl Parametrisation {
+    /// Name in files and configs: `hedge` or `delta_plus`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Parametrisation::Hedge => "hedge",
+            Parametrisation::DeltaPlus => "delta_plus",
+        }
+    }
+}
+
 /// A policy: its kind and, for the network policies, the network layout.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Policy {
     kind: PolicyKind,
     mlp: Option<Mlp>,
-    with_vol: bool,
+    inputs: Inputs,
+    parametrisation: Parametrisation,
     /// Absolute risk aversion `γ` of the Whalley–Wilmott band.
     ww_aversion: f64,
 }
@@ -79,7 +106,7 @@ pub struct Choice {
 
 impl Policy {
     /// A policy of `kind`; the network ones get hidden layers `hidden` with `activation`
-    /// over the features (with the volatility when `with_vol`). `ww_aversion` is the
+    /// over the base features (with the volatility when `with_vol`). `ww_aversion` is the
     /// Whalley–Wilmott risk aversion `γ`.
     ///
     /// # Errors
@@ -91,15 +118,41 @@ impl Policy {
         with_vol: bool,
         ww_aversion: f64,
     ) -> Result<Self, NnError> {
+        let inputs = Inputs { vol: with_vol, delta: false };
+        Policy::with_inputs(kind, hidden, activation, inputs, ww_aversion)
+    }
+
+    /// [`Policy::new`] over the features `inputs`.
+    ///
+    /// # Errors
+    /// A zero hidden width.
+    pub fn with_inputs(
+        kind: PolicyKind,
+        hidden: &[usize],
+        activation: Activation,
+        inputs: Inputs,
+        ww_aversion: f64,
+    ) -> Result<Self, NnError> {
         let outputs = match kind {
             PolicyKind::FeedForward => Some(1),
             PolicyKind::NoTransactionBand => Some(2),
             _ => None,
         };
         let mlp = outputs
-            .map(|o| Mlp::new(Architecture::new(features::count(with_vol), hidden, o, activation)))
+            .map(|o| Mlp::new(Architecture::new(inputs.count(), hidden, o, activation)))
             .transpose()?;
-        Ok(Policy { kind, mlp, with_vol, ww_aversion })
+        let parametrisation = Parametrisation::Hedge;
+        Ok(Policy { kind, mlp, inputs, parametrisation, ww_aversion })
+    }
+
+    /// The same policy with the feed-forward output `p` (no effect on the other kinds,
+    /// which keep [`Parametrisation::Hedge`]).
+    #[must_use]
+    pub fn parametrised(mut self, p: Parametrisation) -> Self {
+        if self.kind == PolicyKind::FeedForward {
+            self.parametrisation = p;
+        }
+        self
     }
 
     /// The kind.
@@ -112,7 +165,15 @@ impl Policy {
     }
     /// Whether the volatility is a feature.
     pub fn with_vol(&self) -> bool {
-        self.with_vol
+        self.inputs.vol
+    }
+    /// The network's features.
+    pub fn inputs(&self) -> Inputs {
+        self.inputs
+    }
+    /// What the feed-forward network outputs.
+    pub fn parametrisation(&self) -> Parametrisation {
+        self.parametrisation
     }
     /// Number of network parameters (0 for the classical hedges).
     pub fn num_params(&self) -> usize {
@@ -121,14 +182,17 @@ impl Policy {
 
     /// Starting parameters: weights from `init` seeded by `seed`, zero biases — except the
     /// no-transaction band's output biases, [`NTB_BIAS`], so that training starts from a
-    /// narrow band around the Black hedge.
+    /// narrow band around the Black hedge, and the [`Parametrisation::DeltaPlus`] output
+    /// layer, all zero, so that training starts from the Black hedge.
     pub fn init_params(&self, init: Init, seed: u64) -> Vec<f64> {
         let Some(mlp) = &self.mlp else { return Vec::new() };
         let mut p = mlp.init_params(init, seed);
+        let Some(last) = mlp.layers().last() else { return p };
         if self.kind == PolicyKind::NoTransactionBand {
-            if let Some(last) = mlp.layers().last() {
-                p[last.bias..last.bias + last.fan_out].iter_mut().for_each(|b| *b = NTB_BIAS);
-            }
+            p[last.bias..last.bias + last.fan_out].iter_mut().for_each(|b| *b = NTB_BIAS);
+        }
+        if self.parametrisation == Parametrisation::DeltaPlus {
+            p[last.range()].iter_mut().for_each(|w| *w = 0.0);
         }
         p
     }
@@ -147,7 +211,13 @@ impl Policy {
         cost: f64,
     ) -> Choice {
         match self.kind {
-            PolicyKind::FeedForward => Choice { hedge: out[0], d_prev: 0.0, d_out: [1.0, 0.0] },
+            PolicyKind::FeedForward => {
+                let base = match self.parametrisation {
+                    Parametrisation::Hedge => 0.0,
+                    Parametrisation::DeltaPlus => delta,
+                };
+                Choice { hedge: base + out[0], d_prev: 0.0, d_out: [1.0, 0.0] }
+            }
             PolicyKind::NoTransactionBand => {
                 let (sp0, sg0) = softplus_sigmoid(out[0]);
                 let (sp1, sg1) = softplus_sigmoid(out[1]);

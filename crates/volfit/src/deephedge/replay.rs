@@ -5,12 +5,13 @@
 //! The policy was trained for **one short call** (strike `K̃` and maturity `T̃` in the
 //! header, forward `F₀ = 1`). Replayed on an option of strike `K` held from an entry with
 //! forward `F_e`, time to expiry `T_e` and model vol `σ_e`, the features are computed as in
-//! training ([`features::fill`](super::features::fill)) with the option's own scales in place
-//! of the claim's:
+//! training ([`Inputs::fill`](super::features::Inputs::fill)) with the option's own scales in
+//! place of the claim's:
 //!
 //! ```text
 //! x₀ = ln(F_t/K) / (σ_e·√T_e)    x₁ = τ_t / T_e    x₂ = current hedge (network units)
-//! x₃ = σ_t / σ_e                 (only when the policy was trained with the vol feature)
+//! σ_t / σ_e                      (only when the policy was trained with the vol feature)
+//! δ_t                            (only with the Black-delta feature: the band centre below)
 //! ```
 //!
 //! Training divides by the claim's Black vol `σ_B`, the vol of its premium and classical
@@ -38,6 +39,8 @@
 //! - The **no-transaction band** is `[δ − softplus(o₁), δ + softplus(o₂)]` around that
 //!   observation's Black hedge `δ` (the `black` method's delta, at `σ_t`), the current
 //!   hedge clamped into it: with a zero-width band the policy is the `black` method.
+//!   The same `δ` (call-equivalent, network units) is the Black-delta feature and the base
+//!   of a `delta_plus` feed-forward policy (`h = δ + o`).
 //!
 //! A header whose accounting differs from the one the backtest asks for
 //! (`--policy-accounting`) is refused, naming the field `claim.accounting`.
@@ -119,11 +122,12 @@ impl ReplayPolicy {
         let black = o.deltas.black - if coin { o.deltas.price / f } else { 0.0 };
         let centre = black / m + off;
         let tau = year_fraction(o.time_ms, path.expiry_ms);
-        let row =
-            [(f / path.strike).ln() / (e.vol * e.t.sqrt()), tau / e.t, prev, o.deltas.vol / e.vol];
         let policy = &self.loaded.policy;
+        let mut row = [0.0; super::features::NAMES.len()];
+        let ni = policy.inputs().count();
+        let x0 = (f / path.strike).ln() / (e.vol * e.t.sqrt());
+        policy.inputs().fill(&mut row[..ni], x0, tau / e.t, prev, o.deltas.vol / e.vol, centre);
         let no = policy.mlp().map_or(0, volfit_nn::Mlp::outputs);
-        let ni = super::features::count(policy.with_vol());
         self.loaded.outputs(&row[..ni], ws, &mut out[..no]);
         let choice = policy.choose(&out[..no], prev, centre, 0.0, f, self.loaded.claim.cost);
         per * (choice.hedge - off) * m
@@ -160,12 +164,12 @@ impl PathPolicy for ReplayPolicy {
 
     fn describe(&self) -> serde_json::Value {
         let p = &self.loaded.policy;
-        let n = super::features::count(p.with_vol());
         serde_json::json!({
             "file": self.file,
             "policy": p.kind().name(),
+            "parametrisation": p.parametrisation().name(),
             "accounting": name(self.loaded.claim.accounting),
-            "features": &super::features::NAMES[..n],
+            "features": p.inputs().names(),
             "trained_claim": self.loaded.claim,
             "replay": "features with the option's strike, entry time to expiry T_e and entry \
                        model vol in place of the claim's K, T and black_vol; puts by put-call \

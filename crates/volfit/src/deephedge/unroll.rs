@@ -95,7 +95,7 @@ impl Unroll<'_> {
             Some(m) => (0..ws_count).map(|_| m.workspace(CHUNK)).collect(),
             None => Vec::new(),
         };
-        let inputs = features::count(self.policy.with_vol());
+        let inputs = self.policy.inputs().count();
         Scratch {
             ws,
             hedge: vec![0.0; n * CHUNK],
@@ -197,7 +197,8 @@ impl Unroll<'_> {
     ) {
         let (p, c) = (self.paths, self.claim);
         let rows = idx.len();
-        let ni = features::count(self.policy.with_vol());
+        let inputs = self.policy.inputs();
+        let ni = inputs.count();
         let no = self.policy.mlp().map_or(0, volfit_nn::Mlp::outputs);
         for t in 0..p.steps {
             let tau_frac = self.tau(t) / c.maturity;
@@ -208,8 +209,9 @@ impl Unroll<'_> {
                 let input = ws.input_mut();
                 for (r, &i) in idx.iter().enumerate() {
                     let row = &mut input[r * ni..(r + 1) * ni];
-                    let m = self.state_in(table, i, t).moneyness;
-                    features::fill_scaled(row, c, m, tau_frac, prev(r), p.v(i, t));
+                    let st = self.state_in(table, i, t);
+                    let vol = p.v(i, t) / c.black_vol;
+                    inputs.fill(row, st.moneyness, tau_frac, prev(r), vol, st.delta);
                 }
                 mlp.forward(params, ws, rows);
             }
@@ -261,7 +263,7 @@ impl Unroll<'_> {
         let p = self.paths;
         let rows = idx.len();
         let n = p.steps;
-        let ni = features::count(self.policy.with_vol());
+        let ni = self.policy.inputs().count();
         let np = self.policy.num_params();
         assert!(
             np == 0 || s.ws.len() == n,

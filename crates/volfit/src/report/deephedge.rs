@@ -459,8 +459,11 @@ fn setup(cfg: &DhConfig, s: &Summary, objective: &str) -> Vec<(String, String)> 
         (
             "network".into(),
             format!(
-                "hidden {:?}, {:?}, volatility feature {}",
-                cfg.policy.hidden, cfg.policy.activation, cfg.policy.with_vol
+                "hidden {:?}, {:?}, volatility feature {}{}",
+                cfg.policy.hidden,
+                cfg.policy.activation,
+                cfg.policy.with_vol,
+                ff_choices(&cfg.policy)
             ),
         ),
         (
@@ -479,6 +482,18 @@ fn setup(cfg: &DhConfig, s: &Summary, objective: &str) -> Vec<(String, String)> 
 }
 
 /// The objective as text: `1 × entropic:10 + …`.
+/// The non-default feature and output choices of the networks (empty for the defaults).
+fn ff_choices(p: &crate::deephedge::config::PolicyConfig) -> String {
+    let mut s = String::new();
+    if p.with_delta {
+        s.push_str(", Black-delta feature");
+    }
+    if p.parametrisation != crate::deephedge::Parametrisation::Hedge {
+        s.push_str(&format!(", feed-forward output {}", p.parametrisation.name()));
+    }
+    s
+}
+
 fn objective_text(cfg: &DhConfig) -> String {
     let terms: Vec<String> =
         cfg.objective.iter().map(|t| format!("{} × {}", num(t.weight), t.criterion)).collect();

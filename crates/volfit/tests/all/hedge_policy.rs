@@ -26,14 +26,29 @@ fn policy_file(
     params: Vec<f64>,
     claim: serde_json::Value,
 ) -> Vec<u8> {
-    let n = arch.inputs;
-    let norm = Normalization::identity(n, arch.outputs);
+    let names = &volfit::deephedge::features::NAMES[..arch.inputs];
+    policy_file_with(kind, arch, params, claim, names, None)
+}
+
+/// [`policy_file`] with the feature names `names` and, when given, the header field
+/// `parametrisation`.
+fn policy_file_with(
+    kind: &str,
+    arch: Architecture,
+    params: Vec<f64>,
+    claim: serde_json::Value,
+    names: &[&str],
+    parametrisation: Option<&str>,
+) -> Vec<u8> {
+    let norm = Normalization::identity(arch.inputs, arch.outputs);
     let net = Network::new(arch, params, norm).unwrap();
-    let names = &volfit::deephedge::features::NAMES[..n];
     let mut extra = BTreeMap::new();
     extra.insert("policy".to_string(), serde_json::json!(kind));
     extra.insert("features".to_string(), serde_json::json!(names));
     extra.insert("claim".to_string(), claim);
+    if let Some(p) = parametrisation {
+        extra.insert("parametrisation".to_string(), serde_json::json!(p));
+    }
     net.to_safetensors(Precision::F64, None, extra).unwrap()
 }
 
@@ -146,6 +161,87 @@ fn zero_width_band_policy_is_the_black_method() {
                 }
             }
         }
+    }
+}
+
+/// Feed-forward policies over the base features and the Black delta (no hidden layer)
+/// that are the Black hedge: `delta_plus` with a zero network (`h = δ + 0`), and `hedge`
+/// with weight 1 on the `black_delta` feature (`h = x_δ`, so the feature must be the
+/// observation's Black hedge in network units, put and coin offsets included).
+fn ff_black(accounting: Accounting) -> [ReplayPolicy; 2] {
+    let arch = || Architecture { hidden: vec![], ..Architecture::new(4, &[], 1, Activation::Elu) };
+    let names = volfit::deephedge::Inputs { vol: false, delta: true }.names();
+    let file = |p: &str, params: Vec<f64>| {
+        let bytes = policy_file_with("ff", arch(), params, claim(accounting), &names, Some(p));
+        let loaded = LoadedPolicy::from_bytes(&bytes, "ff.safetensors").unwrap();
+        ReplayPolicy::new(loaded, "ff", None).unwrap()
+    };
+    [file("delta_plus", vec![0.0; 5]), file("hedge", vec![0.0, 0.0, 0.0, 1.0, 0.0])]
+}
+
+#[test]
+fn black_delta_feature_and_delta_plus_policies_replay_like_the_black_method() {
+    // Tolerance as the zero-width band's: conversions to network units and back.
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
+    let fees = FeeSchedule::default();
+    for (accounting, method) in
+        [(Accounting::Usd, DeltaKind::Black), (Accounting::Coin, DeltaKind::PremiumAdjusted)]
+    {
+        for (j, p) in ff_black(accounting).iter().enumerate() {
+            for (kind, strike) in [(OptionType::Call, 105_000.0), (OptionType::Put, 95_000.0)] {
+                for qty in [-1.0, 2.0] {
+                    let (obs, steps, _) = replay(kind, strike, true);
+                    let want = hedge_path(&obs, &steps, qty, method, None, &fees);
+                    let got = run_policy(p, kind, strike, qty, true);
+                    let what = format!("{accounting:?} policy {j} {kind:?} q={qty}");
+                    for (g, w) in [
+                        (got.pnl_usd_net, want.pnl_usd_net),
+                        (got.pnl_coin_net, want.pnl_coin_net),
+                        (got.turnover, want.turnover),
+                    ] {
+                        assert!(close(g, w), "{what}: {g} vs {w}");
+                    }
+                    assert_eq!(got.trades, want.trades, "{what}");
+                }
+            }
+        }
+    }
+    let [d, _] = ff_black(Accounting::Usd);
+    assert_eq!(d.describe()["parametrisation"], "delta_plus");
+    assert_eq!(d.describe()["features"][3], "black_delta");
+}
+
+#[test]
+fn feed_forward_headers_with_a_bad_parametrisation_or_feature_set_are_refused() {
+    let arch = || Architecture::new(4, &[3], 1, Activation::Elu);
+    let params = || vec![0.0; (4 + 1) * 3 + 3 + 1];
+    let base = volfit::deephedge::features::NAMES[..3].to_vec();
+    let with = |extra: &'static str| base.iter().copied().chain([extra]).collect::<Vec<_>>();
+    let delta = with("black_delta");
+    let load = |kind: &str, a: Architecture, p: Vec<f64>, names: &[&str], par: Option<&str>| {
+        let bytes = policy_file_with(kind, a, p, claim(Accounting::Usd), names, par);
+        LoadedPolicy::from_bytes(&bytes, "p.safetensors")
+    };
+    // Files written before the field: the plain output.
+    let old = load("ff", arch(), params(), &delta, None).unwrap();
+    assert_eq!(old.policy.parametrisation(), volfit::deephedge::Parametrisation::Hedge);
+    assert!(old.policy.inputs().delta && !old.policy.inputs().vol);
+    let ntb_arch = Architecture::new(4, &[3], 2, Activation::Elu);
+    let ntb_params = vec![0.0; (4 + 1) * 3 + (3 + 1) * 2];
+    let swapped = ["log_moneyness/(black_vol*sqrt(T))", "time_to_expiry/T", "prev_hedge"]
+        .into_iter()
+        .chain(["black_delta", "volatility/black_vol"])
+        .collect::<Vec<_>>();
+    let five = Architecture::new(5, &[3], 1, Activation::Elu);
+    let five_params = vec![0.0; (5 + 1) * 3 + 3 + 1];
+    for (e, field) in [
+        (load("ff", arch(), params(), &delta, Some("delta_minus")), "parametrisation"),
+        (load("ntb", ntb_arch, ntb_params, &delta, Some("delta_plus")), "parametrisation"),
+        (load("ff", five, five_params, &swapped, Some("hedge")), "features"),
+        (load("ff", arch(), params(), &with("gamma"), None), "features"),
+    ] {
+        let e = e.unwrap_err();
+        assert_eq!(e.field, field, "{e}");
     }
 }
 

@@ -11,6 +11,7 @@ mod bad_input;
 mod deephedge;
 mod deephedge_direct;
 mod deephedge_dynamics;
+mod deephedge_ff;
 mod fit_real;
 mod fit_recovery;
 mod fit_synth;
