@@ -24,6 +24,7 @@ mod report_cli;
 mod risk_cli;
 mod surrogate_cli;
 mod surrogate_rbergomi_cli;
+mod surrogate_richardson_cli;
 mod surrogate_train_cli;
 mod synth_cli;
 mod validate_cli;

@@ -27,6 +27,7 @@ mod short_dated_iv;
 mod slice_time;
 mod surrogate_fit;
 mod surrogate_rbergomi;
+mod surrogate_rbergomi_bias;
 mod surrogate_train;
 mod tardis_stream;
 mod validate;

@@ -12,7 +12,7 @@ use volfit::fit::{
 };
 use volfit::market::synth::{generate, SynthSpec};
 use volfit::market::{build, read_path, ReadOptions, Snapshot};
-use volfit::model::{McConfig, McWorkspace, RBergomi, Surface};
+use volfit::model::{McConfig, McWorkspace, RBergomi, Surface, RICHARDSON_RATE};
 use volfit::objective::Target;
 use volfit::surrogate::Surrogate;
 
@@ -109,8 +109,9 @@ fn calibration_through_the_rbergomi_net_recovers_a_surface_the_net_produced() {
 
 #[test]
 fn calibration_through_the_rbergomi_net_recovers_a_monte_carlo_surface() {
-    // The pricer's own surface (16,384 paths, the training data's 64 steps per maturity) on
-    // the net's grid, its edge columns left out (z = ±0.8 … ±0.2 and 0).
+    // The pricer's own surface (16,384 paths, the training data's Richardson extrapolation
+    // over 64 and 32 steps per maturity) on the net's grid, its edge columns left out
+    // (z = ±0.8 … ±0.2 and 0).
     let net = net("rbergomi.safetensors");
     let grid = &net.info().grid;
     let truth = [0.1, 2.0, -0.7, 0.3];
@@ -121,7 +122,8 @@ fn calibration_through_the_rbergomi_net_recovers_a_monte_carlo_surface() {
     }
     let mut ws = McWorkspace::default();
     let mc = McConfig { paths: 16_384, steps: 64, seed: 11 };
-    assert_eq!(m.price_grid(&mc, &grid.maturities, &ks, &mut ws).unwrap(), 0);
+    let rate = RICHARDSON_RATE;
+    assert_eq!(m.price_grid_richardson(&mc, rate, &grid.maturities, &ks, &mut ws).unwrap(), 0);
     let m_z = grid.z.len();
     let qs: Vec<Target> = (0..grid.len())
         .filter(|p| (1..m_z - 1).contains(&(p % m_z)))
