@@ -40,7 +40,7 @@ fn num<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> Result<
 fn parameter_sets(n: usize, seed: u64) -> Result<Vec<[f64; 4]>, String> {
     let b = SampleModel::RBergomi.default_box();
     let mut sets: Vec<[f64; 4]> = (0..16usize.min(n))
-        .map(|c| std::array::from_fn(|d| if c >> d & 1 == 1 { b.upper[d] } else { b.lower[d] }))
+        .map(|c| std::array::from_fn(|d| if (c >> d) & 1 == 1 { b.upper[d] } else { b.lower[d] }))
         .collect();
     let mut s = Sampler::new(&b, seed, 0)?;
     let mut p = [0.0; 4];
