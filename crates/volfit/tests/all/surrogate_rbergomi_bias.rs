@@ -40,7 +40,7 @@ fn coverage() -> (f64, f64) {
     for (i, row) in ks.chunks_mut(g.z.len()).enumerate() {
         g.strikes_into(i, row);
     }
-    let (mut inside, mut n) = ([0, 0], 0);
+    let (mut inside, mut n) = ([0usize; 2], 0usize);
     let tmp = tempfile::tempdir().unwrap();
     let mut ws = McWorkspace::default();
     for (s, p) in SETS.iter().enumerate() {

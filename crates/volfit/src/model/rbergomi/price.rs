@@ -259,10 +259,10 @@ impl McWorkspace {
             }
             let (md, se) = fwd.estimate();
             (self.forward[mat], self.forward_se[mat]) = (1.0 + md, se);
-            for i in mat * m..(mat + 1) * m {
-                let (price, se, diff) = self.point(ks[i], side, &q_hat, weights);
+            for (i, &k) in ks.iter().enumerate().take((mat + 1) * m).skip(mat * m) {
+                let (price, se, diff) = self.point(k, side, &q_hat, weights);
                 (self.price[i], self.price_se[i], self.step_diff[i]) = (price, se, diff);
-                let (kind, strike) = (side.kind(ks[i]), ks[i].exp());
+                let (kind, strike) = (side.kind(k), k.exp());
                 let iv = implied_vol(kind, price, 1.0, strike, t).unwrap_or(f64::NAN);
                 (self.iv[i], self.iv_se[i], self.iv_err[i]) = if iv.is_finite() && iv > 0.0 {
                     let v = vega(1.0, strike, t, iv);
