@@ -102,9 +102,14 @@ struct DataArgs {
     #[arg(long, value_name = "P")]
     paths: Option<usize>,
     /// rbergomi: time steps per maturity (each maturity resolved by at least N steps of the
-    /// hybrid scheme; 1–512, at most 2000 in all) [default: 32].
+    /// hybrid scheme; 1–512, at most 4000 in all) [default: 32].
     #[arg(long, value_name = "N")]
     steps: Option<usize>,
+    /// rbergomi: extrapolate the time-step bias away (Richardson over N and N/2 steps per
+    /// maturity with common random numbers, N = --steps, even) and store the total error in
+    /// err_i_j: the extrapolation's standard error plus the step bias estimate |V_N − V_N/2|.
+    #[arg(long)]
+    richardson: bool,
     #[command(flatten)]
     grid: GridArgs,
     #[command(flatten)]
@@ -206,8 +211,15 @@ fn data(a: &DataArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     if let Some(mc) = &mut spec.mc {
         let d = McSpec::default();
         (mc.paths, mc.steps) = (a.paths.unwrap_or(d.paths), a.steps.unwrap_or(d.steps));
-    } else if a.paths.is_some() || a.steps.is_some() {
-        anyhow::bail!("--paths and --steps apply to --model rbergomi only");
+        mc.richardson = a.richardson;
+        if a.richardson && !mc.steps.is_multiple_of(2) {
+            anyhow::bail!(
+                "--richardson needs an even --steps (it also prices N/2), got {}",
+                mc.steps
+            );
+        }
+    } else if a.paths.is_some() || a.steps.is_some() || a.richardson {
+        anyhow::bail!("--paths, --steps and --richardson apply to --model rbergomi only");
     }
     a.grid.apply(&mut spec)?;
     let bar = indicatif::ProgressBar::new(a.samples);

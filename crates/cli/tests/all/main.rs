@@ -25,6 +25,7 @@ mod risk_cli;
 mod surrogate_cli;
 mod surrogate_grid_cli;
 mod surrogate_rbergomi_cli;
+mod surrogate_richardson_cli;
 mod surrogate_train_cli;
 mod synth_cli;
 mod validate_cli;

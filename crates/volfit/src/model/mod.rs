@@ -55,7 +55,9 @@ pub use dual::{ComplexScalar, Dual, Real, Scalar};
 pub use fitted::{ExpiryPoint, Fitted, FittedError, FittedSlice, FittedSmile, Sticky};
 pub use heston::{Heston, HestonError};
 pub use maturity::{maturity_bucket, MATURITY_BUCKETS};
-pub use rbergomi::{McConfig, McWorkspace, RBergomi, RBergomiError};
+pub use rbergomi::{
+    richardson_weights, McConfig, McWorkspace, RBergomi, RBergomiError, RICHARDSON_RATE,
+};
 pub use sabr::{
     guess_from_smile, Sabr, SabrError, SabrExpansion, SabrFixedBeta, SabrFixedBetaAt, SabrSmile,
 };

@@ -5,9 +5,10 @@
 //! `chunk-00001.csv.gz`, … — chunk `c` holds samples `c·chunk .. (c+1)·chunk` (the last may
 //! be shorter), one CSV row per kept sample: `index,<parameters>,iv_0_0,…` (`iv_i_j` at
 //! maturity `i`, strike `j` of the grid), values in Rust's shortest round-trip form.
-//! Monte Carlo models (rough Bergomi) append the standard error of each vol,
-//! `err_0_0,…` (vol fractions like the vols), and their spec carries the Monte Carlo
-//! settings ([`McSpec`]); chunks of exact pricers have no error columns.
+//! Monte Carlo models (rough Bergomi) append the error of each vol, `err_0_0,…` (vol
+//! fractions like the vols: the standard error, plus the time-step bias estimate with
+//! [`McSpec::richardson`]), and their spec carries the Monte Carlo settings ([`McSpec`]);
+//! chunks of exact pricers have no error columns.
 //! Gzipped CSV rather than a binary layout: readable by every tool (pandas, polars, `zcat`),
 //! exact to the bit in its shortest round-trip decimal form, about as small as raw f64 once
 //! compressed, and a chunk's cost is dominated by pricing, not formatting. Each file is
@@ -18,6 +19,7 @@ use super::grid::Grid;
 use super::sample::{ParamBox, SampleModel, Sampler};
 use crate::black::{implied_vol, OptionType};
 use crate::io::write_atomic;
+use crate::model::RICHARDSON_RATE;
 use crate::model::{Bates, CharacteristicFn, Heston, McConfig, McWorkspace, Params, RBergomi};
 use num_complex::Complex64;
 use rayon::prelude::*;
@@ -52,6 +54,12 @@ pub struct McSpec {
     pub method: String,
     /// How each surface's seed derives from the data set's.
     pub seeding: String,
+    /// Richardson extrapolation over time steps ([`RBergomi::price_grid_richardson`] at
+    /// [`RICHARDSON_RATE`]: `steps` and `steps/2` with common random numbers); the stored
+    /// error is then the total error [`McWorkspace::iv_err`], the step bias estimate
+    /// included. Absent from the spec when false (data written before it existed).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub richardson: bool,
 }
 
 impl Default for McSpec {
@@ -63,6 +71,7 @@ impl Default for McSpec {
             steps: mc.steps,
             method: "hybrid-scheme-kappa1 conditional antithetic cv-forward cv-timer".into(),
             seeding: "splitmix64(seed xor splitmix64(index))".into(),
+            richardson: false,
         }
     }
 }
@@ -165,7 +174,7 @@ impl DataSpec {
     /// Validates the Monte Carlo settings on this grid.
     fn check_mc(&self, mc: &McSpec) -> Result<(), DataError> {
         Self::mc_config(mc, 0, 0)
-            .validate(&self.grid.maturities)
+            .validate_levels(&self.grid.maturities, 1 + usize::from(mc.richardson))
             .map_err(|e| DataError::Spec(e.to_string()))
     }
 }
@@ -301,9 +310,13 @@ fn price_sample(spec: &DataSpec, index: u64, s: &mut Scratch) -> bool {
         (SampleModel::RBergomi, Some(m)) => {
             let config = DataSpec::mc_config(m, spec.seed, index);
             let Ok(model) = RBergomi::from_slice(params) else { return false };
-            let failed = model.price_grid(&config, &grid.maturities, grid_ks, mc);
+            let failed = if m.richardson {
+                model.price_grid_richardson(&config, RICHARDSON_RATE, &grid.maturities, grid_ks, mc)
+            } else {
+                model.price_grid(&config, &grid.maturities, grid_ks, mc)
+            };
             ivs.copy_from_slice(mc.iv());
-            errs.copy_from_slice(mc.iv_se());
+            errs.copy_from_slice(mc.iv_err());
             failed == Ok(0)
         }
         (SampleModel::RBergomi, None) => false, // rejected by `DataSpec::validate`

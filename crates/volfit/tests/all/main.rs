@@ -30,6 +30,7 @@ mod slice_time;
 mod surrogate_fit;
 mod surrogate_fit_secant;
 mod surrogate_rbergomi;
+mod surrogate_rbergomi_bias;
 mod surrogate_train;
 mod tardis_stream;
 mod validate;

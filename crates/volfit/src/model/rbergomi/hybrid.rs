@@ -61,6 +61,20 @@ pub(super) fn total_steps(maturities: &[f64], steps: usize) -> usize {
         .sum()
 }
 
+/// The normals of the grid with every pair of consecutive steps merged (`n` steps, `2n`
+/// in `fine`; `len() × LANES` step-major like [`Scheme::draw`]): `(z_{2q} + z_{2q+1})/√2`.
+/// Applied to both `z1` and `z2` this is an exact draw of the coarser scheme, and its
+/// Brownian increments are the sums of the finer grid's: common random numbers across
+/// step counts, so differences between them carry little Monte Carlo noise.
+pub(super) fn coarsen(n: usize, lanes: usize, fine: &[f64], coarse: &mut [f64]) {
+    for q in 0..n {
+        let (a, b) = (2 * q * LANES, (2 * q + 1) * LANES);
+        for p in 0..lanes {
+            coarse[q * LANES + p] = (fine[a + p] + fine[b + p]) * std::f64::consts::FRAC_1_SQRT_2;
+        }
+    }
+}
+
 impl Scheme {
     /// Number of steps.
     pub fn len(&self) -> usize {
@@ -68,13 +82,15 @@ impl Scheme {
     }
 
     /// Builds the grid and coefficients for Hurst exponent `h ∈ (0, 1)`: each segment
-    /// `(T_{m−1}, T_m]` is split uniformly so that its step is at most `T_m/steps`.
-    pub fn build(&mut self, h: f64, maturities: &[f64], steps: usize) {
+    /// `(T_{m−1}, T_m]` is split uniformly into `split` times the steps that make its step
+    /// at most `T_m/steps` (`split = 2^l` refines the grid at `steps` `l` times by halving,
+    /// so the grids of one `steps` nest: see [`coarsen`]).
+    pub fn build(&mut self, h: f64, maturities: &[f64], steps: usize, split: usize) {
         self.dt.clear();
         self.at_maturity.clear();
         let mut t0 = 0.0;
         for &t in maturities {
-            let n = segment_steps(t0, t, steps);
+            let n = split * segment_steps(t0, t, steps);
             let d = (t - t0) / n as f64;
             self.dt.extend(std::iter::repeat_n(d, n));
             self.at_maturity.push(self.dt.len());
@@ -109,18 +125,28 @@ impl Scheme {
         }
     }
 
-    /// Simulates `lanes ≤ LANES` paths: Brownian increments into `dw` and `Y` at the end of
-    /// each step into `y` (both `len() × LANES`, step-major). Draws `2·len()·lanes` normals
-    /// from `rng`, step by step, lane by lane.
-    pub fn simulate<R: Rng>(&self, rng: &mut R, lanes: usize, dw: &mut [f64], y: &mut [f64]) {
+    /// Draws the standard normals of `lanes ≤ LANES` paths into `z1` (the Brownian
+    /// increments') and `z2` (both `len() × LANES`, step-major): `2·len()·lanes` normals
+    /// from `rng`, step by step, lane by lane, `z1` before `z2`.
+    pub fn draw<R: Rng>(&self, rng: &mut R, lanes: usize, z1: &mut [f64], z2: &mut [f64]) {
+        for q in 0..self.len() {
+            let row = q * LANES;
+            for p in 0..lanes {
+                z1[row + p] = StandardNormal.sample(rng);
+                z2[row + p] = StandardNormal.sample(rng);
+            }
+        }
+    }
+
+    /// Brownian increments `dw` and `Y` at the end of each step `y` (both `len() × LANES`,
+    /// step-major) of `lanes` paths from their normals `z1`, `z2` ([`Scheme::draw`]).
+    pub fn apply(&self, lanes: usize, z1: &[f64], z2: &[f64], dw: &mut [f64], y: &mut [f64]) {
         for q in 0..self.len() {
             let (sd, [a, b]) = (self.sqrt_dt[q], self.chol[q]);
             let row = q * LANES;
             for p in 0..lanes {
-                let z1: f64 = StandardNormal.sample(rng);
-                let z2: f64 = StandardNormal.sample(rng);
-                dw[row + p] = sd * z1;
-                y[row + p] = a * z1 + b * z2;
+                dw[row + p] = sd * z1[row + p];
+                y[row + p] = a * z1[row + p] + b * z2[row + p];
             }
         }
         let mut off = 0;
@@ -151,7 +177,7 @@ mod tests {
         // One maturity, uniform steps: w = √(2H)(b_k Δ)^α with b_k of BLP (2017) Prop. 2.8.
         let (h, t, n) = (0.1, 0.5, 20);
         let mut s = Scheme::default();
-        s.build(h, &[t], n);
+        s.build(h, &[t], n, 1);
         assert_eq!(s.len(), n);
         let (a, d) = (h - 0.5, t / n as f64);
         for (q, j) in [(5, 3), (19, 0), (10, 1)] {
@@ -168,7 +194,7 @@ mod tests {
         // Var Y_t = t^(2H) up to the Riemann error of the older cells (≤ 1 % here).
         for h in [0.05, 0.1, 0.3, 0.5] {
             let mut s = Scheme::default();
-            s.build(h, &[1.0 / 365.0, 7.0 / 365.0, 0.25], 16);
+            s.build(h, &[1.0 / 365.0, 7.0 / 365.0, 0.25], 16, 1);
             let mut t = 0.0;
             for q in 0..s.len() {
                 t += s.dt[q];
@@ -185,11 +211,39 @@ mod tests {
     }
 
     #[test]
+    fn coarsened_normals_drive_the_merged_grid_with_the_same_brownian_path() {
+        use rand::SeedableRng;
+        let m = [1.0 / 365.0, 0.1, 1.0];
+        let (mut fine, mut coarse) = (Scheme::default(), Scheme::default());
+        fine.build(0.1, &m, 6, 2);
+        coarse.build(0.1, &m, 6, 1);
+        let n = coarse.len();
+        assert_eq!(fine.len(), 2 * n);
+        assert_eq!(fine.at_maturity, coarse.at_maturity.iter().map(|a| 2 * a).collect::<Vec<_>>());
+        let buf = || vec![0.0; 2 * n * LANES];
+        let (mut z1, mut z2, mut dw, mut y) = (buf(), buf(), buf(), buf());
+        let (mut c1, mut c2, mut cdw, mut cy) = (buf(), buf(), buf(), buf());
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        fine.draw(&mut rng, 5, &mut z1, &mut z2);
+        fine.apply(5, &z1, &z2, &mut dw, &mut y);
+        coarsen(n, 5, &z1, &mut c1);
+        coarsen(n, 5, &z2, &mut c2);
+        coarse.apply(5, &c1, &c2, &mut cdw, &mut cy);
+        for q in 0..n {
+            assert!((fine.dt[2 * q] + fine.dt[2 * q + 1] - coarse.dt[q]).abs() < 1e-15);
+            for p in 0..5 {
+                let sum = dw[2 * q * LANES + p] + dw[(2 * q + 1) * LANES + p];
+                assert!((cdw[q * LANES + p] - sum).abs() < 1e-14, "{q} {p}");
+            }
+        }
+    }
+
+    #[test]
     fn segments_refine_toward_each_maturity() {
         let m = [1.0 / 365.0, 3.0 / 365.0, 1.0];
         assert_eq!(total_steps(&m, 10), 10 + 7 + 10);
         let mut s = Scheme::default();
-        s.build(0.2, &m, 10);
+        s.build(0.2, &m, 10, 1);
         assert_eq!(s.at_maturity, vec![10, 17, 27]);
         let t: f64 = s.dt.iter().sum();
         assert!((t - 1.0).abs() < 1e-14);
