@@ -9,7 +9,7 @@
 //! ```
 //!
 //! `--form` is how the entropic objective is trained (see
-//! [`EntropicForm`](volfit::deephedge::EntropicForm); default: the library's default).
+//! [`EntropicForm`]; default: the library's default).
 //!
 //! 1. Zero-cost Black–Scholes (σ 50 %, 30 days, 30 steps, ATM): no-transaction-band and
 //!    feed-forward policies trained on the entropic risk; mean |h − δ| over every test state
@@ -233,7 +233,7 @@ impl StochasticObjective for Recorder {
     }
 }
 
-/// The order in which [`train`] with `spec` visits `paths` training paths: the same epoch
+/// The order in which [`train()`] with `spec` visits `paths` training paths: the same epoch
 /// loop, seed and batch size, on a [`Recorder`].
 fn training_order(spec: &TrainSpec, paths: usize) -> Vec<u32> {
     let rec = Recorder { paths, seen: Mutex::new(Vec::new()) };
