@@ -28,6 +28,7 @@ mod scenario;
 mod short_dated_iv;
 mod slice_time;
 mod surrogate_fit;
+mod surrogate_fit_bates;
 mod surrogate_fit_secant;
 mod surrogate_rbergomi;
 mod surrogate_rbergomi_bias;
