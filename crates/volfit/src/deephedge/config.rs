@@ -331,6 +331,23 @@ mod tests {
     }
 
     #[test]
+    fn an_unknown_key_in_an_objective_table_is_refused_by_name() {
+        let base = DhConfig::from_toml(&config("kind = \"feed_forward\"")).unwrap();
+        assert_eq!(base.objective.len(), 1);
+        let with = |extra: &str| config("kind = \"feed_forward\"") + extra;
+        // `form` belongs to entropic terms only; a misspelt key is refused too.
+        let cvar = "[[objective]]\nkind = \"cvar\"\nalpha = 0.9\nform = \"direct\"\n";
+        let err = DhConfig::from_toml(&with(cvar)).unwrap_err().to_string();
+        assert!(err.contains("form"), "{err}");
+        let typo = "[[objective]]\nkind = \"entropic\"\ntheta = 2.0\nweigth = 0.5\n";
+        let err = DhConfig::from_toml(&with(typo)).unwrap_err().to_string();
+        assert!(err.contains("weigth"), "{err}");
+        let good =
+            "[[objective]]\nkind = \"entropic\"\ntheta = 2.0\nform = \"direct\"\nweight = 0.5\n";
+        assert_eq!(DhConfig::from_toml(&with(good)).unwrap().objective.len(), 2);
+    }
+
+    #[test]
     fn feed_forward_choices_default_to_the_plain_policy_and_unknown_ones_are_refused() {
         let plain = DhConfig::from_toml(&config("kind = \"feed_forward\"")).unwrap();
         assert_eq!(plain.policy.parametrisation, Parametrisation::Hedge);

@@ -28,7 +28,7 @@ pub const SPECTRAL_LEVELS: usize = 14;
 
 /// One criterion of the hedged P&L.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Criterion {
     /// Entropic risk / exponential utility with risk aversion `theta > 0`.
     Entropic {
