@@ -14,7 +14,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 use volfit::fit::CfSurfaceModel;
-use volfit::fit::{calibrate, Calibration, FitSpec, ModelKind, VolModel};
+use volfit::fit::{calibrate, Calibration, Counting, FitSpec, ModelKind, VolModel};
 use volfit::model::Bates;
 use volfit::model::Heston;
 use volfit::model::Params;
@@ -70,46 +70,16 @@ fn heston_start(c: &Chain) -> Option<Heston> {
     Heston::new(c.short_atm.powi(2), 2.0, c.long_atm.powi(2), 1.0, -0.3).ok()
 }
 
-/// Counts the value-only and value + Jacobian evaluations `calibrate` asks of a model.
-struct Counting<'a, V> {
-    inner: &'a V,
-    values: std::cell::Cell<usize>,
-    jacobians: std::cell::Cell<usize>,
-}
-
-impl<V: VolModel> VolModel for Counting<'_, V> {
-    fn num_params(&self) -> usize {
-        self.inner.num_params()
-    }
-    fn param_names(&self) -> Vec<String> {
-        self.inner.param_names()
-    }
-    fn domains(&self) -> Vec<volfit::model::Domain> {
-        self.inner.domains()
-    }
-    fn cost_tolerance(&self) -> f64 {
-        self.inner.cost_tolerance()
-    }
-    fn vols(&self, x: &[f64], t: &[Target], s: &mut [f64], jac: Option<&mut [f64]>) -> Option<()> {
-        let c = if jac.is_some() { &self.jacobians } else { &self.values };
-        c.set(c.get() + 1);
-        self.inner.vols(x, t, s, jac)
-    }
-}
-
 /// (value-only, Jacobian) model evaluations of one Heston calibration.
 fn heston_eval_counts(c: &Chain, spec: &FitSpec) -> (usize, usize) {
     let Some(h) = heston_start(c) else { return (0, 0) };
     let fam = CfSurfaceModel::new(h, &c.targets);
-    let counting = Counting {
-        inner: &fam,
-        values: std::cell::Cell::new(0),
-        jacobians: std::cell::Cell::new(0),
-    };
+    let counting = Counting::new(&fam);
     let mut x0 = [0.0; 5];
     Params::to_slice(&h, &mut x0);
     let _ = calibrate(&counting, &c.targets, spec, &x0, None);
-    (counting.values.get(), counting.jacobians.get())
+    let (values, jacobians) = counting.counts();
+    (values as usize, jacobians as usize)
 }
 
 fn fit_heston(c: &Chain, spec: &FitSpec) -> Option<Calibration> {

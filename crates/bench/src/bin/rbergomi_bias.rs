@@ -18,7 +18,7 @@
 //! samples at more steps and paths (`--reference`): per grid point `d = |net − ref|`, the
 //! stored error `e`; prints median / p99 of `d` and of `d − e`, the share with `d ≤ e + 0.2`
 //! vol pt, and the data's own `|MC − ref|` and its share within `3e`, overall and per
-//! maturity (JSON lines).
+//! maturity and per parameter region (JSON lines).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -187,6 +187,16 @@ impl Stats {
     }
 }
 
+/// The parameter region of a set: the box corner where the hybrid scheme has not converged
+/// at 256 steps (`H < 0.05` with `η > 3`), the rest of `H < 0.1`, and the rest.
+fn region(p: &[f64]) -> &'static str {
+    match (p[0], p[1]) {
+        (h, eta) if h < 0.05 && eta > 3.0 => "region=H<0.05,eta>3",
+        (h, _) if h < 0.1 => "region=H<0.1,other",
+        _ => "region=H>=0.1",
+    }
+}
+
 fn held_out(args: &[String]) -> Result<(), String> {
     let net = Surrogate::load(Path::new(&arg(args, "--net").ok_or("--net")?))
         .map_err(|e| e.to_string())?;
@@ -205,7 +215,7 @@ fn held_out(args: &[String]) -> Result<(), String> {
             let (d, e) = (100.0 * (out[p] - rf.ivs[p]).abs(), 100.0 * errs[p]);
             let de = 100.0 * (r.ivs[p] - rf.ivs[p]).abs();
             let t = spec.grid.maturities[p / spec.grid.z.len()];
-            for label in [format!("t={t:.4}"), "all".to_string()] {
+            for label in [format!("t={t:.4}"), region(&r.params).into(), "all".into()] {
                 let h = by.entry(label).or_default();
                 h.d.push(d);
                 h.excess.push(d - e);
@@ -216,7 +226,7 @@ fn held_out(args: &[String]) -> Result<(), String> {
         }
     }
     for (label, h) in &mut by {
-        let line = serde_json::json!({ "maturity": label, "samples": matched, "stats": h.json() });
+        let line = serde_json::json!({ "group": label, "samples": matched, "stats": h.json() });
         writeln!(std::io::stdout(), "{line}").map_err(|e| e.to_string())?;
     }
     Ok(())

@@ -20,11 +20,11 @@
 use super::arbitrage::CHECK_RANGE;
 use super::calibrate::{calibrate_with, off_bounds, score_as_it_stands, Calibration};
 use super::penalty::SviAboveFloor;
-use super::problem::{SmileModel, VolModel};
+use super::problem::{Delegate, SmileModel, VolModel};
 use super::spec::FitSpec;
 use crate::model::arbitrage::{check_svi_butterfly, check_svi_calendar, svi_calendar_min};
 use crate::model::svi::Svi;
-use crate::model::{Domain, Params, Smile};
+use crate::model::{Params, Smile};
 use crate::objective::Target;
 
 /// Penalised refits of one slice (weights w₀, …, 10¹¹w₀).
@@ -42,27 +42,13 @@ const MARGIN: f64 = 1e-8;
 /// asks for the slice fits.
 struct FreeCoordinates<'a>(&'a SmileModel<Svi>);
 
-impl VolModel for FreeCoordinates<'_> {
-    fn num_params(&self) -> usize {
-        self.0.num_params()
+impl<'a> Delegate for FreeCoordinates<'a> {
+    type Inner = SmileModel<Svi>;
+    fn inner(&self) -> &SmileModel<Svi> {
+        self.0
     }
-    fn param_names(&self) -> Vec<String> {
-        self.0.param_names()
-    }
-    fn domains(&self) -> Vec<Domain> {
-        self.0.domains()
-    }
-    fn vols(
-        &self,
-        x: &[f64],
-        targets: &[Target],
-        sigma: &mut [f64],
-        jac: Option<&mut [f64]>,
-    ) -> Option<()> {
-        self.0.vols(x, targets, sigma, jac)
-    }
-    fn cost_tolerance(&self) -> f64 {
-        self.0.cost_tolerance()
+    fn delegate_prefers_box_bounds(&self) -> bool {
+        false
     }
 }
 

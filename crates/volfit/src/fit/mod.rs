@@ -56,7 +56,8 @@ pub use error::{FitError, SkipReason, SurfaceError};
 pub use net_surface::{NetSlice, NetSurface, NetSurfaceError};
 pub use penalty::{SviAboveFloor, SviButterfly};
 pub use problem::{
-    ButterflyPenalty, CfSurfaceModel, QuoteResiduals, SabrModel, SmileModel, SurfaceModel, VolModel,
+    ButterflyPenalty, CfSurfaceModel, Delegate, QuoteResiduals, SabrModel, SmileModel,
+    SurfaceModel, VolModel,
 };
 pub use report::{
     quality, ArbitrageVerdict, ErrorAcc, ExpiryFit, FitOutput, Quality, ResidualRow, SnapshotFit,

@@ -49,6 +49,65 @@ pub trait VolModel {
     }
 }
 
+/// A family that is another one ([`inner`](Delegate::inner)) with some behaviour changed: a
+/// counter, another stopping tolerance, another Jacobian. Implementing it gives the
+/// [`VolModel`], every method the inner family's unless overridden here, so a wrapper names
+/// only what it changes (and none forgets a method the trait gains).
+pub trait Delegate {
+    /// The wrapped family.
+    type Inner: VolModel;
+    /// The wrapped family.
+    fn inner(&self) -> &Self::Inner;
+    /// [`VolModel::vols`]; the inner family's unless overridden.
+    fn delegate_vols(
+        &self,
+        x: &[f64],
+        targets: &[Target],
+        sigma: &mut [f64],
+        jac: Option<&mut [f64]>,
+    ) -> Option<()> {
+        self.inner().vols(x, targets, sigma, jac)
+    }
+    /// [`VolModel::cost_tolerance`]; the inner family's unless overridden.
+    fn delegate_cost_tolerance(&self) -> f64 {
+        self.inner().cost_tolerance()
+    }
+    /// [`VolModel::prefers_box_bounds`]; the inner family's unless overridden.
+    fn delegate_prefers_box_bounds(&self) -> bool {
+        self.inner().prefers_box_bounds()
+    }
+}
+
+impl<D: Delegate> VolModel for D {
+    fn num_params(&self) -> usize {
+        self.inner().num_params()
+    }
+    fn param_names(&self) -> Vec<String> {
+        self.inner().param_names()
+    }
+    fn domains(&self) -> Vec<Domain> {
+        self.inner().domains()
+    }
+    fn vols(
+        &self,
+        x: &[f64],
+        targets: &[Target],
+        sigma: &mut [f64],
+        jac: Option<&mut [f64]>,
+    ) -> Option<()> {
+        self.delegate_vols(x, targets, sigma, jac)
+    }
+    fn arbitrage_penalty(&self, weight: f64) -> Option<BoxedPenalty> {
+        self.inner().arbitrage_penalty(weight)
+    }
+    fn cost_tolerance(&self) -> f64 {
+        self.delegate_cost_tolerance()
+    }
+    fn prefers_box_bounds(&self) -> bool {
+        self.delegate_prefers_box_bounds()
+    }
+}
+
 /// Smiles that can express a butterfly-arbitrage penalty over their own parameters.
 pub trait ButterflyPenalty: Sized {
     /// The penalty with weight `weight`, if the model has one (raw SVI does; SSVI-type

@@ -23,21 +23,18 @@
 
 use super::calibrate::{calibrate, Calibration};
 use super::error::FitError;
-use super::problem::VolModel;
+use super::problem::{Delegate, VolModel};
 use super::spec::FitSpec;
 use super::surrogate::{locate_zt, vol_at, Cell};
-use crate::model::Domain;
 use crate::objective::Target;
 use crate::surrogate::Surrogate;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use volfit_optim::robust::BoxedPenalty;
 
-/// Exact-pricer work done by a secant polish.
+/// What a secant polish did beyond pricing (its exact evaluations are counted by wrapping
+/// the exact family in [`Counting`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SecantCounts {
-    /// Exact evaluations of the vols (residuals only, never a Jacobian).
-    pub exact_vols: u64,
     /// Evaluations answered from the last point without pricing (the same `x` again).
     pub reused: u64,
     /// Broyden updates applied.
@@ -104,7 +101,7 @@ impl<'a, V: VolModel> SecantModel<'a, V> {
         Ok(SecantModel { exact, cost_tol, inv_scale2, state: Mutex::new(state) })
     }
 
-    /// The exact-pricer work so far.
+    /// The reuses and updates so far.
     pub fn counts(&self) -> SecantCounts {
         self.lock().counts
     }
@@ -165,19 +162,14 @@ impl State {
     }
 }
 
-impl<V: VolModel> VolModel for SecantModel<'_, V> {
-    fn num_params(&self) -> usize {
-        self.exact.num_params()
-    }
-    fn param_names(&self) -> Vec<String> {
-        self.exact.param_names()
-    }
-    fn domains(&self) -> Vec<Domain> {
-        self.exact.domains()
+impl<V: VolModel> Delegate for SecantModel<'_, V> {
+    type Inner = V;
+    fn inner(&self) -> &V {
+        self.exact
     }
     /// The exact vols at `x` (from the last point when `x` is it), and with `jac` the
     /// secant Jacobian after the update to `x`.
-    fn vols(
+    fn delegate_vols(
         &self,
         x: &[f64],
         targets: &[Target],
@@ -192,7 +184,6 @@ impl<V: VolModel> VolModel for SecantModel<'_, V> {
             s.counts.reused += 1;
             sigma.copy_from_slice(&s.sigma);
         } else {
-            s.counts.exact_vols += 1;
             self.exact.vols(x, targets, sigma, None)?;
             s.update(x, sigma, &self.inv_scale2);
         }
@@ -201,14 +192,8 @@ impl<V: VolModel> VolModel for SecantModel<'_, V> {
         }
         Some(())
     }
-    fn arbitrage_penalty(&self, weight: f64) -> Option<BoxedPenalty> {
-        self.exact.arbitrage_penalty(weight)
-    }
-    fn cost_tolerance(&self) -> f64 {
+    fn delegate_cost_tolerance(&self) -> f64 {
         self.cost_tol.unwrap_or_else(|| self.exact.cost_tolerance())
-    }
-    fn prefers_box_bounds(&self) -> bool {
-        self.exact.prefers_box_bounds()
     }
 }
 
@@ -253,17 +238,12 @@ impl<'a, V> Counting<'a, V> {
     }
 }
 
-impl<V: VolModel> VolModel for Counting<'_, V> {
-    fn num_params(&self) -> usize {
-        self.inner.num_params()
+impl<V: VolModel> Delegate for Counting<'_, V> {
+    type Inner = V;
+    fn inner(&self) -> &V {
+        self.inner
     }
-    fn param_names(&self) -> Vec<String> {
-        self.inner.param_names()
-    }
-    fn domains(&self) -> Vec<Domain> {
-        self.inner.domains()
-    }
-    fn vols(
+    fn delegate_vols(
         &self,
         x: &[f64],
         targets: &[Target],
@@ -273,15 +253,6 @@ impl<V: VolModel> VolModel for Counting<'_, V> {
         let counter = if jac.is_some() { &self.jacobians } else { &self.vols };
         counter.fetch_add(1, Ordering::Relaxed);
         self.inner.vols(x, targets, sigma, jac)
-    }
-    fn arbitrage_penalty(&self, weight: f64) -> Option<BoxedPenalty> {
-        self.inner.arbitrage_penalty(weight)
-    }
-    fn cost_tolerance(&self) -> f64 {
-        self.inner.cost_tolerance()
-    }
-    fn prefers_box_bounds(&self) -> bool {
-        self.inner.prefers_box_bounds()
     }
 }
 

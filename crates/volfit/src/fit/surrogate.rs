@@ -40,7 +40,7 @@
 use super::calibrate::{calibrate, Calibration};
 use super::error::SurfaceError;
 use super::net_surface::NetSurface;
-use super::problem::{CfSurfaceModel, VolModel};
+use super::problem::{CfSurfaceModel, Delegate, VolModel};
 use super::report::quality;
 use super::result::{SnapshotResult, WarmStart};
 use super::secant::{polish_secant, Counting};
@@ -385,33 +385,13 @@ struct Tolerance<'a, V> {
     cost_tol: f64,
 }
 
-impl<V: VolModel> VolModel for Tolerance<'_, V> {
-    fn num_params(&self) -> usize {
-        self.inner.num_params()
+impl<V: VolModel> Delegate for Tolerance<'_, V> {
+    type Inner = V;
+    fn inner(&self) -> &V {
+        self.inner
     }
-    fn param_names(&self) -> Vec<String> {
-        self.inner.param_names()
-    }
-    fn domains(&self) -> Vec<Domain> {
-        self.inner.domains()
-    }
-    fn vols(
-        &self,
-        x: &[f64],
-        targets: &[Target],
-        sigma: &mut [f64],
-        jac: Option<&mut [f64]>,
-    ) -> Option<()> {
-        self.inner.vols(x, targets, sigma, jac)
-    }
-    fn arbitrage_penalty(&self, weight: f64) -> Option<volfit_optim::robust::BoxedPenalty> {
-        self.inner.arbitrage_penalty(weight)
-    }
-    fn cost_tolerance(&self) -> f64 {
+    fn delegate_cost_tolerance(&self) -> f64 {
         self.cost_tol
-    }
-    fn prefers_box_bounds(&self) -> bool {
-        self.inner.prefers_box_bounds()
     }
 }
 
