@@ -1,3 +1,4 @@
 //! Benchmark helpers.
 pub mod problems;
 pub mod slices;
+pub mod xi0_per_expiry;

@@ -5,7 +5,6 @@
 //!
 //! ```text
 //! model_compare --net models/rbergomi.safetensors [--files N]
-//! model_compare held-out --net NET --data DIR [--reference DIR]
 //! ```
 //!
 //! The net prices only its grid (1 day to 1 year, |k/√t| ≤ 1), so rough Bergomi fits the
@@ -16,20 +15,25 @@
 //! of `fit.json`: a surface's solve, or the sum of SVI's per-expiry solves). Prints one
 //! JSON line per chain, then the tables in Markdown.
 //!
-//! `held-out`: the net against a rough Bergomi data set it was not trained on (`volfit
-//! surrogate data --model rbergomi` with another seed): per grid point `d = |net − MC|` and
-//! the Monte Carlo standard error `e` stored beside it; prints the median / p99 of `d` and of
-//! `d − e`, and the share of points with `d ≤ e + 0.2` vol pt (the issue's target), overall
-//! and per maturity. `--reference` (the same samples priced with more time steps) adds the
-//! time-step bias `|MC − MC_ref|`, which the stored error does not include, and `|net −
-//! MC_ref|`.
+//! A sixth row, `rbergomi_xi0_per_expiry` ([`xi0_per_expiry`]), refits rough Bergomi with
+//! H, η, ρ shared and **one flat ξ₀ per expiry**, each expiry's smile read from the net at
+//! its own ξ₀: the term structure of the ATM level is free, as SSVI's θ(t) is, so the row
+//! says whether rough Bergomi's *smile shape* fits crypto's short end. It is an
+//! approximation to a forward-variance curve ξ₀(t) (exact only where ξ₀ is flat up to each
+//! expiry), measured here, not a model `volfit fit` offers.
+//!
+//! The net's held-out accuracy is measured by `rbergomi_bias held-out`.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use volfit::fit::{fit_snapshot, FitSpec, ModelKind, ResidualRow, SnapshotResult, SurrogateSpec};
+use volfit::market::{OptionType, Snapshot};
 use volfit::model::{maturity_bucket, MATURITY_BUCKETS};
-use volfit::surrogate::{read_chunk, DataSpec, Row, Surrogate, SPEC_FILE};
 use volfit_bench::slices::{load_snapshots, median, svcj_files};
+use volfit_bench::xi0_per_expiry;
+
+/// The sixth row's name (see the module docs).
+const XI0_ROW: &str = "rbergomi_xi0_per_expiry";
 
 const MODELS: [ModelKind; 5] =
     [ModelKind::RBergomi, ModelKind::Heston, ModelKind::Bates, ModelKind::Ssvi, ModelKind::Svi];
@@ -39,8 +43,8 @@ fn arg(args: &[String], name: &str) -> Option<String> {
 }
 
 /// A quote's identity across fits.
-fn key(r: &ResidualRow) -> (String, u64, String) {
-    (r.expiry.clone(), r.strike.to_bits(), format!("{:?}", r.kind))
+fn key(r: &ResidualRow) -> (String, u64, OptionType) {
+    (r.expiry.clone(), r.strike.to_bits(), r.kind)
 }
 
 /// Squared misses and spread hits over a set of quotes.
@@ -54,13 +58,16 @@ struct Acc {
 
 impl Acc {
     fn add(&mut self, r: &ResidualRow) {
-        if let Some(mid) = r.mid_iv {
-            self.se += (r.model_iv - mid).powi(2);
+        self.add_iv(r.model_iv, r.mid_iv, r.bid_iv, r.ask_iv);
+    }
+    fn add_iv(&mut self, model: f64, mid: Option<f64>, bid: Option<f64>, ask: Option<f64>) {
+        if let Some(mid) = mid {
+            self.se += (model - mid).powi(2);
             self.n += 1;
         }
-        if let (Some(b), Some(a)) = (r.bid_iv, r.ask_iv) {
+        if let (Some(b), Some(a)) = (bid, ask) {
             self.banded += 1;
-            self.inside += usize::from(r.model_iv >= b && r.model_iv <= a);
+            self.inside += usize::from(model >= b && model <= a);
         }
     }
     fn rmse_pts(&self) -> f64 {
@@ -81,13 +88,13 @@ fn fit_ms(r: &SnapshotResult) -> f64 {
     us as f64 / 1000.0
 }
 
-/// Per model: accumulators by bucket on the common quotes ("all" too), on the model's own
-/// quotes, and its fit times.
+/// Per row (a model's name): accumulators by bucket on the common quotes ("all" too), on
+/// the model's own quotes, and its fit times.
 #[derive(Default)]
 struct Tally {
-    common: HashMap<(ModelKind, &'static str), Acc>,
-    own: HashMap<ModelKind, Acc>,
-    ms: HashMap<ModelKind, Vec<f64>>,
+    common: HashMap<(&'static str, &'static str), Acc>,
+    own: HashMap<&'static str, Acc>,
+    ms: HashMap<&'static str, Vec<f64>>,
 }
 
 impl Tally {
@@ -98,14 +105,14 @@ impl Tally {
         for (m, r) in MODELS.iter().zip(fits) {
             let mut chain = Acc::default();
             for row in &r.residuals {
-                self.own.entry(*m).or_default().add(row);
+                self.own.entry(m.name()).or_default().add(row);
                 if grid.contains(&key(row)) {
                     chain.add(row);
-                    self.common.entry((*m, maturity_bucket(row.t))).or_default().add(row);
-                    self.common.entry((*m, "all")).or_default().add(row);
+                    self.common.entry((m.name(), maturity_bucket(row.t))).or_default().add(row);
+                    self.common.entry((m.name(), "all")).or_default().add(row);
                 }
             }
-            self.ms.entry(*m).or_default().push(fit_ms(r));
+            self.ms.entry(m.name()).or_default().push(fit_ms(r));
             line.insert(
                 m.name().into(),
                 serde_json::json!({
@@ -118,13 +125,54 @@ impl Tally {
         serde_json::Value::Object(line)
     }
 
+    /// Fits and scores the per-expiry-ξ₀ row on the flat fit's quotes (`flat`: rough
+    /// Bergomi's fit of `snap`).
+    fn add_xi0(
+        &mut self,
+        snap: &Snapshot,
+        spec: &FitSpec,
+        net: &volfit::surrogate::Surrogate,
+        flat: &SnapshotResult,
+    ) -> serde_json::Value {
+        let Some(p) = &flat.fit.surface_params else { return serde_json::Value::Null };
+        let x: Vec<f64> =
+            net.info().params.iter().map(|n| p.get(n).copied().unwrap_or(f64::NAN)).collect();
+        let (targets, labels, ranges) = xi0_per_expiry::grid_targets(snap, spec, net);
+        let common: HashSet<_> = flat.residuals.iter().map(key).collect();
+        let cal = match xi0_per_expiry::fit(net, spec, &targets, ranges, &x) {
+            Ok(c) => c,
+            Err(e) => return format!("{e}").into(),
+        };
+        let mut chain = Acc::default();
+        for ((q, label), &v) in targets.iter().zip(&labels).zip(&cal.model_vols) {
+            let acc = [(XI0_ROW, maturity_bucket(q.t)), (XI0_ROW, "all")];
+            self.own.entry(XI0_ROW).or_default().add_iv(v, q.mid_iv, q.bid_iv, q.ask_iv);
+            if common.contains(&(label.clone(), q.strike.to_bits(), q.kind)) {
+                chain.add_iv(v, q.mid_iv, q.bid_iv, q.ask_iv);
+                for k in acc {
+                    self.common.entry(k).or_default().add_iv(v, q.mid_iv, q.bid_iv, q.ask_iv);
+                }
+            }
+        }
+        let ms = cal.time_us as f64 / 1000.0;
+        self.ms.entry(XI0_ROW).or_default().push(ms);
+        let names = [&net.info().params[..3], &["xi0 per expiry".to_string()]].concat();
+        let shared: serde_json::Map<_, _> =
+            names.iter().zip(&cal.x).map(|(n, v)| (n.clone(), (*v).into())).collect();
+        serde_json::json!({
+            "rmse_common_pts": chain.rmse_pts(), "quotes_common": chain.n,
+            "inside_common": chain.inside_share(), "fit_ms": ms, "shared": shared,
+            "xi0": &cal.x[3..],
+        })
+    }
+
     fn print(&self, chains: usize) {
         let buckets: Vec<&str> = MATURITY_BUCKETS.iter().copied().chain(["all"]).collect();
         println!("\n{chains} chains; common quotes = those inside the rough Bergomi net's grid.");
         println!("\nRMSE vs mid (vol pts) | share inside bid/ask, common quotes:\n");
         println!("| model | {} |", buckets.join(" | "));
         println!("|---|{}", "---|".repeat(buckets.len()));
-        for m in MODELS {
+        for m in rows() {
             let cells: Vec<String> = buckets
                 .iter()
                 .map(|b| {
@@ -132,20 +180,19 @@ impl Tally {
                     format!("{:.2} \\| {:.0} % (n={})", a.rmse_pts(), 100.0 * a.inside_share(), a.n)
                 })
                 .collect();
-            println!("| {} | {} |", m.name(), cells.join(" | "));
+            println!("| {m} | {} |", cells.join(" | "));
         }
         println!(
             "\n| model | RMSE own quotes (vol pts) | own quotes | median fit ms | p90 fit ms |"
         );
         println!("|---|---|---|---|---|");
-        for m in MODELS {
+        for m in rows() {
             let a = self.own.get(&m).copied().unwrap_or_default();
             let mut t = self.ms.get(&m).cloned().unwrap_or_default();
             t.sort_by(f64::total_cmp);
             let p90 = t.get((t.len() * 9) / 10).copied().unwrap_or(f64::NAN);
             println!(
-                "| {} | {:.2} | {} | {:.2} | {:.2} |",
-                m.name(),
+                "| {m} | {:.2} | {} | {:.2} | {:.2} |",
                 a.rmse_pts(),
                 a.n,
                 median(&t),
@@ -155,12 +202,18 @@ impl Tally {
     }
 }
 
+/// The table's rows: the models, then the per-expiry-ξ₀ refit.
+fn rows() -> impl Iterator<Item = &'static str> {
+    MODELS.iter().map(|m| m.name()).chain([XI0_ROW])
+}
+
 fn run() -> Result<(), String> {
     let args: Vec<String> = std::env::args().collect();
     let net = PathBuf::from(arg(&args, "--net").ok_or("--net FILE is required")?);
     let files: usize =
         arg(&args, "--files").map_or(Ok(usize::MAX), |v| v.parse()).map_err(|_| "--files")?;
     let sg = SurrogateSpec::load(&net, false).map_err(|e| e.to_string())?;
+    let net = sg.net().map_err(|e| e.to_string())?;
     let specs: Vec<FitSpec> = MODELS
         .iter()
         .map(|&model| FitSpec {
@@ -180,6 +233,7 @@ fn run() -> Result<(), String> {
                 continue;
             }
             let mut line = tally.add(&fits);
+            line[XI0_ROW] = tally.add_xi0(&snap, &specs[0], &net, &fits[0]);
             line["chain"] = format!("{} {}", snap.underlying, snap.time_iso()).into();
             println!("{line}");
             chains += 1;
@@ -189,98 +243,8 @@ fn run() -> Result<(), String> {
     Ok(())
 }
 
-/// Median and 99th percentile (sorts `v`).
-fn med_p99(v: &mut [f64]) -> (f64, f64) {
-    v.sort_by(f64::total_cmp);
-    let p99 = v.get(((v.len() as f64) * 0.99) as usize).copied().unwrap_or(f64::NAN);
-    (median(v), p99)
-}
-
-fn rows_by_index(dir: &str) -> Result<(DataSpec, BTreeMap<u64, Row>), String> {
-    let dir = std::path::Path::new(dir);
-    let bytes =
-        std::fs::read(dir.join(SPEC_FILE)).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let spec: DataSpec = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
-    let mut rows = BTreeMap::new();
-    for c in 0..spec.num_chunks() {
-        for r in read_chunk(&spec, &dir.join(DataSpec::chunk_name(c))).map_err(|e| e.to_string())? {
-            rows.insert(r.index, r);
-        }
-    }
-    Ok((spec, rows))
-}
-
-/// Per maturity (and "all"): d = |net − MC|, d − e, and, with a reference, |MC − ref| and
-/// |net − ref| (vol points).
-#[derive(Default)]
-struct HeldOut {
-    d: Vec<f64>,
-    excess: Vec<f64>,
-    within: usize,
-    bias: Vec<f64>,
-    vs_ref: Vec<f64>,
-}
-
-impl HeldOut {
-    fn json(&mut self) -> serde_json::Value {
-        let n = self.d.len();
-        let (d, d99) = med_p99(&mut self.d);
-        let (x, x99) = med_p99(&mut self.excess);
-        let (b, b99) = med_p99(&mut self.bias);
-        let bmax = self.bias.last().copied();
-        let (r, r99) = med_p99(&mut self.vs_ref);
-        serde_json::json!({
-            "points": n, "median_abs_err_pts": d, "p99_abs_err_pts": d99,
-            "median_excess_over_mc_se_pts": x, "p99_excess_over_mc_se_pts": x99,
-            "share_within_mc_se_plus_0.2": self.within as f64 / n.max(1) as f64,
-            "median_step_bias_pts": b, "p99_step_bias_pts": b99, "max_step_bias_pts": bmax,
-            "median_abs_err_vs_reference_pts": r, "p99_abs_err_vs_reference_pts": r99,
-        })
-    }
-}
-
-fn held_out(args: &[String]) -> Result<(), String> {
-    let net = Surrogate::load(std::path::Path::new(&arg(args, "--net").ok_or("--net")?))
-        .map_err(|e| e.to_string())?;
-    let (spec, rows) = rows_by_index(&arg(args, "--data").ok_or("--data")?)?;
-    let reference = arg(args, "--reference").map(|d| rows_by_index(&d)).transpose()?;
-    let g = spec.grid.len();
-    let mut out = vec![0.0; g];
-    let mut by: BTreeMap<String, HeldOut> = BTreeMap::new();
-    for (index, r) in &rows {
-        let errs = r.errs.as_ref().ok_or("not a Monte Carlo data set (no err_* columns)")?;
-        net.surface(&r.params, &mut out);
-        let refr = reference.as_ref().and_then(|(_, m)| m.get(index));
-        for p in 0..g {
-            let d = 100.0 * (out[p] - r.ivs[p]).abs();
-            let e = 100.0 * errs[p];
-            let t = spec.grid.maturities[p / spec.grid.z.len()];
-            for label in [format!("t={:.4}", t), "all".to_string()] {
-                let h = by.entry(label).or_default();
-                h.d.push(d);
-                h.excess.push(d - e);
-                h.within += usize::from(d <= e + 0.2);
-                if let Some(rr) = refr {
-                    h.bias.push(100.0 * (r.ivs[p] - rr.ivs[p]).abs());
-                    h.vs_ref.push(100.0 * (out[p] - rr.ivs[p]).abs());
-                }
-            }
-        }
-    }
-    for (label, h) in &mut by {
-        println!(
-            "{}",
-            serde_json::json!({ "maturity": label, "samples": rows.len(), "stats": h.json() })
-        );
-    }
-    Ok(())
-}
-
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let result =
-        if args.get(1).map(String::as_str) == Some("held-out") { held_out(&args) } else { run() };
-    if let Err(e) = result {
+    if let Err(e) = run() {
         eprintln!("model_compare: {e}");
         std::process::exit(2);
     }

@@ -95,7 +95,8 @@ pub struct FitArgs {
     #[arg(long, value_name = "NET")]
     pub surrogate: Option<PathBuf>,
     /// With --surrogate: polish the net's answer with the exact pricer (`--polish false`:
-    /// only score it exactly; `--polish secant`: Levenberg–Marquardt on the exact residuals
+    /// only score it exactly, one exact evaluation, standard errors from the net's
+    /// Jacobian; `--polish secant`: Levenberg–Marquardt on the exact residuals
     /// with the net's Jacobian corrected by secant updates, no exact Jacobian).
     #[arg(long, value_name = "true|false|secant", requires = "surrogate", value_parser = parse_polish)]
     pub polish: Option<(bool, volfit::fit::PolishMethod)>,

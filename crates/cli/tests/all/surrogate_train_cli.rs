@@ -130,6 +130,10 @@ fn fit_through_the_shipped_net_reaches_the_exact_fit_after_the_polish() {
     assert!(stage["quotes_on_grid"].as_u64().unwrap() >= 10, "{stage}");
     assert!(stage["quotes_off_grid"].as_u64().is_some(), "{stage}");
     assert_eq!(snap(&raw)["surrogate"]["polished"], false);
+    // Scoring without a polish prices the exact vols once and no exact Jacobian.
+    let work = &snap(&raw)["surrogate"]["exact_evaluations"];
+    assert_eq!((work["vols"].as_u64(), work["jacobians"].as_u64()), (Some(1), Some(0)));
+    assert_eq!(snap(&raw)["surrogate"]["std_errors_jacobian"], "net");
     // The polish ends where the exact fit does (same loss within 1 %); the unpolished
     // surrogate answer is scored exactly and can only be worse.
     assert!(loss(&polished) <= 1.01 * loss(&exact), "{} vs {}", loss(&polished), loss(&exact));

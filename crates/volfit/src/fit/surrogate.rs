@@ -23,7 +23,8 @@
 //!    share of the cost); with [`PolishMethod::Secant`] (`--polish secant`), LM on the exact
 //!    residuals with the net's Jacobian corrected by Broyden updates, which prices no exact
 //!    Jacobian ([`polish_secant`](super::polish_secant)); without, the exact pricer scores
-//!    the surrogate's answer as it stands (no step). `fit.json` says what ran
+//!    the surrogate's answer as it stands (no step: one exact evaluation of the vols, the
+//!    standard errors from the net's Jacobian). `fit.json` says what ran
 //!    (`surrogate.polish`), where the standard errors' Jacobian came from
 //!    (`surrogate.std_errors_jacobian`) and the exact pricer's work
 //!    (`surrogate.exact_evaluations`). Either
@@ -43,7 +44,7 @@ use super::net_surface::NetSurface;
 use super::problem::{CfSurfaceModel, Delegate, VolModel};
 use super::report::quality;
 use super::result::{SnapshotResult, WarmStart};
-use super::secant::{polish_secant, Counting};
+use super::secant::{polish_secant, Counting, SecantModel};
 use super::spec::FitSpec;
 use super::surface::{fit_surface, fit_surface_where, SurfaceStart};
 use crate::market::Snapshot;
@@ -507,7 +508,7 @@ where
 /// The exact stage from the surrogate's answer `cal_s`: exact LM (to `polish_tol` or the
 /// family's tolerance), the secant polish, or no step (the answer scored as it stands).
 /// Returns the fit, what ran (`exact_lm`, `secant`, `none`) and where the standard
-/// errors' Jacobian came from (`exact`, `secant`).
+/// errors' Jacobian came from (`exact`, `secant`, `net`).
 fn polish<V: VolModel>(
     family: &V,
     net: &Surrogate,
@@ -536,13 +537,16 @@ fn polish<V: VolModel>(
             (c, "exact_lm", "exact")
         }
         (false, _) => {
+            // Scored without a step: the exact vols once, the net's Jacobian (a secant
+            // model that never moves) for the standard errors.
             let at = FitSpec { max_iters: 0, ..spec.clone() };
-            let mut c = calibrate(family, targets, &at, &cal_s.x, warm)?;
+            let scored = SecantModel::new(family, net, targets, &cal_s.x, None)?;
+            let mut c = calibrate(&scored, targets, &at, &cal_s.x, warm)?;
             c.minimum.stop = cal_s.minimum.stop;
             c.minimum.iters = cal_s.minimum.iters;
             c.minimum.evals = cal_s.minimum.evals;
             c.trace = cal_s.trace.clone();
-            (c, "none", "exact")
+            (c, "none", "net")
         }
     })
 }
