@@ -191,13 +191,7 @@ impl Tally {
             let mut t = self.ms.get(&m).cloned().unwrap_or_default();
             t.sort_by(f64::total_cmp);
             let p90 = t.get((t.len() * 9) / 10).copied().unwrap_or(f64::NAN);
-            println!(
-                "| {m} | {:.2} | {} | {:.2} | {:.2} |",
-                a.rmse_pts(),
-                a.n,
-                median(&t),
-                p90
-            );
+            println!("| {m} | {:.2} | {} | {:.2} | {:.2} |", a.rmse_pts(), a.n, median(&t), p90);
         }
     }
 }

@@ -45,6 +45,14 @@
 //! exact fit evaluates the Jacobian at every trial point (11 evaluations, about 23 surface
 //! evaluations' worth); the secant polish with `--polish-tol 0.01` takes 3 exact vols and
 //! no Jacobian, every chain within 1.002× of the exact fit's RMSE.
+//!
+//! Re-measured 2026-12-05 evening at load ≈ 1, 60 chains, `--polish-tol 0.01`: exact fit
+//! median 8,982 µs; one exact vols evaluation at the exact fit (`cost`) median 483 µs, so
+//! the exact fit is a median 19.0× one exact evaluation (max 29.3×, 20 of 60 chains ≥ 20×):
+//! the ceiling of any pipeline that prices the exact surface even once, before the net's
+//! own 671 µs. Reached: secant polish 3.87×, the net's answer scored exactly
+//! (`--polish false`, one exact evaluation) 7.39× (41 of 60 chains within 1.01× of the exact
+//! RMSE), the net alone 13.5×.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
