@@ -168,7 +168,9 @@ mod tests {
         let ts: [f64; 3] = [3.0 / 365.0, 20.0 / 365.0, 0.3];
         let targets: Vec<Target> = ts
             .iter()
-            .flat_map(|&t| (0..5).map(move |j| target((-0.8 + 0.4 * j as f64) * t.sqrt(), t)))
+            .flat_map(|&t| {
+                (0..5).map(move |j: i32| target((-0.8 + 0.4 * f64::from(j)) * t.sqrt(), t))
+            })
             .collect();
         let ranges = vec![0..5, 5..10, 10..15];
         let per = Xi0PerExpiry::new(&net, &targets, ranges).unwrap();

@@ -7,7 +7,7 @@
 use crate::support::shared_data;
 use std::path::{Path, PathBuf};
 use volfit::fit::{fit_snapshot, FitSpec, ModelKind};
-use volfit::market::{build, read_path, ReadOptions, Snapshot};
+use volfit::market::Snapshot;
 use volfit::objective::ResidualKind;
 use volfit_optim::loss::LossKind;
 
@@ -22,16 +22,7 @@ fn snapshots(dir: &Path) -> Vec<Snapshot> {
         .filter(|p| p.to_string_lossy().contains("deribit_options_snapshot_"))
         .collect();
     files.sort();
-    let opts = ReadOptions::default();
-    let mut out = Vec::new();
-    for f in files {
-        read_path(&f, &opts, &mut |raw| {
-            out.push(build(raw, &opts.clean).snapshot);
-            Ok(())
-        })
-        .unwrap();
-    }
-    out
+    files.iter().flat_map(|f| crate::chains::read(f)).collect()
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

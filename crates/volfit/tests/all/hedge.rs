@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use volfit::hedge::{backtest, backtest_funded, DeltaKind, HedgeConfig, HedgeOutput};
 use volfit::hedge::{hedged_pnl, log_log_slope, variance, BsWorld};
 use volfit::hedge::{FundingConfig, FundingHistory, Instrument, LiquidityFilter};
-use volfit::market::{build, read_path, OptionType, ReadOptions, Snapshot};
 use volfit::market::{read_perpetuals, PerpPrice};
+use volfit::market::{OptionType, Snapshot};
 
 #[test]
 fn hedging_error_variance_falls_as_one_over_rebalancing_frequency() {
@@ -55,16 +55,7 @@ fn data_dir() -> Option<PathBuf> {
 }
 
 fn load(files: &[PathBuf]) -> Vec<Snapshot> {
-    let opts = ReadOptions::default();
-    let mut snaps = Vec::new();
-    for f in files {
-        read_path(f, &opts, &mut |raw| {
-            snaps.push(build(raw, &opts.clean).snapshot);
-            Ok(())
-        })
-        .unwrap();
-    }
-    snaps
+    files.iter().flat_map(|f| crate::chains::read(f)).collect()
 }
 
 fn files(dir: &Path, prefix: &str) -> Vec<PathBuf> {

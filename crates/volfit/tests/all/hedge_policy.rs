@@ -319,24 +319,19 @@ fn incompatible_policy_headers_are_refused_naming_the_field() {
 
 /// Four synthetic snapshots 6 h apart (`volfit synth` chains, spot 90,000 → 91,800).
 fn synthetic_run() -> Vec<volfit::market::Snapshot> {
-    use volfit::market::synth::{generate, SynthSpec};
-    use volfit::market::{build, read_path, ReadOptions};
+    use volfit::market::synth::SynthSpec;
     let dir = tempfile::tempdir().unwrap();
-    let opts = ReadOptions::default();
-    let mut snaps = Vec::new();
-    for (j, spot) in [90_000.0, 91_100.0, 90_400.0, 91_800.0].into_iter().enumerate() {
+    let spots = [90_000.0, 91_100.0, 90_400.0, 91_800.0];
+    let spec = |j: usize, spot| {
         let time_ms = SynthSpec::default().time_ms + j as i64 * DAY_MS / 4;
-        let chain =
-            generate(&SynthSpec { seed: 42 + j as u64, time_ms, spot, ..SynthSpec::default() });
-        let path = dir.path().join(format!("s{j}.csv"));
-        chain.write_csv(std::fs::File::create(&path).unwrap()).unwrap();
-        read_path(&path, &opts, &mut |raw| {
-            snaps.push(build(raw, &opts.clean).snapshot);
-            Ok(())
-        })
-        .unwrap();
-    }
-    snaps
+        SynthSpec { seed: 42 + j as u64, time_ms, spot, ..SynthSpec::default() }
+    };
+    let name = |j: usize| format!("s{j}.csv");
+    spots
+        .into_iter()
+        .enumerate()
+        .map(|(j, s)| crate::chains::synthetic(dir.path(), &name(j), &spec(j, s)))
+        .collect()
 }
 
 #[test]

@@ -7,6 +7,8 @@
 
 mod support;
 
+mod chains;
+
 mod bad_input;
 mod deephedge;
 mod deephedge_direct;

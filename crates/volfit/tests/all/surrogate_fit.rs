@@ -123,15 +123,9 @@ fn a_net_of_another_model_is_an_error_naming_file_and_field() {
 #[test]
 fn a_polish_tolerance_stops_early_within_one_percent_of_the_exact_rmse_on_real_chains() {
     use volfit::fit::{fit_snapshot, SnapshotResult, SurrogateSpec};
-    use volfit::market::{build, read_path, ReadOptions};
     let Some(dir) = crate::support::shared_data("svcj_deribit_2026") else { return };
     let file = dir.join("deribit_options_snapshot_20260105T041127Z.csv.gz");
-    let (opts, mut snaps) = (ReadOptions::default(), Vec::new());
-    read_path(&file, &opts, &mut |raw| {
-        snaps.push(build(raw, &opts.clean).snapshot);
-        Ok(())
-    })
-    .unwrap();
+    let snaps = crate::chains::read(&file);
     let (path, _) = shipped();
     let exact = FitSpec { model: ModelKind::Heston, ..FitSpec::default() };
     let through = |tol| {

@@ -71,15 +71,9 @@ fn the_secant_polish_reaches_the_exact_rmse_without_an_exact_jacobian_on_a_synth
 
 #[test]
 fn the_secant_polish_reaches_the_exact_rmse_without_an_exact_jacobian_on_real_chains() {
-    use volfit::market::{build, read_path, ReadOptions};
     let Some(dir) = crate::support::shared_data("svcj_deribit_2026") else { return };
     let file = dir.join("deribit_options_snapshot_20260105T041127Z.csv.gz");
-    let (opts, mut snaps) = (ReadOptions::default(), Vec::new());
-    read_path(&file, &opts, &mut |raw| {
-        snaps.push(build(raw, &opts.clean).snapshot);
-        Ok(())
-    })
-    .unwrap();
+    let snaps = crate::chains::read(&file);
     let (path, _) = shipped();
     let exact = FitSpec { model: ModelKind::Heston, ..FitSpec::default() };
     let secant = |tol| {

@@ -10,8 +10,8 @@ use volfit::fit::{
     calibrate, fit_snapshot, FitSpec, ModelKind, NetSurface, SurrogateModel, SurrogateSpec,
     VolModel,
 };
-use volfit::market::synth::{generate, SynthSpec};
-use volfit::market::{build, read_path, ReadOptions, Snapshot};
+use volfit::market::synth::SynthSpec;
+use volfit::market::Snapshot;
 use volfit::model::{McConfig, McWorkspace, RBergomi, Surface, RICHARDSON_RATE};
 use volfit::objective::Target;
 use volfit::surrogate::Surrogate;
@@ -144,17 +144,7 @@ fn calibration_through_the_rbergomi_net_recovers_a_monte_carlo_surface() {
 
 /// The synthetic chain (seed 7) read back as one snapshot.
 fn synthetic_snapshot(dir: &Path) -> Snapshot {
-    let chain = generate(&SynthSpec { seed: 7, ..SynthSpec::default() });
-    let path = dir.join("synth.csv");
-    chain.write_csv(std::fs::File::create(&path).unwrap()).unwrap();
-    let opts = ReadOptions::default();
-    let mut snaps = Vec::new();
-    read_path(&path, &opts, &mut |raw| {
-        snaps.push(build(raw, &opts.clean).snapshot);
-        Ok(())
-    })
-    .unwrap();
-    snaps.pop().unwrap()
+    crate::chains::synthetic(dir, "synth.csv", &SynthSpec { seed: 7, ..SynthSpec::default() })
 }
 
 #[test]

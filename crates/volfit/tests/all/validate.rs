@@ -6,23 +6,14 @@ use crate::support::{data_missing, shared_data};
 use std::path::PathBuf;
 use volfit::fit::{FitSpec, ModelKind, Ridge, RidgeTarget};
 use volfit::market::synth::{generate, SynthSpec};
-use volfit::market::{build, read_path, ReadOptions, Snapshot};
+use volfit::market::Snapshot;
 use volfit::validate::{
     cross_validate, nested, series_by_underlying, stability, validate, walk_forward, write_csv,
     GridConfig, LabeledSpec, TABLES,
 };
 
 fn read_all(paths: &[PathBuf]) -> Vec<Snapshot> {
-    let opts = ReadOptions::default();
-    let mut out = Vec::new();
-    for p in paths {
-        read_path(p, &opts, &mut |raw| {
-            out.push(build(raw, &opts.clean).snapshot);
-            Ok(())
-        })
-        .expect("readable snapshot file");
-    }
-    out
+    paths.iter().flat_map(|p| crate::chains::read(p)).collect()
 }
 
 /// The 28 consecutive January snapshots (2026-01-05 … 2026-01-11), or `None` when absent.
