@@ -165,12 +165,13 @@ pub fn atm_vol(targets: &[Target]) -> Option<f64> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use volfit::fit::VolModel;
     use volfit::market::OptionType;
 
-    fn target(k: f64, t: f64) -> Target {
+    /// A unit-vega target at `(k, t)` with mid vol 0.5 (the bench crate's tests share it).
+    pub(crate) fn target(k: f64, t: f64) -> Target {
         Target {
             k,
             t,

@@ -140,26 +140,7 @@ pub fn fit(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use volfit::market::OptionType;
-
-    fn target(k: f64, t: f64) -> Target {
-        let forward = 100.0;
-        Target {
-            k,
-            t,
-            forward,
-            strike: forward * k.exp(),
-            kind: if k >= 0.0 { OptionType::Call } else { OptionType::Put },
-            bid: None,
-            ask: None,
-            bid_iv: None,
-            ask_iv: None,
-            mid_iv: Some(0.5),
-            vega: 1.0,
-            open_interest: 0.0,
-            volume: 0.0,
-        }
-    }
+    use crate::slices::tests::target;
 
     #[test]
     fn equal_xi0s_are_the_flat_net_and_the_jacobian_splits_its_xi0_column() {
