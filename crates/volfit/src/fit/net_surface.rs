@@ -4,12 +4,14 @@
 //! maturities, linear in total variance between them. So the vol this surface gives at a
 //! quote is the vol the fit scored there.
 //!
-//! Beyond the grid (used only by the arbitrage check's dense `k` grid and by maturities
-//! between the fitted ones; a fit's quotes are all on the grid) the vol is held flat in `z`
-//! and in `t` at the grid's edge.
+//! Beyond the grid (used only by the arbitrage check's dense `k` grid, the reports' plots
+//! and maturities beyond the grid's; a fit's quotes are all on it): beyond its strikes the
+//! total variance goes on linearly in `k` with the edge's slope, held to Lee's moment
+//! bounds (a flat vol there would put a concave kink at the edge, which the butterfly
+//! check reads as arbitrage); beyond its maturities the vol is held at the nearest one's.
 
 use super::error::SurfaceError;
-use super::surrogate::{locate_zt, vol_at};
+use super::surrogate::{edge_variance, locate_zt, vol_at};
 use crate::model::svi::{AsRawSvi, Svi};
 use crate::model::{Domain, Smile, Surface};
 use crate::surrogate::Surrogate;
@@ -87,10 +89,44 @@ impl NetSurface {
             return f64::NAN;
         };
         let tc = t.clamp(t0, tn);
-        let z = (k / t.sqrt()).clamp(z0, zn);
+        let z = k / t.sqrt();
+        if z < z0 || z > zn {
+            return self.wing_vol(k, t, tc, z < z0, grad);
+        }
         let Some(cell) = locate_zt(grid, z, tc) else { return f64::NAN };
         let d = grad.map(|row| (self.jac.as_slice(), row));
         vol_at(grid, &self.vols, d, &cell, tc).unwrap_or(f64::NAN)
+    }
+
+    /// The vol at `(k, t)` beyond the grid's strikes (`left`: below `z₀`), `tc` being `t`
+    /// clamped into the maturities: the total variance continued linearly in `k` from the
+    /// edge with the edge's slope, which keeps the smile C¹ there (no kink for the
+    /// butterfly check to flag), the slope held to Lee's moment bounds (`−2 ≤ w' ≤ 0` on the
+    /// left, `0 ≤ w' ≤ 2` on the right) so the wing never falls.
+    fn wing_vol(&self, k: f64, t: f64, tc: f64, left: bool, grad: Option<&mut [f64]>) -> f64 {
+        let grid = &self.net.info().grid;
+        let ze = if left { grid.z[0] } else { grid.z[grid.z.len() - 1] };
+        let (ke, r, sq) = (ze * t.sqrt(), t / tc, t.sqrt());
+        // Gradient scratch only when a gradient is asked for (not in the checks' value loops).
+        let mut scratch = grad.as_ref().map(|g| (vec![0.0; g.len()], vec![0.0; g.len()]));
+        let d = scratch.as_mut().map(|(a, b)| (self.jac.as_slice(), &mut a[..], &mut b[..]));
+        let Some((w_e, slope_z)) = edge_variance(grid, &self.vols, d, left, tc) else {
+            return f64::NAN;
+        };
+        // w(k) = σ(z)²·t = W(z)·t/tc with z = k/√t.
+        let raw = r * slope_z / sq;
+        let (lo, hi) = if left { (-2.0, 0.0) } else { (0.0, 2.0) };
+        let slope = raw.clamp(lo, hi);
+        let w = r * w_e + slope * (k - ke);
+        let s = (w / t).sqrt();
+        if let (Some(g), Some((dw, ds))) = (grad, &scratch) {
+            let free = raw > lo && raw < hi;
+            for ((g, a), b) in g.iter_mut().zip(dw).zip(ds) {
+                let dslope = if free { r * b / sq } else { 0.0 };
+                *g = (r * a + dslope * (k - ke)) / (2.0 * s * t);
+            }
+        }
+        s
     }
 }
 

@@ -280,6 +280,50 @@ pub(super) fn vol_at(
     Some(s)
 }
 
+/// The total variance `W = σ²t` at the grid's edge strike (`z₀` when `left`, else the
+/// last `z`) at `t` inside the grid's maturities, and its slope `dW/dz` from the edge cell
+/// (the interpolation of [`vol_at`]: linear in `z` at the bracketing maturities, linear in
+/// total variance between them). With `d = (gj, dw, dslope)`, their gradients from the grid
+/// vols' Jacobian `gj` (`dw.len()` columns). `None` outside the maturities.
+pub(super) fn edge_variance(
+    grid: &Grid,
+    g: &[f64],
+    mut d: Option<(&[f64], &mut [f64], &mut [f64])>,
+    left: bool,
+    t: f64,
+) -> Option<(f64, f64)> {
+    let m = grid.z.len();
+    let (i, a) = bracket(&grid.maturities, t)?;
+    let i1 = (i + 1).min(grid.maturities.len() - 1);
+    let (je, ji) = match (left, m) {
+        (_, 1) => (0, 0),
+        (true, _) => (0, 1),
+        (false, _) => (m - 1, m - 2),
+    };
+    let dz = if je == ji { f64::INFINITY } else { grid.z[ji] - grid.z[je] };
+    if let Some((_, dw, ds)) = d.as_mut() {
+        dw.fill(0.0);
+        ds.fill(0.0);
+    }
+    let (mut w, mut slope) = (0.0, 0.0);
+    for (mi, wgt) in [(i, 1.0 - a), (i1, a)] {
+        let tm = grid.maturities[mi];
+        let (se, si) = (g[mi * m + je], g[mi * m + ji]);
+        let sp = (si - se) / dz;
+        w += wgt * se * se * tm;
+        slope += wgt * 2.0 * se * sp * tm;
+        if let Some((gj, dw, ds)) = d.as_mut() {
+            let n = dw.len();
+            for p in 0..n {
+                let (dse, dsi) = (gj[(mi * m + je) * n + p], gj[(mi * m + ji) * n + p]);
+                dw[p] += wgt * 2.0 * se * tm * dse;
+                ds[p] += wgt * 2.0 * tm * (dse * sp + se * (dsi - dse) / dz);
+            }
+        }
+    }
+    Some((w, slope))
+}
+
 /// Whether the target is inside `grid`.
 pub(super) fn inside_grid(grid: &Grid, q: &Target) -> bool {
     locate(grid, q).is_some()

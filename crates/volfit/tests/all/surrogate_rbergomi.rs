@@ -80,10 +80,33 @@ fn the_net_surface_is_the_calibrations_interpolation_with_an_exact_gradient() {
             assert!((fd - grad[j]).abs() < 1e-7 * (1.0 + fd.abs()), "{j}: {} vs {fd}", grad[j]);
         }
     }
-    // Beyond the grid the vol is held flat at its edge (the last z, t = 1 day or 1 year).
-    let (t, z_hi): (f64, f64) = (0.3, *net.info().grid.z.last().unwrap());
-    let edge = net_vol(&s, z_hi * t.sqrt(), t);
-    assert!((net_vol(&s, (z_hi + 2.0) * t.sqrt(), t) - edge).abs() < 1e-15);
+    // Beyond the grid's strikes the total variance goes on linearly in k with the edge's
+    // slope (C¹: one-sided differences agree at the edge), rising in both wings; beyond its
+    // maturities the vol is held at the nearest one's (t = 1 day or 1 year).
+    let grid = &net.info().grid;
+    for (t, z_e, out) in [(0.3, grid.z[grid.z.len() - 1], 1.0), (0.02, grid.z[0], -1.0)] {
+        let (ke, h) = (z_e * f64::sqrt(t), 1e-5);
+        let w = |k: f64| s.total_variance(k, t);
+        let inner = (w(ke) - w(ke - out * h)) / h;
+        let outer = (w(ke + out * h) - w(ke)) / h;
+        assert!((inner - outer).abs() < 1e-3 * (1.0 + inner.abs()), "{inner} vs {outer}");
+        let (k1, k2) = (ke + out * 0.5, ke + out * 1.5);
+        let line = w(ke) + (w(k1) - w(ke)) * (k2 - ke) / (k1 - ke);
+        assert!((w(k2) - line).abs() < 1e-12, "t {t}: {} vs {line}", w(k2));
+        assert!(w(k2) >= w(k1) && w(k1) >= w(ke), "t {t}: the wing falls");
+        let mut grad = [0.0; 5];
+        s.total_variance_grad(k2, t, &mut grad);
+        for j in 0..5 {
+            let hx = 1e-6 * (1.0 + x[j].abs());
+            let (mut up, mut dn) = (x, x);
+            up[j] += hx;
+            dn[j] -= hx;
+            let fd = (s.with_slice(&up).unwrap().total_variance(k2, t)
+                - s.with_slice(&dn).unwrap().total_variance(k2, t))
+                / (2.0 * hx);
+            assert!((fd - grad[j]).abs() < 1e-6 * (1.0 + fd.abs()), "{j}: {} vs {fd}", grad[j]);
+        }
+    }
     assert!((net_vol(&s, 0.0, 2.0) - net_vol(&s, 0.0, 1.0)).abs() < 1e-15);
     // Parameters outside the training box are refused.
     let kappa_out = net.info().bounds.upper[1] + 1.0;
