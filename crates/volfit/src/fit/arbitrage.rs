@@ -47,6 +47,22 @@ pub(super) fn verdict(
     }
 }
 
+/// Where a surface's grid check found its butterfly and calendar violations: `all` on the
+/// whole grid, `inside` on the hull of the quoted ranges (checked only when `all` found
+/// one).
+pub(super) fn surface_places(
+    all: &ArbitrageReport,
+    inside: Option<&ArbitrageReport>,
+) -> (ViolationWhere, ViolationWhere) {
+    let place = |ok_all: bool, ok_inside: Option<bool>| {
+        ViolationWhere::of(ok_inside.filter(|ok| !ok).map(|_| ()), (!ok_all).then_some(()))
+    };
+    (
+        place(all.butterfly_ok, inside.map(|r| r.butterfly_ok)),
+        place(all.calendar_ok, inside.map(|r| r.calendar_ok)),
+    )
+}
+
 /// A fitted raw SVI slice with its expiry (years) and quoted k-range.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct QuotedSvi {
@@ -192,5 +208,19 @@ mod tests {
         let v = worst.expect("a calendar violation");
         assert!(v.value < -1e-7 && (v.k - 0.12).abs() < 0.01, "{v:?}");
         assert_eq!(at, ViolationWhere::Inside);
+    }
+
+    #[test]
+    fn a_surfaces_butterfly_violation_is_placed_like_its_calendar_one() {
+        let report =
+            |butterfly_ok, calendar_ok| ArbitrageReport { butterfly_ok, calendar_ok, worst: None };
+        let (fly, cal) = surface_places(&report(true, true), None);
+        assert_eq!((fly, cal), (ViolationWhere::None, ViolationWhere::None));
+        // A butterfly violation only beyond the quoted range (e.g. between expiries, in the
+        // wings) is "extrapolation", not "none".
+        let (fly, cal) = surface_places(&report(false, true), Some(&report(true, true)));
+        assert_eq!((fly, cal), (ViolationWhere::Extrapolation, ViolationWhere::None));
+        let (fly, cal) = surface_places(&report(false, false), Some(&report(false, true)));
+        assert_eq!((fly, cal), (ViolationWhere::Inside, ViolationWhere::Extrapolation));
     }
 }

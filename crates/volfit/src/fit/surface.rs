@@ -1,8 +1,8 @@
 //! A snapshot fitted as one surface (SSVI, eSSVI, Heston, Bates).
 
 use super::arbitrage::{
-    arbitrage_grid, cf_butterfly, grid_within, svi_butterfly, svi_surface_calendar, verdict,
-    QuotedSvi,
+    arbitrage_grid, cf_butterfly, grid_within, surface_places, svi_butterfly, svi_surface_calendar,
+    verdict, QuotedSvi,
 };
 use super::calibrate::{calibrate, Calibration};
 use super::error::{FitError, SkipReason, SurfaceError};
@@ -187,24 +187,23 @@ fn report_surface<S: Surface>(
     // arbitrage by construction. Their check is numerical (quadrature accuracy), so it runs
     // on each expiry's quoted range, batch-priced, where prices are well above underflow.
     let cf_model = inp.spec.model.characteristic_fn();
-    let (report, calendar_where) = if cf_model {
-        (
-            ArbitrageReport { butterfly_ok: true, calendar_ok: true, worst: None },
-            ViolationWhere::None,
-        )
+    let none = ViolationWhere::None;
+    let (report, butterfly_where, calendar_where) = if cf_model {
+        (ArbitrageReport { butterfly_ok: true, calendar_ok: true, worst: None }, none, none)
     } else if let Some(nodes) = raw_svi_nodes(surface, inp) {
         let (worst, at) = svi_surface_calendar(&nodes);
-        (ArbitrageReport { butterfly_ok: true, calendar_ok: worst.is_none(), worst }, at)
+        (ArbitrageReport { butterfly_ok: true, calendar_ok: worst.is_none(), worst }, none, at)
     } else {
+        // At the expiries and between them; where: inside the hull of the quoted ranges, or
+        // only beyond it.
         let all = check_surface(surface, &ts, &grid);
-        // Inside: on the hull of the expiries' quoted ranges.
         let (lo, hi) = quoted_range(&inp.targets);
-        let inside = (!all.calendar_ok && lo.max(-2.0) <= hi.min(2.0))
-            .then(|| check_surface(surface, &ts, &grid_within(&grid, lo.max(-2.0), hi.min(2.0))))
-            .filter(|r| !r.calendar_ok);
-        (all, ViolationWhere::of(inside.map(|_| ()), (!all.calendar_ok).then_some(())))
+        let inside = (!(all.calendar_ok && all.butterfly_ok) && lo.max(-2.0) <= hi.min(2.0))
+            .then(|| check_surface(surface, &ts, &grid_within(&grid, lo.max(-2.0), hi.min(2.0))));
+        let (fly, cal) = surface_places(&all, inside.as_ref());
+        (all, fly, cal)
     };
-    result.fit.arbitrage = verdict(report, ViolationWhere::None, calendar_where);
+    result.fit.arbitrage = verdict(report, butterfly_where, calendar_where);
     result.fit.surface_params = Some(named(names, &cal.x));
     for (e, range, _) in &inp.used {
         let slice = surface.slice(e.t);
