@@ -1,4 +1,5 @@
 //! Benchmark helpers.
+pub mod args;
 pub mod problems;
 pub mod slices;
 pub mod xi0_per_expiry;

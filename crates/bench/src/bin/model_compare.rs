@@ -29,6 +29,7 @@ use std::path::PathBuf;
 use volfit::fit::{fit_snapshot, FitSpec, ModelKind, ResidualRow, SnapshotResult, SurrogateSpec};
 use volfit::market::{OptionType, Snapshot};
 use volfit::model::{maturity_bucket, MATURITY_BUCKETS};
+use volfit_bench::args::arg;
 use volfit_bench::slices::{load_snapshots, median, svcj_files};
 use volfit_bench::xi0_per_expiry;
 
@@ -37,10 +38,6 @@ const XI0_ROW: &str = "rbergomi_xi0_per_expiry";
 
 const MODELS: [ModelKind; 5] =
     [ModelKind::RBergomi, ModelKind::Heston, ModelKind::Bates, ModelKind::Ssvi, ModelKind::Svi];
-
-fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
-}
 
 /// A quote's identity across fits.
 fn key(r: &ResidualRow) -> (String, u64, OptionType) {

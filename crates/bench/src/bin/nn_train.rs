@@ -36,6 +36,7 @@ use std::time::Instant;
 use volfit::io::write_atomic;
 use volfit::model::Heston;
 use volfit::surrogate::{price_surface, Grid, SampleModel};
+use volfit_bench::args::{arg, num};
 use volfit_nn::{
     Activation, Architecture, Dataset, Init, Network, Normalization, Precision, Regression,
 };
@@ -44,17 +45,6 @@ use volfit_optim::{Adam, Epochs, MiniBatch, Sobol, StochasticObjective};
 
 /// Grid points per sample (the library's default surrogate grid, 8 maturities × 11 strikes).
 const OUTPUTS: usize = 88;
-
-fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
-}
-
-fn parsed<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> Result<T, String> {
-    match arg(args, name) {
-        None => Ok(default),
-        Some(v) => v.parse().map_err(|_| format!("{name}: cannot parse {v:?}")),
-    }
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -78,7 +68,7 @@ fn grid(p: &[f64], g: &Grid, out: &mut [f64]) -> Option<()> {
 
 fn generate(args: &[String]) -> Result<(), String> {
     let out = arg(args, "--out").ok_or("gen needs --out FILE")?;
-    let n: usize = parsed(args, "--samples", 8192)?;
+    let n: usize = num(args, "--samples", 8192)?;
     let (g, bounds) = (Grid::default(), SampleModel::Heston.default_box());
     let mut sobol = Sobol::new(5).map_err(|e| e.to_string())?;
     let (mut u, mut p, mut ivs) = ([0.0; 5], [0.0; 5], vec![0.0; g.len()]);
@@ -142,13 +132,13 @@ fn load_average() -> String {
 
 fn train(args: &[String]) -> Result<(), String> {
     let data = load(&arg(args, "--data").ok_or("train needs --data FILE")?)?;
-    let epochs: u32 = parsed(args, "--epochs", 30)?;
-    let batch: usize = parsed(args, "--batch", 32)?;
-    let lr: f64 = parsed(args, "--lr", 1e-3)?;
-    let seed: u64 = parsed(args, "--seed", 0)?;
+    let epochs: u32 = num(args, "--epochs", 30)?;
+    let batch: usize = num(args, "--batch", 32)?;
+    let lr: f64 = num(args, "--lr", 1e-3)?;
+    let seed: u64 = num(args, "--seed", 0)?;
     let arch = Architecture::new(
         5,
-        &hidden(&parsed(args, "--hidden", "4x64".to_string())?)?,
+        &hidden(&num(args, "--hidden", "4x64".to_string())?)?,
         OUTPUTS,
         Activation::Elu,
     );

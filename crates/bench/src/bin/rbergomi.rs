@@ -26,10 +26,7 @@
 use std::time::Instant;
 use volfit::model::{McConfig, McWorkspace, RBergomi};
 use volfit::surrogate::{surface_seed, Grid, SampleModel, Sampler};
-
-fn arg<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
-}
+use volfit_bench::args::arg;
 
 fn list(s: &str) -> Vec<f64> {
     s.split(',').map(|x| x.trim().parse().expect("a number")).collect()
@@ -56,7 +53,7 @@ fn median(v: &mut [f64]) -> f64 {
 }
 
 fn speed(args: &[String]) {
-    let paths: Vec<usize> = list(arg(args, "--paths").unwrap_or("1024,4096,16384"))
+    let paths: Vec<usize> = list(arg(args, "--paths").as_deref().unwrap_or("1024,4096,16384"))
         .into_iter()
         .map(|p| p as usize)
         .collect();
@@ -99,10 +96,10 @@ fn speed(args: &[String]) {
 
 fn grid(args: &[String]) {
     let p = match (arg(args, "--params"), arg(args, "--sample")) {
-        (Some(p), _) => list(p),
+        (Some(p), _) => list(&p),
         (None, Some(s)) => {
             // Sample INDEX of a data set seeded SEED (`volfit surrogate data`'s points).
-            let s = list(s);
+            let s = list(&s);
             let (seed, index) = (s[0] as u64, s[1] as u64);
             let mut sampler =
                 Sampler::new(&SampleModel::RBergomi.default_box(), seed, index).expect("valid box");

@@ -27,14 +27,7 @@ use volfit::black::vega;
 use volfit::model::{McConfig, McWorkspace, RBergomi};
 use volfit::surrogate::{read_chunk, DataSpec, Grid, Row, SampleModel, Sampler, Surrogate};
 use volfit::surrogate::{surface_seed, SPEC_FILE};
-
-fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
-}
-
-fn num<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> Result<T, String> {
-    arg(args, name).map_or(Ok(default), |s| s.parse().map_err(|_| format!("{name}: {s:?}")))
-}
+use volfit_bench::args::{arg, num};
 
 /// The 16 corners of the default box, then Sobol points of `seed`.
 fn parameter_sets(n: usize, seed: u64) -> Result<Vec<[f64; 4]>, String> {

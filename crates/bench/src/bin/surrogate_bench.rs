@@ -66,11 +66,8 @@ use volfit::objective::Target;
 use volfit::surrogate::{
     generate, grid_errors, load_data, DataSpec, Grid, ParamBox, SampleModel, Surrogate,
 };
+use volfit_bench::args::arg;
 use volfit_bench::slices::{load_snapshots, median, svcj_files};
-
-fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
-}
 
 /// RMSE (vol points) of the model vols against the mids over every fitted quote.
 fn rmse(r: &SnapshotResult) -> f64 {
