@@ -8,6 +8,7 @@
 //! measurement for `model_compare`, not a model `volfit fit` offers.
 
 use std::ops::Range;
+use std::sync::Mutex;
 use volfit::fit::{calibrate, on_grid, select_targets, Calibration, FitSpec, SurrogateModel};
 use volfit::fit::{FitError, VolModel};
 use volfit::market::{iso8601, Snapshot};
@@ -22,6 +23,8 @@ const SHARED: usize = 3;
 pub struct Xi0PerExpiry<'a> {
     net: &'a Surrogate,
     groups: Vec<(Range<usize>, SurrogateModel<'a>)>,
+    /// One group's Jacobian over (H, η, ρ, ξ₀), reused across evaluations.
+    scratch: Mutex<Vec<f64>>,
 }
 
 impl<'a> Xi0PerExpiry<'a> {
@@ -41,8 +44,10 @@ impl<'a> Xi0PerExpiry<'a> {
                 let m = SurrogateModel::new(net, &targets[r.clone()]).map_err(|i| r.start + i)?;
                 Ok((r, m))
             })
-            .collect::<Result<_, usize>>()?;
-        Ok(Xi0PerExpiry { net, groups })
+            .collect::<Result<Vec<_>, usize>>()?;
+        let widest = groups.iter().map(|(r, _)| r.len()).max().unwrap_or(0);
+        let scratch = Mutex::new(vec![0.0; widest * (SHARED + 1)]);
+        Ok(Xi0PerExpiry { net, groups, scratch })
     }
 }
 
@@ -71,7 +76,7 @@ impl VolModel for Xi0PerExpiry<'_> {
         let n = self.num_params();
         let mut inner = [0.0; SHARED + 1];
         inner[..SHARED].copy_from_slice(&x[..SHARED]);
-        let mut gj = Vec::new();
+        let mut scratch = self.scratch.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         for (e, (r, model)) in self.groups.iter().enumerate() {
             inner[SHARED] = x[SHARED + e];
             let (ts, s) = (&targets[r.clone()], &mut sigma[r.clone()]);
@@ -79,8 +84,8 @@ impl VolModel for Xi0PerExpiry<'_> {
                 model.vols(&inner, ts, s, None)?;
                 continue;
             };
-            gj.resize(r.len() * (SHARED + 1), 0.0);
-            model.vols(&inner, ts, s, Some(&mut gj))?;
+            let gj = &mut scratch[..r.len() * (SHARED + 1)];
+            model.vols(&inner, ts, s, Some(gj))?;
             for (row, g) in jac[r.start * n..r.end * n].chunks_mut(n).zip(gj.chunks(SHARED + 1)) {
                 row.fill(0.0);
                 row[..SHARED].copy_from_slice(&g[..SHARED]);

@@ -11,7 +11,7 @@
 //! check reads as arbitrage); beyond its maturities the vol is held at the nearest one's.
 
 use super::error::SurfaceError;
-use super::surrogate::{edge_variance, locate_zt, vol_at};
+use super::surrogate::{edge_variance, locate_zt, vol_at, EdgeGradient};
 use crate::model::svi::{AsRawSvi, Svi};
 use crate::model::{Domain, Smile, Surface};
 use crate::surrogate::Surrogate;
@@ -107,10 +107,7 @@ impl NetSurface {
         let grid = &self.net.info().grid;
         let ze = if left { grid.z[0] } else { grid.z[grid.z.len() - 1] };
         let (ke, r, sq) = (ze * t.sqrt(), t / tc, t.sqrt());
-        // Gradient scratch only when a gradient is asked for (not in the checks' value loops).
-        let mut scratch = grad.as_ref().map(|g| (vec![0.0; g.len()], vec![0.0; g.len()]));
-        let d = scratch.as_mut().map(|(a, b)| (self.jac.as_slice(), &mut a[..], &mut b[..]));
-        let Some((w_e, slope_z)) = edge_variance(grid, &self.vols, d, left, tc) else {
+        let Some((w_e, slope_z)) = edge_variance(grid, &self.vols, None, left, tc) else {
             return f64::NAN;
         };
         // w(k) = σ(z)²·t = W(z)·t/tc with z = k/√t.
@@ -119,12 +116,13 @@ impl NetSurface {
         let slope = raw.clamp(lo, hi);
         let w = r * w_e + slope * (k - ke);
         let s = (w / t).sqrt();
-        if let (Some(g), Some((dw, ds))) = (grad, &scratch) {
-            let free = raw > lo && raw < hi;
-            for ((g, a), b) in g.iter_mut().zip(dw).zip(ds) {
-                let dslope = if free { r * b / sq } else { 0.0 };
-                *g = (r * a + dslope * (k - ke)) / (2.0 * s * t);
-            }
+        if let Some(g) = grad {
+            // ∂σ = ∂w/(2σt), ∂w = (t/tc)·∂W + (k − ke)·(t/tc)/√t·∂W' (the slope's term only
+            // while it is not held at a bound).
+            let beta = if raw > lo && raw < hi { r * (k - ke) / sq } else { 0.0 };
+            let (alpha, beta) = (r / (2.0 * s * t), beta / (2.0 * s * t));
+            let d = EdgeGradient { gj: &self.jac, alpha, beta, out: g };
+            edge_variance(grid, &self.vols, Some(d), left, tc);
         }
         s
     }

@@ -280,15 +280,24 @@ pub(super) fn vol_at(
     Some(s)
 }
 
+/// What [`edge_variance`] writes besides its values: `out = α·∂W + β·∂(dW/dz)` over the
+/// parameters, from the grid vols' Jacobian `gj` (`out.len()` columns).
+pub(super) struct EdgeGradient<'a> {
+    pub gj: &'a [f64],
+    pub alpha: f64,
+    pub beta: f64,
+    pub out: &'a mut [f64],
+}
+
 /// The total variance `W = σ²t` at the grid's edge strike (`z₀` when `left`, else the
 /// last `z`) at `t` inside the grid's maturities, and its slope `dW/dz` from the edge cell
 /// (the interpolation of [`vol_at`]: linear in `z` at the bracketing maturities, linear in
-/// total variance between them). With `d = (gj, dw, dslope)`, their gradients from the grid
-/// vols' Jacobian `gj` (`dw.len()` columns). `None` outside the maturities.
+/// total variance between them). With `d`, also its gradient combination
+/// ([`EdgeGradient`]). `None` outside the maturities.
 pub(super) fn edge_variance(
     grid: &Grid,
     g: &[f64],
-    mut d: Option<(&[f64], &mut [f64], &mut [f64])>,
+    mut d: Option<EdgeGradient<'_>>,
     left: bool,
     t: f64,
 ) -> Option<(f64, f64)> {
@@ -301,9 +310,8 @@ pub(super) fn edge_variance(
         (false, _) => (m - 1, m - 2),
     };
     let dz = if je == ji { f64::INFINITY } else { grid.z[ji] - grid.z[je] };
-    if let Some((_, dw, ds)) = d.as_mut() {
-        dw.fill(0.0);
-        ds.fill(0.0);
+    if let Some(d) = d.as_mut() {
+        d.out.fill(0.0);
     }
     let (mut w, mut slope) = (0.0, 0.0);
     for (mi, wgt) in [(i, 1.0 - a), (i1, a)] {
@@ -312,12 +320,13 @@ pub(super) fn edge_variance(
         let sp = (si - se) / dz;
         w += wgt * se * se * tm;
         slope += wgt * 2.0 * se * sp * tm;
-        if let Some((gj, dw, ds)) = d.as_mut() {
-            let n = dw.len();
-            for p in 0..n {
+        if let Some(EdgeGradient { gj, alpha, beta, out }) = d.as_mut() {
+            let n = out.len();
+            for (p, o) in out.iter_mut().enumerate() {
                 let (dse, dsi) = (gj[(mi * m + je) * n + p], gj[(mi * m + ji) * n + p]);
-                dw[p] += wgt * 2.0 * se * tm * dse;
-                ds[p] += wgt * 2.0 * tm * (dse * sp + se * (dsi - dse) / dz);
+                let dw = 2.0 * se * tm * dse;
+                let ds = 2.0 * tm * (dse * sp + se * (dsi - dse) / dz);
+                *o += wgt * (*alpha * dw + *beta * ds);
             }
         }
     }
