@@ -11,11 +11,26 @@ use volfit_nn::Activation;
 use volfit_optim::check::check_gradient;
 use volfit_optim::stochastic::FullBatch;
 
-const HESTON: Dynamics =
+/// The deep-hedging tests' Heston dynamics (vol of vol 1.2, ρ −0.4).
+pub(crate) const HESTON: Dynamics =
     Dynamics::Heston { v0: 0.36, kappa: 2.0, theta: 0.3, sigma: 1.2, rho: -0.4 };
 
-fn claim(accounting: Accounting, cost: f64) -> Claim {
+/// A 30-day call struck 5 % out of the money, funding 10 %, Black vol 55 %.
+pub(crate) fn claim(accounting: Accounting, cost: f64) -> Claim {
     Claim { strike: 1.05, maturity: 30.0 / 365.0, cost, funding: 0.1, accounting, black_vol: 0.55 }
+}
+
+/// The zero-cost Black–Scholes limit's claim: a 30-day at-the-money call, vol 50 %, no
+/// funding, in USD.
+pub(crate) fn zero_cost_claim() -> Claim {
+    Claim {
+        strike: 1.0,
+        maturity: 30.0 / 365.0,
+        cost: 0.0,
+        funding: 0.0,
+        accounting: Accounting::Usd,
+        black_vol: 0.5,
+    }
 }
 
 fn objectives() -> Vec<Vec<Term>> {
@@ -116,14 +131,7 @@ fn cvar_training_reaches_the_empirical_cvar_of_its_pnl() {
 #[test]
 fn zero_cost_black_scholes_training_recovers_delta() {
     let bs = Dynamics::BlackScholes { sigma: 0.5 };
-    let c = Claim {
-        strike: 1.0,
-        maturity: 30.0 / 365.0,
-        cost: 0.0,
-        funding: 0.0,
-        accounting: Accounting::Usd,
-        black_vol: 0.5,
-    };
+    let c = zero_cost_claim();
     let train_paths = Paths::simulate(&bs, 4000, 10, c.maturity, 5);
     let test_paths = Paths::simulate(&bs, 4000, 10, c.maturity, 6);
     let policy =

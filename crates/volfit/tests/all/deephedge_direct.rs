@@ -4,7 +4,7 @@
 //! forward pass), and training with it is bit-identical across thread counts.
 
 use volfit::deephedge::{
-    simulate_policy, train, Accounting, Claim, Criterion, Dynamics, EntropicForm, HedgeObjective,
+    simulate_policy, train, Accounting, Claim, Criterion, EntropicForm, HedgeObjective,
     HedgeProblem, Paths, Policy, PolicyKind, Term, TrainSpec, Unroll,
 };
 use volfit::risk::{entropic, Sample};
@@ -12,8 +12,7 @@ use volfit_nn::Activation;
 use volfit_optim::check::check_gradient;
 use volfit_optim::stochastic::{FullBatch, StochasticObjective};
 
-const HESTON: Dynamics =
-    Dynamics::Heston { v0: 0.36, kappa: 2.0, theta: 0.3, sigma: 1.2, rho: -0.4 };
+use crate::deephedge::HESTON;
 
 fn claim(accounting: Accounting) -> Claim {
     Claim {

@@ -4,8 +4,9 @@
 //! `delta_plus` policy is the Black hedge exactly; the new feature and output have exact
 //! gradients.
 
+use crate::deephedge::{claim, zero_cost_claim, HESTON};
 use volfit::deephedge::{
-    evaluate, mean_abs_from_black, simulate_policy, train, Accounting, Claim, Criterion, Dynamics,
+    evaluate, mean_abs_from_black, simulate_policy, train, Accounting, Criterion, Dynamics,
     EntropicForm, HedgeObjective, HedgeProblem, Inputs, Parametrisation, Paths, Policy, PolicyKind,
     Term, TrainSpec, Unroll,
 };
@@ -34,14 +35,7 @@ fn entropic(theta: f64) -> HedgeObjective {
 /// after 30 epochs on 4000 (the benchmark's 30 daily steps and 32×32 network).
 fn zero_cost_limit(inputs: Inputs, p: Parametrisation) -> (f64, f64, f64) {
     let bs = Dynamics::BlackScholes { sigma: 0.5 };
-    let c = Claim {
-        strike: 1.0,
-        maturity: 30.0 / 365.0,
-        cost: 0.0,
-        funding: 0.0,
-        accounting: Accounting::Usd,
-        black_vol: 0.5,
-    };
+    let c = zero_cost_claim();
     // Daily rebalancing, as the benchmark: with 10 steps the Black delta is not the
     // entropic optimum (a learned hedge is 9 % better), so the limit is not delta's.
     let train_paths = Paths::simulate(&bs, 4000, 30, c.maturity, 5);
@@ -84,17 +78,10 @@ fn zero_cost_black_scholes_feed_forward_recovers_delta() {
 fn delta_plus_starts_at_the_black_hedge() {
     // The zero output layer of `init_params`: h = δ + 0, bit for bit, in both accountings
     // and with costs (the policy's own choice does not look at the previous hedge).
-    let heston = Dynamics::Heston { v0: 0.36, kappa: 2.0, theta: 0.3, sigma: 1.2, rho: -0.4 };
+    let heston = HESTON;
     let paths = Paths::simulate(&heston, 300, 8, 30.0 / 365.0, 4);
     for accounting in [Accounting::Usd, Accounting::Coin] {
-        let c = Claim {
-            strike: 1.05,
-            maturity: 30.0 / 365.0,
-            cost: 5e-4,
-            funding: 0.1,
-            accounting,
-            black_vol: 0.55,
-        };
+        let c = claim(accounting, 5e-4);
         for inputs in Inputs::ALL {
             let policy = ff(inputs, Parametrisation::DeltaPlus, &[8, 8]);
             let x = policy.init_params(volfit_nn::Init::He, 3);
@@ -110,7 +97,7 @@ fn delta_plus_starts_at_the_black_hedge() {
 
 #[test]
 fn delta_feature_and_delta_plus_gradients_match_finite_differences() {
-    let heston = Dynamics::Heston { v0: 0.36, kappa: 2.0, theta: 0.3, sigma: 1.2, rho: -0.4 };
+    let heston = HESTON;
     let paths = Paths::simulate(&heston, 24, 6, 30.0 / 365.0, 3);
     let objectives = [
         vec![Term {
@@ -120,14 +107,7 @@ fn delta_feature_and_delta_plus_gradients_match_finite_differences() {
         vec![Term { weight: 1.0, criterion: Criterion::Cvar { alpha: 0.8 } }],
     ];
     for accounting in [Accounting::Usd, Accounting::Coin] {
-        let c = Claim {
-            strike: 1.05,
-            maturity: 30.0 / 365.0,
-            cost: 0.01,
-            funding: 0.1,
-            accounting,
-            black_vol: 0.55,
-        };
+        let c = claim(accounting, 0.01);
         for p in [Parametrisation::Hedge, Parametrisation::DeltaPlus] {
             let policy = ff(BOTH, p, &[5, 4]);
             for terms in &objectives {
